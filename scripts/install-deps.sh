@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs Trolley's build and test dependencies from Debian 12 packages.
+# Idempotent and fast when everything is present: apt runs only if a
+# package is missing. Run as root (or with sudo).
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libboost-dev            # Boost.Asio: the network runtime (header-only)
+  capnproto libcapnp-dev  # Cap'n Proto: storage records and wire messages
+  liblmdb-dev lmdb-utils  # LMDB: the storage engine (+ mdb_stat for operators)
+  libxxhash-dev           # XXH3-64: key hashing onto the ring
+  libspdlog-dev libfmt-dev  # structured logging
+  libgtest-dev libgmock-dev # unit, property and integration tests
+  libbenchmark-dev        # micro-benchmarks (bench/)
+  libcli11-dev            # command-line parsing for the tools
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds Trolley and runs the test suite twice: a release build with
+# warnings as errors, then an AddressSanitizer + UndefinedBehaviorSanitizer
+# build. Long runs (label "slow") are skipped unless TROLLEY_SLOW=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+
+jobs=${TROLLEY_JOBS:-2}
+ctest_args=(--output-on-failure --no-tests=error -j "$jobs")
+[ "${TROLLEY_SLOW:-0}" = 1 ] || ctest_args+=(-LE slow)
+
+echo "== release build (warnings are errors) =="
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTROLLEY_WERROR=ON
+cmake --build build -j "$jobs"
+ctest --test-dir build "${ctest_args[@]}"
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTROLLEY_WERROR=ON \
+  -DTROLLEY_SANITIZE=ON -DTROLLEY_BUILD_BENCH=OFF
+cmake --build build-asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan "${ctest_args[@]}"

@@ -1,0 +1,36 @@
+#include "storage/engine.h"
+
+#include <string>
+
+namespace trolley {
+
+std::string_view DurabilityName(Durability d) {
+  switch (d) {
+    case Durability::kSync: return "sync";
+    case Durability::kFlush: return "flush";
+    case Durability::kNone: return "none";
+  }
+  return "unknown";
+}
+
+Result<Durability> ParseDurability(std::string_view name) {
+  if (name == "sync") return Durability::kSync;
+  if (name == "flush") return Durability::kFlush;
+  if (name == "none") return Durability::kNone;
+  return Status::InvalidArgument("unknown durability '" + std::string(name) +
+                                 "': use sync, flush or none");
+}
+
+Status ValidateObjectKey(const ObjectKey& key) {
+  if (key.ns.empty() || key.ns.size() > kNamespaceBytesMax) {
+    return Status::InvalidArgument("namespace must be 1 to " + std::to_string(kNamespaceBytesMax) +
+                                   " bytes, got " + std::to_string(key.ns.size()));
+  }
+  if (key.key.empty() || key.key.size() > kKeyBytesMax) {
+    return Status::InvalidArgument("key must be 1 to " + std::to_string(kKeyBytesMax) +
+                                   " bytes, got " + std::to_string(key.key.size()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace trolley

@@ -1,0 +1,146 @@
+// Engine: the storage a node uses (DESIGN.md §1, §3, §4).
+//
+// An Engine holds the sibling set of every key this node replicates, plus a
+// HintStore of writes held for other nodes. Node code sees only this
+// interface; LmdbEngine (storage/lmdb/) is the real one.
+//
+// Reads are synchronous and see every write whose callback has run.
+// Writes are asynchronous: `done` runs exactly once, after the write is
+// durable under the engine's Durability (or has failed), on the engine's
+// completion executor (EngineOptions). Writes submitted from one thread
+// are applied in submission order. Writes submitted in one burst share one
+// storage commit (group commit). Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "storage/sibling_set.h"
+
+namespace trolley {
+
+// When a write counts as durable, i.e. when its callback runs.
+enum class Durability {
+  // After the fsync of the commit that holds it (group commit). Survives a
+  // process crash and an OS crash or power loss.
+  kSync,
+  // After the commit reaches the OS page cache; a background thread fsyncs
+  // at least every flush_interval_ms. Survives a process crash; an OS crash
+  // can lose up to flush_interval_ms of acknowledged writes (Dynamo's
+  // buffered writes).
+  kFlush,
+  // After the commit; never fsynced by Trolley. Benchmarks only.
+  kNone,
+};
+
+std::string_view DurabilityName(Durability d);
+// "sync" | "flush" | "none"; InvalidArgument naming the accepted values otherwise.
+Result<Durability> ParseDurability(std::string_view name);
+
+// The name of one object. Limits: ns 1..kNamespaceBytesMax, key 1..kKeyBytesMax.
+struct ObjectKey {
+  std::string ns;
+  std::string key;
+  friend auto operator<=>(const ObjectKey&, const ObjectKey&) = default;
+};
+inline constexpr size_t kNamespaceBytesMax = 64;
+inline constexpr size_t kKeyBytesMax = 400;  // LMDB keys are at most 511 bytes
+Status ValidateObjectKey(const ObjectKey& key);
+
+struct KeyState {
+  ObjectKey key;
+  SiblingSet state;
+};
+
+// One page of a hash-range scan; resume with `resume_after` = last key.
+struct ScanPage {
+  std::vector<KeyState> entries;
+  bool more = false;
+};
+
+struct SweepReport {
+  uint64_t keys_scanned = 0;
+  uint64_t expired_removed = 0;     // every sibling past its expiry
+  uint64_t tombstones_purged = 0;   // only tombstones, older than the grace period
+};
+
+// A write held for an unreachable owner (sloppy quorum). One hint per
+// (target, key): adding a hint for a key that already has one merges the
+// states, so a hint never holds more than the latest join.
+struct Hint {
+  std::string target;  // the node the write belongs to
+  ObjectKey key;
+  SiblingSet state;
+  uint64_t created_ms = 0;  // when the first still-held write was hinted
+};
+
+struct HintStats {
+  uint64_t count = 0;
+  uint64_t oldest_created_ms = 0;  // 0 when empty
+};
+
+class HintStore {
+ public:
+  using DoneCallback = std::function<void(Status)>;
+  virtual ~HintStore() = default;
+
+  // Durable like any write; merges into an existing hint for (target, key).
+  virtual void Add(Hint hint, DoneCallback done) = 0;
+  // Up to `limit` hints for `target`, in key order.
+  virtual Result<std::vector<Hint>> List(std::string_view target, size_t limit) = 0;
+  // Every target that has hints.
+  virtual Result<std::vector<std::string>> Targets() = 0;
+  // Removes the hint for (target, key) only if `delivered` covers it: a
+  // write hinted after the delivery started stays for the next round.
+  virtual void RemoveDelivered(std::string target, ObjectKey key, SiblingSet delivered,
+                               DoneCallback done) = 0;
+  // Removes a hint regardless (bounded store overflow, age limit).
+  virtual void Drop(std::string target, ObjectKey key, DoneCallback done) = 0;
+  virtual Result<HintStats> Stats() = 0;
+};
+
+class Engine {
+ public:
+  using StateCallback = std::function<void(Result<SiblingSet>)>;
+  using DoneCallback = std::function<void(Status)>;
+  using SweepCallback = std::function<void(Result<SweepReport>)>;
+  virtual ~Engine() = default;
+
+  // The key's state; NotFound if absent or every sibling has expired (an
+  // expired key is then removed in the background). Tombstones are
+  // returned: the caller needs their context.
+  virtual Result<SiblingSet> Get(const ObjectKey& key) = 0;
+
+  // A write coordinated by `actor` (a put, or a delete if intent.tombstone):
+  // SiblingSet::ApplyWrite on the stored state. `done` gets the new state,
+  // which the coordinator replicates. LimitExceeded if the write would make
+  // more than siblings_max siblings or object_bytes_max bytes.
+  virtual void Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback done) = 0;
+
+  // Joins another replica's state in (replication, read repair, hint
+  // delivery, anti-entropy). `done` gets the merged state. Never refused
+  // for limits: refusing a join would keep replicas apart forever.
+  virtual void Merge(ObjectKey key, SiblingSet remote, StateCallback done) = 0;
+
+  // Keys whose hash lies in [first_hash, last_hash], in hash order: one ring
+  // partition is one such range (common/key.h). Starts after `resume_after`
+  // when given (the last key of the previous page).
+  virtual Result<ScanPage> Scan(uint64_t first_hash, uint64_t last_hash,
+                                const ObjectKey* resume_after, size_t limit) = 0;
+
+  // Removes expired keys and tombstone-only keys whose newest tombstone is
+  // older than `tombstone_grace_ms`, using the engine's clock.
+  virtual void Sweep(uint64_t tombstone_grace_ms, SweepCallback done) = 0;
+
+  virtual HintStore& hints() = 0;
+
+  // Changes on every start after an unclean shutdown (and on a new data
+  // dir); nodes derive their ActorId from it (DESIGN.md §3 rule 6).
+  virtual uint64_t incarnation() const = 0;
+};
+
+}  // namespace trolley

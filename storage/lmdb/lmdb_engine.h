@@ -1,0 +1,113 @@
+// LmdbEngine: the Engine and HintStore on LMDB (Symas Lightning MDB).
+//
+// Layout of a data dir:
+//   LOCK      flock()ed while open: a second process (or a second open in
+//             this one) gets FailedPrecondition instead of a shared env.
+//   data.mdb, lock.mdb   one LMDB environment with three databases:
+//     objects  key = hash(8 bytes, big-endian) | ns length (1) | ns | key,
+//              value = storage/record_codec bytes of the SiblingSet.
+//              Hash-first makes every ring partition a contiguous range.
+//     hints    key = target length (1) | target | object key as above,
+//              value = created_ms (8, little-endian) | SiblingSet record.
+//     meta     format_version, incarnation, clean_shutdown, dot counters.
+//
+// Threads. Reads run on the caller's thread in their own read transaction.
+// All writes go through one writer thread: it takes every queued write,
+// applies them in one write transaction and commits once (group commit).
+// In kSync the commit fsyncs on the writer thread, so the thread serving
+// the network never waits for a disk; writes queued meanwhile form the
+// next batch. In kFlush the commit does not fsync (MDB_NOSYNC) and a
+// flusher thread calls mdb_env_sync at least every flush_interval_ms.
+// Callbacks run on options.completion_executor (or the writer thread).
+//
+// Failure modes, each a Status and never corruption:
+//   map full      the map grows (doubling) up to map_size_max_mb, then
+//                 writes fail with kLimitExceeded naming the setting;
+//   readers full  reads fail with kBusy naming max_readers;
+//   disk full     the batch fails with kIOError ("no space left"); nothing
+//                 of it is applied, later batches are tried again;
+//   newer format  Open fails with kFailedPrecondition;
+//   dir in use    Open fails with kFailedPrecondition naming the holder.
+// Caveat (kFlush, kNone): LMDB documents that with MDB_NOSYNC an OS crash
+// may, unless the filesystem preserves write order, corrupt the newest
+// transactions rather than just lose them. kSync does not have this risk.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "storage/engine.h"
+
+namespace trolley {
+
+struct LmdbEngineOptions {
+  std::string path;  // the data dir; created if missing
+  Durability durability = Durability::kSync;
+  uint64_t flush_interval_ms = 50;  // kFlush: the most an OS crash can lose
+  uint64_t map_size_mb = 1024;      // initial LMDB map size
+  uint64_t map_size_max_mb = 64 * 1024;
+  unsigned max_readers = 126;
+  size_t batch_ops_max = 2048;      // writes per commit at most
+  size_t siblings_warn = 25;        // log a warning above this (Riak's default)
+  size_t siblings_max = 100;        // refuse coordinated writes above this
+  size_t object_bytes_warn = 1 << 20;
+  size_t object_bytes_max = 5 << 20;
+  Clock* clock = nullptr;           // required: TTL and tombstone ages
+  // Runs write callbacks; e.g. post onto the node's io_context. Empty: the
+  // writer thread runs them (they must then be quick and thread-safe).
+  std::function<void(std::function<void()>)> completion_executor;
+};
+
+class LmdbEngine final : public Engine, public HintStore {
+ public:
+  using DoneCallback = Engine::DoneCallback;  // the same type in both bases
+  // Opens (creating if needed) the data dir. Errors name the path and fix.
+  static Result<std::unique_ptr<LmdbEngine>> Open(LmdbEngineOptions options);
+  // Drains queued writes, fsyncs, marks a clean shutdown and closes.
+  ~LmdbEngine() override;
+
+  LmdbEngine(const LmdbEngine&) = delete;
+  LmdbEngine& operator=(const LmdbEngine&) = delete;
+
+  // Engine
+  Result<SiblingSet> Get(const ObjectKey& key) override;
+  void Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback done) override;
+  void Merge(ObjectKey key, SiblingSet remote, StateCallback done) override;
+  Result<ScanPage> Scan(uint64_t first_hash, uint64_t last_hash, const ObjectKey* resume_after,
+                        size_t limit) override;
+  void Sweep(uint64_t tombstone_grace_ms, SweepCallback done) override;
+  HintStore& hints() override { return *this; }
+  uint64_t incarnation() const override;
+
+  // HintStore
+  void Add(Hint hint, DoneCallback done) override;
+  Result<std::vector<Hint>> List(std::string_view target, size_t limit) override;
+  Result<std::vector<std::string>> Targets() override;
+  void RemoveDelivered(std::string target, ObjectKey key, SiblingSet delivered,
+                       DoneCallback done) override;
+  void Drop(std::string target, ObjectKey key, DoneCallback done) override;
+  Result<HintStats> Stats() override;
+
+  // Blocks until every write submitted so far is durable (fsynced, even in
+  // kFlush and kNone). For tests, tools and shutdown.
+  Status SyncNow();
+
+  struct Counters {
+    uint64_t commits = 0;
+    uint64_t ops_committed = 0;
+    uint64_t fsyncs = 0;
+    uint64_t map_resizes = 0;
+  };
+  Counters counters() const;
+
+  class Impl;
+
+ private:
+  explicit LmdbEngine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace trolley

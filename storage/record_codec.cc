@@ -1,0 +1,283 @@
+#include "storage/record_codec.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/array.h>
+#include <kj/exception.h>
+
+#include <cstring>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "common/assert.h"
+#include "storage/record.capnp.h"
+
+namespace trolley {
+namespace {
+
+// Reads may touch at most this many words per word of input. A well-formed
+// record reads each word once; the slack is for readers that read a list
+// twice. A hostile record whose pointers overlap (many siblings sharing one
+// big value) or that claims a huge list of empty structs hits the limit
+// instead of making decode allocate far more than its input.
+constexpr uint64_t kTraversalWordsPerInputWord = 4;
+constexpr uint64_t kTraversalWordsMin = 64;
+// Our schema nests three deep (root, list, value); anything deeper is not
+// ours. Cap'n Proto's default is 64.
+constexpr int kNestingLimit = 16;
+// A segment table word and a root pointer word.
+constexpr size_t kMessageBytesMin = 2 * sizeof(capnp::word);
+// Cap'n Proto's limit on a Data blob (29-bit element count).
+constexpr size_t kValueBytesMax = (size_t{1} << 29) - 1;
+
+constexpr size_t kWordBytes = sizeof(capnp::word);
+
+size_t WordsFor(size_t bytes) { return (bytes + kWordBytes - 1) / kWordBytes; }
+
+std::string Hex16(uint16_t v) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out = "0x";
+  for (int shift = 12; shift >= 0; shift -= 4) out += kDigits[(v >> shift) & 0xf];
+  return out;
+}
+
+// Header + flat array of `builder`.
+std::string Frame(const char (&magic)[2], capnp::MallocMessageBuilder& builder) {
+  const kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
+  const kj::ArrayPtr<const kj::byte> bytes = words.asBytes();
+  std::string out;
+  out.reserve(kRecordHeaderBytes + bytes.size());
+  out.push_back(magic[0]);
+  out.push_back(magic[1]);
+  out.push_back(static_cast<char>(kRecordFormatVersion & 0xff));
+  out.push_back(static_cast<char>(kRecordFormatVersion >> 8));
+  out.append(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+  TROLLEY_ASSERT(out.size() % kWordBytes == kRecordHeaderBytes);
+  return out;
+}
+
+// Checks the header; on success returns the Cap'n Proto part of `bytes`.
+// `what` names the kind in messages ("sibling set record").
+Result<std::string_view> Unframe(std::string_view bytes, const char (&magic)[2],
+                                 const char (&other_magic)[2], std::string_view other_what,
+                                 std::string_view what) {
+  const std::string prefix = std::string(what) + ": ";
+  if (bytes.size() < kRecordHeaderBytes) {
+    return Status::Corruption(prefix + "truncated: " + std::to_string(bytes.size()) +
+                              " bytes, shorter than the " + std::to_string(kRecordHeaderBytes) +
+                              "-byte header");
+  }
+  if (bytes[0] != magic[0] || bytes[1] != magic[1]) {
+    const uint16_t found = static_cast<uint16_t>((static_cast<uint8_t>(bytes[0]) << 8) |
+                                                 static_cast<uint8_t>(bytes[1]));
+    std::string message = prefix + "bad magic " + Hex16(found) + ", expected '" +
+                          std::string(magic, 2) + "'";
+    if (bytes[0] == other_magic[0] && bytes[1] == other_magic[1]) {
+      message += " (this is a " + std::string(other_what) + ")";
+    }
+    return Status::Corruption(std::move(message));
+  }
+  const uint16_t version = static_cast<uint16_t>(static_cast<uint8_t>(bytes[2]) |
+                                                 (static_cast<uint8_t>(bytes[3]) << 8));
+  if (version == 0) return Status::Corruption(prefix + "format version 0 is not a valid version");
+  if (version > kRecordFormatVersion) {
+    return Status::FailedPrecondition(
+        prefix + "format version " + std::to_string(version) +
+        " is newer than this build supports (" + std::to_string(kRecordFormatVersion) +
+        "): upgrade trolley");
+  }
+  const std::string_view message = bytes.substr(kRecordHeaderBytes);
+  if (message.size() < kMessageBytesMin || message.size() % kWordBytes != 0) {
+    return Status::Corruption(prefix + "truncated: a " + std::to_string(message.size()) +
+                              "-byte Cap'n Proto message is not a whole number of words, or "
+                              "shorter than " + std::to_string(kMessageBytesMin) + " bytes");
+  }
+  return message;
+}
+
+// Copies `message` (a whole number of words) into an aligned buffer: LMDB
+// values and slices of network buffers are not 8-byte aligned, and Cap'n
+// Proto refuses unaligned input.
+kj::Array<capnp::word> AlignedCopy(std::string_view message) {
+  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(message.size() / kWordBytes);
+  std::memcpy(words.begin(), message.data(), message.size());
+  return words;
+}
+
+capnp::ReaderOptions LimitsFor(size_t words) {
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = kTraversalWordsMin + kTraversalWordsPerInputWord * words;
+  options.nestingLimit = kNestingLimit;
+  return options;
+}
+
+// Reads a context list; nullopt if it is not canonical (sorted by actor, no
+// duplicates, no zero counters), which our encoder never writes.
+std::optional<VersionVector> ReadContext(capnp::List<record::VvEntry>::Reader list,
+                                         std::string* why) {
+  std::vector<VersionVector::Entry> entries;
+  entries.reserve(list.size());
+  for (record::VvEntry::Reader e : list) {
+    const VersionVector::Entry entry{e.getActor(), e.getCounter()};
+    if (entry.counter == 0) {
+      *why = "context entry for actor " + std::to_string(entry.actor) + " has counter 0";
+      return std::nullopt;
+    }
+    if (!entries.empty() && entries.back().actor >= entry.actor) {
+      *why = "context entries are not sorted by actor (" + std::to_string(entries.back().actor) +
+             " then " + std::to_string(entry.actor) + ")";
+      return std::nullopt;
+    }
+    entries.push_back(entry);
+  }
+  VersionVector vv = VersionVector::FromEntries(std::move(entries));
+  TROLLEY_ASSERT(vv.size() == list.size());
+  return vv;
+}
+
+void WriteContext(const VersionVector& vv, capnp::List<record::VvEntry>::Builder list) {
+  TROLLEY_ASSERT(list.size() == vv.size());
+  unsigned i = 0;
+  for (const VersionVector::Entry& e : vv.entries()) {
+    TROLLEY_ASSERT(e.counter >= 1);
+    list[i].setActor(e.actor);
+    list[i].setCounter(e.counter);
+    ++i;
+  }
+}
+
+// Words a message for `set` needs, so that it fits in one segment (which
+// keeps encoding deterministic and compact). An underestimate only costs a
+// second segment.
+size_t EstimateWords(const SiblingSet& set) {
+  using Sib = record::SiblingRecord::_capnpPrivate;
+  using Vv = record::VvEntry::_capnpPrivate;
+  size_t words = 1 + record::SiblingSetRecord::_capnpPrivate::dataWordSize +
+                 record::SiblingSetRecord::_capnpPrivate::pointerCount;
+  words += 1 + set.context().size() * (Vv::dataWordSize + Vv::pointerCount);
+  words += 1 + set.size() * (Sib::dataWordSize + Sib::pointerCount);
+  for (const Sibling& s : set.siblings()) words += WordsFor(s.value.size());
+  return words;
+}
+
+}  // namespace
+
+std::string EncodeSiblingSet(const SiblingSet& set) {
+  set.CheckInvariants();
+  capnp::MallocMessageBuilder builder(static_cast<unsigned>(EstimateWords(set)));
+  record::SiblingSetRecord::Builder root = builder.initRoot<record::SiblingSetRecord>();
+  // Empty lists stay null pointers: they read back as empty and cost no tag word.
+  if (!set.context().empty()) {
+    WriteContext(set.context(), root.initContext(static_cast<unsigned>(set.context().size())));
+  }
+  if (!set.empty()) {
+    auto list = root.initSiblings(static_cast<unsigned>(set.size()));
+    unsigned i = 0;
+    for (const Sibling& s : set.siblings()) {
+      record::SiblingRecord::Builder out = list[i++];
+      out.setActor(s.dot.actor);
+      out.setCounter(s.dot.counter);
+      if (!s.value.empty()) {
+        TROLLEY_ASSERT(s.value.size() <= kValueBytesMax);
+        out.setValue(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.value.data()),
+                                         s.value.size()));
+      }
+      out.setTombstone(s.tombstone);
+      out.setWriteId(s.write_id);
+      out.setTimestampMs(s.timestamp_ms);
+      out.setExpiryMs(s.expiry_ms);
+    }
+  }
+  return Frame(kSiblingSetMagic, builder);
+}
+
+Result<SiblingSet> DecodeSiblingSet(std::string_view bytes) {
+  constexpr std::string_view kWhat = "sibling set record";
+  Result<std::string_view> message =
+      Unframe(bytes, kSiblingSetMagic, kContextMagic, "causal context token", kWhat);
+  if (!message.ok()) return message.status();
+  const kj::Array<capnp::word> words = AlignedCopy(*message);
+
+  VersionVector context;
+  std::vector<Sibling> siblings;
+  std::string why;
+  try {
+    capnp::FlatArrayMessageReader reader(words, LimitsFor(words.size()));
+    if (reader.getEnd() != words.end()) {
+      return Status::Corruption(std::string(kWhat) + ": " +
+                                std::to_string((words.end() - reader.getEnd()) * kWordBytes) +
+                                " trailing bytes after the Cap'n Proto message");
+    }
+    const record::SiblingSetRecord::Reader root = reader.getRoot<record::SiblingSetRecord>();
+    std::optional<VersionVector> vv = ReadContext(root.getContext(), &why);
+    if (!vv) return Status::Corruption(std::string(kWhat) + ": " + why);
+    context = std::move(*vv);
+    const capnp::List<record::SiblingRecord>::Reader list = root.getSiblings();
+    siblings.reserve(list.size());
+    for (record::SiblingRecord::Reader in : list) {
+      Sibling s;
+      s.dot = Dot{in.getActor(), in.getCounter()};
+      const capnp::Data::Reader value = in.getValue();
+      s.value.assign(reinterpret_cast<const char*>(value.begin()), value.size());
+      s.tombstone = in.getTombstone();
+      s.write_id = in.getWriteId();
+      s.timestamp_ms = in.getTimestampMs();
+      s.expiry_ms = in.getExpiryMs();
+      if (s.tombstone && !s.value.empty()) {
+        return Status::Corruption(std::string(kWhat) + ": tombstone " + ToString(s.dot) +
+                                  " carries a " + std::to_string(s.value.size()) +
+                                  "-byte value");
+      }
+      siblings.push_back(std::move(s));
+    }
+  } catch (const kj::Exception& e) {
+    return Status::Corruption(std::string(kWhat) + ": malformed Cap'n Proto message: " +
+                              e.getDescription().cStr());
+  }
+
+  std::optional<SiblingSet> set = SiblingSet::FromParts(std::move(context), std::move(siblings));
+  if (!set) {
+    return Status::Corruption(std::string(kWhat) +
+                              ": siblings are not sorted by dot, share a dot, have counter 0 "
+                              "or are not covered by the context");
+  }
+  set->CheckInvariants();  // the pair of the check in EncodeSiblingSet
+  return std::move(*set);
+}
+
+std::string EncodeContext(const VersionVector& context) {
+  capnp::MallocMessageBuilder builder(static_cast<unsigned>(
+      3 + context.size() * record::VvEntry::_capnpPrivate::dataWordSize));
+  record::ContextRecord::Builder root = builder.initRoot<record::ContextRecord>();
+  if (!context.empty()) {
+    WriteContext(context, root.initEntries(static_cast<unsigned>(context.size())));
+  }
+  return Frame(kContextMagic, builder);
+}
+
+Result<VersionVector> DecodeContext(std::string_view bytes) {
+  constexpr std::string_view kWhat = "causal context token";
+  Result<std::string_view> message =
+      Unframe(bytes, kContextMagic, kSiblingSetMagic, "sibling set record", kWhat);
+  if (!message.ok()) return message.status();
+  const kj::Array<capnp::word> words = AlignedCopy(*message);
+  std::string why;
+  try {
+    capnp::FlatArrayMessageReader reader(words, LimitsFor(words.size()));
+    if (reader.getEnd() != words.end()) {
+      return Status::Corruption(std::string(kWhat) + ": " +
+                                std::to_string((words.end() - reader.getEnd()) * kWordBytes) +
+                                " trailing bytes after the Cap'n Proto message");
+    }
+    std::optional<VersionVector> vv =
+        ReadContext(reader.getRoot<record::ContextRecord>().getEntries(), &why);
+    if (!vv) return Status::Corruption(std::string(kWhat) + ": " + why);
+    return std::move(*vv);
+  } catch (const kj::Exception& e) {
+    return Status::Corruption(std::string(kWhat) + ": malformed Cap'n Proto message: " +
+                              e.getDescription().cStr());
+  }
+}
+
+}  // namespace trolley

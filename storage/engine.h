@@ -83,6 +83,9 @@ struct HintStats {
   uint64_t oldest_created_ms = 0;  // 0 when empty
 };
 
+// RAII cork for Engine::Cork/Uncork.
+class EngineCork;
+
 class HintStore {
  public:
   using DoneCallback = std::function<void(Status)>;
@@ -138,9 +141,28 @@ class Engine {
 
   virtual HintStore& hints() = 0;
 
+  // Group commit, made explicit: writes submitted between Cork() and the
+  // matching Uncork() go into one commit (up to batch_ops_max), like
+  // TCP_CORK. A network loop corks while it handles one read's frames.
+  // Corks nest; without one, writes are committed as soon as the storage
+  // is free, batching whatever queued meanwhile.
+  virtual void Cork() = 0;
+  virtual void Uncork() = 0;
+
   // Changes on every start after an unclean shutdown (and on a new data
   // dir); nodes derive their ActorId from it (DESIGN.md §3 rule 6).
   virtual uint64_t incarnation() const = 0;
+};
+
+class EngineCork {
+ public:
+  explicit EngineCork(Engine& engine) : engine_(engine) { engine_.Cork(); }
+  ~EngineCork() { engine_.Uncork(); }
+  EngineCork(const EngineCork&) = delete;
+  EngineCork& operator=(const EngineCork&) = delete;
+
+ private:
+  Engine& engine_;
 };
 
 }  // namespace trolley

@@ -35,7 +35,7 @@ std::optional<SiblingSet> SiblingSet::FromParts(VersionVector context,
   return set;
 }
 
-WriteOutcome SiblingSet::ApplyWrite(const WriteIntent& intent, ActorId actor,
+WriteOutcome SiblingSet::ApplyWrite(WriteIntent intent, ActorId actor,
                                     uint64_t counter_floor) {
   const VersionVector before = context_;
   std::erase_if(siblings_, [&](const Sibling& s) { return intent.context.Covers(s.dot); });
@@ -56,7 +56,7 @@ WriteOutcome SiblingSet::ApplyWrite(const WriteIntent& intent, ActorId actor,
   const uint64_t counter = std::max({counter_floor, context_.Get(actor)}) + 1;
   Sibling sibling;
   sibling.dot = Dot{actor, counter};
-  sibling.value = intent.tombstone ? std::string() : intent.value;
+  if (!intent.tombstone) sibling.value = std::move(intent.value);
   sibling.tombstone = intent.tombstone;
   sibling.write_id = intent.write_id;
   sibling.timestamp_ms = intent.timestamp_ms;

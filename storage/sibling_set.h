@@ -76,7 +76,8 @@ class SiblingSet {
   // `counter_floor` (the highest counter the actor issued for any key, so
   // counters are never reused after a tombstone purge), the actor's entry
   // in the intent's context and in this state's context.
-  WriteOutcome ApplyWrite(const WriteIntent& intent, ActorId actor, uint64_t counter_floor);
+  // The intent's value is moved into the new sibling.
+  WriteOutcome ApplyWrite(WriteIntent intent, ActorId actor, uint64_t counter_floor);
 
   // Join with another replica's state of the same key.
   void Merge(const SiblingSet& other);

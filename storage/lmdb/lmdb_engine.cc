@@ -145,8 +145,13 @@ Status WriteError(int rc, const std::string& path, uint64_t map_mb, uint64_t map
                              " (EFBIG): raise the file size limit (ulimit -f); the write was "
                              "not applied");
     case EIO:
-      return Status::IOError("I/O error while committing to " + path +
-                             ": check the disk (dmesg); the write was not applied");
+      // LMDB also returns EIO for a short write (mdb_page_flush: "short
+      // write, filesystem full?"), which is how a full disk or the file
+      // size limit usually shows: the write that crosses it is cut short.
+      return Status::IOError("I/O error or short write while committing to " + path +
+                             ": the disk may be full (no space left: check df), the file size "
+                             "limit reached (ulimit -f), or the disk failing (dmesg); the write "
+                             "was not applied");
     case MDB_PANIC:
       return Status::IOError("LMDB environment in " + path +
                              " hit a fatal error earlier and must be reopened: restart trolleyd");
@@ -191,6 +196,18 @@ class LmdbEngine::Impl {
   Result<HintStats> HintStatsNow();
   void Submit(Op op);
   void SubmitSweep(uint64_t grace_ms, SweepCallback done);
+  void Cork() {
+    std::lock_guard lk(mu_);
+    ++corks_;
+  }
+  void Uncork() {
+    {
+      std::lock_guard lk(mu_);
+      TROLLEY_ASSERT(corks_ > 0);
+      --corks_;
+    }
+    cv_.notify_one();
+  }
   Status SyncNow();
   uint64_t incarnation() const { return incarnation_; }
   Counters counters() const {
@@ -270,6 +287,7 @@ class LmdbEngine::Impl {
   std::deque<Op> queue_;
   std::deque<SweepJob> sweeps_;
   bool stopping_ = false;
+  int corks_ = 0;  // while > 0 the writer leaves queued writes alone
   std::thread writer_;
 
   std::mutex flush_mu_;
@@ -488,7 +506,7 @@ void LmdbEngine::Impl::Submit(Op op) {
     std::lock_guard lk(mu_);
     if (!stopping_) {
       queue_.push_back(std::move(op));
-      cv_.notify_one();
+      if (corks_ == 0 || queue_.size() >= options_.batch_ops_max) cv_.notify_one();
       return;
     }
   }
@@ -508,7 +526,10 @@ void LmdbEngine::Impl::WriterLoop() {
     std::optional<SweepJob> sweep;
     {
       std::unique_lock lk(mu_);
-      cv_.wait(lk, [&] { return stopping_ || !queue_.empty() || !sweeps_.empty(); });
+      cv_.wait(lk, [&] {
+        return stopping_ || (!queue_.empty() && (corks_ == 0 || queue_.size() >= options_.batch_ops_max)) ||
+               (queue_.empty() && !sweeps_.empty());
+      });
       if (stopping_ && queue_.empty()) break;
       while (!queue_.empty() && batch.size() < options_.batch_ops_max) {
         batch.push_back(std::move(queue_.front()));
@@ -599,9 +620,6 @@ void LmdbEngine::Impl::RunBatch(std::vector<Op>& batch) {
                   failed.ToString());
     for (Op& op : batch) op.status = failed;
   }
-  if (rc == 0 && options_.durability == Durability::kFlush) {
-    flush_cv_.notify_one();  // let the flusher know there is work (it still waits its interval)
-  }
   for (Op& op : batch) Complete(op);
 }
 
@@ -656,26 +674,26 @@ int LmdbEngine::Impl::ApplyOp(MDB_txn* txn, Op& op, std::map<ActorId, uint64_t>&
       const size_t siblings_before = state.size();
       const size_t bytes_before = state.ValueBytes();
       if (op.kind == Op::Kind::kPut) {
+        // `state` is this op's own copy: a refused write is simply not stored.
         uint64_t& floor = floors[op.actor];
-        SiblingSet next = state;
-        const WriteOutcome out = next.ApplyWrite(op.intent, op.actor, floor);
-        next.CheckInvariants();
-        if (!out.deduplicated && next.size() > options_.siblings_max) {
+        // A copy of the intent: a batch retried after a map resize needs it again.
+        const WriteOutcome out = state.ApplyWrite(op.intent, op.actor, floor);
+        state.CheckInvariants();
+        if (!out.deduplicated && state.size() > options_.siblings_max) {
           op.status = Status::LimitExceeded(
-              op.key.ns + "/" + op.key.key + " would have " + std::to_string(next.size()) +
+              op.key.ns + "/" + op.key.key + " would have " + std::to_string(state.size()) +
               " siblings (storage.siblings_max = " + std::to_string(options_.siblings_max) +
               "): read the key and write back one merged value with its context");
           return 0;
         }
-        if (next.ValueBytes() > options_.object_bytes_max) {
+        if (state.ValueBytes() > options_.object_bytes_max) {
           op.status = Status::LimitExceeded(
-              op.key.ns + "/" + op.key.key + " would hold " + std::to_string(next.ValueBytes()) +
+              op.key.ns + "/" + op.key.key + " would hold " + std::to_string(state.ValueBytes()) +
               " bytes (storage.object_bytes_max = " + std::to_string(options_.object_bytes_max) +
               "): write a smaller value or resolve siblings first");
           return 0;
         }
         floor = std::max(floor, out.dot.counter);
-        state = std::move(next);
       } else {
         state.Merge(op.state);
         DropExpired(state, now);
@@ -801,7 +819,12 @@ void LmdbEngine::Impl::RunSweepChunk(SweepJob& job) {
 void LmdbEngine::Impl::FlusherLoop() {
   std::unique_lock lk(flush_mu_);
   while (!flush_stop_) {
-    flush_cv_.wait_for(lk, std::chrono::milliseconds(options_.flush_interval_ms));
+    // Sleep the whole interval (only shutdown wakes it early): an fsync per
+    // interval, however many commits, is what makes kFlush cheap.
+    if (flush_cv_.wait_for(lk, std::chrono::milliseconds(options_.flush_interval_ms),
+                           [&] { return flush_stop_; })) {
+      break;
+    }
     const uint64_t committed = committed_seq_.load();
     if (committed == synced_seq_.load()) continue;
     lk.unlock();
@@ -1023,6 +1046,8 @@ void LmdbEngine::Sweep(uint64_t tombstone_grace_ms, SweepCallback done) {
 }
 
 uint64_t LmdbEngine::incarnation() const { return impl_->incarnation(); }
+void LmdbEngine::Cork() { impl_->Cork(); }
+void LmdbEngine::Uncork() { impl_->Uncork(); }
 
 void LmdbEngine::Add(Hint hint, Engine::DoneCallback done) {
   Op op;

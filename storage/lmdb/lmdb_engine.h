@@ -80,6 +80,8 @@ class LmdbEngine final : public Engine, public HintStore {
                         size_t limit) override;
   void Sweep(uint64_t tombstone_grace_ms, SweepCallback done) override;
   HintStore& hints() override { return *this; }
+  void Cork() override;
+  void Uncork() override;
   uint64_t incarnation() const override;
 
   // HintStore

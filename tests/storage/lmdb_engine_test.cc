@@ -307,6 +307,26 @@ TEST_P(LmdbEngineTest, ManyWritesInFlightShareCommits) {
   EXPECT_LT(c.commits, static_cast<uint64_t>(kWrites));  // group commit happened
 }
 
+TEST_P(LmdbEngineTest, CorkedWritesShareOneCommit) {
+  const uint64_t commits_before = engine_->counters().commits;
+  std::atomic<int> acked{0};
+  std::promise<void> all;
+  {
+    EngineCork cork(*engine_);
+    for (int i = 0; i < 100; ++i) {
+      WriteIntent w;
+      w.value = "v";
+      engine_->Put({"carts", "c" + std::to_string(i)}, std::move(w), kActor,
+                   [&](Result<SiblingSet> r) {
+                     EXPECT_TRUE(r.ok());
+                     if (++acked == 100) all.set_value();
+                   });
+    }
+  }
+  all.get_future().wait();
+  EXPECT_EQ(engine_->counters().commits - commits_before, 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllDurabilities, LmdbEngineTest,
                          ::testing::Values(Durability::kSync, Durability::kFlush,
                                            Durability::kNone),

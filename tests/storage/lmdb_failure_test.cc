@@ -1,0 +1,733 @@
+// Goal: every failure mode lmdb_engine.h lists (map full, readers table
+// full, disk full, newer format, data dir already open) and two kinds of bad
+// input (invalid keys, a corrupt stored record) reach the caller as a clear
+// Status, and never as a crash, a hang or damaged data.
+//
+// Method: a real LmdbEngine in a fresh temp dir per test. What cannot be
+// provoked through the engine's API is provoked around it: raw <lmdb.h>
+// edits the data dir while the engine is closed (newer format version,
+// garbage record), and the binary re-executes itself as a child process
+// (see main() below) to hold LMDB reader slots, to open a data dir held by
+// this process, and to write under a small RLIMIT_FSIZE (disk full).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <lmdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <future>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/key.h"
+#include "common/random.h"
+#include "storage/engine.h"
+#include "storage/lmdb/lmdb_engine.h"
+#include "storage/sibling_set.h"
+
+namespace trolley {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+constexpr ActorId kActor = 11;
+constexpr const char* kNs = "carts";
+
+// A value of `bytes` bytes that names `i`, so a mix-up shows.
+std::string Value(uint64_t i, size_t bytes) {
+  std::string v = "value-" + std::to_string(i) + ";";
+  while (v.size() < bytes) v.push_back(static_cast<char>('a' + (v.size() + i) % 26));
+  return v;
+}
+
+// The one visible value of a key, or "" if it does not hold exactly one.
+std::string OnlyValue(const SiblingSet& s) {
+  return s.size() == 1 ? s.siblings()[0].value : std::string();
+}
+
+Result<SiblingSet> PutAndWait(LmdbEngine& engine, ObjectKey key, std::string value,
+                              VersionVector context = {}) {
+  WriteIntent intent;
+  intent.context = std::move(context);
+  intent.value = std::move(value);
+  std::promise<Result<SiblingSet>> done;
+  auto result = done.get_future();
+  engine.Put(std::move(key), std::move(intent), kActor,
+             [&done](Result<SiblingSet> r) { done.set_value(std::move(r)); });
+  return result.get();
+}
+
+Result<SiblingSet> MergeAndWait(LmdbEngine& engine, ObjectKey key, SiblingSet remote) {
+  std::promise<Result<SiblingSet>> done;
+  auto result = done.get_future();
+  engine.Merge(std::move(key), std::move(remote),
+               [&done](Result<SiblingSet> r) { done.set_value(std::move(r)); });
+  return result.get();
+}
+
+// The engine's raw object key (lmdb_engine.h): hash (8, BE) | ns length | ns | key.
+std::string RawObjectKey(const ObjectKey& key) {
+  std::string out;
+  const uint64_t hash = KeyHash(key.ns, key.key);
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(hash >> shift));
+  out.push_back(static_cast<char>(key.ns.size()));
+  return out + key.ns + key.key;
+}
+
+// One line on fd; the child's report channel.
+void WriteLine(int fd, const std::string& line) {
+  const std::string out = line + "\n";
+  size_t off = 0;
+  while (off < out.size()) {
+    const ssize_t n = ::write(fd, out.data() + off, out.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) ::_exit(90);
+    off += static_cast<size_t>(n);
+  }
+}
+
+// Children report on the pipe that is their stdout; library logging
+// (spdlog's default sink is stdout) is moved to stderr so it cannot mix in.
+int TakeReportFd() {
+  const int fd = ::dup(STDOUT_FILENO);
+  if (fd < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) ::_exit(80);
+  return fd;
+}
+
+// Raw LMDB access to a data dir the engine does not hold open (LMDB forbids
+// opening one environment twice in a process).
+class RawEnv {
+ public:
+  RawEnv(const std::string& dir, unsigned flags) {
+    rc_ = mdb_env_create(&env_);
+    if (rc_ == 0) rc_ = mdb_env_set_maxdbs(env_, 4);
+    if (rc_ == 0) rc_ = mdb_env_open(env_, dir.c_str(), flags, 0644);
+  }
+  ~RawEnv() { mdb_env_close(env_); }
+  int rc() const { return rc_; }
+  MDB_env* env() const { return env_; }
+
+  int Put(const char* db, const std::string& key, const std::string& value) {
+    MDB_txn* txn = nullptr;
+    int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+    if (rc != 0) return rc;
+    MDB_dbi dbi = 0;
+    rc = mdb_dbi_open(txn, db, 0, &dbi);
+    MDB_val k{key.size(), const_cast<char*>(key.data())};
+    MDB_val v{value.size(), const_cast<char*>(value.data())};
+    if (rc == 0) rc = mdb_put(txn, dbi, &k, &v, 0);
+    if (rc != 0) {
+      mdb_txn_abort(txn);
+      return rc;
+    }
+    return mdb_txn_commit(txn);
+  }
+  std::optional<std::string> Get(const char* db, const std::string& key) {
+    MDB_txn* txn = nullptr;
+    if (mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn) != 0) return std::nullopt;
+    MDB_dbi dbi = 0;
+    MDB_val k{key.size(), const_cast<char*>(key.data())}, v;
+    std::optional<std::string> out;
+    if (mdb_dbi_open(txn, db, 0, &dbi) == 0 && mdb_get(txn, dbi, &k, &v) == 0) {
+      out.emplace(static_cast<const char*>(v.mv_data), v.mv_size);
+    }
+    mdb_txn_abort(txn);
+    return out;
+  }
+
+ private:
+  MDB_env* env_ = nullptr;
+  int rc_ = 0;
+};
+
+// ---- child processes (this binary, re-executed; see main()) ----
+
+// --open-child <dir>: tries to open the data dir; reports "STATUS <code> <message>".
+int OpenChildMain(const std::string& dir) {
+  const int report = TakeReportFd();
+  SystemClock clock;
+  LmdbEngineOptions options;
+  options.path = dir;
+  options.clock = &clock;
+  auto opened = LmdbEngine::Open(options);
+  WriteLine(report, "STATUS " + std::to_string(static_cast<int>(opened.status().code())) + " " +
+                        opened.status().message());
+  return 0;
+}
+
+// --hold-readers <dir>: takes every free reader slot of the environment
+// with raw read transactions, reports "HELD <n>", holds them until its
+// stdin closes, releases them and reports "RELEASED".
+int HoldReadersMain(const std::string& dir) {
+  const int report = TakeReportFd();
+  RawEnv raw(dir, MDB_RDONLY | MDB_NOTLS);  // NOTLS: one slot per transaction
+  if (raw.rc() != 0) {
+    WriteLine(report, std::string("ERROR open: ") + mdb_strerror(raw.rc()));
+    return 1;
+  }
+  std::vector<MDB_txn*> held;
+  int rc = 0;
+  while (held.size() < 10'000) {
+    MDB_txn* txn = nullptr;
+    rc = mdb_txn_begin(raw.env(), nullptr, MDB_RDONLY, &txn);
+    if (rc != 0) break;
+    held.push_back(txn);
+  }
+  if (rc != MDB_READERS_FULL) {
+    WriteLine(report, std::string("ERROR expected MDB_READERS_FULL, got ") + mdb_strerror(rc));
+    return 1;
+  }
+  WriteLine(report, "HELD " + std::to_string(held.size()));
+  char c;
+  while (::read(STDIN_FILENO, &c, 1) < 0 && errno == EINTR) {
+  }
+  for (MDB_txn* txn : held) mdb_txn_abort(txn);  // gives the slots back
+  WriteLine(report, "RELEASED");
+  return 0;
+}
+
+// --disk-full-child <dir> <limit_bytes>: writes 4 KB values to new keys
+// under RLIMIT_FSIZE = limit_bytes until a write fails. Reports "ACK <i>"
+// per acknowledged write, "FAIL <code> <message>" for the first failure,
+// "RETRY <code> <message>" for one more try of the failed write, then
+// closes the engine and reports "CLOSED" (or "NOFAIL" if nothing failed).
+int DiskFullChildMain(const std::string& dir, uint64_t limit_bytes) {
+  const int report = TakeReportFd();
+  ::signal(SIGXFSZ, SIG_IGN);  // a write past the limit then fails with EFBIG
+  const rlimit limit{limit_bytes, limit_bytes};
+  if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) {
+    WriteLine(report, std::string("ERROR setrlimit: ") + std::strerror(errno));
+    return 1;
+  }
+  SystemClock clock;
+  LmdbEngineOptions options;
+  options.path = dir;
+  options.clock = &clock;
+  auto opened = LmdbEngine::Open(options);
+  if (!opened.ok()) {
+    WriteLine(report, "ERROR open: " + opened.status().ToString());
+    return 1;
+  }
+  std::unique_ptr<LmdbEngine> engine = std::move(opened).value();
+  auto line = [](const char* what, const Status& s) {
+    return std::string(what) + " " + std::to_string(static_cast<int>(s.code())) + " " +
+           s.message();
+  };
+  bool failed = false;
+  for (uint64_t i = 0; i < 10'000 && !failed; ++i) {
+    const ObjectKey key{kNs, "k" + std::to_string(i)};
+    auto r = PutAndWait(*engine, key, Value(i, 4000));
+    if (r.ok()) {
+      WriteLine(report, "ACK " + std::to_string(i));
+      continue;
+    }
+    failed = true;
+    WriteLine(report, line("FAIL", r.status()));
+    // Later batches are tried again ("nothing of it is applied"); the disk
+    // is still full, so this one is expected to fail the same way.
+    auto again = PutAndWait(*engine, key, Value(i, 4000));
+    WriteLine(report, again.ok() ? "ACK " + std::to_string(i) : line("RETRY", again.status()));
+  }
+  if (!failed) WriteLine(report, "NOFAIL");
+  engine.reset();  // must neither crash nor hang with the disk still full
+  WriteLine(report, "CLOSED");
+  return 0;
+}
+
+// ---- the parent ----
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/trolley-failure-XXXXXX";
+    TROLLEY_ASSERT(::mkdtemp(tmpl) != nullptr);
+    path_ = tmpl;
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A child of this binary: its stdout is a pipe we read by line, its stdin
+// a pipe we can close to tell it to finish.
+class Child {
+ public:
+  explicit Child(std::vector<std::string> args) {
+    int out[2], in[2];
+    TROLLEY_ASSERT(::pipe2(out, O_CLOEXEC) == 0);
+    TROLLEY_ASSERT(::pipe2(in, O_CLOEXEC) == 0);
+    std::string self = "/proc/self/exe";
+    std::vector<char*> argv{self.data()};
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = ::fork();
+    TROLLEY_ASSERT(pid_ >= 0);
+    if (pid_ == 0) {  // only async-signal-safe calls until exec
+      if (::dup2(out[1], STDOUT_FILENO) < 0 || ::dup2(in[0], STDIN_FILENO) < 0) ::_exit(126);
+      ::execv("/proc/self/exe", argv.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    ::close(in[0]);
+    out_ = out[0];
+    in_ = in[1];
+  }
+  ~Child() {
+    CloseStdin();
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      Wait();
+    }
+    ::close(out_);
+  }
+
+  // The next line; nullopt at end of stream or after `timeout`.
+  std::optional<std::string> ReadLine(
+      std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    const auto deadline = SteadyClock::now() + timeout;
+    for (;;) {
+      const size_t nl = buf_.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return line;
+      }
+      if (eof_) return std::nullopt;
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pollfd p{out_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char chunk[4096];
+      const ssize_t n = ::read(out_, chunk, sizeof(chunk));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        eof_ = true;
+        continue;
+      }
+      buf_.append(chunk, static_cast<size_t>(n));
+    }
+  }
+  void CloseStdin() {
+    if (in_ >= 0) ::close(in_);
+    in_ = -1;
+  }
+  // Reaps the child: its exit code, or -signal. Gives up (SIGKILL) after `timeout`.
+  int Wait(std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+    const auto deadline = SteadyClock::now() + timeout;
+    int status = 0;
+    for (;;) {
+      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) break;
+      if (r < 0 && errno != EINTR) return -1000;
+      if (SteadyClock::now() > deadline) ::kill(pid_, SIGKILL);
+      ::usleep(2000);
+    }
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1, in_ = -1;
+  std::string buf_;
+  bool eof_ = false;
+};
+
+class LmdbFailureTest : public ::testing::Test {
+ protected:
+  LmdbEngineOptions Options() {
+    LmdbEngineOptions o;
+    o.path = dir_.path();
+    o.durability = Durability::kSync;
+    o.clock = &clock_;
+    return o;
+  }
+  std::unique_ptr<LmdbEngine> MustOpen(const LmdbEngineOptions& options) {
+    auto opened = LmdbEngine::Open(options);
+    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+    return opened.ok() ? std::move(opened).value() : nullptr;
+  }
+
+  TempDir dir_;
+  ManualClock clock_;
+};
+
+// Goal: a full map grows up to map_size_max_mb, then writes fail with
+// kLimitExceeded naming the setting, and nothing acknowledged is lost.
+// Method: 1 MiB map, 2 MiB max; bursts of 8 puts (3 KB values, new keys)
+// until one fails; then read everything back, reopen, read it again.
+TEST_F(LmdbFailureTest, MapFullFailsWithLimitExceededAfterGrowing) {
+  LmdbEngineOptions options = Options();
+  options.map_size_mb = 1;
+  options.map_size_max_mb = 2;
+  auto engine = MustOpen(options);
+  ASSERT_NE(engine, nullptr);
+
+  constexpr size_t kValueBytes = 3000;
+  constexpr int kBurst = 8;
+  std::vector<uint64_t> acked;
+  std::optional<Status> failure;
+  uint64_t first_failed = 0;
+  for (uint64_t next = 0; next < 4000 && !failure; next += kBurst) {
+    std::vector<std::future<Result<SiblingSet>>> burst;
+    std::vector<std::promise<Result<SiblingSet>>> promises(kBurst);
+    for (int j = 0; j < kBurst; ++j) {
+      burst.push_back(promises[static_cast<size_t>(j)].get_future());
+      WriteIntent intent;
+      intent.value = Value(next + static_cast<uint64_t>(j), kValueBytes);
+      engine->Put(ObjectKey{kNs, "k" + std::to_string(next + static_cast<uint64_t>(j))},
+                  std::move(intent), kActor,
+                  [p = &promises[static_cast<size_t>(j)]](Result<SiblingSet> r) {
+                    p->set_value(std::move(r));
+                  });
+    }
+    for (int j = 0; j < kBurst; ++j) {
+      auto r = burst[static_cast<size_t>(j)].get();
+      if (r.ok()) {
+        acked.push_back(next + static_cast<uint64_t>(j));
+      } else if (!failure) {
+        failure = r.status();
+        first_failed = next + static_cast<uint64_t>(j);
+      }
+    }
+  }
+  ASSERT_TRUE(failure.has_value()) << "2 MiB never filled up";
+  EXPECT_EQ(failure->code(), StatusCode::kLimitExceeded) << failure->ToString();
+  EXPECT_NE(failure->message().find("map_size_max_mb"), std::string::npos) << failure->message();
+  EXPECT_GE(engine->counters().map_resizes, 1u) << "the map never grew before failing";
+  EXPECT_GT(acked.size(), 100u);
+  std::printf("[map full] acked=%zu map_resizes=%llu error: %s\n", acked.size(),
+              static_cast<unsigned long long>(engine->counters().map_resizes),
+              failure->ToString().c_str());
+
+  auto check_all = [&](LmdbEngine& e) {
+    for (uint64_t i : acked) {
+      auto got = e.Get(ObjectKey{kNs, "k" + std::to_string(i)});
+      ASSERT_TRUE(got.ok()) << "k" << i << ": " << got.status().ToString();
+      ASSERT_EQ(OnlyValue(*got), Value(i, kValueBytes)) << "k" << i;
+    }
+    // Nothing of the failed batch was applied.
+    EXPECT_TRUE(e.Get(ObjectKey{kNs, "k" + std::to_string(first_failed)}).status().IsNotFound());
+  };
+  check_all(*engine);  // reads still work on the full map
+  engine.reset();
+  engine = MustOpen(options);
+  ASSERT_NE(engine, nullptr);
+  check_all(*engine);
+}
+
+// Goal: a full LMDB readers table makes reads fail with kBusy naming
+// max_readers, writes still commit, and reads work again once slots free.
+// Method: the engine's API cannot hold a read open (each read is its own
+// short transaction), so a child process opens the same environment with
+// raw LMDB and holds read transactions in every free slot.
+TEST_F(LmdbFailureTest, ReadersFullFailsReadsWithBusy) {
+  LmdbEngineOptions options = Options();
+  options.max_readers = 2;
+  auto engine = MustOpen(options);
+  ASSERT_NE(engine, nullptr);
+  const ObjectKey key{kNs, "cart-1"};
+  auto first = PutAndWait(*engine, key, "before");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+
+  Child holder({"--hold-readers", dir_.path()});
+  auto held = holder.ReadLine();
+  ASSERT_TRUE(held.has_value());
+  unsigned long long slots = 0;
+  ASSERT_EQ(std::sscanf(held->c_str(), "HELD %llu", &slots), 1) << *held;
+  EXPECT_GE(slots, 2u);  // LMDB may round the table up to its lock file size
+
+  auto got = engine->Get(key);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), StatusCode::kBusy) << got.status().ToString();
+  EXPECT_NE(got.status().message().find("max_readers"), std::string::npos)
+      << got.status().message();
+  auto page = engine->Scan(0, UINT64_MAX, nullptr, 10);
+  ASSERT_FALSE(page.ok());
+  EXPECT_EQ(page.status().code(), StatusCode::kBusy);
+  EXPECT_EQ(engine->List("n2", 10).status().code(), StatusCode::kBusy);
+  // A write transaction takes no reader slot: writes go on.
+  auto second = PutAndWait(*engine, key, "during", first->context());
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  std::printf("[readers full] slots held by the child=%llu error: %s\n", slots,
+              got.status().ToString().c_str());
+
+  holder.CloseStdin();
+  EXPECT_EQ(holder.ReadLine(), std::optional<std::string>("RELEASED"));
+  EXPECT_EQ(holder.Wait(), 0);
+  auto after = engine->Get(key);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(OnlyValue(*after), "during");
+}
+
+// Goal: a full disk fails the batch with a readable kIOError, applies
+// nothing of it, and leaves a data dir that opens with every acknowledged
+// write. Method: a child writes under RLIMIT_FSIZE (SIGXFSZ ignored, so a
+// write past the limit fails like one on a full disk) until a write fails;
+// the parent then reopens the dir without the limit. Two limits: on a page
+// boundary (LMDB's write starts at the limit: EFBIG) and inside a page (the
+// write is cut short, which LMDB reports as EIO; a write that fills a real
+// disk is cut short the same way).
+class DiskFullTest : public LmdbFailureTest, public ::testing::WithParamInterface<uint64_t> {};
+
+TEST_P(DiskFullTest, FailsWritesWithIOError) {
+  const uint64_t limit_bytes = GetParam();
+  std::vector<uint64_t> acked;
+  std::string fail, retry;
+  bool closed = false;
+  {
+    Child writer({"--disk-full-child", dir_.path(), std::to_string(limit_bytes)});
+    while (auto line = writer.ReadLine()) {
+      unsigned long long i = 0;
+      if (std::sscanf(line->c_str(), "ACK %llu", &i) == 1) {
+        acked.push_back(i);
+      } else if (line->rfind("FAIL ", 0) == 0) {
+        fail = line->substr(5);
+      } else if (line->rfind("RETRY ", 0) == 0) {
+        retry = line->substr(6);
+      } else if (*line == "CLOSED") {
+        closed = true;
+      } else {
+        ADD_FAILURE() << "disk-full child: " << *line;
+      }
+    }
+    EXPECT_EQ(writer.Wait(), 0);
+  }
+  EXPECT_TRUE(closed) << "the engine did not close cleanly with the disk full";
+  std::printf("[disk full, limit %llu bytes] acked=%zu\n  first failure: %s\n  retry: %s\n",
+              static_cast<unsigned long long>(limit_bytes), acked.size(), fail.c_str(),
+              retry.c_str());
+  ASSERT_FALSE(fail.empty()) << "no write failed under a " << limit_bytes << "-byte file limit";
+  const std::string io_error = std::to_string(static_cast<int>(StatusCode::kIOError)) + " ";
+  EXPECT_EQ(fail.rfind(io_error, 0), 0u) << fail;
+  // Readable: says what may have run out, not just an errno.
+  EXPECT_NE(fail.find("file size limit"), std::string::npos) << fail;
+  EXPECT_NE(fail.find("not applied"), std::string::npos) << fail;
+  EXPECT_EQ(retry.rfind(io_error, 0), 0u) << retry;
+  EXPECT_GT(acked.size(), 10u);
+
+  auto engine = MustOpen(Options());
+  ASSERT_NE(engine, nullptr);
+  for (uint64_t i : acked) {
+    auto got = engine->Get(ObjectKey{kNs, "k" + std::to_string(i)});
+    ASSERT_TRUE(got.ok()) << "k" << i << ": " << got.status().ToString();
+    ASSERT_EQ(OnlyValue(*got), Value(i, 4000)) << "k" << i;
+  }
+  // The failed write was not applied, and without the limit writes work.
+  const ObjectKey failed_key{kNs, "k" + std::to_string(acked.size())};
+  EXPECT_TRUE(engine->Get(failed_key).status().IsNotFound());
+  auto r = PutAndWait(*engine, failed_key, "fits now");
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+}
+
+INSTANTIATE_TEST_SUITE_P(Limits, DiskFullTest,
+                         ::testing::Values(uint64_t{1} << 20, (uint64_t{1} << 20) + 2000),
+                         [](const ::testing::TestParamInfo<uint64_t>& limit) {
+                           return limit.param % 4096 == 0 ? std::string("PageAligned")
+                                                         : std::string("MidPage");
+                         });
+
+// Goal: a data dir from a newer format is refused with kFailedPrecondition
+// naming the version, and left untouched. Method: raw LMDB sets
+// meta/format_version to 99 (8 bytes big-endian) while the engine is closed.
+TEST_F(LmdbFailureTest, NewerFormatVersionIsRefused) {
+  {
+    auto engine = MustOpen(Options());
+    ASSERT_NE(engine, nullptr);
+    ASSERT_TRUE(PutAndWait(*engine, ObjectKey{kNs, "cart-1"}, "kept").ok());
+  }
+  const std::string version_99("\0\0\0\0\0\0\0\x63", 8);
+  {
+    RawEnv raw(dir_.path(), 0);
+    ASSERT_EQ(raw.rc(), 0) << mdb_strerror(raw.rc());
+    ASSERT_EQ(raw.Put("meta", "format_version", version_99), 0);
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {  // the refusal releases the dir
+    auto opened = LmdbEngine::Open(Options());
+    ASSERT_FALSE(opened.ok());
+    EXPECT_EQ(opened.status().code(), StatusCode::kFailedPrecondition)
+        << opened.status().ToString();
+    EXPECT_NE(opened.status().message().find("99"), std::string::npos) << opened.status().message();
+    EXPECT_NE(opened.status().message().find("newer"), std::string::npos)
+        << opened.status().message();
+    if (attempt == 0) std::printf("[newer format] %s\n", opened.status().ToString().c_str());
+  }
+  RawEnv raw(dir_.path(), MDB_RDONLY);
+  ASSERT_EQ(raw.rc(), 0);
+  EXPECT_EQ(raw.Get("meta", "format_version"), std::optional<std::string>(version_99))
+      << "the refusing engine rewrote the format version";
+  EXPECT_TRUE(raw.Get("objects", RawObjectKey(ObjectKey{kNs, "cart-1"})).has_value());
+}
+
+// Goal: a data dir is open at most once: a second open, from this process
+// or another, fails with kFailedPrecondition saying "already open" and
+// naming the holder; after the holder closes, opening works.
+// Method: two Opens in-process, then a child process's Open, while the
+// first engine is alive; then both again after it closes.
+TEST_F(LmdbFailureTest, DirAlreadyOpenIsRefused) {
+  auto first = MustOpen(Options());
+  ASSERT_NE(first, nullptr);
+  const std::string holder_pid = "pid " + std::to_string(::getpid());
+
+  auto second = LmdbEngine::Open(Options());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition) << second.status().ToString();
+  EXPECT_NE(second.status().message().find("already open"), std::string::npos)
+      << second.status().message();
+  EXPECT_NE(second.status().message().find(holder_pid), std::string::npos)
+      << second.status().message();
+
+  {
+    Child other({"--open-child", dir_.path()});
+    auto line = other.ReadLine();
+    ASSERT_TRUE(line.has_value());
+    const std::string expected_prefix =
+        "STATUS " + std::to_string(static_cast<int>(StatusCode::kFailedPrecondition)) + " ";
+    EXPECT_EQ(line->rfind(expected_prefix, 0), 0u) << *line;
+    EXPECT_NE(line->find("already open"), std::string::npos) << *line;
+    EXPECT_NE(line->find(holder_pid), std::string::npos) << *line;
+    EXPECT_EQ(other.Wait(), 0);
+    std::printf("[already open] other process: %s\n", line->c_str());
+  }
+  // The refused opens did not disturb the holder.
+  ASSERT_TRUE(PutAndWait(*first, ObjectKey{kNs, "cart-1"}, "still mine").ok());
+  first.reset();
+
+  {
+    Child other({"--open-child", dir_.path()});
+    EXPECT_EQ(other.ReadLine(), std::optional<std::string>("STATUS 0 "));
+    EXPECT_EQ(other.Wait(), 0);
+  }
+  auto again = MustOpen(Options());
+  ASSERT_NE(again, nullptr);
+  auto got = again->Get(ObjectKey{kNs, "cart-1"});
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(OnlyValue(*got), "still mine");
+}
+
+// Goal: keys outside the limits (ns 1..64 bytes, key 1..400 bytes) are
+// refused with kInvalidArgument through the callback (Put, Merge, hint Add)
+// or the result (Get), and the limits themselves are accepted.
+// Method: each bad key through each call; then the boundary keys.
+TEST_F(LmdbFailureTest, InvalidKeysAreRefusedWithInvalidArgument) {
+  auto engine = MustOpen(Options());
+  ASSERT_NE(engine, nullptr);
+  const std::vector<ObjectKey> bad = {
+      {"", "cart-1"}, {std::string(65, 'n'), "cart-1"}, {kNs, ""}, {kNs, std::string(401, 'k')}};
+  for (const ObjectKey& key : bad) {
+    SCOPED_TRACE("ns of " + std::to_string(key.ns.size()) + " bytes, key of " +
+                 std::to_string(key.key.size()) + " bytes");
+    auto put = PutAndWait(*engine, key, "v");
+    ASSERT_FALSE(put.ok());
+    EXPECT_EQ(put.status().code(), StatusCode::kInvalidArgument) << put.status().ToString();
+    auto merged = MergeAndWait(*engine, key, SiblingSet());
+    ASSERT_FALSE(merged.ok());
+    EXPECT_EQ(merged.status().code(), StatusCode::kInvalidArgument);
+    std::promise<Status> added;
+    engine->Add(Hint{"n2", key, SiblingSet(), 1}, [&added](Status s) { added.set_value(s); });
+    EXPECT_EQ(added.get_future().get().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(engine->Get(key).status().code(), StatusCode::kInvalidArgument);
+  }
+  for (const ObjectKey& key :
+       {ObjectKey{std::string(64, 'n'), "k"}, ObjectKey{"n", std::string(400, 'k')}}) {
+    auto put = PutAndWait(*engine, key, "at the limit");
+    ASSERT_TRUE(put.ok()) << put.status().ToString();
+    auto got = engine->Get(key);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(OnlyValue(*got), "at the limit");
+  }
+}
+
+// Goal: a stored record that does not decode makes reads and writes of that
+// key fail with kCorruption naming the key, without a crash, while every
+// other key is served. Method: raw LMDB overwrites records in the objects db
+// (engine closed) with an empty value, seeded random bytes and a truncated
+// valid record; then the engine reads, writes, merges and scans.
+TEST_F(LmdbFailureTest, CorruptRecordIsReportedAndContained) {
+  const std::vector<std::string> victims = {"empty", "random", "truncated"};
+  {
+    auto engine = MustOpen(Options());
+    ASSERT_NE(engine, nullptr);
+    for (const std::string& name : victims) {
+      ASSERT_TRUE(PutAndWait(*engine, ObjectKey{kNs, name}, Value(1, 200)).ok());
+    }
+    ASSERT_TRUE(PutAndWait(*engine, ObjectKey{kNs, "good"}, "fine").ok());
+  }
+  {
+    RawEnv raw(dir_.path(), 0);
+    ASSERT_EQ(raw.rc(), 0);
+    Random rng(42);
+    std::string random_bytes;
+    for (int i = 0; i < 300; ++i) random_bytes.push_back(static_cast<char>(rng.Uniform(256)));
+    auto valid = raw.Get("objects", RawObjectKey(ObjectKey{kNs, "truncated"}));
+    ASSERT_TRUE(valid.has_value());
+    ASSERT_EQ(raw.Put("objects", RawObjectKey(ObjectKey{kNs, "empty"}), ""), 0);
+    ASSERT_EQ(raw.Put("objects", RawObjectKey(ObjectKey{kNs, "random"}), random_bytes), 0);
+    ASSERT_EQ(raw.Put("objects", RawObjectKey(ObjectKey{kNs, "truncated"}),
+                      valid->substr(0, valid->size() / 2)),
+              0);
+  }
+  auto engine = MustOpen(Options());
+  ASSERT_NE(engine, nullptr);
+  for (const std::string& name : victims) {
+    SCOPED_TRACE(name);
+    const ObjectKey key{kNs, name};
+    auto got = engine->Get(key);
+    ASSERT_FALSE(got.ok());
+    EXPECT_EQ(got.status().code(), StatusCode::kCorruption) << got.status().ToString();
+    EXPECT_NE(got.status().message().find(std::string(kNs) + "/" + name), std::string::npos)
+        << got.status().message();
+    if (name == "random") std::printf("[corrupt record] %s\n", got.status().ToString().c_str());
+    // Writes refuse to build on bytes they cannot read (and keep them for repair).
+    auto put = PutAndWait(*engine, key, "new");
+    ASSERT_FALSE(put.ok());
+    EXPECT_EQ(put.status().code(), StatusCode::kCorruption) << put.status().ToString();
+    auto merged = MergeAndWait(*engine, key, SiblingSet());
+    ASSERT_FALSE(merged.ok());
+    EXPECT_EQ(merged.status().code(), StatusCode::kCorruption);
+  }
+  // Everything else is served: reads, writes, and a scan that skips the bad records.
+  auto good = engine->Get(ObjectKey{kNs, "good"});
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  EXPECT_EQ(OnlyValue(*good), "fine");
+  auto put = PutAndWait(*engine, ObjectKey{kNs, "good"}, "still fine", good->context());
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  ASSERT_TRUE(PutAndWait(*engine, ObjectKey{kNs, "other"}, "new key").ok());
+  auto page = engine->Scan(0, UINT64_MAX, nullptr, 100);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  std::vector<std::string> scanned;
+  for (const KeyState& e : page->entries) scanned.push_back(e.key.key);
+  std::sort(scanned.begin(), scanned.end());
+  EXPECT_EQ(scanned, (std::vector<std::string>{"good", "other"}));
+}
+
+}  // namespace
+}  // namespace trolley
+
+int main(int argc, char** argv) {
+  // Child roles: see the functions they call.
+  if (argc >= 3 && std::strcmp(argv[1], "--open-child") == 0) {
+    return trolley::OpenChildMain(argv[2]);
+  }
+  if (argc >= 3 && std::strcmp(argv[1], "--hold-readers") == 0) {
+    return trolley::HoldReadersMain(argv[2]);
+  }
+  if (argc >= 4 && std::strcmp(argv[1], "--disk-full-child") == 0) {
+    return trolley::DiskFullChildMain(argv[2], std::strtoull(argv[3], nullptr, 0));
+  }
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

@@ -660,9 +660,18 @@ int LmdbEngine::Impl::ApplyOp(MDB_txn* txn, Op& op, std::map<ActorId, uint64_t>&
       Status decode;
       if (int rc = ReadState(txn, raw_key, &state, &decode); rc != 0) return rc;
       if (!decode.ok()) {
-        op.status = Status::Corruption("stored state of " + op.key.ns + "/" + op.key.key +
-                                       " does not decode: " + decode.message());
-        return 0;
+        if (op.kind == Op::Kind::kMerge) {
+          // Another replica's state replaces what we cannot read: that is
+          // how read repair and hints heal a damaged record.
+          spdlog::error("storage.corrupt_record_replaced key={}/{} error={}", op.key.ns,
+                        op.key.key, decode.message());
+          state = SiblingSet();
+        } else {
+          op.status = Status::Corruption("stored state of " + op.key.ns + "/" + op.key.key +
+                                         " does not decode (" + decode.message() +
+                                         "); a merge from another replica will replace it");
+          return 0;
+        }
       }
       if (op.kind == Op::Kind::kExpire) {
         if (!state.FullyExpiredAt(now)) return 0;  // written again since the read

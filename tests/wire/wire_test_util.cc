@@ -1,0 +1,157 @@
+#include "tests/wire/wire_test_util.h"
+
+#include <algorithm>
+
+namespace trolley::wire_test {
+
+std::string RandomBytes(Random& rng, size_t size_min, size_t size_max) {
+  std::string out(rng.Range(size_min, size_max), '\0');
+  for (char& c : out) c = static_cast<char>(rng.Uniform(256));
+  return out;
+}
+
+SiblingSet RandomState(Random& rng) {
+  const size_t replica_count = 1 + rng.Uniform(4);
+  std::vector<SiblingSet> replicas(replica_count);
+  std::vector<ActorId> actors;
+  std::vector<uint64_t> floors(replica_count, 0);
+  for (size_t i = 0; i < replica_count; ++i) actors.push_back(rng.Chance(0.5) ? i + 1 : rng.Next());
+  VersionVector stale;
+  const uint64_t steps = rng.Uniform(20);
+  for (uint64_t step = 0; step < steps; ++step) {
+    const size_t r = rng.Uniform(replica_count);
+    if (rng.Chance(0.25)) {
+      replicas[r].Merge(replicas[rng.Uniform(replica_count)]);
+      continue;
+    }
+    WriteIntent w;
+    const uint64_t pick = rng.Uniform(3);
+    if (pick == 1) w.context = replicas[rng.Uniform(replica_count)].context();
+    if (pick == 2) w.context = stale;
+    w.tombstone = rng.Chance(0.15);
+    if (!w.tombstone) w.value = RandomBytes(rng, 0, 64);
+    w.write_id = rng.Chance(0.5) ? rng.Uniform(8) : rng.Next();
+    w.timestamp_ms = rng.Next() >> rng.Uniform(64);
+    w.expiry_ms = rng.Chance(0.3) ? rng.Next() >> rng.Uniform(64) : 0;
+    const WriteOutcome out = replicas[r].ApplyWrite(w, actors[r], floors[r]);
+    floors[r] = std::max(floors[r], out.dot.counter);
+    if (rng.Chance(0.2)) stale = replicas[r].context();
+  }
+  SiblingSet result = replicas[rng.Uniform(replica_count)];
+  if (rng.Chance(0.5)) {
+    for (const SiblingSet& s : replicas) result.Merge(s);
+  }
+  result.CheckInvariants();
+  return result;
+}
+
+namespace {
+
+// Valid NodeId: printable ASCII without spaces.
+std::string RandomNodeId(Random& rng) {
+  std::string out(rng.Range(1, 24), 'n');
+  for (char& c : out) c = static_cast<char>(rng.Range('!', '~'));
+  return out;
+}
+
+std::string RandomText(Random& rng, size_t size_max) {
+  std::string out(rng.Uniform(size_max + 1), ' ');
+  for (char& c : out) c = static_cast<char>(rng.Range(' ', '~'));
+  return out;
+}
+
+StatusCode RandomCode(Random& rng) {
+  return static_cast<StatusCode>(
+      rng.Uniform(static_cast<int>(StatusCode::kFailedPrecondition) + 1));
+}
+
+RequestId RandomId(Random& rng) { return RequestId{rng.Next()}; }
+std::string RandomNs(Random& rng) { return RandomBytes(rng, 1, 64); }
+std::string RandomKey(Random& rng) { return RandomBytes(rng, 1, 400); }
+
+RingInfoReply RandomRingInfo(Random& rng) {
+  RingInfoReply m{RandomId(rng), rng.Next(), {}, {}};
+  const size_t members = 1 + rng.Uniform(8);
+  for (size_t i = 0; i < members; ++i) {
+    m.members.emplace_back(RandomNodeId(rng), "10.0.0." + std::to_string(i) + ":" +
+                                                  std::to_string(rng.Range(1, 65535)));
+  }
+  const size_t partitions = size_t{1} << rng.Uniform(9);
+  for (size_t p = 0; p < partitions; ++p) {
+    m.owners.push_back(m.members[rng.Uniform(members)].first);
+  }
+  return m;
+}
+
+}  // namespace
+
+Message RandomMessage(Random& rng, size_t index) {
+  switch (index) {
+    case 0:
+      return Hello{static_cast<uint32_t>(rng.Next()), rng.Chance(0.3) ? "" : RandomNodeId(rng)};
+    case 1: return HelloReply{static_cast<uint32_t>(rng.Next()), RandomNodeId(rng)};
+    case 2:
+      return ClientGet{RandomId(rng),
+                       RandomNs(rng),
+                       RandomKey(rng),
+                       static_cast<uint32_t>(rng.Next()),
+                       static_cast<uint32_t>(rng.Next()),
+                       rng.Chance(0.5)};
+    case 3:
+      return ClientGetReply{RandomId(rng), RandomCode(rng), RandomText(rng, 80), RandomState(rng)};
+    case 4: {
+      // Designated initializers are evaluated in order, so the seed replays.
+      ClientPut m{.id = RandomId(rng),
+                  .ns = RandomNs(rng),
+                  .key = RandomKey(rng),
+                  .context = RandomState(rng).context(),
+                  .tombstone = rng.Chance(0.2),
+                  .write_id = rng.Next(),
+                  .w = static_cast<uint32_t>(rng.Next()),
+                  .timeout_ms = static_cast<uint32_t>(rng.Next()),
+                  .ttl_ms = rng.Next(),
+                  .forwarded = rng.Chance(0.5)};
+      if (!m.tombstone) m.value = RandomBytes(rng, 0, 2000);
+      return m;
+    }
+    case 5:
+      return ClientPutReply{RandomId(rng), RandomCode(rng), RandomText(rng, 80), RandomState(rng)};
+    case 6: return ReplicaGet{RandomId(rng), RandomNs(rng), RandomKey(rng)};
+    case 7:
+      return ReplicaGetReply{RandomId(rng), RandomCode(rng), RandomText(rng, 80), RandomState(rng),
+                             rng.Chance(0.5)};
+    case 8:
+      return ReplicaWrite{RandomId(rng), RandomNs(rng), RandomKey(rng), RandomState(rng),
+                          rng.Chance(0.5) ? "" : RandomNodeId(rng)};
+    case 9: return ReplicaWriteReply{RandomId(rng), RandomCode(rng), RandomText(rng, 80)};
+    case 10: return Ping{rng.Next()};
+    case 11: return Pong{rng.Next()};
+    case 12: return RingInfoRequest{RandomId(rng)};
+    case 13: return RandomRingInfo(rng);
+    case 14: return ErrorReply{RandomId(rng), RandomCode(rng), RandomText(rng, 200)};
+  }
+  TROLLEY_ASSERT(false);
+  return Ping{};
+}
+
+uint64_t StructPointer(int32_t offset_words, uint16_t data_words, uint16_t pointer_count) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(offset_words) << 2)) |
+         (static_cast<uint64_t>(data_words) << 32) | (static_cast<uint64_t>(pointer_count) << 48);
+}
+
+uint64_t ListPointer(int32_t offset_words, uint64_t element_size, uint64_t count) {
+  return 1 | (static_cast<uint64_t>(static_cast<uint32_t>(offset_words) << 2)) |
+         (element_size << 32) | (count << 35);
+}
+
+std::string Payload(const std::vector<uint64_t>& segment) {
+  std::string out;
+  auto put64 = [&](uint64_t w) {
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((w >> (8 * i)) & 0xff));
+  };
+  put64(static_cast<uint64_t>(segment.size()) << 32);  // segment count - 1 = 0, then its size
+  for (uint64_t w : segment) put64(w);
+  return out;
+}
+
+}  // namespace trolley::wire_test

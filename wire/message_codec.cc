@@ -1,0 +1,562 @@
+#include "wire/message_codec.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/array.h>
+#include <kj/exception.h>
+#include <kj/io.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "common/assert.h"
+#include "ring/ring.h"
+#include "wire/protocol.capnp.h"
+
+namespace trolley {
+namespace {
+
+constexpr size_t kWordBytes = sizeof(capnp::word);
+// A segment table word and a root pointer word.
+constexpr size_t kPayloadBytesMin = 2 * kWordBytes;
+
+// The wire enum mirrors trolley::StatusCode value for value.
+static_assert(static_cast<int>(wire::StatusCode::OK) == static_cast<int>(StatusCode::kOk));
+static_assert(static_cast<int>(wire::StatusCode::NOT_FOUND) ==
+              static_cast<int>(StatusCode::kNotFound));
+static_assert(static_cast<int>(wire::StatusCode::UNAVAILABLE) ==
+              static_cast<int>(StatusCode::kUnavailable));
+static_assert(static_cast<int>(wire::StatusCode::TIMEOUT) ==
+              static_cast<int>(StatusCode::kTimeout));
+static_assert(static_cast<int>(wire::StatusCode::BUSY) == static_cast<int>(StatusCode::kBusy));
+static_assert(static_cast<int>(wire::StatusCode::CORRUPTION) ==
+              static_cast<int>(StatusCode::kCorruption));
+static_assert(static_cast<int>(wire::StatusCode::IO_ERROR) ==
+              static_cast<int>(StatusCode::kIOError));
+static_assert(static_cast<int>(wire::StatusCode::INVALID_ARGUMENT) ==
+              static_cast<int>(StatusCode::kInvalidArgument));
+static_assert(static_cast<int>(wire::StatusCode::LIMIT_EXCEEDED) ==
+              static_cast<int>(StatusCode::kLimitExceeded));
+static_assert(static_cast<int>(wire::StatusCode::FAILED_PRECONDITION) ==
+              static_cast<int>(StatusCode::kFailedPrecondition));
+constexpr uint16_t kStatusCodeLast = static_cast<uint16_t>(StatusCode::kFailedPrecondition);
+
+// The union's ordinals are the variant's indices.
+static_assert(static_cast<size_t>(wire::Envelope::ERROR_REPLY) + 1 == std::variant_size_v<Message>);
+static_assert(static_cast<size_t>(wire::Envelope::CLIENT_PUT) == Message(ClientPut{}).index());
+
+// ---- Encoding
+
+// Cap'n Proto's limit on a blob (a 29-bit element count, Text's NUL included).
+constexpr size_t kBlobBytesMax = (size_t{1} << 29) - 2;
+
+// Blobs that large cannot be framed (kFrameBytesMax): a caller that tries
+// to encode one has skipped its object-size limit.
+capnp::Data::Reader AsData(const std::string& s) {
+  TROLLEY_ASSERT(s.size() <= kBlobBytesMax);
+  return {reinterpret_cast<const kj::byte*>(s.data()), s.size()};
+}
+capnp::Text::Reader AsText(const std::string& s) {
+  TROLLEY_ASSERT(s.size() <= kBlobBytesMax);
+  return {s.c_str(), s.size()};
+}
+wire::StatusCode ToWire(StatusCode code) { return static_cast<wire::StatusCode>(code); }
+
+void WriteContext(const VersionVector& vv, capnp::List<record::VvEntry>::Builder list) {
+  TROLLEY_ASSERT(list.size() == vv.size());
+  unsigned i = 0;
+  for (const VersionVector::Entry& e : vv.entries()) {
+    TROLLEY_ASSERT(e.counter >= 1);
+    list[i].setActor(e.actor);
+    list[i].setCounter(e.counter);
+    ++i;
+  }
+}
+
+void WriteSibling(const Sibling& s, record::SiblingRecord::Builder out) {
+  out.setActor(s.dot.actor);
+  out.setCounter(s.dot.counter);
+  if (!s.value.empty()) out.setValue(AsData(s.value));
+  out.setTombstone(s.tombstone);
+  out.setWriteId(s.write_id);
+  out.setTimestampMs(s.timestamp_ms);
+  out.setExpiryMs(s.expiry_ms);
+}
+
+// Leaves the field unset (it reads back as an empty set) when `set` is
+// empty; empty lists stay null pointers.
+template <typename InitState>
+void WriteState(const SiblingSet& set, InitState init_state) {
+  set.CheckInvariants();
+  if (set.empty() && set.context().empty()) return;
+  record::SiblingSetRecord::Builder out = init_state();
+  if (!set.context().empty()) {
+    WriteContext(set.context(), out.initContext(static_cast<unsigned>(set.context().size())));
+  }
+  if (set.empty()) return;
+  auto list = out.initSiblings(static_cast<unsigned>(set.size()));
+  unsigned i = 0;
+  for (const Sibling& s : set.siblings()) WriteSibling(s, list[i++]);
+}
+
+// Fills one union member of the envelope.
+struct Writer {
+  mutable wire::Envelope::Builder env;  // a handle; the visitor itself is const
+
+  void operator()(const Hello& m) const {
+    auto b = env.initHello();
+    b.setProtocolVersion(m.protocol_version);
+    b.setNodeId(AsText(m.node_id));
+  }
+  void operator()(const HelloReply& m) const {
+    auto b = env.initHelloReply();
+    b.setProtocolVersion(m.protocol_version);
+    b.setNodeId(AsText(m.node_id));
+  }
+  void operator()(const ClientGet& m) const {
+    auto b = env.initClientGet();
+    b.setId(m.id.value);
+    b.setNs(AsData(m.ns));
+    b.setKey(AsData(m.key));
+    b.setR(m.r);
+    b.setTimeoutMs(m.timeout_ms);
+    b.setForwarded(m.forwarded);
+  }
+  void operator()(const ClientGetReply& m) const {
+    auto b = env.initClientGetReply();
+    b.setId(m.id.value);
+    b.setCode(ToWire(m.code));
+    if (!m.message.empty()) b.setMessage(AsText(m.message));
+    WriteState(m.state, [&] { return b.initState(); });
+  }
+  void operator()(const ClientPut& m) const {
+    auto b = env.initClientPut();
+    b.setId(m.id.value);
+    b.setNs(AsData(m.ns));
+    b.setKey(AsData(m.key));
+    if (!m.context.empty()) {
+      WriteContext(m.context, b.initContext(static_cast<unsigned>(m.context.size())));
+    }
+    if (!m.value.empty()) b.setValue(AsData(m.value));
+    b.setTombstone(m.tombstone);
+    b.setWriteId(m.write_id);
+    b.setW(m.w);
+    b.setTimeoutMs(m.timeout_ms);
+    b.setTtlMs(m.ttl_ms);
+    b.setForwarded(m.forwarded);
+  }
+  void operator()(const ClientPutReply& m) const {
+    auto b = env.initClientPutReply();
+    b.setId(m.id.value);
+    b.setCode(ToWire(m.code));
+    if (!m.message.empty()) b.setMessage(AsText(m.message));
+    WriteState(m.state, [&] { return b.initState(); });
+  }
+  void operator()(const ReplicaGet& m) const {
+    auto b = env.initReplicaGet();
+    b.setId(m.id.value);
+    b.setNs(AsData(m.ns));
+    b.setKey(AsData(m.key));
+  }
+  void operator()(const ReplicaGetReply& m) const {
+    auto b = env.initReplicaGetReply();
+    b.setId(m.id.value);
+    b.setCode(ToWire(m.code));
+    if (!m.message.empty()) b.setMessage(AsText(m.message));
+    WriteState(m.state, [&] { return b.initState(); });
+    b.setFound(m.found);
+  }
+  void operator()(const ReplicaWrite& m) const {
+    auto b = env.initReplicaWrite();
+    b.setId(m.id.value);
+    b.setNs(AsData(m.ns));
+    b.setKey(AsData(m.key));
+    WriteState(m.state, [&] { return b.initState(); });
+    if (!m.hint_for.empty()) b.setHintFor(AsText(m.hint_for));
+  }
+  void operator()(const ReplicaWriteReply& m) const {
+    auto b = env.initReplicaWriteReply();
+    b.setId(m.id.value);
+    b.setCode(ToWire(m.code));
+    if (!m.message.empty()) b.setMessage(AsText(m.message));
+  }
+  void operator()(const Ping& m) const { env.initPing().setNonce(m.nonce); }
+  void operator()(const Pong& m) const { env.initPong().setNonce(m.nonce); }
+  void operator()(const RingInfoRequest& m) const { env.initRingInfoRequest().setId(m.id.value); }
+  void operator()(const RingInfoReply& m) const {
+    auto b = env.initRingInfoReply();
+    b.setId(m.id.value);
+    b.setRingVersion(m.ring_version);
+    auto owners = b.initOwners(static_cast<unsigned>(m.owners.size()));
+    for (unsigned i = 0; i < owners.size(); ++i) owners.set(i, AsText(m.owners[i]));
+    auto members = b.initMembers(static_cast<unsigned>(m.members.size()));
+    for (unsigned i = 0; i < members.size(); ++i) {
+      members[i].setNodeId(AsText(m.members[i].first));
+      members[i].setAddress(AsText(m.members[i].second));
+    }
+  }
+  void operator()(const ErrorReply& m) const {
+    auto b = env.initErrorReply();
+    b.setId(m.id.value);
+    b.setCode(ToWire(m.code));
+    if (!m.message.empty()) b.setMessage(AsText(m.message));
+  }
+};
+
+// Words of the variable parts, so that a message fits one segment. An
+// overestimate wastes a little memory; an underestimate costs a second
+// segment (8 more bytes on the wire), never correctness.
+size_t Words(const std::string& s) { return 1 + (s.size() + kWordBytes) / kWordBytes; }
+size_t Words(const VersionVector& vv) { return 2 + 2 * vv.size(); }
+size_t Words(const SiblingSet& set) {
+  size_t words = 3 + Words(set.context()) + 2 + 7 * set.size();
+  for (const Sibling& s : set.siblings()) words += Words(s.value);
+  return words;
+}
+
+struct Estimator {
+  size_t operator()(const Hello& m) const { return Words(m.node_id); }
+  size_t operator()(const HelloReply& m) const { return Words(m.node_id); }
+  size_t operator()(const ClientGet& m) const { return Words(m.ns) + Words(m.key); }
+  size_t operator()(const ClientGetReply& m) const { return Words(m.message) + Words(m.state); }
+  size_t operator()(const ClientPut& m) const {
+    return Words(m.ns) + Words(m.key) + Words(m.context) + Words(m.value);
+  }
+  size_t operator()(const ClientPutReply& m) const { return Words(m.message) + Words(m.state); }
+  size_t operator()(const ReplicaGet& m) const { return Words(m.ns) + Words(m.key); }
+  size_t operator()(const ReplicaGetReply& m) const { return Words(m.message) + Words(m.state); }
+  size_t operator()(const ReplicaWrite& m) const {
+    return Words(m.ns) + Words(m.key) + Words(m.state) + Words(m.hint_for);
+  }
+  size_t operator()(const ReplicaWriteReply& m) const { return Words(m.message); }
+  size_t operator()(const Ping&) const { return 0; }
+  size_t operator()(const Pong&) const { return 0; }
+  size_t operator()(const RingInfoRequest&) const { return 0; }
+  size_t operator()(const RingInfoReply& m) const {
+    size_t words = 2 + 2 + 3 * m.members.size();
+    for (const std::string& owner : m.owners) words += Words(owner);
+    for (const auto& [node, address] : m.members) words += Words(node) + Words(address);
+    return words;
+  }
+  size_t operator()(const ErrorReply& m) const { return Words(m.message); }
+};
+
+// Root pointer, the envelope, and the largest fixed part of a message.
+constexpr size_t kFixedWords = 16;
+
+unsigned EstimateWords(const Message& message) {
+  const size_t words = kFixedWords + std::visit(Estimator{}, message);
+  return static_cast<unsigned>(std::min<size_t>(words, std::numeric_limits<unsigned>::max()));
+}
+
+// Appends what capnp::writeMessage writes to a std::string.
+class StringOutput final : public kj::OutputStream {
+ public:
+  explicit StringOutput(std::string& out) : out_(out) {}
+  using kj::OutputStream::write;
+  void write(const void* buffer, size_t size) override {
+    out_.append(static_cast<const char*>(buffer), size);
+  }
+
+ private:
+  std::string& out_;
+};
+
+// ---- Decoding
+
+std::string Str(capnp::Data::Reader d) {
+  return std::string(reinterpret_cast<const char*>(d.begin()), d.size());
+}
+std::string Str(capnp::Text::Reader t) { return std::string(t.begin(), t.size()); }
+
+Result<StatusCode> ReadCode(wire::StatusCode code) {
+  const auto raw = static_cast<uint16_t>(code);
+  if (raw > kStatusCodeLast) {
+    return Status::InvalidArgument("unknown status code " + std::to_string(raw));
+  }
+  return static_cast<StatusCode>(raw);
+}
+
+// A context as our encoder writes it: sorted by actor, no duplicates, no
+// zero counters. Anything else is corruption.
+Result<VersionVector> ReadContext(capnp::List<record::VvEntry>::Reader list) {
+  std::vector<VersionVector::Entry> entries;
+  entries.reserve(list.size());
+  for (record::VvEntry::Reader e : list) {
+    const VersionVector::Entry entry{e.getActor(), e.getCounter()};
+    if (entry.counter == 0) {
+      return Status::Corruption("context entry for actor " + std::to_string(entry.actor) +
+                                " has counter 0");
+    }
+    if (!entries.empty() && entries.back().actor >= entry.actor) {
+      return Status::Corruption("context entries are not sorted by actor (" +
+                                std::to_string(entries.back().actor) + " then " +
+                                std::to_string(entry.actor) + ")");
+    }
+    entries.push_back(entry);
+  }
+  VersionVector vv = VersionVector::FromEntries(std::move(entries));
+  TROLLEY_ASSERT(vv.size() == list.size());
+  return vv;
+}
+
+Result<Sibling> ReadSibling(record::SiblingRecord::Reader in) {
+  Sibling s;
+  s.dot = Dot{in.getActor(), in.getCounter()};
+  s.value = Str(in.getValue());
+  s.tombstone = in.getTombstone();
+  s.write_id = in.getWriteId();
+  s.timestamp_ms = in.getTimestampMs();
+  s.expiry_ms = in.getExpiryMs();
+  if (s.tombstone && !s.value.empty()) {
+    return Status::Corruption("tombstone " + ToString(s.dot) + " carries a " +
+                              std::to_string(s.value.size()) + "-byte value");
+  }
+  return s;
+}
+
+Result<SiblingSet> ReadState(record::SiblingSetRecord::Reader in) {
+  Result<VersionVector> context = ReadContext(in.getContext());
+  if (!context.ok()) return context.status();
+  const capnp::List<record::SiblingRecord>::Reader list = in.getSiblings();
+  std::vector<Sibling> siblings;
+  siblings.reserve(list.size());
+  for (record::SiblingRecord::Reader r : list) {
+    Result<Sibling> s = ReadSibling(r);
+    if (!s.ok()) return s.status();
+    siblings.push_back(std::move(s).value());
+  }
+  std::optional<SiblingSet> set =
+      SiblingSet::FromParts(std::move(context).value(), std::move(siblings));
+  if (!set) {
+    return Status::Corruption(
+        "siblings are not sorted by dot, share a dot, have counter 0 or are not covered by the "
+        "context");
+  }
+  set->CheckInvariants();  // the pair of the check in WriteState
+  return std::move(*set);
+}
+
+// The common head of every reply: id, code, message.
+template <typename T, typename R>
+Result<T> ReadReplyHead(R in) {
+  Result<StatusCode> code = ReadCode(in.getCode());
+  if (!code.ok()) return code.status();
+  T out;
+  out.id = RequestId{in.getId()};
+  out.code = *code;
+  out.message = Str(in.getMessage());
+  return out;
+}
+
+// A reply that carries a state.
+template <typename T, typename R>
+Result<T> ReadStateReply(R in) {
+  Result<T> out = ReadReplyHead<T>(in);
+  if (!out.ok()) return out;
+  Result<SiblingSet> state = ReadState(in.getState());
+  if (!state.ok()) return state.status();
+  out->state = std::move(state).value();
+  return out;
+}
+
+Result<Hello> Read(wire::Hello::Reader in) {
+  return Hello{in.getProtocolVersion(), Str(in.getNodeId())};
+}
+Result<HelloReply> Read(wire::HelloReply::Reader in) {
+  return HelloReply{in.getProtocolVersion(), Str(in.getNodeId())};
+}
+Result<ClientGet> Read(wire::ClientGet::Reader in) {
+  return ClientGet{.id = RequestId{in.getId()},
+                   .ns = Str(in.getNs()),
+                   .key = Str(in.getKey()),
+                   .r = in.getR(),
+                   .timeout_ms = in.getTimeoutMs(),
+                   .forwarded = in.getForwarded()};
+}
+Result<ClientGetReply> Read(wire::ClientGetReply::Reader in) {
+  return ReadStateReply<ClientGetReply>(in);
+}
+Result<ClientPut> Read(wire::ClientPut::Reader in) {
+  Result<VersionVector> context = ReadContext(in.getContext());
+  if (!context.ok()) return context.status();
+  ClientPut out;
+  out.id = RequestId{in.getId()};
+  out.ns = Str(in.getNs());
+  out.key = Str(in.getKey());
+  out.context = std::move(context).value();
+  out.value = Str(in.getValue());
+  out.tombstone = in.getTombstone();
+  out.write_id = in.getWriteId();
+  out.w = in.getW();
+  out.timeout_ms = in.getTimeoutMs();
+  out.ttl_ms = in.getTtlMs();
+  out.forwarded = in.getForwarded();
+  return out;
+}
+Result<ClientPutReply> Read(wire::ClientPutReply::Reader in) {
+  return ReadStateReply<ClientPutReply>(in);
+}
+Result<ReplicaGet> Read(wire::ReplicaGet::Reader in) {
+  return ReplicaGet{RequestId{in.getId()}, Str(in.getNs()), Str(in.getKey())};
+}
+Result<ReplicaGetReply> Read(wire::ReplicaGetReply::Reader in) {
+  Result<ReplicaGetReply> out = ReadStateReply<ReplicaGetReply>(in);
+  if (out.ok()) out->found = in.getFound();
+  return out;
+}
+Result<ReplicaWrite> Read(wire::ReplicaWrite::Reader in) {
+  Result<SiblingSet> state = ReadState(in.getState());
+  if (!state.ok()) return state.status();
+  return ReplicaWrite{RequestId{in.getId()}, Str(in.getNs()), Str(in.getKey()),
+                      std::move(state).value(), Str(in.getHintFor())};
+}
+Result<ReplicaWriteReply> Read(wire::ReplicaWriteReply::Reader in) {
+  return ReadReplyHead<ReplicaWriteReply>(in);
+}
+Result<Ping> Read(wire::Ping::Reader in) { return Ping{in.getNonce()}; }
+Result<Pong> Read(wire::Pong::Reader in) { return Pong{in.getNonce()}; }
+Result<RingInfoRequest> Read(wire::RingInfoRequest::Reader in) {
+  return RingInfoRequest{RequestId{in.getId()}};
+}
+Result<RingInfoReply> Read(wire::RingInfoReply::Reader in) {
+  RingInfoReply out;
+  out.id = RequestId{in.getId()};
+  out.ring_version = in.getRingVersion();
+  const auto owners = in.getOwners();
+  const auto members = in.getMembers();
+  // Bounded before allocating; ValidateMessage gives the detailed error.
+  if (owners.size() > kPartitionsMax || members.size() > kPartitionsMax) {
+    return Status::InvalidArgument("ring of " + std::to_string(owners.size()) + " partitions and " +
+                                   std::to_string(members.size()) +
+                                   " members exceeds the limit of " +
+                                   std::to_string(kPartitionsMax));
+  }
+  out.owners.reserve(owners.size());
+  for (capnp::Text::Reader owner : owners) out.owners.push_back(Str(owner));
+  out.members.reserve(members.size());
+  for (wire::Member::Reader m : members) {
+    out.members.emplace_back(Str(m.getNodeId()), Str(m.getAddress()));
+  }
+  return out;
+}
+Result<ErrorReply> Read(wire::ErrorReply::Reader in) { return ReadReplyHead<ErrorReply>(in); }
+
+// Reads one union member as T; errors are prefixed with the message name.
+template <typename T, typename R>
+Result<Message> Lift(R in) {
+  Result<T> out = Read(in);
+  if (!out.ok()) {
+    return Status(out.status().code(),
+                  std::string(MessageName(Message(T{}))) + ": " + out.status().message());
+  }
+  return Message(std::move(out).value());
+}
+
+Result<Message> ReadEnvelope(wire::Envelope::Reader env) {
+  using E = wire::Envelope;
+  switch (env.which()) {
+    case E::HELLO: return Lift<Hello>(env.getHello());
+    case E::HELLO_REPLY: return Lift<HelloReply>(env.getHelloReply());
+    case E::CLIENT_GET: return Lift<ClientGet>(env.getClientGet());
+    case E::CLIENT_GET_REPLY: return Lift<ClientGetReply>(env.getClientGetReply());
+    case E::CLIENT_PUT: return Lift<ClientPut>(env.getClientPut());
+    case E::CLIENT_PUT_REPLY: return Lift<ClientPutReply>(env.getClientPutReply());
+    case E::REPLICA_GET: return Lift<ReplicaGet>(env.getReplicaGet());
+    case E::REPLICA_GET_REPLY: return Lift<ReplicaGetReply>(env.getReplicaGetReply());
+    case E::REPLICA_WRITE: return Lift<ReplicaWrite>(env.getReplicaWrite());
+    case E::REPLICA_WRITE_REPLY: return Lift<ReplicaWriteReply>(env.getReplicaWriteReply());
+    case E::PING: return Lift<Ping>(env.getPing());
+    case E::PONG: return Lift<Pong>(env.getPong());
+    case E::RING_INFO_REQUEST: return Lift<RingInfoRequest>(env.getRingInfoRequest());
+    case E::RING_INFO_REPLY: return Lift<RingInfoReply>(env.getRingInfoReply());
+    case E::ERROR_REPLY: return Lift<ErrorReply>(env.getErrorReply());
+  }
+  return Status::InvalidArgument("unknown message type " +
+                                 std::to_string(static_cast<uint16_t>(env.which())));
+}
+
+Status CheckShape(std::string_view payload) {
+  if (payload.size() < kPayloadBytesMin || payload.size() % kWordBytes != 0) {
+    return Status::Corruption("message truncated: a " + std::to_string(payload.size()) +
+                              "-byte payload is not a whole number of words, or shorter than " +
+                              std::to_string(kPayloadBytesMin) + " bytes");
+  }
+  return Status::Ok();
+}
+
+// The payload as words: in place when it is aligned (a frame's own
+// std::string usually is), otherwise copied into `copy`.
+kj::ArrayPtr<const capnp::word> AlignedWords(std::string_view payload,
+                                             kj::Array<capnp::word>& copy) {
+  const size_t words = payload.size() / kWordBytes;
+  if (reinterpret_cast<uintptr_t>(payload.data()) % alignof(capnp::word) == 0) {
+    return {reinterpret_cast<const capnp::word*>(payload.data()), words};
+  }
+  copy = kj::heapArray<capnp::word>(words);
+  std::memcpy(copy.begin(), payload.data(), payload.size());
+  return {copy.begin(), copy.size()};
+}
+
+Result<Message> ReadPayload(kj::ArrayPtr<const capnp::word> words) {
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords =
+      kMessageTraversalWordsMin + kMessageTraversalWordsPerWord * words.size();
+  options.nestingLimit = kMessageNestingLimit;
+  try {
+    capnp::FlatArrayMessageReader reader(words, options);
+    if (reader.getEnd() != words.end()) {
+      return Status::Corruption(std::to_string((words.end() - reader.getEnd()) * kWordBytes) +
+                                " trailing bytes after the Cap'n Proto message");
+    }
+    return ReadEnvelope(reader.getRoot<wire::Envelope>());
+  } catch (const kj::Exception& e) {
+    return Status::Corruption(std::string("malformed Cap'n Proto message: ") +
+                              e.getDescription().cStr());
+  }
+}
+
+}  // namespace
+
+std::string EncodeMessage(const Message& message) {
+  capnp::MallocMessageBuilder builder(EstimateWords(message));
+  std::visit(Writer{builder.initRoot<wire::Envelope>()}, message);
+  std::string out;
+  out.reserve(capnp::computeSerializedSizeInWords(builder) * kWordBytes);
+  StringOutput stream(out);
+  capnp::writeMessage(stream, builder);
+  return out;
+}
+
+Result<Message> DecodeMessage(std::string_view payload) {
+  Status shape = CheckShape(payload);
+  if (!shape.ok()) return shape;
+  kj::Array<capnp::word> copy;
+  Result<Message> message = ReadPayload(AlignedWords(payload, copy));
+  if (!message.ok()) return message;
+  Status valid = ValidateMessage(*message);
+  if (!valid.ok()) return valid;
+  return message;
+}
+
+Status AppendMessageFrame(std::string& out, const Message& message, uint32_t frame_bytes_max) {
+  capnp::MallocMessageBuilder builder(EstimateWords(message));
+  std::visit(Writer{builder.initRoot<wire::Envelope>()}, message);
+  const size_t bytes = capnp::computeSerializedSizeInWords(builder) * kWordBytes;
+  if (bytes > frame_bytes_max) {
+    return Status::LimitExceeded(std::string(MessageName(message)) + " of " +
+                                 std::to_string(bytes) + " bytes exceeds the frame limit of " +
+                                 std::to_string(frame_bytes_max));
+  }
+  AppendFrameHeader(out, static_cast<uint32_t>(bytes));
+  StringOutput stream(out);
+  capnp::writeMessage(stream, builder);
+  return Status::Ok();
+}
+
+}  // namespace trolley

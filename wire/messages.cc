@@ -1,0 +1,104 @@
+#include "wire/messages.h"
+
+#include <algorithm>
+#include <array>
+
+#include "ring/node_id.h"
+#include "ring/ring.h"
+#include "storage/engine.h"
+
+namespace trolley {
+namespace {
+
+constexpr std::array<std::string_view, 15> kMessageNames = {
+    "Hello",          "HelloReply", "ClientGet",       "ClientGetReply", "ClientPut",
+    "ClientPutReply", "ReplicaGet", "ReplicaGetReply", "ReplicaWrite",   "ReplicaWriteReply",
+    "Ping",           "Pong",       "RingInfoRequest", "RingInfoReply",  "ErrorReply"};
+static_assert(kMessageNames.size() == std::variant_size_v<Message>);
+
+// Prefixes `status` (not ok) with the field it is about.
+Status InField(std::string_view field, const Status& status) {
+  return Status::InvalidArgument(std::string(field) + ": " + status.message());
+}
+
+Status CheckObjectKey(const std::string& ns, const std::string& key) {
+  Status s = ValidateObjectKey(ObjectKey{ns, key});
+  return s.ok() ? s : InField("ns/key", s);
+}
+
+Status CheckNodeId(std::string_view field, const std::string& name, bool empty_ok) {
+  if (empty_ok && name.empty()) return Status::Ok();
+  Status s = ValidateNodeId(NodeId{name});
+  return s.ok() ? s : InField(field, s);
+}
+
+Status CheckStatusMessage(const std::string& message) {
+  if (message.size() <= kStatusMessageBytesMax) return Status::Ok();
+  return Status::InvalidArgument("status message is " + std::to_string(message.size()) +
+                                 " bytes; the limit is " + std::to_string(kStatusMessageBytesMax));
+}
+
+Status CheckRingInfo(const RingInfoReply& m) {
+  if (!m.owners.empty()) {
+    Status s = ValidatePartitionCount(
+        static_cast<uint32_t>(std::min<size_t>(m.owners.size(), size_t{kPartitionsMax} + 1)));
+    if (!s.ok()) return InField("owners", s);
+  }
+  for (const std::string& owner : m.owners) {
+    Status s = CheckNodeId("owner", owner, /*empty_ok=*/false);
+    if (!s.ok()) return s;
+  }
+  if (m.members.size() > kPartitionsMax) {
+    return Status::InvalidArgument(std::to_string(m.members.size()) + " members; the limit is " +
+                                   std::to_string(kPartitionsMax));
+  }
+  for (const auto& [node, address] : m.members) {
+    Status s = CheckNodeId("member", node, /*empty_ok=*/false);
+    if (!s.ok()) return s;
+    if (address.empty() || address.size() > kAddressBytesMax) {
+      return Status::InvalidArgument("address of member " + node + " must be 1 to " +
+                                     std::to_string(kAddressBytesMax) + " bytes, got " +
+                                     std::to_string(address.size()));
+    }
+  }
+  return Status::Ok();
+}
+
+struct Validator {
+  Status operator()(const Hello& m) const { return CheckNodeId("node_id", m.node_id, true); }
+  Status operator()(const HelloReply& m) const { return CheckNodeId("node_id", m.node_id, true); }
+  Status operator()(const ClientGet& m) const { return CheckObjectKey(m.ns, m.key); }
+  Status operator()(const ClientGetReply& m) const { return CheckStatusMessage(m.message); }
+  Status operator()(const ClientPut& m) const {
+    if (m.tombstone && !m.value.empty()) {
+      return Status::InvalidArgument("a delete (tombstone) carries a " +
+                                     std::to_string(m.value.size()) + "-byte value");
+    }
+    return CheckObjectKey(m.ns, m.key);
+  }
+  Status operator()(const ClientPutReply& m) const { return CheckStatusMessage(m.message); }
+  Status operator()(const ReplicaGet& m) const { return CheckObjectKey(m.ns, m.key); }
+  Status operator()(const ReplicaGetReply& m) const { return CheckStatusMessage(m.message); }
+  Status operator()(const ReplicaWrite& m) const {
+    Status s = CheckObjectKey(m.ns, m.key);
+    return s.ok() ? CheckNodeId("hint_for", m.hint_for, true) : s;
+  }
+  Status operator()(const ReplicaWriteReply& m) const { return CheckStatusMessage(m.message); }
+  Status operator()(const Ping&) const { return Status::Ok(); }
+  Status operator()(const Pong&) const { return Status::Ok(); }
+  Status operator()(const RingInfoRequest&) const { return Status::Ok(); }
+  Status operator()(const RingInfoReply& m) const { return CheckRingInfo(m); }
+  Status operator()(const ErrorReply& m) const { return CheckStatusMessage(m.message); }
+};
+
+}  // namespace
+
+std::string_view MessageName(const Message& message) { return kMessageNames[message.index()]; }
+
+Status ValidateMessage(const Message& message) {
+  Status s = std::visit(Validator{}, message);
+  if (s.ok()) return s;
+  return Status::InvalidArgument(std::string(MessageName(message)) + ": " + s.message());
+}
+
+}  // namespace trolley

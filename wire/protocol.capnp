@@ -1,0 +1,170 @@
+# The replication protocol on the wire: one Envelope per frame (wire/frame.h).
+# wire/message_codec.h owns the only code that reads or writes these structs
+# and converts them to and from the C++ messages of wire/messages.h, whose
+# header says who sends what.
+#
+# Sibling sets and version vectors reuse the structs of storage/record.capnp
+# (SiblingSetRecord, VvEntry), so a key's state has one schema on disk and on
+# the wire. A change to those structs is therefore a wire change too.
+#
+# Evolving this schema:
+#  * A new message is a new union member with the next ordinal. A peer that
+#    does not know it decodes the envelope, sees an unknown member and
+#    refuses it with "unknown message type N" (InvalidArgument); so a sender
+#    only sends a new message to peers whose Hello announced a
+#    protocol_version that knows it.
+#  * A new field goes at the end of its struct with a default meaning "the
+#    old behaviour"; old peers ignore it.
+#  * Bump kProtocolVersion (wire/messages.h) when a field's meaning changes.
+#  * Never renumber, retype or delete a field or union member; never reuse
+#    an ordinal. Names may change freely.
+#
+# Conventions: byte strings that name data (namespaces, keys, values) are
+# Data (any bytes); node ids, addresses and status messages are Text.
+# Request ids are UInt64 chosen by the sender of the request.
+
+@0xe244cd173e22ade4;
+
+$import "/capnp/c++.capnp".namespace("trolley::wire");
+
+using Record = import "/storage/record.capnp";
+
+# trolley::StatusCode, value for value (message_codec.cc static_asserts it).
+enum StatusCode {
+  ok @0;
+  notFound @1;
+  unavailable @2;
+  timeout @3;
+  busy @4;
+  corruption @5;
+  ioError @6;
+  invalidArgument @7;
+  limitExceeded @8;
+  failedPrecondition @9;
+}
+
+struct Hello {
+  protocolVersion @0 :UInt32;
+  nodeId @1 :Text;  # empty for clients
+}
+
+struct HelloReply {
+  protocolVersion @0 :UInt32;
+  nodeId @1 :Text;
+}
+
+struct ClientGet {
+  id @0 :UInt64;
+  ns @1 :Data;
+  key @2 :Data;
+  r @3 :UInt32;          # 0 = the namespace default
+  timeoutMs @4 :UInt32;  # 0 = the node's default
+  forwarded @5 :Bool;
+}
+
+struct ClientGetReply {
+  id @0 :UInt64;
+  code @1 :StatusCode;
+  message @2 :Text;
+  state @3 :Record.SiblingSetRecord;
+}
+
+struct ClientPut {
+  id @0 :UInt64;
+  ns @1 :Data;
+  key @2 :Data;
+  context @3 :List(Record.VvEntry);  # sorted by actor, counters >= 1
+  value @4 :Data;
+  tombstone @5 :Bool;
+  writeId @6 :UInt64;
+  w @7 :UInt32;          # 0 = the namespace default
+  timeoutMs @8 :UInt32;  # 0 = the node's default
+  ttlMs @9 :UInt64;      # 0 = the namespace default
+  forwarded @10 :Bool;
+}
+
+struct ClientPutReply {
+  id @0 :UInt64;
+  code @1 :StatusCode;
+  message @2 :Text;
+  state @3 :Record.SiblingSetRecord;
+}
+
+struct ReplicaGet {
+  id @0 :UInt64;
+  ns @1 :Data;
+  key @2 :Data;
+}
+
+struct ReplicaGetReply {
+  id @0 :UInt64;
+  code @1 :StatusCode;
+  message @2 :Text;
+  state @3 :Record.SiblingSetRecord;
+  found @4 :Bool;
+}
+
+struct ReplicaWrite {
+  id @0 :UInt64;
+  ns @1 :Data;
+  key @2 :Data;
+  state @3 :Record.SiblingSetRecord;
+  hintFor @4 :Text;  # non-empty: store as a hint for that node
+}
+
+struct ReplicaWriteReply {
+  id @0 :UInt64;
+  code @1 :StatusCode;
+  message @2 :Text;
+}
+
+struct Ping {
+  nonce @0 :UInt64;
+}
+
+struct Pong {
+  nonce @0 :UInt64;
+}
+
+struct RingInfoRequest {
+  id @0 :UInt64;
+}
+
+struct Member {
+  nodeId @0 :Text;
+  address @1 :Text;  # "host:port"
+}
+
+struct RingInfoReply {
+  id @0 :UInt64;
+  ringVersion @1 :UInt64;
+  owners @2 :List(Text);  # owners[p] owns partition p
+  members @3 :List(Member);
+}
+
+struct ErrorReply {
+  id @0 :UInt64;  # 0 when the bad input had no readable request id
+  code @1 :StatusCode;
+  message @2 :Text;
+}
+
+# The root of every frame's payload.
+struct Envelope {
+  union {
+    hello @0 :Hello;
+    helloReply @1 :HelloReply;
+    clientGet @2 :ClientGet;
+    clientGetReply @3 :ClientGetReply;
+    clientPut @4 :ClientPut;
+    clientPutReply @5 :ClientPutReply;
+    replicaGet @6 :ReplicaGet;
+    replicaGetReply @7 :ReplicaGetReply;
+    replicaWrite @8 :ReplicaWrite;
+    replicaWriteReply @9 :ReplicaWriteReply;
+    ping @10 :Ping;
+    pong @11 :Pong;
+    ringInfoRequest @12 :RingInfoRequest;
+    ringInfoReply @13 :RingInfoReply;
+    errorReply @14 :ErrorReply;
+  }
+}

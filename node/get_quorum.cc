@@ -39,6 +39,14 @@ QuorumDecision GetQuorum::Decision() const {
   return QuorumDecision::kPending;
 }
 
+std::vector<std::string> GetQuorum::Unanswered() const {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    if (!replies_[i].answered) out.push_back(targets_[i]);
+  }
+  return out;
+}
+
 std::vector<std::string> GetQuorum::RepairTargets() const {
   std::vector<std::string> out;
   for (size_t i = 0; i < targets_.size(); ++i) {

@@ -20,6 +20,14 @@ bool PutQuorum::Record(const std::string& target, Answer answer) {
   return false;  // not asked: a stray or forged reply
 }
 
+void PutQuorum::AddTarget(const std::string& target) {
+  for (const std::string& t : targets_) {
+    if (t == target) return;
+  }
+  targets_.push_back(target);
+  answers_.push_back(Answer::kNone);
+}
+
 void PutQuorum::AddAck(const std::string& target) {
   if (Record(target, Answer::kAck)) ++acks_;
 }

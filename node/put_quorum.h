@@ -26,6 +26,8 @@ class PutQuorum {
   // Requires 1 <= w <= targets.size().
   PutQuorum(uint32_t w, std::vector<std::string> targets);
 
+  // A fallback asked after the first round (a target was silent).
+  void AddTarget(const std::string& target);
   void AddAck(const std::string& target);
   void AddFailure(const std::string& target);  // error reply, timeout, unreachable
 

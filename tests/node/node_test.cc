@@ -1,0 +1,361 @@
+// Goal: the sans-IO Node replicates with N/R/W quorums, keeps writing
+// through failures (sloppy quorum, hints), catches owners up by hint
+// delivery, read-repairs stale replicas and forwards requests.
+// Method: several Nodes over an in-memory network the test delivers by
+// hand, a ManualClock advanced by hand, real LMDB engines in temp dirs
+// whose callbacks are queued and run by the test driver: no sockets, no
+// sleeps. A "down" node neither receives nor sends.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <set>
+
+#include "node/node.h"
+#include "storage/lmdb/lmdb_engine.h"
+
+namespace trolley {
+namespace {
+
+struct Packet {
+  Endpoint from;
+  Endpoint to;
+  std::string to_node;
+  Message message;
+};
+
+class TestCluster;
+
+class TestTransport final : public Transport {
+ public:
+  TestTransport(TestCluster* cluster, std::string self) : cluster_(cluster), self_(std::move(self)) {}
+  void Send(const Endpoint& to, Message message) override;
+
+ private:
+  TestCluster* cluster_;
+  std::string self_;
+};
+
+class TestCluster {
+ public:
+  explicit TestCluster(int nodes, uint32_t n = 3, uint32_t r = 2, uint32_t w = 2) {
+    std::vector<NodeId> members;
+    for (int i = 1; i <= nodes; ++i) members.push_back(NodeId{"n" + std::to_string(i)});
+    ring_ = std::move(Ring::Build(members, 64)).value();
+    for (const NodeId& id : members) {
+      auto h = std::make_unique<Host>();
+      char tmpl[] = "/tmp/trolley-node-XXXXXX";
+      EXPECT_NE(mkdtemp(tmpl), nullptr);
+      h->dir = tmpl;
+      h->transport = std::make_unique<TestTransport>(this, id.name);
+      h->random = std::make_unique<Random>(std::hash<std::string>{}(id.name));
+      hosts_[id.name] = std::move(h);
+      Start(id.name, NamespaceOptions{"carts", n, r, w, 0});
+    }
+  }
+  ~TestCluster() {
+    for (auto& [name, h] : hosts_) {
+      h->node.reset();
+      h->engine.reset();
+      std::filesystem::remove_all(h->dir);
+    }
+  }
+
+  void Start(const std::string& name, NamespaceOptions ns) {
+    Host& h = *hosts_[name];
+    ns_ = ns;
+    LmdbEngineOptions eo;
+    eo.path = h.dir;
+    eo.durability = Durability::kNone;
+    eo.clock = &clock_;
+    eo.completion_executor = [this](std::function<void()> fn) {
+      std::lock_guard lk(mu_);
+      completions_.push_back(std::move(fn));
+    };
+    h.engine = std::move(LmdbEngine::Open(eo)).value();
+    NodeOptions no;
+    no.node_id = name;
+    no.namespaces = {ns};
+    NodeEnv env{h.transport.get(), &clock_, h.engine.get(), h.random.get(), &log_};
+    h.node = std::move(Node::Create(no, env, ring_)).value();
+  }
+
+  // A crash: in-flight state is lost, the data dir stays.
+  void Kill(const std::string& name) {
+    down_.insert(name);
+    hosts_[name]->node.reset();
+    RunUntilQuiet();  // let the dead engine's queued writes finish
+    hosts_[name]->engine.reset();
+    std::lock_guard lk(mu_);
+    completions_.clear();
+  }
+  void Restart(const std::string& name) {
+    down_.erase(name);
+    Start(name, ns_);
+  }
+
+  void Send(const Endpoint& from, const Endpoint& to, Message m) {
+    const std::string target = to.IsNode() ? to.node : client_host_;
+    if (!to.IsNode()) {
+      client_inbox_.push_back(std::move(m));
+      return;
+    }
+    if (down_.count(target) || (from.IsNode() && down_.count(from.node))) return;
+    network_.push_back(Packet{from, to, target, std::move(m)});
+  }
+
+  // Delivers messages and engine completions until nothing moves.
+  void RunUntilQuiet() {
+    for (int guard = 0; guard < 10000; ++guard) {
+      bool moved = false;
+      while (!network_.empty()) {
+        Packet p = std::move(network_.front());
+        network_.pop_front();
+        Host& h = *hosts_[p.to_node];
+        if (h.node) h.node->OnMessage(p.from, std::move(p.message));
+        moved = true;
+      }
+      for (auto& [name, h] : hosts_) {
+        if (h->engine) (void)h->engine->SyncNow();  // every submitted write has called back
+      }
+      std::deque<std::function<void()>> ready;
+      {
+        std::lock_guard lk(mu_);
+        ready.swap(completions_);
+      }
+      for (auto& fn : ready) fn();
+      moved |= !ready.empty();
+      if (!moved && network_.empty()) return;
+    }
+    ADD_FAILURE() << "cluster did not quiesce";
+  }
+
+  // Advance time in steps, ticking every node and delivering.
+  void Advance(uint64_t ms, uint64_t step_ms = 10) {
+    for (uint64_t t = 0; t < ms; t += step_ms) {
+      clock_.AdvanceMs(step_ms);
+      for (auto& [name, h] : hosts_) {
+        if (h->node) h->node->Tick();
+      }
+      RunUntilQuiet();
+    }
+  }
+
+  ClientPutReply Put(const std::string& via, const std::string& key, const std::string& value,
+                     const VersionVector& context = {}, uint32_t w = 0) {
+    ClientPut m;
+    m.id = RequestId{++client_ids_};
+    m.ns = "carts";
+    m.key = key;
+    m.value = value;
+    m.context = context;
+    m.w = w;
+    return Call<ClientPutReply>(via, std::move(m), m.id);
+  }
+  ClientGetReply Get(const std::string& via, const std::string& key) {
+    ClientGet m;
+    m.id = RequestId{++client_ids_};
+    m.ns = "carts";
+    m.key = key;
+    return Call<ClientGetReply>(via, std::move(m), m.id);
+  }
+
+  template <class Reply>
+  Reply Call(const std::string& via, Message request, RequestId id) {
+    client_host_ = via;
+    network_.push_back(Packet{Endpoint{"", 1}, Endpoint{via, 0}, via, std::move(request)});
+    for (int step = 0; step < 1000; ++step) {
+      RunUntilQuiet();
+      for (auto it = client_inbox_.begin(); it != client_inbox_.end(); ++it) {
+        if (auto* r = std::get_if<Reply>(&*it); r && r->id == id) {
+          Reply out = std::move(*r);
+          client_inbox_.erase(it);
+          return out;
+        }
+      }
+      Advance(10);
+    }
+    ADD_FAILURE() << "no reply";
+    return Reply{};
+  }
+
+  // The state a node stores locally for `key` (empty if absent).
+  SiblingSet Local(const std::string& node, const std::string& key) {
+    auto r = hosts_[node]->engine->Get(ObjectKey{"carts", key});
+    return r.ok() ? std::move(r).value() : SiblingSet();
+  }
+  uint64_t HintCount(const std::string& node) {
+    return hosts_[node]->engine->hints().Stats()->count;
+  }
+  PreferenceList Pref(const std::string& key) {
+    return PreferenceListForKey(ring_, "carts", key, ns_.n);
+  }
+  Node& node(const std::string& name) { return *hosts_[name]->node; }
+
+  static std::vector<std::string> Values(const SiblingSet& s) {
+    std::vector<std::string> out;
+    for (const Sibling& sib : s.siblings()) out.push_back(sib.value);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+ private:
+  struct Host {
+    std::string dir;
+    std::unique_ptr<TestTransport> transport;
+    std::unique_ptr<Random> random;
+    std::unique_ptr<LmdbEngine> engine;
+    std::unique_ptr<Node> node;
+  };
+  Ring ring_ = std::move(Ring::Build({NodeId{"x"}}, 64)).value();
+  NamespaceOptions ns_;
+  ManualClock clock_;
+  NullLogger log_;
+  std::map<std::string, std::unique_ptr<Host>> hosts_;
+  std::set<std::string> down_;
+  std::deque<Packet> network_;
+  std::vector<Message> client_inbox_;
+  std::string client_host_;
+  uint64_t client_ids_ = 0;
+  std::mutex mu_;
+  std::deque<std::function<void()>> completions_;
+};
+
+void TestTransport::Send(const Endpoint& to, Message message) {
+  cluster_->Send(Endpoint{self_, 0}, to, std::move(message));
+}
+
+TEST(NodeTest, PutThenGetReturnsTheValueFromEveryReplica) {
+  TestCluster c(3);
+  const std::string primary = c.Pref("alice").primaries[0].name;
+  auto put = c.Put(primary, "alice", "apple x1");
+  ASSERT_EQ(put.code, StatusCode::kOk) << put.message;
+  auto got = c.Get(primary, "alice");
+  ASSERT_EQ(got.code, StatusCode::kOk) << got.message;
+  EXPECT_EQ(TestCluster::Values(got.state), (std::vector<std::string>{"apple x1"}));
+  c.RunUntilQuiet();
+  for (const char* n : {"n1", "n2", "n3"}) {
+    EXPECT_EQ(TestCluster::Values(c.Local(n, "alice")), (std::vector<std::string>{"apple x1"})) << n;
+  }
+}
+
+TEST(NodeTest, ConcurrentBlindPutsComeBackAsSiblings) {
+  TestCluster c(3);
+  const auto pref = c.Pref("bob");
+  ASSERT_EQ(c.Put(pref.primaries[0].name, "bob", "from-phone").code, StatusCode::kOk);
+  ASSERT_EQ(c.Put(pref.primaries[1].name, "bob", "from-laptop").code, StatusCode::kOk);
+  auto got = c.Get(pref.primaries[2].name, "bob");
+  ASSERT_EQ(got.code, StatusCode::kOk);
+  EXPECT_EQ(TestCluster::Values(got.state), (std::vector<std::string>{"from-laptop", "from-phone"}));
+  // Writing back with the joined context resolves them.
+  auto resolved = c.Put(pref.primaries[0].name, "bob", "both", got.state.context());
+  ASSERT_EQ(resolved.code, StatusCode::kOk);
+  EXPECT_EQ(TestCluster::Values(c.Get(pref.primaries[1].name, "bob").state),
+            (std::vector<std::string>{"both"}));
+}
+
+// 3 nodes, N=3: no fallback exists, so the coordinator keeps a hint for
+// the dead replica and delivers it when the replica answers again.
+TEST(NodeTest, DeadReplicaCatchesUpThroughCoordinatorHints) {
+  TestCluster c(3);
+  const auto pref = c.Pref("carol");
+  const std::string coordinator = pref.primaries[0].name;
+  const std::string victim = pref.primaries[2].name;
+  c.Kill(victim);
+  auto put = c.Put(coordinator, "carol", "pear x2");
+  ASSERT_EQ(put.code, StatusCode::kOk) << put.message;
+  EXPECT_EQ(c.Get(coordinator, "carol").code, StatusCode::kOk);
+  c.Advance(1000);  // the coordinator notices the dead replica and hints
+  EXPECT_GE(c.HintCount(coordinator), 1u);
+  c.Restart(victim);
+  c.Advance(3000);  // pings find it up; hints are delivered
+  EXPECT_EQ(TestCluster::Values(c.Local(victim, "carol")), (std::vector<std::string>{"pear x2"}));
+  for (const char* n : {"n1", "n2", "n3"}) EXPECT_EQ(c.HintCount(n), 0u) << n;
+  EXPECT_EQ(c.Local("n1", "carol"), c.Local("n2", "carol"));
+  EXPECT_EQ(c.Local("n2", "carol"), c.Local("n3", "carol"));
+}
+
+// 5 nodes, N=3, W=2: two of three owners dead; fallbacks take the write
+// as hints; once the owners are back they hold the data.
+TEST(NodeTest, SloppyQuorumWritesThroughFallbacksAndHandsOff) {
+  TestCluster c(5);
+  const auto pref = c.Pref("dave");
+  const std::string alive = pref.primaries[0].name;
+  c.Kill(pref.primaries[1].name);
+  c.Kill(pref.primaries[2].name);
+  ClientPutReply put = c.Put(alive, "dave", "socks x3");
+  ASSERT_EQ(put.code, StatusCode::kOk) << put.message;
+  EXPECT_GE(c.node(alive).stats().fallback_writes, 1u);
+  c.Restart(pref.primaries[1].name);
+  c.Restart(pref.primaries[2].name);
+  c.Advance(5000);
+  for (const NodeId& owner : pref.primaries) {
+    EXPECT_EQ(TestCluster::Values(c.Local(owner.name, "dave")),
+              (std::vector<std::string>{"socks x3"}))
+        << owner.name;
+  }
+  for (const char* n : {"n1", "n2", "n3", "n4", "n5"}) EXPECT_EQ(c.HintCount(n), 0u) << n;
+}
+
+TEST(NodeTest, UnavailableWhenWCannotBeMetButTheWriteIsKept) {
+  TestCluster c(3);
+  const auto pref = c.Pref("erin");
+  c.Kill(pref.primaries[1].name);
+  c.Kill(pref.primaries[2].name);
+  auto put = c.Put(pref.primaries[0].name, "erin", "hat");
+  EXPECT_EQ(put.code, StatusCode::kUnavailable) << put.message;
+  EXPECT_EQ(c.HintCount(pref.primaries[0].name), 2u);
+  c.Restart(pref.primaries[1].name);
+  c.Restart(pref.primaries[2].name);
+  c.Advance(3000);
+  EXPECT_EQ(TestCluster::Values(c.Local(pref.primaries[2].name, "erin")),
+            (std::vector<std::string>{"hat"}));
+}
+
+TEST(NodeTest, ReadRepairBringsAStaleReplicaUpToDate) {
+  TestCluster c(3);
+  const auto pref = c.Pref("frank");
+  const std::string stale = pref.primaries[2].name;
+  ASSERT_EQ(c.Put(pref.primaries[0].name, "frank", "v1").code, StatusCode::kOk);
+  c.Kill(stale);
+  auto v1 = c.Get(pref.primaries[0].name, "frank");
+  ASSERT_EQ(c.Put(pref.primaries[0].name, "frank", "v2", v1.state.context()).code, StatusCode::kOk);
+  // Bring it back without letting hints run, so only a read can repair it.
+  c.Restart(stale);
+  EXPECT_EQ(TestCluster::Values(c.Local(stale, "frank")), (std::vector<std::string>{"v1"}));
+  auto got = c.Get(pref.primaries[0].name, "frank");
+  ASSERT_EQ(TestCluster::Values(got.state), (std::vector<std::string>{"v2"}));
+  c.RunUntilQuiet();
+  EXPECT_EQ(TestCluster::Values(c.Local(stale, "frank")), (std::vector<std::string>{"v2"}));
+}
+
+TEST(NodeTest, NonOwnerForwardsToAPrimary) {
+  TestCluster c(5);
+  const auto pref = c.Pref("gina");
+  const std::string outsider = pref.fallbacks[0].name;
+  auto put = c.Put(outsider, "gina", "scarf");
+  ASSERT_EQ(put.code, StatusCode::kOk) << put.message;
+  EXPECT_EQ(c.node(outsider).stats().forwarded, 1u);
+  auto got = c.Get(outsider, "gina");
+  EXPECT_EQ(TestCluster::Values(got.state), (std::vector<std::string>{"scarf"}));
+  EXPECT_TRUE(c.Local(outsider, "gina").empty());
+}
+
+TEST(NodeTest, UnknownNamespaceAndImpossibleWAreClearErrors) {
+  TestCluster c(3);
+  ClientPut m;
+  m.id = RequestId{99};
+  m.ns = "nope";
+  m.key = "k";
+  auto reply = c.Call<ClientPutReply>("n1", m, m.id);
+  EXPECT_EQ(reply.code, StatusCode::kInvalidArgument);
+  EXPECT_NE(reply.message.find("unknown namespace"), std::string::npos);
+  auto too_many = c.Put("n1", "k", "v", {}, /*w=*/4);
+  EXPECT_EQ(too_many.code, StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace trolley

@@ -1,7 +1,8 @@
 # The stored and transmitted form of one key's SiblingSet, and of a causal
 # context handed to clients as an opaque token. storage/record_codec.h wraps
-# each message in a 4-byte header (magic + format version) and owns the only
-# code that reads or writes these structs.
+# each message in a 4-byte header (magic + format version); the wire protocol
+# (wire/protocol.capnp) embeds these structs. storage/record_capnp.h holds
+# the only code that reads or writes them.
 #
 # Evolving this schema (read before changing anything):
 #

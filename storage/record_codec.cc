@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/assert.h"
-#include "storage/record.capnp.h"
+#include "storage/record_capnp.h"
 
 namespace trolley {
 namespace {
@@ -112,41 +112,6 @@ capnp::ReaderOptions LimitsFor(size_t words) {
   return options;
 }
 
-// Reads a context list; nullopt if it is not canonical (sorted by actor, no
-// duplicates, no zero counters), which our encoder never writes.
-std::optional<VersionVector> ReadContext(capnp::List<record::VvEntry>::Reader list,
-                                         std::string* why) {
-  std::vector<VersionVector::Entry> entries;
-  entries.reserve(list.size());
-  for (record::VvEntry::Reader e : list) {
-    const VersionVector::Entry entry{e.getActor(), e.getCounter()};
-    if (entry.counter == 0) {
-      *why = "context entry for actor " + std::to_string(entry.actor) + " has counter 0";
-      return std::nullopt;
-    }
-    if (!entries.empty() && entries.back().actor >= entry.actor) {
-      *why = "context entries are not sorted by actor (" + std::to_string(entries.back().actor) +
-             " then " + std::to_string(entry.actor) + ")";
-      return std::nullopt;
-    }
-    entries.push_back(entry);
-  }
-  VersionVector vv = VersionVector::FromEntries(std::move(entries));
-  TROLLEY_ASSERT(vv.size() == list.size());
-  return vv;
-}
-
-void WriteContext(const VersionVector& vv, capnp::List<record::VvEntry>::Builder list) {
-  TROLLEY_ASSERT(list.size() == vv.size());
-  unsigned i = 0;
-  for (const VersionVector::Entry& e : vv.entries()) {
-    TROLLEY_ASSERT(e.counter >= 1);
-    list[i].setActor(e.actor);
-    list[i].setCounter(e.counter);
-    ++i;
-  }
-}
-
 // Words a message for `set` needs, so that it fits in one segment (which
 // keeps encoding deterministic and compact). An underestimate only costs a
 // second segment.
@@ -166,29 +131,7 @@ size_t EstimateWords(const SiblingSet& set) {
 std::string EncodeSiblingSet(const SiblingSet& set) {
   set.CheckInvariants();
   capnp::MallocMessageBuilder builder(static_cast<unsigned>(EstimateWords(set)));
-  record::SiblingSetRecord::Builder root = builder.initRoot<record::SiblingSetRecord>();
-  // Empty lists stay null pointers: they read back as empty and cost no tag word.
-  if (!set.context().empty()) {
-    WriteContext(set.context(), root.initContext(static_cast<unsigned>(set.context().size())));
-  }
-  if (!set.empty()) {
-    auto list = root.initSiblings(static_cast<unsigned>(set.size()));
-    unsigned i = 0;
-    for (const Sibling& s : set.siblings()) {
-      record::SiblingRecord::Builder out = list[i++];
-      out.setActor(s.dot.actor);
-      out.setCounter(s.dot.counter);
-      if (!s.value.empty()) {
-        TROLLEY_ASSERT(s.value.size() <= kValueBytesMax);
-        out.setValue(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.value.data()),
-                                         s.value.size()));
-      }
-      out.setTombstone(s.tombstone);
-      out.setWriteId(s.write_id);
-      out.setTimestampMs(s.timestamp_ms);
-      out.setExpiryMs(s.expiry_ms);
-    }
-  }
+  WriteSiblingSetRecord(set, builder.initRoot<record::SiblingSetRecord>());
   return Frame(kSiblingSetMagic, builder);
 }
 
@@ -199,9 +142,6 @@ Result<SiblingSet> DecodeSiblingSet(std::string_view bytes) {
   if (!message.ok()) return message.status();
   const kj::Array<capnp::word> words = AlignedCopy(*message);
 
-  VersionVector context;
-  std::vector<Sibling> siblings;
-  std::string why;
   try {
     capnp::FlatArrayMessageReader reader(words, LimitsFor(words.size()));
     if (reader.getEnd() != words.end()) {
@@ -209,41 +149,13 @@ Result<SiblingSet> DecodeSiblingSet(std::string_view bytes) {
                                 std::to_string((words.end() - reader.getEnd()) * kWordBytes) +
                                 " trailing bytes after the Cap'n Proto message");
     }
-    const record::SiblingSetRecord::Reader root = reader.getRoot<record::SiblingSetRecord>();
-    std::optional<VersionVector> vv = ReadContext(root.getContext(), &why);
-    if (!vv) return Status::Corruption(std::string(kWhat) + ": " + why);
-    context = std::move(*vv);
-    const capnp::List<record::SiblingRecord>::Reader list = root.getSiblings();
-    siblings.reserve(list.size());
-    for (record::SiblingRecord::Reader in : list) {
-      Sibling s;
-      s.dot = Dot{in.getActor(), in.getCounter()};
-      const capnp::Data::Reader value = in.getValue();
-      s.value.assign(reinterpret_cast<const char*>(value.begin()), value.size());
-      s.tombstone = in.getTombstone();
-      s.write_id = in.getWriteId();
-      s.timestamp_ms = in.getTimestampMs();
-      s.expiry_ms = in.getExpiryMs();
-      if (s.tombstone && !s.value.empty()) {
-        return Status::Corruption(std::string(kWhat) + ": tombstone " + ToString(s.dot) +
-                                  " carries a " + std::to_string(s.value.size()) +
-                                  "-byte value");
-      }
-      siblings.push_back(std::move(s));
-    }
+    Result<SiblingSet> set = ReadSiblingSetRecord(reader.getRoot<record::SiblingSetRecord>());
+    if (!set.ok()) return Status::Corruption(std::string(kWhat) + ": " + set.status().message());
+    return set;
   } catch (const kj::Exception& e) {
     return Status::Corruption(std::string(kWhat) + ": malformed Cap'n Proto message: " +
                               e.getDescription().cStr());
   }
-
-  std::optional<SiblingSet> set = SiblingSet::FromParts(std::move(context), std::move(siblings));
-  if (!set) {
-    return Status::Corruption(std::string(kWhat) +
-                              ": siblings are not sorted by dot, share a dot, have counter 0 "
-                              "or are not covered by the context");
-  }
-  set->CheckInvariants();  // the pair of the check in EncodeSiblingSet
-  return std::move(*set);
 }
 
 std::string EncodeContext(const VersionVector& context) {
@@ -251,7 +163,7 @@ std::string EncodeContext(const VersionVector& context) {
       3 + context.size() * record::VvEntry::_capnpPrivate::dataWordSize));
   record::ContextRecord::Builder root = builder.initRoot<record::ContextRecord>();
   if (!context.empty()) {
-    WriteContext(context, root.initEntries(static_cast<unsigned>(context.size())));
+    WriteContextRecord(context, root.initEntries(static_cast<unsigned>(context.size())));
   }
   return Frame(kContextMagic, builder);
 }
@@ -270,14 +182,104 @@ Result<VersionVector> DecodeContext(std::string_view bytes) {
                                 std::to_string((words.end() - reader.getEnd()) * kWordBytes) +
                                 " trailing bytes after the Cap'n Proto message");
     }
-    std::optional<VersionVector> vv =
-        ReadContext(reader.getRoot<record::ContextRecord>().getEntries(), &why);
-    if (!vv) return Status::Corruption(std::string(kWhat) + ": " + why);
+    Result<VersionVector> vv =
+        ReadContextRecord(reader.getRoot<record::ContextRecord>().getEntries());
+    if (!vv.ok()) return Status::Corruption(std::string(kWhat) + ": " + vv.status().message());
     return std::move(*vv);
   } catch (const kj::Exception& e) {
     return Status::Corruption(std::string(kWhat) + ": malformed Cap'n Proto message: " +
                               e.getDescription().cStr());
   }
+}
+
+// ---- record_capnp.h
+
+void WriteContextRecord(const VersionVector& vv, capnp::List<record::VvEntry>::Builder list) {
+  TROLLEY_ASSERT(list.size() == vv.size());
+  unsigned i = 0;
+  for (const VersionVector::Entry& e : vv.entries()) {
+    TROLLEY_ASSERT(e.counter >= 1);
+    list[i].setActor(e.actor);
+    list[i].setCounter(e.counter);
+    ++i;
+  }
+}
+
+void WriteSiblingSetRecord(const SiblingSet& set, record::SiblingSetRecord::Builder out) {
+  set.CheckInvariants();
+  if (!set.context().empty()) {
+    WriteContextRecord(set.context(), out.initContext(static_cast<unsigned>(set.context().size())));
+  }
+  if (set.empty()) return;
+  auto list = out.initSiblings(static_cast<unsigned>(set.size()));
+  unsigned i = 0;
+  for (const Sibling& s : set.siblings()) {
+    record::SiblingRecord::Builder sib = list[i++];
+    sib.setActor(s.dot.actor);
+    sib.setCounter(s.dot.counter);
+    if (!s.value.empty()) {
+      TROLLEY_ASSERT(s.value.size() <= kValueBytesMax);
+      sib.setValue(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.value.data()),
+                                       s.value.size()));
+    }
+    sib.setTombstone(s.tombstone);
+    sib.setWriteId(s.write_id);
+    sib.setTimestampMs(s.timestamp_ms);
+    sib.setExpiryMs(s.expiry_ms);
+  }
+}
+
+Result<VersionVector> ReadContextRecord(capnp::List<record::VvEntry>::Reader list) {
+  std::vector<VersionVector::Entry> entries;
+  entries.reserve(list.size());
+  for (record::VvEntry::Reader e : list) {
+    const VersionVector::Entry entry{e.getActor(), e.getCounter()};
+    if (entry.counter == 0) {
+      return Status::Corruption("context entry for actor " + std::to_string(entry.actor) +
+                                " has counter 0");
+    }
+    if (!entries.empty() && entries.back().actor >= entry.actor) {
+      return Status::Corruption("context entries are not sorted by actor (" +
+                                std::to_string(entries.back().actor) + " then " +
+                                std::to_string(entry.actor) + ")");
+    }
+    entries.push_back(entry);
+  }
+  VersionVector vv = VersionVector::FromEntries(std::move(entries));
+  TROLLEY_ASSERT(vv.size() == list.size());
+  return vv;
+}
+
+Result<SiblingSet> ReadSiblingSetRecord(record::SiblingSetRecord::Reader in) {
+  Result<VersionVector> context = ReadContextRecord(in.getContext());
+  if (!context.ok()) return context.status();
+  const capnp::List<record::SiblingRecord>::Reader list = in.getSiblings();
+  std::vector<Sibling> siblings;
+  siblings.reserve(list.size());
+  for (record::SiblingRecord::Reader r : list) {
+    Sibling s;
+    s.dot = Dot{r.getActor(), r.getCounter()};
+    const capnp::Data::Reader value = r.getValue();
+    s.value.assign(reinterpret_cast<const char*>(value.begin()), value.size());
+    s.tombstone = r.getTombstone();
+    s.write_id = r.getWriteId();
+    s.timestamp_ms = r.getTimestampMs();
+    s.expiry_ms = r.getExpiryMs();
+    if (s.tombstone && !s.value.empty()) {
+      return Status::Corruption("tombstone " + ToString(s.dot) + " carries a " +
+                                std::to_string(s.value.size()) + "-byte value");
+    }
+    siblings.push_back(std::move(s));
+  }
+  std::optional<SiblingSet> set =
+      SiblingSet::FromParts(std::move(context).value(), std::move(siblings));
+  if (!set) {
+    return Status::Corruption(
+        "siblings are not sorted by dot, share a dot, have counter 0 or are not covered by the "
+        "context");
+  }
+  set->CheckInvariants();  // the pair of the check in WriteSiblingSetRecord
+  return std::move(*set);
 }
 
 }  // namespace trolley

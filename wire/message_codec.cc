@@ -16,6 +16,7 @@
 
 #include "common/assert.h"
 #include "ring/ring.h"
+#include "storage/record_capnp.h"
 #include "wire/protocol.capnp.h"
 
 namespace trolley {
@@ -67,41 +68,13 @@ capnp::Text::Reader AsText(const std::string& s) {
 }
 wire::StatusCode ToWire(StatusCode code) { return static_cast<wire::StatusCode>(code); }
 
-void WriteContext(const VersionVector& vv, capnp::List<record::VvEntry>::Builder list) {
-  TROLLEY_ASSERT(list.size() == vv.size());
-  unsigned i = 0;
-  for (const VersionVector::Entry& e : vv.entries()) {
-    TROLLEY_ASSERT(e.counter >= 1);
-    list[i].setActor(e.actor);
-    list[i].setCounter(e.counter);
-    ++i;
-  }
-}
-
-void WriteSibling(const Sibling& s, record::SiblingRecord::Builder out) {
-  out.setActor(s.dot.actor);
-  out.setCounter(s.dot.counter);
-  if (!s.value.empty()) out.setValue(AsData(s.value));
-  out.setTombstone(s.tombstone);
-  out.setWriteId(s.write_id);
-  out.setTimestampMs(s.timestamp_ms);
-  out.setExpiryMs(s.expiry_ms);
-}
-
 // Leaves the field unset (it reads back as an empty set) when `set` is
 // empty; empty lists stay null pointers.
 template <typename InitState>
 void WriteState(const SiblingSet& set, InitState init_state) {
   set.CheckInvariants();
   if (set.empty() && set.context().empty()) return;
-  record::SiblingSetRecord::Builder out = init_state();
-  if (!set.context().empty()) {
-    WriteContext(set.context(), out.initContext(static_cast<unsigned>(set.context().size())));
-  }
-  if (set.empty()) return;
-  auto list = out.initSiblings(static_cast<unsigned>(set.size()));
-  unsigned i = 0;
-  for (const Sibling& s : set.siblings()) WriteSibling(s, list[i++]);
+  WriteSiblingSetRecord(set, init_state());
 }
 
 // Fills one union member of the envelope.
@@ -140,7 +113,7 @@ struct Writer {
     b.setNs(AsData(m.ns));
     b.setKey(AsData(m.key));
     if (!m.context.empty()) {
-      WriteContext(m.context, b.initContext(static_cast<unsigned>(m.context.size())));
+      WriteContextRecord(m.context, b.initContext(static_cast<unsigned>(m.context.size())));
     }
     if (!m.value.empty()) b.setValue(AsData(m.value));
     b.setTombstone(m.tombstone);
@@ -282,66 +255,6 @@ Result<StatusCode> ReadCode(wire::StatusCode code) {
   return static_cast<StatusCode>(raw);
 }
 
-// A context as our encoder writes it: sorted by actor, no duplicates, no
-// zero counters. Anything else is corruption.
-Result<VersionVector> ReadContext(capnp::List<record::VvEntry>::Reader list) {
-  std::vector<VersionVector::Entry> entries;
-  entries.reserve(list.size());
-  for (record::VvEntry::Reader e : list) {
-    const VersionVector::Entry entry{e.getActor(), e.getCounter()};
-    if (entry.counter == 0) {
-      return Status::Corruption("context entry for actor " + std::to_string(entry.actor) +
-                                " has counter 0");
-    }
-    if (!entries.empty() && entries.back().actor >= entry.actor) {
-      return Status::Corruption("context entries are not sorted by actor (" +
-                                std::to_string(entries.back().actor) + " then " +
-                                std::to_string(entry.actor) + ")");
-    }
-    entries.push_back(entry);
-  }
-  VersionVector vv = VersionVector::FromEntries(std::move(entries));
-  TROLLEY_ASSERT(vv.size() == list.size());
-  return vv;
-}
-
-Result<Sibling> ReadSibling(record::SiblingRecord::Reader in) {
-  Sibling s;
-  s.dot = Dot{in.getActor(), in.getCounter()};
-  s.value = Str(in.getValue());
-  s.tombstone = in.getTombstone();
-  s.write_id = in.getWriteId();
-  s.timestamp_ms = in.getTimestampMs();
-  s.expiry_ms = in.getExpiryMs();
-  if (s.tombstone && !s.value.empty()) {
-    return Status::Corruption("tombstone " + ToString(s.dot) + " carries a " +
-                              std::to_string(s.value.size()) + "-byte value");
-  }
-  return s;
-}
-
-Result<SiblingSet> ReadState(record::SiblingSetRecord::Reader in) {
-  Result<VersionVector> context = ReadContext(in.getContext());
-  if (!context.ok()) return context.status();
-  const capnp::List<record::SiblingRecord>::Reader list = in.getSiblings();
-  std::vector<Sibling> siblings;
-  siblings.reserve(list.size());
-  for (record::SiblingRecord::Reader r : list) {
-    Result<Sibling> s = ReadSibling(r);
-    if (!s.ok()) return s.status();
-    siblings.push_back(std::move(s).value());
-  }
-  std::optional<SiblingSet> set =
-      SiblingSet::FromParts(std::move(context).value(), std::move(siblings));
-  if (!set) {
-    return Status::Corruption(
-        "siblings are not sorted by dot, share a dot, have counter 0 or are not covered by the "
-        "context");
-  }
-  set->CheckInvariants();  // the pair of the check in WriteState
-  return std::move(*set);
-}
-
 // The common head of every reply: id, code, message.
 template <typename T, typename R>
 Result<T> ReadReplyHead(R in) {
@@ -359,7 +272,7 @@ template <typename T, typename R>
 Result<T> ReadStateReply(R in) {
   Result<T> out = ReadReplyHead<T>(in);
   if (!out.ok()) return out;
-  Result<SiblingSet> state = ReadState(in.getState());
+  Result<SiblingSet> state = ReadSiblingSetRecord(in.getState());
   if (!state.ok()) return state.status();
   out->state = std::move(state).value();
   return out;
@@ -383,7 +296,7 @@ Result<ClientGetReply> Read(wire::ClientGetReply::Reader in) {
   return ReadStateReply<ClientGetReply>(in);
 }
 Result<ClientPut> Read(wire::ClientPut::Reader in) {
-  Result<VersionVector> context = ReadContext(in.getContext());
+  Result<VersionVector> context = ReadContextRecord(in.getContext());
   if (!context.ok()) return context.status();
   ClientPut out;
   out.id = RequestId{in.getId()};
@@ -411,7 +324,7 @@ Result<ReplicaGetReply> Read(wire::ReplicaGetReply::Reader in) {
   return out;
 }
 Result<ReplicaWrite> Read(wire::ReplicaWrite::Reader in) {
-  Result<SiblingSet> state = ReadState(in.getState());
+  Result<SiblingSet> state = ReadSiblingSetRecord(in.getState());
   if (!state.ok()) return state.status();
   return ReplicaWrite{RequestId{in.getId()}, Str(in.getNs()), Str(in.getKey()),
                       std::move(state).value(), Str(in.getHintFor())};

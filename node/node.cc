@@ -158,6 +158,7 @@ void Node::TickForwards(uint64_t now) {
       continue;
     }
     const std::string msg = "forwarded to " + it->second.to + " and got no answer in time";
+    Suspect(it->second.to, "forwarded request timed out");
     if (it->second.is_put) {
       env_.transport->Send(it->second.client,
                            ClientPutReply{it->second.client_id, StatusCode::kTimeout, msg, {}});
@@ -171,28 +172,40 @@ void Node::TickForwards(uint64_t now) {
 
 // ---- put, as coordinator ----
 
+Result<Node::RequestPlan> Node::PlanRequest(const std::string& ns_name, const std::string& key,
+                                           std::string_view quorum_name, uint32_t quorum_asked,
+                                           uint32_t timeout_ms) const {
+  const NamespaceOptions* ns = FindNamespace(ns_name);
+  if (ns == nullptr) return Status::InvalidArgument("unknown namespace '" + ns_name + "'");
+  RequestPlan plan;
+  plan.ns = ns;
+  plan.pref = PreferenceListForKey(ring_, ns_name, key, ns->n);
+  plan.quorum = quorum_asked != 0 ? quorum_asked : (quorum_name == "w" ? ns->w : ns->r);
+  if (plan.quorum > plan.pref.primaries.size()) {
+    return Status::InvalidArgument(std::string(quorum_name) + "=" + std::to_string(plan.quorum) +
+                                   " exceeds the " + std::to_string(plan.pref.primaries.size()) +
+                                   " replicas of namespace '" + ns_name + "'");
+  }
+  plan.timeout_ms = timeout_ms != 0 ? timeout_ms : options_.request_timeout_ms;
+  plan.self_primary = Contains(plan.pref.primaries, options_.node_id);
+  return plan;
+}
+
 void Node::OnClientPut(const Endpoint& from, ClientPut m) {
-  const NamespaceOptions* ns = FindNamespace(m.ns);
-  if (ns == nullptr) {
-    env_.transport->Send(from, ClientPutReply{m.id, StatusCode::kInvalidArgument,
-                                              "unknown namespace '" + m.ns + "'", {}});
+  Result<RequestPlan> planned = PlanRequest(m.ns, m.key, "w", m.w, m.timeout_ms);
+  if (!planned.ok()) {
+    env_.transport->Send(from, ClientPutReply{m.id, planned.status().code(),
+                                              planned.status().message(), {}});
     return;
   }
-  PreferenceList pref = PreferenceListForKey(ring_, m.ns, m.key, ns->n);
-  const uint32_t w = m.w != 0 ? m.w : ns->w;
-  if (w > pref.primaries.size()) {
-    env_.transport->Send(from, ClientPutReply{m.id, StatusCode::kInvalidArgument,
-                                              "w=" + std::to_string(w) + " exceeds the " +
-                                                  std::to_string(pref.primaries.size()) +
-                                                  " replicas of namespace '" + m.ns + "'",
-                                              {}});
+  RequestPlan& plan = *planned;
+  if (!plan.self_primary && !m.forwarded && Forward(from, m.id, plan.pref, m, plan.timeout_ms)) {
     return;
   }
-  const uint64_t timeout_ms = m.timeout_ms != 0 ? m.timeout_ms : options_.request_timeout_ms;
-  if (!Contains(pref.primaries, options_.node_id) && !m.forwarded &&
-      Forward(from, m.id, pref, m, timeout_ms)) {
-    return;
-  }
+  const NamespaceOptions* ns = plan.ns;
+  const uint32_t w = plan.quorum;
+  const uint64_t timeout_ms = plan.timeout_ms;
+  PreferenceList pref = std::move(plan.pref);
   const uint64_t op_id = NextId().value;
   PutOp& op = puts_[op_id];
   op.client = from;
@@ -232,8 +245,8 @@ void Node::LocalPutDone(uint64_t op_id, Result<SiblingSet> result) {
   // none is left) a hint kept here.
   std::vector<std::string> counted;
   std::vector<PutTarget> remote;
-  const bool self_primary = Contains(op.pref.primaries, options_.node_id);
-  if (self_primary) counted.push_back(options_.node_id);
+  bool self_counted = Contains(op.pref.primaries, options_.node_id);
+  if (self_counted) counted.push_back(options_.node_id);
   const auto selected =
       SelectQuorumTargets(op.pref, [this](const NodeId& n) { return IsUp(n.name); });
   std::set<std::string> covered;
@@ -241,9 +254,10 @@ void Node::LocalPutDone(uint64_t op_id, Result<SiblingSet> result) {
     const std::string owner = t.hint_for ? t.hint_for->name : t.target.name;
     covered.insert(owner);
     if (t.target.name == options_.node_id) {
-      if (t.hint_for) {  // this coordinator is itself the fallback
+      if (t.hint_for && !self_counted) {  // this coordinator is itself the fallback
         StoreHint(owner, op.key, op.state);
         counted.push_back(options_.node_id);
+        self_counted = true;
       }
       continue;
     }
@@ -254,14 +268,10 @@ void Node::LocalPutDone(uint64_t op_id, Result<SiblingSet> result) {
   for (const NodeId& primary : op.pref.primaries) {
     if (!covered.count(primary.name)) StoreHint(primary.name, op.key, op.state);
   }
-  // Fewer slots than W: the quorum can no longer be met, but every slot
+  // With fewer slots than W the quorum has failed already, but every slot
   // still gets the write (and hints hold the rest).
-  while (counted.size() < op.w) counted.push_back("<unreachable-" + std::to_string(counted.size()) + ">");
   op.quorum.emplace(op.w, counted);
-  for (const std::string& name : counted) {
-    if (name.starts_with("<unreachable-")) op.quorum->AddFailure(name);
-  }
-  if (self_primary || counted.front() == options_.node_id) op.quorum->AddAck(options_.node_id);
+  if (self_counted) op.quorum->AddAck(options_.node_id);
   for (PutTarget& t : remote) SendToTarget(op_id, op, std::move(t));
   if (SettlePut(op)) puts_.erase(it);
 }
@@ -459,27 +469,19 @@ void Node::TickHints(uint64_t now) {
 // ---- get, as coordinator ----
 
 void Node::OnClientGet(const Endpoint& from, ClientGet m) {
-  const NamespaceOptions* ns = FindNamespace(m.ns);
-  if (ns == nullptr) {
-    env_.transport->Send(from, ClientGetReply{m.id, StatusCode::kInvalidArgument,
-                                              "unknown namespace '" + m.ns + "'", {}});
+  Result<RequestPlan> planned = PlanRequest(m.ns, m.key, "r", m.r, m.timeout_ms);
+  if (!planned.ok()) {
+    env_.transport->Send(from, ClientGetReply{m.id, planned.status().code(),
+                                              planned.status().message(), {}});
     return;
   }
-  const PreferenceList pref = PreferenceListForKey(ring_, m.ns, m.key, ns->n);
-  const uint32_t r = m.r != 0 ? m.r : ns->r;
-  if (r > pref.primaries.size()) {
-    env_.transport->Send(from, ClientGetReply{m.id, StatusCode::kInvalidArgument,
-                                              "r=" + std::to_string(r) + " exceeds the " +
-                                                  std::to_string(pref.primaries.size()) +
-                                                  " replicas of namespace '" + m.ns + "'",
-                                              {}});
+  const RequestPlan& plan = *planned;
+  if (!plan.self_primary && !m.forwarded && Forward(from, m.id, plan.pref, m, plan.timeout_ms)) {
     return;
   }
-  const uint64_t timeout_ms = m.timeout_ms != 0 ? m.timeout_ms : options_.request_timeout_ms;
-  if (!Contains(pref.primaries, options_.node_id) && !m.forwarded &&
-      Forward(from, m.id, pref, m, timeout_ms)) {
-    return;
-  }
+  const PreferenceList& pref = plan.pref;
+  const uint32_t r = plan.quorum;
+  const uint64_t timeout_ms = plan.timeout_ms;
   std::vector<std::string> targets;
   for (const NodeId& p : pref.primaries) {
     if (IsUp(p.name)) targets.push_back(p.name);

@@ -149,7 +149,22 @@ class Node {
     size_t hints_in_flight = 0;
   };
 
+  // What a client request needs before it runs: its namespace, preference
+  // list, the quorum to wait for (R or W) and its deadline.
+  struct RequestPlan {
+    const NamespaceOptions* ns = nullptr;
+    PreferenceList pref;
+    uint32_t quorum = 0;
+    uint64_t timeout_ms = 0;
+    bool self_primary = false;
+  };
+
   Node(NodeOptions options, NodeEnv env, Ring ring);
+  // InvalidArgument (to reply with) for an unknown namespace or a quorum
+  // larger than the namespace's N.
+  Result<RequestPlan> PlanRequest(const std::string& ns, const std::string& key,
+                                  std::string_view quorum_name, uint32_t quorum_asked,
+                                  uint32_t timeout_ms) const;
 
   void OnClientPut(const Endpoint& from, ClientPut m);
   void OnClientGet(const Endpoint& from, ClientGet m);

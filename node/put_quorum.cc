@@ -7,7 +7,6 @@ namespace trolley {
 PutQuorum::PutQuorum(uint32_t w, std::vector<std::string> targets)
     : w_(w), targets_(std::move(targets)), answers_(targets_.size(), Answer::kNone) {
   TROLLEY_ASSERT(w_ >= 1);
-  TROLLEY_ASSERT(w_ <= targets_.size());
 }
 
 bool PutQuorum::Record(const std::string& target, Answer answer) {

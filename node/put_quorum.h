@@ -23,7 +23,7 @@ enum class QuorumDecision { kPending, kSucceeded, kFailed };
 class PutQuorum {
  public:
   // `targets`: every node asked to store the write, the coordinator included.
-  // Requires 1 <= w <= targets.size().
+  // Requires w >= 1; with fewer targets than w the write has failed at once.
   PutQuorum(uint32_t w, std::vector<std::string> targets);
 
   // A fallback asked after the first round (a target was silent).

@@ -97,13 +97,23 @@ class TestCluster {
     Start(name, ns_);
   }
 
+  // Messages to `name` vanish silently (a partition, not a crash).
+  void Silence(const std::string& name) { silenced_.insert(name); }
+  void Unsilence(const std::string& name) { silenced_.erase(name); }
+
   void Send(const Endpoint& from, const Endpoint& to, Message m) {
     const std::string target = to.IsNode() ? to.node : client_host_;
     if (!to.IsNode()) {
       client_inbox_.push_back(std::move(m));
       return;
     }
-    if (down_.count(target) || (from.IsNode() && down_.count(from.node))) return;
+    if (from.IsNode() && down_.count(from.node)) return;
+    if (silenced_.count(target)) return;  // a partition: dropped without a word
+    if (down_.count(target)) {
+      // Like a refused TCP connect: the sender learns it, on a later step.
+      if (from.IsNode()) unreachable_.push_back({from.node, target});
+      return;
+    }
     network_.push_back(Packet{from, to, target, std::move(m)});
   }
 
@@ -111,6 +121,12 @@ class TestCluster {
   void RunUntilQuiet() {
     for (int guard = 0; guard < 10000; ++guard) {
       bool moved = false;
+      while (!unreachable_.empty()) {
+        auto [sender, target] = unreachable_.front();
+        unreachable_.pop_front();
+        if (hosts_[sender]->node && !down_.count(sender)) hosts_[sender]->node->OnPeerUnreachable(target);
+        moved = true;
+      }
       while (!network_.empty()) {
         Packet p = std::move(network_.front());
         network_.pop_front();
@@ -216,7 +232,9 @@ class TestCluster {
   NullLogger log_;
   std::map<std::string, std::unique_ptr<Host>> hosts_;
   std::set<std::string> down_;
+  std::set<std::string> silenced_;
   std::deque<Packet> network_;
+  std::deque<std::pair<std::string, std::string>> unreachable_;  // (sender, target)
   std::vector<Message> client_inbox_;
   std::string client_host_;
   uint64_t client_ids_ = 0;
@@ -320,16 +338,39 @@ TEST(NodeTest, ReadRepairBringsAStaleReplicaUpToDate) {
   const auto pref = c.Pref("frank");
   const std::string stale = pref.primaries[2].name;
   ASSERT_EQ(c.Put(pref.primaries[0].name, "frank", "v1").code, StatusCode::kOk);
-  c.Kill(stale);
+  // The stale replica misses v2 without anyone noticing (no ticks run, so
+  // no timeout suspects it and no hint is written for it).
+  c.Silence(stale);
   auto v1 = c.Get(pref.primaries[0].name, "frank");
   ASSERT_EQ(c.Put(pref.primaries[0].name, "frank", "v2", v1.state.context()).code, StatusCode::kOk);
-  // Bring it back without letting hints run, so only a read can repair it.
-  c.Restart(stale);
+  c.Unsilence(stale);
   EXPECT_EQ(TestCluster::Values(c.Local(stale, "frank")), (std::vector<std::string>{"v1"}));
   auto got = c.Get(pref.primaries[0].name, "frank");
   ASSERT_EQ(TestCluster::Values(got.state), (std::vector<std::string>{"v2"}));
   c.RunUntilQuiet();
   EXPECT_EQ(TestCluster::Values(c.Local(stale, "frank")), (std::vector<std::string>{"v2"}));
+  EXPECT_GE(c.node(pref.primaries[0].name).stats().read_repairs, 1u);
+}
+
+// Every owner down: a non-owner coordinates, stores the write as a hint
+// (its own slot counts toward W, wherever it falls in the fallback order)
+// and hands it to the owners when they return.
+TEST(NodeTest, NonOwnerCoordinatesAsAFallbackWhenEveryOwnerIsDown) {
+  TestCluster c(5);
+  const auto pref = c.Pref("hank");
+  for (const NodeId& owner : pref.primaries) c.Kill(owner.name);
+  const std::string second_fallback = pref.fallbacks[1].name;
+  // What a transport reports after failed connects to each owner.
+  for (const NodeId& owner : pref.primaries) c.node(second_fallback).OnPeerUnreachable(owner.name);
+  auto put = c.Put(second_fallback, "hank", "gloves");
+  ASSERT_EQ(put.code, StatusCode::kOk) << put.message;
+  for (const NodeId& owner : pref.primaries) c.Restart(owner.name);
+  c.Advance(5000);
+  for (const NodeId& owner : pref.primaries) {
+    EXPECT_EQ(TestCluster::Values(c.Local(owner.name, "hank")),
+              (std::vector<std::string>{"gloves"}))
+        << owner.name;
+  }
 }
 
 TEST(NodeTest, NonOwnerForwardsToAPrimary) {

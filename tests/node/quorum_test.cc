@@ -49,6 +49,12 @@ TEST(PutQuorumTest, WEqualsNNeedsEveryone) {
   }
 }
 
+TEST(PutQuorumTest, FewerTargetsThanWFailsAtOnce) {
+  PutQuorum q(2, {"n1"});
+  q.AddAck("n1");
+  EXPECT_EQ(q.Decision(), QuorumDecision::kFailed);
+}
+
 SiblingSet StateWith(const std::string& value, ActorId actor, const SiblingSet* base = nullptr) {
   SiblingSet s = base ? *base : SiblingSet();
   WriteIntent w;

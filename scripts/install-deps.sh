@@ -13,7 +13,9 @@ packages=(
   libspdlog-dev libfmt-dev  # structured logging
   libgtest-dev libgmock-dev # unit, property and integration tests
   libbenchmark-dev        # micro-benchmarks (bench/)
-  libcli11-dev            # command-line parsing for the tools
+  libcli11-dev            # command-line parsing for trolleyd and the tools
+  libtomlplusplus-dev     # trolleyd config files (TOML, errors with line numbers)
+  nlohmann-json3-dev      # --json output of the trolley CLI
 )
 
 missing=()

@@ -1,0 +1,99 @@
+// ServerConfig: everything one trolleyd process needs to start, read from a
+// TOML file and overridden by command-line flags.
+//
+// File format (every key optional unless marked; see docs/trolleyd.example.toml):
+//
+//   node_id   = "n1"                  # required; must be one of [[members]]
+//   listen    = "127.0.0.1:7101"      # default: this member's address
+//   data_dir  = "./data/n1"           # required
+//   partitions = 64                   # ring size Q, a power of two
+//   log_level = "info"                # debug | info | warn | error
+//   [[members]]                       # required, the whole cluster, same on every node
+//   id = "n1"
+//   address = "127.0.0.1:7101"
+//   [[namespaces]]                    # at least one
+//   name = "carts"
+//   n = 3, r = 2, w = 2               # 1 <= r, w <= n
+//   ttl_ms = 0                        # default expiry of a write; 0 = never
+//   merge = "union-max"               # union-max | or-set (what clients resolve with)
+//   durability = "sync"               # sync | flush | none
+//   [limits]  request_timeout_ms, replica_timeout_ms, idle_frame_timeout_ms,
+//             connections_max, output_bytes_max, hints_max, hint_age_max_ms
+//   [storage] flush_interval_ms, map_size_mb, map_size_max_mb
+//
+// Flags (trolleyd --help) override the file: --node-id, --listen,
+// --data-dir, --log-level, --member id=host:port (repeatable; replaces the
+// file's members), --namespace name:n=3,r=2,w=2,durability=flush,... (repeatable;
+// replaces the file's namespaces).
+//
+// Every error names the field and says what is accepted, e.g.
+// "namespaces[1].w: 4 is larger than n = 3; W must be between 1 and n".
+// Config is untrusted input: nothing is used before Validate() passed.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/host_port.h"
+#include "common/status.h"
+#include "node/node.h"
+#include "storage/engine.h"
+
+namespace trolley {
+
+// How clients resolve a namespace's siblings (DESIGN.md §5). The node
+// stores and replicates values opaquely; it only reports this to clients.
+enum class MergeSemantics { kUnionMax, kOrSet };
+std::string_view MergeSemanticsName(MergeSemantics m);
+Result<MergeSemantics> ParseMergeSemantics(std::string_view name);
+
+struct ServerNamespace {
+  NamespaceOptions options;  // name, n, r, w, ttl_ms
+  MergeSemantics merge = MergeSemantics::kUnionMax;
+  Durability durability = Durability::kSync;
+};
+
+struct ServerConfig {
+  std::string node_id;
+  std::string listen;  // host:port; empty = this node's member address
+  std::string data_dir;
+  uint32_t partitions = 64;
+  std::string log_level = "info";
+  std::vector<std::pair<std::string, std::string>> members;  // id, host:port
+  std::vector<ServerNamespace> namespaces;
+
+  uint64_t request_timeout_ms = 2000;
+  uint64_t replica_timeout_ms = 500;
+  // A connection holding part of a frame that sends nothing for this long
+  // is closed (a half-sent frame then silence).
+  uint64_t idle_frame_timeout_ms = 10'000;
+  size_t connections_max = 4096;
+  // A connection whose unsent replies exceed this is closed (a client that
+  // does not read); a peer link drops messages beyond it.
+  size_t output_bytes_max = 64 << 20;
+  uint64_t hints_max = 1'000'000;
+  uint64_t hint_age_max_ms = 7ull * 24 * 3600 * 1000;
+
+  uint64_t flush_interval_ms = 50;
+  uint64_t map_size_mb = 1024;
+  uint64_t map_size_max_mb = 64 * 1024;
+
+  // Checks every field; the first error names it.
+  Status Validate() const;
+  // The address to listen on (listen, or this node's member address).
+  std::string ListenAddress() const;
+};
+
+// Parses the TOML text (`origin` names the file in errors, with line numbers).
+Result<ServerConfig> ParseServerConfig(std::string_view toml_text, std::string_view origin);
+Result<ServerConfig> LoadServerConfig(const std::string& path);
+
+// "id=host:port" for --member.
+Status ApplyMemberFlag(ServerConfig& config, std::string_view flag);
+// "name:n=3,r=2,w=2,ttl_ms=0,merge=or-set,durability=flush" for --namespace;
+// omitted settings take the defaults above (n=3 r=2 w=2, union-max, sync).
+Status ApplyNamespaceFlag(ServerConfig& config, std::string_view flag);
+
+}  // namespace trolley

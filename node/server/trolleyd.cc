@@ -1,0 +1,79 @@
+// trolleyd: one Trolley storage node. See node/server/server.h for what it
+// does and node/server/config.h for its configuration.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "node/server/config.h"
+#include "node/server/server.h"
+
+namespace {
+
+using namespace trolley;
+
+int Fail(const Status& status) {
+  std::fprintf(stderr, "trolleyd: %s\n", status.ToString().c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"trolleyd: a Trolley storage node (replicated, always-writable cart store)"};
+  std::string config_path, node_id, listen, data_dir, log_level;
+  std::vector<std::string> members, namespaces;
+  app.add_option("-c,--config", config_path, "TOML config file (see docs/trolleyd.example.toml)");
+  app.add_option("--node-id", node_id, "this node's id; overrides node_id");
+  app.add_option("--listen", listen, "host:port to listen on; overrides listen");
+  app.add_option("--data-dir", data_dir, "where this node keeps its data; overrides data_dir");
+  app.add_option("--log-level", log_level, "debug | info | warn | error; overrides log_level");
+  app.add_option("--member", members,
+                 "id=host:port of a cluster member, repeat for each; replaces [[members]]");
+  app.add_option("--namespace", namespaces,
+                 "name:n=3,r=2,w=2,ttl_ms=0,merge=union-max,durability=sync; repeat for each; "
+                 "replaces [[namespaces]]");
+  CLI11_PARSE(app, argc, argv);
+
+  ServerConfig config;
+  if (!config_path.empty()) {
+    auto loaded = LoadServerConfig(config_path);
+    if (!loaded.ok()) return Fail(loaded.status());
+    config = std::move(*loaded);
+  }
+  if (!node_id.empty()) config.node_id = node_id;
+  if (!listen.empty()) config.listen = listen;
+  if (!data_dir.empty()) config.data_dir = data_dir;
+  if (!log_level.empty()) config.log_level = log_level;
+  if (!members.empty()) {
+    config.members.clear();
+    for (const std::string& m : members) {
+      if (Status s = ApplyMemberFlag(config, m); !s.ok()) return Fail(s);
+    }
+  }
+  if (!namespaces.empty()) {
+    config.namespaces.clear();
+    for (const std::string& n : namespaces) {
+      if (Status s = ApplyNamespaceFlag(config, n); !s.ok()) return Fail(s);
+    }
+  }
+  if (Status s = config.Validate(); !s.ok()) {
+    return Fail(Status::InvalidArgument(
+        (config_path.empty() ? std::string("config") : config_path) + ": " + s.message()));
+  }
+
+  auto logger = spdlog::stderr_color_mt("trolleyd");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ " + config.node_id + " %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  spdlog::flush_on(spdlog::level::info);
+
+  auto server = Server::Create(std::move(config));
+  if (!server.ok()) return Fail(server.status());
+  (*server)->Run(/*handle_signals=*/true);
+  return 0;
+}

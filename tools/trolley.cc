@@ -1,0 +1,266 @@
+// trolley: the command-line client of a Trolley cluster.
+//
+//   trolley [--node host:port] [--json] kv get NS KEY [--r R]
+//   trolley ... kv put NS KEY VALUE [--context TOKEN] [--w W] [--ttl-ms T] [--write-id ID]
+//   trolley ... kv delete NS KEY [--context TOKEN] [--w W]
+//   trolley ... ring
+//   trolley ... status
+//
+// A read prints every sibling and a context token; pass the token back with
+// --context to write "after" what was read (omit it and the write is
+// concurrent with everything stored: a new sibling). Output is for people
+// by default and JSON with --json. Exit status: 0 done, 1 key not found,
+// 2 the request failed (the message says why and what to try).
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "client/node_connection.h"
+#include "common/clock.h"
+#include "storage/record_codec.h"
+
+namespace {
+
+using namespace trolley;
+using json = nlohmann::json;
+
+struct Globals {
+  std::string node = "127.0.0.1:7101";
+  uint32_t timeout_ms = 5000;
+  bool json = false;
+};
+
+constexpr int kExitOk = 0, kExitNotFound = 1, kExitFailed = 2;
+
+std::string Hex(std::string_view bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+Result<std::string> Unhex(std::string_view text) {
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  if (text.size() % 2 != 0) return Status::InvalidArgument("odd number of hex digits");
+  std::string out;
+  for (size_t i = 0; i < text.size(); i += 2) {
+    const int hi = nibble(text[i]), lo = nibble(text[i + 1]);
+    if (hi < 0 || lo < 0) return Status::InvalidArgument("not a hex digit");
+    out += static_cast<char>(hi << 4 | lo);
+  }
+  return out;
+}
+
+// The opaque token a read hands out: the encoded causal context, in hex.
+std::string ContextToken(const VersionVector& context) {
+  return context.empty() ? "" : Hex(EncodeContext(context));
+}
+
+Result<VersionVector> ParseContextToken(const std::string& token) {
+  if (token.empty()) return VersionVector{};
+  auto bytes = Unhex(token);
+  if (!bytes.ok()) {
+    return Status::InvalidArgument("--context: not a token printed by 'trolley kv get' (" +
+                                   bytes.status().message() + ")");
+  }
+  auto context = DecodeContext(*bytes);
+  if (!context.ok()) {
+    return Status::InvalidArgument("--context: not a token printed by 'trolley kv get' (" +
+                                   context.status().message() + ")");
+  }
+  return context;
+}
+
+bool Printable(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+int Fail(const Globals& g, const Status& status) {
+  if (g.json) {
+    std::cout << json{{"ok", false},
+                      {"error", std::string(StatusCodeName(status.code()))},
+                      {"message", status.message()}}
+                     .dump()
+              << "\n";
+  } else {
+    std::fprintf(stderr, "trolley: %s\n", status.ToString().c_str());
+    if (status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kTimeout) {
+      std::fprintf(stderr,
+                   "hint: check that the node at %s is running, or pass --node host:port of "
+                   "another node; a write needs W replicas reachable\n",
+                   g.node.c_str());
+    }
+  }
+  return kExitFailed;
+}
+
+Result<Message> Call(const Globals& g, Message request) {
+  const auto timeout = std::chrono::milliseconds(g.timeout_ms);
+  auto conn = NodeConnection::Connect(g.node, timeout);
+  if (!conn.ok()) return conn.status();
+  return (*conn)->Call(std::move(request), timeout);
+}
+
+json SiblingsJson(const SiblingSet& state, uint64_t now_ms) {
+  json siblings = json::array();
+  for (const Sibling& s : state.siblings()) {
+    if (s.ExpiredAt(now_ms)) continue;
+    json j{{"tombstone", s.tombstone},
+           {"timestamp_ms", s.timestamp_ms},
+           {"expiry_ms", s.expiry_ms},
+           {"write_id", s.write_id}};
+    if (Printable(s.value)) j["value"] = s.value;
+    else j["value_hex"] = Hex(s.value);
+    siblings.push_back(std::move(j));
+  }
+  return siblings;
+}
+
+void PrintState(const Globals& g, const std::string& what, const SiblingSet& state) {
+  const uint64_t now_ms = SystemClock().NowWallMs();
+  if (g.json) {
+    std::cout << json{{"ok", true},
+                      {"siblings", SiblingsJson(state, now_ms)},
+                      {"context", ContextToken(state.context())}}
+                     .dump()
+              << "\n";
+    return;
+  }
+  size_t n = 0;
+  for (const Sibling& s : state.siblings()) n += s.ExpiredAt(now_ms) ? 0 : 1;
+  std::printf("%s: %zu sibling%s\n", what.c_str(), n, n == 1 ? "" : "s");
+  for (const Sibling& s : state.siblings()) {
+    if (s.ExpiredAt(now_ms)) continue;
+    std::string shown = s.tombstone          ? "(deleted)"
+                        : Printable(s.value) ? "\"" + s.value + "\""
+                                             : "0x" + Hex(s.value);
+    std::printf("  %s", shown.c_str());
+    if (s.expiry_ms != 0) {
+      std::printf("  (expires in %llus)",
+                  static_cast<unsigned long long>((s.expiry_ms - now_ms) / 1000));
+    }
+    std::printf("\n");
+  }
+  std::printf("context: %s\n", ContextToken(state.context()).c_str());
+}
+
+int KvGet(const Globals& g, const std::string& ns, const std::string& key, uint32_t r) {
+  auto reply = Call(g, ClientGet{.ns = ns, .key = key, .r = r});
+  if (!reply.ok()) return Fail(g, reply.status());
+  const auto* m = std::get_if<ClientGetReply>(&*reply);
+  if (m == nullptr) return Fail(g, Status::Corruption("unexpected reply " + std::string(MessageName(*reply))));
+  if (m->code == StatusCode::kNotFound) {
+    if (g.json) std::cout << json{{"ok", true}, {"found", false}}.dump() << "\n";
+    else std::printf("%s/%s: not found\n", ns.c_str(), key.c_str());
+    return kExitNotFound;
+  }
+  if (m->code != StatusCode::kOk) return Fail(g, Status(m->code, m->message));
+  PrintState(g, ns + "/" + key, m->state);
+  return kExitOk;
+}
+
+int KvPut(const Globals& g, ClientPut put, const std::string& token) {
+  auto context = ParseContextToken(token);
+  if (!context.ok()) return Fail(g, context.status());
+  put.context = std::move(*context);
+  const std::string what = put.ns + "/" + put.key + (put.tombstone ? " deleted" : " written");
+  auto reply = Call(g, std::move(put));
+  if (!reply.ok()) return Fail(g, reply.status());
+  const auto* m = std::get_if<ClientPutReply>(&*reply);
+  if (m == nullptr) return Fail(g, Status::Corruption("unexpected reply " + std::string(MessageName(*reply))));
+  if (m->code != StatusCode::kOk) return Fail(g, Status(m->code, m->message));
+  PrintState(g, what, m->state);
+  return kExitOk;
+}
+
+int Ring(const Globals& g) {
+  auto reply = Call(g, RingInfoRequest{});
+  if (!reply.ok()) return Fail(g, reply.status());
+  const auto* m = std::get_if<RingInfoReply>(&*reply);
+  if (m == nullptr) return Fail(g, Status::Corruption("unexpected reply " + std::string(MessageName(*reply))));
+  std::map<std::string, size_t> owned;
+  for (const std::string& o : m->owners) ++owned[o];
+  if (g.json) {
+    json members = json::array();
+    for (const auto& [id, address] : m->members) {
+      members.push_back({{"id", id}, {"address", address}, {"partitions", owned[id]}});
+    }
+    std::cout << json{{"ok", true}, {"partitions", m->owners.size()}, {"members", members}, {"owners", m->owners}}.dump()
+              << "\n";
+    return kExitOk;
+  }
+  std::printf("%zu partitions, %zu members\n", m->owners.size(), m->members.size());
+  for (const auto& [id, address] : m->members) {
+    std::printf("  %-12s %-24s %zu partitions\n", id.c_str(), address.c_str(), owned[id]);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"trolley: command-line client of a Trolley cluster"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the subcommand: trolley ring --node ...
+  Globals g;
+  app.add_option("--node", g.node, "host:port of any node of the cluster")->capture_default_str();
+  app.add_option("--timeout-ms", g.timeout_ms, "give up after this long")->capture_default_str();
+  app.add_flag("--json", g.json, "print JSON instead of text");
+
+  std::string ns, key, value, token;
+  uint32_t r = 0, w = 0;
+  uint64_t ttl_ms = 0, write_id = 0;
+  int result = kExitOk;
+
+  CLI::App* kv = app.add_subcommand("kv", "read and write raw values");
+  kv->require_subcommand(1);
+  CLI::App* get = kv->add_subcommand("get", "read a key: every sibling and the context token");
+  get->add_option("ns", ns, "namespace")->required();
+  get->add_option("key", key, "key")->required();
+  get->add_option("--r", r, "replicas to wait for (default: the namespace's R)");
+  get->callback([&] { result = KvGet(g, ns, key, r); });
+
+  CLI::App* put = kv->add_subcommand("put", "write a value");
+  put->add_option("ns", ns, "namespace")->required();
+  put->add_option("key", key, "key")->required();
+  put->add_option("value", value, "value")->required();
+  put->add_option("--context", token, "token from a read: this write replaces what it saw");
+  put->add_option("--w", w, "replicas to wait for (default: the namespace's W)");
+  put->add_option("--ttl-ms", ttl_ms, "expiry (default: the namespace's TTL)");
+  put->add_option("--write-id", write_id, "id of this logical write: a retry with it is applied once");
+  put->callback([&] {
+    result = KvPut(g, ClientPut{.ns = ns, .key = key, .value = value, .write_id = write_id,
+                                .w = w, .ttl_ms = ttl_ms},
+                   token);
+  });
+
+  CLI::App* del = kv->add_subcommand("delete", "delete a key (a tombstone that replicates)");
+  del->add_option("ns", ns, "namespace")->required();
+  del->add_option("key", key, "key")->required();
+  del->add_option("--context", token, "token from a read: delete what it saw");
+  del->add_option("--w", w, "replicas to wait for (default: the namespace's W)");
+  del->callback([&] {
+    result = KvPut(g, ClientPut{.ns = ns, .key = key, .tombstone = true, .w = w}, token);
+  });
+
+  app.add_subcommand("ring", "partitions and members")->callback([&] { result = Ring(g); });
+
+  CLI11_PARSE(app, argc, argv);
+  return result;
+}

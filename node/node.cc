@@ -101,6 +101,7 @@ void Node::OnMessage(const Endpoint& from, Message message) {
                  [&](ClientPutReply& m) { OnForwardedReply(from, std::move(m)); },
                  [&](ClientGetReply& m) { OnForwardedReply(from, std::move(m)); },
                  [&](RingInfoRequest& m) { OnRingInfoRequest(from, m); },
+                 [&](StatusRequest& m) { OnStatusRequest(from, m); },
                  [&](Ping& m) { env_.transport->Send(from, Pong{m.nonce}); },
                  [&](Pong&) {},
                  [&](ErrorReply& m) {
@@ -366,7 +367,16 @@ void Node::OnReplicaWriteReply(const Endpoint& from, const ReplicaWriteReply& m)
 void Node::TickPuts(uint64_t now) {
   std::vector<uint64_t> done;
   for (auto& [op_id, op] : puts_) {
-    if (!op.local_done) continue;
+    if (!op.local_done) {
+      // A stalled disk must not hold the client past its deadline. The op
+      // stays until the local write calls back, and then still replicates.
+      if (now >= op.deadline_ns) {
+        ReplyPut(op, StatusCode::kTimeout,
+                 "the coordinator's local write did not complete in time (storage stalled?); "
+                 "the write may still appear");
+      }
+      continue;
+    }
     // Index loop: ReplaceSilentTarget appends to op.targets.
     for (size_t i = 0; i < op.targets.size(); ++i) {
       if (op.targets[i].answered) continue;
@@ -633,6 +643,78 @@ void Node::OnRingInfoRequest(const Endpoint& from, const RingInfoRequest& m) {
   reply.ring_version = 1;
   for (const NodeId& owner : ring_.Owners()) reply.owners.push_back(owner.name);
   reply.members = options_.member_addresses;
+  env_.transport->Send(from, std::move(reply));
+}
+
+void Node::OnStatusRequest(const Endpoint& from, const StatusRequest& m) {
+  const NodeId self{options_.node_id};
+  if (!ring_share_) {
+    RingShare share;
+    share.owned = static_cast<uint32_t>(ring_.PartitionsOwnedBy(self).size());
+    uint32_t n_max = 0;
+    for (const NamespaceOptions& ns : options_.namespaces) n_max = std::max(n_max, ns.n);
+    for (uint32_t p = 0; n_max > 0 && p < ring_.PartitionCount(); ++p) {
+      if (Contains(PreferenceListForPartition(ring_, p, n_max).primaries, self.name)) {
+        ++share.replicated;
+      }
+    }
+    TROLLEY_ASSERT(share.owned <= share.replicated || n_max == 0);
+    ring_share_ = share;
+  }
+  StatusReply reply;
+  reply.id = m.id;
+  reply.node_id = options_.node_id;
+  reply.incarnation = env_.engine->incarnation();
+  reply.actor = actor_;
+  reply.partitions = ring_.PartitionCount();
+  reply.partitions_owned = ring_share_->owned;
+  reply.partitions_replicated = ring_share_->replicated;
+  reply.pending_requests = PendingRequests();
+
+  // The first failed hint store read becomes the reply's code; the figures
+  // it would have given stay 0.
+  Status failed = Status::Ok();
+  auto note = [&failed](std::string_view what, const Status& s) {
+    if (failed.ok() && !s.ok()) failed = Status(s.code(), std::string(what) + ": " + s.message());
+  };
+  HintStore& hints = env_.engine->hints();
+  if (Result<HintStats> stats = hints.Stats(); stats.ok()) {
+    reply.hints_pending = stats->count;
+    reply.hints_oldest_ms = stats->oldest_created_ms;
+  } else {
+    note("hint stats", stats.status());
+  }
+  std::set<std::string> with_hints;
+  if (auto targets = hints.Targets(); targets.ok()) {
+    with_hints.insert(targets->begin(), targets->end());
+  } else {
+    note("hint targets", targets.status());
+  }
+  for (const NodeId& member : ring_.Nodes()) {
+    if (member == self) continue;
+    PeerStatus peer{.node_id = member.name, .up = IsUp(member.name)};
+    if (with_hints.count(member.name)) {
+      if (auto held = hints.List(member.name, kStatusPeerHintsCountedMax); held.ok()) {
+        peer.hints_pending = held->size();
+      } else {
+        note("hints for " + member.name, held.status());
+      }
+    }
+    reply.peers.push_back(std::move(peer));
+  }
+  reply.puts_ok = stats_.puts_ok;
+  reply.puts_failed = stats_.puts_failed;
+  reply.gets_ok = stats_.gets_ok;
+  reply.gets_failed = stats_.gets_failed;
+  reply.forwarded = stats_.forwarded;
+  reply.hints_stored = stats_.hints_stored;
+  reply.hints_delivered = stats_.hints_delivered;
+  reply.hints_dropped = stats_.hints_dropped;
+  reply.read_repairs = stats_.read_repairs;
+  reply.fallback_writes = stats_.fallback_writes;
+  reply.code = failed.code();
+  reply.message = failed.message();
+  if (reply.message.size() > kStatusMessageBytesMax) reply.message.resize(kStatusMessageBytesMax);
   env_.transport->Send(from, std::move(reply));
 }
 

@@ -29,6 +29,10 @@
 // acknowledged a state covering it; failures back off exponentially with
 // jitter. Hints older than hint_age_max_ms are dropped with a log line,
 // and new hints beyond hints_max are refused with one.
+// Status: a StatusRequest from any endpoint (an admin tool's connection or
+// a node) gets a StatusReply describing this node as it sees itself; a
+// ReplicaGet from a client connection is answered like one from a
+// coordinator (one replica's local state, no quorum).
 #pragma once
 
 #include <cstdint>
@@ -46,6 +50,11 @@
 #include "ring/ring.h"
 
 namespace trolley {
+
+// StatusReply's per-peer hint counts read at most this many hints per peer
+// (HintStore has no per-target count); the count is a lower bound once it
+// reaches this.
+inline constexpr size_t kStatusPeerHintsCountedMax = 1000;
 
 struct NamespaceOptions {
   std::string name;
@@ -174,6 +183,7 @@ class Node {
   void OnReplicaGetReply(const Endpoint& from, const ReplicaGetReply& m);
   void OnForwardedReply(const Endpoint& from, Message reply);
   void OnRingInfoRequest(const Endpoint& from, const RingInfoRequest& m);
+  void OnStatusRequest(const Endpoint& from, const StatusRequest& m);
 
   void LocalPutDone(uint64_t op_id, Result<SiblingSet> result);
   void SendToTarget(uint64_t op_id, PutOp& op, PutTarget target);
@@ -214,6 +224,13 @@ class Node {
   std::map<std::string, PeerState> peers_;
   uint64_t next_hint_tick_ns_ = 0;
   uint64_t hint_count_ = 0;  // approximate (adds may merge); bounds the store
+  // This node's share of ring_ for StatusReply, computed on the first
+  // StatusRequest (a walk of every partition); ring_ never changes.
+  struct RingShare {
+    uint32_t owned = 0;
+    uint32_t replicated = 0;
+  };
+  std::optional<RingShare> ring_share_;
   NodeStats stats_;
 };
 

@@ -48,8 +48,11 @@ static_assert(static_cast<int>(wire::StatusCode::FAILED_PRECONDITION) ==
 constexpr uint16_t kStatusCodeLast = static_cast<uint16_t>(StatusCode::kFailedPrecondition);
 
 // The union's ordinals are the variant's indices.
-static_assert(static_cast<size_t>(wire::Envelope::ERROR_REPLY) + 1 == std::variant_size_v<Message>);
+static_assert(static_cast<size_t>(wire::Envelope::STATUS_REPLY) + 1 ==
+              std::variant_size_v<Message>);
 static_assert(static_cast<size_t>(wire::Envelope::CLIENT_PUT) == Message(ClientPut{}).index());
+static_assert(static_cast<size_t>(wire::Envelope::STATUS_REQUEST) ==
+              Message(StatusRequest{}).index());
 
 // ---- Encoding
 
@@ -179,6 +182,40 @@ struct Writer {
     b.setCode(ToWire(m.code));
     if (!m.message.empty()) b.setMessage(AsText(m.message));
   }
+  void operator()(const StatusRequest& m) const { env.initStatusRequest().setId(m.id.value); }
+  void operator()(const StatusReply& m) const {
+    auto b = env.initStatusReply();
+    b.setId(m.id.value);
+    b.setCode(ToWire(m.code));
+    if (!m.message.empty()) b.setMessage(AsText(m.message));
+    b.setNodeId(AsText(m.node_id));
+    b.setIncarnation(m.incarnation);
+    b.setActor(m.actor);
+    b.setPartitions(m.partitions);
+    b.setPartitionsOwned(m.partitions_owned);
+    b.setPartitionsReplicated(m.partitions_replicated);
+    b.setHintsPending(m.hints_pending);
+    b.setHintsOldestMs(m.hints_oldest_ms);
+    b.setPendingRequests(m.pending_requests);
+    if (!m.peers.empty()) {
+      auto peers = b.initPeers(static_cast<unsigned>(m.peers.size()));
+      for (unsigned i = 0; i < peers.size(); ++i) {
+        peers[i].setNodeId(AsText(m.peers[i].node_id));
+        peers[i].setUp(m.peers[i].up);
+        peers[i].setHintsPending(m.peers[i].hints_pending);
+      }
+    }
+    b.setPutsOk(m.puts_ok);
+    b.setPutsFailed(m.puts_failed);
+    b.setGetsOk(m.gets_ok);
+    b.setGetsFailed(m.gets_failed);
+    b.setForwarded(m.forwarded);
+    b.setHintsStored(m.hints_stored);
+    b.setHintsDelivered(m.hints_delivered);
+    b.setHintsDropped(m.hints_dropped);
+    b.setReadRepairs(m.read_repairs);
+    b.setFallbackWrites(m.fallback_writes);
+  }
 };
 
 // Words of the variable parts, so that a message fits one segment. An
@@ -217,6 +254,15 @@ struct Estimator {
     return words;
   }
   size_t operator()(const ErrorReply& m) const { return Words(m.message); }
+  size_t operator()(const StatusRequest&) const { return 0; }
+  size_t operator()(const StatusReply& m) const {
+    // Its fixed part is larger than kFixedWords allows for; then one
+    // 3-word struct (2 data words, 1 pointer) per peer plus its id.
+    using P = wire::StatusReply::_capnpPrivate;
+    size_t words = P::dataWordSize + P::pointerCount + Words(m.message) + Words(m.node_id) + 1;
+    for (const PeerStatus& peer : m.peers) words += 3 + Words(peer.node_id);
+    return words;
+  }
 };
 
 // Root pointer, the envelope, and the largest fixed part of a message.
@@ -359,6 +405,45 @@ Result<RingInfoReply> Read(wire::RingInfoReply::Reader in) {
   return out;
 }
 Result<ErrorReply> Read(wire::ErrorReply::Reader in) { return ReadReplyHead<ErrorReply>(in); }
+Result<StatusRequest> Read(wire::StatusRequest::Reader in) {
+  return StatusRequest{RequestId{in.getId()}};
+}
+Result<StatusReply> Read(wire::StatusReply::Reader in) {
+  const auto peers = in.getPeers();
+  // Bounded before allocating; ValidateMessage gives the detailed error.
+  if (peers.size() > kPartitionsMax) {
+    return Status::InvalidArgument(std::to_string(peers.size()) +
+                                   " peers exceeds the limit of " +
+                                   std::to_string(kPartitionsMax));
+  }
+  Result<StatusReply> out = ReadReplyHead<StatusReply>(in);
+  if (!out.ok()) return out;
+  out->node_id = Str(in.getNodeId());
+  out->incarnation = in.getIncarnation();
+  out->actor = in.getActor();
+  out->partitions = in.getPartitions();
+  out->partitions_owned = in.getPartitionsOwned();
+  out->partitions_replicated = in.getPartitionsReplicated();
+  out->hints_pending = in.getHintsPending();
+  out->hints_oldest_ms = in.getHintsOldestMs();
+  out->pending_requests = in.getPendingRequests();
+  out->peers.reserve(peers.size());
+  for (wire::PeerStatus::Reader peer : peers) {
+    out->peers.push_back(
+        PeerStatus{Str(peer.getNodeId()), peer.getUp(), peer.getHintsPending()});
+  }
+  out->puts_ok = in.getPutsOk();
+  out->puts_failed = in.getPutsFailed();
+  out->gets_ok = in.getGetsOk();
+  out->gets_failed = in.getGetsFailed();
+  out->forwarded = in.getForwarded();
+  out->hints_stored = in.getHintsStored();
+  out->hints_delivered = in.getHintsDelivered();
+  out->hints_dropped = in.getHintsDropped();
+  out->read_repairs = in.getReadRepairs();
+  out->fallback_writes = in.getFallbackWrites();
+  return out;
+}
 
 // Reads one union member as T; errors are prefixed with the message name.
 template <typename T, typename R>
@@ -389,6 +474,8 @@ Result<Message> ReadEnvelope(wire::Envelope::Reader env) {
     case E::RING_INFO_REQUEST: return Lift<RingInfoRequest>(env.getRingInfoRequest());
     case E::RING_INFO_REPLY: return Lift<RingInfoReply>(env.getRingInfoReply());
     case E::ERROR_REPLY: return Lift<ErrorReply>(env.getErrorReply());
+    case E::STATUS_REQUEST: return Lift<StatusRequest>(env.getStatusRequest());
+    case E::STATUS_REPLY: return Lift<StatusReply>(env.getStatusReply());
   }
   return Status::InvalidArgument("unknown message type " +
                                  std::to_string(static_cast<uint16_t>(env.which())));

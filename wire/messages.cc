@@ -10,10 +10,11 @@
 namespace trolley {
 namespace {
 
-constexpr std::array<std::string_view, 15> kMessageNames = {
-    "Hello",          "HelloReply", "ClientGet",       "ClientGetReply", "ClientPut",
-    "ClientPutReply", "ReplicaGet", "ReplicaGetReply", "ReplicaWrite",   "ReplicaWriteReply",
-    "Ping",           "Pong",       "RingInfoRequest", "RingInfoReply",  "ErrorReply"};
+constexpr std::array<std::string_view, 17> kMessageNames = {
+    "Hello",          "HelloReply",    "ClientGet",       "ClientGetReply", "ClientPut",
+    "ClientPutReply", "ReplicaGet",    "ReplicaGetReply", "ReplicaWrite",   "ReplicaWriteReply",
+    "Ping",           "Pong",          "RingInfoRequest", "RingInfoReply",  "ErrorReply",
+    "StatusRequest",  "StatusReply"};
 static_assert(kMessageNames.size() == std::variant_size_v<Message>);
 
 // Prefixes `status` (not ok) with the field it is about.
@@ -64,6 +65,32 @@ Status CheckRingInfo(const RingInfoReply& m) {
   return Status::Ok();
 }
 
+Status CheckStatusReply(const StatusReply& m) {
+  Status s = CheckStatusMessage(m.message);
+  if (!s.ok()) return s;
+  s = CheckNodeId("node_id", m.node_id, /*empty_ok=*/false);
+  if (!s.ok()) return s;
+  if (m.partitions != 0) {
+    s = ValidatePartitionCount(m.partitions);
+    if (!s.ok()) return InField("partitions", s);
+  }
+  if (m.partitions_owned > m.partitions_replicated || m.partitions_replicated > m.partitions) {
+    return Status::InvalidArgument(
+        "partitions: need owned <= replicated <= partitions, got " +
+        std::to_string(m.partitions_owned) + ", " + std::to_string(m.partitions_replicated) +
+        ", " + std::to_string(m.partitions));
+  }
+  if (m.peers.size() > kPartitionsMax) {
+    return Status::InvalidArgument(std::to_string(m.peers.size()) + " peers; the limit is " +
+                                   std::to_string(kPartitionsMax));
+  }
+  for (const PeerStatus& peer : m.peers) {
+    s = CheckNodeId("peer", peer.node_id, /*empty_ok=*/false);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
 struct Validator {
   Status operator()(const Hello& m) const { return CheckNodeId("node_id", m.node_id, true); }
   Status operator()(const HelloReply& m) const { return CheckNodeId("node_id", m.node_id, true); }
@@ -89,6 +116,8 @@ struct Validator {
   Status operator()(const RingInfoRequest&) const { return Status::Ok(); }
   Status operator()(const RingInfoReply& m) const { return CheckRingInfo(m); }
   Status operator()(const ErrorReply& m) const { return CheckStatusMessage(m.message); }
+  Status operator()(const StatusRequest&) const { return Status::Ok(); }
+  Status operator()(const StatusReply& m) const { return CheckStatusReply(m); }
 };
 
 }  // namespace

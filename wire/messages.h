@@ -21,6 +21,12 @@
 //     client the claim so it can route to a coordinator directly.
 //   - ErrorReply is sent, where possible, before a connection is closed for
 //     bad input.
+//   - StatusRequest / StatusReply: an admin tool (`trolley status`) or a test
+//     asks any node, over a client connection or as a node, for that node's
+//     own state (ring share, hints, peers as it sees them, counters). Nodes
+//     never send StatusRequest to each other, so a peer of an older protocol
+//     never receives one. A client may also send ReplicaGet to read one
+//     replica's local state without a quorum (admin tools, tests).
 //
 // Invariants of a valid message (ValidateMessage; the decoder applies it to
 // every message from the network, and the node core may apply it to any
@@ -34,6 +40,9 @@
 //   5. RingInfoReply: owners is empty or a valid partition count of valid
 //      node ids; at most kPartitionsMax members, each with a valid id and a
 //      1..kAddressBytesMax address.
+//   6. StatusReply: node_id is a valid NodeId; partitions is 0 or a valid
+//      partition count, and partitions_owned <= partitions_replicated <=
+//      partitions; at most kPartitionsMax peers, each with a valid id.
 // SiblingSet and VersionVector keep their own invariants (see their headers);
 // the decoder checks those while converting.
 //
@@ -192,18 +201,68 @@ struct ErrorReply {
   friend bool operator==(const ErrorReply&, const ErrorReply&) = default;
 };
 
+struct StatusRequest {
+  RequestId id{};
+  friend bool operator==(const StatusRequest&, const StatusRequest&) = default;
+};
+
+// One peer as the replying node sees it.
+struct PeerStatus {
+  std::string node_id{};
+  bool up = false;  // not suspected by the replying node's failure detector
+  // Hints the replying node holds for this peer. Counting means reading
+  // them (HintStore has no per-target count), so trolleyd counts at most
+  // kStatusPeerHintsCountedMax (node/node.h) per peer: a lower bound when
+  // it is reached. StatusReply::hints_pending is the exact total.
+  uint64_t hints_pending = 0;
+  friend bool operator==(const PeerStatus&, const PeerStatus&) = default;
+};
+
+// The replying node's state when it handled the request. code is kOk, or
+// the error of a hint store read that failed: the hint figures it would have
+// given are then 0 and message says which read failed; every other field is
+// still filled in.
+struct StatusReply {
+  RequestId id{};
+  StatusCode code = StatusCode::kOk;
+  std::string message{};
+  std::string node_id{};
+  uint64_t incarnation = 0;  // of the node's data (Engine::incarnation)
+  uint64_t actor = 0;        // the ActorId its writes are versioned with
+  uint32_t partitions = 0;   // the ring's partition count
+  uint32_t partitions_owned = 0;       // partitions this node is the first owner of
+  uint32_t partitions_replicated = 0;  // partitions whose preference list names this
+                                       // node among the first N, N = max over namespaces
+  uint64_t hints_pending = 0;          // hints held for other nodes
+  uint64_t hints_oldest_ms = 0;        // created_ms of the oldest of them; 0 if none
+  uint64_t pending_requests = 0;       // gets, puts and forwards still tracked
+  std::vector<PeerStatus> peers{};     // every other ring member, by node id
+  // Counters since the process started (node/node.h NodeStats).
+  uint64_t puts_ok = 0;
+  uint64_t puts_failed = 0;
+  uint64_t gets_ok = 0;
+  uint64_t gets_failed = 0;
+  uint64_t forwarded = 0;
+  uint64_t hints_stored = 0;
+  uint64_t hints_delivered = 0;
+  uint64_t hints_dropped = 0;
+  uint64_t read_repairs = 0;
+  uint64_t fallback_writes = 0;
+  friend bool operator==(const StatusReply&, const StatusReply&) = default;
+};
+
 // Alternatives are never reordered (tests and logs use the index); new
 // messages are appended.
 using Message =
     std::variant<Hello, HelloReply, ClientGet, ClientGetReply, ClientPut, ClientPutReply,
                  ReplicaGet, ReplicaGetReply, ReplicaWrite, ReplicaWriteReply, Ping, Pong,
-                 RingInfoRequest, RingInfoReply, ErrorReply>;
+                 RingInfoRequest, RingInfoReply, ErrorReply, StatusRequest, StatusReply>;
 
 // "ClientPut", ...: for logs and error messages.
 std::string_view MessageName(const Message& message);
 
 // Ok, or InvalidArgument naming the message, the field and the limit it
-// breaks (invariants 1-5 above). Does not re-check SiblingSet invariants.
+// breaks (invariants 1-6 above). Does not re-check SiblingSet invariants.
 Status ValidateMessage(const Message& message);
 
 }  // namespace trolley

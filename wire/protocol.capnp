@@ -148,6 +148,42 @@ struct ErrorReply {
   message @2 :Text;
 }
 
+struct StatusRequest {
+  id @0 :UInt64;
+}
+
+struct PeerStatus {
+  nodeId @0 :Text;
+  up @1 :Bool;
+  hintsPending @2 :UInt64;  # may be a lower bound (wire/messages.h)
+}
+
+struct StatusReply {
+  id @0 :UInt64;
+  code @1 :StatusCode;
+  message @2 :Text;
+  nodeId @3 :Text;
+  incarnation @4 :UInt64;
+  actor @5 :UInt64;
+  partitions @6 :UInt32;
+  partitionsOwned @7 :UInt32;
+  partitionsReplicated @8 :UInt32;
+  hintsPending @9 :UInt64;
+  hintsOldestMs @10 :UInt64;  # 0 if none
+  pendingRequests @11 :UInt64;
+  peers @12 :List(PeerStatus);
+  putsOk @13 :UInt64;
+  putsFailed @14 :UInt64;
+  getsOk @15 :UInt64;
+  getsFailed @16 :UInt64;
+  forwarded @17 :UInt64;
+  hintsStored @18 :UInt64;
+  hintsDelivered @19 :UInt64;
+  hintsDropped @20 :UInt64;
+  readRepairs @21 :UInt64;
+  fallbackWrites @22 :UInt64;
+}
+
 # The root of every frame's payload.
 struct Envelope {
   union {
@@ -166,5 +202,7 @@ struct Envelope {
     ringInfoRequest @12 :RingInfoRequest;
     ringInfoReply @13 :RingInfoReply;
     errorReply @14 :ErrorReply;
+    statusRequest @15 :StatusRequest;  # admin tools to a node; never node to node
+    statusReply @16 :StatusReply;
   }
 }

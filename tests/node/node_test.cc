@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <deque>
 #include <filesystem>
 #include <functional>
@@ -97,6 +98,9 @@ class TestCluster {
     Start(name, ns_);
   }
 
+  // While held, no engine calls back: a storage stall on every node.
+  void HoldCompletions(bool held) { completions_held_ = held; }
+
   // Messages to `name` vanish silently (a partition, not a crash).
   void Silence(const std::string& name) { silenced_.insert(name); }
   void Unsilence(const std::string& name) { silenced_.erase(name); }
@@ -130,6 +134,7 @@ class TestCluster {
       while (!network_.empty()) {
         Packet p = std::move(network_.front());
         network_.pop_front();
+        if (tap_) tap_(p);
         Host& h = *hosts_[p.to_node];
         if (h.node) h.node->OnMessage(p.from, std::move(p.message));
         moved = true;
@@ -138,7 +143,7 @@ class TestCluster {
         if (h->engine) (void)h->engine->SyncNow();  // every submitted write has called back
       }
       std::deque<std::function<void()>> ready;
-      {
+      if (!completions_held_) {
         std::lock_guard lk(mu_);
         ready.swap(completions_);
       }
@@ -171,6 +176,16 @@ class TestCluster {
     m.w = w;
     return Call<ClientPutReply>(via, std::move(m), m.id);
   }
+  StatusReply StatusOf(const std::string& via) {
+    const RequestId id{++client_ids_};
+    return Call<StatusReply>(via, StatusRequest{id}, id);
+  }
+  // Delivers `m` to node `to` as if node `from` had sent it.
+  void InjectFromNode(const std::string& from, const std::string& to, Message m) {
+    network_.push_back(Packet{Endpoint{from, 0}, Endpoint{to, 0}, to, std::move(m)});
+  }
+  // Sees every packet just before it is delivered to a node.
+  void SetTap(std::function<void(const Packet&)> tap) { tap_ = std::move(tap); }
   ClientGetReply Get(const std::string& via, const std::string& key) {
     ClientGet m;
     m.id = RequestId{++client_ids_};
@@ -210,6 +225,9 @@ class TestCluster {
     return PreferenceListForKey(ring_, "carts", key, ns_.n);
   }
   Node& node(const std::string& name) { return *hosts_[name]->node; }
+  Engine& engine(const std::string& name) { return *hosts_[name]->engine; }
+  const Ring& ring() const { return ring_; }
+  uint64_t WallMs() { return clock_.NowWallMs(); }
 
   static std::vector<std::string> Values(const SiblingSet& s) {
     std::vector<std::string> out;
@@ -238,6 +256,8 @@ class TestCluster {
   std::vector<Message> client_inbox_;
   std::string client_host_;
   uint64_t client_ids_ = 0;
+  std::function<void(const Packet&)> tap_;
+  bool completions_held_ = false;
   std::mutex mu_;
   std::deque<std::function<void()>> completions_;
 };
@@ -257,6 +277,21 @@ TEST(NodeTest, PutThenGetReturnsTheValueFromEveryReplica) {
   c.RunUntilQuiet();
   for (const char* n : {"n1", "n2", "n3"}) {
     EXPECT_EQ(TestCluster::Values(c.Local(n, "alice")), (std::vector<std::string>{"apple x1"})) << n;
+  }
+}
+
+TEST(NodeTest, StalledLocalWriteTimesOutAtTheDeadlineAndStillReplicatesLater) {
+  TestCluster c(3);
+  c.HoldCompletions(true);
+  const ClientPutReply r = c.Put("n1", "alice", "apple");
+  EXPECT_EQ(r.code, StatusCode::kTimeout) << r.message;
+  EXPECT_NE(r.message.find("local write"), std::string::npos) << r.message;
+  EXPECT_EQ(c.node("n1").PendingRequests(), 1u);  // kept until the engine calls back
+  c.HoldCompletions(false);
+  c.Advance(100);
+  EXPECT_EQ(c.node("n1").PendingRequests(), 0u);
+  for (const char* n : {"n1", "n2", "n3"}) {
+    EXPECT_EQ(TestCluster::Values(c.Local(n, "alice")), std::vector<std::string>{"apple"}) << n;
   }
 }
 
@@ -396,6 +431,269 @@ TEST(NodeTest, UnknownNamespaceAndImpossibleWAreClearErrors) {
   EXPECT_NE(reply.message.find("unknown namespace"), std::string::npos);
   auto too_many = c.Put("n1", "k", "v", {}, /*w=*/4);
   EXPECT_EQ(too_many.code, StatusCode::kInvalidArgument);
+}
+
+// ---- status ----
+
+std::vector<std::string> PeerIds(const StatusReply& status) {
+  std::vector<std::string> out;
+  for (const PeerStatus& p : status.peers) out.push_back(p.node_id);
+  return out;
+}
+
+const PeerStatus& PeerIn(const StatusReply& status, const std::string& node) {
+  for (const PeerStatus& p : status.peers) {
+    if (p.node_id == node) return p;
+  }
+  ADD_FAILURE() << node << " is not among the peers of " << status.node_id;
+  static const PeerStatus kNone{};
+  return kNone;
+}
+
+// 5 nodes, N=3: each node reports who it is and its share of the ring;
+// the shares add up to the whole ring, N times over for replication.
+TEST(NodeTest, StatusReportsIdentityRingShareAndPeers) {
+  TestCluster c(5);
+  const std::vector<std::string> names = {"n1", "n2", "n3", "n4", "n5"};
+  uint32_t owned_total = 0;
+  uint32_t replicated_total = 0;
+  for (const std::string& name : names) {
+    SCOPED_TRACE(name);
+    const StatusReply s = c.StatusOf(name);
+    ASSERT_EQ(s.code, StatusCode::kOk) << s.message;
+    EXPECT_TRUE(ValidateMessage(s).ok()) << ValidateMessage(s).ToString();
+    EXPECT_EQ(s.node_id, name);
+    EXPECT_EQ(s.incarnation, c.engine(name).incarnation());
+    EXPECT_EQ(s.actor, ActorIdFor(name, s.incarnation));
+    EXPECT_EQ(s.actor, c.node(name).actor());
+    EXPECT_EQ(s.partitions, 64u);
+    EXPECT_EQ(s.partitions_owned, c.ring().PartitionsOwnedBy(NodeId{name}).size());
+    uint32_t replicated = 0;
+    for (uint32_t p = 0; p < 64; ++p) {
+      const auto primaries = PreferenceListForPartition(c.ring(), p, 3).primaries;
+      replicated +=
+          static_cast<uint32_t>(std::count(primaries.begin(), primaries.end(), NodeId{name}));
+    }
+    EXPECT_EQ(s.partitions_replicated, replicated);
+    EXPECT_GT(s.partitions_replicated, s.partitions_owned);
+    EXPECT_LT(s.partitions_replicated, 64u);
+    owned_total += s.partitions_owned;
+    replicated_total += s.partitions_replicated;
+    std::vector<std::string> others;
+    for (const std::string& n : names) {
+      if (n != name) others.push_back(n);
+    }
+    EXPECT_EQ(PeerIds(s), others);
+    for (const PeerStatus& p : s.peers) {
+      EXPECT_TRUE(p.up) << p.node_id;
+      EXPECT_EQ(p.hints_pending, 0u) << p.node_id;
+    }
+    EXPECT_EQ(s.hints_pending, 0u);
+    EXPECT_EQ(s.hints_oldest_ms, 0u);
+    EXPECT_EQ(s.pending_requests, 0u);
+  }
+  EXPECT_EQ(owned_total, 64u);
+  EXPECT_EQ(replicated_total, 3u * 64u);
+}
+
+// 3 nodes, N=3: a silenced replica misses a put; the coordinator suspects
+// it, keeps a hint for it, and its status says so until the hint is
+// delivered.
+TEST(NodeTest, StatusShowsAHintForASilencedPeerUntilItIsDelivered) {
+  TestCluster c(3);
+  const auto pref = c.Pref("ivy");
+  const std::string coordinator = pref.primaries[0].name;
+  const std::string other = pref.primaries[1].name;
+  const std::string victim = pref.primaries[2].name;
+  c.Silence(victim);
+  ASSERT_EQ(c.Put(coordinator, "ivy", "mittens").code, StatusCode::kOk);
+  const uint64_t put_ms = c.WallMs();
+
+  // W=2 met; the write to the victim is still outstanding, nobody suspected.
+  StatusReply s = c.StatusOf(coordinator);
+  EXPECT_EQ(s.puts_ok, 1u);
+  EXPECT_EQ(s.pending_requests, 1u);
+  EXPECT_TRUE(PeerIn(s, victim).up);
+  EXPECT_EQ(s.hints_pending, 0u);
+
+  c.Advance(600);  // past replica_timeout_ms: suspected, no fallback, hinted here
+  s = c.StatusOf(coordinator);
+  ASSERT_EQ(s.code, StatusCode::kOk) << s.message;
+  EXPECT_EQ(s.pending_requests, 0u);
+  EXPECT_EQ(s.hints_stored, 1u);
+  EXPECT_EQ(s.hints_pending, 1u);
+  EXPECT_GE(s.hints_oldest_ms, put_ms + 500);
+  EXPECT_LE(s.hints_oldest_ms, c.WallMs());
+  EXPECT_FALSE(PeerIn(s, victim).up);
+  EXPECT_EQ(PeerIn(s, victim).hints_pending, 1u);
+  EXPECT_TRUE(PeerIn(s, other).up);
+  EXPECT_EQ(PeerIn(s, other).hints_pending, 0u);
+  EXPECT_EQ(s.hints_delivered, 0u);
+  // The victim heard nothing, so it suspects no one.
+  const StatusReply victim_view = c.StatusOf(victim);
+  EXPECT_TRUE(PeerIn(victim_view, coordinator).up);
+  EXPECT_TRUE(PeerIn(victim_view, other).up);
+
+  c.Unsilence(victim);
+  c.Advance(3000);  // a ping finds it up; the hint is delivered and removed
+  s = c.StatusOf(coordinator);
+  ASSERT_EQ(s.code, StatusCode::kOk) << s.message;
+  EXPECT_EQ(s.hints_pending, 0u);
+  EXPECT_EQ(s.hints_oldest_ms, 0u);
+  EXPECT_EQ(s.hints_delivered, 1u);
+  EXPECT_TRUE(PeerIn(s, victim).up);
+  EXPECT_EQ(PeerIn(s, victim).hints_pending, 0u);
+  EXPECT_EQ(TestCluster::Values(c.Local(victim, "ivy")), (std::vector<std::string>{"mittens"}));
+}
+
+// Nodes never send StatusRequest to each other today, but a node that
+// does gets the reply, not some client.
+TEST(NodeTest, StatusRequestFromANodeIsAnsweredToThatNode) {
+  TestCluster c(3);
+  std::vector<std::pair<std::string, StatusReply>> seen;
+  c.SetTap([&](const Packet& p) {
+    if (const auto* r = std::get_if<StatusReply>(&p.message)) seen.emplace_back(p.to_node, *r);
+  });
+  c.InjectFromNode("n2", "n1", StatusRequest{RequestId{77}});
+  c.RunUntilQuiet();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].first, "n2");
+  EXPECT_EQ(seen[0].second.id, RequestId{77});
+  EXPECT_EQ(seen[0].second.node_id, "n1");
+  EXPECT_EQ(PeerIds(seen[0].second), (std::vector<std::string>{"n2", "n3"}));
+}
+
+// An admin tool reads one replica's own state over a client connection.
+TEST(NodeTest, ReplicaGetFromAClientReadsThatReplicaOnly) {
+  TestCluster c(5);
+  const auto pref = c.Pref("jay");
+  ASSERT_EQ(c.Put(pref.primaries[0].name, "jay", "boots").code, StatusCode::kOk);
+  c.RunUntilQuiet();
+  const RequestId id{900};
+  const auto held = c.Call<ReplicaGetReply>(pref.primaries[1].name,
+                                            ReplicaGet{id, "carts", "jay"}, id);
+  EXPECT_EQ(held.id, id);
+  EXPECT_EQ(held.code, StatusCode::kOk) << held.message;
+  EXPECT_TRUE(held.found);
+  EXPECT_EQ(TestCluster::Values(held.state), (std::vector<std::string>{"boots"}));
+  EXPECT_EQ(held.state, c.Local(pref.primaries[1].name, "jay"));
+
+  const RequestId id2{901};
+  const auto absent = c.Call<ReplicaGetReply>(pref.fallbacks[0].name,
+                                              ReplicaGet{id2, "carts", "jay"}, id2);
+  EXPECT_EQ(absent.id, id2);
+  EXPECT_EQ(absent.code, StatusCode::kNotFound);
+  EXPECT_FALSE(absent.found);
+  EXPECT_TRUE(absent.state.empty());
+  // A local read, not a coordinated get: nothing was forwarded or counted.
+  const StatusReply s = c.StatusOf(pref.fallbacks[0].name);
+  EXPECT_EQ(s.forwarded, 0u);
+  EXPECT_EQ(s.gets_ok + s.gets_failed, 0u);
+}
+
+// An LmdbEngine whose hint statistics read can be made to fail.
+class FaultyHintsEngine final : public Engine, public HintStore {
+ public:
+  explicit FaultyHintsEngine(std::unique_ptr<LmdbEngine> inner) : inner_(std::move(inner)) {}
+  bool fail_stats = false;
+
+  Result<SiblingSet> Get(const ObjectKey& key) override { return inner_->Get(key); }
+  void Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback done) override {
+    inner_->Put(std::move(key), std::move(intent), actor, std::move(done));
+  }
+  void Merge(ObjectKey key, SiblingSet remote, StateCallback done) override {
+    inner_->Merge(std::move(key), std::move(remote), std::move(done));
+  }
+  Result<ScanPage> Scan(uint64_t first_hash, uint64_t last_hash, const ObjectKey* resume_after,
+                        size_t limit) override {
+    return inner_->Scan(first_hash, last_hash, resume_after, limit);
+  }
+  void Sweep(uint64_t grace_ms, SweepCallback done) override {
+    inner_->Sweep(grace_ms, std::move(done));
+  }
+  HintStore& hints() override { return *this; }
+  void Cork() override { inner_->Cork(); }
+  void Uncork() override { inner_->Uncork(); }
+  uint64_t incarnation() const override { return inner_->incarnation(); }
+
+  void Add(Hint hint, HintStore::DoneCallback done) override {
+    inner_->hints().Add(std::move(hint), std::move(done));
+  }
+  Result<std::vector<Hint>> List(std::string_view target, size_t limit) override {
+    return inner_->hints().List(target, limit);
+  }
+  Result<std::vector<std::string>> Targets() override { return inner_->hints().Targets(); }
+  void RemoveDelivered(std::string target, ObjectKey key, SiblingSet delivered,
+                       HintStore::DoneCallback done) override {
+    inner_->hints().RemoveDelivered(std::move(target), std::move(key), std::move(delivered),
+                                    std::move(done));
+  }
+  void Drop(std::string target, ObjectKey key, HintStore::DoneCallback done) override {
+    inner_->hints().Drop(std::move(target), std::move(key), std::move(done));
+  }
+  Result<HintStats> Stats() override {
+    if (fail_stats) return Status::IOError("injected: cannot read hints");
+    return inner_->hints().Stats();
+  }
+
+ private:
+  std::unique_ptr<LmdbEngine> inner_;
+};
+
+class CapturingTransport final : public Transport {
+ public:
+  void Send(const Endpoint& to, Message message) override {
+    sent.emplace_back(to, std::move(message));
+  }
+  std::vector<std::pair<Endpoint, Message>> sent;
+};
+
+TEST(NodeTest, StatusReportsAFailedHintStoreRead) {
+  char tmpl[] = "/tmp/trolley-node-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  ManualClock clock;
+  NullLogger log;
+  Random random(1);
+  CapturingTransport transport;
+  LmdbEngineOptions eo;
+  eo.path = dir;
+  eo.durability = Durability::kNone;
+  eo.clock = &clock;
+  eo.completion_executor = [](std::function<void()> fn) { fn(); };
+  {
+    FaultyHintsEngine engine(std::move(LmdbEngine::Open(eo)).value());
+    NodeOptions no;
+    no.node_id = "solo";
+    no.namespaces = {NamespaceOptions{"carts", 1, 1, 1, 0}};
+    Ring ring = std::move(Ring::Build({NodeId{"solo"}}, 16)).value();
+    NodeEnv env{&transport, &clock, &engine, &random, &log};
+    std::unique_ptr<Node> node = std::move(Node::Create(no, env, ring)).value();
+
+    const Endpoint admin{"", 42};
+    node->OnMessage(admin, StatusRequest{RequestId{1}});
+    engine.fail_stats = true;
+    node->OnMessage(admin, StatusRequest{RequestId{2}});
+    ASSERT_EQ(transport.sent.size(), 2u);
+    for (const auto& [to, message] : transport.sent) EXPECT_EQ(to, admin);
+    const auto& ok = std::get<StatusReply>(transport.sent[0].second);
+    const auto& failed = std::get<StatusReply>(transport.sent[1].second);
+    EXPECT_EQ(ok.id, RequestId{1});
+    EXPECT_EQ(ok.code, StatusCode::kOk);
+    EXPECT_EQ(ok.message, "");
+    EXPECT_EQ(failed.id, RequestId{2});
+    EXPECT_EQ(failed.code, StatusCode::kIOError);
+    EXPECT_EQ(failed.message, "hint stats: injected: cannot read hints");
+    // Everything but the hint figures is still there.
+    EXPECT_EQ(failed.node_id, "solo");
+    EXPECT_EQ(failed.partitions, 16u);
+    EXPECT_EQ(failed.partitions_owned, 16u);
+    EXPECT_EQ(failed.partitions_replicated, 16u);
+    EXPECT_TRUE(failed.peers.empty());
+    EXPECT_EQ(failed.incarnation, engine.incarnation());
+    EXPECT_TRUE(ValidateMessage(failed).ok());
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

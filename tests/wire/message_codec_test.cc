@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/random.h"
+#include "ring/ring.h"
 #include "tests/wire/wire_test_util.h"
 #include "wire/protocol.capnp.h"
 
@@ -91,6 +92,80 @@ TEST(MessageCodecTest, DefaultMessagesRoundTrip) {
   ExpectRoundTrip(ReplicaGetReply{});
   ExpectRoundTrip(RingInfoReply{});
   ExpectRoundTrip(ErrorReply{RequestId{0}, StatusCode::kFailedPrecondition, "m"});
+  ExpectRoundTrip(StatusRequest{});
+  ExpectRoundTrip(StatusReply{.node_id = "n1"});
+}
+
+TEST(MessageCodecTest, StatusReplyRoundTripsEveryField) {
+  // Distinct values everywhere, so a field written to or read from the
+  // wrong slot shows.
+  const StatusReply m{.id = RequestId{101},
+                      .code = StatusCode::kIOError,
+                      .message = "hint stats: disk on fire",
+                      .node_id = "cart-db-1",
+                      .incarnation = 102,
+                      .actor = 0xfedcba9876543210ull,
+                      .partitions = 64,
+                      .partitions_owned = 21,
+                      .partitions_replicated = 63,
+                      .hints_pending = 104,
+                      .hints_oldest_ms = 1'700'000'000'105,
+                      .pending_requests = 106,
+                      .peers = {{"cart-db-2", true, 0},
+                                {"cart-db-3", false, 107},
+                                {"cart-db-4", true, ~uint64_t{0}}},
+                      .puts_ok = 108,
+                      .puts_failed = 109,
+                      .gets_ok = 110,
+                      .gets_failed = 111,
+                      .forwarded = 112,
+                      .hints_stored = 113,
+                      .hints_delivered = 114,
+                      .hints_dropped = 115,
+                      .read_repairs = 116,
+                      .fallback_writes = 117};
+  ExpectRoundTrip(m);
+  Result<Message> decoded = DecodeMessage(EncodeMessage(m));
+  ASSERT_TRUE(decoded.ok());
+  const auto& got = std::get<StatusReply>(*decoded);
+  EXPECT_EQ(got.peers.size(), 3u);
+  EXPECT_FALSE(got.peers[1].up);
+  EXPECT_EQ(got.peers[1].hints_pending, 107u);
+  EXPECT_EQ(got.fallback_writes, 117u);
+  EXPECT_EQ(got.code, StatusCode::kIOError);
+}
+
+TEST(MessageCodecTest, InvalidStatusReplyIsRefused) {
+  auto decode = [](const StatusReply& m) { return DecodeMessage(EncodeMessage(m)); };
+  Result<Message> no_id = decode(StatusReply{.id = RequestId{1}});
+  ASSERT_FALSE(no_id.ok());
+  EXPECT_EQ(no_id.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(no_id.status().message().rfind("StatusReply: node_id: ", 0), 0u)
+      << no_id.status().message();
+
+  Result<Message> bad_peer =
+      decode(StatusReply{.node_id = "n1", .peers = {{"n2", true, 0}, {"bad peer", true, 0}}});
+  ASSERT_FALSE(bad_peer.ok());
+  EXPECT_EQ(bad_peer.status().message().rfind("StatusReply: peer: ", 0), 0u)
+      << bad_peer.status().message();
+
+  Result<Message> share =
+      decode(StatusReply{.node_id = "n1", .partitions = 64, .partitions_owned = 30,
+                         .partitions_replicated = 20});
+  ASSERT_FALSE(share.ok());
+  EXPECT_EQ(share.status().message(),
+            "StatusReply: partitions: need owned <= replicated <= partitions, got 30, 20, 64");
+
+  // More peers than any ring has members: refused while reading, before
+  // the peers are copied.
+  StatusReply crowded{.node_id = "n1"};
+  crowded.peers.assign(size_t{kPartitionsMax} + 1, PeerStatus{"p", true, 0});
+  Result<Message> too_many = decode(crowded);
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(too_many.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(too_many.status().message(), "StatusReply: 65537 peers exceeds the limit of 65536");
+  crowded.peers.pop_back();
+  ExpectRoundTrip(crowded);
 }
 
 TEST(MessageCodecTest, NamesFollowTheVariantOrder) {
@@ -98,6 +173,9 @@ TEST(MessageCodecTest, NamesFollowTheVariantOrder) {
   EXPECT_EQ(MessageName(ClientPut{}), "ClientPut");
   EXPECT_EQ(MessageName(ReplicaWriteReply{}), "ReplicaWriteReply");
   EXPECT_EQ(MessageName(ErrorReply{}), "ErrorReply");
+  EXPECT_EQ(MessageName(StatusRequest{}), "StatusRequest");
+  EXPECT_EQ(MessageName(StatusReply{}), "StatusReply");
+  EXPECT_EQ(Message(StatusReply{}).index(), kMessageTypes - 1);
 }
 
 // Another writer may use many segments; they decode the same.
@@ -195,7 +273,8 @@ TEST(MessageCodecTest, RandomBytesNeverCrash) {
         const auto data_words = static_cast<uint16_t>(rng.Uniform(4));
         const auto pointers = static_cast<uint16_t>(rng.Uniform(4));
         const std::string head = Payload(
-            {StructPointer(0, 1, 1), rng.Uniform(17), StructPointer(0, data_words, pointers)});
+            {StructPointer(0, 1, 1), rng.Uniform(kMessageTypes + 2),
+             StructPointer(0, data_words, pointers)});
         bytes.replace(8, 24, head.substr(8));
       }
     }
@@ -287,7 +366,7 @@ TEST(MessageCodecTest, UnknownUnionMemberIsInvalidArgument) {
   Result<Message> decoded = DecodeMessage(Payload(words));
   ASSERT_FALSE(decoded.ok());
   EXPECT_EQ(decoded.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(decoded.status().message(), "unknown message type 15");
+  EXPECT_EQ(decoded.status().message(), "unknown message type 17");
   words[1] = 0xffff;
   EXPECT_EQ(DecodeMessage(Payload(words)).status().message(), "unknown message type 65535");
 }

@@ -83,6 +83,41 @@ RingInfoReply RandomRingInfo(Random& rng) {
   return m;
 }
 
+StatusReply RandomStatusReply(Random& rng) {
+  const uint32_t partitions = uint32_t{1} << rng.Uniform(17);
+  const auto replicated = static_cast<uint32_t>(rng.Uniform(uint64_t{partitions} + 1));
+  StatusReply m{.id = RandomId(rng),
+                .code = RandomCode(rng),
+                .message = RandomText(rng, 80),
+                .node_id = RandomNodeId(rng),
+                .incarnation = rng.Next(),
+                .actor = rng.Next(),
+                .partitions = rng.Chance(0.1) ? 0 : partitions,
+                .partitions_owned = static_cast<uint32_t>(rng.Uniform(uint64_t{replicated} + 1)),
+                .partitions_replicated = replicated,
+                .hints_pending = rng.Next(),
+                .hints_oldest_ms = rng.Next(),
+                .pending_requests = rng.Next(),
+                .peers = {},
+                .puts_ok = rng.Next(),
+                .puts_failed = rng.Next(),
+                .gets_ok = rng.Next(),
+                .gets_failed = rng.Next(),
+                .forwarded = rng.Next(),
+                .hints_stored = rng.Next(),
+                .hints_delivered = rng.Next(),
+                .hints_dropped = rng.Next(),
+                .read_repairs = rng.Next(),
+                .fallback_writes = rng.Next()};
+  if (m.partitions == 0) m.partitions_owned = m.partitions_replicated = 0;
+  const size_t peers = rng.Uniform(12);
+  for (size_t i = 0; i < peers; ++i) {
+    m.peers.push_back(
+        PeerStatus{RandomNodeId(rng), rng.Chance(0.5), rng.Next() >> rng.Uniform(64)});
+  }
+  return m;
+}
+
 }  // namespace
 
 Message RandomMessage(Random& rng, size_t index) {
@@ -129,6 +164,8 @@ Message RandomMessage(Random& rng, size_t index) {
     case 12: return RingInfoRequest{RandomId(rng)};
     case 13: return RandomRingInfo(rng);
     case 14: return ErrorReply{RandomId(rng), RandomCode(rng), RandomText(rng, 200)};
+    case 15: return StatusRequest{RandomId(rng)};
+    case 16: return RandomStatusReply(rng);
   }
   TROLLEY_ASSERT(false);
   return Ping{};

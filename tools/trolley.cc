@@ -212,6 +212,67 @@ int Ring(const Globals& g) {
   return kExitOk;
 }
 
+// Asks the --node for the members, then every member for its status.
+int ClusterStatus(const Globals& g) {
+  auto ring = Call(g, RingInfoRequest{});
+  if (!ring.ok()) return Fail(g, ring.status());
+  const auto* info = std::get_if<RingInfoReply>(&*ring);
+  if (info == nullptr) return Fail(g, Status::Corruption("unexpected reply " + std::string(MessageName(*ring))));
+  json nodes = json::array();
+  if (!g.json) {
+    std::printf("%-10s %-22s %-5s %6s %6s %8s %10s %10s  %s\n", "node", "address", "state",
+                "owns", "holds", "hints", "puts ok", "gets ok", "sees down");
+  }
+  bool all_up = true;
+  for (const auto& [id, address] : info->members) {
+    Globals one = g;
+    one.node = address;
+    auto reply = Call(one, StatusRequest{});
+    const auto* st = reply.ok() ? std::get_if<StatusReply>(&*reply) : nullptr;
+    if (st == nullptr || st->code != StatusCode::kOk) {
+      all_up = false;
+      const std::string why = !reply.ok() ? reply.status().ToString()
+                              : st == nullptr ? "unexpected reply"
+                                              : st->message;
+      if (g.json) nodes.push_back({{"id", id}, {"address", address}, {"up", false}, {"error", why}});
+      else std::printf("%-10s %-22s %-5s  (%s)\n", id.c_str(), address.c_str(), "DOWN", why.c_str());
+      continue;
+    }
+    std::string down;
+    json peers = json::array();
+    for (const PeerStatus& p : st->peers) {
+      if (!p.up) down += (down.empty() ? "" : ",") + p.node_id;
+      peers.push_back({{"id", p.node_id}, {"up", p.up}, {"hints_pending", p.hints_pending}});
+    }
+    if (g.json) {
+      nodes.push_back({{"id", id}, {"address", address}, {"up", true},
+                       {"incarnation", st->incarnation}, {"partitions", st->partitions},
+                       {"partitions_owned", st->partitions_owned},
+                       {"partitions_replicated", st->partitions_replicated},
+                       {"hints_pending", st->hints_pending}, {"hints_oldest_ms", st->hints_oldest_ms},
+                       {"pending_requests", st->pending_requests}, {"peers", peers},
+                       {"puts_ok", st->puts_ok}, {"puts_failed", st->puts_failed},
+                       {"gets_ok", st->gets_ok}, {"gets_failed", st->gets_failed},
+                       {"forwarded", st->forwarded}, {"hints_stored", st->hints_stored},
+                       {"hints_delivered", st->hints_delivered}, {"hints_dropped", st->hints_dropped},
+                       {"read_repairs", st->read_repairs}, {"fallback_writes", st->fallback_writes}});
+    } else {
+      std::printf("%-10s %-22s %-5s %6u %6u %8llu %10llu %10llu  %s\n", id.c_str(), address.c_str(),
+                  "up", st->partitions_owned, st->partitions_replicated,
+                  static_cast<unsigned long long>(st->hints_pending),
+                  static_cast<unsigned long long>(st->puts_ok),
+                  static_cast<unsigned long long>(st->gets_ok), down.empty() ? "-" : down.c_str());
+    }
+  }
+  if (g.json) {
+    std::cout << json{{"ok", true}, {"nodes", nodes}}.dump() << "\n";
+  } else {
+    std::printf("(owns: partitions it is first owner of; holds: partitions it replicates; hints: "
+                "writes held for nodes that were down)\n");
+  }
+  return all_up ? kExitOk : kExitFailed;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -260,6 +321,8 @@ int main(int argc, char** argv) {
   });
 
   app.add_subcommand("ring", "partitions and members")->callback([&] { result = Ring(g); });
+  app.add_subcommand("status", "every node: up or down, partitions, hints pending, counters")
+      ->callback([&] { result = ClusterStatus(g); });
 
   CLI11_PARSE(app, argc, argv);
   return result;

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# A local Trolley cluster on 127.0.0.1, for the demo and the benchmarks.
+#
+#   scripts/local-cluster.sh start DIR [--nodes 3] [--base-port 7101] [--durability sync]
+#                                      [--n 3 --r 2 --w 2]
+#   scripts/local-cluster.sh stop DIR
+#
+# start writes DIR/nK.toml, starts build/node/server/trolleyd for each node
+# (logs in DIR/nK.log, pids in DIR/nK.pid, data in DIR/nK/) and waits until
+# every node answers. Namespaces: "carts" (union-max) and "carts-orset"
+# (or-set), both with the given N/R/W and durability, and "guest-carts"
+# (30-day TTL). stop sends SIGTERM to the pids it started and waits.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+TROLLEYD="${TROLLEYD:-$ROOT/build/node/server/trolleyd}"
+TROLLEY="${TROLLEY:-$ROOT/build/tools/trolley}"
+
+cmd="${1:-}"; dir="${2:-}"
+[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,13p' "$0"; exit 2; }
+shift 2
+nodes=3 base=7101 durability=sync n=3 r=2 w=2
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --nodes) nodes="$2"; shift 2 ;;
+    --base-port) base="$2"; shift 2 ;;
+    --durability) durability="$2"; shift 2 ;;
+    --n) n="$2"; shift 2 ;;
+    --r) r="$2"; shift 2 ;;
+    --w) w="$2"; shift 2 ;;
+    *) echo "local-cluster: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+case "$cmd" in
+start)
+  mkdir -p "$dir"; dir="$(cd "$dir" && pwd)"
+  members=""
+  for i in $(seq 1 "$nodes"); do
+    members+=$'[[members]]\n'"id = \"n$i\""$'\n'"address = \"127.0.0.1:$((base + i - 1))\""$'\n'
+  done
+  for i in $(seq 1 "$nodes"); do
+    if [ -f "$dir/n$i.pid" ] && kill -0 "$(cat "$dir/n$i.pid")" 2>/dev/null; then
+      echo "local-cluster: n$i already running (pid $(cat "$dir/n$i.pid")); stop it first" >&2
+      exit 1
+    fi
+    cat > "$dir/n$i.toml" <<TOML
+node_id = "n$i"
+data_dir = "$dir/n$i"
+log_level = "info"
+$members
+[[namespaces]]
+name = "carts"
+n = $n
+r = $r
+w = $w
+merge = "union-max"
+durability = "$durability"
+
+[[namespaces]]
+name = "carts-orset"
+n = $n
+r = $r
+w = $w
+merge = "or-set"
+durability = "$durability"
+
+[[namespaces]]
+name = "guest-carts"
+n = $n
+r = $r
+w = $w
+ttl_ms = 2592000000
+merge = "union-max"
+durability = "$durability"
+TOML
+    "$TROLLEYD" --config "$dir/n$i.toml" >"$dir/n$i.log" 2>&1 &
+    echo $! > "$dir/n$i.pid"
+  done
+  for i in $(seq 1 "$nodes"); do
+    ok=""
+    for _ in $(seq 1 100); do
+      if "$TROLLEY" --node "127.0.0.1:$((base + i - 1))" --timeout-ms 500 ring >/dev/null 2>&1; then ok=1; break; fi
+      kill -0 "$(cat "$dir/n$i.pid")" 2>/dev/null || break
+      sleep 0.1
+    done
+    if [ -z "$ok" ]; then
+      echo "local-cluster: n$i did not start; its log:" >&2
+      tail -n 20 "$dir/n$i.log" >&2
+      exit 1
+    fi
+  done
+  echo "local-cluster: $nodes nodes up on 127.0.0.1:$base..$((base + nodes - 1)) (N=$n R=$r W=$w, $durability), data in $dir"
+  ;;
+stop)
+  for pidfile in "$dir"/n*.pid; do
+    [ -f "$pidfile" ] || continue
+    pid="$(cat "$pidfile")"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "local-cluster: pid $pid did not stop within 10 s; sending SIGKILL" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$pidfile"
+  done
+  ;;
+*) echo "local-cluster: unknown command $cmd (start, stop)" >&2; exit 2 ;;
+esac

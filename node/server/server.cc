@@ -3,6 +3,7 @@
 #include <array>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <string>
@@ -168,7 +169,49 @@ struct Server::Impl final : Transport {
   bool stopping = false;
 };
 
+// data_dir/NAMESPACES records which engine (durability) holds each
+// namespace. Moving a namespace to another engine would hide its keys and
+// could reissue dots (each engine keeps its own counters), so a changed
+// durability is refused until a migration exists; new namespaces are added.
+static Status CheckNamespaceLayout(const ServerConfig& config) {
+  const std::filesystem::path path = std::filesystem::path(config.data_dir) / "NAMESPACES";
+  std::map<std::string, std::string> recorded;
+  if (std::ifstream in(path); in) {
+    std::string name, durability;
+    while (in >> name >> durability) recorded[name] = durability;
+  }
+  bool changed = false;
+  for (size_t i = 0; i < config.namespaces.size(); ++i) {
+    const ServerNamespace& ns = config.namespaces[i];
+    const std::string mode(DurabilityName(ns.durability));
+    auto it = recorded.find(ns.options.name);
+    if (it == recorded.end()) {
+      recorded[ns.options.name] = mode;
+      changed = true;
+    } else if (it->second != mode) {
+      return Status::FailedPrecondition(
+          "namespaces[" + std::to_string(i) + "].durability: '" + ns.options.name +
+          "' holds data written with durability " + it->second + " in " + config.data_dir +
+          "; changing it to " + mode + " needs a data migration, which trolleyd does not do yet");
+    }
+  }
+  if (!changed) return Status::Ok();
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    for (const auto& [name, mode] : recorded) out << name << " " << mode << "\n";
+    out.flush();
+    if (!out) return Status::IOError("cannot write " + tmp.string());
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Status::IOError("cannot write " + path.string() + ": " + ec.message());
+  return Status::Ok();
+}
+
 Status Server::Impl::Open() {
+  if (Status s = CheckNamespaceLayout(config); !s.ok()) return s;
   // One engine per durability mode in use; the sync engine (if any) also
   // takes namespaces this node was not configured with (merges from peers).
   std::map<Durability, size_t> engine_of;

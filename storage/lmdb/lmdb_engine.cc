@@ -269,6 +269,8 @@ class LmdbEngine::Impl {
   void RunSweepChunk(SweepJob& job);
   int GrowMap();
   void Complete(Op& op);
+  std::function<void()> Completion(Op& op);  // empty if the op has no callback
+  void CompleteBatch(std::vector<Op>& batch);
   void Deliver(std::function<void()> fn);
   uint64_t NowMs() { return options_.clock->NowWallMs(); }
 
@@ -483,18 +485,40 @@ void LmdbEngine::Impl::Deliver(std::function<void()> fn) {
   }
 }
 
+std::function<void()> LmdbEngine::Impl::Completion(Op& op) {
+  if (op.state_done) {
+    Result<SiblingSet> r = op.status.ok() ? Result<SiblingSet>(std::move(op.result))
+                                          : Result<SiblingSet>(op.status);
+    return [cb = std::move(op.state_done), r = std::move(r)]() mutable { cb(std::move(r)); };
+  }
+  if (op.done) return [cb = std::move(op.done), s = op.status]() mutable { cb(s); };
+  return {};
+}
+
 void LmdbEngine::Impl::Complete(Op& op) {
   if (op.complete_inline) {
     if (op.done) op.done(op.status);
     return;
   }
-  if (op.state_done) {
-    Result<SiblingSet> r = op.status.ok() ? Result<SiblingSet>(std::move(op.result))
-                                          : Result<SiblingSet>(op.status);
-    Deliver([cb = std::move(op.state_done), r = std::move(r)]() mutable { cb(std::move(r)); });
-  } else if (op.done) {
-    Deliver([cb = std::move(op.done), s = op.status]() mutable { cb(s); });
+  if (auto fn = Completion(op)) Deliver(std::move(fn));
+}
+
+void LmdbEngine::Impl::CompleteBatch(std::vector<Op>& batch) {
+  // One executor call for the whole commit: one wake-up of the caller's
+  // loop, and every reply of the batch leaves in the same loop turn.
+  std::vector<std::function<void()>> fns;
+  fns.reserve(batch.size());
+  for (Op& op : batch) {
+    if (op.complete_inline) {
+      if (op.done) op.done(op.status);
+    } else if (auto fn = Completion(op)) {
+      fns.push_back(std::move(fn));
+    }
   }
+  if (fns.empty()) return;
+  Deliver([fns = std::move(fns)]() mutable {
+    for (auto& fn : fns) fn();
+  });
 }
 
 void LmdbEngine::Impl::Submit(Op op) {
@@ -620,7 +644,7 @@ void LmdbEngine::Impl::RunBatch(std::vector<Op>& batch) {
                   failed.ToString());
     for (Op& op : batch) op.status = failed;
   }
-  for (Op& op : batch) Complete(op);
+  CompleteBatch(batch);
 }
 
 int LmdbEngine::Impl::ReadState(MDB_txn* txn, const std::string& raw_key, SiblingSet* state,

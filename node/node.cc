@@ -87,7 +87,19 @@ void Node::Suspect(const std::string& node, std::string_view why) {
   Log(LogLevel::kWarn, "peer.suspected node=" + node + " reason=" + std::string(why));
 }
 
-void Node::OnPeerUnreachable(const std::string& node) { Suspect(node, "unreachable"); }
+void Node::OnPeerUnreachable(const std::string& node) {
+  Suspect(node, "unreachable");
+  std::vector<ForwardOp> reroute;
+  for (auto it = forwards_.begin(); it != forwards_.end();) {
+    if (it->second.to == node) {
+      reroute.push_back(std::move(it->second));
+      it = forwards_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (ForwardOp& op : reroute) Reroute(std::move(op), Now());
+}
 
 void Node::OnMessage(const Endpoint& from, Message message) {
   if (from.IsNode()) MarkHeard(from.node);
@@ -123,18 +135,42 @@ bool Node::Forward(const Endpoint& from, RequestId client_id, const PreferenceLi
   for (const NodeId& primary : pref.primaries) {
     if (primary.name == options_.node_id || !IsUp(primary.name)) continue;
     const RequestId id = NextId();
+    Message original = request;  // kept to re-route if this primary turns out to be down
     std::visit(Overloaded{[&](ClientPut& m) { m.id = id, m.forwarded = true; },
                           [&](ClientGet& m) { m.id = id, m.forwarded = true; },
                           [](auto&) { TROLLEY_ASSERT(false); }},
                request);
-    forwards_[id.value] = ForwardOp{from, client_id, primary.name,
+    const uint64_t now = Now();
+    forwards_[id.value] = ForwardOp{from,
+                                    client_id,
+                                    primary.name,
                                     std::holds_alternative<ClientPut>(request),
-                                    Now() + timeout_ms * kNsPerMs};
+                                    now + timeout_ms * kNsPerMs,
+                                    now,
+                                    std::move(original)};
     env_.transport->Send(Endpoint{primary.name, 0}, std::move(request));
     ++stats_.forwarded;
     return true;
   }
   return false;  // no primary reachable: coordinate here
+}
+
+void Node::Reroute(ForwardOp op, uint64_t now) {
+  // The original request again, with what is left of its deadline: the
+  // primary it went to is now suspected, so it goes to the next one or is
+  // coordinated here.
+  const uint64_t left_ms =
+      op.deadline_ns > now ? std::max<uint64_t>(1, (op.deadline_ns - now) / kNsPerMs) : 1;
+  std::visit(Overloaded{[&](ClientPut& m) {
+                          m.timeout_ms = static_cast<uint32_t>(std::min<uint64_t>(left_ms, UINT32_MAX));
+                          OnClientPut(op.client, std::move(m));
+                        },
+                        [&](ClientGet& m) {
+                          m.timeout_ms = static_cast<uint32_t>(std::min<uint64_t>(left_ms, UINT32_MAX));
+                          OnClientGet(op.client, std::move(m));
+                        },
+                        [](auto&) { TROLLEY_ASSERT(false); }},
+             op.request);
 }
 
 void Node::OnForwardedReply(const Endpoint& from, Message reply) {
@@ -153,22 +189,32 @@ void Node::OnForwardedReply(const Endpoint& from, Message reply) {
 }
 
 void Node::TickForwards(uint64_t now) {
+  std::vector<ForwardOp> reroute;
   for (auto it = forwards_.begin(); it != forwards_.end();) {
-    if (now < it->second.deadline_ns) {
+    ForwardOp& op = it->second;
+    if (now < op.deadline_ns) {
+      // A primary silent for replica_timeout_ms is suspected and the request
+      // re-routed once, as a coordinator replaces a silent replica.
+      if (!op.rerouted && now >= op.sent_ns + options_.replica_timeout_ms * kNsPerMs) {
+        Suspect(op.to, "forwarded request timed out");
+        op.rerouted = true;
+        reroute.push_back(std::move(op));
+        it = forwards_.erase(it);
+        continue;
+      }
       ++it;
       continue;
     }
-    const std::string msg = "forwarded to " + it->second.to + " and got no answer in time";
-    Suspect(it->second.to, "forwarded request timed out");
-    if (it->second.is_put) {
-      env_.transport->Send(it->second.client,
-                           ClientPutReply{it->second.client_id, StatusCode::kTimeout, msg, {}});
+    const std::string msg = "forwarded to " + op.to + " and got no answer in time";
+    Suspect(op.to, "forwarded request timed out");
+    if (op.is_put) {
+      env_.transport->Send(op.client, ClientPutReply{op.client_id, StatusCode::kTimeout, msg, {}});
     } else {
-      env_.transport->Send(it->second.client,
-                           ClientGetReply{it->second.client_id, StatusCode::kTimeout, msg, {}});
+      env_.transport->Send(op.client, ClientGetReply{op.client_id, StatusCode::kTimeout, msg, {}});
     }
     it = forwards_.erase(it);
   }
+  for (ForwardOp& op : reroute) Reroute(std::move(op), now);
 }
 
 // ---- put, as coordinator ----
@@ -380,7 +426,8 @@ void Node::TickPuts(uint64_t now) {
     // Index loop: ReplaceSilentTarget appends to op.targets.
     for (size_t i = 0; i < op.targets.size(); ++i) {
       if (op.targets[i].answered) continue;
-      if (now - op.targets[i].sent_ns < options_.replica_timeout_ms * kNsPerMs) continue;
+      // sent_ns may be later than `now`: targets added during this tick.
+      if (now < op.targets[i].sent_ns + options_.replica_timeout_ms * kNsPerMs) continue;
       Suspect(op.targets[i].node, "replica write timed out");
       PutTarget silent = op.targets[i];
       op.targets[i].answered = true;
@@ -433,7 +480,7 @@ void Node::HintDeliveryFailed(const std::string& target) {
 
 void Node::TickHints(uint64_t now) {
   for (auto it = deliveries_.begin(); it != deliveries_.end();) {
-    if (now - it->second.sent_ns < options_.replica_timeout_ms * kNsPerMs) {
+    if (now < it->second.sent_ns + options_.replica_timeout_ms * kNsPerMs) {
       ++it;
       continue;
     }
@@ -595,7 +642,7 @@ void Node::TickGets(uint64_t now) {
     auto it = gets_.find(id);
     if (it == gets_.end()) continue;
     GetOp& op = it->second;
-    const bool silent = now - op.sent_ns >= options_.replica_timeout_ms * kNsPerMs;
+    const bool silent = now >= op.sent_ns + options_.replica_timeout_ms * kNsPerMs;
     if (!silent && now < op.deadline_ns) continue;
     for (const std::string& t : op.quorum->Unanswered()) {
       Suspect(t, "replica read timed out");

@@ -21,6 +21,11 @@
 //      replaced by the next unused fallback; a primary that no fallback
 //      covers gets a durable hint on the coordinator itself, so it catches
 //      up when it answers again without waiting for a read.
+// Forwarding: a node outside the key's preference list forwards a client
+// request to the first primary it believes up; if that primary is reported
+// unreachable, or is silent for replica_timeout_ms, the request is
+// re-routed once (to the next primary, or coordinated here) within its
+// original deadline.
 // Get: read locally and from the up primaries, answer after R states
 // (not-found is a state), then send the merged state to every replica that
 // answered with less (read repair: a merge, never an overwrite).
@@ -143,6 +148,9 @@ class Node {
     std::string to;
     bool is_put = false;
     uint64_t deadline_ns = 0;
+    uint64_t sent_ns = 0;
+    Message request;        // as the client sent it, to re-route
+    bool rerouted = false;  // re-routed requests are not re-routed again
   };
   struct HintDelivery {
     std::string target;
@@ -205,6 +213,8 @@ class Node {
 
   bool Forward(const Endpoint& from, RequestId client_id, const PreferenceList& pref,
                Message request, uint64_t timeout_ms);
+  // Handles a forwarded request again after its primary was found down.
+  void Reroute(ForwardOp op, uint64_t now);
   const NamespaceOptions* FindNamespace(const std::string& ns) const;
   void MarkHeard(const std::string& node);
   void Suspect(const std::string& node, std::string_view why);

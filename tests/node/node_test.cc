@@ -420,6 +420,31 @@ TEST(NodeTest, NonOwnerForwardsToAPrimary) {
   EXPECT_TRUE(c.Local(outsider, "gina").empty());
 }
 
+TEST(NodeTest, ForwardToADeadPrimaryIsReroutedAtOnce) {
+  TestCluster c(5);
+  const auto pref = c.Pref("hana");
+  const std::string outsider = pref.fallbacks[0].name;
+  c.Kill(pref.primaries[0].name);  // the outsider still believes it up
+  auto put = c.Put(outsider, "hana", "gloves");
+  ASSERT_EQ(put.code, StatusCode::kOk) << put.message;
+  EXPECT_EQ(c.node(outsider).stats().forwarded, 2u);  // to the dead one, then the next
+  EXPECT_FALSE(c.node(outsider).IsUp(pref.primaries[0].name));
+  EXPECT_EQ(TestCluster::Values(c.Local(pref.primaries[1].name, "hana")),
+            std::vector<std::string>{"gloves"});
+}
+
+TEST(NodeTest, ForwardToASilentPrimaryIsReroutedBeforeTheDeadline) {
+  TestCluster c(5);
+  const auto pref = c.Pref("ines");
+  const std::string outsider = pref.fallbacks[0].name;
+  c.Silence(pref.primaries[0].name);  // a partition: no word back at all
+  auto got = c.Get(outsider, "ines");
+  EXPECT_EQ(got.code, StatusCode::kNotFound) << got.message;  // answered, not timed out
+  auto put = c.Put(outsider, "ines", "hat");
+  ASSERT_EQ(put.code, StatusCode::kOk) << put.message;
+  EXPECT_EQ(c.node(outsider).PendingRequests(), 0u);
+}
+
 TEST(NodeTest, UnknownNamespaceAndImpossibleWAreClearErrors) {
   TestCluster c(3);
   ClientPut m;

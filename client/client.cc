@@ -1,0 +1,557 @@
+#include "client/client.h"
+
+#include <algorithm>
+#include <array>
+#include <deque>
+#include <map>
+#include <random>
+
+#include "common/clock.h"
+#include "common/host_port.h"
+#include "ring/preference_list.h"
+#include "ring/ring.h"
+#include "storage/record_codec.h"
+#include "wire/frame.h"
+#include "wire/message_codec.h"
+
+namespace trolley {
+namespace {
+
+using tcp = asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+using ms = std::chrono::milliseconds;
+
+constexpr auto kNodeDownFor = ms(1000);  // skip a node that failed, for this long
+
+std::string Hex(std::string_view bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+bool Retryable(StatusCode code) {
+  return code == StatusCode::kUnavailable || code == StatusCode::kTimeout ||
+         code == StatusCode::kBusy;
+}
+
+std::vector<Value> ValuesOf(const SiblingSet& state) {
+  const uint64_t now = SystemClock().NowWallMs();
+  std::vector<Value> out;
+  for (const Sibling& s : state.siblings()) {
+    if (s.ExpiredAt(now)) continue;
+    out.push_back(Value{s.value, s.tombstone, s.timestamp_ms, s.expiry_ms, s.write_id});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Context::Token() const { return vv_.empty() ? "" : Hex(EncodeContext(vv_)); }
+
+Result<Context> Context::FromToken(std::string_view token) {
+  if (token.empty()) return Context();
+  if (token.size() % 2 != 0) return Status::InvalidArgument("context token: odd length");
+  std::string bytes;
+  bytes.reserve(token.size() / 2);
+  for (size_t i = 0; i < token.size(); i += 2) {
+    int v = 0;
+    for (char c : token.substr(i, 2)) {
+      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (d < 0) return Status::InvalidArgument("context token: not lowercase hex");
+      v = v * 16 + d;
+    }
+    bytes += static_cast<char>(v);
+  }
+  auto vv = DecodeContext(bytes);
+  if (!vv.ok()) return Status::InvalidArgument("context token: " + vv.status().message());
+  return Context(std::move(*vv));
+}
+
+// One pipelined connection to one node: many requests in flight, matched
+// to replies by request id; everything sent in one handler goes out in one
+// write. A failure fails every request in flight with kUnavailable; the
+// next call reconnects.
+struct Connection : std::enable_shared_from_this<Connection> {
+  using Callback = std::function<void(Result<Message>)>;
+  struct Pending {
+    Callback done;
+    std::shared_ptr<asio::steady_timer> timer;
+  };
+
+  Connection(asio::io_context& io_ctx, std::string addr) : io(io_ctx), address(std::move(addr)), socket(io_ctx) {}
+
+  void Call(Message request, SteadyClock::time_point deadline, Callback done) {
+    if (state == State::kIdle) Connect();
+    const uint64_t id = ++last_id;
+    std::visit(
+        [&](auto& m) {
+          if constexpr (requires { m.id; }) m.id = RequestId{id};
+        },
+        request);
+    if (Status s = AppendMessageFrame(out, request); !s.ok()) {
+      done(s);
+      return;
+    }
+    auto timer = std::make_shared<asio::steady_timer>(io, deadline);
+    timer->async_wait([self = shared_from_this(), id](boost::system::error_code ec) {
+      if (ec) return;
+      self->Finish(id, Status::Timeout("no reply from " + self->address + " in time"));
+    });
+    pending.emplace(id, Pending{std::move(done), std::move(timer)});
+    if (state == State::kUp) ScheduleFlush();
+  }
+
+  void Close() {
+    ++generation;
+    state = State::kIdle;
+    boost::system::error_code ignored;
+    socket.close(ignored);
+  }
+
+  enum class State { kIdle, kConnecting, kUp };
+  asio::io_context& io;
+  std::string address;
+  tcp::socket socket;
+  State state = State::kIdle;
+  uint64_t generation = 0;
+  uint64_t last_id = 0;
+  FrameDecoder decoder;
+  std::array<char, 64 * 1024> chunk{};
+  std::string out, writing_buf;
+  bool writing = false, flush_posted = false;
+  std::map<uint64_t, Pending> pending;
+  std::function<void()> on_connect;  // counts connects
+
+ private:
+  void Connect() {
+    state = State::kConnecting;
+    const uint64_t gen = ++generation;
+    decoder = FrameDecoder();
+    writing = false;
+    std::string hello;
+    (void)AppendMessageFrame(hello, Hello{kProtocolVersion, ""});
+    out.insert(0, hello);
+    socket = tcp::socket(io);
+    auto hp = ParseHostPort(address, "node address");
+    boost::system::error_code ec;
+    asio::ip::address ip = hp.ok() ? asio::ip::make_address(hp->host, ec) : asio::ip::address();
+    if (!hp.ok() || ec) {
+      // Post: the caller has not registered its request yet.
+      asio::post(io, [self = shared_from_this(), gen] {
+        if (gen == self->generation) self->Fail("cannot use address " + self->address);
+      });
+      return;
+    }
+    if (on_connect) on_connect();
+    socket.async_connect(tcp::endpoint(ip, hp->port),
+                         [self = shared_from_this(), gen](boost::system::error_code e) {
+                           if (gen != self->generation) return;
+                           if (e) return self->Fail("connect to " + self->address + ": " + e.message());
+                           boost::system::error_code ignored;
+                           self->socket.set_option(tcp::no_delay(true), ignored);
+                           self->state = State::kUp;
+                           self->Read(gen);
+                           self->Write();
+                         });
+  }
+
+  void ScheduleFlush() {
+    if (flush_posted || writing) return;
+    flush_posted = true;
+    asio::post(io, [self = shared_from_this()] {
+      self->flush_posted = false;
+      self->Write();
+    });
+  }
+
+  void Write() {
+    if (state != State::kUp || writing || out.empty()) return;
+    writing = true;
+    std::swap(out, writing_buf);
+    const uint64_t gen = generation;
+    asio::async_write(socket, asio::buffer(writing_buf),
+                      [self = shared_from_this(), gen](boost::system::error_code ec, size_t) {
+                        if (gen != self->generation) return;
+                        self->writing = false;
+                        self->writing_buf.clear();
+                        if (ec) return self->Fail("send to " + self->address + ": " + ec.message());
+                        self->Write();
+                      });
+  }
+
+  void Read(uint64_t gen) {
+    socket.async_read_some(asio::buffer(chunk), [self = shared_from_this(), gen](
+                                                    boost::system::error_code ec, size_t n) {
+      if (gen != self->generation) return;
+      if (ec) return self->Fail(self->address + " closed the connection: " + ec.message());
+      if (Status s = self->decoder.Feed(self->chunk.data(), n); !s.ok()) {
+        return self->Fail("bad frame from " + self->address + ": " + s.message());
+      }
+      for (;;) {
+        auto frame = self->decoder.Next();
+        if (!frame.ok()) return self->Fail("bad frame from " + self->address);
+        if (!*frame) break;
+        auto m = DecodeMessage(**frame);
+        if (!m.ok()) return self->Fail("bad reply from " + self->address + ": " + m.status().message());
+        self->OnMessage(std::move(*m));
+        if (gen != self->generation) return;
+      }
+      self->Read(gen);
+    });
+  }
+
+  void OnMessage(Message m) {
+    if (std::holds_alternative<HelloReply>(m)) return;
+    if (const auto* e = std::get_if<ErrorReply>(&m)) {
+      if (e->id.value == 0) return Fail(address + " refused the connection: " + e->message);
+      return Finish(e->id.value, Status(e->code, address + ": " + e->message));
+    }
+    uint64_t id = 0;
+    std::visit(
+        [&](const auto& v) {
+          if constexpr (requires { v.id; }) id = v.id.value;
+        },
+        m);
+    Finish(id, std::move(m));
+  }
+
+  void Finish(uint64_t id, Result<Message> result) {
+    auto it = pending.find(id);
+    if (it == pending.end()) return;
+    Pending p = std::move(it->second);
+    pending.erase(it);
+    p.timer->cancel();
+    p.done(std::move(result));
+  }
+
+  void Fail(const std::string& why) {
+    Close();
+    out.clear();
+    writing_buf.clear();
+    auto failed = std::move(pending);
+    pending.clear();
+    for (auto& [id, p] : failed) {
+      p.timer->cancel();
+      p.done(Status::Unavailable(why));
+    }
+  }
+};
+
+struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
+  struct Op {
+    Message request;
+    std::string ns, key;
+    SteadyClock::time_point deadline;
+    std::vector<std::string> route;
+    size_t next = 0;
+    uint32_t attempts = 0;
+    Status last_error;
+    std::function<void(Result<Message>)> done;
+  };
+
+  Impl(asio::io_context& io_ctx, ClientOptions o)
+      : io(io_ctx), options(std::move(o)),
+        rng(options.random_seed != 0 ? options.random_seed : std::random_device{}()) {}
+
+  asio::io_context& io;
+  ClientOptions options;
+  std::mt19937_64 rng;
+  Stats stats;
+  bool closed = false;
+  // The ring as last learned; empty until the first RingInfo.
+  std::optional<Ring> ring;
+  std::map<std::string, std::string> address_of;  // node id -> host:port
+  SteadyClock::time_point ring_fetched{};
+  bool ring_fetching = false;
+  std::vector<std::function<void()>> ring_waiters;
+  std::map<std::string, std::vector<std::shared_ptr<Connection>>> pools;
+  std::map<std::string, size_t> next_conn;
+  std::map<std::string, SteadyClock::time_point> down_until;
+
+  std::shared_ptr<Connection> ConnectionTo(const std::string& address) {
+    auto& pool = pools[address];
+    if (pool.size() < std::max<size_t>(1, options.connections_per_node)) {
+      pool.push_back(std::make_shared<Connection>(io, address));
+      pool.back()->on_connect = [this] { ++stats.connects; };
+      return pool.back();
+    }
+    return pool[next_conn[address]++ % pool.size()];
+  }
+
+  void WithRing(std::function<void()> then) {
+    const auto now = SteadyClock::now();
+    const bool fresh = ring && now - ring_fetched < options.ring_refresh;
+    if (fresh) return then();
+    if (ring) {  // stale: use it, refresh in the background
+      FetchRing(0);
+      return then();
+    }
+    ring_waiters.push_back(std::move(then));
+    FetchRing(0);
+  }
+
+  void FetchRing(size_t seed_index) {
+    if (seed_index == 0) {
+      if (ring_fetching) return;
+      ring_fetching = true;
+      ++stats.ring_fetches;
+    }
+    // Known members first (they may have changed), then the seeds.
+    std::vector<std::string> sources;
+    for (const auto& [id, address] : address_of) sources.push_back(address);
+    for (const std::string& s : options.seeds) sources.push_back(s);
+    if (seed_index >= sources.size()) return RingDone();
+    const std::string source = sources[seed_index];
+    ConnectionTo(source)->Call(
+        RingInfoRequest{}, SteadyClock::now() + std::min(options.timeout, ms(1000)),
+        [self = shared_from_this(), seed_index, source](Result<Message> r) {
+          const RingInfoReply* info = r.ok() ? std::get_if<RingInfoReply>(&*r) : nullptr;
+          if (info == nullptr || info->owners.empty()) return self->FetchRing(seed_index + 1);
+          std::vector<NodeId> owners;
+          for (const std::string& o : info->owners) owners.push_back(NodeId{o});
+          auto built = Ring::FromOwners(std::move(owners));
+          if (!built.ok()) return self->FetchRing(seed_index + 1);
+          self->ring = std::move(*built);
+          self->address_of.clear();
+          for (const auto& [id, address] : info->members) self->address_of[id] = address;
+          self->ring_fetched = SteadyClock::now();
+          self->RingDone();
+        });
+  }
+
+  void RingDone() {
+    ring_fetching = false;
+    auto waiters = std::move(ring_waiters);
+    ring_waiters.clear();
+    for (auto& w : waiters) w();
+  }
+
+  // Preference-list order for the key (coordinator first), nodes believed
+  // down moved to the back; the seeds when the ring is unknown.
+  std::vector<std::string> Route(const std::string& ns, const std::string& key) {
+    std::vector<std::string> route;
+    if (ring) {
+      const PreferenceList pref = PreferenceListForKey(*ring, ns, key, 3);
+      for (const auto* list : {&pref.primaries, &pref.fallbacks}) {
+        for (const NodeId& n : *list) {
+          auto it = address_of.find(n.name);
+          if (it != address_of.end()) route.push_back(it->second);
+        }
+      }
+    }
+    if (route.empty()) route = options.seeds;
+    const auto now = SteadyClock::now();
+    std::stable_partition(route.begin(), route.end(), [&](const std::string& a) {
+      auto it = down_until.find(a);
+      return it == down_until.end() || it->second <= now;
+    });
+    return route;
+  }
+
+  void Start(std::shared_ptr<Op> op) {
+    ++stats.requests;
+    WithRing([self = shared_from_this(), op] {
+      op->route = self->Route(op->ns, op->key);
+      self->Attempt(op);
+    });
+  }
+
+  void Attempt(const std::shared_ptr<Op>& op) {
+    if (closed) return op->done(Status::Unavailable("client closed"));
+    const auto now = SteadyClock::now();
+    if (now >= op->deadline || op->route.empty()) {
+      return op->done(Status::Timeout(
+          "no answer in time after " + std::to_string(op->attempts) + " attempt(s)" +
+          (op->last_error.ok() ? "" : "; last: " + op->last_error.ToString())));
+    }
+    ++stats.attempts;
+    ++op->attempts;
+    const std::string address = op->route[op->next % op->route.size()];
+    // Ask the node to answer a little before our deadline, so that a slow
+    // quorum comes back as the node's own, more precise, error.
+    const auto left = std::chrono::duration_cast<ms>(op->deadline - now);
+    const uint32_t node_timeout = static_cast<uint32_t>(std::max<int64_t>(1, left.count() * 9 / 10));
+    std::visit(
+        [&](auto& m) {
+          if constexpr (requires { m.timeout_ms; }) m.timeout_ms = node_timeout;
+        },
+        op->request);
+    ConnectionTo(address)->Call(op->request, op->deadline,
+                                [self = shared_from_this(), op, address](Result<Message> r) {
+                                  self->OnReply(op, address, std::move(r));
+                                });
+  }
+
+  void OnReply(const std::shared_ptr<Op>& op, const std::string& address, Result<Message> r) {
+    Status failure;
+    if (!r.ok()) {
+      failure = r.status();
+      if (failure.code() == StatusCode::kUnavailable) {
+        down_until[address] = SteadyClock::now() + kNodeDownFor;
+      }
+    } else {
+      StatusCode code = StatusCode::kOk;
+      std::string message;
+      std::visit(
+          [&](const auto& m) {
+            if constexpr (requires { m.code; }) code = m.code, message = m.message;
+          },
+          *r);
+      if (Retryable(code)) failure = Status(code, address + ": " + message);
+    }
+    if (failure.ok() || !Retryable(failure.code())) return op->done(std::move(r));
+    op->last_error = failure;
+    if (op->attempts >= options.attempts_max || closed) return op->done(failure);
+    ++stats.retries;
+    ++op->next;
+    // Full jitter: a random wait in [0, min(max, initial * 2^attempt)].
+    const int64_t cap = std::min<int64_t>(options.backoff_max.count(),
+                                          options.backoff_initial.count() << std::min(op->attempts, 20u));
+    const auto wait = ms(cap > 0 ? static_cast<int64_t>(rng() % static_cast<uint64_t>(cap + 1)) : 0);
+    auto timer = std::make_shared<asio::steady_timer>(io, wait);
+    timer->async_wait([self = shared_from_this(), op, timer](boost::system::error_code) {
+      self->Attempt(op);
+    });
+  }
+
+  void Close() {
+    closed = true;
+    for (auto& [address, pool] : pools) {
+      for (auto& c : pool) c->Close();
+    }
+  }
+};
+
+Result<std::unique_ptr<Client>> Client::Create(asio::io_context& io, ClientOptions options) {
+  if (options.seeds.empty()) return Status::InvalidArgument("ClientOptions.seeds: give at least one node (host:port)");
+  for (const std::string& s : options.seeds) {
+    if (auto hp = ParseHostPort(s, "ClientOptions.seeds"); !hp.ok()) return hp.status();
+  }
+  if (options.attempts_max == 0) return Status::InvalidArgument("ClientOptions.attempts_max: must be >= 1");
+  if (options.timeout.count() <= 0) return Status::InvalidArgument("ClientOptions.timeout: must be positive");
+  return std::unique_ptr<Client>(new Client(std::make_unique<Impl>(io, std::move(options))));
+}
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() { impl_->Close(); }
+const Client::Stats& Client::stats() const { return impl_->stats; }
+
+namespace {
+std::chrono::milliseconds TimeoutOf(const RequestOptions& o, const ClientOptions& c) {
+  return o.timeout.count() > 0 ? o.timeout : c.timeout;
+}
+}  // namespace
+
+void Client::Get(std::string ns, std::string key, RequestOptions options, ReadCallback done) {
+  auto op = std::make_shared<Impl::Op>();
+  op->request = ClientGet{.ns = ns, .key = key, .r = options.r};
+  op->ns = std::move(ns);
+  op->key = std::move(key);
+  op->deadline = SteadyClock::now() + TimeoutOf(options, impl_->options);
+  op->done = [done = std::move(done)](Result<Message> r) {
+    if (!r.ok()) return done(r.status());
+    const auto* m = std::get_if<ClientGetReply>(&*r);
+    if (m == nullptr) return done(Status::Corruption("unexpected reply to a get"));
+    if (m->code == StatusCode::kNotFound) return done(ReadResult{});
+    if (m->code != StatusCode::kOk) return done(Status(m->code, m->message));
+    ReadResult out;
+    out.siblings = ValuesOf(m->state);
+    out.found = !out.siblings.empty();
+    out.context = Context(m->state.context());
+    return done(std::move(out));
+  };
+  impl_->Start(std::move(op));
+}
+
+void Client::Put(std::string ns, std::string key, std::string value, const Context& context,
+                 RequestOptions options, uint64_t write_id, WriteCallback done) {
+  auto op = std::make_shared<Impl::Op>();
+  if (write_id == 0) write_id = impl_->rng() | 1;
+  op->request = ClientPut{.ns = ns, .key = key, .context = context.version(), .value = std::move(value),
+                          .write_id = write_id, .w = options.w, .ttl_ms = options.ttl_ms};
+  op->ns = std::move(ns);
+  op->key = std::move(key);
+  op->deadline = SteadyClock::now() + TimeoutOf(options, impl_->options);
+  op->done = [done = std::move(done)](Result<Message> r) {
+    if (!r.ok()) return done(r.status());
+    const auto* m = std::get_if<ClientPutReply>(&*r);
+    if (m == nullptr) return done(Status::Corruption("unexpected reply to a put"));
+    if (m->code != StatusCode::kOk) return done(Status(m->code, m->message));
+    return done(WriteResult{ValuesOf(m->state), Context(m->state.context()), ""});
+  };
+  impl_->Start(std::move(op));
+}
+
+void Client::Delete(std::string ns, std::string key, const Context& context, RequestOptions options,
+                    WriteCallback done) {
+  auto op = std::make_shared<Impl::Op>();
+  op->request = ClientPut{.ns = ns, .key = key, .context = context.version(), .tombstone = true,
+                          .write_id = impl_->rng() | 1, .w = options.w};
+  op->ns = std::move(ns);
+  op->key = std::move(key);
+  op->deadline = SteadyClock::now() + TimeoutOf(options, impl_->options);
+  op->done = [done = std::move(done)](Result<Message> r) {
+    if (!r.ok()) return done(r.status());
+    const auto* m = std::get_if<ClientPutReply>(&*r);
+    if (m == nullptr) return done(Status::Corruption("unexpected reply to a delete"));
+    if (m->code != StatusCode::kOk) return done(Status(m->code, m->message));
+    return done(WriteResult{ValuesOf(m->state), Context(m->state.context()), ""});
+  };
+  impl_->Start(std::move(op));
+}
+
+// ---- BlockingClient ----
+
+namespace {
+template <typename T, typename Start>
+Result<T> RunBlocking(asio::io_context& io, Start start) {
+  std::optional<Result<T>> out;
+  start([&](Result<T> r) { out.emplace(std::move(r)); });
+  io.restart();
+  while (!out) {
+    if (io.run_one() == 0) {
+      return Status::Unavailable("internal: the client's event loop ran out of work");
+    }
+  }
+  return std::move(*out);
+}
+}  // namespace
+
+Result<std::unique_ptr<BlockingClient>> BlockingClient::Create(ClientOptions options) {
+  std::unique_ptr<BlockingClient> c(new BlockingClient());
+  auto client = Client::Create(c->io_, std::move(options));
+  if (!client.ok()) return client.status();
+  c->client_ = std::move(*client);
+  return c;
+}
+
+BlockingClient::~BlockingClient() {
+  client_.reset();
+  io_.restart();
+  io_.poll();
+}
+
+Result<ReadResult> BlockingClient::Get(const std::string& ns, const std::string& key,
+                                       RequestOptions options) {
+  return RunBlocking<ReadResult>(io_, [&](auto done) { client_->Get(ns, key, options, done); });
+}
+
+Result<WriteResult> BlockingClient::Put(const std::string& ns, const std::string& key,
+                                        const std::string& value, const Context& context,
+                                        RequestOptions options, uint64_t write_id) {
+  return RunBlocking<WriteResult>(
+      io_, [&](auto done) { client_->Put(ns, key, value, context, options, write_id, done); });
+}
+
+Result<WriteResult> BlockingClient::Delete(const std::string& ns, const std::string& key,
+                                           const Context& context, RequestOptions options) {
+  return RunBlocking<WriteResult>(io_,
+                                  [&](auto done) { client_->Delete(ns, key, context, options, done); });
+}
+
+}  // namespace trolley

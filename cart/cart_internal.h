@@ -1,0 +1,42 @@
+// Helpers shared by the cart/ sources. Not part of the public API.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cart/cart_state.h"
+
+namespace trolley {
+
+// A CartState's fields as Decode reads them, already checked.
+struct CartParts {
+  CartSemantics semantics;
+  std::map<std::string, CartContributions> lines;
+  std::vector<uint64_t> removed_tags;
+  std::map<uint64_t, uint64_t> applied;
+  std::optional<std::string> merged_into;
+};
+
+}  // namespace trolley
+
+namespace trolley::cart_internal {
+
+// `s` in single quotes for an error message: non-printable bytes as \xNN,
+// cut after 64 bytes. Skus and keys come from clients.
+std::string Quoted(std::string_view s);
+
+// A line's quantity before capping: the largest "set" (or 0) plus the sum
+// of the "add"s. 64-bit: a line of many concurrent adds cannot overflow it.
+uint64_t RawQuantity(const CartContributions& line);
+
+// The contribution whose attributes the line shows: the newest by (at_ms, tag).
+const CartContribution& NewestContribution(const CartContributions& line);
+
+// "add", "set_quantity", "remove", "clear".
+std::string_view KindName(Mutation::Kind kind);
+
+}  // namespace trolley::cart_internal

@@ -1,0 +1,345 @@
+// The parts of CartState both semantics share: validation, the idempotence
+// window, Lines(), the guest-merge mark, invariants. The semantics live in
+// union_max.cc and or_set.cc; the encoding in cart_codec.cc.
+#include "cart/cart_state.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "cart/cart_internal.h"
+#include "common/assert.h"
+
+namespace trolley {
+
+using cart_internal::KindName;
+using cart_internal::Quoted;
+
+namespace cart_internal {
+
+std::string Quoted(std::string_view s) {
+  constexpr size_t kShownBytesMax = 64;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "'";
+  for (size_t i = 0; i < s.size() && i < kShownBytesMax; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    }
+  }
+  out += "'";
+  if (s.size() > kShownBytesMax) out += "... (" + std::to_string(s.size()) + " bytes)";
+  return out;
+}
+
+uint64_t RawQuantity(const CartContributions& line) {
+  uint64_t set_max = 0;
+  uint64_t adds = 0;
+  for (const auto& [tag, c] : line) {
+    if (c.kind == CartContribution::Kind::kSet) {
+      set_max = std::max<uint64_t>(set_max, c.quantity);
+    } else {
+      adds += c.quantity;
+    }
+  }
+  return set_max + adds;
+}
+
+const CartContribution& NewestContribution(const CartContributions& line) {
+  TROLLEY_ASSERT(!line.empty());
+  auto newest = line.begin();
+  for (auto it = line.begin(); it != line.end(); ++it) {
+    // Ties on at_ms go to the larger tag; the map is sorted by tag, so >=.
+    if (it->second.at_ms >= newest->second.at_ms) newest = it;
+  }
+  return newest->second;
+}
+
+std::string_view KindName(Mutation::Kind kind) {
+  switch (kind) {
+    case Mutation::Kind::kAdd: return "add";
+    case Mutation::Kind::kSetQuantity: return "set_quantity";
+    case Mutation::Kind::kRemove: return "remove";
+    case Mutation::Kind::kClear: return "clear";
+  }
+  TROLLEY_ASSERT_MSG(false, "unknown Mutation::Kind");
+  return "";
+}
+
+}  // namespace cart_internal
+
+namespace {
+
+Status Limit(std::string message) { return Status::LimitExceeded("cart: " + std::move(message)); }
+Status Invalid(std::string message) {
+  return Status::InvalidArgument("cart: " + std::move(message));
+}
+
+Status ValidateAttributes(const Mutation& m, const CartLimits& limits) {
+  if (m.attributes.size() > limits.attributes_max) {
+    return Limit(std::string(KindName(m.kind)) + " of sku " + Quoted(m.sku) + " has " +
+                 std::to_string(m.attributes.size()) + " attributes, above attributes_max = " +
+                 std::to_string(limits.attributes_max));
+  }
+  for (const auto& [key, value] : m.attributes) {
+    if (key.empty()) {
+      return Invalid(std::string(KindName(m.kind)) + " of sku " + Quoted(m.sku) +
+                     " has an attribute with an empty key");
+    }
+    if (key.size() + value.size() > limits.attribute_bytes_max) {
+      return Limit("attribute " + Quoted(key) + " of sku " + Quoted(m.sku) + " is " +
+                   std::to_string(key.size() + value.size()) +
+                   " bytes (key + value), above attribute_bytes_max = " +
+                   std::to_string(limits.attribute_bytes_max));
+    }
+  }
+  return Status::Ok();
+}
+
+Status ValidateSku(const Mutation& m, const CartLimits& limits) {
+  if (m.sku.empty()) return Invalid(std::string(KindName(m.kind)) + " with an empty sku");
+  if (m.sku.size() > limits.sku_bytes_max) {
+    return Limit("sku " + Quoted(m.sku) + " is " + std::to_string(m.sku.size()) +
+                 " bytes, above sku_bytes_max = " + std::to_string(limits.sku_bytes_max));
+  }
+  return Status::Ok();
+}
+
+Status ValidateMutation(const Mutation& m, const CartLimits& limits) {
+  const std::string kind(KindName(m.kind));
+  switch (m.kind) {
+    case Mutation::Kind::kAdd:
+    case Mutation::Kind::kSetQuantity: {
+      if (Status s = ValidateSku(m, limits); !s.ok()) return s;
+      if (m.kind == Mutation::Kind::kAdd && m.quantity == 0) {
+        return Invalid("add of quantity 0 for sku " + Quoted(m.sku) + "; an add adds 1 or more");
+      }
+      if (m.quantity > limits.quantity_max) {
+        return Limit(kind + " of quantity " + std::to_string(m.quantity) + " for sku " +
+                     Quoted(m.sku) + " is above quantity_max = " +
+                     std::to_string(limits.quantity_max));
+      }
+      return ValidateAttributes(m, limits);
+    }
+    case Mutation::Kind::kRemove:
+    case Mutation::Kind::kClear: {
+      if (m.kind == Mutation::Kind::kRemove) {
+        if (Status s = ValidateSku(m, limits); !s.ok()) return s;
+      } else if (!m.sku.empty()) {
+        return Invalid("clear takes no sku, got " + Quoted(m.sku));
+      }
+      if (m.quantity != 0) {
+        return Invalid(kind + " takes no quantity, got " + std::to_string(m.quantity));
+      }
+      if (!m.attributes.empty()) return Invalid(kind + " takes no attributes");
+      return Status::Ok();
+    }
+  }
+  return Invalid("unknown mutation kind " + std::to_string(static_cast<int>(m.kind)));
+}
+
+}  // namespace
+
+std::string_view CartSemanticsName(CartSemantics semantics) {
+  switch (semantics) {
+    case CartSemantics::kUnionMax: return "union-max";
+    case CartSemantics::kOrSet: return "or-set";
+  }
+  return "unknown";
+}
+
+Mutation Mutation::Add(uint64_t id, std::string sku, uint32_t n, uint64_t now_ms,
+                       CartAttributes attributes) {
+  return Mutation{id, Kind::kAdd, std::move(sku), n, std::move(attributes), now_ms};
+}
+
+Mutation Mutation::SetQuantity(uint64_t id, std::string sku, uint32_t q, uint64_t now_ms,
+                               CartAttributes attributes) {
+  return Mutation{id, Kind::kSetQuantity, std::move(sku), q, std::move(attributes), now_ms};
+}
+
+Mutation Mutation::Remove(uint64_t id, std::string sku, uint64_t now_ms) {
+  return Mutation{id, Kind::kRemove, std::move(sku), 0, {}, now_ms};
+}
+
+Mutation Mutation::Clear(uint64_t id, uint64_t now_ms) {
+  return Mutation{id, Kind::kClear, "", 0, {}, now_ms};
+}
+
+Status CartState::Apply(const Mutation& m, const CartLimits& limits) {
+  if (m.id == 0) return Invalid("mutation id 0 is reserved; ids are nonzero");
+  if (Applied(m.id)) return Status::Ok();  // a retry
+  if (Status s = ValidateMutation(m, limits); !s.ok()) return s;
+  TROLLEY_ASSERT(limits.applied_ids_max >= 1);
+
+  CartState next = *this;
+  const Status s = semantics_ == CartSemantics::kOrSet ? next.ApplyOrSet(m, limits)
+                                                       : next.ApplyUnionMax(m, limits);
+  if (!s.ok()) return s;
+  next.RecordApplied(m, limits);
+  next.CheckInvariants();
+  TROLLEY_ASSERT(next.Applied(m.id));
+
+  // Refuse only growth past the limit, so a cart over it (limits lowered,
+  // many tombstones) can still shrink.
+  const size_t bytes = next.EncodedBytes();
+  if (bytes > limits.encoded_bytes_max && bytes > EncodedBytes()) {
+    return Limit(std::string(KindName(m.kind)) + " would make the encoded cart " +
+                 std::to_string(bytes) + " bytes, above encoded_bytes_max = " +
+                 std::to_string(limits.encoded_bytes_max) + " (" + std::to_string(lines_.size()) +
+                 " lines, " + std::to_string(removed_tags_.size()) + " tombstones, " +
+                 std::to_string(applied_.size()) + " applied ids)");
+  }
+  *this = std::move(next);
+  return Status::Ok();
+}
+
+Status CartState::CheckNewLine(const Mutation& m, const CartLimits& limits) const {
+  if (lines_.contains(m.sku) || lines_.size() < limits.lines_max) return Status::Ok();
+  return Limit(std::string(KindName(m.kind)) + " of new sku " + Quoted(m.sku) +
+               ": the cart has " + std::to_string(lines_.size()) + " lines, lines_max = " +
+               std::to_string(limits.lines_max));
+}
+
+void CartState::RecordApplied(const Mutation& m, const CartLimits& limits) {
+  applied_[m.id] = m.now_ms;
+  if (applied_.size() <= limits.applied_ids_max) return;
+  // Keep the newest by (now_ms, id), and always the mutation just applied:
+  // evicting it at once (a client whose clock lags) would make its retry
+  // apply again.
+  std::vector<std::pair<uint64_t, uint64_t>> by_age;  // (now_ms, id), oldest first
+  by_age.reserve(applied_.size());
+  for (const auto& [id, at_ms] : applied_) {
+    if (id != m.id) by_age.emplace_back(at_ms, id);
+  }
+  const size_t evict = applied_.size() - limits.applied_ids_max;
+  TROLLEY_ASSERT(evict <= by_age.size());
+  std::nth_element(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(evict),
+                   by_age.end());
+  for (size_t i = 0; i < evict; ++i) applied_.erase(by_age[i].second);
+  TROLLEY_ASSERT(applied_.size() == limits.applied_ids_max);
+  TROLLEY_ASSERT(applied_.contains(m.id));
+}
+
+bool CartState::IsTombstone(uint64_t tag) const {
+  return std::binary_search(removed_tags_.begin(), removed_tags_.end(), tag);
+}
+
+bool CartState::HasLiveTag(uint64_t tag) const {
+  for (const auto& [sku, line] : lines_) {
+    if (line.contains(tag)) return true;
+  }
+  return false;
+}
+
+bool CartState::Applied(uint64_t mutation_id) const {
+  if (applied_.contains(mutation_id)) return true;
+  // An OR-Set Add or SetQuantity leaves its tag behind for good.
+  return semantics_ == CartSemantics::kOrSet &&
+         (IsTombstone(mutation_id) || HasLiveTag(mutation_id));
+}
+
+CartState CartState::Merge(CartSemantics semantics, std::span<const CartState> siblings) {
+  CartState out(semantics);
+  for (const CartState& s : siblings) {
+    TROLLEY_ASSERT_MSG(s.semantics_ == semantics, "merging carts of different semantics");
+    s.CheckInvariants();
+    for (const auto& [id, at_ms] : s.applied_) {
+      uint64_t& merged = out.applied_[id];
+      merged = std::max(merged, at_ms);  // equal unless a client reused an id
+    }
+    if (s.merged_into_ && (!out.merged_into_ || *out.merged_into_ < *s.merged_into_)) {
+      out.merged_into_ = s.merged_into_;
+    }
+  }
+  if (semantics == CartSemantics::kOrSet) {
+    MergeOrSet(siblings, out);
+  } else {
+    MergeUnionMax(siblings, out);
+  }
+  out.CheckInvariants();
+  return out;
+}
+
+std::vector<CartLine> CartState::Lines(const CartLimits& limits) const {
+  std::vector<CartLine> out;
+  out.reserve(lines_.size());
+  for (const auto& [sku, line] : lines_) {
+    const uint64_t quantity =
+        std::min<uint64_t>(cart_internal::RawQuantity(line), limits.quantity_max);
+    if (quantity == 0) continue;
+    out.push_back(CartLine{sku, static_cast<uint32_t>(quantity),
+                           cart_internal::NewestContribution(line).attributes});
+  }
+  return out;
+}
+
+Status CartState::MarkMergedInto(std::string_view user_key) {
+  if (user_key.empty()) return Invalid("cannot mark a cart merged into an empty key");
+  if (user_key.size() > kCartKeyBytesMax) {
+    return Limit("merged-into key " + Quoted(user_key) + " is " +
+                 std::to_string(user_key.size()) + " bytes, above the key limit of " +
+                 std::to_string(kCartKeyBytesMax));
+  }
+  merged_into_ = std::string(user_key);
+  CheckInvariants();
+  return Status::Ok();
+}
+
+void CartState::CheckInvariants() const {
+  for (const auto& [sku, line] : lines_) {
+    TROLLEY_ASSERT(!sku.empty());
+    TROLLEY_ASSERT(!line.empty());
+    for (const auto& [tag, c] : line) {
+      TROLLEY_ASSERT(tag != 0);
+      TROLLEY_ASSERT(c.quantity >= 1);
+      for (const auto& [key, value] : c.attributes) TROLLEY_ASSERT(!key.empty());
+    }
+  }
+  if (semantics_ == CartSemantics::kUnionMax) {
+    TROLLEY_ASSERT(removed_tags_.empty());
+    for (const auto& [sku, line] : lines_) {
+      TROLLEY_ASSERT(line.size() == 1);
+      TROLLEY_ASSERT(line.begin()->second.kind == CartContribution::Kind::kSet);
+    }
+  } else {
+    TROLLEY_ASSERT(std::adjacent_find(removed_tags_.begin(), removed_tags_.end(),
+                                      [](uint64_t a, uint64_t b) { return a >= b; }) ==
+                   removed_tags_.end());
+    std::vector<uint64_t> tags;
+    for (const auto& [sku, line] : lines_) {
+      for (const auto& [tag, c] : line) {
+        TROLLEY_ASSERT(!IsTombstone(tag));
+        tags.push_back(tag);
+      }
+    }
+    std::sort(tags.begin(), tags.end());
+    TROLLEY_ASSERT(std::adjacent_find(tags.begin(), tags.end()) == tags.end());
+  }
+  TROLLEY_ASSERT(!applied_.contains(0));
+  TROLLEY_ASSERT(!merged_into_ || !merged_into_->empty());
+}
+
+std::string CartState::DebugString() const {
+  std::string out = std::string(CartSemanticsName(semantics_)) + " cart";
+  if (merged_into_) out += " merged into " + Quoted(*merged_into_);
+  out += ": " + std::to_string(lines_.size()) + " lines, " +
+         std::to_string(removed_tags_.size()) + " tombstones, " +
+         std::to_string(applied_.size()) + " applied ids\n";
+  for (const auto& [sku, line] : lines_) {
+    out += "  " + Quoted(sku) + " =" + std::to_string(cart_internal::RawQuantity(line)) + ":";
+    for (const auto& [tag, c] : line) {
+      out += std::string(" ") + (c.kind == CartContribution::Kind::kSet ? "set" : "add") +
+             std::to_string(c.quantity) + "#" + std::to_string(tag) + "@" +
+             std::to_string(c.at_ms);
+      for (const auto& [k, v] : c.attributes) out += " " + k + "=" + v;
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace trolley

@@ -1,0 +1,254 @@
+// CartState: the value of one shopping cart, and how its siblings merge.
+//
+// The store keeps opaque values with siblings (storage/sibling_set.h); this
+// is the value of a cart key. A client reads a key's siblings, decodes each,
+// merges them into one CartState, applies a Mutation and writes the result
+// back with the context it read (DESIGN.md §5). The deterministic simulator
+// does the same with its own replicas. Pure: no I/O, no clock (time comes in
+// as Mutation::now_ms), no randomness. Value type; not thread-safe.
+//
+// Two semantics, fixed per namespace and recorded in the state itself (a
+// value is never read with the other one: Decode refuses it):
+//
+//  * union+max (Dynamo §6.1). A line is (sku, quantity, attributes); Merge
+//    takes the union of lines, each with its largest quantity. Small and
+//    simple, with two documented anomalies:
+//      - resurrection: Remove deletes the line locally; a concurrent sibling
+//        that still holds it brings it back on the next Merge. (Lowering a
+//        quantity is undone the same way.)
+//      - collapse: concurrent "+1" from two devices each make quantity 1;
+//        Merge keeps 1, not 2.
+//
+//  * OR-Set (observed-remove set, add-wins; Shapiro, Preguiça, Baquero,
+//    Zawirski, "A comprehensive study of Convergent and Commutative
+//    Replicated Data Types", INRIA RR-7506, 2011, §3.3.5). A line is a set
+//    of contributions, each tagged with the id of the mutation that made it:
+//    Add(+n) adds an "add n"; SetQuantity(q) removes the contributions of
+//    that sku it observed and adds a "set q"; Remove removes the observed
+//    contributions; Clear removes every observed contribution. Quantity =
+//    the largest surviving "set" (or 0) + the sum of surviving "add"s,
+//    capped at quantity_max. Merge = union of contributions minus the union
+//    of removed tags. So concurrent "+1"s both count, a concurrent add
+//    survives a remove that did not observe it, and an observed remove
+//    never comes back.
+//
+// Idempotence (both semantics). Every mutation carries a nonzero id. The
+// state keeps the ids it applied, with their now_ms; Merge unions them, so a
+// mutation applied in any sibling is applied in the merge. Apply of an id
+// the state already holds changes nothing. The set is a window: Apply keeps
+// the applied_ids_max ids with the largest (now_ms, id), evicting the oldest
+// (never the id it just applied). A retry of a mutation evicted from the
+// window could apply again: in union+max any retry; in OR-Set only Remove
+// and Clear, because an OR-Set Add or SetQuantity leaves its tag behind
+// forever (as a live contribution or a tombstone), and Applied() checks it.
+// With the default 1024 ids and a client that retries for at most a minute,
+// a cart would need over 1024 mutations in that minute to lose protection.
+//
+// Tombstones (OR-Set). A removed tag is kept as a tombstone (8 bytes)
+// forever: dropping it safely would need to know every replica and every
+// sibling has seen the removal, causal information this value does not
+// have, and a dropped tombstone lets a stale sibling resurrect the
+// contribution. Set/Remove/Clear each turn the observed contributions into
+// tombstones, so a cart grows by 8 bytes per removed contribution; at the
+// default encoded_bytes_max (256 KiB) that is tens of thousands of
+// removals. When a mutation would grow the encoding past encoded_bytes_max,
+// Apply refuses it with LimitExceeded naming the limit and the tombstone
+// count: the cart becomes read-only rather than silently unsafe.
+// (Mutations that shrink the encoding are always accepted.)
+//
+// Limits and capping (CartLimits). An Add whose result would exceed
+// quantity_max is capped at quantity_max, not refused: an always-writable
+// cart should take a "+1" click; the click is still recorded as applied.
+// An Add of more than quantity_max at once, a SetQuantity above it, a new
+// line beyond lines_max, and oversized skus and attributes are refused
+// with LimitExceeded naming the limit and the value. Concurrent adds can
+// still push an OR-Set line past quantity_max; Lines() caps what it shows.
+//
+// Attributes (a small free-form map such as size or colour) describe a
+// line. A mutation with attributes sets them; one without keeps the
+// line's current ones. In OR-Set each contribution carries the line's
+// attributes and the line shows those of its newest contribution by
+// (now_ms, tag): last writer wins, by client clock.
+//
+// Invariants, checked by CheckInvariants():
+//  1. Lines are keyed by non-empty skus; every line has >= 1 contribution;
+//     every contribution has a nonzero tag and quantity >= 1, and its
+//     attributes have non-empty keys.
+//  2. union+max: exactly one contribution per line, of kind set; no
+//     tombstones.
+//  3. OR-Set: no tag appears in two lines; no live tag is a tombstone.
+//  4. Applied ids are nonzero; merged_into, when present, is non-empty.
+// Decode checks the same on untrusted bytes and returns Corruption instead.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace trolley {
+
+enum class CartSemantics : uint8_t { kUnionMax, kOrSet };
+
+// "union-max" or "or-set".
+std::string_view CartSemanticsName(CartSemantics semantics);
+
+struct CartLimits {
+  size_t lines_max = 200;                // lines in one cart
+  uint32_t quantity_max = 999;           // per line
+  size_t encoded_bytes_max = 256 * 1024; // Encode().size()
+  size_t attributes_max = 8;             // per line
+  size_t attribute_bytes_max = 256;      // key + value of one attribute
+  size_t sku_bytes_max = 128;
+  size_t applied_ids_max = 1024;         // the idempotence window (see above)
+};
+
+// The format version this build writes, and the newest it reads.
+inline constexpr uint16_t kCartFormatVersion = 1;
+inline constexpr size_t kCartHeaderBytes = 4;
+inline constexpr char kCartMagic[2] = {'T', 'K'};
+// MarkMergedInto's key: the store's own key limit (storage/engine.h).
+inline constexpr size_t kCartKeyBytesMax = 400;
+
+using CartAttributes = std::map<std::string, std::string>;
+
+// One line as a shopper sees it.
+struct CartLine {
+  std::string sku;
+  uint32_t quantity = 0;  // 1..quantity_max
+  CartAttributes attributes;
+  friend bool operator==(const CartLine&, const CartLine&) = default;
+};
+
+// One change to a cart, as the client issues it. `id` names the mutation
+// for idempotence and must be unique per cart (random 64-bit ids do).
+struct Mutation {
+  enum class Kind : uint8_t {
+    kAdd,          // quantity += n; n in 1..quantity_max
+    kSetQuantity,  // quantity = q; q in 0..quantity_max, 0 means kRemove
+    kRemove,       // the line goes; quantity and attributes must be empty
+    kClear,        // every line goes; sku, quantity and attributes must be empty
+  };
+  uint64_t id = 0;  // nonzero
+  Kind kind = Kind::kAdd;
+  std::string sku;
+  uint32_t quantity = 0;
+  CartAttributes attributes;
+  uint64_t now_ms = 0;  // the client's wall clock, Unix ms
+
+  static Mutation Add(uint64_t id, std::string sku, uint32_t n, uint64_t now_ms,
+                      CartAttributes attributes = {});
+  static Mutation SetQuantity(uint64_t id, std::string sku, uint32_t q, uint64_t now_ms,
+                              CartAttributes attributes = {});
+  static Mutation Remove(uint64_t id, std::string sku, uint64_t now_ms);
+  static Mutation Clear(uint64_t id, uint64_t now_ms);
+
+  friend bool operator==(const Mutation&, const Mutation&) = default;
+};
+
+// Internal structure, exposed read-only for tests, the simulator's checker
+// and debugging. In union+max a line has one contribution (kind kSet) whose
+// tag is the id of the last mutation that wrote the line.
+struct CartContribution {
+  enum class Kind : uint8_t { kAdd, kSet };
+  Kind kind = Kind::kAdd;
+  uint32_t quantity = 0;  // >= 1
+  uint64_t at_ms = 0;     // the mutation's now_ms
+  CartAttributes attributes;
+  friend bool operator==(const CartContribution&, const CartContribution&) = default;
+  friend auto operator<=>(const CartContribution&, const CartContribution&) = default;
+};
+using CartContributions = std::map<uint64_t, CartContribution>;  // by tag
+
+struct CartParts;  // cart_internal.h
+
+class CartState {
+ public:
+  // An empty cart.
+  explicit CartState(CartSemantics semantics) : semantics_(semantics) {}
+
+  CartSemantics semantics() const { return semantics_; }
+
+  // Applies `m`. On error the state is unchanged. If Applied(m.id), returns
+  // ok and changes nothing (checked before anything else but id != 0).
+  // Errors: InvalidArgument for a malformed mutation (id 0, empty sku, add
+  // of 0, an empty attribute key, fields a kind does not take);
+  // LimitExceeded for a limit, with its name and the value (see the file
+  // comment for which are capped).
+  [[nodiscard]] Status Apply(const Mutation& m, const CartLimits& limits);
+
+  // The merge of a key's siblings: a join (commutative, associative,
+  // idempotent), so the same siblings in any order, grouped any way, give
+  // equal states and byte-identical encodings. Every sibling must have
+  // `semantics` (Decode guarantees it; asserted). No siblings: an empty
+  // cart. Applied ids are unioned without trimming, so no retry protection
+  // is lost; the next Apply trims to the window.
+  static CartState Merge(CartSemantics semantics, std::span<const CartState> siblings);
+
+  // The lines a shopper sees, sorted by sku, each with quantity >= 1
+  // (capped at limits.quantity_max).
+  std::vector<CartLine> Lines(const CartLimits& limits) const;
+
+  // True if Apply of a mutation with this id would change nothing.
+  bool Applied(uint64_t mutation_id) const;
+
+  // Guest carts: after a guest cart is merged into a user's cart at login
+  // (cart/guest_merge.h), the guest cart is marked rather than deleted, so
+  // a device still holding it can tell where its lines went. The mark
+  // survives Merge (the greatest key wins if siblings disagree); Apply
+  // still works on a marked cart (the Cart API decides to redirect).
+  // InvalidArgument for an empty key, LimitExceeded beyond kCartKeyBytesMax.
+  const std::optional<std::string>& merged_into() const { return merged_into_; }
+  [[nodiscard]] Status MarkMergedInto(std::string_view user_key);
+
+  // The stored bytes (layout in cart_codec.cc): 4-byte header, then a
+  // single-segment Cap'n Proto CartRecord (cart/cart.capnp). Deterministic:
+  // equal states give equal bytes. Asserts CheckInvariants().
+  std::string Encode() const;
+  // Encode().size(), computed without encoding.
+  size_t EncodedBytes() const;
+  // Untrusted input (disk, network). Never crashes or asserts on it; reads
+  // are bounded by Cap'n Proto traversal and nesting limits. Errors: a
+  // newer format version, or a cart of the other semantics (a namespace
+  // whose semantics changed) -> FailedPrecondition; anything else wrong ->
+  // Corruption, saying what. A decoded state passes CheckInvariants().
+  // CartLimits are not applied: a cart written under other limits reads.
+  static Result<CartState> Decode(std::string_view bytes, CartSemantics expected);
+
+  void CheckInvariants() const;
+  // One line per cart line, for test failures and logs.
+  std::string DebugString() const;
+
+  // Read-only internals (see CartContribution).
+  const std::map<std::string, CartContributions>& lines() const { return lines_; }
+  const std::vector<uint64_t>& removed_tags() const { return removed_tags_; }  // sorted
+  const std::map<uint64_t, uint64_t>& applied() const { return applied_; }    // id -> now_ms
+
+  friend bool operator==(const CartState&, const CartState&) = default;
+
+ private:
+  // From checked parts (Decode); asserts the invariants.
+  static CartState FromParts(CartParts parts);
+  Status ApplyUnionMax(const Mutation& m, const CartLimits& limits);
+  Status ApplyOrSet(const Mutation& m, const CartLimits& limits);
+  static void MergeUnionMax(std::span<const CartState> siblings, CartState& out);
+  static void MergeOrSet(std::span<const CartState> siblings, CartState& out);
+  Status CheckNewLine(const Mutation& m, const CartLimits& limits) const;
+  void RecordApplied(const Mutation& m, const CartLimits& limits);
+  bool IsTombstone(uint64_t tag) const;
+  bool HasLiveTag(uint64_t tag) const;
+
+  CartSemantics semantics_;
+  std::map<std::string, CartContributions> lines_;  // by sku
+  std::vector<uint64_t> removed_tags_;              // OR-Set tombstones, sorted, unique
+  std::map<uint64_t, uint64_t> applied_;            // mutation id -> now_ms
+  std::optional<std::string> merged_into_;
+};
+
+}  // namespace trolley

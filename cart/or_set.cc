@@ -1,0 +1,138 @@
+// OR-Set: the observed-remove set of Shapiro, Preguiça, Baquero and
+// Zawirski ("A comprehensive study of Convergent and Commutative Replicated
+// Data Types", INRIA RR-7506, 2011, §3.3.5), add-wins, with a line's
+// elements being quantity contributions (an "add n" or a "set q") tagged by
+// the mutation that made them. State-based: removes keep their tags as
+// tombstones so that a merge can tell "removed" from "not yet seen".
+// Why tombstones are never dropped, and what bounds them: cart_state.h.
+#include <algorithm>
+#include <iterator>
+#include <map>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "cart/cart_internal.h"
+#include "cart/cart_state.h"
+#include "common/assert.h"
+
+namespace trolley {
+namespace {
+
+// `tags` (any order) into the sorted, unique `into`.
+void AddTombstones(std::vector<uint64_t>& into, std::vector<uint64_t> tags) {
+  if (tags.empty()) return;
+  std::sort(tags.begin(), tags.end());
+  std::vector<uint64_t> merged;
+  merged.reserve(into.size() + tags.size());
+  std::set_union(into.begin(), into.end(), tags.begin(), tags.end(), std::back_inserter(merged));
+  into = std::move(merged);
+}
+
+// The tags of `line`: what a remove or set at this replica observed.
+std::vector<uint64_t> Observed(const CartContributions& line) {
+  std::vector<uint64_t> tags;
+  tags.reserve(line.size());
+  for (const auto& [tag, c] : line) tags.push_back(tag);
+  return tags;
+}
+
+}  // namespace
+
+Status CartState::ApplyOrSet(const Mutation& m, const CartLimits& limits) {
+  TROLLEY_ASSERT(semantics_ == CartSemantics::kOrSet);
+  // Applied() covers a tag we already hold or removed; so this tag is new.
+  TROLLEY_ASSERT(!IsTombstone(m.id));
+  TROLLEY_ASSERT(!HasLiveTag(m.id));
+  const auto it = lines_.find(m.sku);
+  const bool remove = m.kind == Mutation::Kind::kRemove ||
+                      (m.kind == Mutation::Kind::kSetQuantity && m.quantity == 0);
+  if (remove) {
+    if (it == lines_.end()) return Status::Ok();
+    AddTombstones(removed_tags_, Observed(it->second));
+    lines_.erase(it);
+    return Status::Ok();
+  }
+  switch (m.kind) {
+    case Mutation::Kind::kAdd: {
+      if (Status s = CheckNewLine(m, limits); !s.ok()) return s;
+      // Capped at quantity_max as this replica sees the line. A capped-out
+      // add adds nothing but is still recorded as applied.
+      const uint64_t current = it == lines_.end() ? 0 : cart_internal::RawQuantity(it->second);
+      if (current >= limits.quantity_max) return Status::Ok();
+      const auto n = static_cast<uint32_t>(
+          std::min<uint64_t>(m.quantity, limits.quantity_max - current));
+      CartContribution c{CartContribution::Kind::kAdd, n, m.now_ms, m.attributes};
+      if (c.attributes.empty() && it != lines_.end()) {
+        c.attributes = cart_internal::NewestContribution(it->second).attributes;
+      }
+      lines_[m.sku].emplace(m.id, std::move(c));
+      return Status::Ok();
+    }
+    case Mutation::Kind::kSetQuantity: {
+      if (Status s = CheckNewLine(m, limits); !s.ok()) return s;
+      CartContribution c{CartContribution::Kind::kSet, m.quantity, m.now_ms, m.attributes};
+      CartContributions line;
+      if (it != lines_.end()) {
+        if (c.attributes.empty()) {
+          c.attributes = cart_internal::NewestContribution(it->second).attributes;
+        }
+        AddTombstones(removed_tags_, Observed(it->second));
+      }
+      line.emplace(m.id, std::move(c));
+      lines_[m.sku] = std::move(line);
+      return Status::Ok();
+    }
+    case Mutation::Kind::kClear: {
+      std::vector<uint64_t> observed;
+      for (const auto& [sku, line] : lines_) {
+        for (const auto& [tag, c] : line) observed.push_back(tag);
+      }
+      AddTombstones(removed_tags_, std::move(observed));
+      lines_.clear();
+      return Status::Ok();
+    }
+    case Mutation::Kind::kRemove:
+      break;  // handled above
+  }
+  TROLLEY_ASSERT_MSG(false, "unreachable mutation kind in ApplyOrSet");
+  return Status::Ok();
+}
+
+void CartState::MergeOrSet(std::span<const CartState> siblings, CartState& out) {
+  TROLLEY_ASSERT(out.lines_.empty());
+  TROLLEY_ASSERT(out.removed_tags_.empty());
+  for (const CartState& s : siblings) {
+    out.removed_tags_.insert(out.removed_tags_.end(), s.removed_tags_.begin(),
+                             s.removed_tags_.end());
+  }
+  std::sort(out.removed_tags_.begin(), out.removed_tags_.end());
+  out.removed_tags_.erase(std::unique(out.removed_tags_.begin(), out.removed_tags_.end()),
+                          out.removed_tags_.end());
+
+  // Surviving contributions, by tag. Two siblings hold the same tag with
+  // different content only if one mutation was applied to two different
+  // states (a retry through another replica: inherited attributes or the
+  // quantity cap may differ) or a client reused an id for another sku; the
+  // greatest (sku, contribution) wins, a total order, so merge stays a join.
+  struct Winner {
+    const std::string* sku;
+    const CartContribution* c;
+  };
+  std::map<uint64_t, Winner> live;
+  for (const CartState& s : siblings) {
+    for (const auto& [sku, line] : s.lines_) {
+      for (const auto& [tag, c] : line) {
+        if (out.IsTombstone(tag)) continue;
+        auto [it, inserted] = live.try_emplace(tag, Winner{&sku, &c});
+        if (!inserted && std::tie(sku, c) > std::tie(*it->second.sku, *it->second.c)) {
+          it->second = Winner{&sku, &c};
+        }
+      }
+    }
+  }
+  for (const auto& [tag, w] : live) out.lines_[*w.sku].emplace(tag, *w.c);
+}
+
+}  // namespace trolley

@@ -1,0 +1,532 @@
+// Goal: a cart value round-trips exactly and deterministically, its size is
+// known without encoding, and every bad input (truncated, flipped, from a
+// newer release, of the other semantics, or hand-built to break an
+// invariant or abuse Cap'n Proto) becomes a Status, never a crash.
+// Method: random reachable carts (seeded; a failure prints the seed), every
+// truncation, random byte flips, and hand-built records.
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "cart/cart.capnp.h"
+#include "cart/cart_state.h"
+#include "common/random.h"
+#include "tests/cart/cart_test_util.h"
+
+namespace trolley {
+namespace {
+
+using cart_test::kLimits;
+using cart_test::Name;
+
+constexpr uint64_t kSeed = 20261121;
+constexpr CartSemantics kBoth[] = {CartSemantics::kUnionMax, CartSemantics::kOrSet};
+
+std::string RandomText(Random& rng, size_t size_max) {
+  std::string out(1 + rng.Uniform(size_max), '\0');
+  for (char& c : out) c = static_cast<char>(rng.Chance(0.9) ? 'a' + rng.Uniform(26) : rng.Next());
+  return out;
+}
+
+// A reachable cart: a few devices apply random mutations (some retried,
+// some with attributes) and merge each other's states at random.
+CartState RandomCart(Random& rng, CartSemantics semantics) {
+  const size_t devices = 1 + rng.Uniform(3);
+  std::vector<CartState> states(devices, CartState(semantics));
+  const uint64_t steps = rng.Uniform(40);
+  std::vector<Mutation> issued;
+  for (uint64_t step = 0; step < steps; ++step) {
+    CartState& s = states[rng.Uniform(devices)];
+    if (rng.Chance(0.2)) {
+      s = CartState::Merge(semantics, states);
+      continue;
+    }
+    Mutation m;
+    if (!issued.empty() && rng.Chance(0.1)) {
+      m = issued[rng.Uniform(issued.size())];
+    } else {
+      const std::string sku = rng.Chance(0.8) ? "sku-" + std::to_string(rng.Uniform(6))
+                                              : RandomText(rng, 20);
+      CartAttributes attributes;
+      if (rng.Chance(0.3)) {
+        for (uint64_t i = rng.Uniform(3); i > 0; --i) {
+          attributes[RandomText(rng, 8)] = rng.Chance(0.2) ? "" : RandomText(rng, 12);
+        }
+      }
+      const uint64_t id = rng.Chance(0.5) ? 1 + rng.Uniform(1000) : 1 + rng.Next() / 2;
+      const uint64_t now = rng.Next() >> rng.Uniform(64);
+      const uint64_t kind = rng.Uniform(10);
+      if (kind < 5) {
+        m = Mutation::Add(id, sku, 1 + static_cast<uint32_t>(rng.Uniform(5)), now, attributes);
+      } else if (kind < 7) {
+        m = Mutation::SetQuantity(id, sku, static_cast<uint32_t>(rng.Uniform(8)), now,
+                                  attributes);
+      } else if (kind < 9) {
+        m = Mutation::Remove(id, sku, now);
+      } else {
+        m = Mutation::Clear(id, now);
+      }
+      issued.push_back(m);
+    }
+    const Status st = s.Apply(m, kLimits);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+  }
+  CartState out = states[rng.Uniform(devices)];
+  if (rng.Chance(0.3)) out = CartState::Merge(semantics, states);
+  if (rng.Chance(0.1)) {
+    EXPECT_TRUE(out.MarkMergedInto(RandomText(rng, 30)).ok());
+  }
+  out.CheckInvariants();
+  return out;
+}
+
+CartState ExpectRoundTrip(const CartState& s) {
+  const std::string bytes = s.Encode();
+  EXPECT_EQ(bytes.size(), s.EncodedBytes());
+  Result<CartState> decoded = CartState::Decode(bytes, s.semantics());
+  EXPECT_TRUE(decoded.ok()) << decoded.status().ToString();
+  if (!decoded.ok()) return CartState(s.semantics());
+  EXPECT_EQ(*decoded, s) << s.DebugString();
+  EXPECT_EQ(decoded->Encode(), bytes);
+  return std::move(decoded).value();
+}
+
+uint32_t ReadU32(const std::string& bytes, size_t offset) {
+  uint32_t v = 0;
+  for (size_t i = 0; i < 4; ++i) {
+    v |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[offset + i])) << (8 * i);
+  }
+  return v;
+}
+
+// Header + any builder's flat array.
+std::string FrameBuilder(capnp::MessageBuilder& builder, uint16_t version = kCartFormatVersion) {
+  const kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
+  std::string out{kCartMagic[0], kCartMagic[1], static_cast<char>(version & 0xff),
+                  static_cast<char>(version >> 8)};
+  out.append(reinterpret_cast<const char*>(words.asBytes().begin()), words.asBytes().size());
+  return out;
+}
+
+// Header + a single-segment message of raw words.
+std::string FrameRaw(const std::vector<uint64_t>& segment) {
+  std::string out{kCartMagic[0], kCartMagic[1], static_cast<char>(kCartFormatVersion), 0};
+  auto put64 = [&](uint64_t w) {
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((w >> (8 * i)) & 0xff));
+  };
+  put64(static_cast<uint64_t>(segment.size()) << 32);
+  for (uint64_t w : segment) put64(w);
+  return out;
+}
+
+uint64_t StructPointer(int32_t offset_words, uint16_t data_words, uint16_t pointer_count) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(offset_words) << 2)) |
+         (static_cast<uint64_t>(data_words) << 32) | (static_cast<uint64_t>(pointer_count) << 48);
+}
+
+uint64_t ListPointer(int32_t offset_words, uint64_t element_size, uint64_t count) {
+  return 1 | (static_cast<uint64_t>(static_cast<uint32_t>(offset_words) << 2)) |
+         (element_size << 32) | (count << 35);
+}
+
+// ---- Round trips
+
+TEST(CartCodecTest, EmptyCartsRoundTrip) {
+  for (CartSemantics sem : kBoth) {
+    SCOPED_TRACE(Name(sem));
+    const CartState empty(sem);
+    ExpectRoundTrip(empty);
+    EXPECT_EQ(empty.Encode().size(), 60u);  // header 4, table 8, root 8, struct 40
+  }
+}
+
+TEST(CartCodecTest, RandomCartsRoundTripExactlyInOneSegment) {
+  size_t bytes_max = 0;
+  size_t lines_max = 0;
+  size_t tombstones = 0;
+  size_t attributes = 0;
+  for (uint64_t c = 0; c < 2000; ++c) {
+    const uint64_t seed = kSeed + c;
+    SCOPED_TRACE("seed=" + std::to_string(seed));
+    Random rng(seed);
+    const CartState s = RandomCart(rng, kBoth[c % 2]);
+    ExpectRoundTrip(s);
+    const std::string bytes = s.Encode();
+    ASSERT_EQ(ReadU32(bytes, 4), 0u) << "more than one segment";
+    if (HasFailure()) return;
+    bytes_max = std::max(bytes_max, bytes.size());
+    lines_max = std::max(lines_max, s.lines().size());
+    tombstones += s.removed_tags().size();
+    for (const CartLine& line : s.Lines(kLimits)) attributes += line.attributes.size();
+  }
+  EXPECT_GE(lines_max, 5u);
+  EXPECT_GT(tombstones, 0u);
+  EXPECT_GT(attributes, 0u);
+  std::printf("random carts: up to %zu lines, %zu bytes; %zu tombstones in all\n", lines_max,
+              bytes_max, tombstones);
+}
+
+TEST(CartCodecTest, FullCartSize) {
+  // 200 lines of one contribution each with a 20-byte sku and one attribute.
+  CartState s(CartSemantics::kOrSet);
+  for (uint64_t i = 0; i < 200; ++i) {
+    const Status st = s.Apply(Mutation::Add(i + 1, "sku-" + std::to_string(1000000000000000 + i),
+                                            1, 1'700'000'000'000, {{"size", "XL"}}),
+                              kLimits);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  ExpectRoundTrip(s);
+  std::printf("200-line cart: %zu bytes\n", s.EncodedBytes());
+  EXPECT_LT(s.EncodedBytes(), 32u * 1024);
+}
+
+// ---- Bad input
+
+TEST(CartCodecTest, DecodesAtEveryAlignment) {
+  Random rng(kSeed);
+  CartState s(CartSemantics::kOrSet);
+  while (s.lines().size() < 2) s = RandomCart(rng, CartSemantics::kOrSet);
+  const std::string bytes = s.Encode();
+  for (size_t offset = 0; offset < 16; ++offset) {
+    std::string buffer(offset, 'x');
+    buffer += bytes + "trailing";
+    Result<CartState> decoded = CartState::Decode(
+        std::string_view(buffer).substr(offset, bytes.size()), CartSemantics::kOrSet);
+    ASSERT_TRUE(decoded.ok()) << "offset=" << offset << " " << decoded.status().ToString();
+    EXPECT_EQ(*decoded, s);
+  }
+}
+
+TEST(CartCodecTest, EveryTruncationIsCorruption) {
+  for (CartSemantics sem : kBoth) {
+    Random rng(kSeed + 1);
+    CartState s(sem);
+    while (s.lines().size() < 3) s = RandomCart(rng, sem);
+    const std::string bytes = s.Encode();
+    for (size_t len = 0; len < bytes.size(); ++len) {
+      Result<CartState> decoded = CartState::Decode(std::string_view(bytes).substr(0, len), sem);
+      ASSERT_FALSE(decoded.ok()) << "len=" << len;
+      EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption) << "len=" << len;
+      EXPECT_EQ(decoded.status().message().rfind("cart value: ", 0), 0u)
+          << decoded.status().message();
+    }
+  }
+  EXPECT_NE(CartState::Decode("", CartSemantics::kOrSet).status().message().find("truncated"),
+            std::string::npos);
+}
+
+TEST(CartCodecTest, TrailingBytesAreCorruption) {
+  const std::string bytes = CartState(CartSemantics::kOrSet).Encode();
+  Result<CartState> decoded =
+      CartState::Decode(bytes + std::string(8, '\0'), CartSemantics::kOrSet);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(decoded.status().message().find("trailing"), std::string::npos)
+      << decoded.status().message();
+  EXPECT_EQ(CartState::Decode(bytes + "x", CartSemantics::kOrSet).status().code(),
+            StatusCode::kCorruption);
+}
+
+TEST(CartCodecTest, RandomByteFlipsNeverCrash) {
+  Random sample_rng(kSeed + 2);
+  std::vector<std::string> samples;
+  for (int i = 0; i < 16; ++i) {
+    CartState s = RandomCart(sample_rng, kBoth[i % 2]);
+    while (s.lines().empty()) s = RandomCart(sample_rng, kBoth[i % 2]);
+    samples.push_back(s.Encode());
+  }
+  int ok = 0;
+  int failed = 0;
+  for (uint64_t c = 0; c < 20'000; ++c) {
+    const uint64_t seed = kSeed + c;
+    Random rng(seed);
+    std::string bytes = samples[rng.Uniform(samples.size())];
+    for (uint64_t f = 1 + rng.Uniform(4); f > 0; --f) {
+      bytes[rng.Uniform(bytes.size())] ^= static_cast<char>(1 + rng.Uniform(255));
+    }
+    for (CartSemantics sem : kBoth) {
+      Result<CartState> s = CartState::Decode(bytes, sem);
+      if (s.ok()) {
+        s->CheckInvariants();
+        EXPECT_EQ(CartState::Decode(s->Encode(), sem).value(), *s);
+        s->Lines(kLimits);
+        CartState copy = *s;
+        (void)copy.Apply(Mutation::Add(rng.Next() | 1, "apple", 1, 0), kLimits);
+        CartState::Merge(sem, std::vector<CartState>{*s, copy});
+        ++ok;
+      } else {
+        const StatusCode code = s.status().code();
+        EXPECT_TRUE(code == StatusCode::kCorruption || code == StatusCode::kFailedPrecondition)
+            << "seed=" << seed << " " << s.status().ToString();
+        EXPECT_FALSE(s.status().message().empty());
+        ++failed;
+      }
+    }
+    if (HasFailure()) return;
+  }
+  EXPECT_GT(ok, 0);
+  EXPECT_GT(failed, 0);
+  std::printf("byte flips: %d decoded, %d rejected\n", ok, failed);
+}
+
+TEST(CartCodecTest, HeaderErrors) {
+  std::string bytes = CartState(CartSemantics::kOrSet).Encode();
+  std::string newer = bytes;
+  newer[2] = static_cast<char>(kCartFormatVersion + 1);
+  Result<CartState> decoded = CartState::Decode(newer, CartSemantics::kOrSet);
+  EXPECT_EQ(decoded.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(decoded.status().message(),
+            "cart value: format version 2 is newer than this build supports (1): upgrade the "
+            "trolley client");
+  newer[2] = 0;
+  newer[3] = 1;  // 256: little-endian
+  EXPECT_NE(CartState::Decode(newer, CartSemantics::kOrSet).status().message().find("version 256"),
+            std::string::npos);
+
+  std::string zero = bytes;
+  zero[2] = 0;
+  EXPECT_EQ(CartState::Decode(zero, CartSemantics::kOrSet).status().code(),
+            StatusCode::kCorruption);
+  std::string magic = bytes;
+  magic[1] = 'S';  // a sibling-set record's magic
+  decoded = CartState::Decode(magic, CartSemantics::kOrSet);
+  EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(decoded.status().message().find("bad magic 0x5453"), std::string::npos)
+      << decoded.status().message();
+}
+
+TEST(CartCodecTest, OtherSemanticsIsFailedPrecondition) {
+  CartState s(CartSemantics::kOrSet);
+  ASSERT_TRUE(s.Apply(Mutation::Add(1, "apple", 1, 0), kLimits).ok());
+  Result<CartState> decoded = CartState::Decode(s.Encode(), CartSemantics::kUnionMax);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(decoded.status().message().find("this is a or-set cart, but it is being read as "
+                                            "union-max"),
+            std::string::npos)
+      << decoded.status().message();
+  EXPECT_EQ(CartState::Decode(CartState(CartSemantics::kUnionMax).Encode(), CartSemantics::kOrSet)
+                .status()
+                .code(),
+            StatusCode::kFailedPrecondition);
+}
+
+// Well-formed Cap'n Proto that breaks an invariant: Corruption, saying what.
+TEST(CartCodecTest, BrokenInvariantsAreCorruption) {
+  using Root = cart_record::CartRecord::Builder;
+  auto contribution = [](cart_record::Contribution::Builder b, uint64_t tag, uint32_t q,
+                         cart_record::ContributionKind kind = cart_record::ContributionKind::ADD) {
+    b.setTag(tag);
+    b.setQuantity(q);
+    b.setKind(kind);
+  };
+  // Lines (sku, tags), each contribution an "add 1" (or "set 1" in union-max).
+  auto lines = [&](Root root, std::vector<std::pair<std::string, std::vector<uint64_t>>> ls,
+                   cart_record::ContributionKind kind = cart_record::ContributionKind::ADD) {
+    auto list = root.initLines(static_cast<unsigned>(ls.size()));
+    for (unsigned i = 0; i < ls.size(); ++i) {
+      if (!ls[i].first.empty()) list[i].setSku(ls[i].first);
+      auto cs = list[i].initContributions(static_cast<unsigned>(ls[i].second.size()));
+      for (unsigned j = 0; j < cs.size(); ++j) contribution(cs[j], ls[i].second[j], 1, kind);
+    }
+    return list;
+  };
+  const auto kSet = cart_record::ContributionKind::SET;
+  struct Case {
+    const char* name;
+    CartSemantics semantics;
+    std::function<void(Root)> build;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {"unsorted lines", CartSemantics::kOrSet,
+       [&](Root r) { lines(r, {{"b", {1}}, {"a", {2}}}); }, "not sorted by sku"},
+      {"duplicate sku", CartSemantics::kOrSet,
+       [&](Root r) { lines(r, {{"a", {1}}, {"a", {2}}}); }, "repeat"},
+      {"empty sku", CartSemantics::kOrSet, [&](Root r) { lines(r, {{"", {1}}}); }, "empty sku"},
+      {"line without contributions", CartSemantics::kOrSet,
+       [&](Root r) { lines(r, {{"a", {}}}); }, "no contributions"},
+      {"tag 0", CartSemantics::kOrSet, [&](Root r) { lines(r, {{"a", {0}}}); }, "tag 0"},
+      {"tags unsorted", CartSemantics::kOrSet, [&](Root r) { lines(r, {{"a", {3, 2}}}); },
+       "not ascending"},
+      {"tag in two lines", CartSemantics::kOrSet,
+       [&](Root r) { lines(r, {{"a", {5}}, {"b", {5}}}); }, "two lines"},
+      {"quantity 0", CartSemantics::kOrSet,
+       [&](Root r) { lines(r, {{"a", {1}}})[0].getContributions()[0].setQuantity(0); }, "is 0"},
+      {"unknown kind", CartSemantics::kOrSet,
+       [&](Root r) {
+         lines(r, {{"a", {1}}})[0].getContributions()[0].setKind(
+             static_cast<cart_record::ContributionKind>(9));
+       },
+       "unknown kind 9"},
+      {"live and removed", CartSemantics::kOrSet,
+       [&](Root r) {
+         lines(r, {{"a", {4}}});
+         r.initRemovedTags(1).set(0, 4);
+       },
+       "both live and removed"},
+      {"removed unsorted", CartSemantics::kOrSet,
+       [&](Root r) {
+         auto t = r.initRemovedTags(2);
+         t.set(0, 9);
+         t.set(1, 8);
+       },
+       "removed tags are not ascending"},
+      {"removed tag 0", CartSemantics::kOrSet, [&](Root r) { r.initRemovedTags(1).set(0, 0); },
+       "removed tag 0"},
+      {"applied unsorted", CartSemantics::kOrSet,
+       [&](Root r) {
+         auto a = r.initApplied(2);
+         a[0].setId(5);
+         a[1].setId(5);
+       },
+       "applied ids are not ascending"},
+      {"applied id 0", CartSemantics::kUnionMax, [&](Root r) { r.initApplied(1); },
+       "applied mutation id 0"},
+      {"empty merged-into", CartSemantics::kOrSet, [&](Root r) { r.setMergedInto(""); },
+       "merged-into key is present but empty"},
+      {"attribute with empty key", CartSemantics::kOrSet,
+       [&](Root r) {
+         lines(r, {{"a", {1}}})[0].getContributions()[0].initAttributes(1)[0].setValue("v");
+       },
+       "empty key"},
+      {"attributes unsorted", CartSemantics::kOrSet,
+       [&](Root r) {
+         auto as = lines(r, {{"a", {1}}})[0].getContributions()[0].initAttributes(2);
+         as[0].setKey("z");
+         as[1].setKey("c");
+       },
+       "not sorted by key"},
+      {"union-max line of two", CartSemantics::kUnionMax,
+       [&](Root r) { lines(r, {{"a", {1, 2}}}, kSet); }, "exactly one"},
+      {"union-max add", CartSemantics::kUnionMax, [&](Root r) { lines(r, {{"a", {1}}}); },
+       "add contribution"},
+      {"union-max tombstones", CartSemantics::kUnionMax,
+       [&](Root r) { r.initRemovedTags(1).set(0, 3); }, "removed tags"},
+      {"unknown semantics", CartSemantics::kOrSet,
+       [&](Root r) { r.setSemantics(static_cast<cart_record::Semantics>(7)); },
+       "unknown semantics 7"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    capnp::MallocMessageBuilder builder;
+    Root root = builder.initRoot<cart_record::CartRecord>();
+    root.setSemantics(c.semantics == CartSemantics::kOrSet ? cart_record::Semantics::OR_SET
+                                                           : cart_record::Semantics::UNION_MAX);
+    c.build(root);
+    Result<CartState> decoded = CartState::Decode(FrameBuilder(builder), c.semantics);
+    ASSERT_FALSE(decoded.ok());
+    EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
+    EXPECT_NE(decoded.status().message().find(c.message), std::string::npos)
+        << decoded.status().message();
+  }
+  // Control: the builder helpers make a valid cart when nothing is broken.
+  capnp::MallocMessageBuilder builder;
+  Root root = builder.initRoot<cart_record::CartRecord>();
+  root.setSemantics(cart_record::Semantics::OR_SET);
+  lines(root, {{"a", {1, 2}}, {"b", {3}}});
+  root.initRemovedTags(1).set(0, 4);
+  Result<CartState> decoded = CartState::Decode(FrameBuilder(builder), CartSemantics::kOrSet);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->Lines(kLimits).size(), 2u);
+}
+
+// A cart written by another writer in several segments still reads.
+TEST(CartCodecTest, MultiSegmentMessageDecodes) {
+  Random rng(kSeed + 3);
+  CartState s(CartSemantics::kOrSet);
+  while (s.lines().size() < 3) s = RandomCart(rng, CartSemantics::kOrSet);
+  const std::string bytes = s.Encode();
+  kj::Array<capnp::word> words = kj::heapArray<capnp::word>((bytes.size() - 4) / 8);
+  std::memcpy(words.begin(), bytes.data() + 4, bytes.size() - 4);
+  capnp::FlatArrayMessageReader reader(words);
+  capnp::MallocMessageBuilder builder(1, capnp::AllocationStrategy::FIXED_SIZE);
+  builder.setRoot(reader.getRoot<cart_record::CartRecord>());
+  const std::string multi = FrameBuilder(builder);
+  ASSERT_GT(ReadU32(multi, 4), 0u) << "expected several segments";
+  Result<CartState> decoded = CartState::Decode(multi, CartSemantics::kOrSet);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(*decoded, s);
+  EXPECT_EQ(decoded->Encode(), bytes);  // re-encoded canonically
+}
+
+// A 40-byte message claiming four million zero-sized lines hits the
+// traversal limit instead of allocating.
+TEST(CartCodecTest, HugeListClaimHitsTraversalLimit) {
+  const std::vector<uint64_t> words = {
+      StructPointer(0, 1, 4),        // root -> struct of 1 data word, 4 pointers
+      1,                             // semantics = orSet
+      ListPointer(3, 7, 0),          // lines: inline composite, 0 words -> word 6
+      0, 0, 0,                       // removedTags, applied, mergedInto
+      StructPointer(1 << 22, 0, 0),  // tag: 4M elements of 0 words
+  };
+  Result<CartState> decoded = CartState::Decode(FrameRaw(words), CartSemantics::kOrSet);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(decoded.status().message().find("traversal limit"), std::string::npos)
+      << decoded.status().message();
+}
+
+// n lines, each with one contribution whose attribute list is shared: a
+// message of ~8n + v words that reads as n * v words. The traversal limit
+// (a small multiple of the input) refuses it; Cap'n Proto's default
+// (64 MiB) would not.
+std::string SharedAttributeRecord(uint32_t n, uint32_t value_words) {
+  std::vector<uint64_t> w = {StructPointer(0, 1, 4), 1, ListPointer(3, 7, 2ull * n), 0, 0, 0,
+                             StructPointer(static_cast<int32_t>(n), 0, 2)};
+  const size_t lines_at = w.size();
+  const size_t blocks_at = lines_at + 2ull * n;
+  const size_t shared_at = blocks_at + 6ull * n;
+  auto offset = [](size_t pointer_at, size_t target) {
+    return static_cast<int32_t>(target - (pointer_at + 1));
+  };
+  for (uint32_t i = 0; i < n; ++i) {
+    const size_t block = blocks_at + 6ull * i;
+    w.push_back(ListPointer(offset(lines_at + 2ull * i, block), 2, 8));          // sku
+    w.push_back(ListPointer(offset(lines_at + 2ull * i + 1, block + 1), 7, 4));  // contributions
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    const size_t block = blocks_at + 6ull * i;
+    char sku[16] = {};
+    std::snprintf(sku, sizeof(sku), "s%06u", i % 1000000);  // 7 chars, NUL: sorted, unique
+    uint64_t sku_word = 0;
+    std::memcpy(&sku_word, sku, 8);
+    w.push_back(sku_word);
+    w.push_back(StructPointer(1, 3, 1));  // tag: one contribution
+    w.push_back(i + 1);                   // tag
+    w.push_back(uint64_t{1} << 32);       // kind add, quantity 1
+    w.push_back(0);                       // atMs
+    w.push_back(ListPointer(offset(block + 5, shared_at), 7, 2));  // attributes
+  }
+  w.push_back(StructPointer(1, 0, 2));                       // shared: tag, one attribute
+  w.push_back(ListPointer(1, 2, 2));                         // key -> "k"
+  w.push_back(ListPointer(1, 2, value_words * 8ull));        // value
+  w.push_back(0x6b);                                         // "k\0"
+  for (uint32_t i = 0; i + 1 < value_words; ++i) w.push_back(0x6161616161616161ull);
+  w.push_back(0x0061616161616161ull);  // NUL-terminated
+  return FrameRaw(w);
+}
+
+TEST(CartCodecTest, OverlappingPointersHitTraversalLimit) {
+  // Control: the hand-built layout is valid and decodes when not amplified.
+  Result<CartState> small = CartState::Decode(SharedAttributeRecord(2, 512), CartSemantics::kOrSet);
+  ASSERT_TRUE(small.ok()) << small.status().ToString();
+  ASSERT_EQ(small->Lines(kLimits).size(), 2u);
+  EXPECT_EQ(small->Lines(kLimits)[1].attributes.at("k").size(), 4095u);
+
+  Result<CartState> amplified =
+      CartState::Decode(SharedAttributeRecord(256, 512), CartSemantics::kOrSet);
+  ASSERT_FALSE(amplified.ok());
+  EXPECT_EQ(amplified.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(amplified.status().message().find("traversal limit"), std::string::npos)
+      << amplified.status().message();
+}
+
+}  // namespace
+}  // namespace trolley

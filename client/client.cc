@@ -266,6 +266,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   // The ring as last learned; empty until the first RingInfo.
   std::optional<Ring> ring;
   std::map<std::string, std::string> address_of;  // node id -> host:port
+  std::vector<NamespaceInfo> namespaces;
   SteadyClock::time_point ring_fetched{};
   bool ring_fetching = false;
   std::vector<std::function<void()>> ring_waiters;
@@ -319,6 +320,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
           self->ring = std::move(*built);
           self->address_of.clear();
           for (const auto& [id, address] : info->members) self->address_of[id] = address;
+          self->namespaces = info->namespaces;
           self->ring_fetched = SteadyClock::now();
           self->RingDone();
         });
@@ -505,6 +507,17 @@ void Client::Delete(std::string ns, std::string key, const Context& context, Req
   impl_->Start(std::move(op));
 }
 
+void Client::Namespaces(std::function<void(Result<std::vector<NamespaceInfo>>)> done) {
+  impl_->WithRing([impl = impl_, done = std::move(done)] {
+    if (!impl->ring) {
+      std::string seeds;
+      for (const std::string& s : impl->options.seeds) seeds += (seeds.empty() ? "" : ", ") + s;
+      return done(Status::Unavailable("no node answered a ring request (seeds: " + seeds + ")"));
+    }
+    done(impl->namespaces);
+  });
+}
+
 // ---- BlockingClient ----
 
 namespace {
@@ -546,6 +559,10 @@ Result<WriteResult> BlockingClient::Put(const std::string& ns, const std::string
                                         RequestOptions options, uint64_t write_id) {
   return RunBlocking<WriteResult>(
       io_, [&](auto done) { client_->Put(ns, key, value, context, options, write_id, done); });
+}
+
+Result<std::vector<NamespaceInfo>> BlockingClient::Namespaces() {
+  return RunBlocking<std::vector<NamespaceInfo>>(io_, [&](auto done) { client_->Namespaces(done); });
 }
 
 Result<WriteResult> BlockingClient::Delete(const std::string& ns, const std::string& key,

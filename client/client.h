@@ -32,6 +32,7 @@
 #include "common/asio.h"
 #include "common/status.h"
 #include "storage/version_vector.h"
+#include "wire/messages.h"
 
 namespace trolley {
 
@@ -111,6 +112,10 @@ class Client {
   void Delete(std::string ns, std::string key, const Context& context, RequestOptions options,
               WriteCallback done);
 
+  // The cluster's namespaces (N, R, W, TTL, merge semantics), from the ring
+  // information; kUnavailable if no node answered.
+  void Namespaces(std::function<void(Result<std::vector<NamespaceInfo>>)> done);
+
   // Counters, for tests and metrics.
   struct Stats {
     uint64_t requests = 0, attempts = 0, retries = 0, ring_fetches = 0, connects = 0;
@@ -135,6 +140,7 @@ class BlockingClient {
                           uint64_t write_id = 0);
   Result<WriteResult> Delete(const std::string& ns, const std::string& key,
                              const Context& context, RequestOptions options = {});
+  Result<std::vector<NamespaceInfo>> Namespaces();
   Client& async() { return *client_; }
   asio::io_context& io() { return io_; }
 

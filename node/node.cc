@@ -690,6 +690,9 @@ void Node::OnRingInfoRequest(const Endpoint& from, const RingInfoRequest& m) {
   reply.ring_version = 1;
   for (const NodeId& owner : ring_.Owners()) reply.owners.push_back(owner.name);
   reply.members = options_.member_addresses;
+  for (const NamespaceOptions& ns : options_.namespaces) {
+    reply.namespaces.push_back(NamespaceInfo{ns.name, ns.n, ns.r, ns.w, ns.ttl_ms, ns.merge});
+  }
   env_.transport->Send(from, std::move(reply));
 }
 

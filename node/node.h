@@ -67,6 +67,9 @@ struct NamespaceOptions {
   uint32_t r = 2;
   uint32_t w = 2;
   uint64_t ttl_ms = 0;  // default expiry of writes; 0 = never
+  // How clients resolve siblings ("union-max" | "or-set"). Opaque to the
+  // node, which stores values as bytes; reported to clients in RingInfo.
+  std::string merge = "union-max";
 };
 
 struct NodeOptions {

@@ -5,6 +5,16 @@
 //   trolley ... kv delete NS KEY [--context TOKEN] [--w W]
 //   trolley ... ring
 //   trolley ... status
+//   trolley ... cart get NS CART
+//   trolley ... cart add NS CART SKU [N] [--attr k=v]... [--id MUTATION_ID]
+//   trolley ... cart set NS CART SKU QTY [--id ID]
+//   trolley ... cart remove NS CART SKU [--id ID]
+//   trolley ... cart clear NS CART [--id ID]
+//   trolley ... cart merge GUEST_NS GUEST_CART USER_NS USER_CART [--strategy sum|max|keep-user]
+//
+// Cart commands resolve siblings with the namespace's semantics as the
+// cluster reports them (union-max or or-set); a mutation given the same
+// --id twice is applied once.
 //
 // A read prints every sibling and a context token; pass the token back with
 // --context to write "after" what was read (omit it and the write is
@@ -20,6 +30,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "client/cart_client.h"
 #include "client/node_connection.h"
 #include "common/clock.h"
 #include "storage/record_codec.h"
@@ -212,6 +223,54 @@ int Ring(const Globals& g) {
   return kExitOk;
 }
 
+std::unique_ptr<BlockingCartClient> Carts(const Globals& g, Status* error) {
+  ClientOptions o;
+  o.seeds = {g.node};
+  o.timeout = std::chrono::milliseconds(g.timeout_ms);
+  auto c = BlockingCartClient::Create(o);
+  if (!c.ok()) {
+    *error = c.status();
+    return nullptr;
+  }
+  return std::move(*c);
+}
+
+int PrintCart(const Globals& g, const Result<CartView>& r) {
+  if (!r.ok()) return Fail(g, r.status());
+  const CartView& v = *r;
+  if (g.json) {
+    json lines = json::array();
+    for (const CartLine& l : v.lines) {
+      lines.push_back({{"sku", l.sku}, {"quantity", l.quantity}, {"attributes", l.attributes}});
+    }
+    json out{{"ok", true},          {"cart", v.ns + "/" + v.cart_id}, {"found", v.found},
+             {"lines", lines},      {"siblings_merged", v.siblings_merged},
+             {"expiry_ms", v.expiry_ms}};
+    if (v.merged_into) out["merged_into"] = *v.merged_into;
+    std::cout << out.dump() << "\n";
+    return kExitOk;
+  }
+  uint64_t items = 0;
+  for (const CartLine& l : v.lines) items += l.quantity;
+  std::printf("%s/%s: %zu line%s, %llu item%s", v.ns.c_str(), v.cart_id.c_str(), v.lines.size(),
+              v.lines.size() == 1 ? "" : "s", static_cast<unsigned long long>(items),
+              items == 1 ? "" : "s");
+  if (v.siblings_merged > 1) std::printf(" (merged %zu concurrent versions)", v.siblings_merged);
+  if (v.expiry_ms != 0) {
+    const uint64_t now = SystemClock().NowWallMs();
+    std::printf(", expires in %llus",
+                static_cast<unsigned long long>(v.expiry_ms > now ? (v.expiry_ms - now) / 1000 : 0));
+  }
+  std::printf("\n");
+  if (v.merged_into) std::printf("  merged into %s at login\n", v.merged_into->c_str());
+  for (const CartLine& l : v.lines) {
+    std::printf("  %-24s x%u", l.sku.c_str(), l.quantity);
+    for (const auto& [k, val] : l.attributes) std::printf("  %s=%s", k.c_str(), val.c_str());
+    std::printf("\n");
+  }
+  return kExitOk;
+}
+
 // Asks the --node for the members, then every member for its status.
 int ClusterStatus(const Globals& g) {
   auto ring = Call(g, RingInfoRequest{});
@@ -323,6 +382,92 @@ int main(int argc, char** argv) {
   app.add_subcommand("ring", "partitions and members")->callback([&] { result = Ring(g); });
   app.add_subcommand("status", "every node: up or down, partitions, hints pending, counters")
       ->callback([&] { result = ClusterStatus(g); });
+
+  CLI::App* cart = app.add_subcommand("cart", "shopping carts (siblings merged for you)");
+  cart->require_subcommand(1);
+  std::string sku, guest_ns, guest_id, strategy = "sum";
+  uint32_t quantity = 1;
+  uint64_t mutation_id = 0;
+  std::vector<std::string> attrs;
+  Status cart_error;
+  auto with_carts = [&](auto body) {
+    auto carts = Carts(g, &cart_error);
+    if (!carts) {
+      result = Fail(g, cart_error);
+      return;
+    }
+    result = PrintCart(g, body(*carts));
+  };
+  auto cart_args = [&](CLI::App* c) {
+    c->add_option("ns", ns, "cart namespace")->required();
+    c->add_option("cart", key, "cart id (e.g. a user or guest id)")->required();
+  };
+  CLI::App* cget = cart->add_subcommand("get", "show a cart");
+  cart_args(cget);
+  cget->callback([&] { with_carts([&](BlockingCartClient& c) { return c.Get(ns, key); }); });
+
+  CLI::App* cadd = cart->add_subcommand("add", "add N of a SKU");
+  cart_args(cadd);
+  cadd->add_option("sku", sku, "product")->required();
+  cadd->add_option("n", quantity, "how many (default 1)");
+  cadd->add_option("--attr", attrs, "line attribute key=value (e.g. size=M), repeatable");
+  cadd->add_option("--id", mutation_id, "mutation id: the same id twice is applied once");
+  cadd->callback([&] {
+    std::map<std::string, std::string> attributes;
+    for (const std::string& a : attrs) {
+      const size_t eq = a.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        result = Fail(g, Status::InvalidArgument("--attr '" + a + "': expected key=value"));
+        return;
+      }
+      attributes[a.substr(0, eq)] = a.substr(eq + 1);
+    }
+    with_carts([&](BlockingCartClient& c) {
+      return c.Add(ns, key, sku, quantity, attributes, mutation_id);
+    });
+  });
+
+  CLI::App* cset = cart->add_subcommand("set", "set the quantity of a SKU (0 removes it)");
+  cart_args(cset);
+  cset->add_option("sku", sku, "product")->required();
+  cset->add_option("quantity", quantity, "new quantity")->required();
+  cset->add_option("--id", mutation_id, "mutation id: the same id twice is applied once");
+  cset->callback([&] {
+    with_carts([&](BlockingCartClient& c) { return c.SetQuantity(ns, key, sku, quantity, mutation_id); });
+  });
+
+  CLI::App* cremove = cart->add_subcommand("remove", "remove a SKU's line");
+  cart_args(cremove);
+  cremove->add_option("sku", sku, "product")->required();
+  cremove->add_option("--id", mutation_id, "mutation id: the same id twice is applied once");
+  cremove->callback([&] {
+    with_carts([&](BlockingCartClient& c) { return c.Remove(ns, key, sku, mutation_id); });
+  });
+
+  CLI::App* cclear = cart->add_subcommand("clear", "remove every line");
+  cart_args(cclear);
+  cclear->add_option("--id", mutation_id, "mutation id: the same id twice is applied once");
+  cclear->callback([&] {
+    with_carts([&](BlockingCartClient& c) { return c.Clear(ns, key, mutation_id); });
+  });
+
+  CLI::App* cmerge = cart->add_subcommand("merge", "merge a guest cart into a user cart (login)");
+  cmerge->add_option("guest_ns", guest_ns, "guest cart namespace")->required();
+  cmerge->add_option("guest_cart", guest_id, "guest cart id")->required();
+  cmerge->add_option("user_ns", ns, "user cart namespace")->required();
+  cmerge->add_option("user_cart", key, "user cart id")->required();
+  cmerge->add_option("--strategy", strategy, "sum | max | keep-user")->capture_default_str();
+  cmerge->callback([&] {
+    GuestMergeStrategy s;
+    if (strategy == "sum") s = GuestMergeStrategy::kSum;
+    else if (strategy == "max") s = GuestMergeStrategy::kMax;
+    else if (strategy == "keep-user") s = GuestMergeStrategy::kKeepUser;
+    else {
+      result = Fail(g, Status::InvalidArgument("--strategy '" + strategy + "': use sum, max or keep-user"));
+      return;
+    }
+    with_carts([&](BlockingCartClient& c) { return c.MergeGuest(guest_ns, guest_id, ns, key, s); });
+  });
 
   CLI11_PARSE(app, argc, argv);
   return result;

@@ -175,6 +175,16 @@ struct Writer {
       members[i].setNodeId(AsText(m.members[i].first));
       members[i].setAddress(AsText(m.members[i].second));
     }
+    auto namespaces = b.initNamespaces(static_cast<unsigned>(m.namespaces.size()));
+    for (unsigned i = 0; i < namespaces.size(); ++i) {
+      const NamespaceInfo& ns = m.namespaces[i];
+      namespaces[i].setName(AsData(ns.name));
+      namespaces[i].setN(ns.n);
+      namespaces[i].setR(ns.r);
+      namespaces[i].setW(ns.w);
+      namespaces[i].setTtlMs(ns.ttl_ms);
+      namespaces[i].setMerge(AsText(ns.merge));
+    }
   }
   void operator()(const ErrorReply& m) const {
     auto b = env.initErrorReply();
@@ -251,6 +261,8 @@ struct Estimator {
     size_t words = 2 + 2 + 3 * m.members.size();
     for (const std::string& owner : m.owners) words += Words(owner);
     for (const auto& [node, address] : m.members) words += Words(node) + Words(address);
+    words += 1 + 5 * m.namespaces.size();  // list tag, then 3 data + 2 pointer words each
+    for (const NamespaceInfo& ns : m.namespaces) words += Words(ns.name) + Words(ns.merge);
     return words;
   }
   size_t operator()(const ErrorReply& m) const { return Words(m.message); }
@@ -401,6 +413,17 @@ Result<RingInfoReply> Read(wire::RingInfoReply::Reader in) {
   out.members.reserve(members.size());
   for (wire::Member::Reader m : members) {
     out.members.emplace_back(Str(m.getNodeId()), Str(m.getAddress()));
+  }
+  const auto namespaces = in.getNamespaces();
+  if (namespaces.size() > kNamespacesMax) {
+    return Status::InvalidArgument(std::to_string(namespaces.size()) +
+                                   " namespaces exceed the limit of " +
+                                   std::to_string(kNamespacesMax));
+  }
+  out.namespaces.reserve(namespaces.size());
+  for (wire::NamespaceInfo::Reader ns : namespaces) {
+    out.namespaces.push_back(NamespaceInfo{Str(ns.getName()), ns.getN(), ns.getR(), ns.getW(),
+                                           ns.getTtlMs(), Str(ns.getMerge())});
   }
   return out;
 }

@@ -62,6 +62,26 @@ Status CheckRingInfo(const RingInfoReply& m) {
                                      std::to_string(address.size()));
     }
   }
+  if (m.namespaces.size() > kNamespacesMax) {
+    return Status::InvalidArgument(std::to_string(m.namespaces.size()) +
+                                   " namespaces; the limit is " + std::to_string(kNamespacesMax));
+  }
+  for (const NamespaceInfo& ns : m.namespaces) {
+    if (ns.name.empty() || ns.name.size() > kNamespaceBytesMax) {
+      return Status::InvalidArgument("namespace name must be 1 to " +
+                                     std::to_string(kNamespaceBytesMax) + " bytes, got " +
+                                     std::to_string(ns.name.size()));
+    }
+    if (ns.r < 1 || ns.r > ns.n || ns.w < 1 || ns.w > ns.n) {
+      return Status::InvalidArgument("namespace quorums must satisfy 1 <= r, w <= n, got n=" +
+                                     std::to_string(ns.n) + " r=" + std::to_string(ns.r) +
+                                     " w=" + std::to_string(ns.w));
+    }
+    if (ns.merge.size() > kMergeNameBytesMax) {
+      return Status::InvalidArgument("namespace merge name exceeds " +
+                                     std::to_string(kMergeNameBytesMax) + " bytes");
+    }
+  }
   return Status::Ok();
 }
 

@@ -39,7 +39,9 @@
 //   4. status messages are at most kStatusMessageBytesMax bytes.
 //   5. RingInfoReply: owners is empty or a valid partition count of valid
 //      node ids; at most kPartitionsMax members, each with a valid id and a
-//      1..kAddressBytesMax address.
+//      1..kAddressBytesMax address; at most kNamespacesMax namespaces, each
+//      with a valid name, 1 <= r, w <= n, and a merge name of at most
+//      kMergeNameBytesMax bytes.
 //   6. StatusReply: node_id is a valid NodeId; partitions is 0 or a valid
 //      partition count, and partitions_owned <= partitions_replicated <=
 //      partitions; at most kPartitionsMax peers, each with a valid id.
@@ -184,6 +186,17 @@ struct RingInfoRequest {
   friend bool operator==(const RingInfoRequest&, const RingInfoRequest&) = default;
 };
 
+// A namespace as the nodes are configured with it, for clients.
+struct NamespaceInfo {
+  std::string name{};
+  uint32_t n = 0, r = 0, w = 0;  // replicas, default read and write quorums
+  uint64_t ttl_ms = 0;           // default expiry; 0 = never
+  std::string merge{};           // how clients resolve siblings: "union-max" | "or-set"
+  friend bool operator==(const NamespaceInfo&, const NamespaceInfo&) = default;
+};
+inline constexpr size_t kNamespacesMax = 1024;
+inline constexpr size_t kMergeNameBytesMax = 32;
+
 struct RingInfoReply {
   RequestId id{};
   uint64_t ring_version = 0;
@@ -191,6 +204,8 @@ struct RingInfoReply {
   std::vector<std::string> owners{};
   // (node id, "host:port") of every member.
   std::vector<std::pair<std::string, std::string>> members{};
+  // The namespaces the answering node serves (the same on every node).
+  std::vector<NamespaceInfo> namespaces{};
   friend bool operator==(const RingInfoReply&, const RingInfoReply&) = default;
 };
 

@@ -135,11 +135,21 @@ struct Member {
   address @1 :Text;  # "host:port"
 }
 
+struct NamespaceInfo {
+  name @0 :Data;
+  n @1 :UInt32;
+  r @2 :UInt32;
+  w @3 :UInt32;
+  ttlMs @4 :UInt64;
+  merge @5 :Text;  # "union-max" | "or-set"
+}
+
 struct RingInfoReply {
   id @0 :UInt64;
   ringVersion @1 :UInt64;
   owners @2 :List(Text);  # owners[p] owns partition p
   members @3 :List(Member);
+  namespaces @4 :List(NamespaceInfo);
 }
 
 struct ErrorReply {

@@ -247,7 +247,10 @@ Status Server::Impl::Open() {
 
   NodeOptions options;
   options.node_id = config.node_id;
-  for (const ServerNamespace& ns : config.namespaces) options.namespaces.push_back(ns.options);
+  for (const ServerNamespace& ns : config.namespaces) {
+    options.namespaces.push_back(ns.options);
+    options.namespaces.back().merge = std::string(MergeSemanticsName(ns.merge));
+  }
   options.member_addresses = config.members;
   options.request_timeout_ms = config.request_timeout_ms;
   options.replica_timeout_ms = config.replica_timeout_ms;

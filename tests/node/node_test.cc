@@ -420,6 +420,15 @@ TEST(NodeTest, NonOwnerForwardsToAPrimary) {
   EXPECT_TRUE(c.Local(outsider, "gina").empty());
 }
 
+TEST(NodeTest, RingInfoNamesOwnersMembersAndNamespaces) {
+  TestCluster c(3);
+  const RequestId id{999};
+  auto info = c.Call<RingInfoReply>("n2", RingInfoRequest{id}, id);
+  EXPECT_EQ(info.owners.size(), 64u);
+  ASSERT_EQ(info.namespaces.size(), 1u);
+  EXPECT_EQ(info.namespaces[0], (NamespaceInfo{"carts", 3, 2, 2, 0, "union-max"}));
+}
+
 TEST(NodeTest, ForwardToADeadPrimaryIsReroutedAtOnce) {
   TestCluster c(5);
   const auto pref = c.Pref("hana");

@@ -65,6 +65,10 @@ TEST(MessagesTest, FieldsPastTheirLimitsAreRefused) {
   ExpectRefused(RingInfoReply{RequestId{1}, 3, {}, {{"n1", ""}}},
                 "RingInfoReply: address of member n1 must be 1 to 300 bytes, got 0");
   ExpectRefused(RingInfoReply{RequestId{1}, 3, {}, {{"", "h:1"}}}, "RingInfoReply: member:");
+  ExpectRefused(RingInfoReply{RequestId{1}, 3, {}, {}, {NamespaceInfo{"carts", 3, 4, 2, 0, "or-set"}}},
+                "RingInfoReply: namespace quorums must satisfy 1 <= r, w <= n, got n=3 r=4 w=2");
+  ExpectRefused(RingInfoReply{RequestId{1}, 3, {}, {}, {NamespaceInfo{"", 3, 2, 2, 0, "or-set"}}},
+                "RingInfoReply: namespace name must be 1 to 64 bytes, got 0");
   ExpectRefused(StatusReply{}, "StatusReply: node_id: ");
   ExpectRefused(StatusReply{.node_id = "n 1"}, "StatusReply: node_id: ");
   ExpectRefused(StatusReply{.message = std::string(kStatusMessageBytesMax + 1, 'm'),

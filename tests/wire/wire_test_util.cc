@@ -80,6 +80,14 @@ RingInfoReply RandomRingInfo(Random& rng) {
   for (size_t p = 0; p < partitions; ++p) {
     m.owners.push_back(m.members[rng.Uniform(members)].first);
   }
+  const size_t namespaces = rng.Uniform(4);
+  for (size_t i = 0; i < namespaces; ++i) {
+    const uint32_t n = 1 + static_cast<uint32_t>(rng.Uniform(5));
+    m.namespaces.push_back(NamespaceInfo{RandomNs(rng), n,
+                                         1 + static_cast<uint32_t>(rng.Uniform(n)),
+                                         1 + static_cast<uint32_t>(rng.Uniform(n)), rng.Next(),
+                                         rng.Uniform(2) ? "or-set" : "union-max"});
+  }
   return m;
 }
 

@@ -1,0 +1,292 @@
+#include "client/cart_client.h"
+
+#include <random>
+
+#include "common/clock.h"
+#include "common/key.h"
+
+namespace trolley {
+namespace {
+
+uint64_t NowMs() { return SystemClock().NowWallMs(); }
+
+// splitmix64: spreads a seed into well-mixed ids.
+uint64_t Mix(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+CartClient::CartClient(Client& client, std::vector<CartNamespace> namespaces)
+    : client_(client), id_state_((uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()) {
+  for (CartNamespace& ns : namespaces) namespaces_[ns.name] = std::move(ns);
+}
+
+uint64_t CartClient::NewId() {
+  uint64_t id = 0;
+  while (id == 0) id = Mix(id_state_);
+  return id;
+}
+
+Result<const CartNamespace*> CartClient::Find(const std::string& ns) const {
+  auto it = namespaces_.find(ns);
+  if (it == namespaces_.end()) {
+    std::string known;
+    for (const auto& [name, n] : namespaces_) known += (known.empty() ? "" : ", ") + name;
+    return Status::InvalidArgument("'" + ns + "' is not a cart namespace of this client (declared: " +
+                                   (known.empty() ? "none" : known) + ")");
+  }
+  return &it->second;
+}
+
+void CartClient::ReadCart(const CartNamespace& ns, const std::string& cart_id, ReadCallback done) {
+  RequestOptions options;
+  client_.Get(ns.name, cart_id, options,
+              [semantics = ns.semantics, ns_name = ns.name, cart_id,
+               done = std::move(done)](Result<ReadResult> r) {
+                if (!r.ok()) return done(r.status());
+                Read read{CartState(semantics), r->context, 0, 0, r->found};
+                std::vector<CartState> siblings;
+                for (const Value& v : r->siblings) {
+                  ++read.siblings;
+                  read.expiry_ms = std::max(read.expiry_ms, v.expiry_ms);
+                  if (v.tombstone) continue;  // a delete concurrent with other versions
+                  auto state = CartState::Decode(v.bytes, semantics);
+                  if (!state.ok()) {
+                    return done(Status(state.status().code(),
+                                       ns_name + "/" + cart_id + " does not hold a " +
+                                           std::string(CartSemanticsName(semantics)) +
+                                           " cart: " + state.status().message()));
+                  }
+                  siblings.push_back(std::move(*state));
+                }
+                read.state = CartState::Merge(semantics, siblings);
+                return done(std::move(read));
+              });
+}
+
+CartView CartClient::ViewOf(const CartNamespace& ns, const std::string& cart_id,
+                            const Read& read) const {
+  CartView view;
+  view.ns = ns.name;
+  view.cart_id = cart_id;
+  view.found = read.found;
+  view.lines = read.state.Lines(ns.limits);
+  view.siblings_merged = read.siblings;
+  view.expiry_ms = read.expiry_ms;
+  view.merged_into = read.state.merged_into();
+  return view;
+}
+
+void CartClient::WriteCart(const CartNamespace& ns, const std::string& cart_id,
+                           const CartState& state, const Context& context, uint64_t write_id,
+                           ViewCallback done) {
+  RequestOptions options;
+  options.ttl_ms = ns.ttl_ms;
+  client_.Put(ns.name, cart_id, state.Encode(), context, options, write_id,
+              [this, &ns, cart_id, done = std::move(done)](Result<WriteResult> w) {
+                if (!w.ok()) return done(w.status());
+                // The state after the write may still hold siblings (writes
+                // concurrent with ours): show their merge.
+                Read after{CartState(ns.semantics), w->context, 0, 0, true};
+                std::vector<CartState> siblings;
+                for (const Value& v : w->siblings) {
+                  ++after.siblings;
+                  after.expiry_ms = std::max(after.expiry_ms, v.expiry_ms);
+                  if (v.tombstone) continue;
+                  auto s = CartState::Decode(v.bytes, ns.semantics);
+                  if (s.ok()) siblings.push_back(std::move(*s));
+                }
+                after.state = CartState::Merge(ns.semantics, siblings);
+                done(ViewOf(ns, cart_id, after));
+              });
+}
+
+void CartClient::Get(const std::string& ns_name, const std::string& cart_id, ViewCallback done) {
+  auto ns = Find(ns_name);
+  if (!ns.ok()) return done(ns.status());
+  const CartNamespace& n = **ns;
+  ReadCart(n, cart_id, [this, &n, cart_id, done = std::move(done)](Result<Read> r) {
+    if (!r.ok()) return done(r.status());
+    CartView view = ViewOf(n, cart_id, *r);
+    if (r->siblings <= 1) return done(std::move(view));
+    // Resolve: write the merge back with the joined context. The read's
+    // answer does not depend on it, so a failed write-back is not an error.
+    WriteCart(n, cart_id, r->state, r->context, NewId(),
+              [view = std::move(view), done = std::move(done)](Result<CartView>) mutable {
+                done(std::move(view));
+              });
+  });
+}
+
+void CartClient::Mutate(const std::string& ns_name, const std::string& cart_id, Mutation m,
+                        ViewCallback done) {
+  auto ns = Find(ns_name);
+  if (!ns.ok()) return done(ns.status());
+  if (m.id == 0) m.id = NewId();
+  if (m.now_ms == 0) m.now_ms = NowMs();
+  const CartNamespace& n = **ns;
+  ReadCart(n, cart_id, [this, &n, cart_id, m = std::move(m), done = std::move(done)](Result<Read> r) {
+    if (!r.ok()) return done(r.status());
+    const bool already = r->state.Applied(m.id);
+    if (Status s = r->state.Apply(m, n.limits); !s.ok()) return done(s);
+    if (already && r->siblings <= 1) return done(ViewOf(n, cart_id, *r));  // a retry that landed
+    // write_id = the mutation id: a retried write of the same mutation
+    // through the same coordinator adds no sibling at all.
+    WriteCart(n, cart_id, r->state, r->context, m.id, std::move(done));
+  });
+}
+
+void CartClient::Add(const std::string& ns, const std::string& cart_id, const std::string& sku,
+                     uint32_t quantity, std::map<std::string, std::string> attributes,
+                     uint64_t mutation_id, ViewCallback done) {
+  Mutate(ns, cart_id, Mutation::Add(mutation_id, sku, quantity, 0, std::move(attributes)),
+         std::move(done));
+}
+
+void CartClient::SetQuantity(const std::string& ns, const std::string& cart_id,
+                             const std::string& sku, uint32_t quantity, uint64_t mutation_id,
+                             ViewCallback done) {
+  Mutate(ns, cart_id, Mutation::SetQuantity(mutation_id, sku, quantity, 0), std::move(done));
+}
+
+void CartClient::Remove(const std::string& ns, const std::string& cart_id, const std::string& sku,
+                        uint64_t mutation_id, ViewCallback done) {
+  Mutate(ns, cart_id, Mutation::Remove(mutation_id, sku, 0), std::move(done));
+}
+
+void CartClient::Clear(const std::string& ns, const std::string& cart_id, uint64_t mutation_id,
+                       ViewCallback done) {
+  Mutate(ns, cart_id, Mutation::Clear(mutation_id, 0), std::move(done));
+}
+
+void CartClient::MergeGuest(const std::string& guest_ns, const std::string& guest_id,
+                            const std::string& user_ns, const std::string& user_id,
+                            GuestMergeStrategy strategy, ViewCallback done) {
+  auto g = Find(guest_ns);
+  if (!g.ok()) return done(g.status());
+  auto u = Find(user_ns);
+  if (!u.ok()) return done(u.status());
+  const CartNamespace& gn = **g;
+  const CartNamespace& un = **u;
+  if (gn.semantics != un.semantics) {
+    return done(Status::InvalidArgument("guest namespace '" + guest_ns + "' and user namespace '" +
+                                        user_ns + "' use different merge semantics"));
+  }
+  // One merge id per (guest cart, user cart): a repeated login merge is a no-op.
+  const uint64_t merge_id =
+      KeyHash("guest-merge/" + guest_ns + "/" + guest_id, user_ns + "/" + user_id) | 1;
+  const std::string user_key = user_ns + "/" + user_id;
+  ReadCart(gn, guest_id, [this, &gn, &un, guest_id, user_id, user_key, strategy, merge_id,
+                          done = std::move(done)](Result<Read> guest) mutable {
+    if (!guest.ok()) return done(guest.status());
+    ReadCart(un, user_id, [this, &gn, &un, guest_id, user_id, user_key, strategy, merge_id,
+                           guest = std::move(*guest), done = std::move(done)](Result<Read> user) mutable {
+      if (!user.ok()) return done(user.status());
+      auto merged = MergeGuestCart(guest.state, user->state, strategy, un.limits, merge_id, NowMs());
+      if (!merged.ok()) return done(merged.status());
+      WriteCart(un, user_id, *merged, user->context, merge_id,
+                [this, &gn, guest_id, user_key, guest = std::move(guest),
+                 done = std::move(done)](Result<CartView> user_view) mutable {
+                  if (!user_view.ok()) return done(user_view.status());
+                  if (!guest.found || guest.state.merged_into() == user_key) {
+                    return done(std::move(user_view));
+                  }
+                  // Mark the guest cart (not delete it): devices holding it
+                  // can tell where its lines went.
+                  if (Status s = guest.state.MarkMergedInto(user_key); !s.ok()) return done(s);
+                  WriteCart(gn, guest_id, guest.state, guest.context, NewId(),
+                            [user_view = std::move(*user_view),
+                             done = std::move(done)](Result<CartView> marked) mutable {
+                              if (!marked.ok()) return done(marked.status());
+                              done(std::move(user_view));
+                            });
+                });
+    });
+  });
+}
+
+std::vector<CartNamespace> CartNamespacesOf(const std::vector<NamespaceInfo>& namespaces) {
+  std::vector<CartNamespace> out;
+  for (const NamespaceInfo& ns : namespaces) {
+    if (ns.merge == "union-max") out.push_back(CartNamespace{ns.name, CartSemantics::kUnionMax, {}, 0});
+    if (ns.merge == "or-set") out.push_back(CartNamespace{ns.name, CartSemantics::kOrSet, {}, 0});
+  }
+  return out;
+}
+
+// ---- BlockingCartClient ----
+
+Result<std::unique_ptr<BlockingCartClient>> BlockingCartClient::Create(
+    ClientOptions options, std::vector<CartNamespace> namespaces) {
+  std::unique_ptr<BlockingCartClient> c(new BlockingCartClient());
+  auto client = BlockingClient::Create(std::move(options));
+  if (!client.ok()) return client.status();
+  c->client_ = std::move(*client);
+  c->carts_ = std::make_unique<CartClient>(c->client_->async(), std::move(namespaces));
+  return c;
+}
+
+Result<std::unique_ptr<BlockingCartClient>> BlockingCartClient::Create(ClientOptions options) {
+  auto client = BlockingClient::Create(std::move(options));
+  if (!client.ok()) return client.status();
+  auto namespaces = (*client)->Namespaces();
+  if (!namespaces.ok()) return namespaces.status();
+  std::unique_ptr<BlockingCartClient> c(new BlockingCartClient());
+  c->client_ = std::move(*client);
+  c->carts_ = std::make_unique<CartClient>(c->client_->async(), CartNamespacesOf(*namespaces));
+  return c;
+}
+
+template <typename Start>
+Result<CartView> BlockingCartClient::Wait(Start start) {
+  std::optional<Result<CartView>> out;
+  start([&](Result<CartView> r) { out.emplace(std::move(r)); });
+  asio::io_context& io = client_->io();
+  io.restart();
+  while (!out) {
+    if (io.run_one() == 0) return Status::Unavailable("internal: the client's event loop ran out of work");
+  }
+  return std::move(*out);
+}
+
+Result<CartView> BlockingCartClient::Get(const std::string& ns, const std::string& cart_id) {
+  return Wait([&](auto done) { carts_->Get(ns, cart_id, done); });
+}
+Result<CartView> BlockingCartClient::Add(const std::string& ns, const std::string& cart_id,
+                                         const std::string& sku, uint32_t quantity,
+                                         std::map<std::string, std::string> attributes,
+                                         uint64_t mutation_id) {
+  return Wait([&](auto done) { carts_->Add(ns, cart_id, sku, quantity, attributes, mutation_id, done); });
+}
+Result<CartView> BlockingCartClient::SetQuantity(const std::string& ns, const std::string& cart_id,
+                                                 const std::string& sku, uint32_t quantity,
+                                                 uint64_t mutation_id) {
+  return Wait([&](auto done) { carts_->SetQuantity(ns, cart_id, sku, quantity, mutation_id, done); });
+}
+Result<CartView> BlockingCartClient::Remove(const std::string& ns, const std::string& cart_id,
+                                            const std::string& sku, uint64_t mutation_id) {
+  return Wait([&](auto done) { carts_->Remove(ns, cart_id, sku, mutation_id, done); });
+}
+Result<CartView> BlockingCartClient::Clear(const std::string& ns, const std::string& cart_id,
+                                           uint64_t mutation_id) {
+  return Wait([&](auto done) { carts_->Clear(ns, cart_id, mutation_id, done); });
+}
+Result<CartView> BlockingCartClient::Mutate(const std::string& ns, const std::string& cart_id,
+                                            Mutation mutation) {
+  return Wait([&](auto done) { carts_->Mutate(ns, cart_id, mutation, done); });
+}
+Result<CartView> BlockingCartClient::MergeGuest(const std::string& guest_ns,
+                                                const std::string& guest_id,
+                                                const std::string& user_ns,
+                                                const std::string& user_id,
+                                                GuestMergeStrategy strategy) {
+  return Wait([&](auto done) {
+    carts_->MergeGuest(guest_ns, guest_id, user_ns, user_id, strategy, done);
+  });
+}
+
+}  // namespace trolley

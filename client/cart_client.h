@@ -1,0 +1,144 @@
+// CartClient: the Cart API a cart service calls (DESIGN.md §5), on top of
+// Client. A cart is one key; its value is a CartState (cart/cart_state.h),
+// whose siblings this layer merges, so callers never see siblings.
+//
+// Every mutation is a read-modify-write with the context of the read:
+//   read (R) -> decode and merge the siblings -> apply the mutation ->
+//   write the merged result back with the joined context (W).
+// Each mutation has an id (generated when the caller passes 0). The id is
+// recorded in the cart, so retrying a mutation with the same id after a
+// timeout or an error never applies it twice, even if the first attempt
+// did land and its write became a sibling. A read that finds siblings
+// writes the merged cart back (with the joined context), so siblings do
+// not pile up.
+//
+// Namespaces: the caller declares each cart namespace's semantics (the same
+// `merge` as in the nodes' config; a mismatch is a FailedPrecondition on
+// the first read of a cart written with the other one), limits, and TTL
+// (0: the namespace's TTL on the nodes; every write refreshes it).
+//
+// Guest carts: MergeGuest() moves a guest cart's lines into a user cart at
+// login (strategies sum, max, keep-user; cart/guest_merge.h), then marks the
+// guest cart as merged into the user cart instead of deleting it. Doing the
+// same merge again changes nothing.
+//
+// Errors: what Client returns (kUnavailable, kTimeout after its retries),
+// kLimitExceeded / kInvalidArgument from the cart rules (lines per cart,
+// quantity per line, sizes) with the limit named, kCorruption if a stored
+// value is not a cart, kInvalidArgument for an undeclared namespace.
+// Threading: like Client (async on the caller's io_context).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cart/cart_state.h"
+#include "cart/guest_merge.h"
+#include "client/client.h"
+
+namespace trolley {
+
+struct CartNamespace {
+  std::string name;
+  CartSemantics semantics = CartSemantics::kUnionMax;
+  CartLimits limits;
+  uint64_t ttl_ms = 0;  // 0: the nodes' namespace TTL
+};
+
+// What a cart read returns.
+struct CartView {
+  std::string ns, cart_id;
+  bool found = false;
+  std::vector<CartLine> lines;   // sorted by sku, quantity >= 1
+  size_t siblings_merged = 0;    // versions the read found (1 = no conflict)
+  uint64_t expiry_ms = 0;        // wall clock; 0 = never
+  std::optional<std::string> merged_into;  // a guest cart merged at login: "ns/cart_id"
+};
+
+// The cart namespaces of a cluster, from its namespace list (merge
+// "union-max" or "or-set"; others are skipped), with default limits.
+std::vector<CartNamespace> CartNamespacesOf(const std::vector<NamespaceInfo>& namespaces);
+
+class CartClient {
+ public:
+  using ViewCallback = std::function<void(Result<CartView>)>;
+
+  CartClient(Client& client, std::vector<CartNamespace> namespaces);
+
+  void Get(const std::string& ns, const std::string& cart_id, ViewCallback done);
+  void Add(const std::string& ns, const std::string& cart_id, const std::string& sku,
+           uint32_t quantity, std::map<std::string, std::string> attributes,
+           uint64_t mutation_id, ViewCallback done);
+  void SetQuantity(const std::string& ns, const std::string& cart_id, const std::string& sku,
+                   uint32_t quantity, uint64_t mutation_id, ViewCallback done);
+  void Remove(const std::string& ns, const std::string& cart_id, const std::string& sku,
+              uint64_t mutation_id, ViewCallback done);
+  void Clear(const std::string& ns, const std::string& cart_id, uint64_t mutation_id,
+             ViewCallback done);
+  // Any mutation (its id 0: one is generated; its now_ms 0: the wall clock).
+  void Mutate(const std::string& ns, const std::string& cart_id, Mutation mutation,
+              ViewCallback done);
+  // Returns the user cart after the merge.
+  void MergeGuest(const std::string& guest_ns, const std::string& guest_id,
+                  const std::string& user_ns, const std::string& user_id,
+                  GuestMergeStrategy strategy, ViewCallback done);
+
+  Client& client() { return client_; }
+
+ private:
+  struct Read {
+    CartState state;
+    Context context;
+    size_t siblings = 0;
+    uint64_t expiry_ms = 0;
+    bool found = false;
+  };
+  using ReadCallback = std::function<void(Result<Read>)>;
+
+  Result<const CartNamespace*> Find(const std::string& ns) const;
+  void ReadCart(const CartNamespace& ns, const std::string& cart_id, ReadCallback done);
+  void WriteCart(const CartNamespace& ns, const std::string& cart_id, const CartState& state,
+                 const Context& context, uint64_t write_id, ViewCallback done);
+  CartView ViewOf(const CartNamespace& ns, const std::string& cart_id, const Read& read) const;
+  uint64_t NewId();
+
+  Client& client_;
+  std::map<std::string, CartNamespace> namespaces_;
+  uint64_t id_state_;
+};
+
+// The same, waiting for each call; owns its BlockingClient.
+class BlockingCartClient {
+ public:
+  static Result<std::unique_ptr<BlockingCartClient>> Create(ClientOptions options,
+                                                            std::vector<CartNamespace> namespaces);
+  // The namespaces and their semantics as the cluster reports them.
+  static Result<std::unique_ptr<BlockingCartClient>> Create(ClientOptions options);
+  Result<CartView> Get(const std::string& ns, const std::string& cart_id);
+  Result<CartView> Add(const std::string& ns, const std::string& cart_id, const std::string& sku,
+                       uint32_t quantity, std::map<std::string, std::string> attributes = {},
+                       uint64_t mutation_id = 0);
+  Result<CartView> SetQuantity(const std::string& ns, const std::string& cart_id,
+                               const std::string& sku, uint32_t quantity, uint64_t mutation_id = 0);
+  Result<CartView> Remove(const std::string& ns, const std::string& cart_id,
+                          const std::string& sku, uint64_t mutation_id = 0);
+  Result<CartView> Clear(const std::string& ns, const std::string& cart_id,
+                         uint64_t mutation_id = 0);
+  Result<CartView> Mutate(const std::string& ns, const std::string& cart_id, Mutation mutation);
+  Result<CartView> MergeGuest(const std::string& guest_ns, const std::string& guest_id,
+                              const std::string& user_ns, const std::string& user_id,
+                              GuestMergeStrategy strategy);
+  CartClient& async() { return *carts_; }
+
+ private:
+  BlockingCartClient() = default;
+  template <typename Start>
+  Result<CartView> Wait(Start start);
+  std::unique_ptr<BlockingClient> client_;
+  std::unique_ptr<CartClient> carts_;
+};
+
+}  // namespace trolley

@@ -19,7 +19,7 @@ BASE=7101
 N1=127.0.0.1:$BASE N2=127.0.0.1:$((BASE + 1)) N3=127.0.0.1:$((BASE + 2))
 T=./build/tools/trolley
 step() { printf '\n== %s\n' "$*"; }
-run() { printf '$ trolley %s\n' "$*"; "$T" "$@"; }
+run() { printf '$ trolley %s\n' "$*" >&2; "$T" "$@"; }
 
 bash scripts/local-cluster.sh stop "$DIR" 2>/dev/null || true
 rm -rf "$DIR"
@@ -39,13 +39,24 @@ step "3. the cart service merges the siblings and writes back with the context i
 token=$("$T" --node $N3 --json kv get carts alice | sed -n 's/.*"context":"\([0-9a-f]*\)".*/\1/p')
 run --node $N3 kv put carts alice 'sku-1 x1, sku-2 x2' --context "$token"
 
-step "4. n3 is killed with SIGKILL; carts stay writable (W=2 of the 2 nodes left)"
+step "4. the Cart API merges siblings for the service: two devices add to bob's OR-Set cart"
+run --node $N1 cart add carts-orset bob sku-1 1 --attr size=M --id 1001 >/dev/null
+run --node $N2 cart add carts-orset bob sku-1 1 --id 1002 >/dev/null
+run --node $N3 cart add carts-orset bob sku-7 2 --id 1003
+echo "a retry of mutation 1003 (same --id) changes nothing:"
+run --node $N1 cart add carts-orset bob sku-7 2 --id 1003
+echo "as a guest, bob filled another cart; at login it merges into his (strategy sum):"
+run --node $N2 cart add guest-carts guest-42 sku-1 3 >/dev/null
+run --node $N2 cart merge guest-carts guest-42 carts-orset bob --strategy sum
+run --node $N3 cart get guest-carts guest-42
+
+step "5. n3 is killed with SIGKILL; carts stay writable (W=2 of the 2 nodes left)"
 kill -KILL "$(cat "$DIR/n3.pid")"
 for i in 1 2 3 4 5; do "$T" --node $N1 kv put carts "shopper-$i" "sku-9 x$i" >/dev/null; done
 echo "wrote 5 more carts through n1 while n3 was down"
 run --node $N1 status || true
 
-step "5. n3 restarts; hinted handoff brings it up to date"
+step "6. n3 restarts; hinted handoff brings it up to date"
 "./build/node/server/trolleyd" --config "$DIR/n3.toml" >>"$DIR/n3.log" 2>&1 &
 echo $! > "$DIR/n3.pid"
 for _ in $(seq 1 100); do
@@ -57,10 +68,10 @@ run --node $N1 status
 echo "n3's own copy of shopper-3, read with R=1 through n3:"
 run --node $N3 kv get carts shopper-3 --r 1
 
-step "6. a short load: 3 s of 1.5 KB puts, then 3 s of gets, 48 in flight"
+step "7. a short load: 3 s of 1.5 KB puts, then 3 s of gets, 48 in flight"
 ./build/bench/trolley-bench --nodes "$N1,$N2,$N3" --duration-s 3 --warmup-s 0.5 --label demo
 
-step "7. done"
+step "8. done"
 if [ -n "$keep" ]; then
   echo "cluster left running; stop it with: bash scripts/local-cluster.sh stop $DIR"
 else

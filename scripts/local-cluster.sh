@@ -7,9 +7,9 @@
 #
 # start writes DIR/nK.toml, starts build/node/server/trolleyd for each node
 # (logs in DIR/nK.log, pids in DIR/nK.pid, data in DIR/nK/) and waits until
-# every node answers. Namespaces: "carts" (union-max) and "carts-orset"
-# (or-set), both with the given N/R/W and durability, and "guest-carts"
-# (30-day TTL). stop sends SIGTERM to the pids it started and waits.
+# every node answers. Namespaces, all with the given N/R/W and durability:
+# "carts" (union-max), "carts-orset" (or-set) and "guest-carts" (or-set,
+# 30-day TTL, merged into carts-orset at login). stop sends SIGTERM to the pids it started and waits.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TROLLEYD="${TROLLEYD:-$ROOT/build/node/server/trolleyd}"
@@ -70,7 +70,7 @@ n = $n
 r = $r
 w = $w
 ttl_ms = 2592000000
-merge = "union-max"
+merge = "or-set"
 durability = "$durability"
 TOML
     "$TROLLEYD" --config "$dir/n$i.toml" >"$dir/n$i.log" 2>&1 &

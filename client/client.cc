@@ -7,6 +7,7 @@
 #include <random>
 
 #include "common/clock.h"
+#include "common/hex.h"
 #include "common/host_port.h"
 #include "ring/preference_list.h"
 #include "ring/ring.h"
@@ -22,17 +23,6 @@ using SteadyClock = std::chrono::steady_clock;
 using ms = std::chrono::milliseconds;
 
 constexpr auto kNodeDownFor = ms(1000);  // skip a node that failed, for this long
-
-std::string Hex(std::string_view bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
 
 bool Retryable(StatusCode code) {
   return code == StatusCode::kUnavailable || code == StatusCode::kTimeout ||
@@ -55,19 +45,9 @@ std::string Context::Token() const { return vv_.empty() ? "" : Hex(EncodeContext
 
 Result<Context> Context::FromToken(std::string_view token) {
   if (token.empty()) return Context();
-  if (token.size() % 2 != 0) return Status::InvalidArgument("context token: odd length");
-  std::string bytes;
-  bytes.reserve(token.size() / 2);
-  for (size_t i = 0; i < token.size(); i += 2) {
-    int v = 0;
-    for (char c : token.substr(i, 2)) {
-      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-      if (d < 0) return Status::InvalidArgument("context token: not lowercase hex");
-      v = v * 16 + d;
-    }
-    bytes += static_cast<char>(v);
-  }
-  auto vv = DecodeContext(bytes);
+  auto bytes = Unhex(token);
+  if (!bytes.ok()) return Status::InvalidArgument("context token: " + bytes.status().message());
+  auto vv = DecodeContext(*bytes);
   if (!vv.ok()) return Status::InvalidArgument("context token: " + vv.status().message());
   return Context(std::move(*vv));
 }
@@ -211,12 +191,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
       if (e->id.value == 0) return Fail(address + " refused the connection: " + e->message);
       return Finish(e->id.value, Status(e->code, address + ": " + e->message));
     }
-    uint64_t id = 0;
-    std::visit(
-        [&](const auto& v) {
-          if constexpr (requires { v.id; }) id = v.id.value;
-        },
-        m);
+    const uint64_t id = RequestIdOf(m).value;
     Finish(id, std::move(m));
   }
 

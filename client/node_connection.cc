@@ -18,18 +18,6 @@ void SetId(M& m, RequestId id) {
   if constexpr (requires { m.id; }) m.id = id;
 }
 
-RequestId IdOf(const Message& m) {
-  return std::visit(
-      [](const auto& v) -> RequestId {
-        if constexpr (requires { v.id; }) {
-          return v.id;
-        } else {
-          return RequestId{};
-        }
-      },
-      m);
-}
-
 }  // namespace
 
 struct NodeConnection::Impl {
@@ -163,7 +151,7 @@ Result<Message> NodeConnection::Call(Message request, std::chrono::milliseconds 
   for (;;) {
     auto reply = impl_->Read(deadline);
     if (!reply.ok()) return reply.status();
-    const RequestId got = IdOf(*reply);
+    const RequestId got = RequestIdOf(*reply);
     if (const ErrorReply* e = std::get_if<ErrorReply>(&*reply)) {
       if (got == id || got.value == 0) return Status(e->code, address_ + ": " + e->message);
       continue;

@@ -33,7 +33,7 @@
 #include "client/cart_client.h"
 #include "client/node_connection.h"
 #include "common/clock.h"
-#include "storage/record_codec.h"
+#include "common/hex.h"
 
 namespace {
 
@@ -48,51 +48,16 @@ struct Globals {
 
 constexpr int kExitOk = 0, kExitNotFound = 1, kExitFailed = 2;
 
-std::string Hex(std::string_view bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
-
-Result<std::string> Unhex(std::string_view text) {
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  if (text.size() % 2 != 0) return Status::InvalidArgument("odd number of hex digits");
-  std::string out;
-  for (size_t i = 0; i < text.size(); i += 2) {
-    const int hi = nibble(text[i]), lo = nibble(text[i + 1]);
-    if (hi < 0 || lo < 0) return Status::InvalidArgument("not a hex digit");
-    out += static_cast<char>(hi << 4 | lo);
-  }
-  return out;
-}
-
-// The opaque token a read hands out: the encoded causal context, in hex.
-std::string ContextToken(const VersionVector& context) {
-  return context.empty() ? "" : Hex(EncodeContext(context));
-}
+// The opaque token a read hands out (client/client.h Context).
+std::string ContextToken(const VersionVector& context) { return Context(context).Token(); }
 
 Result<VersionVector> ParseContextToken(const std::string& token) {
-  if (token.empty()) return VersionVector{};
-  auto bytes = Unhex(token);
-  if (!bytes.ok()) {
-    return Status::InvalidArgument("--context: not a token printed by 'trolley kv get' (" +
-                                   bytes.status().message() + ")");
-  }
-  auto context = DecodeContext(*bytes);
+  auto context = Context::FromToken(token);
   if (!context.ok()) {
     return Status::InvalidArgument("--context: not a token printed by 'trolley kv get' (" +
                                    context.status().message() + ")");
   }
-  return context;
+  return context->version();
 }
 
 bool Printable(std::string_view s) {

@@ -150,4 +150,16 @@ Status ValidateMessage(const Message& message) {
   return Status::InvalidArgument(std::string(MessageName(message)) + ": " + s.message());
 }
 
+RequestId RequestIdOf(const Message& message) {
+  return std::visit(
+      [](const auto& m) -> RequestId {
+        if constexpr (requires { m.id; }) {
+          return m.id;
+        } else {
+          return RequestId{};
+        }
+      },
+      message);
+}
+
 }  // namespace trolley

@@ -276,6 +276,10 @@ using Message =
 // "ClientPut", ...: for logs and error messages.
 std::string_view MessageName(const Message& message);
 
+// The request id a message carries; RequestId{} (0) for those without one
+// (Hello, HelloReply, Ping, Pong).
+RequestId RequestIdOf(const Message& message);
+
 // Ok, or InvalidArgument naming the message, the field and the limit it
 // breaks (invariants 1-6 above). Does not re-check SiblingSet invariants.
 Status ValidateMessage(const Message& message);

@@ -44,19 +44,6 @@ bool ClientMayAsk(const Message& m) {
          std::holds_alternative<Ping>(m) || std::holds_alternative<ReplicaGet>(m);
 }
 
-// The request id of a message, for an ErrorReply that the sender can match.
-RequestId RequestIdOf(const Message& m) {
-  return std::visit(
-      [](const auto& v) -> RequestId {
-        if constexpr (requires { v.id; }) {
-          return v.id;
-        } else {
-          return RequestId{};
-        }
-      },
-      m);
-}
-
 Result<tcp::endpoint> Resolve(asio::io_context& io, const std::string& address,
                               const std::string& field) {
   auto hp = ParseHostPort(address, field);

@@ -1,352 +1,236 @@
 // trolley-bench: load generator for a running Trolley cluster.
 //
-// Workload "kv": a put phase, then a get phase, each for --duration-s
-// seconds after --warmup-s. Every put writes a fresh key (no siblings
-// pile up) with a --value-bytes value; every get reads a random key the
-// put phase wrote. --concurrency requests are kept in flight in a closed
-// loop, spread over --connections connections to the nodes round-robin.
-// Latency is from sending a request to its reply.
+// Workloads (--workload):
+//   kv          raw puts then gets of fresh keys (kv_workload.h); the
+//               default, so bench/cluster_bench.sh runs as before.
+//   flash-sale  shoppers adding (60%), reading (30%) and changing or
+//               removing (10%) cart lines through the Cart API, product
+//               popularity Zipf-skewed (workload.h, load.h).
+//   browse      the same shoppers, read-heavy (90% get).
+// Closed loop (--concurrency in flight) or open loop (--rate ops/s, latency
+// from the scheduled start). --verify reads every cart back at the end and
+// checks the acknowledged adds; --kill-node-at/--restart-node-at kill and
+// restart one node during the run. Results: a Markdown table on stdout
+// (and --markdown FILE), --json FILE, --series FILE (TSV per second, for
+// bench/plot.sh). --summarize A.json B.json ... prints one table of runs.
 //
-// One event-loop thread; requests sent in one turn go out in one write
-// per connection. Reports ops/s and p50/p90/p99/p99.9/max per phase, errors
-// by status code, and the CPU this process used (it shares the machine
-// with the nodes). bench/cluster_bench.sh starts the cluster and runs it.
+// bench/flash_sale.sh starts a cluster and runs the whole comparison;
+// docs/benchmarks.md explains the figures.
 #include <CLI/CLI.hpp>
-
-#include <algorithm>
-#include <array>
-#include <chrono>
 #include <cstdio>
-#include <map>
+#include <fstream>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
-#include <sys/resource.h>
-
-#include <nlohmann/json.hpp>
-
-#include "common/asio.h"
-#include "common/host_port.h"
-#include "wire/frame.h"
-#include "wire/message_codec.h"
+#include "bench/kv_workload.h"
+#include "bench/load.h"
+#include "bench/results.h"
+#include "bench/trolley_target.h"
 
 namespace {
 
 using namespace trolley;
-using tcp = asio::ip::tcp;
-using SteadyClock = std::chrono::steady_clock;
+using namespace trolley::bench;
 
-struct Options {
-  std::vector<std::string> nodes;
-  std::string ns = "carts";
-  size_t connections = 12;
-  size_t concurrency = 48;
-  double duration_s = 10;
-  double warmup_s = 1;
-  size_t value_bytes = 1500;
-  std::string phases = "put,get";
-  std::string json_out;
-  std::string label;
-};
-
-struct PhaseResult {
-  std::string name;
-  double seconds = 0;
-  uint64_t ok = 0;
-  std::map<std::string, uint64_t> errors;
-  std::vector<uint32_t> latencies_us;  // of ok requests, measured window only
-  double cpu_seconds = 0;
-
-  double Quantile(double q) const {
-    if (latencies_us.empty()) return 0;
-    size_t i = static_cast<size_t>(q * static_cast<double>(latencies_us.size() - 1));
-    return latencies_us[i] / 1000.0;
+std::vector<std::string> SplitCommas(const std::string& text) {
+  std::vector<std::string> out;
+  for (size_t start = 0; start <= text.size();) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    if (comma > start) out.push_back(text.substr(start, comma - start));
+    start = comma + 1;
   }
-};
-
-double CpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  return out;
 }
 
-class Load {
- public:
-  Load(Options options) : o_(std::move(options)), rng_(12345) {
-    value_.resize(o_.value_bytes);
-    for (char& c : value_) c = static_cast<char>('a' + rng_() % 26);
+bool WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  out.close();
+  if (!out) {
+    std::fprintf(stderr, "trolley-bench: cannot write %s\n", path.c_str());
+    return false;
   }
-
-  Status Connect() {
-    for (size_t i = 0; i < o_.connections; ++i) {
-      const std::string& address = o_.nodes[i % o_.nodes.size()];
-      auto hp = ParseHostPort(address, "--nodes");
-      if (!hp.ok()) return hp.status();
-      auto c = std::make_unique<Conn>(io_);
-      boost::system::error_code ec;
-      c->socket.connect(tcp::endpoint(asio::ip::make_address(hp->host, ec), hp->port), ec);
-      if (ec) return Status::Unavailable("cannot connect to " + address + ": " + ec.message());
-      c->socket.set_option(tcp::no_delay(true));
-      (void)AppendMessageFrame(c->out, Hello{kProtocolVersion, ""});
-      conns_.push_back(std::move(c));
-    }
-    for (auto& c : conns_) {
-      Read(*c);
-      Flush(*c);
-    }
-    return Status::Ok();
-  }
-
-  PhaseResult Run(const std::string& phase) {
-    PhaseResult result;
-    result.name = phase;
-    phase_ = phase;
-    running_ = true;
-    measuring_ = false;
-    current_ = &result;
-    const auto warmup = std::chrono::duration<double>(o_.warmup_s);
-    const auto duration = std::chrono::duration<double>(o_.duration_s);
-    asio::steady_timer start_timer(io_), stop_timer(io_);
-    double cpu0 = 0;
-    SteadyClock::time_point t0;
-    start_timer.expires_after(std::chrono::duration_cast<SteadyClock::duration>(warmup));
-    start_timer.async_wait([&](boost::system::error_code) {
-      measuring_ = true;
-      cpu0 = CpuSeconds();
-      t0 = SteadyClock::now();
-    });
-    stop_timer.expires_after(std::chrono::duration_cast<SteadyClock::duration>(warmup + duration));
-    stop_timer.async_wait([&](boost::system::error_code) {
-      result.seconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
-      result.cpu_seconds = CpuSeconds() - cpu0;
-      measuring_ = false;
-      running_ = false;
-    });
-    for (size_t slot = 0; slot < o_.concurrency; ++slot) Issue(*conns_[slot % conns_.size()]);
-    // Runs until the stop timer fired and every request in flight answered.
-    while (running_ || in_flight_ > 0) {
-      if (io_.run_one_for(std::chrono::seconds(5)) == 0) {
-        std::fprintf(stderr, "trolley-bench: no progress for 5 s (%zu requests in flight)\n",
-                     in_flight_);
-        break;
-      }
-      if (broken_) break;
-    }
-    std::sort(result.latencies_us.begin(), result.latencies_us.end());
-    return result;
-  }
-
-  bool broken() const { return broken_; }
-  size_t keys_written() const { return written_.size(); }
-
- private:
-  struct Pending {
-    SteadyClock::time_point start;
-    std::string key;
-  };
-  struct Conn {
-    explicit Conn(asio::io_context& io) : socket(io) {}
-    tcp::socket socket;
-    FrameDecoder decoder;
-    std::array<char, 64 * 1024> chunk{};
-    std::string out, writing_buf;
-    bool writing = false, flush_posted = false;
-    uint64_t last_id = 0;
-    std::map<uint64_t, Pending> pending;
-  };
-
-  void Issue(Conn& c) {
-    if (!running_) return;
-    const RequestId id{++c.last_id};
-    Pending p{SteadyClock::now(), {}};
-    if (phase_ == "put") {
-      p.key = "bench-" + std::to_string(next_key_++);
-      (void)AppendMessageFrame(c.out, ClientPut{.id = id, .ns = o_.ns, .key = p.key, .value = value_});
-    } else {
-      const std::string& key =
-          written_.empty() ? std::string("bench-0") : written_[rng_() % written_.size()];
-      (void)AppendMessageFrame(c.out, ClientGet{.id = id, .ns = o_.ns, .key = key});
-    }
-    c.pending.emplace(id.value, std::move(p));
-    ++in_flight_;
-    Flush(c);
-  }
-
-  void Flush(Conn& c) {
-    if (c.flush_posted || c.writing) return;
-    c.flush_posted = true;
-    asio::post(io_, [this, &c] {
-      c.flush_posted = false;
-      Write(c);
-    });
-  }
-
-  void Write(Conn& c) {
-    if (c.writing || c.out.empty()) return;
-    c.writing = true;
-    std::swap(c.out, c.writing_buf);
-    asio::async_write(c.socket, asio::buffer(c.writing_buf),
-                      [this, &c](boost::system::error_code ec, size_t) {
-                        c.writing = false;
-                        c.writing_buf.clear();
-                        if (ec) return Broken("write: " + ec.message());
-                        Write(c);
-                      });
-  }
-
-  void Read(Conn& c) {
-    c.socket.async_read_some(asio::buffer(c.chunk), [this, &c](boost::system::error_code ec,
-                                                               size_t n) {
-      if (ec) return Broken("read: " + ec.message());
-      if (Status s = c.decoder.Feed(c.chunk.data(), n); !s.ok()) return Broken(s.ToString());
-      for (;;) {
-        auto frame = c.decoder.Next();
-        if (!frame.ok()) return Broken(frame.status().ToString());
-        if (!*frame) break;
-        auto m = DecodeMessage(**frame);
-        if (!m.ok()) return Broken(m.status().ToString());
-        OnReply(c, *m);
-      }
-      Read(c);
-    });
-  }
-
-  void OnReply(Conn& c, const Message& m) {
-    RequestId id;
-    StatusCode code = StatusCode::kOk;
-    std::string message;
-    if (auto* put = std::get_if<ClientPutReply>(&m)) {
-      id = put->id, code = put->code, message = put->message;
-    } else if (auto* get = std::get_if<ClientGetReply>(&m)) {
-      id = get->id, code = get->code, message = get->message;
-    } else if (auto* err = std::get_if<ErrorReply>(&m)) {
-      return Broken("node refused: " + err->message);
-    } else {
-      return;  // HelloReply
-    }
-    auto it = c.pending.find(id.value);
-    if (it == c.pending.end()) return;
-    const auto latency = SteadyClock::now() - it->second.start;
-    if (code == StatusCode::kOk && phase_ == "put") written_.push_back(std::move(it->second.key));
-    c.pending.erase(it);
-    --in_flight_;
-    if (measuring_) {
-      if (code == StatusCode::kOk) {
-        ++current_->ok;
-        current_->latencies_us.push_back(static_cast<uint32_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(latency).count()));
-      } else {
-        ++current_->errors[std::string(StatusCodeName(code))];
-        if (current_->errors.size() == 1 && current_->errors.begin()->second == 1) {
-          std::fprintf(stderr, "trolley-bench: first error: %s\n", message.c_str());
-        }
-      }
-    }
-    Issue(c);
-  }
-
-  void Broken(const std::string& why) {
-    if (!broken_) std::fprintf(stderr, "trolley-bench: connection failed: %s\n", why.c_str());
-    broken_ = true;
-  }
-
-  Options o_;
-  asio::io_context io_{1};
-  std::vector<std::unique_ptr<Conn>> conns_;
-  std::mt19937_64 rng_;
-  std::string value_;
-  std::string phase_;
-  bool running_ = false, measuring_ = false, broken_ = false;
-  size_t in_flight_ = 0;
-  uint64_t next_key_ = 0;
-  std::vector<std::string> written_;
-  PhaseResult* current_ = nullptr;
-};
+  return true;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"trolley-bench: put/get load against a running Trolley cluster"};
-  Options o;
-  std::string nodes;
-  app.add_option("--nodes", nodes, "comma-separated host:port of the nodes")->required();
-  app.add_option("--ns", o.ns, "namespace")->capture_default_str();
-  app.add_option("--connections", o.connections, "connections, spread over the nodes")
+  CLI::App app{"trolley-bench: load generator for a Trolley cluster (kv, flash-sale, browse)"};
+  std::string workload = "kv", target = "trolley", nodes, ns, mix_text, progress = "auto";
+  std::string json_out, markdown_out, series_out, label, target_detail, cpu_pid_files;
+  std::vector<std::string> summarize;
+  KvOptions kv;
+  LoadOptions lo;
+  double duration_s = 0, warmup_s = 0;
+  size_t concurrency = 48;
+  TrolleyTargetOptions to;
+  uint64_t timeout_ms = 2000;
+
+  app.add_option("--workload", workload, "kv | flash-sale | browse")->capture_default_str();
+  app.add_option("--target", target, "trolley (redis, postgres: not implemented yet)")
       ->capture_default_str();
-  app.add_option("--concurrency", o.concurrency, "requests in flight")->capture_default_str();
-  app.add_option("--duration-s", o.duration_s, "measured seconds per phase")->capture_default_str();
-  app.add_option("--warmup-s", o.warmup_s, "unmeasured seconds before each phase")
+  app.add_option("--nodes", nodes, "comma-separated host:port of the nodes");
+  app.add_option("--ns", ns, "namespace (default: carts for kv, carts-orset otherwise)");
+  app.add_option("--concurrency", concurrency, "requests in flight (closed loop)")
       ->capture_default_str();
-  app.add_option("--value-bytes", o.value_bytes, "value size")->capture_default_str();
-  app.add_option("--phases", o.phases, "comma-separated: put, get")->capture_default_str();
-  app.add_option("--json", o.json_out, "also write the results to this JSON file");
-  app.add_option("--label", o.label, "a name for this run in the output");
+  app.add_option("--duration-s", duration_s,
+                 "measured seconds (per phase for kv; default kv 10, else 30)");
+  app.add_option("--warmup-s", warmup_s, "unmeasured seconds first (default kv 1, else 2)");
+  app.add_option("--json", json_out, "write the results to this JSON file");
+  app.add_option("--label", label, "a name for this run in the output");
+  // kv only.
+  app.add_option("--connections", kv.connections, "kv: connections, spread over the nodes")
+      ->capture_default_str();
+  app.add_option("--value-bytes", kv.value_bytes, "kv: value size")->capture_default_str();
+  app.add_option("--phases", kv.phases, "kv: comma-separated: put, get")->capture_default_str();
+  // Cart workloads.
+  app.add_option("--carts", lo.workload.carts, "shoppers, one cart each")->capture_default_str();
+  app.add_option("--products", lo.workload.products, "products (Zipf ranks)")
+      ->capture_default_str();
+  app.add_option("--zipf", lo.workload.zipf_exponent, "Zipf exponent of product popularity")
+      ->capture_default_str();
+  app.add_option("--mix", mix_text,
+                 "operation shares, e.g. add=60,get=30,set_remove=10 (default by workload)");
+  app.add_option("--rate", lo.rate_per_s, "open loop: operations per second (0: closed loop)")
+      ->capture_default_str();
+  app.add_option("--in-flight-max", lo.in_flight_max, "open loop: cap on operations in flight")
+      ->capture_default_str();
+  app.add_option(
+         "--drain-max-s", lo.drain_max_s,
+         "open loop: how long after the window the backlog may still start (then what is in "
+         "flight gets 15 s more)")
+      ->capture_default_str();
+  app.add_option("--threads", lo.threads, "load generator threads (one client each)")
+      ->capture_default_str();
+  app.add_option("--seed", lo.seed, "workload seed")->capture_default_str();
+  app.add_option("--timeout-ms", timeout_ms, "client deadline per request, all attempts")
+      ->capture_default_str();
+  app.add_option("--attempts", to.attempts_max, "client attempts per request")
+      ->capture_default_str();
+  app.add_option("--connections-per-node", to.connections_per_node, "client connections per node")
+      ->capture_default_str();
+  app.add_flag("--verify", lo.verify, "read every cart back at the end; check acknowledged adds");
+  app.add_option("--verify-concurrency", lo.verify_concurrency, "reads in flight per thread")
+      ->capture_default_str();
+  app.add_option("--kill-node-at", lo.fault.kill_at,
+                 "fault: SIGKILL at this fraction of the measured window");
+  app.add_option("--restart-node-at", lo.fault.restart_at,
+                 "fault: restart at this fraction of the measured window")
+      ->capture_default_str();
+  app.add_option("--kill-pid-file", lo.fault.pid_file, "fault: file holding the node's pid");
+  app.add_option("--restart-cmd", lo.fault.restart_command,
+                 "fault: /bin/sh -c command that restarts the node and returns once it answers");
+  app.add_option("--cpu-pid-files", cpu_pid_files, "comma-separated pid files: report their CPU");
+  app.add_option("--target-detail", target_detail, "what to call the target's setup (e.g. sync)");
+  app.add_option("--markdown", markdown_out, "also write the Markdown table to this file");
+  app.add_option("--series", series_out, "write the per-second series (TSV) to this file");
+  app.add_option("--progress", progress, "auto | tty | plain | off")->capture_default_str();
+  app.add_option("--summarize", summarize, "print one table of these result JSON files and exit");
   CLI11_PARSE(app, argc, argv);
-  for (size_t start = 0; start <= nodes.size();) {
-    size_t comma = nodes.find(',', start);
-    if (comma == std::string::npos) comma = nodes.size();
-    if (comma > start) o.nodes.push_back(nodes.substr(start, comma - start));
-    start = comma + 1;
+
+  if (!summarize.empty()) {
+    auto table = SummarizeRuns(summarize);
+    if (!table.ok()) {
+      std::fprintf(stderr, "trolley-bench: %s\n", table.status().ToString().c_str());
+      return 2;
+    }
+    std::printf("%s", table->c_str());
+    return 0;
   }
-  if (o.nodes.empty() || o.connections == 0 || o.concurrency == 0) {
-    std::fprintf(stderr, "trolley-bench: need --nodes, and positive --connections and --concurrency\n");
+  if (target != "trolley") {
+    std::fprintf(stderr,
+                 "trolley-bench: target '%s' is not implemented yet (issue 6, second half)\n",
+                 target.c_str());
+    return 2;
+  }
+  const std::vector<std::string> node_list = SplitCommas(nodes);
+  if (node_list.empty()) {
+    std::fprintf(stderr, "trolley-bench: --nodes is required\n");
     return 2;
   }
 
-  Load load(o);
-  if (Status s = load.Connect(); !s.ok()) {
-    std::fprintf(stderr, "trolley-bench: %s\n", s.ToString().c_str());
+  if (workload == "kv") {
+    kv.nodes = node_list;
+    if (!ns.empty()) kv.ns = ns;
+    kv.concurrency = concurrency;
+    if (app.count("--duration-s") > 0) kv.duration_s = duration_s;
+    if (app.count("--warmup-s") > 0) kv.warmup_s = warmup_s;
+    kv.json_out = json_out;
+    kv.label = label;
+    return RunKvWorkload(kv);
+  }
+  if (workload == "flash-sale") {
+    lo.workload.mix = OpMix::FlashSale();
+  } else if (workload == "browse") {
+    lo.workload.mix = OpMix::Browse();
+  } else {
+    std::fprintf(stderr, "trolley-bench: unknown workload '%s' (kv, flash-sale, browse)\n",
+                 workload.c_str());
     return 2;
   }
-  nlohmann::json out = nlohmann::json::array();
-  std::printf("%-10s %-5s %10s %8s %8s %8s %8s %8s %8s %7s\n", "run", "phase", "ops/s", "p50 ms",
-              "p90 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "cpu %");
-  for (size_t start = 0; start <= o.phases.size();) {
-    size_t comma = o.phases.find(',', start);
-    if (comma == std::string::npos) comma = o.phases.size();
-    const std::string phase = o.phases.substr(start, comma - start);
-    start = comma + 1;
-    if (phase != "put" && phase != "get") {
-      std::fprintf(stderr, "trolley-bench: unknown phase '%s' (put, get)\n", phase.c_str());
+  if (!mix_text.empty()) {
+    auto mix = OpMix::Parse(mix_text);
+    if (!mix.ok()) {
+      std::fprintf(stderr, "trolley-bench: %s\n", mix.status().ToString().c_str());
       return 2;
     }
-    PhaseResult r = load.Run(phase);
-    if (load.broken()) return 1;
-    uint64_t errors = 0;
-    for (const auto& [code, n] : r.errors) errors += n;
-    const double rate = r.seconds > 0 ? static_cast<double>(r.ok) / r.seconds : 0;
-    std::printf("%-10s %-5s %10.0f %8.2f %8.2f %8.2f %8.2f %8.2f %8llu %6.0f%%\n",
-                o.label.c_str(), phase.c_str(), rate, r.Quantile(0.5), r.Quantile(0.9),
-                r.Quantile(0.99), r.Quantile(0.999), r.Quantile(1.0),
-                static_cast<unsigned long long>(errors),
-                r.seconds > 0 ? 100 * r.cpu_seconds / r.seconds : 0);
-    std::fflush(stdout);
-    out.push_back({{"label", o.label},
-                   {"phase", phase},
-                   {"ops_per_s", rate},
-                   {"p50_ms", r.Quantile(0.5)},
-                   {"p90_ms", r.Quantile(0.9)},
-                   {"p99_ms", r.Quantile(0.99)},
-                   {"p999_ms", r.Quantile(0.999)},
-                   {"max_ms", r.Quantile(1.0)},
-                   {"ok", r.ok},
-                   {"errors", r.errors},
-                   {"loadgen_cpu_percent", r.seconds > 0 ? 100 * r.cpu_seconds / r.seconds : 0},
-                   {"concurrency", o.concurrency},
-                   {"connections", o.connections},
-                   {"value_bytes", o.value_bytes}});
+    lo.workload.mix = *mix;
   }
-  if (!o.json_out.empty()) {
-    std::FILE* f = std::fopen(o.json_out.c_str(), "w");
-    if (f == nullptr) {
-      std::fprintf(stderr, "trolley-bench: cannot write %s\n", o.json_out.c_str());
-      return 2;
+  lo.workload_name = workload;
+  lo.concurrency = concurrency;
+  lo.open_loop = lo.rate_per_s > 0;
+  lo.duration_s = app.count("--duration-s") > 0 ? duration_s : 30;
+  lo.warmup_s = app.count("--warmup-s") > 0 ? warmup_s : 2;
+  lo.fault.enabled = app.count("--kill-node-at") > 0;
+  if (lo.fault.enabled) lo.verify = true;  // the point of the fault mode
+  lo.cpu_pid_files = SplitCommas(cpu_pid_files);
+  lo.label = label;
+  if (progress == "auto") {
+    lo.progress = ProgressStyle::kAuto;
+  } else if (progress == "tty") {
+    lo.progress = ProgressStyle::kTty;
+  } else if (progress == "plain") {
+    lo.progress = ProgressStyle::kPlain;
+  } else if (progress == "off") {
+    lo.progress = ProgressStyle::kOff;
+  } else {
+    std::fprintf(stderr, "trolley-bench: --progress: auto, tty, plain or off\n");
+    return 2;
+  }
+  to.nodes = node_list;
+  to.ns = ns.empty() ? "carts-orset" : ns;
+  to.timeout = std::chrono::milliseconds(timeout_ms);
+  to.seed = lo.seed;
+
+  const TargetFactory factory = [&to](asio::io_context& io,
+                                      size_t worker) -> Result<std::unique_ptr<Target>> {
+    TrolleyTargetOptions options = to;
+    options.seed = to.seed * 1000 + worker + 1;  // the client's jitter, per worker
+    return std::unique_ptr<Target>(std::make_unique<TrolleyTarget>(io, options));
+  };
+  auto result = RunLoad(lo, factory);
+  if (!result.ok()) {
+    std::fprintf(stderr, "trolley-bench: %s\n", result.status().ToString().c_str());
+    return 2;
+  }
+  result->target = "trolley";
+  result->target_detail = target_detail.empty() ? "3 nodes" : target_detail;
+  result->ns = to.ns;
+  const std::string markdown = result->ToMarkdown();
+  std::printf("%s", markdown.c_str());
+  if (!result->first_error_message.empty()) {
+    for (const auto& [kind, message] : result->first_error_message) {
+      std::fprintf(stderr, "trolley-bench: first %s: %s\n", kind.c_str(), message.c_str());
     }
-    std::fprintf(f, "%s\n", out.dump(2).c_str());
-    std::fclose(f);
   }
+  bool written = true;
+  if (!json_out.empty()) written &= WriteFile(json_out, result->ToJson().dump(2) + "\n");
+  if (!markdown_out.empty()) written &= WriteFile(markdown_out, markdown);
+  if (!series_out.empty()) written &= WriteFile(series_out, result->SeriesTsv());
+  if (!written) return 2;
+  if (result->verify.enabled && !result->verify.passed()) return 3;
   return 0;
 }

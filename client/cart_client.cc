@@ -86,11 +86,17 @@ void CartClient::WriteCart(const CartNamespace& ns, const std::string& cart_id,
                            ViewCallback done) {
   RequestOptions options;
   options.ttl_ms = ns.ttl_ms;
-  client_.Put(ns.name, cart_id, state.Encode(), context, options, write_id,
-              [this, &ns, cart_id, done = std::move(done)](Result<WriteResult> w) {
+  std::string encoded = state.Encode();
+  client_.Put(ns.name, cart_id, encoded, context, options, write_id,
+              [this, &ns, cart_id, state, encoded, done = std::move(done)](Result<WriteResult> w) {
                 if (!w.ok()) return done(w.status());
-                // The state after the write may still hold siblings (writes
-                // concurrent with ours): show their merge.
+                // The usual case: the key now holds exactly what we wrote.
+                if (w->siblings.size() == 1 && !w->siblings[0].tombstone &&
+                    w->siblings[0].bytes == encoded) {
+                  return done(ViewOf(ns, cart_id, Read{state, w->context, 1, w->siblings[0].expiry_ms, true}));
+                }
+                // Otherwise writes concurrent with ours left siblings: show
+                // their merge.
                 Read after{CartState(ns.semantics), w->context, 0, 0, true};
                 std::vector<CartState> siblings;
                 for (const Value& v : w->siblings) {

@@ -16,6 +16,7 @@ packages=(
   libcli11-dev            # command-line parsing for trolleyd and the tools
   libtomlplusplus-dev     # trolleyd config files (TOML, errors with line numbers)
   nlohmann-json3-dev      # --json output of the trolley CLI
+  gnuplot-nox             # benchmark plots (bench/plot.sh; skipped when absent)
 )
 
 missing=()

@@ -1,0 +1,160 @@
+// Recorder and RunResult: what one load-generator run measured, and its
+// renderings (JSON, a Markdown table, a TSV time series for plots, and the
+// one-table summary of several runs that bench/flash_sale.sh prints).
+//
+// Recorder: one per worker thread (no locking); the driver merges them at
+// the end. An operation is measured when its intended start lies in the
+// measured window [0, duration) (seconds from the end of the warm-up):
+//  - its latency (completion - intended start; in closed loop the intended
+//    start is the actual start) goes to its kind's histogram of successes
+//    or of failures;
+//  - the per-second latency series files it under the second it
+//    completed (a stall shows as a late spike in p99), and the fault
+//    phases (before / during / after the node was down) under the second
+//    it was meant to start.
+// Throughput is counted separately, by completion (CountCompletion, for
+// every operation, warm-up ones too): the ok operations/s of a run are
+// those that completed inside the window, divided by its length. (Counting
+// the measured operations instead would credit an overloaded open-loop
+// run with its whole schedule once the drain had worked off the backlog.)
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bench/histogram.h"
+#include "bench/workload.h"
+
+namespace trolley::bench {
+
+struct KindStats {
+  LatencyHistogram ok_latency;             // successful operations
+  LatencyHistogram error_latency;          // failed ones (time until the failure was reported)
+  std::map<std::string, uint64_t> errors;  // by error kind
+  uint64_t ok() const { return ok_latency.count(); }
+  uint64_t failed() const { return error_latency.count(); }
+  void Merge(const KindStats& other);
+};
+
+struct SecondStats {
+  std::array<uint64_t, kOpKindCount> ok{};  // completions (CountCompletion)
+  uint64_t errors = 0;
+  LatencyHistogram all_ok;  // successful operations of every kind
+  LatencyHistogram add_ok;
+  LatencyHistogram get_ok;
+  void Merge(const SecondStats& other);
+};
+
+// The fault mode's three phases: before the kill, while the node is down,
+// after its restart.
+enum class Phase : uint8_t { kBefore = 0, kDuring = 1, kAfter = 2 };
+inline constexpr size_t kPhaseCount = 3;
+std::string_view PhaseName(Phase phase);
+
+struct PhaseStats {
+  uint64_t adds = 0, adds_ok = 0;
+  LatencyHistogram add_latency;     // every add, ok or not: what a shopper waited
+  LatencyHistogram all_ok_latency;  // successful operations of every kind
+  uint64_t ops = 0, ops_ok = 0;
+  void Merge(const PhaseStats& other);
+};
+
+class Recorder {
+ public:
+  // Phase boundaries in seconds from the window start; with no fault both
+  // are past the end and every operation is "before".
+  // window_s: the window's length (for CountCompletion).
+  Recorder(double kill_at_s, double restart_at_s, double window_s = 1e300);
+
+  // A measured operation (intended start inside the window).
+  void Record(OpKind kind, bool ok, const std::string& error_kind, uint64_t latency_us,
+              double intended_start_s, double completed_s);
+  // Every operation, when it completes (seconds from the window start; may
+  // be negative during the warm-up).
+  void CountCompletion(OpKind kind, bool ok, double completed_s);
+  void Merge(const Recorder& other);
+
+  const std::array<KindStats, kOpKindCount>& kinds() const { return kinds_; }
+  KindStats Overall() const;
+  const std::vector<SecondStats>& seconds() const { return seconds_; }
+  const std::array<PhaseStats, kPhaseCount>& phases() const { return phases_; }
+  // Ok operations that completed inside the window, by kind.
+  const std::array<uint64_t, kOpKindCount>& ok_in_window() const { return ok_in_window_; }
+  uint64_t errors_in_window() const { return errors_in_window_; }
+
+ private:
+  double kill_at_s_, restart_at_s_, window_s_;
+  std::array<uint64_t, kOpKindCount> ok_in_window_{};
+  uint64_t errors_in_window_ = 0;
+  std::array<KindStats, kOpKindCount> kinds_;
+  std::vector<SecondStats> seconds_;
+  std::array<PhaseStats, kPhaseCount> phases_;
+};
+
+struct FaultReport {
+  bool enabled = false;
+  double kill_at_s = 0, restart_at_s = 0;                         // planned, from the window start
+  double killed_at_s = -1, restarted_at_s = -1, ready_at_s = -1;  // what happened (-1: did not)
+  int killed_pid = 0;
+  std::string pid_file;
+  std::string problems;  // anything that went wrong with the kill or restart
+};
+
+struct VerifyReport {
+  bool enabled = false;
+  uint64_t carts = 0, carts_read = 0, read_errors = 0;
+  uint64_t lines_checked = 0, acked_add_ops = 0;
+  std::vector<LineShortfall> shortfalls;  // acked adds missing: must be empty
+  std::string first_read_error;
+  bool passed() const { return read_errors == 0 && shortfalls.empty(); }
+};
+
+struct ProcessCpu {
+  std::string name;     // "trolley-bench", or a pid file's name without ".pid" (n1)
+  double percent = -1;  // of one core over the window; -1 unknown (e.g. restarted)
+};
+
+struct RunResult {
+  // What ran.
+  std::string label, workload, target, target_detail, ns, mode;  // mode: "closed" | "open"
+  std::string mix;
+  uint64_t carts = 0, products = 0, threads = 0, seed = 0;
+  double zipf_exponent = 0;
+  uint64_t concurrency = 0;
+  double rate_per_s = 0;  // open loop's target
+  double duration_s = 0, warmup_s = 0;
+  // What it measured.
+  Recorder recorder{1e300, 1e300};
+  uint64_t not_issued = 0;  // open loop: scheduled ops never started (backlog at the drain limit)
+  uint64_t abandoned = 0;   // started, never answered (still in flight at the drain limit)
+  uint64_t in_flight_max_seen = 0;
+  std::vector<ProcessCpu> cpu;                // the load generator first
+  std::string loadavg_before, loadavg_after;  // /proc/loadavg
+  FaultReport fault;
+  VerifyReport verify;
+  std::map<std::string, std::string> first_error_message;  // by error kind
+
+  uint64_t OkOps() const;     // measured ok operations (intended start in the window)
+  double Throughput() const;  // ok operations completed in the window, per second
+  double KindThroughput(OpKind kind) const;
+  nlohmann::json ToJson() const;
+  std::string ToMarkdown() const;
+  // Columns: second, ok ops/s by kind and total, errors, p50/p99 ms of
+  // all ok ops, p99 of adds and gets (0 for an empty second). A fault run
+  // starts with "# fault killed_at_s=K restarted_at_s=R" (bench/plot.sh).
+  // Seconds not wholly inside the window (the drain) are commented out
+  // ("# drain ...") so that they do not plot as a dip.
+  std::string SeriesTsv() const;
+};
+
+// One Markdown table from several result JSON files (any mix of runs);
+// the rows in file order. Used by bench/flash_sale.sh. Errors: unreadable
+// or malformed files.
+Result<std::string> SummarizeRuns(const std::vector<std::string>& json_files);
+
+}  // namespace trolley::bench

@@ -1,0 +1,83 @@
+#include "bench/trolley_target.h"
+
+#include <utility>
+
+namespace trolley::bench {
+namespace {
+
+OpOutcome OutcomeOf(const Result<CartView>& r) {
+  OpOutcome out;
+  out.ok = r.ok();
+  if (!r.ok()) {
+    out.error_kind = std::string(StatusCodeName(r.status().code()));
+    out.error_message = r.status().message();
+  }
+  return out;
+}
+
+}  // namespace
+
+TrolleyTarget::TrolleyTarget(asio::io_context& io, TrolleyTargetOptions options)
+    : io_(io), options_(std::move(options)) {}
+
+TrolleyTarget::~TrolleyTarget() = default;
+
+void TrolleyTarget::Connect(std::function<void(Status)> done) {
+  ClientOptions co;
+  co.seeds = options_.nodes;
+  co.timeout = options_.timeout;
+  co.attempts_max = options_.attempts_max;
+  co.connections_per_node = options_.connections_per_node;
+  co.random_seed = options_.seed;
+  auto client = Client::Create(io_, co);
+  if (!client.ok()) return done(client.status());
+  client_ = std::move(*client);
+  client_->Namespaces([this, done = std::move(done)](Result<std::vector<NamespaceInfo>> r) {
+    if (!r.ok()) return done(r.status());
+    std::vector<CartNamespace> carts = CartNamespacesOf(*r);
+    bool found = false;
+    std::string known;
+    for (const CartNamespace& ns : carts) {
+      found |= ns.name == options_.ns;
+      known += (known.empty() ? "" : ", ") + ns.name;
+    }
+    if (!found) {
+      return done(Status::InvalidArgument("namespace '" + options_.ns +
+                                          "' is not a cart namespace of the cluster (cart "
+                                          "namespaces: " +
+                                          (known.empty() ? "none" : known) + ")"));
+    }
+    carts_ = std::make_unique<CartClient>(*client_, std::move(carts));
+    done(Status::Ok());
+  });
+}
+
+void TrolleyTarget::Execute(const CartOp& op, std::function<void(OpOutcome)> done) {
+  TROLLEY_ASSERT(carts_ != nullptr);
+  auto finish = [done = std::move(done)](Result<CartView> r) { done(OutcomeOf(r)); };
+  const std::string cart_id = CartIdOf(op.cart);
+  switch (op.type) {
+    case CartOp::Type::kAdd:
+      return carts_->Add(options_.ns, cart_id, op.sku, op.quantity, {}, 0, std::move(finish));
+    case CartOp::Type::kGet:
+      return carts_->Get(options_.ns, cart_id, std::move(finish));
+    case CartOp::Type::kSetQuantity:
+      return carts_->SetQuantity(options_.ns, cart_id, op.sku, op.quantity, 0, std::move(finish));
+    case CartOp::Type::kRemove:
+      return carts_->Remove(options_.ns, cart_id, op.sku, 0, std::move(finish));
+  }
+}
+
+void TrolleyTarget::ReadCart(uint64_t cart,
+                             std::function<void(Result<std::vector<CartLineView>>)> done) {
+  TROLLEY_ASSERT(carts_ != nullptr);
+  carts_->Get(options_.ns, CartIdOf(cart), [done = std::move(done)](Result<CartView> r) {
+    if (!r.ok()) return done(r.status());
+    std::vector<CartLineView> lines;
+    lines.reserve(r->lines.size());
+    for (const CartLine& line : r->lines) lines.push_back({line.sku, line.quantity});
+    done(std::move(lines));
+  });
+}
+
+}  // namespace trolley::bench

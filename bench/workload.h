@@ -1,0 +1,146 @@
+// The flash-sale and browse workloads: which cart operation a shopper does
+// next, and what the acknowledged operations guarantee about the carts at
+// the end (the ledger the fault mode checks). Pure: no I/O, no clock; the
+// driver (load.h) calls it and a Target (target.h) executes the operations.
+//
+// Shoppers and carts. Cart i is shopper i's ("cart-<i>"). A shopper has at
+// most one operation in flight (the driver keeps a busy flag per cart), as
+// a person clicking does; that also makes "what had been acknowledged when
+// this operation started" well defined, which the ledger relies on.
+//
+// Operations. The mix picks the kind: add (1 unit of a product drawn from
+// the Zipf popularity, rank 1 hottest, sku "sku-<rank>"), get (read the
+// cart), or set/remove (half each: set the quantity of a line to 1..5, or
+// remove it; the line is one the shopper touched before, else a Zipf draw).
+// Every one is a read-modify-write through the target's cart API.
+//
+// The ledger's check (per cart, per sku), valid for any target whose cart
+// merges concurrent versions as an OR-Set (Trolley's carts-orset) or
+// serialises them (PostgreSQL, Redis): the line's quantity read back at the
+// end must be at least
+//     min(quantity_max, base + acked_adds)
+// where, counting from the last set/remove *issued* on that line (acked or
+// not): base = q if that was an acknowledged SetQuantity(q), else 0; and
+// acked_adds = the sum of acknowledged adds issued after it. Why a lower
+// bound: an operation that failed may still have landed (a timeout is not
+// a no), so an unacknowledged add may add more and an unacknowledged
+// set/remove may have removed what it observed; but a set/remove only
+// removes what its read observed, and with one operation per shopper in
+// flight it cannot observe adds issued after it. So an acknowledged add is
+// lost only if the store lost it. The bound is derived for OR-Set and for
+// stores that serialise; for Trolley's union-max "carts" namespace it is
+// not a guarantee (concurrent versions merge by max, by design).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bench/zipf.h"
+#include "common/random.h"
+#include "common/status.h"
+
+namespace trolley::bench {
+
+// The kinds latency is reported by.
+enum class OpKind : uint8_t { kAdd = 0, kGet = 1, kSetOrRemove = 2 };
+inline constexpr size_t kOpKindCount = 3;
+std::string_view OpKindName(OpKind kind);  // "add", "get", "set/remove"
+std::string_view OpKindKey(OpKind kind);   // "add", "get", "set_remove" (JSON keys)
+
+struct CartOp {
+  enum class Type : uint8_t { kAdd, kGet, kSetQuantity, kRemove };
+  Type type = Type::kGet;
+  uint64_t cart = 0;      // the shopper's index
+  std::string sku;        // add, set, remove
+  uint32_t quantity = 0;  // add: units added; set: the new quantity
+  OpKind kind() const;
+};
+
+std::string CartIdOf(uint64_t cart);  // "cart-<i>"
+std::string SkuOf(uint64_t rank);     // "sku-<rank>"
+
+// Shares of the three kinds, in percent of operations (they need not sum
+// to 100; they are normalised).
+struct OpMix {
+  double add = 60, get = 30, set_remove = 10;
+  static OpMix FlashSale() { return {60, 30, 10}; }
+  static OpMix Browse() { return {8, 90, 2}; }
+  // "add=60,get=30,set_remove=10" (any subset; missing kinds are 0).
+  static Result<OpMix> Parse(std::string_view text);
+  std::string ToString() const;
+};
+
+struct WorkloadOptions {
+  uint64_t carts = 10'000;
+  uint64_t products = 10'000;
+  double zipf_exponent = 0.99;
+  OpMix mix;
+  uint32_t set_quantity_max = 5;
+  uint32_t quantity_max = 999;  // the cart's own cap (CartLimits::quantity_max)
+};
+
+// The lower bound of one line, as described in the file comment.
+struct LineBound {
+  uint32_t base = 0;           // an acked SetQuantity(q) since the last set/remove issued
+  uint64_t acked_adds = 0;     // units of acked adds since then
+  uint64_t acked_add_ops = 0;  // acked add operations ever (for the report)
+  uint64_t Bound(uint32_t quantity_max) const;
+};
+
+// What the checker found for the lines of one cart read back.
+struct LineShortfall {
+  uint64_t cart = 0;
+  std::string sku;
+  uint64_t expected_at_least = 0;
+  uint32_t found = 0;
+};
+
+class Ledger {
+ public:
+  // Called when an operation starts and when it ends (acked = the target
+  // said ok). Start of a set/remove resets the line's bound (see above).
+  void OnStart(const CartOp& op);
+  void OnDone(const CartOp& op, bool acked);
+
+  // The lines of `cart` the ledger knows (every sku ever touched).
+  const std::map<std::string, LineBound>& LinesOf(uint64_t cart) const;
+  // The carts touched, ascending.
+  std::vector<uint64_t> Carts() const;
+  uint64_t acked_add_ops() const { return acked_add_ops_; }
+
+  // Compares a cart read back (sku -> quantity) with the bounds; appends
+  // every line below its bound to `out` and returns how many lines it checked.
+  size_t Check(uint64_t cart, const std::map<std::string, uint32_t>& read_back,
+               uint32_t quantity_max, std::vector<LineShortfall>& out) const;
+
+ private:
+  std::map<uint64_t, std::map<std::string, LineBound>> carts_;
+  uint64_t acked_add_ops_ = 0;
+};
+
+// Chooses operations. Deterministic given the seed.
+class Workload {
+ public:
+  Workload(const WorkloadOptions& options, uint64_t seed);
+
+  // A uniformly chosen cart among those with index % stride == offset
+  // (how threads split the shoppers); stride >= 1, offset < stride.
+  uint64_t PickCart(uint64_t stride, uint64_t offset);
+  // The next operation of the shopper of `cart`, given what the ledger
+  // knows of its lines.
+  CartOp Next(uint64_t cart, const Ledger& ledger);
+
+  const WorkloadOptions& options() const { return options_; }
+  Random& random() { return random_; }
+
+ private:
+  WorkloadOptions options_;
+  Random random_;
+  ZipfSampler zipf_;
+  double add_share_, get_share_;  // cumulative thresholds in [0, 1]
+};
+
+}  // namespace trolley::bench

@@ -1,0 +1,129 @@
+// Goal: the Recorder files each operation under its kind, its completion
+// second and its fault phase (by intended start), and the renderings carry
+// the figures the report promises. Method: hand-made operations with known
+// times; a JSON written and summarised back.
+#include "bench/results.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace trolley::bench {
+namespace {
+
+TEST(RecorderTest, KindsSecondsAndPhases) {
+  Recorder r(10, 20, 30);  // node down during [10, 20) s of a 30 s window
+  auto op = [&](OpKind kind, bool ok, const std::string& error, uint64_t latency_us,
+                double intended_s, double completed_s) {
+    r.Record(kind, ok, error, latency_us, intended_s, completed_s);
+    r.CountCompletion(kind, ok, completed_s);
+  };
+  op(OpKind::kAdd, true, "", 1000, 1.0, 1.2);
+  op(OpKind::kAdd, false, "Timeout", 2'000'000, 12.0, 14.0);
+  op(OpKind::kAdd, true, "", 3000, 19.9, 20.5);
+  op(OpKind::kGet, true, "", 500, 25.0, 25.001);
+  op(OpKind::kSetOrRemove, false, "Unavailable", 10, 25.0, 25.0);
+  r.CountCompletion(OpKind::kAdd, true, -0.5);              // a warm-up op: not counted
+  r.Record(OpKind::kAdd, true, "", 9'000'000, 29.0, 38.0);  // measured, completed after the window
+  r.CountCompletion(OpKind::kAdd, true, 38.0);
+
+  EXPECT_EQ(r.kinds()[0].ok(), 3u);
+  EXPECT_EQ(r.kinds()[0].failed(), 1u);
+  EXPECT_EQ(r.ok_in_window()[0], 2u);  // the one completed at 38 s is outside
+  EXPECT_EQ(r.ok_in_window()[1], 1u);
+  EXPECT_EQ(r.errors_in_window(), 2u);
+  EXPECT_EQ(r.kinds()[0].errors.at("Timeout"), 1u);
+  EXPECT_EQ(r.kinds()[2].errors.at("Unavailable"), 1u);
+  const KindStats all = r.Overall();
+  EXPECT_EQ(all.ok(), 4u);
+  EXPECT_EQ(all.failed(), 2u);
+
+  ASSERT_EQ(r.seconds().size(), 39u);
+  EXPECT_EQ(r.seconds()[38].ok[0], 1u);
+  EXPECT_EQ(r.seconds()[1].ok[0], 1u);
+  EXPECT_EQ(r.seconds()[14].errors, 1u);
+  EXPECT_EQ(r.seconds()[20].ok[0], 1u);  // by completion
+  EXPECT_EQ(r.seconds()[25].ok[1], 1u);
+  EXPECT_EQ(r.seconds()[25].errors, 1u);
+
+  const auto& p = r.phases();
+  EXPECT_EQ(p[0].adds, 1u);
+  EXPECT_EQ(p[1].adds, 2u);  // by intended start: 12.0 and 19.9
+  EXPECT_EQ(p[1].adds_ok, 1u);
+  EXPECT_EQ(p[1].add_latency.max(), 2'000'000u);  // failed adds count in the wait
+  EXPECT_EQ(p[2].adds, 1u);
+  EXPECT_EQ(p[2].ops, 3u);
+
+  Recorder other(10, 20, 30);
+  other.Record(OpKind::kAdd, true, "", 700, 29.0, 29.5);
+  other.CountCompletion(OpKind::kAdd, true, 29.5);
+  other.CountCompletion(OpKind::kAdd, true, 45.0);
+  r.Merge(other);
+  EXPECT_EQ(r.kinds()[0].ok(), 4u);
+  EXPECT_EQ(r.ok_in_window()[0], 3u);
+  EXPECT_EQ(r.seconds().size(), 46u);
+  EXPECT_EQ(r.phases()[2].adds, 2u);
+}
+
+RunResult SampleRun() {
+  RunResult run;
+  run.label = "sync-closed";
+  run.workload = "flash-sale";
+  run.target = "trolley";
+  run.target_detail = "sync";
+  run.mode = "closed";
+  run.concurrency = 8;
+  run.duration_s = 2;
+  run.recorder = Recorder(1, 1.5, 2);
+  for (int i = 0; i < 100; ++i) {
+    run.recorder.Record(OpKind::kAdd, true, "", 1000 + i, 0.5, 0.6);
+    run.recorder.CountCompletion(OpKind::kAdd, true, 0.6);
+  }
+  run.recorder.Record(OpKind::kGet, false, "Timeout", 5, 1.2, 1.3);
+  run.recorder.CountCompletion(OpKind::kGet, false, 1.3);
+  run.cpu.push_back({"trolley-bench", 42});
+  run.loadavg_before = "1.00 2.00 3.00";
+  run.fault.enabled = true;
+  run.verify.enabled = true;
+  run.verify.carts = 3;
+  run.verify.carts_read = 3;
+  return run;
+}
+
+TEST(RunResultTest, JsonAndMarkdownCarryTheFigures) {
+  const RunResult run = SampleRun();
+  EXPECT_DOUBLE_EQ(run.Throughput(), 50.0);
+  const nlohmann::json j = run.ToJson();
+  EXPECT_EQ(j["kinds"]["add"]["ok"], 100);
+  EXPECT_NEAR(j["kinds"]["add"]["latency"]["p50_ms"].get<double>(), 1.05, 0.01);
+  EXPECT_EQ(j["overall"]["errors"]["Timeout"], 1);
+  EXPECT_EQ(j["per_second"].size(), 2u);
+  EXPECT_EQ(j["fault"]["phases"]["before"]["adds"], 100);
+  EXPECT_EQ(j["verify"]["passed"], true);
+  EXPECT_EQ(j["cpu_percent"]["trolley-bench"], 42);
+  const std::string md = run.ToMarkdown();
+  EXPECT_NE(md.find("| add | 50 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("Timeout 1"), std::string::npos) << md;
+  EXPECT_NE(md.find("**passed**"), std::string::npos) << md;
+  const std::string tsv = run.SeriesTsv();
+  EXPECT_NE(tsv.find("0\t100\t0\t0\t100\t0\t"), std::string::npos) << tsv;
+}
+
+TEST(RunResultTest, SummarizeReadsResultFiles) {
+  const std::string path = ::testing::TempDir() + "/results_test_run.json";
+  {
+    std::ofstream out(path);
+    out << SampleRun().ToJson().dump();
+  }
+  auto table = SummarizeRuns({path});
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  EXPECT_NE(table->find("| sync-closed | trolley sync | closed 8 | 50 | 50 |"), std::string::npos)
+      << *table;
+  EXPECT_NE(table->find("passed, adds ok 100.000%"), std::string::npos) << *table;
+  EXPECT_FALSE(SummarizeRuns({path + ".missing"}).ok());
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace trolley::bench

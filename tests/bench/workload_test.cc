@@ -1,0 +1,183 @@
+// Goal: the flash-sale workload picks operations in the configured mix,
+// spreads shoppers over threads as documented, and its ledger demands
+// exactly what acknowledged operations guarantee: every acked add, unless
+// a set/remove of that line was issued after it. Method: table-style
+// ledger scenarios, each with the read-back that must pass and one that
+// must fail; seeded loops for the mix.
+#include "bench/workload.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace trolley::bench {
+namespace {
+
+CartOp Add(uint64_t cart, const std::string& sku, uint32_t n = 1) {
+  return CartOp{CartOp::Type::kAdd, cart, sku, n};
+}
+CartOp Set(uint64_t cart, const std::string& sku, uint32_t q) {
+  return CartOp{CartOp::Type::kSetQuantity, cart, sku, q};
+}
+CartOp Remove(uint64_t cart, const std::string& sku) {
+  return CartOp{CartOp::Type::kRemove, cart, sku, 0};
+}
+void Do(Ledger& ledger, const CartOp& op, bool acked) {
+  ledger.OnStart(op);
+  ledger.OnDone(op, acked);
+}
+size_t Shortfalls(const Ledger& ledger, uint64_t cart, std::map<std::string, uint32_t> lines,
+                  uint32_t quantity_max = 999) {
+  std::vector<LineShortfall> out;
+  ledger.Check(cart, lines, quantity_max, out);
+  return out.size();
+}
+
+TEST(OpMixTest, Parse) {
+  auto mix = OpMix::Parse("add=50,get=40,set_remove=10");
+  ASSERT_TRUE(mix.ok());
+  EXPECT_EQ(mix->add, 50);
+  EXPECT_EQ(mix->get, 40);
+  EXPECT_EQ(mix->set_remove, 10);
+  auto reads = OpMix::Parse("get=1");
+  ASSERT_TRUE(reads.ok());
+  EXPECT_EQ(reads->add, 0);
+  EXPECT_EQ(reads->get, 1);
+  EXPECT_FALSE(OpMix::Parse("add=x").ok());
+  EXPECT_FALSE(OpMix::Parse("add=-1").ok());
+  EXPECT_FALSE(OpMix::Parse("buy=10").ok());
+  EXPECT_FALSE(OpMix::Parse("add").ok());
+  EXPECT_FALSE(OpMix::Parse("add=0,get=0").ok());
+  EXPECT_EQ(OpMix::Parse(OpMix::FlashSale().ToString())->add, 60);
+}
+
+TEST(WorkloadTest, MixIsFollowed) {
+  WorkloadOptions options;
+  options.mix = OpMix::FlashSale();
+  Workload workload(options, 1);
+  Ledger ledger;
+  std::map<CartOp::Type, int> counts;
+  const int n = 100'000;
+  for (int i = 0; i < n; ++i) {
+    const CartOp op = workload.Next(workload.PickCart(1, 0), ledger);
+    ++counts[op.type];
+    if (op.type == CartOp::Type::kAdd) {
+      EXPECT_EQ(op.quantity, 1u);
+      EXPECT_EQ(op.sku.rfind("sku-", 0), 0u);
+    }
+    if (op.type == CartOp::Type::kSetQuantity) {
+      EXPECT_GE(op.quantity, 1u);
+      EXPECT_LE(op.quantity, options.set_quantity_max);
+    }
+  }
+  EXPECT_NEAR(counts[CartOp::Type::kAdd] / double{n}, 0.60, 0.01);
+  EXPECT_NEAR(counts[CartOp::Type::kGet] / double{n}, 0.30, 0.01);
+  EXPECT_NEAR((counts[CartOp::Type::kSetQuantity] + counts[CartOp::Type::kRemove]) / double{n},
+              0.10, 0.01);
+  EXPECT_NEAR(counts[CartOp::Type::kSetQuantity] / double{n}, 0.05, 0.005);
+}
+
+TEST(WorkloadTest, BrowseIsReadHeavyAndHotProductsDominate) {
+  WorkloadOptions options;
+  options.mix = OpMix::Browse();
+  options.products = 1000;
+  Workload workload(options, 2);
+  Ledger ledger;
+  int gets = 0, adds = 0, hottest = 0;
+  for (int i = 0; i < 50'000; ++i) {
+    const CartOp op = workload.Next(7, ledger);
+    gets += op.type == CartOp::Type::kGet;
+    if (op.type == CartOp::Type::kAdd) {
+      ++adds;
+      hottest += op.sku == "sku-1";
+    }
+  }
+  EXPECT_NEAR(gets / 50'000.0, 0.90, 0.01);
+  // P(rank 1) for n = 1000, s = 0.99 is about 0.129.
+  EXPECT_NEAR(hottest / static_cast<double>(adds), 0.129, 0.015);
+}
+
+TEST(WorkloadTest, SetAndRemoveTargetTheShoppersLines) {
+  WorkloadOptions options;
+  options.mix = OpMix{0, 0, 1};
+  Workload workload(options, 3);
+  Ledger ledger;
+  Do(ledger, Add(5, "sku-77"), true);
+  Do(ledger, Add(5, "sku-3"), true);
+  for (int i = 0; i < 200; ++i) {
+    const CartOp op = workload.Next(5, ledger);
+    EXPECT_TRUE(op.sku == "sku-77" || op.sku == "sku-3") << op.sku;
+    EXPECT_TRUE(op.type == CartOp::Type::kSetQuantity || op.type == CartOp::Type::kRemove);
+  }
+}
+
+TEST(WorkloadTest, ThreadsSplitTheShoppers) {
+  WorkloadOptions options;
+  options.carts = 10;
+  Workload workload(options, 4);
+  std::set<uint64_t> seen;
+  for (int i = 0; i < 1000; ++i) {
+    const uint64_t cart = workload.PickCart(3, 1);
+    EXPECT_EQ(cart % 3, 1u);
+    EXPECT_LT(cart, 10u);
+    seen.insert(cart);
+  }
+  EXPECT_EQ(seen, (std::set<uint64_t>{1, 4, 7}));
+}
+
+TEST(LedgerTest, AckedAddsMustAllBeThere) {
+  Ledger ledger;
+  Do(ledger, Add(1, "a"), true);
+  Do(ledger, Add(1, "a", 2), true);
+  Do(ledger, Add(1, "a"), false);  // failed: may or may not be there
+  Do(ledger, Add(1, "b"), true);
+  EXPECT_EQ(ledger.LinesOf(1).at("a").Bound(999), 3u);
+  EXPECT_EQ(Shortfalls(ledger, 1, {{"a", 3}, {"b", 1}}), 0u);
+  EXPECT_EQ(Shortfalls(ledger, 1, {{"a", 4}, {"b", 1}}), 0u);  // the failed add landed
+  EXPECT_EQ(Shortfalls(ledger, 1, {{"a", 2}, {"b", 1}}), 1u);  // one acked unit lost
+  EXPECT_EQ(Shortfalls(ledger, 1, {{"a", 3}}), 1u);            // a whole line lost
+  EXPECT_EQ(ledger.acked_add_ops(), 3u);
+}
+
+TEST(LedgerTest, AnIssuedRemoveReleasesWhatCameBefore) {
+  Ledger ledger;
+  Do(ledger, Add(1, "a"), true);
+  Do(ledger, Remove(1, "a"), false);  // may have landed: "a" may be gone
+  EXPECT_EQ(Shortfalls(ledger, 1, {}), 0u);
+  Do(ledger, Add(1, "a"), true);  // issued after the remove: must survive it
+  EXPECT_EQ(Shortfalls(ledger, 1, {}), 1u);
+  EXPECT_EQ(Shortfalls(ledger, 1, {{"a", 1}}), 0u);
+}
+
+TEST(LedgerTest, AnAckedSetIsTheNewBase) {
+  Ledger ledger;
+  Do(ledger, Add(2, "a", 4), true);
+  Do(ledger, Set(2, "a", 2), true);
+  Do(ledger, Add(2, "a"), true);
+  EXPECT_EQ(ledger.LinesOf(2).at("a").Bound(999), 3u);
+  EXPECT_EQ(Shortfalls(ledger, 2, {{"a", 3}}), 0u);
+  EXPECT_EQ(Shortfalls(ledger, 2, {{"a", 2}}), 1u);
+  // A failed set: the line may hold anything from 0 up; only later acks count.
+  Do(ledger, Set(2, "a", 5), false);
+  EXPECT_EQ(Shortfalls(ledger, 2, {}), 0u);
+}
+
+TEST(LedgerTest, BoundIsCappedAtTheCartsQuantityMax) {
+  Ledger ledger;
+  for (int i = 0; i < 12; ++i) Do(ledger, Add(3, "a"), true);
+  EXPECT_EQ(Shortfalls(ledger, 3, {{"a", 10}}, 10), 0u);
+  EXPECT_EQ(Shortfalls(ledger, 3, {{"a", 9}}, 10), 1u);
+}
+
+TEST(LedgerTest, GetsAreReadBackTooAndCartsAreListed) {
+  Ledger ledger;
+  CartOp get{CartOp::Type::kGet, 9, "", 0};
+  Do(ledger, get, true);
+  Do(ledger, Add(4, "x"), true);
+  EXPECT_EQ(ledger.Carts(), (std::vector<uint64_t>{4, 9}));
+  EXPECT_TRUE(ledger.LinesOf(9).empty());
+  EXPECT_TRUE(ledger.LinesOf(12345).empty());
+}
+
+}  // namespace
+}  // namespace trolley::bench

@@ -140,9 +140,11 @@ void CartClient::Mutate(const std::string& ns_name, const std::string& cart_id, 
     const bool already = r->state.Applied(m.id);
     if (Status s = r->state.Apply(m, n.limits); !s.ok()) return done(s);
     if (already && r->siblings <= 1) return done(ViewOf(n, cart_id, *r));  // a retry that landed
-    // write_id = the mutation id: a retried write of the same mutation
-    // through the same coordinator adds no sibling at all.
-    WriteCart(n, cart_id, r->state, r->context, m.id, std::move(done));
+    // A fresh write id, not the mutation id: a retried mutation is a new
+    // write of a newer state, and the store drops a write whose id it
+    // already holds (found by the simulator). Retries are recognised by the
+    // mutation id recorded in the cart instead.
+    WriteCart(n, cart_id, r->state, r->context, NewId(), std::move(done));
   });
 }
 
@@ -194,7 +196,7 @@ void CartClient::MergeGuest(const std::string& guest_ns, const std::string& gues
       if (!user.ok()) return done(user.status());
       auto merged = MergeGuestCart(guest.state, user->state, strategy, un.limits, merge_id, NowMs());
       if (!merged.ok()) return done(merged.status());
-      WriteCart(un, user_id, *merged, user->context, merge_id,
+      WriteCart(un, user_id, *merged, user->context, NewId(),
                 [this, &gn, guest_id, user_key, guest = std::move(guest),
                  done = std::move(done)](Result<CartView> user_view) mutable {
                   if (!user_view.ok()) return done(user_view.status());

@@ -8,7 +8,9 @@
 // Each mutation has an id (generated when the caller passes 0). The id is
 // recorded in the cart, so retrying a mutation with the same id after a
 // timeout or an error never applies it twice, even if the first attempt
-// did land and its write became a sibling. A read that finds siblings
+// did land and its write became a sibling. (Each write has its own store
+// write id; reusing the mutation id there would let the store drop the
+// retry's newer state as a duplicate.) A read that finds siblings
 // writes the merged cart back (with the joined context), so siblings do
 // not pile up.
 //

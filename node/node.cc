@@ -49,6 +49,11 @@ Result<std::unique_ptr<Node>> Node::Create(NodeOptions options, NodeEnv env, Rin
 Node::Node(NodeOptions options, NodeEnv env, Ring ring)
     : options_(std::move(options)), env_(env), ring_(std::move(ring)) {
   actor_ = ActorIdFor(options_.node_id, env_.engine->incarnation());
+  // Request ids start at a random point in every life of the node: a peer
+  // may answer a request of the previous life after a restart (its link
+  // redials the new process), and that answer must not match a request of
+  // this life with the same id (found by the simulator, seed 29490).
+  last_id_ = env_.random->Next() >> 1;
   for (const NodeId& n : ring_.Nodes()) {
     if (n.name != options_.node_id) peers_[n.name] = PeerState{};
   }
@@ -297,12 +302,13 @@ void Node::LocalPutDone(uint64_t op_id, Result<SiblingSet> result) {
   const auto selected =
       SelectQuorumTargets(op.pref, [this](const NodeId& n) { return IsUp(n.name); });
   std::set<std::string> covered;
+  std::string self_hint_for;  // this coordinator is itself the fallback for it
   for (const QuorumTarget& t : selected) {
     const std::string owner = t.hint_for ? t.hint_for->name : t.target.name;
     covered.insert(owner);
     if (t.target.name == options_.node_id) {
-      if (t.hint_for && !self_counted) {  // this coordinator is itself the fallback
-        StoreHint(owner, op.key, op.state);
+      if (t.hint_for && !self_counted) {
+        self_hint_for = owner;
         counted.push_back(options_.node_id);
         self_counted = true;
       }
@@ -318,7 +324,23 @@ void Node::LocalPutDone(uint64_t op_id, Result<SiblingSet> result) {
   // With fewer slots than W the quorum has failed already, but every slot
   // still gets the write (and hints hold the rest).
   op.quorum.emplace(op.w, counted);
-  if (self_counted) op.quorum->AddAck(options_.node_id);
+  if (self_counted && self_hint_for.empty()) op.quorum->AddAck(options_.node_id);
+  if (!self_hint_for.empty()) {
+    // As a fallback this node's ack counts once its hint is durable, like a
+    // remote fallback's: the object just written here is no replica, and a
+    // crash before the hint's commit would leave the acknowledged write
+    // nowhere the owner can get it from (found by the simulator, seed 37627).
+    StoreHint(self_hint_for, op.key, op.state, [this, op_id](Status s) {
+      auto pending = puts_.find(op_id);
+      if (pending == puts_.end()) return;  // decided and done without this ack
+      if (s.ok()) {
+        pending->second.quorum->AddAck(options_.node_id);
+      } else {
+        pending->second.quorum->AddFailure(options_.node_id);
+      }
+      if (SettlePut(pending->second)) puts_.erase(pending);
+    });
+  }
   for (PutTarget& t : remote) SendToTarget(op_id, op, std::move(t));
   if (SettlePut(op)) puts_.erase(it);
 }
@@ -450,23 +472,29 @@ void Node::TickPuts(uint64_t now) {
 
 // ---- hints ----
 
-void Node::StoreHint(const std::string& target, const ObjectKey& key, const SiblingSet& state) {
-  if (target == options_.node_id) return;
+void Node::StoreHint(const std::string& target, const ObjectKey& key, const SiblingSet& state,
+                     std::function<void(Status)> then) {
+  if (target == options_.node_id) {
+    if (then) then(Status::Ok());
+    return;
+  }
   if (hint_count_ >= options_.hints_max) {
     ++stats_.hints_dropped;
     Log(LogLevel::kError, "hint.dropped target=" + target + " key=" + KeyName(key) +
                               " reason=store_full hints_max=" + std::to_string(options_.hints_max));
+    if (then) then(Status::Busy("hint store full (hints_max)"));
     return;
   }
   ++hint_count_;
   ++stats_.hints_stored;
   env_.engine->hints().Add(Hint{target, key, state, env_.clock->NowWallMs()},
-                           [this, target, key](Status s) {
+                           [this, target, key, then = std::move(then)](Status s) {
                              if (!s.ok()) {
                                Log(LogLevel::kError, "hint.store_failed target=" + target +
                                                          " key=" + KeyName(key) +
                                                          " error=" + s.ToString());
                              }
+                             if (then) then(s);
                            });
 }
 

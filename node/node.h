@@ -41,6 +41,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -201,7 +202,9 @@ class Node {
   void ReplaceSilentTarget(uint64_t op_id, PutOp& op, PutTarget& target);
   // Replies if the quorum decided; true once the op can be dropped.
   bool SettlePut(PutOp& op);
-  void StoreHint(const std::string& target, const ObjectKey& key, const SiblingSet& state);
+  // Stores a hint; `then` (if any) runs once it is durable (or refused).
+  void StoreHint(const std::string& target, const ObjectKey& key, const SiblingSet& state,
+                 std::function<void(Status)> then = nullptr);
   void ReplyPut(PutOp& op, StatusCode code, std::string message);
   void FinishGetIfDecided(uint64_t op_id, GetOp& op);
   void ReplyGet(GetOp& op, StatusCode code, std::string message);

@@ -1,0 +1,144 @@
+// History and checkers: what the shoppers did, and whether the final carts
+// keep it (DESIGN.md §6).
+//
+// The workload records every cart mutation it issues, with what it
+// observed: the state the client read and merged before applying it. A
+// mutation is "written" once a write of it was sent (it may have landed
+// even if it failed) and "acked" once the Cart API would have reported
+// success to the shopper.
+//
+// Causality, per semantics:
+//   OR-Set     a remove, set or clear kills exactly the contribution tags
+//              (add/set mutation ids) of the line(s) in the state it read;
+//   union+max  a remove, set or clear "observed" an add or set of the same
+//              line iff that mutation's id was in the read state's applied
+//              ids (applied ids are unioned by every merge, so this is the
+//              causal past of the read).
+// Retried mutations keep their id. Each attempt that applied the mutation
+// to a read state is recorded with what it observed; any written attempt
+// may have landed, so a contribution is excused if any written attempt of a
+// remove observed it; what a remove certainly did is what its acknowledged
+// attempt observed (or, acked without a write of its own because a read
+// found it applied, what every written attempt observed).
+//
+// Checks on the final cart of every key (the converged replicas' state):
+//   lost add (fails)   an acked add (or set > 0) that no written remove /
+//                      set / clear observed is missing: OR-Set: its tag is not
+//                      live; union+max: its line is absent.
+//   removes undone (OR-Set; fails)   a tag an acked remove, set or clear
+//                      observed is live again.
+//   resurrection (union+max; counted)   an acked remove, set 0 or clear of a
+//                      line that observed every add and set of that line
+//                      ever written, yet the line is in the final cart.
+//   lost increments (union+max; counted)   per final line, how far its
+//                      quantity falls short of the acked adds no remove or set
+//                      observed plus the largest such set (Dynamo's collapse of
+//                      concurrent "+1"s).
+//   phantom (fails)   the final cart holds a contribution or an applied
+//                      mutation id that no device ever applied to this cart
+//                      (another key's data, or bytes from nowhere).
+// Power loss under `flush` durability may take acknowledged writes with it
+// (the mode's contract: an OS crash of every replica inside the window loses
+// up to flush_interval_ms of them). The simulator tells the history which
+// mutations a power loss took from the last disk that held them
+// (NoteLostToPowerLoss): a lost add or undone remove of such a mutation is
+// counted as `lost_unsynced` instead of failing. One that some disk still
+// held after every power loss (say, fsynced on another replica) still
+// fails: that is the kv679 case.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cart/cart_state.h"
+#include "storage/engine.h"
+
+namespace trolley::sim {
+
+// One mutation id. Usually every attempt of it is the same mutation, but a
+// guest merge retried after a re-read may compute another kind under the
+// same id (an Add when the user cart lacked the line, a SetQuantity once it
+// has it: cart/guest_merge.h derives ids from (merge, sku)), so what an id
+// did is the union over its attempts.
+struct MutationRecord {
+  struct Attempt {
+    bool killer = false;     // a remove, set or clear
+    bool written = false;    // a write of it was sent
+    std::vector<uint64_t> observed;  // killer: what it observed (sorted, unique)
+    std::set<std::string> skus;      // killer: the lines it acted on (clear: the read's lines)
+  };
+  uint64_t id = 0;
+  Mutation::Kind kind = Mutation::Kind::kAdd;  // of the first attempt
+  std::string sku;
+  uint32_t quantity = 0;                        // of the first contributing attempt
+  bool written = false;
+  bool acked = false;
+  int acked_attempt = -1;      // the attempt whose write was acked; -1: none of its own
+  bool contribution = false;   // some attempt adds a contribution (add, set > 0)
+  bool killer = false;         // some attempt removes what it observed (remove, set, clear)
+  bool removes_line = false;   // some attempt removes its line(s) (remove, set 0, clear)
+  std::vector<Attempt> attempts;
+
+  bool IsContribution() const { return contribution; }
+  bool IsKiller() const { return killer; }
+  bool RemovesLine() const { return removes_line; }
+  // What any written attempt observed (it may have landed).
+  std::vector<uint64_t> MaybeObserved() const;
+  // What the attempt that surely landed observed, and the lines it acted on.
+  std::vector<uint64_t> SurelyObserved() const;
+  std::set<std::string> SurelyActedOn() const;
+};
+
+inline constexpr uint32_t kNoAttempt = UINT32_MAX;
+
+struct CartHistory {
+  CartSemantics semantics = CartSemantics::kUnionMax;
+  std::map<uint64_t, MutationRecord> mutations;  // by id
+};
+
+struct CheckResult {
+  uint64_t acked_adds = 0;          // acked Add mutations
+  uint64_t lost_adds = 0;           // failures
+  uint64_t lost_unsynced = 0;       // lost to a power loss inside the flush window
+  uint64_t removes_undone = 0;      // OR-Set failures
+  uint64_t resurrections = 0;       // union+max, reported
+  uint64_t lost_increments = 0;     // union+max, reported
+  uint64_t phantoms = 0;            // failures
+  std::vector<std::string> failures;
+  std::vector<std::string> notes;   // what was excused as lost_unsynced
+};
+
+class History {
+ public:
+  // Mutation `m` of cart `key` is about to be applied to `read` (the merged
+  // state the client read). Returns the attempt's number.
+  uint32_t Observe(const ObjectKey& key, CartSemantics semantics, const Mutation& m,
+                   const CartState& read);
+  // A write carrying the mutation was sent; `attempt` is the Observe that
+  // applied it, or kNoAttempt when the write applied nothing new (a read
+  // found the mutation applied already, with siblings to resolve).
+  void Written(const ObjectKey& key, uint64_t mutation_id, uint32_t attempt);
+  // The shopper was told it succeeded, after the write of `attempt` was
+  // acknowledged (kNoAttempt: a read found it applied).
+  void Acked(const ObjectKey& key, uint64_t mutation_id, uint32_t attempt);
+
+  // A power loss took `mutation_id` of `key` from the last disk (object or
+  // hint) that held it.
+  void NoteLostToPowerLoss(const ObjectKey& key, uint64_t mutation_id) {
+    lost_to_power_loss_.insert({key, mutation_id});
+  }
+
+  const std::map<ObjectKey, CartHistory>& carts() const { return carts_; }
+
+  // Checks `final_cart` of `key` (see the file comment) into `result`.
+  void Check(const ObjectKey& key, const CartState& final_cart, CheckResult& result) const;
+
+ private:
+  std::map<ObjectKey, CartHistory> carts_;
+  std::set<std::pair<ObjectKey, uint64_t>> lost_to_power_loss_;
+};
+
+}  // namespace trolley::sim

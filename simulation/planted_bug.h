@@ -1,0 +1,46 @@
+// PlantedBug: known bugs the simulator can plant, so a test can show that
+// its checkers fail when they should (DESIGN.md §6: "a checker that cannot
+// fail proves nothing").
+//
+// Every bug is planted in simulator-owned code (the simulated engine or the
+// simulated delivery of messages); node/, storage/ and cart/ stay as they
+// ship. Where each one lives and why it is a faithful model:
+//
+//   lww               SimEngine keeps only the newest sibling (by timestamp,
+//                     then dot) after every write and merge: last writer wins
+//                     instead of siblings. Concurrent adds are lost.
+//   plain-vc          SimEngine issues a write's counter as context[actor] + 1
+//                     (a per-coordinator vector clock without dots), so two
+//                     clients that read the same context and write through
+//                     the same coordinator get the same dot, and one write
+//                     silently replaces the other (DESIGN.md §3).
+//   drop-hints        SimEngine's HintStore acknowledges a hint and drops it:
+//                     writes taken by fallbacks never reach their owners.
+//   overwrite-repair  The simulator marks read-repair merges (a ReplicaWrite
+//                     sent while a node finishes a get, or a coordinator's
+//                     merge into its own engine after a get) and SimEngine
+//                     replaces the stored state with the repair's state
+//                     instead of merging: writes that reached the replica
+//                     after it answered the read are lost.
+//   reuse-actor       SimEngine keeps the incarnation after an unclean
+//                     restart (Riak's kv679): dots the node forgot after a
+//                     power loss are issued again for other writes. Only
+//                     observable with `flush` durability and power loss.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace trolley::sim {
+
+enum class PlantedBug { kNone, kLww, kPlainVc, kDropHints, kOverwriteRepair, kReuseActor };
+
+std::string_view PlantedBugName(PlantedBug bug);
+// "none", "lww", ...; InvalidArgument listing the names otherwise.
+Result<PlantedBug> ParsePlantedBug(std::string_view name);
+// Every bug but kNone.
+std::vector<PlantedBug> AllPlantedBugs();
+
+}  // namespace trolley::sim

@@ -1,0 +1,452 @@
+#include "simulation/sim_engine.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "common/assert.h"
+#include "common/key.h"
+
+namespace trolley::sim {
+namespace {
+
+// As LmdbEngine: expired siblings are dropped before a write or merge.
+void DropExpired(SiblingSet& set, uint64_t now_ms) {
+  bool any = false;
+  for (const Sibling& s : set.siblings()) any |= s.ExpiredAt(now_ms);
+  if (!any) return;
+  std::vector<Sibling> kept;
+  for (const Sibling& s : set.siblings()) {
+    if (!s.ExpiredAt(now_ms)) kept.push_back(s);
+  }
+  auto stripped = SiblingSet::FromParts(set.context(), std::move(kept));
+  TROLLEY_ASSERT(stripped.has_value());
+  set = std::move(*stripped);
+}
+
+}  // namespace
+
+HintKey HintKeyOf(std::string target, ObjectKey key) {
+  const uint64_t hash = KeyHash(key.ns, key.key);
+  return HintKey{std::move(target), hash, std::move(key)};
+}
+
+void SimDisk::PowerLoss() {
+  for (auto& [key, durable] : undo_objects) {
+    if (durable) {
+      objects[key] = std::move(*durable);
+    } else {
+      objects.erase(key);
+    }
+  }
+  for (auto& [key, durable] : undo_hints) {
+    if (durable) {
+      hints[key] = std::move(*durable);
+    } else {
+      hints.erase(key);
+    }
+  }
+  if (undo_floors) floors = std::move(*undo_floors);
+  undo_objects.clear();
+  undo_hints.clear();
+  undo_floors.reset();
+}
+
+SimEngine::SimEngine(SimDisk& disk, SimEngineOptions options, Env env)
+    : disk_(disk), options_(options), env_(std::move(env)) {
+  TROLLEY_ASSERT(env_.clock != nullptr && env_.schedule && env_.now_ns && env_.commit_latency_ns);
+  // LmdbEngine::Impl::InitMeta: after an unclean stop we cannot know which
+  // writes were kept, so this incarnation's dots must not collide with any
+  // the last one issued. The incarnation itself is synced before use.
+  const bool reuse = options_.bug == PlantedBug::kReuseActor && disk_.incarnation != 0;
+  if ((!disk_.clean_shutdown || disk_.incarnation == 0) && !reuse) ++disk_.incarnation;
+  disk_.clean_shutdown = false;
+}
+
+// ---- reads ----
+
+Result<SiblingSet> SimEngine::Get(const ObjectKey& key) {
+  if (Status s = ValidateObjectKey(key); !s.ok()) return s;
+  auto it = disk_.objects.find(key);
+  if (it == disk_.objects.end()) return Status::NotFound(key.ns + "/" + key.key);
+  if (it->second.FullyExpiredAt(env_.clock->NowWallMs())) {
+    Op op;
+    op.kind = Op::Kind::kExpire;
+    op.key = key;
+    Submit(std::move(op));
+    return Status::NotFound(key.ns + "/" + key.key);
+  }
+  return it->second;
+}
+
+Result<ScanPage> SimEngine::Scan(uint64_t first_hash, uint64_t last_hash,
+                                 const ObjectKey* resume_after, size_t limit) {
+  // Hash order, as LMDB lays keys out. Rarely used: sorting on demand.
+  std::vector<std::pair<uint64_t, const ObjectKey*>> keys;
+  for (const auto& [key, state] : disk_.objects) {
+    const uint64_t h = KeyHash(key.ns, key.key);
+    if (h >= first_hash && h <= last_hash) keys.emplace_back(h, &key);
+  }
+  std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.first, *a.second) < std::tie(b.first, *b.second);
+  });
+  ScanPage page;
+  const uint64_t now_ms = env_.clock->NowWallMs();
+  bool started = resume_after == nullptr;
+  const uint64_t resume_hash = resume_after ? KeyHash(resume_after->ns, resume_after->key) : 0;
+  for (const auto& [h, key] : keys) {
+    if (!started) {
+      if (std::tie(h, *key) <= std::tie(resume_hash, *resume_after)) continue;
+      started = true;
+    }
+    const SiblingSet& state = disk_.objects.at(*key);
+    if (state.FullyExpiredAt(now_ms)) continue;
+    if (page.entries.size() >= limit) {
+      page.more = true;
+      break;
+    }
+    page.entries.push_back(KeyState{*key, state});
+  }
+  return page;
+}
+
+void SimEngine::Sweep(uint64_t tombstone_grace_ms, SweepCallback done) {
+  const uint64_t now_ms = env_.clock->NowWallMs();
+  const uint64_t cutoff = now_ms > tombstone_grace_ms ? now_ms - tombstone_grace_ms : 0;
+  SweepReport report;
+  std::vector<ObjectKey> remove;
+  for (const auto& [key, state] : disk_.objects) {
+    ++report.keys_scanned;
+    if (state.FullyExpiredAt(now_ms)) {
+      ++report.expired_removed;
+      remove.push_back(key);
+    } else if (state.OnlyTombstonesOlderThan(cutoff)) {
+      ++report.tombstones_purged;
+      remove.push_back(key);
+    }
+  }
+  for (const ObjectKey& key : remove) {
+    if (options_.durability == Durability::kFlush && !disk_.undo_objects.contains(key)) {
+      disk_.undo_objects.emplace(key, disk_.objects.at(key));
+    }
+    disk_.objects.erase(key);
+  }
+  env_.schedule(env_.now_ns(), [done = std::move(done), report] { done(report); });
+}
+
+Result<std::vector<Hint>> SimEngine::List(std::string_view target, size_t limit) {
+  std::vector<Hint> out;
+  for (auto it = disk_.hints.lower_bound(HintKey{std::string(target), 0, {}});
+       it != disk_.hints.end() && it->first.target == target && out.size() < limit; ++it) {
+    out.push_back(it->second);
+    if (listed_hints != nullptr) listed_hints->emplace_back(it->first.target, it->first.key);
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> SimEngine::Targets() {
+  std::vector<std::string> out;
+  for (const auto& [key, hint] : disk_.hints) {
+    if (out.empty() || out.back() != key.target) out.push_back(key.target);
+  }
+  return out;
+}
+
+Result<HintStats> SimEngine::Stats() {
+  HintStats stats;
+  for (const auto& [key, hint] : disk_.hints) {
+    ++stats.count;
+    if (stats.oldest_created_ms == 0 || hint.created_ms < stats.oldest_created_ms) {
+      stats.oldest_created_ms = hint.created_ms;
+    }
+  }
+  return stats;
+}
+
+// ---- writes ----
+
+void SimEngine::Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback done) {
+  Op op;
+  op.kind = Op::Kind::kPut;
+  op.status = ValidateObjectKey(key);
+  op.key = std::move(key);
+  op.intent = std::move(intent);
+  op.actor = actor;
+  op.state_done = std::move(done);
+  Submit(std::move(op));
+}
+
+void SimEngine::Merge(ObjectKey key, SiblingSet remote, StateCallback done) {
+  Op op;
+  op.kind = Op::Kind::kMerge;
+  op.status = ValidateObjectKey(key);
+  op.key = std::move(key);
+  op.state = std::move(remote);
+  op.overwrite = repair_merges_ && options_.bug == PlantedBug::kOverwriteRepair;
+  op.state_done = std::move(done);
+  Submit(std::move(op));
+}
+
+void SimEngine::Add(Hint hint, DoneCallback done) {
+  Op op;
+  op.kind = Op::Kind::kHintAdd;
+  op.status = ValidateObjectKey(hint.key);
+  if (hint.target.empty() || hint.target.size() > 255) {
+    op.status = Status::InvalidArgument("hint target must be 1 to 255 bytes");
+  }
+  op.target = std::move(hint.target);
+  op.key = std::move(hint.key);
+  op.state = std::move(hint.state);
+  op.created_ms = hint.created_ms;
+  op.done = std::move(done);
+  Submit(std::move(op));
+}
+
+void SimEngine::RemoveDelivered(std::string target, ObjectKey key, SiblingSet delivered,
+                                DoneCallback done) {
+  Op op;
+  op.kind = Op::Kind::kHintRemoveDelivered;
+  op.target = std::move(target);
+  op.key = std::move(key);
+  op.state = std::move(delivered);
+  op.done = std::move(done);
+  Submit(std::move(op));
+}
+
+void SimEngine::Drop(std::string target, ObjectKey key, DoneCallback done) {
+  Op op;
+  op.kind = Op::Kind::kHintDrop;
+  op.target = std::move(target);
+  op.key = std::move(key);
+  op.done = std::move(done);
+  Submit(std::move(op));
+}
+
+void SimEngine::Submit(Op op) {
+  queue_.push_back(std::move(op));
+  if (commit_pending_) return;
+  commit_pending_ = true;
+  // Everything submitted in this event shares the commit (trolleyd corks
+  // each loop turn), so the commit starts in an event of its own.
+  env_.schedule(env_.now_ns(), [this] { StartCommit(); });
+}
+
+void SimEngine::StartCommit() {
+  TROLLEY_ASSERT(commit_pending_ && in_flight_.empty());
+  if (queue_.size() <= options_.batch_ops_max) {
+    in_flight_ = std::move(queue_);
+    queue_.clear();
+  } else {
+    in_flight_.assign(std::make_move_iterator(queue_.begin()),
+                      std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(
+                                                                 options_.batch_ops_max)));
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(options_.batch_ops_max));
+  }
+  const uint64_t at = std::max(env_.now_ns() + env_.commit_latency_ns(), stall_until_ns_);
+  env_.schedule(at, [this] { CompleteCommit(); });
+}
+
+void SimEngine::CompleteCommit() {
+  std::vector<Op> batch = std::move(in_flight_);
+  in_flight_.clear();
+  const uint64_t now_ms = env_.clock->NowWallMs();
+  for (Op& op : batch) {
+    if (op.status.ok()) ApplyOp(op, now_ms);
+  }
+  if (env_.on_commit) env_.on_commit(batch.size());
+  if (options_.durability == Durability::kSync) Fsync();
+  commit_pending_ = false;
+  if (!queue_.empty()) {
+    commit_pending_ = true;
+    env_.schedule(env_.now_ns(), [this] { StartCommit(); });
+  }
+  // Callbacks last, in submission order; what they submit joins the next batch.
+  for (Op& op : batch) {
+    if (op.state_done) {
+      op.state_done(op.status.ok() ? Result<SiblingSet>(std::move(op.result))
+                                   : Result<SiblingSet>(op.status));
+    } else if (op.done) {
+      op.done(op.status);
+    }
+  }
+}
+
+void SimEngine::ApplyOp(Op& op, uint64_t now_ms) {
+  if (op.kind != Op::Kind::kPut && op.kind != Op::Kind::kMerge && op.kind != Op::Kind::kExpire) {
+    return ApplyHintOp(op);
+  }
+  auto it = disk_.objects.find(op.key);
+  if (op.kind == Op::Kind::kExpire) {
+    if (it == disk_.objects.end() || !it->second.FullyExpiredAt(now_ms)) return;  // written again since
+    if (options_.durability != Durability::kSync && !disk_.undo_objects.contains(op.key)) {
+      disk_.undo_objects.emplace(op.key, it->second);
+    }
+    disk_.objects.erase(it);
+    return;
+  }
+  if (op.kind == Op::Kind::kMerge && !op.overwrite && options_.bug != PlantedBug::kLww &&
+      options_.durability == Durability::kSync && it != disk_.objects.end()) {
+    // The common case, in place: a merge is never refused.
+    SiblingSet& stored = it->second;
+    DropExpired(stored, now_ms);
+    stored.Merge(op.state);
+    DropExpired(stored, now_ms);
+    stored.CheckInvariants();
+    op.result = stored;
+    return;
+  }
+  SiblingSet state = it == disk_.objects.end() ? SiblingSet() : it->second;
+  DropExpired(state, now_ms);
+  if (op.kind == Op::Kind::kPut) {
+    const uint64_t floor = disk_.floors.contains(op.actor) ? disk_.floors.at(op.actor) : 0;
+    const WriteOutcome out = options_.bug == PlantedBug::kPlainVc
+                                 ? PlainVcWrite(state, op.intent, op.actor)
+                                 : state.ApplyWrite(op.intent, op.actor, floor);
+    state.CheckInvariants();
+    if (options_.bug == PlantedBug::kLww) KeepNewestSibling(state);
+    if (!out.deduplicated && state.size() > options_.siblings_max) {
+      op.status = Status::LimitExceeded(op.key.ns + "/" + op.key.key + " would have " +
+                                        std::to_string(state.size()) + " siblings (storage.siblings_max = " +
+                                        std::to_string(options_.siblings_max) + ")");
+      return;
+    }
+    if (state.ValueBytes() > options_.object_bytes_max) {
+      op.status = Status::LimitExceeded(op.key.ns + "/" + op.key.key + " would hold " +
+                                        std::to_string(state.ValueBytes()) +
+                                        " bytes (storage.object_bytes_max = " +
+                                        std::to_string(options_.object_bytes_max) + ")");
+      return;
+    }
+    if (out.dot.counter > floor) SetFloor(op.actor, out.dot.counter);
+  } else {
+    if (op.overwrite) {
+      state = op.state;  // planted overwrite-repair
+    } else {
+      state.Merge(op.state);
+    }
+    DropExpired(state, now_ms);
+    if (options_.bug == PlantedBug::kLww) KeepNewestSibling(state);
+  }
+  state.CheckInvariants();
+  op.result = state;
+  SetObject(op.key, std::move(state));
+}
+
+void SimEngine::ApplyHintOp(Op& op) {
+  HintKey key = HintKeyOf(op.target, op.key);
+  auto it = disk_.hints.find(key);
+  if (op.kind == Op::Kind::kHintAdd) {
+    if (options_.bug == PlantedBug::kDropHints) return;  // acknowledged, never stored
+    Hint hint{op.target, op.key, std::move(op.state), op.created_ms};
+    if (it != disk_.hints.end()) {
+      hint.state.Merge(it->second.state);
+      hint.created_ms = std::min(hint.created_ms, it->second.created_ms);
+    }
+    SetHint(key, std::move(hint));
+    return;
+  }
+  if (it == disk_.hints.end()) return;
+  if (op.kind == Op::Kind::kHintRemoveDelivered && !op.state.Covers(it->second.state)) {
+    return;  // more was hinted after this delivery started
+  }
+  SetHint(key, std::nullopt);
+}
+
+void SimEngine::SetObject(const ObjectKey& key, SiblingSet state) {
+  auto it = disk_.objects.find(key);
+  if (options_.durability != Durability::kSync && !disk_.undo_objects.contains(key)) {
+    disk_.undo_objects.emplace(
+        key, it == disk_.objects.end() ? std::nullopt : std::optional<SiblingSet>(it->second));
+  }
+  if (it == disk_.objects.end()) {
+    disk_.objects.emplace(key, std::move(state));
+  } else {
+    it->second = std::move(state);
+  }
+}
+
+void SimEngine::SetHint(const HintKey& key, std::optional<Hint> hint) {
+  auto it = disk_.hints.find(key);
+  if (options_.durability != Durability::kSync && !disk_.undo_hints.contains(key)) {
+    disk_.undo_hints.emplace(
+        key, it == disk_.hints.end() ? std::nullopt : std::optional<Hint>(it->second));
+  }
+  if (!hint) {
+    if (it != disk_.hints.end()) disk_.hints.erase(it);
+    return;
+  }
+  disk_.hints[key] = std::move(*hint);
+}
+
+void SimEngine::SetFloor(ActorId actor, uint64_t floor) {
+  if (options_.durability != Durability::kSync && !disk_.undo_floors) disk_.undo_floors = disk_.floors;
+  disk_.floors[actor] = floor;
+}
+
+void SimEngine::Fsync() {
+  if (disk_.Synced()) return;
+  if (env_.on_fsync && options_.durability != Durability::kSync) env_.on_fsync();
+  disk_.undo_objects.clear();
+  disk_.undo_hints.clear();
+  disk_.undo_floors.reset();
+}
+
+void SimEngine::Close() {
+  std::vector<Op> batch = std::move(in_flight_);
+  in_flight_.clear();
+  for (Op& op : queue_) batch.push_back(std::move(op));
+  queue_.clear();
+  const uint64_t now_ms = env_.clock->NowWallMs();
+  for (Op& op : batch) {
+    if (op.status.ok()) ApplyOp(op, now_ms);
+  }
+  Fsync();
+  disk_.clean_shutdown = true;
+}
+
+// ---- planted bugs ----
+
+void SimEngine::KeepNewestSibling(SiblingSet& state) {
+  if (state.size() <= 1) return;
+  const Sibling* newest = &state.siblings().front();
+  for (const Sibling& s : state.siblings()) {
+    if (std::tie(s.timestamp_ms, s.dot) > std::tie(newest->timestamp_ms, newest->dot)) newest = &s;
+  }
+  auto kept = SiblingSet::FromParts(state.context(), {*newest});
+  TROLLEY_ASSERT(kept.has_value());
+  state = std::move(*kept);
+}
+
+WriteOutcome SimEngine::PlainVcWrite(SiblingSet& state, WriteIntent intent, ActorId actor) {
+  // One vector clock per write, bumped from the writer's context only: the
+  // same context through the same coordinator gives the same version, and
+  // a later write silently replaces an earlier one under it.
+  VersionVector context = state.context();
+  context.Join(intent.context);
+  std::vector<Sibling> kept;
+  for (const Sibling& s : state.siblings()) {
+    if (intent.write_id != 0 && s.write_id == intent.write_id && !intent.context.Covers(s.dot)) {
+      return WriteOutcome{s.dot, true};
+    }
+  }
+  const Dot dot{actor, intent.context.Get(actor) + 1};
+  for (const Sibling& s : state.siblings()) {
+    if (!intent.context.Covers(s.dot) && s.dot != dot) kept.push_back(s);
+  }
+  Sibling sibling;
+  sibling.dot = dot;
+  if (!intent.tombstone) sibling.value = std::move(intent.value);
+  sibling.tombstone = intent.tombstone;
+  sibling.write_id = intent.write_id;
+  sibling.timestamp_ms = intent.timestamp_ms;
+  sibling.expiry_ms = intent.tombstone ? 0 : intent.expiry_ms;
+  kept.insert(std::upper_bound(kept.begin(), kept.end(), sibling,
+                               [](const Sibling& a, const Sibling& b) { return a.dot < b.dot; }),
+              std::move(sibling));
+  context.Add(dot);
+  auto next = SiblingSet::FromParts(std::move(context), std::move(kept));
+  TROLLEY_ASSERT(next.has_value());
+  state = std::move(*next);
+  return WriteOutcome{dot, false};
+}
+
+}  // namespace trolley::sim

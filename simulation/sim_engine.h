@@ -1,0 +1,195 @@
+// SimEngine: an in-memory Engine + HintStore for the simulator that models
+// what LmdbEngine makes durable and what a crash loses.
+//
+// Why not LmdbEngine in a temp dir: the simulator runs thousands of seeds
+// of thousands of operations each (the bar is 50,000 simulated client
+// operations per wall-clock second on one core); a real LMDB commit costs a
+// syscall and an fsync, and its writer thread would make the run depend on
+// the OS scheduler. The model keeps every rule a node can observe:
+//
+//   - Writes are asynchronous and group-committed. Every write submitted in
+//     one event (one "loop turn", like trolleyd's cork) joins the next
+//     commit; a commit takes a simulated latency (an fsync in `sync`, a page
+//     cache write in `flush`), and writes submitted meanwhile form the next
+//     batch. A commit applies its writes in submission order, then runs
+//     their callbacks in that order. Reads see committed state only.
+//   - Put and Merge apply SiblingSet::ApplyWrite / SiblingSet::Merge exactly
+//     as LmdbEngine::Impl::ApplyOp does: expired siblings dropped first, the
+//     per-actor dot counter floor passed to ApplyWrite and raised by the
+//     dot it issued, siblings_max / object_bytes_max refusing a coordinated
+//     write (not a deduplicated retry) with LimitExceeded, a merge never
+//     refused. Hints merge into an existing hint for (target, key) keeping
+//     the oldest created_ms; RemoveDelivered removes only a covered hint.
+//   - Durability. `sync`: a commit is durable when its callbacks run.
+//     `flush`: a commit is acknowledged at once and made durable by an
+//     fsync every flush_interval (the simulator calls Fsync()). What the
+//     node's disk holds lives in SimDisk, which outlives engines: a process
+//     crash loses what was queued or in the commit in flight (the callbacks
+//     never run) and keeps committed data (the OS page cache survives); a
+//     power loss also reverts every object, hint and dot floor to its state
+//     at the last fsync. Dot counter floors are committed with the batch
+//     that raised them, as LmdbEngine does.
+//   - Incarnation: opening a disk after an unclean stop (or a new disk)
+//     takes a new incarnation, so the node takes a new ActorId (DESIGN.md §3
+//     rule 6); a clean Close() keeps it.
+//
+// Not thread-safe; the simulator drives it from its one thread. Time and
+// scheduling come from SimEngine::Env; every callback runs from an event
+// the simulator dispatches (never inside Put/Merge/Add).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "simulation/planted_bug.h"
+#include "storage/engine.h"
+
+namespace trolley::sim {
+
+// Hints in LmdbEngine's key order: target, then the object's key hash.
+struct HintKey {
+  std::string target;
+  uint64_t hash = 0;
+  ObjectKey key;
+  friend auto operator<=>(const HintKey&, const HintKey&) = default;
+};
+
+// The node's disk: survives crashes and restarts of engines.
+struct SimDisk {
+  uint64_t incarnation = 0;
+  bool clean_shutdown = false;
+  std::map<ObjectKey, SiblingSet> objects;  // committed (what LMDB holds)
+  std::map<HintKey, Hint> hints;
+  std::map<ActorId, uint64_t> floors;  // dot counter floors
+  // Since the last fsync: the durable value of every object and hint
+  // changed since (nullopt: absent), and the durable floors. A power loss
+  // restores them; an fsync forgets them.
+  std::map<ObjectKey, std::optional<SiblingSet>> undo_objects;
+  std::map<HintKey, std::optional<Hint>> undo_hints;
+  std::optional<std::map<ActorId, uint64_t>> undo_floors;
+
+  bool Synced() const { return undo_objects.empty() && undo_hints.empty() && !undo_floors; }
+  // Reverts to the last fsync.
+  void PowerLoss();
+};
+
+struct SimEngineOptions {
+  Durability durability = Durability::kSync;
+  size_t batch_ops_max = 2048;
+  size_t siblings_max = 100;
+  size_t object_bytes_max = 5 << 20;
+  PlantedBug bug = PlantedBug::kNone;
+};
+
+class SimEngine final : public Engine, public HintStore {
+ public:
+  using DoneCallback = Engine::DoneCallback;
+
+  struct Env {
+    Clock* clock = nullptr;  // the node's clock: expiry and hint ages
+    // Runs `fn` at virtual time `at_ns` on the node's thread, unless the
+    // engine has been destroyed (crash) by then.
+    std::function<void(uint64_t at_ns, std::function<void()> fn)> schedule;
+    std::function<uint64_t()> now_ns;
+    // The latency of the next commit (fsync in sync, page cache in flush).
+    std::function<uint64_t()> commit_latency_ns;
+    // Told of every commit (its operation count) and fsync; may be empty.
+    std::function<void(size_t ops)> on_commit;
+    std::function<void()> on_fsync;
+  };
+
+  // Opens `disk` (which must outlive the engine): takes a new incarnation
+  // unless the disk was closed cleanly.
+  SimEngine(SimDisk& disk, SimEngineOptions options, Env env);
+  ~SimEngine() override = default;
+  SimEngine(const SimEngine&) = delete;
+  SimEngine& operator=(const SimEngine&) = delete;
+
+  // Engine. Get of a key whose every sibling expired returns NotFound and
+  // removes it in the next commit (if still expired then), as LmdbEngine.
+  Result<SiblingSet> Get(const ObjectKey& key) override;
+  void Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback done) override;
+  void Merge(ObjectKey key, SiblingSet remote, StateCallback done) override;
+  Result<ScanPage> Scan(uint64_t first_hash, uint64_t last_hash, const ObjectKey* resume_after,
+                        size_t limit) override;
+  void Sweep(uint64_t tombstone_grace_ms, SweepCallback done) override;
+  HintStore& hints() override { return *this; }
+  void Cork() override {}
+  void Uncork() override {}
+  uint64_t incarnation() const override { return disk_.incarnation; }
+
+  // HintStore
+  void Add(Hint hint, DoneCallback done) override;
+  Result<std::vector<Hint>> List(std::string_view target, size_t limit) override;
+  Result<std::vector<std::string>> Targets() override;
+  void RemoveDelivered(std::string target, ObjectKey key, SiblingSet delivered,
+                       DoneCallback done) override;
+  void Drop(std::string target, ObjectKey key, DoneCallback done) override;
+  Result<HintStats> Stats() override;
+
+  // Makes everything committed durable (the `flush` mode's background
+  // fsync; a no-op when nothing changed since the last one).
+  void Fsync();
+  // A clean stop: applies every queued and in-flight write (their callbacks
+  // never run: the node is gone), fsyncs and marks the disk clean.
+  void Close();
+  // Nothing queued, committing or waiting to start.
+  bool Idle() const { return queue_.empty() && !commit_pending_; }
+
+  // Merges submitted while set are read repairs (planted bug overwrite-repair).
+  void set_repair_merges(bool on) { repair_merges_ = on; }
+  // Commits do not complete before this time (a stalled disk).
+  void set_stall_until_ns(uint64_t t) { stall_until_ns_ = t; }
+  // When set, List() records each (target, key) it returns here.
+  std::vector<std::pair<std::string, ObjectKey>>* listed_hints = nullptr;
+
+ private:
+  struct Op {
+    enum class Kind { kPut, kMerge, kExpire, kHintAdd, kHintRemoveDelivered, kHintDrop };
+    Kind kind = Kind::kPut;
+    ObjectKey key;
+    WriteIntent intent;
+    ActorId actor = 0;
+    SiblingSet state;  // merge: remote; hint add: hint; remove: delivered
+    std::string target;
+    uint64_t created_ms = 0;
+    bool overwrite = false;  // planted overwrite-repair
+    Status status;
+    SiblingSet result;
+    StateCallback state_done;
+    DoneCallback done;
+  };
+
+  void Submit(Op op);
+  void StartCommit();
+  void CompleteCommit();
+  void ApplyOp(Op& op, uint64_t now_ms);
+  void ApplyHintOp(Op& op);
+  void SetObject(const ObjectKey& key, SiblingSet state);
+  void SetHint(const HintKey& key, std::optional<Hint> hint);
+  void SetFloor(ActorId actor, uint64_t floor);
+  // Planted bugs.
+  static void KeepNewestSibling(SiblingSet& state);
+  static WriteOutcome PlainVcWrite(SiblingSet& state, WriteIntent intent, ActorId actor);
+
+  SimDisk& disk_;
+  SimEngineOptions options_;
+  Env env_;
+  std::vector<Op> queue_;
+  std::vector<Op> in_flight_;
+  bool commit_pending_ = false;  // a start or a completion is scheduled
+  bool repair_merges_ = false;
+  uint64_t stall_until_ns_ = 0;
+};
+
+// The key of one hint, as HintStore orders hints.
+HintKey HintKeyOf(std::string target, ObjectKey key);
+
+}  // namespace trolley::sim

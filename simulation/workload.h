@@ -1,0 +1,115 @@
+// Workload: shoppers, each with several devices, using their carts.
+//
+// Every device runs one cart operation at a time, with a think time
+// between operations: add, set quantity, remove, clear, get, and (when the
+// seed has guests) adds to a guest cart and one guest-to-user merge at
+// login, in both namespaces (union+max "carts", OR-Set "or-carts"). The
+// devices of one shopper share the shopper's carts, so they race. A
+// shopper's session ends after 10..80 operations; the next one uses new
+// carts (as real carts are short-lived), which keeps every cart's history
+// well inside the cart's idempotence window.
+//
+// Cart semantics are the real ones (cart/): a mutation is exactly
+// CartClient::Mutate (client/cart_client.cc): read the key, decode and
+// merge every sibling, Apply the mutation, write the result back with the
+// read's context and the mutation id as write id; a read that finds
+// siblings writes their merge back (CartClient::Get); a guest merge is
+// CartClient::MergeGuest (GuestMergeMutations / MergeGuestCart, then the
+// guest cart marked merged_into). The Asio client itself cannot run here,
+// so its request logic is modelled on client/client.cc: each request goes
+// to the key's coordinator (walk order of the ring; with probability
+// any_node_p first to a random node, which forwards), and a kTimeout,
+// kUnavailable or kBusy answer, a refused or reset connection, or silence
+// until the deadline is retried on the next node of the route after a
+// full-jitter exponential backoff (10 ms doubling, capped at 200 ms), for
+// at most 4 attempts within one 2 s deadline; each attempt asks the node
+// to answer within 90% of what is left; a node whose connection failed is
+// tried last for 1 s. On top, a device whose operation failed retries the
+// whole operation with the same mutation id (so it is applied once) up to
+// device_retries times.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cart/cart_state.h"
+#include "simulation/checker.h"
+#include "simulation/cluster.h"
+#include "simulation/event_loop.h"
+#include "simulation/sim_config.h"
+#include "simulation/trace.h"
+
+namespace trolley::sim {
+
+struct WorkloadStats {
+  uint64_t ops_started = 0, ops_acked = 0, ops_failed = 0, ops_refused = 0;
+  uint64_t mutations = 0, gets = 0, merges = 0, device_retries = 0;
+  uint64_t requests = 0, attempts = 0;
+  // Write attempts (a ClientPut sent to a node), and those sent while the
+  // node was up and could reach W nodes (itself included) over unblocked
+  // links, overall and while some partition was in place.
+  uint64_t write_attempts = 0, write_attempts_ok = 0;
+  uint64_t eligible_writes = 0, eligible_writes_ok = 0;
+  uint64_t partition_writes = 0, partition_writes_ok = 0;
+  // How eligible write attempts failed: kUnavailable or kTimeout from the
+  // node, no answer before the client's deadline (lost messages, pauses),
+  // or a refused or reset connection.
+  uint64_t eligible_writes_unavailable = 0, eligible_writes_timeout = 0,
+           eligible_writes_silent = 0, eligible_writes_conn_failed = 0;
+  // Successful reads that found 1, 2, 3, 4, 5+ versions.
+  uint64_t siblings[5] = {0, 0, 0, 0, 0};
+  std::vector<std::string> failures;  // e.g. a stored value that is not a cart
+};
+
+class Workload {
+ public:
+  Workload(const SeedConfig& config, EventLoop& loop, Trace& trace, Cluster& cluster,
+           History& history);
+  ~Workload();
+  Workload(const Workload&) = delete;
+  Workload& operator=(const Workload&) = delete;
+
+  // Devices start; none starts a new operation at or after `stop_ns`.
+  void Start(uint64_t stop_ns);
+  // No device is in the middle of an operation (retries included).
+  bool Idle() const;
+  // Every cart key of the run, sorted.
+  std::vector<ObjectKey> Keys() const;
+  const WorkloadStats& stats() const { return stats_; }
+
+  // From the cluster.
+  void Deliver(uint64_t conn, Message m);
+  void ConnectionFailed(uint64_t conn, int node);
+  void NodeCrashed(int node);
+
+  struct Device;
+
+ private:
+  const SeedConfig& config_;
+  EventLoop& loop_;
+  Trace& trace_;
+  Cluster& cluster_;
+  History& history_;
+  std::vector<std::unique_ptr<Device>> devices_;
+  WorkloadStats stats_;
+  uint64_t stop_ns_ = 0;
+  // A shopper's session: carts "u<shopper>-<session>" and
+  // "g<shopper>-<session>"; after ops_max operations the shopper's devices
+  // move on to a new session (new carts), so carts stay as small as real
+  // ones while the devices of a session still race on them.
+  struct Session {
+    uint32_t number = 1;
+    uint32_t ops = 0;
+    uint32_t ops_max = 0;
+    std::vector<bool> merged;  // per namespace: the guest merge has started
+  };
+  std::vector<Session> sessions_;  // per shopper
+  std::unique_ptr<Random> session_rng_;
+  void NewSession(int shopper);
+
+  friend struct Device;
+};
+
+}  // namespace trolley::sim

@@ -1,0 +1,165 @@
+// Goal: the History checkers (simulation/checker.h) flag exactly what they
+// claim: a lost acknowledged add, an OR-Set remove undone; union+max
+// resurrections and lost increments are counted, not failed; removes that
+// observed an add excuse its absence; a flush-window loss is excused only
+// while the mutation was never durable anywhere.
+// Method: hand-made histories: a device reads a CartState, the history
+// records what it observed, and a chosen final cart is checked.
+#include "simulation/checker.h"
+
+#include <gtest/gtest.h>
+
+namespace trolley::sim {
+namespace {
+
+const ObjectKey kCart{"or-carts", "u1"};
+const ObjectKey kUmCart{"carts", "u1"};
+const CartLimits kLimits{};
+
+// Applies `m` to `state` the way a device does: observe, apply, write, ack.
+void Do(History& h, const ObjectKey& key, CartState& state, const Mutation& m, bool acked = true) {
+  const uint32_t attempt = h.Observe(key, state.semantics(), m, state);
+  ASSERT_TRUE(state.Apply(m, kLimits).ok());
+  h.Written(key, m.id, attempt);
+  if (acked) h.Acked(key, m.id, attempt);
+}
+
+TEST(CheckerTest, OrSetLostAddFails) {
+  History h;
+  CartState device(CartSemantics::kOrSet);
+  Do(h, kCart, device, Mutation::Add(11, "apple", 1, 1));
+  CheckResult r;
+  h.Check(kCart, CartState(CartSemantics::kOrSet), r);
+  EXPECT_EQ(r.acked_adds, 1u);
+  EXPECT_EQ(r.lost_adds, 1u);
+  ASSERT_EQ(r.failures.size(), 1u);
+  EXPECT_NE(r.failures[0].find("lost"), std::string::npos);
+
+  CheckResult kept;
+  h.Check(kCart, device, kept);
+  EXPECT_TRUE(kept.failures.empty());
+}
+
+TEST(CheckerTest, OrSetObservedRemoveExcusesTheAddAndMustNotBeUndone) {
+  History h;
+  CartState a(CartSemantics::kOrSet);
+  Do(h, kCart, a, Mutation::Add(11, "apple", 1, 1));
+  CartState before_remove = a;
+  Do(h, kCart, a, Mutation::Remove(12, "apple", 2));
+  CheckResult r;
+  h.Check(kCart, a, r);  // apple gone: the remove observed it
+  EXPECT_TRUE(r.failures.empty());
+  EXPECT_EQ(r.lost_adds, 0u);
+
+  CheckResult undone;
+  h.Check(kCart, before_remove, undone);  // apple's tag live again
+  EXPECT_EQ(undone.removes_undone, 1u);
+  ASSERT_FALSE(undone.failures.empty());
+  EXPECT_NE(undone.failures[0].find("undone"), std::string::npos);
+}
+
+TEST(CheckerTest, OrSetConcurrentAddSurvivesARemoveThatDidNotSeeIt) {
+  History h;
+  CartState a(CartSemantics::kOrSet), b(CartSemantics::kOrSet);
+  Do(h, kCart, a, Mutation::Add(11, "apple", 1, 1));
+  CartState stale = a;
+  Do(h, kCart, a, Mutation::Remove(12, "apple", 2));
+  Do(h, kCart, stale, Mutation::Add(13, "apple", 2, 3));  // concurrent with the remove
+  const CartState siblings[] = {a, stale};
+  const CartState merged = CartState::Merge(CartSemantics::kOrSet, siblings);
+  CheckResult r;
+  h.Check(kCart, merged, r);
+  EXPECT_TRUE(r.failures.empty()) << r.failures.front();
+  CheckResult lost;
+  h.Check(kCart, a, lost);  // add 13 missing, and no remove observed it
+  EXPECT_EQ(lost.lost_adds, 1u);
+}
+
+TEST(CheckerTest, UnionMaxResurrectionsAndLostIncrementsAreCountedNotFailed) {
+  History h;
+  CartState base(CartSemantics::kUnionMax);
+  Do(h, kUmCart, base, Mutation::Add(11, "apple", 1, 1));
+  CartState one = base, two = base;
+  Do(h, kUmCart, one, Mutation::Add(12, "apple", 1, 2));  // two concurrent "+1"s
+  Do(h, kUmCart, two, Mutation::Add(13, "apple", 1, 2));
+  const CartState both[] = {one, two};
+  CheckResult collapse;
+  h.Check(kUmCart, CartState::Merge(CartSemantics::kUnionMax, both), collapse);
+  EXPECT_TRUE(collapse.failures.empty());
+  EXPECT_EQ(collapse.lost_increments, 1u) << "3 acked, 2 kept";
+
+  // A remove that saw every add of the line, concurrent with a sibling that
+  // still holds it: the merge brings it back.
+  History r;
+  CartState x(CartSemantics::kUnionMax);
+  Do(r, kUmCart, x, Mutation::Add(21, "pear", 1, 1));
+  CartState old = x;
+  Do(r, kUmCart, x, Mutation::Remove(22, "pear", 2));
+  const CartState siblings[] = {x, old};
+  CheckResult back;
+  r.Check(kUmCart, CartState::Merge(CartSemantics::kUnionMax, siblings), back);
+  EXPECT_TRUE(back.failures.empty());
+  EXPECT_EQ(back.resurrections, 1u);
+}
+
+TEST(CheckerTest, UnionMaxLostLineFails) {
+  History h;
+  CartState a(CartSemantics::kUnionMax);
+  Do(h, kUmCart, a, Mutation::Add(11, "apple", 1, 1));
+  CheckResult r;
+  h.Check(kUmCart, CartState(CartSemantics::kUnionMax), r);
+  EXPECT_EQ(r.lost_adds, 1u);
+}
+
+TEST(CheckerTest, ARetriedRemoveSurelyDidOnlyWhatItsAcknowledgedAttemptObserved) {
+  // Attempt 1 of a clear observed apple and may or may not have landed;
+  // attempt 2 read a stale replica (empty), cleared nothing and was acked.
+  History h;
+  CartState a(CartSemantics::kOrSet);
+  Do(h, kCart, a, Mutation::Add(11, "apple", 1, 1));
+  CartState first = a;
+  const Mutation clear = Mutation::Clear(12, 2);
+  const uint32_t one = h.Observe(kCart, CartSemantics::kOrSet, clear, first);
+  h.Written(kCart, 12, one);  // timed out
+  CartState stale(CartSemantics::kOrSet);
+  const uint32_t two = h.Observe(kCart, CartSemantics::kOrSet, clear, stale);
+  ASSERT_TRUE(stale.Apply(clear, kLimits).ok());
+  h.Written(kCart, 12, two);
+  h.Acked(kCart, 12, two);
+  const CartState both[] = {a, stale};
+  CheckResult r;
+  h.Check(kCart, CartState::Merge(CartSemantics::kOrSet, both), r);
+  EXPECT_TRUE(r.failures.empty()) << "apple surviving is OR-Set semantics: " << r.failures.front();
+  CheckResult gone;
+  ASSERT_TRUE(first.Apply(clear, kLimits).ok());
+  h.Check(kCart, first, gone);  // attempt 1 landed after all: apple may go
+  EXPECT_TRUE(gone.failures.empty());
+}
+
+TEST(CheckerTest, UnacknowledgedMutationsMayBeLost) {
+  History h;
+  CartState a(CartSemantics::kOrSet);
+  Do(h, kCart, a, Mutation::Add(11, "apple", 1, 1), /*acked=*/false);
+  CheckResult r;
+  h.Check(kCart, CartState(CartSemantics::kOrSet), r);
+  EXPECT_TRUE(r.failures.empty());
+  EXPECT_EQ(r.acked_adds, 0u);
+}
+
+TEST(CheckerTest, FlushWindowExcuseOnlyForMutationsAPowerLossTookFromTheLastDisk) {
+  History h;
+  CartState a(CartSemantics::kOrSet);
+  Do(h, kCart, a, Mutation::Add(11, "apple", 1, 1));
+  Do(h, kCart, a, Mutation::Add(12, "pear", 1, 2));
+  h.NoteLostToPowerLoss(kCart, 11);
+  CheckResult r;
+  h.Check(kCart, CartState(CartSemantics::kOrSet), r);
+  EXPECT_EQ(r.lost_unsynced, 1u);
+  EXPECT_EQ(r.notes.size(), 1u);
+  EXPECT_EQ(r.lost_adds, 1u) << "pear was on some disk after every power loss";
+  ASSERT_EQ(r.failures.size(), 1u);
+  EXPECT_NE(r.failures[0].find("pear"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace trolley::sim

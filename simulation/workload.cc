@@ -311,7 +311,9 @@ struct Workload::Device {
       if (Status s = read.state.Apply(op.m, kLimits); !s.ok()) return OpFailed(s);
       if (already && read.siblings <= 1) return OpAcked(kNoAttempt);  // a retry that had landed
       w.history_.Written(key, op.m.id, attempt);
-      WriteCart(op.ns, op.key, read.state, read.context, op.m.id, [this, attempt](Status s) {
+      // A fresh store write id, as client/cart_client.cc: the mutation id
+      // lives in the cart (regression seeds 845, 1844, ...).
+      WriteCart(op.ns, op.key, read.state, read.context, NewId(), [this, attempt](Status s) {
         if (!s.ok()) return OpFailed(s);
         OpAcked(attempt);
       });
@@ -351,7 +353,7 @@ struct Workload::Device {
           w.history_.Written(key, m.id, attempt);
           merge_ids.emplace_back(m.id, attempt);
         }
-        WriteCart(op.ns, op.key, *merged, user->context, merge_id,
+        WriteCart(op.ns, op.key, *merged, user->context, NewId(),
                   [this, guest = std::move(guest), user_key](Status s) mutable {
                     if (!s.ok()) return OpFailed(s);
                     for (const auto& [id, attempt] : merge_ids) w.history_.Acked(Key(op.ns, op.key), id, attempt);

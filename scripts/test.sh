@@ -21,7 +21,9 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTROLLEY_WERROR=ON \
   -DTROLLEY_SANITIZE=ON -DTROLLEY_BUILD_BENCH=OFF
 cmake --build build-asan -j "$jobs"
 # The release pass runs the full property-test case counts (10,000 per
-# law); under the sanitizers, which are ~20x slower, a tenth of them.
+# law) and 500 simulator seeds; under the sanitizers, which are 20-60x
+# slower, fewer of each.
 TROLLEY_PROPERTY_CASES=${TROLLEY_ASAN_PROPERTY_CASES:-1000} \
+TROLLEY_SIM_SEEDS=${TROLLEY_ASAN_SIM_SEEDS:-60} \
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan "${ctest_args[@]}"

@@ -447,35 +447,30 @@ void Client::Get(std::string ns, std::string key, RequestOptions options, ReadCa
 
 void Client::Put(std::string ns, std::string key, std::string value, const Context& context,
                  RequestOptions options, uint64_t write_id, WriteCallback done) {
-  auto op = std::make_shared<Impl::Op>();
   if (write_id == 0) write_id = impl_->rng() | 1;
-  op->request = ClientPut{.ns = ns, .key = key, .context = context.version(), .value = std::move(value),
-                          .write_id = write_id, .w = options.w, .ttl_ms = options.ttl_ms};
-  op->ns = std::move(ns);
-  op->key = std::move(key);
-  op->deadline = SteadyClock::now() + TimeoutOf(options, impl_->options);
-  op->done = [done = std::move(done)](Result<Message> r) {
-    if (!r.ok()) return done(r.status());
-    const auto* m = std::get_if<ClientPutReply>(&*r);
-    if (m == nullptr) return done(Status::Corruption("unexpected reply to a put"));
-    if (m->code != StatusCode::kOk) return done(Status(m->code, m->message));
-    return done(WriteResult{ValuesOf(m->state), Context(m->state.context()), ""});
-  };
-  impl_->Start(std::move(op));
+  StartWrite(ClientPut{.ns = std::move(ns), .key = std::move(key), .context = context.version(),
+                       .value = std::move(value), .write_id = write_id, .w = options.w,
+                       .ttl_ms = options.ttl_ms},
+             options, std::move(done));
 }
 
 void Client::Delete(std::string ns, std::string key, const Context& context, RequestOptions options,
                     WriteCallback done) {
+  StartWrite(ClientPut{.ns = std::move(ns), .key = std::move(key), .context = context.version(),
+                       .tombstone = true, .write_id = impl_->rng() | 1, .w = options.w},
+             options, std::move(done));
+}
+
+void Client::StartWrite(ClientPut put, const RequestOptions& options, WriteCallback done) {
   auto op = std::make_shared<Impl::Op>();
-  op->request = ClientPut{.ns = ns, .key = key, .context = context.version(), .tombstone = true,
-                          .write_id = impl_->rng() | 1, .w = options.w};
-  op->ns = std::move(ns);
-  op->key = std::move(key);
+  op->ns = put.ns;
+  op->key = put.key;
+  op->request = std::move(put);
   op->deadline = SteadyClock::now() + TimeoutOf(options, impl_->options);
   op->done = [done = std::move(done)](Result<Message> r) {
     if (!r.ok()) return done(r.status());
     const auto* m = std::get_if<ClientPutReply>(&*r);
-    if (m == nullptr) return done(Status::Corruption("unexpected reply to a delete"));
+    if (m == nullptr) return done(Status::Corruption("unexpected reply to a write"));
     if (m->code != StatusCode::kOk) return done(Status(m->code, m->message));
     return done(WriteResult{ValuesOf(m->state), Context(m->state.context()), ""});
   };

@@ -125,6 +125,8 @@ class Client {
  private:
   struct Impl;
   explicit Client(std::unique_ptr<Impl> impl);
+  // A put or a delete, with the client's retries.
+  void StartWrite(ClientPut put, const RequestOptions& options, WriteCallback done);
   std::shared_ptr<Impl> impl_;
 };
 

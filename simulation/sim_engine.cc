@@ -7,23 +7,6 @@
 #include "common/key.h"
 
 namespace trolley::sim {
-namespace {
-
-// As LmdbEngine: expired siblings are dropped before a write or merge.
-void DropExpired(SiblingSet& set, uint64_t now_ms) {
-  bool any = false;
-  for (const Sibling& s : set.siblings()) any |= s.ExpiredAt(now_ms);
-  if (!any) return;
-  std::vector<Sibling> kept;
-  for (const Sibling& s : set.siblings()) {
-    if (!s.ExpiredAt(now_ms)) kept.push_back(s);
-  }
-  auto stripped = SiblingSet::FromParts(set.context(), std::move(kept));
-  TROLLEY_ASSERT(stripped.has_value());
-  set = std::move(*stripped);
-}
-
-}  // namespace
 
 HintKey HintKeyOf(std::string target, ObjectKey key) {
   const uint64_t hash = KeyHash(key.ns, key.key);
@@ -287,15 +270,15 @@ void SimEngine::ApplyOp(Op& op, uint64_t now_ms) {
       options_.durability == Durability::kSync && it != disk_.objects.end()) {
     // The common case, in place: a merge is never refused.
     SiblingSet& stored = it->second;
-    DropExpired(stored, now_ms);
+    stored.DropExpiredAt(now_ms);
     stored.Merge(op.state);
-    DropExpired(stored, now_ms);
+    stored.DropExpiredAt(now_ms);
     stored.CheckInvariants();
     op.result = stored;
     return;
   }
   SiblingSet state = it == disk_.objects.end() ? SiblingSet() : it->second;
-  DropExpired(state, now_ms);
+  state.DropExpiredAt(now_ms);
   if (op.kind == Op::Kind::kPut) {
     const uint64_t floor = disk_.floors.contains(op.actor) ? disk_.floors.at(op.actor) : 0;
     const WriteOutcome out = options_.bug == PlantedBug::kPlainVc
@@ -323,7 +306,7 @@ void SimEngine::ApplyOp(Op& op, uint64_t now_ms) {
     } else {
       state.Merge(op.state);
     }
-    DropExpired(state, now_ms);
+    state.DropExpiredAt(now_ms);
     if (options_.bug == PlantedBug::kLww) KeepNewestSibling(state);
   }
   state.CheckInvariants();

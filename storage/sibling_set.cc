@@ -116,6 +116,19 @@ std::vector<const Sibling*> SiblingSet::Visible(uint64_t now_ms) const {
   return out;
 }
 
+void SiblingSet::DropExpiredAt(uint64_t now_ms) {
+  bool any = false;
+  for (const Sibling& s : siblings_) any |= s.ExpiredAt(now_ms);
+  if (!any) return;
+  std::vector<Sibling> kept;
+  for (const Sibling& s : siblings_) {
+    if (!s.ExpiredAt(now_ms)) kept.push_back(s);
+  }
+  auto stripped = FromParts(context_, std::move(kept));
+  TROLLEY_ASSERT(stripped.has_value());
+  *this = std::move(*stripped);
+}
+
 bool SiblingSet::FullyExpiredAt(uint64_t now_ms) const {
   if (siblings_.empty()) return false;
   return std::all_of(siblings_.begin(), siblings_.end(),

@@ -94,6 +94,10 @@ class SiblingSet {
   std::vector<const Sibling*> Visible(uint64_t now_ms) const;
   // Every sibling has expired (the key reads as absent and may be removed).
   bool FullyExpiredAt(uint64_t now_ms) const;
+  // Removes the siblings expired at now_ms, keeping their dots in the
+  // context: like a delete that observed them, so a replica that still
+  // holds one (clock skew) cannot bring it back through a merge.
+  void DropExpiredAt(uint64_t now_ms);
   // Every sibling is a tombstone written at or before `cutoff_ms`.
   bool OnlyTombstonesOlderThan(uint64_t cutoff_ms) const;
   // The latest expiry of a visible sibling; 0 if any visible sibling never

@@ -113,22 +113,6 @@ Result<Hint> DecodeHint(std::string_view raw_key, std::string_view raw_value) {
   return hint;
 }
 
-// Drop siblings that have expired while keeping their dots in the context:
-// like a delete that observed them, so a replica that still holds one
-// (clock skew) cannot bring it back through a merge.
-void DropExpired(SiblingSet& set, uint64_t now_ms) {
-  bool any = false;
-  for (const Sibling& s : set.siblings()) any |= s.ExpiredAt(now_ms);
-  if (!any) return;
-  std::vector<Sibling> kept;
-  for (const Sibling& s : set.siblings()) {
-    if (!s.ExpiredAt(now_ms)) kept.push_back(s);
-  }
-  auto stripped = SiblingSet::FromParts(set.context(), std::move(kept));
-  TROLLEY_ASSERT(stripped.has_value());
-  set = std::move(*stripped);
-}
-
 // Maps an LMDB return code from a write path to a Status a person can act on.
 Status WriteError(int rc, const std::string& path, uint64_t map_mb, uint64_t map_max_mb) {
   switch (rc) {
@@ -703,7 +687,7 @@ int LmdbEngine::Impl::ApplyOp(MDB_txn* txn, Op& op, std::map<ActorId, uint64_t>&
         const int rc = mdb_del(txn, objects_, &k, nullptr);
         return rc == MDB_NOTFOUND ? 0 : rc;
       }
-      DropExpired(state, now);
+      state.DropExpiredAt(now);
       const size_t siblings_before = state.size();
       const size_t bytes_before = state.ValueBytes();
       if (op.kind == Op::Kind::kPut) {
@@ -729,7 +713,7 @@ int LmdbEngine::Impl::ApplyOp(MDB_txn* txn, Op& op, std::map<ActorId, uint64_t>&
         floor = std::max(floor, out.dot.counter);
       } else {
         state.Merge(op.state);
-        DropExpired(state, now);
+        state.DropExpiredAt(now);
       }
       // Warn when a threshold is crossed, not on every write above it.
       if (state.size() > options_.siblings_warn && siblings_before <= options_.siblings_warn) {

@@ -439,4 +439,64 @@ Result<std::string> SummarizeRuns(const std::vector<std::string>& json_files) {
   return out.str();
 }
 
+namespace {
+
+struct RunFigures {
+  std::string label, who, mode;
+  double ops_per_s = 0, add_p99_ms = 0, get_p99_ms = 0;
+  std::string check;
+};
+
+Result<RunFigures> ReadFigures(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument("cannot read " + path);
+  try {
+    nlohmann::json j;
+    in >> j;
+    RunFigures f;
+    f.label = j.at("label").get<std::string>();
+    f.who = j.at("target").get<std::string>() + " " + j.at("target_detail").get<std::string>();
+    f.mode = j.at("mode").get<std::string>() == "open"
+                 ? "open " + Fmt("%.0f/s", j.at("rate_per_s").get<double>())
+                 : "closed " + std::to_string(j.at("concurrency").get<uint64_t>());
+    f.ops_per_s = j.at("ops_per_s").get<double>();
+    f.add_p99_ms = j.at("kinds").at("add").at("latency").at("p99_ms").get<double>();
+    f.get_p99_ms = j.at("kinds").at("get").at("latency").at("p99_ms").get<double>();
+    uint64_t errors = 0;
+    for (const auto& [kind, n] : j.at("overall").at("errors").items()) errors += n.get<uint64_t>();
+    f.check = j.contains("verify") ? (j["verify"].at("passed").get<bool>() ? "ok" : "FAILED")
+                                   : "-";
+    if (errors > 0) f.check += Fmt(", %.0f errors", static_cast<double>(errors));
+    return f;
+  } catch (const nlohmann::json::exception& e) {
+    return Status::InvalidArgument(path + ": not a trolley-bench result: " + e.what());
+  }
+}
+
+std::string Ratio(double a, double b) { return b > 0 ? Fmt("%.2fx", a / b) : std::string("-"); }
+
+}  // namespace
+
+Result<std::string> CompareRuns(
+    const std::vector<std::pair<std::string, std::string>>& trolley_and_peer) {
+  std::ostringstream out;
+  out << "| run | peer | mode | Trolley ops/s | peer ops/s | Trolley / peer | Trolley add p99 "
+         "ms | peer add p99 ms | Trolley get p99 ms | peer get p99 ms | checks (Trolley; peer) "
+         "|\n";
+  out << "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
+  for (const auto& [trolley_path, peer_path] : trolley_and_peer) {
+    auto t = ReadFigures(trolley_path);
+    if (!t.ok()) return t.status();
+    auto p = ReadFigures(peer_path);
+    if (!p.ok()) return p.status();
+    out << "| " << t->label << " | " << p->who << " | " << t->mode
+        << (p->mode == t->mode ? std::string() : " (peer: " + p->mode + ")") << " | "
+        << Fmt("%.0f", t->ops_per_s) << " | " << Fmt("%.0f", p->ops_per_s) << " | **"
+        << Ratio(t->ops_per_s, p->ops_per_s) << "** | " << Fmt("%.2f", t->add_p99_ms) << " | "
+        << Fmt("%.2f", p->add_p99_ms) << " | " << Fmt("%.2f", t->get_p99_ms) << " | "
+        << Fmt("%.2f", p->get_p99_ms) << " | " << t->check << "; " << p->check << " |\n";
+  }
+  return out.str();
+}
+
 }  // namespace trolley::bench

@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench/histogram.h"
@@ -156,5 +157,11 @@ struct RunResult {
 // the rows in file order. Used by bench/flash_sale.sh. Errors: unreadable
 // or malformed files.
 Result<std::string> SummarizeRuns(const std::vector<std::string>& json_files);
+
+// One Markdown table comparing pairs of runs (Trolley's, then a peer's of
+// the same workload and load): both throughputs and their ratio, add and
+// get p99, both checks. Errors as SummarizeRuns.
+Result<std::string> CompareRuns(
+    const std::vector<std::pair<std::string, std::string>>& trolley_and_peer);
 
 }  // namespace trolley::bench

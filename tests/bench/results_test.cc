@@ -125,5 +125,27 @@ TEST(RunResultTest, SummarizeReadsResultFiles) {
   std::remove(path.c_str());
 }
 
+TEST(RunResultTest, CompareShowsBothRunsAndTheirRatio) {
+  const std::string trolley_path = ::testing::TempDir() + "/results_test_trolley.json";
+  const std::string peer_path = ::testing::TempDir() + "/results_test_peer.json";
+  RunResult trolley = SampleRun();
+  RunResult peer = SampleRun();
+  peer.label = "postgres-closed";
+  peer.target = "postgres";
+  peer.target_detail = "synchronous_commit=on";
+  peer.duration_s *= 2;  // the same operations over twice the time: half the throughput
+  std::ofstream(trolley_path) << trolley.ToJson().dump();
+  std::ofstream(peer_path) << peer.ToJson().dump();
+  auto table = CompareRuns({{trolley_path, peer_path}});
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  EXPECT_NE(table->find("| sync-closed | postgres synchronous_commit=on | closed 8 | 50 | 25 | "
+                        "**2.00x** |"),
+            std::string::npos)
+      << *table;
+  EXPECT_FALSE(CompareRuns({{trolley_path, peer_path + ".missing"}}).ok());
+  std::remove(trolley_path.c_str());
+  std::remove(peer_path.c_str());
+}
+
 }  // namespace
 }  // namespace trolley::bench

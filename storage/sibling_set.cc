@@ -44,7 +44,11 @@ WriteOutcome SiblingSet::ApplyWrite(WriteIntent intent, ActorId actor,
   WriteOutcome outcome;
   if (intent.write_id != 0) {
     for (const Sibling& s : siblings_) {
-      if (s.write_id == intent.write_id) {
+      // Only a true retry (the same bytes) is absorbed: a client that
+      // reused the id for a new value from a newer read must not have it
+      // folded into a sibling that never saw what that read saw.
+      if (s.write_id == intent.write_id && s.tombstone == intent.tombstone &&
+          (intent.tombstone || s.value == intent.value)) {
         outcome.dot = s.dot;
         outcome.deduplicated = true;
         TROLLEY_ASSERT(context_.Descends(before));

@@ -16,8 +16,9 @@
 //     per object, the second would silently dominate the first.)
 //  3. Merge is a join: commutative, associative, idempotent.
 //  4. Re-delivery and repair never add siblings (merge is idempotent); a
-//     retried write (same non-zero write_id) through the same coordinator
-//     is absorbed by the sibling it already made.
+//     retried write (same non-zero write_id, same value or both deletes)
+//     through the same coordinator is absorbed by the sibling it already
+//     made. The same id with other bytes is a new write.
 //  5. Deletes are tombstone siblings with a context; they are ordinary
 //     siblings for causality and are purged by age elsewhere (Engine::Sweep).
 //

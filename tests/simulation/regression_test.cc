@@ -30,15 +30,11 @@
 // and is then absorbed into the first attempt's sibling, which never saw
 // them: acknowledged adds are lost (seeds 1844, 5899, 7151, 7205,
 // 7587, 9045, 10420, 11125) and acknowledged OR-Set removes are undone
-// (845, 8108). Fixed in the client (and its model here): every cart write
-// gets a fresh write id; the seeds below pass. Still open, so DISABLED_:
-// hardening the store itself so that it absorbs only a true retry, same
-// bytes:
-//   if (s.write_id == intent.write_id && s.tombstone == intent.tombstone &&
-//       (intent.tombstone || s.value == intent.value)) {
-// (and tests/storage/sibling_set_property_test.cc must then retry a delete
-// as a delete: its retry step re-sends a tombstone's write_id as a put).
-// With it, all ten seeds pass.
+// (845, 8108). Fixed twice: in the client (and its model here), every cart
+// write gets a fresh write id; and in the store, SiblingSet::ApplyWrite
+// absorbs a write id it holds only when the bytes are the same (a true
+// retry). The seeds below pass with either fix; the first test checks the
+// store's half on its own.
 #include <gtest/gtest.h>
 
 #include "ring/preference_list.h"
@@ -57,7 +53,7 @@ WriteIntent Write(std::string value, VersionVector context, uint64_t write_id) {
   return w;
 }
 
-TEST(Regression, DISABLED_ReappliedMutationUnderTheSameWriteIdIsNotAbsorbedIntoAStaleSibling) {
+TEST(Regression, ReappliedMutationUnderTheSameWriteIdIsNotAbsorbedIntoAStaleSibling) {
   constexpr ActorId kA = 1;
   constexpr uint64_t kMutation = 77;
   SiblingSet state;

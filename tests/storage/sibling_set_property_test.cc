@@ -46,6 +46,7 @@ struct ModelClient {
   VersionVector context;
   IdSet seen;
   int last_write = -1;
+  bool last_tombstone = false;
   int last_replica = 0;
   VersionVector last_context;
   IdSet last_seen;  // what the last write observed
@@ -73,7 +74,8 @@ class History {
       const size_t before = replicas_[static_cast<size_t>(c.last_replica)].state.size();
       WriteIntent w;
       w.context = c.last_context;
-      w.value = std::to_string(c.last_write);
+      w.tombstone = c.last_tombstone;  // a retry resends the same intent
+      if (!w.tombstone) w.value = std::to_string(c.last_write);
       w.write_id = static_cast<uint64_t>(c.last_write) + 1;
       ModelReplica& coord = replicas_[static_cast<size_t>(c.last_replica)];
       const bool held = HoldsWrite(coord.state, c.last_write);
@@ -88,6 +90,7 @@ class History {
         written_.push_back(c.last_seen);
         ++stale_retries_;  // one more writer, concurrent with the client's chain
         RelabelLast(coord.state, out.dot);
+        if (w.tombstone) tombstones_.insert(out.dot);
         coord.known.insert(c.last_seen.begin(), c.last_seen.end());
         coord.known.insert(static_cast<int>(written_.size()) - 1);
       }
@@ -146,6 +149,7 @@ class History {
     rep.known.insert(c.seen.begin(), c.seen.end());
     rep.known.insert(id);
     c.last_write = id;
+    c.last_tombstone = tombstone;
     c.last_replica = static_cast<int>(r);
     c.last_context = c.context;
     c.last_seen = c.seen;

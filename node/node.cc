@@ -104,6 +104,40 @@ void Node::OnPeerUnreachable(const std::string& node) {
     }
   }
   for (ForwardOp& op : reroute) Reroute(std::move(op), Now());
+
+  // Replica requests already sent to it will not be answered either: act
+  // now, as a timeout would after replica_timeout_ms (a refused or reset
+  // link is not a slow peer). A write may still have landed, as with a
+  // timeout; the hint or the fallback covers it either way.
+  std::vector<uint64_t> ids;
+  for (const auto& [id, op] : puts_) ids.push_back(id);
+  for (uint64_t id : ids) {
+    auto it = puts_.find(id);
+    if (it == puts_.end() || !it->second.local_done) continue;
+    // Index loop: ReplaceSilentTarget appends to op.targets.
+    for (size_t i = 0; i < it->second.targets.size(); ++i) {
+      PutTarget& t = it->second.targets[i];
+      if (t.answered || t.node != node) continue;
+      PutTarget silent = t;
+      t.answered = true;
+      ReplaceSilentTarget(id, it->second, silent);
+    }
+    it = puts_.find(id);
+    if (it != puts_.end() && SettlePut(it->second)) puts_.erase(it);
+  }
+  ids.clear();
+  for (const auto& [id, op] : gets_) ids.push_back(id);
+  for (uint64_t id : ids) {
+    auto it = gets_.find(id);
+    if (it == gets_.end()) continue;
+    bool failed = false;
+    for (const std::string& t : it->second.quorum->Unanswered()) {
+      if (t != node) continue;
+      it->second.quorum->AddFailure(t);
+      failed = true;
+    }
+    if (failed) FinishGetIfDecided(id, it->second);
+  }
 }
 
 void Node::OnMessage(const Endpoint& from, Message message) {

@@ -17,8 +17,9 @@
 //   3. answer the client after W acks (kOk with the new state), or with
 //      kUnavailable once W can no longer be reached, or kTimeout at the
 //      request deadline;
-//   4. a target silent for replica_timeout_ms is suspected down and
-//      replaced by the next unused fallback; a primary that no fallback
+//   4. a target silent for replica_timeout_ms, or reported unreachable by
+//      the transport, is suspected down and replaced by the next unused
+//      fallback; a primary that no fallback
 //      covers gets a durable hint on the coordinator itself, so it catches
 //      up when it answers again without waiting for a read.
 // Forwarding: a node outside the key's preference list forwards a client
@@ -27,7 +28,8 @@
 // re-routed once (to the next primary, or coordinated here) within its
 // original deadline.
 // Get: read locally and from the up primaries, answer after R states
-// (not-found is a state), then send the merged state to every replica that
+// (not-found is a state; a primary silent for replica_timeout_ms or
+// reported unreachable counts as a failure), then send the merged state to every replica that
 // answered with less (read repair: a merge, never an overwrite).
 // Hint delivery: every hint_delivery_interval_ms, hints for peers that
 // answer are sent in batches; a hint is removed only after its owner
@@ -106,7 +108,8 @@ class Node {
   void OnMessage(const Endpoint& from, Message message);
   // Advances every timer; call every few milliseconds.
   void Tick();
-  // The transport could not reach `node` (connect refused, reset).
+  // The transport could not reach `node` (connect refused, reset): it is
+  // suspected, and requests waiting on it move on at once (see above).
   void OnPeerUnreachable(const std::string& node);
 
   bool IsUp(const std::string& node) const;

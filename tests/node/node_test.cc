@@ -442,6 +442,23 @@ TEST(NodeTest, ForwardToADeadPrimaryIsReroutedAtOnce) {
             std::vector<std::string>{"gloves"});
 }
 
+// A replica the transport reports unreachable (a refused connect, a reset
+// link: a killed node) is replaced at once, not after replica_timeout_ms
+// of waiting for requests already sent to it.
+TEST(NodeTest, UnreachableReplicaIsReplacedAtOnce) {
+  TestCluster c(5, /*n=*/3, /*r=*/3, /*w=*/3);
+  const auto pref = c.Pref("ivo");
+  const std::string coordinator = pref.primaries[0].name;
+  c.Kill(pref.primaries[2].name);  // the coordinator still believes it up
+  const uint64_t start_ms = c.WallMs();
+  auto put = c.Put(coordinator, "ivo", "mittens");
+  ASSERT_EQ(put.code, StatusCode::kOk) << put.message;  // w=3 through a fallback
+  auto got = c.Get(coordinator, "ivo");
+  EXPECT_EQ(got.code, StatusCode::kUnavailable) << got.message;  // r=3 of 2 live owners
+  EXPECT_LT(c.WallMs() - start_ms, 500u) << "waited out replica_timeout_ms";
+  EXPECT_EQ(c.node(coordinator).PendingRequests(), 0u);
+}
+
 TEST(NodeTest, ForwardToASilentPrimaryIsReroutedBeforeTheDeadline) {
   TestCluster c(5);
   const auto pref = c.Pref("ines");

@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# Flash-sale benchmark, one command: for each durability mode, local 3-node
-# Trolley clusters (N=3 R=2 W=2, scripts/local-cluster.sh; a fresh one for
-# every run, so each starts with empty carts) are driven by trolley-bench
-# through the Cart API; then a fault run kills one node under load and
-# restarts it. Prints one table; JSON, Markdown, per-second series and PNG
-# plots in $OUT. docs/benchmarks.md explains each run and the figures.
+# Flash-sale benchmark, one command, Trolley against the stores a team
+# would otherwise pick, side by side in one run. For each durability class:
+#  - sync:  local 3-node Trolley clusters (N=3 R=2 W=2, `sync`) against
+#           PostgreSQL 15 (one jsonb row per cart, SELECT ... FOR UPDATE,
+#           synchronous_commit on; bench/peers/postgres.sh);
+#  - flush: Trolley in `flush` against Redis 7, one primary and two
+#           replicas with WATCH/MULTI/EXEC then WAIT 1, and standalone Redis
+#           as the no-replication ceiling (bench/peers/redis.sh).
+# Every run gets a fresh target (empty carts: carts grow during a run, and
+# with them the cost of each read-modify-write) driven by trolley-bench with
+# the same workload, seed and load; then a fault run kills one Trolley node
+# under load and restarts it. Prints the runs, then one table of Trolley
+# against each peer with the ratios; JSON, Markdown, per-second series and
+# PNG plots in $OUT. docs/benchmarks.md explains each run and the figures.
 #
 #   bash bench/flash_sale.sh [--duration-s 30] [--warmup-s 2] [--concurrency 48]
 #       [--saturation-concurrency 512] [--threads 1] [--carts 10000]
 #       [--products 10000] [--zipf 0.99] [--modes "sync flush"] [--loads "0.5 0.8"]
 #       [--no-browse] [--no-aim] [--aim-duration-s 10] [--fault sync|flush|none]
-#       [--fault-rate OPS] [--base-port 17501] [--quick]
+#       [--fault-rate OPS] [--peers "postgres redis-replicated redis-standalone"]
+#       [--base-port 17501] [--quick]
 #
 # Per mode:
 #  - flash-sale, closed loop, at --concurrency in flight and at
@@ -21,12 +30,15 @@
 #    for --aim-duration-s (a target that cannot keep up builds a backlog
 #    that the drain must work off);
 #  - browse, closed loop.
+# Each peer of the mode then runs the same list, at the same concurrency and
+# the same open-loop rates (Trolley's), so every row compares like with like.
 # Every run checks its carts at the end (--verify). Fault: open loop at
 # --fault-rate (default: half the closed-loop throughput of that mode, else
 # 2000/s), SIGKILL of node n2 at 1/3 of the window, restart at 2/3.
 # --quick: 10 s runs, no browse.
 #
 # Build first: cmake --build build -j2 --target trolleyd trolley trolley-bench
+# (the peers' servers come from scripts/install-deps.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SELF="$ROOT/bench/flash_sale.sh"
@@ -54,6 +66,7 @@ fi
 
 duration=30 warmup=2 concurrency=48 threads=1 carts=10000 products=10000 zipf=0.99
 modes="sync flush" loads="0.5 0.8" browse=1 aim=1 aim_duration=10 fault=sync fault_rate="" deep=512
+peers="postgres redis-replicated redis-standalone"
 base=17501
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -72,9 +85,10 @@ while [ $# -gt 0 ]; do
     --aim-duration-s) aim_duration="$2"; shift 2 ;;
     --fault) fault="$2"; shift 2 ;;
     --fault-rate) fault_rate="$2"; shift 2 ;;
+    --peers) peers="$2"; shift 2 ;;
     --base-port) base="$2"; shift 2 ;;
     --quick) duration=10; warmup=1; browse=0; shift ;;
-    *) echo "flash_sale: unknown option $1" >&2; sed -n '9,13p' "$SELF" >&2; exit 2 ;;
+    *) echo "flash_sale: unknown option $1" >&2; sed -n '17,22p' "$SELF" >&2; exit 2 ;;
   esac
 done
 for bin in "$TROLLEYD" "$TROLLEY" "$BENCH"; do
@@ -84,16 +98,25 @@ done
 OUT="${OUT:-$ROOT/build/bench-results/flash-sale-$(date +%Y%m%d-%H%M%S)}"
 mkdir -p "$OUT"
 work="$(mktemp -d /tmp/trolley-flash-sale.XXXXXX)"
+chmod 755 "$work"  # PostgreSQL runs as its own user when we are root: it must reach its dir
 clusters=()
+peer_dirs=()  # KIND:DIR of every peer started (postgres, redis)
 cleanup() {
   for dir in "${clusters[@]}"; do bash "$ROOT/scripts/local-cluster.sh" stop "$dir" || true; done
+  for entry in "${peer_dirs[@]}"; do
+    if [ -d "${entry#*:}" ]; then
+      bash "$ROOT/bench/peers/${entry%%:*}.sh" stop "${entry#*:}" >/dev/null 2>&1 || true
+    fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 results=()       # JSON files, in run order, for the table
+pairs=()         # TROLLEY.json=PEER.json, for the side-by-side table
 failed_checks=0
 declare -A closed_rate  # durability -> closed-loop ops/s
+declare -A suite        # durability -> the runs Trolley did: "suffix:flag,flag,..." words
 
 # Top-level "ops_per_s" of a result JSON (nlohmann dumps keys sorted, two
 # spaces of indent at the top level).
@@ -105,23 +128,47 @@ start_cluster() {  # DIR DURABILITY BASE_PORT
 }
 stop_cluster() { bash "$ROOT/scripts/local-cluster.sh" stop "$1"; rm -rf "$1"; }
 
-# One trolley-bench run on a fresh cluster (empty carts, so every run
-# starts from the same state: carts grow during a run, and with them the
-# cost of each read-modify-write):
-#   run_trolley_bench NAME DURABILITY BASE_PORT [trolley-bench flags...]
-# (run_duration=S before the call overrides --duration-s for this run)
-run_trolley_bench() {
-  local name="$1" mode="$2" port="$3"; shift 3
-  local dir="$work/$name" rc=0
+# One trolley-bench run on a fresh target (empty carts, so every run starts
+# from the same state):
+#   run_bench NAME TARGET DURABILITY BASE_PORT [trolley-bench flags...]
+# TARGET: trolley (a 3-node cluster in DURABILITY), postgres,
+# redis-replicated, redis-standalone. (run_duration=S before the call
+# overrides --duration-s for this run.)
+run_bench() {
+  local name="$1" target="$2" mode="$3" port="$4"; shift 4
+  local dir="$work/$name" rc=0 target_flags=() pid_files detail
   echo "== $name" >&2
-  start_cluster "$dir" "$mode" "$port"
-  "$BENCH" --nodes "127.0.0.1:$port,127.0.0.1:$((port + 1)),127.0.0.1:$((port + 2))" \
+  case "$target" in
+    trolley)
+      start_cluster "$dir" "$mode" "$port"
+      target_flags=(--nodes "127.0.0.1:$port,127.0.0.1:$((port + 1)),127.0.0.1:$((port + 2))")
+      pid_files="$dir/n1.pid,$dir/n2.pid,$dir/n3.pid"
+      detail="$mode" ;;
+    postgres)
+      peer_dirs+=("postgres:$dir")
+      bash "$ROOT/bench/peers/postgres.sh" start "$dir" --port "$port" >/dev/null
+      target_flags=(--target postgres
+        --pg-conninfo "host=127.0.0.1 port=$port dbname=trolley user=$(postgres_user)")
+      pid_files="$dir/postgres.pid"
+      detail="15, synchronous_commit=on" ;;
+    redis-replicated|redis-standalone)
+      peer_dirs+=("redis:$dir")
+      local replicas=2 wait=1
+      [ "$target" = redis-standalone ] && replicas=0 wait=0
+      bash "$ROOT/bench/peers/redis.sh" start "$dir" --port "$port" --replicas "$replicas" >/dev/null
+      target_flags=(--target redis --redis "127.0.0.1:$port" --redis-wait-replicas "$wait")
+      pid_files="$(ls "$dir"/*.pid | paste -sd, -)"
+      if [ "$replicas" -gt 0 ]; then detail="7, primary + $replicas replicas, WAIT $wait"
+      else detail="7, standalone"; fi ;;
+    *) echo "flash_sale: unknown target $target" >&2; return 2 ;;
+  esac
+  "$BENCH" "${target_flags[@]}" \
     --duration-s "${run_duration:-$duration}" --warmup-s "$warmup" --threads "$threads" \
     --carts "$carts" --products "$products" --zipf "$zipf" --verify \
-    --cpu-pid-files "$dir/n1.pid,$dir/n2.pid,$dir/n3.pid" \
+    --cpu-pid-files "$pid_files" --target-detail "$detail" \
     --label "$name" --json "$OUT/$name.json" --markdown "$OUT/$name.md" \
     --series "$OUT/$name.tsv" "${@//@DIR@/$dir}" >/dev/null || rc=$?
-  stop_cluster "$dir"
+  stop_target "$target" "$dir"
   if [ "$rc" = 3 ]; then
     echo "flash_sale: $name: the end-of-run check FAILED (see $OUT/$name.md)" >&2
     failed_checks=$((failed_checks + 1))
@@ -132,38 +179,72 @@ run_trolley_bench() {
   results+=("$OUT/$name.json")
 }
 
+stop_target() {  # TARGET DIR
+  case "$1" in
+    trolley) stop_cluster "$2" ;;
+    postgres) bash "$ROOT/bench/peers/postgres.sh" stop "$2" || true; rm -rf "$2" ;;
+    redis-*) bash "$ROOT/bench/peers/redis.sh" stop "$2" || true; rm -rf "$2" ;;
+  esac
+}
+
+# The OS user PostgreSQL runs as (bench/peers/postgres.sh: postgres when
+# started by root).
+postgres_user() { if [ "$(id -u)" = 0 ]; then echo postgres; else id -un; fi; }
+
+# One of Trolley's runs, remembered so that the peers run the same list:
+#   trolley_run MODE PORT SUFFIX [flags...]
+trolley_run() {
+  local mode="$1" port="$2" suffix="$3"; shift 3
+  run_bench "trolley-$mode-$suffix" trolley "$mode" "$port" "$@"
+  suite[$mode]+=" $suffix:$(IFS=,; echo "$*")"
+}
+
 run_trolley() {  # DURABILITY BASE_PORT
   local mode="$1" port="$2" rate x x_deep
-  run_trolley_bench "trolley-$mode-closed" "$mode" "$port" --workload flash-sale \
-    --concurrency "$concurrency" --target-detail "$mode"
+  trolley_run "$mode" "$port" closed --workload flash-sale --concurrency "$concurrency"
   x="$(ops_per_s "$OUT/trolley-$mode-closed.json")"
   if [ "$deep" -gt 0 ]; then
     # Deeper queues batch more (group commit, pipelining): the saturation
     # throughput, at a higher latency.
-    run_trolley_bench "trolley-$mode-closed-$deep" "$mode" "$port" --workload flash-sale \
-      --concurrency "$deep" --target-detail "$mode"
+    trolley_run "$mode" "$port" "closed-$deep" --workload flash-sale --concurrency "$deep"
     x_deep="$(ops_per_s "$OUT/trolley-$mode-closed-$deep.json")"
     x="$(awk -v a="$x" -v b="$x_deep" 'BEGIN { print (b > a ? b : a) }')"
   fi
   closed_rate[$mode]="$x"
   for f in $loads; do
     rate="$(awk -v x="$x" -v f="$f" 'BEGIN { r = int(x * f); print (r < 1 ? 1 : r) }')"
-    run_trolley_bench "trolley-$mode-open-$(awk -v f="$f" 'BEGIN { print int(f * 100) }')pct" \
-      "$mode" "$port" --workload flash-sale --rate "$rate" --target-detail "$mode"
+    trolley_run "$mode" "$port" "open-$(awk -v f="$f" 'BEGIN { print int(f * 100) }')pct" \
+      --workload flash-sale --rate "$rate"
   done
   if [ "$aim" = 1 ]; then
     # The issue's aim for add-to-cart: sync >= 5k/s at p99 <= 15 ms,
     # flush >= 20k/s at p99 <= 3 ms. Adds only, at that rate, open loop.
     local aim_rate=5000
     [ "$mode" = flush ] && aim_rate=20000
-    run_duration="$aim_duration" run_trolley_bench "trolley-$mode-aim-adds-$aim_rate" "$mode" \
-      "$port" --workload flash-sale --mix add=100 --rate "$aim_rate" --target-detail "$mode"
+    run_duration="$aim_duration" trolley_run "$mode" "$port" "aim-adds-$aim_rate" \
+      --workload flash-sale --mix add=100 --rate "$aim_rate" --drain-max-s 10
   fi
   if [ "$browse" = 1 ]; then
-    run_trolley_bench "trolley-$mode-browse" "$mode" "$port" --workload browse \
-      --concurrency "$concurrency" --target-detail "$mode"
+    trolley_run "$mode" "$port" browse --workload browse --concurrency "$concurrency"
   fi
   bash "$ROOT/bench/plot.sh" "$OUT/trolley-$mode.png" "$OUT"/trolley-"$mode"-*.tsv >&2 || true
+}
+
+# A peer runs the list Trolley ran in its class, with the same flags (same
+# concurrency, same open-loop rates):  run_peer PEER MODE PORT
+run_peer() {
+  local peer="$1" mode="$2" port="$3" word suffix flags
+  for word in ${suite[$mode]:-}; do
+    suffix="${word%%:*}"
+    IFS=, read -r -a flags <<<"${word#*:}"
+    if [ "$suffix" = "aim-adds-${suffix#aim-adds-}" ]; then
+      run_duration="$aim_duration" run_bench "$peer-$suffix" "$peer" "$mode" "$port" "${flags[@]}"
+    else
+      run_bench "$peer-$suffix" "$peer" "$mode" "$port" "${flags[@]}"
+    fi
+    pairs+=("$OUT/trolley-$mode-$suffix.json=$OUT/$peer-$suffix.json")
+  done
+  bash "$ROOT/bench/plot.sh" "$OUT/$peer.png" "$OUT"/"$peer"-*.tsv >&2 || true
 }
 
 run_trolley_fault() {  # DURABILITY BASE_PORT
@@ -172,36 +253,23 @@ run_trolley_fault() {  # DURABILITY BASE_PORT
   if [ -z "$rate" ]; then
     rate="$(awk -v x="${closed_rate[$mode]:-0}" 'BEGIN { r = int(x / 2); print (r < 1 ? 2000 : r) }')"
   fi
-  # @DIR@ is the run's cluster dir (run_trolley_bench substitutes it).
-  run_trolley_bench "trolley-$mode-fault" "$mode" "$port" --workload flash-sale --rate "$rate" \
-    --target-detail "$mode, n2 killed" \
+  # @DIR@ is the run's cluster dir (run_bench substitutes it).
+  run_bench "trolley-$mode-fault" trolley "$mode" "$port" --workload flash-sale --rate "$rate" \
     --kill-node-at 0.3333 --restart-node-at 0.6667 --kill-pid-file "@DIR@/n2.pid" \
     --restart-cmd "bash '$SELF' _restart '@DIR@' 2 $((port + 1))"
   bash "$ROOT/bench/plot.sh" "$OUT/trolley-$mode-fault.png" "$OUT/trolley-$mode-fault.tsv" >&2 || true
-}
-
-# ---- Peers (issue 6, second half). Each will start its target on loopback,
-# run the same workloads through a Target adapter in bench/ (see
-# bench/target.h), stop it, and add its JSON to `results`. Until then they
-# say so and are skipped: no numbers are made up.
-run_postgres_sync() {
-  echo "== postgres (synchronous_commit=on, SELECT ... FOR UPDATE): not implemented yet; skipped" >&2
-}
-run_redis_replicated() {
-  echo "== redis 1 primary + 2 replicas (WATCH/MULTI/EXEC + WAIT 1): not implemented yet; skipped" >&2
-}
-run_redis_standalone() {
-  echo "== redis standalone (no replication ceiling): not implemented yet; skipped" >&2
 }
 
 echo "flash_sale: results in $OUT; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 port="$base"
 for mode in $modes; do
   run_trolley "$mode" "$port"
-  case "$mode" in
-    sync) run_postgres_sync ;;
-    flush) run_redis_replicated; run_redis_standalone ;;
-  esac
+  for peer in $peers; do
+    case "$mode:$peer" in
+      sync:postgres | flush:redis-replicated | flush:redis-standalone)
+        run_peer "$peer" "$mode" "$((port + 5))" ;;
+    esac
+  done
   port=$((port + 10))
 done
 if [ "$fault" != none ]; then
@@ -212,10 +280,18 @@ fi
   echo "## Flash-sale benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average now $(cut -d' ' -f1-3 /proc/loadavg))"
   echo
   "$BENCH" --summarize "${results[@]}"
+  if [ ${#pairs[@]} -gt 0 ]; then
+    echo
+    echo "### Trolley against each peer (same workload, concurrency and rate; ratio = Trolley / peer)"
+    echo
+    "$BENCH" --compare "${pairs[@]}"
+  fi
   echo
   echo "Trolley: 3 nodes on loopback, N=3 R=2 W=2, namespace carts-orset; $carts carts, $products products, Zipf $zipf;"
   echo "${duration} s measured after ${warmup} s warm-up per run; latency from the intended start (open loop)."
-  echo "Peers (PostgreSQL, Redis): not implemented yet. Per-run tables: $OUT/*.md; plots: $OUT/*.png."
+  echo "PostgreSQL 15: one server, jsonb row per cart, SELECT ... FOR UPDATE, synchronous_commit on."
+  echo "Redis 7: WATCH/MULTI/EXEC per operation; replicated = 1 primary + 2 replicas and WAIT 1 per write."
+  echo "Per-run tables: $OUT/*.md; plots: $OUT/*.png."
 } | tee "$OUT/summary.md"
 if [ "$failed_checks" -gt 0 ]; then
   echo "flash_sale: $failed_checks run(s) failed the end-of-run check" >&2

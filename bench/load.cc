@@ -1,5 +1,6 @@
 #include "bench/load.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -10,11 +11,14 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <future>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -61,23 +65,54 @@ int ReadPid(const std::string& path) {
   return in && pid > 1 && pid < (1L << 30) ? static_cast<int>(pid) : 0;
 }
 
-// utime + stime of a process, in seconds; nullopt if it is gone.
-std::optional<double> ProcessCpuSeconds(int pid) {
+// Fields of /proc/<pid>/stat after the ")" that ends the command name,
+// numbered as proc(5) numbers them (state is field 3); empty if it is gone.
+std::vector<std::string> StatFields(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
-  if (pid <= 0 || !std::getline(in, line)) return std::nullopt;
-  // Fields after the ")" that ends the command name: state is field 3,
-  // utime 14 and stime 15.
+  if (pid <= 0 || !std::getline(in, line)) return {};
   const size_t paren = line.rfind(')');
-  if (paren == std::string::npos) return std::nullopt;
-  std::istringstream fields(line.substr(paren + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
+  if (paren == std::string::npos || paren + 2 > line.size()) return {};
+  std::vector<std::string> fields(3);  // fields 0..2 unused, so that indices match proc(5)
+  std::istringstream rest(line.substr(paren + 2));
+  for (std::string field; rest >> field;) fields.push_back(field);
+  return fields;
+}
+
+// CPU seconds of a process and all its descendants: its utime + stime,
+// its reaped children's (cutime + cstime), and its live children's, found
+// by their ppid (a server that forks a process per connection, such as
+// PostgreSQL, is measured whole). nullopt if the process is gone.
+std::optional<double> ProcessCpuSeconds(int pid) {
+  std::map<int, std::vector<int>> children;
+  if (DIR* proc = opendir("/proc")) {
+    while (dirent* entry = readdir(proc)) {
+      const int child = std::atoi(entry->d_name);
+      if (child <= 0) continue;
+      const std::vector<std::string> f = StatFields(child);
+      if (f.size() > 4) children[std::atoi(f[4].c_str())].push_back(child);
+    }
+    closedir(proc);
   }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::optional<double> total;
+  std::vector<int> todo{pid};
+  std::set<int> seen;
+  while (!todo.empty()) {
+    const int p = todo.back();
+    todo.pop_back();
+    if (!seen.insert(p).second) continue;
+    const std::vector<std::string> f = StatFields(p);
+    if (f.size() <= 17) {
+      if (p == pid) return std::nullopt;
+      continue;  // exited meanwhile
+    }
+    double ticks = 0;
+    for (int i : {14, 15, 16, 17}) ticks += std::strtod(f[static_cast<size_t>(i)].c_str(), nullptr);
+    total = total.value_or(0) + ticks / tick;
+    for (int c : children[p]) todo.push_back(c);
+  }
+  return total;
 }
 
 // What the controller and the progress line read from a worker.
@@ -146,6 +181,7 @@ class Worker {
   }
 
   void RunLoad() {
+    if (io_.stopped()) io_.restart();  // see Verify
     auto guard = asio::make_work_guard(io_);
     if (o_.open_loop) {
       timer_.emplace(io_);
@@ -322,6 +358,10 @@ class Worker {
     verify_.carts = carts_to_check_.size();
     next_check_ = 0;
     checks_in_flight_ = 0;
+    // The io_context stops once it runs out of work (between the load and
+    // this check, a target with nothing pending, e.g. its server gone);
+    // a stopped one runs nothing until restarted.
+    if (io_.stopped()) io_.restart();
     auto guard = asio::make_work_guard(io_);
     for (size_t i = 0; i < o_.verify_concurrency; ++i) CheckNext();
     const auto deadline = Clock::now() + 300s;

@@ -1,5 +1,10 @@
 // trolley-bench: load generator for a running Trolley cluster.
 //
+// Targets (--target): trolley (a cluster, --nodes; the Cart API), redis
+// (--redis, WATCH/MULTI/EXEC, optionally WAIT) and postgres (--pg-conninfo,
+// SELECT ... FOR UPDATE), the last two for the flash-sale and browse
+// workloads only (bench/redis_target.h, bench/postgres_target.h).
+//
 // Workloads (--workload):
 //   kv          raw puts then gets of fresh keys (kv_workload.h); the
 //               default, so bench/cluster_bench.sh runs as before.
@@ -12,11 +17,13 @@
 // checks the acknowledged adds; --kill-node-at/--restart-node-at kill and
 // restart one node during the run. Results: a Markdown table on stdout
 // (and --markdown FILE), --json FILE, --series FILE (TSV per second, for
-// bench/plot.sh). --summarize A.json B.json ... prints one table of runs.
+// bench/plot.sh). --summarize A.json B.json ... prints one table of runs;
+// --compare T.json=P.json ... one table of Trolley-vs-peer pairs.
 //
 // bench/flash_sale.sh starts a cluster and runs the whole comparison;
 // docs/benchmarks.md explains the figures.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -25,6 +32,8 @@
 
 #include "bench/kv_workload.h"
 #include "bench/load.h"
+#include "bench/postgres_target.h"
+#include "bench/redis_target.h"
 #include "bench/results.h"
 #include "bench/trolley_target.h"
 
@@ -61,18 +70,33 @@ int main(int argc, char** argv) {
   CLI::App app{"trolley-bench: load generator for a Trolley cluster (kv, flash-sale, browse)"};
   std::string workload = "kv", target = "trolley", nodes, ns, mix_text, progress = "auto";
   std::string json_out, markdown_out, series_out, label, target_detail, cpu_pid_files;
-  std::vector<std::string> summarize;
+  std::vector<std::string> summarize, compare;
   KvOptions kv;
   LoadOptions lo;
   double duration_s = 0, warmup_s = 0;
   size_t concurrency = 48;
   TrolleyTargetOptions to;
   uint64_t timeout_ms = 2000;
+  RedisTargetOptions redis;
+  PostgresTargetOptions postgres;
+  size_t pool_max = 64;
 
   app.add_option("--workload", workload, "kv | flash-sale | browse")->capture_default_str();
-  app.add_option("--target", target, "trolley (redis, postgres: not implemented yet)")
+  app.add_option("--target", target, "trolley | redis | postgres")->capture_default_str();
+  app.add_option("--nodes", nodes, "trolley: comma-separated host:port of the nodes");
+  app.add_option("--redis", redis.primary, "redis: host:port of the primary")
       ->capture_default_str();
-  app.add_option("--nodes", nodes, "comma-separated host:port of the nodes");
+  app.add_option("--redis-wait-replicas", redis.wait_replicas,
+                 "redis: WAIT for this many replicas after each write (0: no WAIT)")
+      ->capture_default_str();
+  app.add_option("--redis-wait-timeout-ms", redis.wait_timeout_ms, "redis: WAIT's timeout")
+      ->capture_default_str();
+  app.add_option("--pg-conninfo", postgres.conninfo,
+                 "postgres: libpq connection string (host=... port=... dbname=... user=...)");
+  app.add_option("--pool-max", pool_max,
+                 "redis, postgres: connections per load thread at most (the pool is the "
+                 "operations in flight per thread, capped at this)")
+      ->capture_default_str();
   app.add_option("--ns", ns, "namespace (default: carts for kv, carts-orset otherwise)");
   app.add_option("--concurrency", concurrency, "requests in flight (closed loop)")
       ->capture_default_str();
@@ -123,14 +147,35 @@ int main(int argc, char** argv) {
   app.add_option("--kill-pid-file", lo.fault.pid_file, "fault: file holding the node's pid");
   app.add_option("--restart-cmd", lo.fault.restart_command,
                  "fault: /bin/sh -c command that restarts the node and returns once it answers");
-  app.add_option("--cpu-pid-files", cpu_pid_files, "comma-separated pid files: report their CPU");
+  app.add_option("--cpu-pid-files", cpu_pid_files, "comma-separated pid files: report their CPU (with their child processes)");
   app.add_option("--target-detail", target_detail, "what to call the target's setup (e.g. sync)");
   app.add_option("--markdown", markdown_out, "also write the Markdown table to this file");
   app.add_option("--series", series_out, "write the per-second series (TSV) to this file");
   app.add_option("--progress", progress, "auto | tty | plain | off")->capture_default_str();
   app.add_option("--summarize", summarize, "print one table of these result JSON files and exit");
+  app.add_option("--compare", compare,
+                 "TROLLEY.json=PEER.json ...: print a table of each pair and their ratios, exit");
   CLI11_PARSE(app, argc, argv);
 
+  if (!compare.empty()) {
+    std::vector<std::pair<std::string, std::string>> pairs;
+    for (const std::string& pair : compare) {
+      const size_t eq = pair.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == pair.size()) {
+        std::fprintf(stderr, "trolley-bench: --compare takes TROLLEY.json=PEER.json, not '%s'\n",
+                     pair.c_str());
+        return 2;
+      }
+      pairs.emplace_back(pair.substr(0, eq), pair.substr(eq + 1));
+    }
+    auto table = CompareRuns(pairs);
+    if (!table.ok()) {
+      std::fprintf(stderr, "trolley-bench: %s\n", table.status().ToString().c_str());
+      return 2;
+    }
+    std::printf("%s", table->c_str());
+    return 0;
+  }
   if (!summarize.empty()) {
     auto table = SummarizeRuns(summarize);
     if (!table.ok()) {
@@ -140,19 +185,26 @@ int main(int argc, char** argv) {
     std::printf("%s", table->c_str());
     return 0;
   }
-  if (target != "trolley") {
-    std::fprintf(stderr,
-                 "trolley-bench: target '%s' is not implemented yet (issue 6, second half)\n",
+  if (target != "trolley" && target != "redis" && target != "postgres") {
+    std::fprintf(stderr, "trolley-bench: unknown target '%s' (trolley, redis, postgres)\n",
                  target.c_str());
     return 2;
   }
   const std::vector<std::string> node_list = SplitCommas(nodes);
-  if (node_list.empty()) {
-    std::fprintf(stderr, "trolley-bench: --nodes is required\n");
+  if (target == "trolley" && node_list.empty()) {
+    std::fprintf(stderr, "trolley-bench: --nodes is required for --target trolley\n");
+    return 2;
+  }
+  if (target == "postgres" && postgres.conninfo.empty()) {
+    std::fprintf(stderr, "trolley-bench: --pg-conninfo is required for --target postgres\n");
     return 2;
   }
 
   if (workload == "kv") {
+    if (target != "trolley") {
+      std::fprintf(stderr, "trolley-bench: --workload kv runs against trolley only\n");
+      return 2;
+    }
     kv.nodes = node_list;
     if (!ns.empty()) kv.ns = ns;
     kv.concurrency = concurrency;
@@ -205,20 +257,48 @@ int main(int argc, char** argv) {
   to.timeout = std::chrono::milliseconds(timeout_ms);
   to.seed = lo.seed;
 
-  const TargetFactory factory = [&to](asio::io_context& io,
-                                      size_t worker) -> Result<std::unique_ptr<Target>> {
-    TrolleyTargetOptions options = to;
-    options.seed = to.seed * 1000 + worker + 1;  // the client's jitter, per worker
-    return std::unique_ptr<Target>(std::make_unique<TrolleyTarget>(io, options));
-  };
+  // A peer's pool: one connection per operation this thread can have in
+  // flight (a transaction holds its connection), capped at --pool-max.
+  const size_t threads = std::max<size_t>(lo.threads, 1);
+  const size_t in_flight_per_thread =
+      lo.open_loop ? (lo.in_flight_max + threads - 1) / threads
+                   : (concurrency + threads - 1) / threads;
+  const size_t pool = std::clamp<size_t>(in_flight_per_thread, 1, std::max<size_t>(pool_max, 1));
+  redis.connections = pool;
+  redis.timeout = std::chrono::milliseconds(timeout_ms);
+  redis.quantity_max = lo.workload.quantity_max;
+  postgres.connections = pool;
+  postgres.timeout = std::chrono::milliseconds(timeout_ms);
+  postgres.quantity_max = lo.workload.quantity_max;
+  TargetFactory factory;
+  if (target == "redis") {
+    factory = [&redis](asio::io_context& io, size_t) -> Result<std::unique_ptr<Target>> {
+      return std::unique_ptr<Target>(std::make_unique<RedisTarget>(io, redis));
+    };
+  } else if (target == "postgres") {
+    factory = [&postgres](asio::io_context& io, size_t) -> Result<std::unique_ptr<Target>> {
+      return std::unique_ptr<Target>(std::make_unique<PostgresTarget>(io, postgres));
+    };
+  } else {
+    factory = [&to](asio::io_context& io, size_t worker) -> Result<std::unique_ptr<Target>> {
+      TrolleyTargetOptions options = to;
+      options.seed = to.seed * 1000 + worker + 1;  // the client's jitter, per worker
+      return std::unique_ptr<Target>(std::make_unique<TrolleyTarget>(io, options));
+    };
+  }
   auto result = RunLoad(lo, factory);
   if (!result.ok()) {
     std::fprintf(stderr, "trolley-bench: %s\n", result.status().ToString().c_str());
     return 2;
   }
-  result->target = "trolley";
-  result->target_detail = target_detail.empty() ? "3 nodes" : target_detail;
-  result->ns = to.ns;
+  result->target = target;
+  if (target == "trolley") {
+    result->target_detail = target_detail.empty() ? "3 nodes" : target_detail;
+    result->ns = to.ns;
+  } else {
+    result->target_detail = target_detail;
+    result->ns = target == "redis" ? redis.key_prefix + "*" : postgres.table;
+  }
   const std::string markdown = result->ToMarkdown();
   std::printf("%s", markdown.c_str());
   if (!result->first_error_message.empty()) {

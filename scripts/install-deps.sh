@@ -17,6 +17,12 @@ packages=(
   libtomlplusplus-dev     # trolleyd config files (TOML, errors with line numbers)
   nlohmann-json3-dev      # --json output of the trolley CLI
   gnuplot-nox             # benchmark plots (bench/plot.sh; skipped when absent)
+  # The flash-sale benchmark's peers (bench/flash_sale.sh): the stores a
+  # team would otherwise pick, driven by trolley-bench's adapters.
+  libhiredis-dev          # Redis protocol (RESP) for bench/redis_target
+  libpq-dev               # PostgreSQL's client library for bench/postgres_target
+  redis-server            # Redis 7: primary + replicas, and standalone
+  postgresql-15           # PostgreSQL 15 with synchronous_commit
 )
 
 missing=()

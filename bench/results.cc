@@ -367,7 +367,7 @@ Result<std::string> SummarizeRuns(const std::vector<std::string>& json_files) {
   std::ostringstream out;
   out << "| run | target | mode | ok ops/s | adds/s | add p50 ms | add p99 ms | get p99 ms | "
          "set/remove p99 ms | all p99.9 ms | max ms | errors | check | loadgen CPU % | "
-         "nodes CPU % | load avg before |\n";
+         "server CPU % | load avg before |\n";
   out << "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|\n";
   for (const std::string& path : json_files) {
     std::ifstream in(path);
@@ -480,10 +480,10 @@ std::string Ratio(double a, double b) { return b > 0 ? Fmt("%.2fx", a / b) : std
 Result<std::string> CompareRuns(
     const std::vector<std::pair<std::string, std::string>>& trolley_and_peer) {
   std::ostringstream out;
-  out << "| run | peer | mode | Trolley ops/s | peer ops/s | Trolley / peer | Trolley add p99 "
-         "ms | peer add p99 ms | Trolley get p99 ms | peer get p99 ms | checks (Trolley; peer) "
-         "|\n";
-  out << "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
+  out << "| run | peer | mode | Trolley ops/s | peer ops/s | ops/s Trolley / peer | Trolley add "
+         "p99 ms | peer add p99 ms | add p99 Trolley / peer | Trolley get p99 ms | peer get p99 ms "
+         "| checks (Trolley; peer) |\n";
+  out << "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
   for (const auto& [trolley_path, peer_path] : trolley_and_peer) {
     auto t = ReadFigures(trolley_path);
     if (!t.ok()) return t.status();
@@ -493,7 +493,8 @@ Result<std::string> CompareRuns(
         << (p->mode == t->mode ? std::string() : " (peer: " + p->mode + ")") << " | "
         << Fmt("%.0f", t->ops_per_s) << " | " << Fmt("%.0f", p->ops_per_s) << " | **"
         << Ratio(t->ops_per_s, p->ops_per_s) << "** | " << Fmt("%.2f", t->add_p99_ms) << " | "
-        << Fmt("%.2f", p->add_p99_ms) << " | " << Fmt("%.2f", t->get_p99_ms) << " | "
+        << Fmt("%.2f", p->add_p99_ms) << " | " << Ratio(t->add_p99_ms, p->add_p99_ms) << " | "
+        << Fmt("%.2f", t->get_p99_ms) << " | "
         << Fmt("%.2f", p->get_p99_ms) << " | " << t->check << "; " << p->check << " |\n";
   }
   return out.str();

@@ -36,6 +36,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "bench/zipf.h"
@@ -57,6 +58,17 @@ struct CartOp {
   std::string sku;        // add, set, remove
   uint32_t quantity = 0;  // add: units added; set: the new quantity
   OpKind kind() const;
+
+  static CartOp Add(uint64_t cart, std::string sku, uint32_t n = 1) {
+    return {Type::kAdd, cart, std::move(sku), n};
+  }
+  static CartOp SetQuantity(uint64_t cart, std::string sku, uint32_t q) {
+    return {Type::kSetQuantity, cart, std::move(sku), q};
+  }
+  static CartOp Remove(uint64_t cart, std::string sku) {
+    return {Type::kRemove, cart, std::move(sku), 0};
+  }
+  static CartOp Get(uint64_t cart) { return {Type::kGet, cart, "", 0}; }
 };
 
 std::string CartIdOf(uint64_t cart);  // "cart-<i>"

@@ -47,17 +47,6 @@ CommandResult RunCommand(const std::string& command) {
   return result;
 }
 
-CartOp Add(uint64_t cart, const std::string& sku, uint32_t n = 1) {
-  return CartOp{CartOp::Type::kAdd, cart, sku, n};
-}
-CartOp Set(uint64_t cart, const std::string& sku, uint32_t q) {
-  return CartOp{CartOp::Type::kSetQuantity, cart, sku, q};
-}
-CartOp Remove(uint64_t cart, const std::string& sku) {
-  return CartOp{CartOp::Type::kRemove, cart, sku, 0};
-}
-CartOp Get(uint64_t cart) { return CartOp{CartOp::Type::kGet, cart, "", 0}; }
-
 class PostgresTargetTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -173,7 +162,7 @@ TEST_F(PostgresTargetTest, ConnectFailsClearlyWhenNothingListens) {
   EXPECT_NE(s.message().find("bench/peers/postgres.sh start"), std::string::npos) << s.message();
 
   // An operation after the failed Connect dials again and fails the same way.
-  const OpOutcome out = Do(target, Add(1, "sku-1"));
+  const OpOutcome out = Do(target, CartOp::Add(1, "sku-1"));
   EXPECT_FALSE(out.ok);
   EXPECT_EQ(out.error_kind, "Unavailable") << out.error_message;
 }
@@ -198,9 +187,11 @@ TEST_F(PostgresTargetTest, OperationsOnOneCart) {
   PostgresTarget target(io_, Options());
   ASSERT_TRUE(ConnectTarget(target).ok());
   const uint64_t cart = 1000;
-  for (const CartOp& op : {Add(cart, "sku-1", 2), Add(cart, "sku-1"), Add(cart, "sku-2"),
-                           Set(cart, "sku-2", 5), Add(cart, "sku-3", 4), Remove(cart, "sku-1"),
-                           Set(cart, "sku-3", 0), Add(cart, "sku-4", 1000), Get(cart)}) {
+  for (const CartOp& op :
+       {CartOp::Add(cart, "sku-1", 2), CartOp::Add(cart, "sku-1"), CartOp::Add(cart, "sku-2"),
+        CartOp::SetQuantity(cart, "sku-2", 5), CartOp::Add(cart, "sku-3", 4),
+        CartOp::Remove(cart, "sku-1"), CartOp::SetQuantity(cart, "sku-3", 0),
+        CartOp::Add(cart, "sku-4", 1000), CartOp::Get(cart)}) {
     const OpOutcome out = Do(target, op);
     EXPECT_TRUE(out.ok) << out.error_kind << ": " << out.error_message;
   }
@@ -212,7 +203,7 @@ TEST_F(PostgresTargetTest, OperationsOnOneCart) {
   auto missing = Read(target, cart + 1);
   ASSERT_TRUE(missing.ok()) << missing.status().ToString();
   EXPECT_TRUE(missing->empty());
-  EXPECT_TRUE(Do(target, Get(cart + 1)).ok);
+  EXPECT_TRUE(Do(target, CartOp::Get(cart + 1)).ok);
 }
 
 TEST_F(PostgresTargetTest, CorruptBodyIsReportedAndTheConnectionStaysUsable) {
@@ -220,7 +211,7 @@ TEST_F(PostgresTargetTest, CorruptBodyIsReportedAndTheConnectionStaysUsable) {
   ASSERT_TRUE(ConnectTarget(target).ok());                 // creates the table
   const CommandResult insert = Psql("INSERT INTO carts VALUES ('cart-1500', '[1, 2]')");
   ASSERT_EQ(insert.status, 0) << insert.output;
-  const OpOutcome add = Do(target, Add(1500, "sku-1"));
+  const OpOutcome add = Do(target, CartOp::Add(1500, "sku-1"));
   EXPECT_FALSE(add.ok);
   EXPECT_EQ(add.error_kind, "Corruption") << add.error_message;
   // The add left its transaction open (the row locked) on the one
@@ -232,7 +223,7 @@ TEST_F(PostgresTargetTest, CorruptBodyIsReportedAndTheConnectionStaysUsable) {
   ASSERT_FALSE(read.ok());
   EXPECT_EQ(read.status().code(), StatusCode::kCorruption);
   EXPECT_EQ(Psql(idle_in_transaction).output, "0\n");
-  const OpOutcome next = Do(target, Add(1501, "sku-1"));
+  const OpOutcome next = Do(target, CartOp::Add(1501, "sku-1"));
   EXPECT_TRUE(next.ok) << next.error_kind << ": " << next.error_message;
   auto lines = Read(target, 1501);
   ASSERT_TRUE(lines.ok());
@@ -252,7 +243,7 @@ TEST_F(PostgresTargetTest, ConcurrentOperationsKeepExactQuantities) {
   std::vector<OpOutcome> failures;
   for (int i = 0; i < kOps; ++i) {
     const uint64_t cart = kBase + (i / 5) % kCarts;
-    CartOp op = i % 10 == 9 ? Get(cart) : Add(cart, "sku-" + std::to_string(i % 3));
+    CartOp op = i % 10 == 9 ? CartOp::Get(cart) : CartOp::Add(cart, "sku-" + std::to_string(i % 3));
     if (op.type == CartOp::Type::kAdd) ++want[cart][op.sku];
     target.Execute(op, [&](OpOutcome o) {
       ++answered;
@@ -293,13 +284,14 @@ TEST_F(PostgresTargetTest, SilentServerTimesOut) {
 
   // Operations wait for a connection that never comes up: Timeout at
   // their deadline, before the dial's own.
-  const OpOutcome out = Do(*target, Add(1, "sku-1"));
+  const OpOutcome out = Do(*target, CartOp::Add(1, "sku-1"));
   EXPECT_EQ(out.error_kind, "Timeout") << out.error_message;
 
   // Destroyed with operations outstanding and dials in flight: no
   // callback, no crash, nothing leaked (ASan), later handlers do nothing.
   bool called = false;
-  for (int i = 0; i < 3; ++i) target->Execute(Add(2, "sku-1"), [&](OpOutcome) { called = true; });
+  for (int i = 0; i < 3; ++i)
+    target->Execute(CartOp::Add(2, "sku-1"), [&](OpOutcome) { called = true; });
   io_.run_for(50ms);
   target.reset();
   io_.run_for(100ms);
@@ -313,7 +305,7 @@ TEST_F(PostgresTargetTest, OperationBlockedByALockTimesOutAndThePoolRecovers) {
   PostgresTarget target(io_, o);
   ASSERT_TRUE(ConnectTarget(target).ok());
   const uint64_t cart = 3000;
-  ASSERT_TRUE(Do(target, Add(cart, "sku-1")).ok);
+  ASSERT_TRUE(Do(target, CartOp::Add(cart, "sku-1")).ok);
 
   // psql locks the row for 3 s.
   const std::string psql = kPgBin + "/psql";
@@ -333,14 +325,14 @@ TEST_F(PostgresTargetTest, OperationBlockedByALockTimesOutAndThePoolRecovers) {
   }
   EXPECT_TRUE(locked);
 
-  const OpOutcome blocked = Do(target, Add(cart, "sku-1"));
+  const OpOutcome blocked = Do(target, CartOp::Add(cart, "sku-1"));
   EXPECT_EQ(blocked.error_kind, "Timeout") << blocked.error_message;
   EXPECT_NE(blocked.error_message.find("dropped"), std::string::npos) << blocked.error_message;
   int status = 0;
   ASSERT_EQ(::waitpid(holder, &status, 0), holder);  // psql ends after its sleep
 
   // The dropped connection is dialled again; the blocked add never committed.
-  const OpOutcome after = Do(target, Add(cart, "sku-1"));
+  const OpOutcome after = Do(target, CartOp::Add(cart, "sku-1"));
   EXPECT_TRUE(after.ok) << after.error_kind << ": " << after.error_message;
   auto lines = Read(target, cart);
   ASSERT_TRUE(lines.ok()) << lines.status().ToString();
@@ -350,7 +342,7 @@ TEST_F(PostgresTargetTest, OperationBlockedByALockTimesOutAndThePoolRecovers) {
 TEST_F(PostgresTargetTest, IdleConnectionsNoticeTheServerClosingThem) {
   PostgresTarget target(io_, Options(/*connections=*/3));
   ASSERT_TRUE(ConnectTarget(target).ok());
-  ASSERT_TRUE(Do(target, Add(5000, "sku-1")).ok);
+  ASSERT_TRUE(Do(target, CartOp::Add(5000, "sku-1")).ok);
   // Idle connections watch their sockets: that is work, so a run loop
   // without a guard of its own (as the load generator's) does not stop.
   guard_.reset();
@@ -363,7 +355,7 @@ TEST_F(PostgresTargetTest, IdleConnectionsNoticeTheServerClosingThem) {
       "AND backend_type = 'client backend' AND pid <> pg_backend_pid()");
   ASSERT_EQ(kill.output, "3\n");
   io_.run_for(200ms);  // each connection sees its close and goes down
-  const OpOutcome after = Do(target, Add(5000, "sku-1"));
+  const OpOutcome after = Do(target, CartOp::Add(5000, "sku-1"));
   EXPECT_TRUE(after.ok) << after.error_kind << ": " << after.error_message;
   auto lines = Read(target, 5000);
   ASSERT_TRUE(lines.ok()) << lines.status().ToString();
@@ -375,7 +367,7 @@ TEST_F(PostgresTargetTest, DestroyedWithOperationsInFlight) {
   ASSERT_TRUE(ConnectTarget(*target).ok());
   int called = 0;
   for (int i = 0; i < 20; ++i)
-    target->Execute(Add(4000 + i % 3, "sku-1"), [&](OpOutcome) { ++called; });
+    target->Execute(CartOp::Add(4000 + i % 3, "sku-1"), [&](OpOutcome) { ++called; });
   io_.run_for(2ms);  // some answered, some in flight, some queued
   const int before = called;
   target.reset();

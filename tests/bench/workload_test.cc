@@ -13,15 +13,6 @@
 namespace trolley::bench {
 namespace {
 
-CartOp Add(uint64_t cart, const std::string& sku, uint32_t n = 1) {
-  return CartOp{CartOp::Type::kAdd, cart, sku, n};
-}
-CartOp Set(uint64_t cart, const std::string& sku, uint32_t q) {
-  return CartOp{CartOp::Type::kSetQuantity, cart, sku, q};
-}
-CartOp Remove(uint64_t cart, const std::string& sku) {
-  return CartOp{CartOp::Type::kRemove, cart, sku, 0};
-}
 void Do(Ledger& ledger, const CartOp& op, bool acked) {
   ledger.OnStart(op);
   ledger.OnDone(op, acked);
@@ -102,8 +93,8 @@ TEST(WorkloadTest, SetAndRemoveTargetTheShoppersLines) {
   options.mix = OpMix{0, 0, 1};
   Workload workload(options, 3);
   Ledger ledger;
-  Do(ledger, Add(5, "sku-77"), true);
-  Do(ledger, Add(5, "sku-3"), true);
+  Do(ledger, CartOp::Add(5, "sku-77"), true);
+  Do(ledger, CartOp::Add(5, "sku-3"), true);
   for (int i = 0; i < 200; ++i) {
     const CartOp op = workload.Next(5, ledger);
     EXPECT_TRUE(op.sku == "sku-77" || op.sku == "sku-3") << op.sku;
@@ -127,10 +118,10 @@ TEST(WorkloadTest, ThreadsSplitTheShoppers) {
 
 TEST(LedgerTest, AckedAddsMustAllBeThere) {
   Ledger ledger;
-  Do(ledger, Add(1, "a"), true);
-  Do(ledger, Add(1, "a", 2), true);
-  Do(ledger, Add(1, "a"), false);  // failed: may or may not be there
-  Do(ledger, Add(1, "b"), true);
+  Do(ledger, CartOp::Add(1, "a"), true);
+  Do(ledger, CartOp::Add(1, "a", 2), true);
+  Do(ledger, CartOp::Add(1, "a"), false);  // failed: may or may not be there
+  Do(ledger, CartOp::Add(1, "b"), true);
   EXPECT_EQ(ledger.LinesOf(1).at("a").Bound(999), 3u);
   EXPECT_EQ(Shortfalls(ledger, 1, {{"a", 3}, {"b", 1}}), 0u);
   EXPECT_EQ(Shortfalls(ledger, 1, {{"a", 4}, {"b", 1}}), 0u);  // the failed add landed
@@ -141,30 +132,30 @@ TEST(LedgerTest, AckedAddsMustAllBeThere) {
 
 TEST(LedgerTest, AnIssuedRemoveReleasesWhatCameBefore) {
   Ledger ledger;
-  Do(ledger, Add(1, "a"), true);
-  Do(ledger, Remove(1, "a"), false);  // may have landed: "a" may be gone
+  Do(ledger, CartOp::Add(1, "a"), true);
+  Do(ledger, CartOp::Remove(1, "a"), false);  // may have landed: "a" may be gone
   EXPECT_EQ(Shortfalls(ledger, 1, {}), 0u);
-  Do(ledger, Add(1, "a"), true);  // issued after the remove: must survive it
+  Do(ledger, CartOp::Add(1, "a"), true);  // issued after the remove: must survive it
   EXPECT_EQ(Shortfalls(ledger, 1, {}), 1u);
   EXPECT_EQ(Shortfalls(ledger, 1, {{"a", 1}}), 0u);
 }
 
 TEST(LedgerTest, AnAckedSetIsTheNewBase) {
   Ledger ledger;
-  Do(ledger, Add(2, "a", 4), true);
-  Do(ledger, Set(2, "a", 2), true);
-  Do(ledger, Add(2, "a"), true);
+  Do(ledger, CartOp::Add(2, "a", 4), true);
+  Do(ledger, CartOp::SetQuantity(2, "a", 2), true);
+  Do(ledger, CartOp::Add(2, "a"), true);
   EXPECT_EQ(ledger.LinesOf(2).at("a").Bound(999), 3u);
   EXPECT_EQ(Shortfalls(ledger, 2, {{"a", 3}}), 0u);
   EXPECT_EQ(Shortfalls(ledger, 2, {{"a", 2}}), 1u);
   // A failed set: the line may hold anything from 0 up; only later acks count.
-  Do(ledger, Set(2, "a", 5), false);
+  Do(ledger, CartOp::SetQuantity(2, "a", 5), false);
   EXPECT_EQ(Shortfalls(ledger, 2, {}), 0u);
 }
 
 TEST(LedgerTest, BoundIsCappedAtTheCartsQuantityMax) {
   Ledger ledger;
-  for (int i = 0; i < 12; ++i) Do(ledger, Add(3, "a"), true);
+  for (int i = 0; i < 12; ++i) Do(ledger, CartOp::Add(3, "a"), true);
   EXPECT_EQ(Shortfalls(ledger, 3, {{"a", 10}}, 10), 0u);
   EXPECT_EQ(Shortfalls(ledger, 3, {{"a", 9}}, 10), 1u);
 }
@@ -173,7 +164,7 @@ TEST(LedgerTest, GetsAreReadBackTooAndCartsAreListed) {
   Ledger ledger;
   CartOp get{CartOp::Type::kGet, 9, "", 0};
   Do(ledger, get, true);
-  Do(ledger, Add(4, "x"), true);
+  Do(ledger, CartOp::Add(4, "x"), true);
   EXPECT_EQ(ledger.Carts(), (std::vector<uint64_t>{4, 9}));
   EXPECT_TRUE(ledger.LinesOf(9).empty());
   EXPECT_TRUE(ledger.LinesOf(12345).empty());

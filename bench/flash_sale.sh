@@ -264,12 +264,18 @@ echo "flash_sale: results in $OUT; load average $(cut -d' ' -f1-3 /proc/loadavg)
 port="$base"
 for mode in $modes; do
   run_trolley "$mode" "$port"
+  side=("$OUT/trolley-$mode-closed.tsv")
   for peer in $peers; do
     case "$mode:$peer" in
       sync:postgres | flush:redis-replicated | flush:redis-standalone)
-        run_peer "$peer" "$mode" "$((port + 5))" ;;
+        run_peer "$peer" "$mode" "$((port + 5))"
+        side+=("$OUT/$peer-closed.tsv") ;;
     esac
   done
+  # The closed-loop runs at --concurrency of Trolley and its peers, on one plot.
+  if [ ${#side[@]} -gt 1 ]; then
+    bash "$ROOT/bench/plot.sh" "$OUT/side-by-side-$mode.png" "${side[@]}" >&2 || true
+  fi
   port=$((port + 10))
 done
 if [ "$fault" != none ]; then

@@ -94,6 +94,19 @@ done
 for bin in "$TROLLEYD" "$TROLLEY" "$BENCH"; do
   [ -x "$bin" ] || { echo "flash_sale: $bin is missing; build first" >&2; exit 2; }
 done
+# The peers' servers, checked before anything runs.
+for peer in $peers; do
+  case "$peer" in
+    postgres) need=/usr/lib/postgresql/15/bin/postgres ;;
+    redis-replicated|redis-standalone) need="$(command -v redis-server || echo redis-server)" ;;
+    *) echo "flash_sale: unknown peer $peer (postgres, redis-replicated, redis-standalone)" >&2
+       exit 2 ;;
+  esac
+  [ -x "$need" ] || {
+    echo "flash_sale: $need is missing for peer $peer: run scripts/install-deps.sh, or pass --peers \"\"" >&2
+    exit 2
+  }
+done
 
 OUT="${OUT:-$ROOT/build/bench-results/flash-sale-$(date +%Y%m%d-%H%M%S)}"
 mkdir -p "$OUT"

@@ -10,6 +10,7 @@ packages=(
   capnproto libcapnp-dev  # Cap'n Proto: storage records and wire messages
   liblmdb-dev lmdb-utils  # LMDB: the storage engine (+ mdb_stat for operators)
   libxxhash-dev           # XXH3-64: key hashing onto the ring
+  libjemalloc-dev         # the allocator of trolleyd, trolley-bench and trolley-sim
   libspdlog-dev libfmt-dev  # structured logging
   libgtest-dev libgmock-dev # unit, property and integration tests
   libbenchmark-dev        # micro-benchmarks (bench/)

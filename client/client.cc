@@ -13,6 +13,7 @@
 #include "ring/ring.h"
 #include "storage/record_codec.h"
 #include "wire/frame.h"
+#include "wire/messages.h"
 #include "wire/message_codec.h"
 
 namespace trolley {
@@ -372,14 +373,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         down_until[address] = SteadyClock::now() + kNodeDownFor;
       }
     } else {
-      StatusCode code = StatusCode::kOk;
-      std::string message;
-      std::visit(
-          [&](const auto& m) {
-            if constexpr (requires { m.code; }) code = m.code, message = m.message;
-          },
-          *r);
-      if (Retryable(code)) failure = Status(code, address + ": " + message);
+      const Status replied = StatusOf(*r);
+      if (Retryable(replied.code())) {
+        failure = Status(replied.code(), address + ": " + replied.message());
+      }
     }
     if (failure.ok() || !Retryable(failure.code())) return op->done(std::move(r));
     op->last_error = failure;

@@ -172,10 +172,7 @@ void SimEngine::Merge(ObjectKey key, SiblingSet remote, StateCallback done) {
 void SimEngine::Add(Hint hint, DoneCallback done) {
   Op op;
   op.kind = Op::Kind::kHintAdd;
-  op.status = ValidateObjectKey(hint.key);
-  if (hint.target.empty() || hint.target.size() > 255) {
-    op.status = Status::InvalidArgument("hint target must be 1 to 255 bytes");
-  }
+  op.status = ValidateHint(hint);
   op.target = std::move(hint.target);
   op.key = std::move(hint.key);
   op.state = std::move(hint.state);

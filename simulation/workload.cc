@@ -204,13 +204,8 @@ struct Workload::Device {
         down_until_ns[static_cast<size_t>(call.node)] = w.loop_.now_ns() + kNodeDownForNs;
       }
     } else {
-      StatusCode code = StatusCode::kOk;
-      std::string message;
-      std::visit(
-          [&](const auto& m) {
-            if constexpr (requires { m.code; }) code = m.code, message = m.message;
-          },
-          *r);
+      const Status replied = StatusOf(*r);
+      const StatusCode code = replied.code();
       if (call.is_put && call.eligible && code == StatusCode::kUnavailable) ++w.stats_.eligible_writes_unavailable;
       if (call.is_put && call.eligible && code == StatusCode::kTimeout) ++w.stats_.eligible_writes_timeout;
       if (call.is_put && code == StatusCode::kOk) {
@@ -220,7 +215,7 @@ struct Workload::Device {
           if (call.during_partition) ++w.stats_.partition_writes_ok;
         }
       }
-      if (Retryable(code)) failure = Status(code, w.cluster_.name(call.node) + ": " + message);
+      if (Retryable(code)) failure = Status(code, w.cluster_.name(call.node) + ": " + replied.message());
     }
     call.request_id = 0;
     if (failure.ok() || !Retryable(failure.code())) return Finish(std::move(r));

@@ -33,4 +33,12 @@ Status ValidateObjectKey(const ObjectKey& key) {
   return Status::Ok();
 }
 
+Status ValidateHint(const Hint& hint) {
+  if (Status s = ValidateObjectKey(hint.key); !s.ok()) return s;
+  if (hint.target.empty() || hint.target.size() > 255) {
+    return Status::InvalidArgument("hint target must be 1 to 255 bytes");
+  }
+  return Status::Ok();
+}
+
 }  // namespace trolley

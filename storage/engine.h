@@ -77,6 +77,9 @@ struct Hint {
   SiblingSet state;
   uint64_t created_ms = 0;  // when the first still-held write was hinted
 };
+// Ok, or InvalidArgument: the key's limits (ValidateObjectKey) and a
+// target of 1 to 255 bytes.
+Status ValidateHint(const Hint& hint);
 
 struct HintStats {
   uint64_t count = 0;

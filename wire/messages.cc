@@ -162,4 +162,16 @@ RequestId RequestIdOf(const Message& message) {
       message);
 }
 
+Status StatusOf(const Message& message) {
+  return std::visit(
+      [](const auto& m) -> Status {
+        if constexpr (requires { m.code; }) {
+          return Status(m.code, m.message);
+        } else {
+          return Status::Ok();
+        }
+      },
+      message);
+}
+
 }  // namespace trolley

@@ -280,6 +280,10 @@ std::string_view MessageName(const Message& message);
 // (Hello, HelloReply, Ping, Pong).
 RequestId RequestIdOf(const Message& message);
 
+// The outcome a reply carries: Status(code, message) for the messages
+// with a code (replies), Ok for the others.
+Status StatusOf(const Message& message);
+
 // Ok, or InvalidArgument naming the message, the field and the limit it
 // breaks (invariants 1-6 above). Does not re-check SiblingSet invariants.
 Status ValidateMessage(const Message& message);

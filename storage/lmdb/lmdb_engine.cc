@@ -1069,10 +1069,7 @@ void LmdbEngine::Uncork() { impl_->Uncork(); }
 void LmdbEngine::Add(Hint hint, Engine::DoneCallback done) {
   Op op;
   op.kind = Op::Kind::kHintAdd;
-  op.status = ValidateObjectKey(hint.key);
-  if (hint.target.empty() || hint.target.size() > 255) {
-    op.status = Status::InvalidArgument("hint target must be 1 to 255 bytes");
-  }
+  op.status = ValidateHint(hint);
   op.target = std::move(hint.target);
   op.key = std::move(hint.key);
   op.state = std::move(hint.state);

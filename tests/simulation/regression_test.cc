@@ -90,16 +90,29 @@ SeedConfig QuietConfig() {
   return c;
 }
 
-TEST(Regression, CoordinatorAsFallbackAcksOnlyOnceItsHintIsDurable) {
-  const SeedConfig config = QuietConfig();
+// A cluster of `config`, started and given 50 ms to connect; the replies
+// to the test's client requests land in `replies`.
+struct StartedCluster {
+  explicit StartedCluster(const SeedConfig& config)
+      : cluster(config, PlantedBug::kNone, loop, trace) {
+    cluster.set_client_hooks(Cluster::ClientHooks{
+        [this](uint64_t, Message m) { replies.push_back(std::move(m)); }, [](uint64_t, int) {},
+        [](int) {}});
+    cluster.Start();
+    loop.RunUntil(50 * kNsPerMs);
+  }
   EventLoop loop;
   Trace trace;
-  Cluster cluster(config, PlantedBug::kNone, loop, trace);
+  Cluster cluster;
   std::vector<Message> replies;
-  cluster.set_client_hooks(Cluster::ClientHooks{
-      [&](uint64_t, Message m) { replies.push_back(std::move(m)); }, [](uint64_t, int) {}, [](int) {}});
-  cluster.Start();
-  loop.RunUntil(50 * kNsPerMs);
+};
+
+TEST(Regression, CoordinatorAsFallbackAcksOnlyOnceItsHintIsDurable) {
+  const SeedConfig config = QuietConfig();
+  StartedCluster started(config);
+  EventLoop& loop = started.loop;
+  Cluster& cluster = started.cluster;
+  std::vector<Message>& replies = started.replies;
 
   const ObjectKey key{"carts", "cart-7"};
   const PreferenceList pref = PreferenceListForKey(cluster.ring(), key.ns, key.key, 1);
@@ -132,14 +145,9 @@ TEST(Regression, CoordinatorAsFallbackAcksOnlyOnceItsHintIsDurable) {
 TEST(Regression, RepliesToAPreviousLifeNeverMatchTheNewLifesRequests) {
   SeedConfig config = QuietConfig();
   config.namespaces = {SimNamespace{"carts", CartSemantics::kUnionMax, 3, 1, 3}};
-  EventLoop loop;
-  Trace trace;
-  Cluster cluster(config, PlantedBug::kNone, loop, trace);
-  std::vector<Message> replies;
-  cluster.set_client_hooks(Cluster::ClientHooks{
-      [&](uint64_t, Message m) { replies.push_back(std::move(m)); }, [](uint64_t, int) {}, [](int) {}});
-  cluster.Start();
-  loop.RunUntil(50 * kNsPerMs);
+  StartedCluster started(config);
+  EventLoop& loop = started.loop;
+  Cluster& cluster = started.cluster;
   const ObjectKey key{"carts", "cart-9"};
   const PreferenceList pref = PreferenceListForKey(cluster.ring(), key.ns, key.key, 3);
   const int coordinator = cluster.IndexOf(pref.primaries.at(0).name);

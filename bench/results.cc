@@ -363,6 +363,17 @@ std::string RunResult::SeriesTsv() const {
   return out.str();
 }
 
+namespace {
+
+// "open 4000/s" or "closed 48", from a result JSON.
+std::string ModeOf(const nlohmann::json& j) {
+  return j.at("mode").get<std::string>() == "open"
+             ? "open " + Fmt("%.0f/s", j.at("rate_per_s").get<double>())
+             : "closed " + std::to_string(j.at("concurrency").get<uint64_t>());
+}
+
+}  // namespace
+
 Result<std::string> SummarizeRuns(const std::vector<std::string>& json_files) {
   std::ostringstream out;
   out << "| run | target | mode | ok ops/s | adds/s | add p50 ms | add p99 ms | get p99 ms | "
@@ -377,9 +388,7 @@ Result<std::string> SummarizeRuns(const std::vector<std::string>& json_files) {
       in >> j;
       const auto& k = j.at("kinds");
       const auto& all = j.at("overall");
-      std::string mode = j.at("mode").get<std::string>() == "open"
-                             ? "open " + Fmt("%.0f/s", j.at("rate_per_s").get<double>())
-                             : "closed " + std::to_string(j.at("concurrency").get<uint64_t>());
+      const std::string mode = ModeOf(j);
       std::string errors;
       for (const auto& [kind, n] : all.at("errors").items()) {
         errors += (errors.empty() ? "" : ", ") + kind + " " + std::to_string(n.get<uint64_t>());
@@ -456,9 +465,7 @@ Result<RunFigures> ReadFigures(const std::string& path) {
     RunFigures f;
     f.label = j.at("label").get<std::string>();
     f.who = j.at("target").get<std::string>() + " " + j.at("target_detail").get<std::string>();
-    f.mode = j.at("mode").get<std::string>() == "open"
-                 ? "open " + Fmt("%.0f/s", j.at("rate_per_s").get<double>())
-                 : "closed " + std::to_string(j.at("concurrency").get<uint64_t>());
+    f.mode = ModeOf(j);
     f.ops_per_s = j.at("ops_per_s").get<double>();
     f.add_p99_ms = j.at("kinds").at("add").at("latency").at("p99_ms").get<double>();
     f.get_p99_ms = j.at("kinds").at("get").at("latency").at("p99_ms").get<double>();

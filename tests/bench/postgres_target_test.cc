@@ -108,7 +108,7 @@ class PostgresTargetTest : public ::testing::Test {
   Status ConnectTarget(PostgresTarget& target) {
     std::optional<Status> result;
     target.Connect([&](Status s) { result = std::move(s); });
-    if (!RunUntil([&] { return result.has_value(); })) return Status::Timeout("test: no answer");
+    if (!RunUntil([&] { return result.has_value(); })) return Status::FailedPrecondition("test: the target never called back");
     return *result;
   }
 
@@ -122,7 +122,7 @@ class PostgresTargetTest : public ::testing::Test {
   Result<std::map<std::string, uint32_t>> Read(PostgresTarget& target, uint64_t cart) {
     std::optional<Result<std::vector<CartLineView>>> result;
     target.ReadCart(cart, [&](Result<std::vector<CartLineView>> r) { result = std::move(r); });
-    if (!RunUntil([&] { return result.has_value(); })) return Status::Timeout("test: no answer");
+    if (!RunUntil([&] { return result.has_value(); })) return Status::FailedPrecondition("test: the target never called back");
     if (!result->ok()) return result->status();
     std::map<std::string, uint32_t> lines;
     for (const CartLineView& line : result->value()) lines[line.sku] = line.quantity;
@@ -277,10 +277,8 @@ TEST_F(PostgresTargetTest, SilentServerTimesOut) {
                " dbname=trolley user=postgres sslmode=disable";
   o.timeout = 300ms;
   auto target = std::make_unique<PostgresTarget>(io_, o);
-  const auto t0 = Clock::now();
   const Status s = ConnectTarget(*target);
   EXPECT_EQ(s.code(), StatusCode::kTimeout) << s.ToString();
-  EXPECT_LT(Clock::now() - t0, 10s);
 
   // Operations wait for a connection that never comes up: Timeout at
   // their deadline, before the dial's own.

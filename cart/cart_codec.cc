@@ -7,7 +7,9 @@
 //   2       2     format version, u16; this build writes kCartFormatVersion
 //   4       8k    a Cap'n Proto message as written by capnp::messageToFlatArray
 //                 (segment table, then segments; unpacked), root
-//                 trolley::cart_record::CartRecord (cart/cart.capnp). It ends
+//                 trolley::cart_record::CartColumns (version 2) or CartRecord
+//                 (version 1; still read, written only by
+//                 cart_internal::EncodeV1 for tests) (cart/cart.capnp). It ends
 //                 exactly at the end of the input: trailing bytes are corruption.
 //
 // The header lets a reader refuse a value from a newer client release
@@ -49,6 +51,9 @@ constexpr int kNestingLimit = 16;
 constexpr size_t kMessageBytesMin = 2 * sizeof(capnp::word);
 constexpr size_t kWordBytes = sizeof(capnp::word);
 constexpr std::string_view kWhat = "cart value: ";
+// CartColumns.quantities: a "set" has this bit; the rest is the quantity.
+constexpr uint32_t kSetBit = uint32_t{1} << 31;
+static_assert(kCartQuantityLimit < kSetBit);
 
 size_t TextWords(size_t bytes) { return (bytes + 1 + kWordBytes - 1) / kWordBytes; }
 
@@ -72,8 +77,13 @@ Status Corrupt(std::string message) {
   return Status::Corruption(std::string(kWhat) + std::move(message));
 }
 
-// Checks the header; returns the Cap'n Proto part of `bytes`.
-Result<std::string_view> Unframe(std::string_view bytes) {
+struct Framed {
+  uint16_t version;
+  std::string_view message;  // the Cap'n Proto part
+};
+
+// Checks the header.
+Result<Framed> Unframe(std::string_view bytes) {
   if (bytes.size() < kCartHeaderBytes) {
     return Corrupt("truncated: " + std::to_string(bytes.size()) + " bytes, shorter than the " +
                    std::to_string(kCartHeaderBytes) + "-byte header");
@@ -98,7 +108,7 @@ Result<std::string_view> Unframe(std::string_view bytes) {
                    "-byte Cap'n Proto message is not a whole number of words, or shorter than " +
                    std::to_string(kMessageBytesMin) + " bytes");
   }
-  return message;
+  return Framed{version, message};
 }
 
 // The semantics of `s`, or nullopt for a value this build does not know.
@@ -108,6 +118,24 @@ std::optional<CartSemantics> SemanticsOf(rec::Semantics s) {
     case rec::Semantics::OR_SET: return CartSemantics::kOrSet;
   }
   return std::nullopt;
+}
+
+rec::Semantics RecordSemantics(CartSemantics s) {
+  return s == CartSemantics::kOrSet ? rec::Semantics::OR_SET : rec::Semantics::UNION_MAX;
+}
+
+Result<CartSemantics> ReadSemantics(rec::Semantics found, CartSemantics expected) {
+  const std::optional<CartSemantics> semantics = SemanticsOf(found);
+  if (!semantics) {
+    return Corrupt("unknown semantics " + std::to_string(static_cast<uint16_t>(found)));
+  }
+  if (*semantics != expected) {
+    return Status::FailedPrecondition(
+        std::string(kWhat) + "this is a " + std::string(CartSemanticsName(*semantics)) +
+        " cart, but it is being read as " + std::string(CartSemanticsName(expected)) +
+        ": a namespace's cart semantics cannot change while it holds carts");
+  }
+  return *semantics;
 }
 
 Result<CartAttributes> ReadAttributes(capnp::List<rec::Attribute>::Reader list) {
@@ -127,87 +155,57 @@ Result<CartAttributes> ReadAttributes(capnp::List<rec::Attribute>::Reader list) 
   return out;
 }
 
-Result<CartContributions> ReadLine(const std::string& sku,
-                                   capnp::List<rec::Contribution>::Reader list,
-                                   CartSemantics semantics) {
-  const std::string where = "line " + cart_internal::Quoted(sku) + ": ";
-  if (list.size() == 0) return Corrupt(where + "no contributions");
-  if (semantics == CartSemantics::kUnionMax && list.size() != 1) {
-    return Corrupt(where + std::to_string(list.size()) +
-                   " contributions; a union-max line has exactly one");
+// Checks one decoded contribution of `line` (which holds the line's earlier
+// ones) and adds it; `where` names the line.
+Status AddContribution(const std::string& where, CartSemantics semantics, uint64_t tag,
+                       CartContribution c, CartContributions& line) {
+  if (tag == 0) return Corrupt(where + "a contribution has tag 0");
+  if (!line.empty() && line.rbegin()->first >= tag) {
+    return Corrupt(where + "contribution tags are not ascending (" +
+                   std::to_string(line.rbegin()->first) + " then " + std::to_string(tag) + ")");
   }
-  CartContributions out;
-  for (rec::Contribution::Reader r : list) {
-    const uint64_t tag = r.getTag();
-    if (tag == 0) return Corrupt(where + "a contribution has tag 0");
-    if (!out.empty() && out.rbegin()->first >= tag) {
-      return Corrupt(where + "contribution tags are not ascending (" +
-                     std::to_string(out.rbegin()->first) + " then " + std::to_string(tag) + ")");
-    }
-    CartContribution c;
-    switch (r.getKind()) {
-      case rec::ContributionKind::ADD: c.kind = CartContribution::Kind::kAdd; break;
-      case rec::ContributionKind::SET: c.kind = CartContribution::Kind::kSet; break;
-      default:
-        return Corrupt(where + "contribution " + std::to_string(tag) + " has unknown kind " +
-                       std::to_string(static_cast<uint16_t>(r.getKind())));
-    }
-    if (semantics == CartSemantics::kUnionMax && c.kind != CartContribution::Kind::kSet) {
-      return Corrupt(where + "a union-max line holds an add contribution");
-    }
-    c.quantity = r.getQuantity();
-    if (c.quantity == 0) return Corrupt(where + "contribution " + std::to_string(tag) + " is 0");
-    c.at_ms = r.getAtMs();
-    Result<CartAttributes> attributes = ReadAttributes(r.getAttributes());
-    if (!attributes.ok()) {
-      return Status::Corruption(attributes.status().message() + " (" + where + "contribution " +
-                                std::to_string(tag) + ")");
-    }
-    c.attributes = std::move(attributes).value();
-    out.emplace_hint(out.end(), tag, std::move(c));
+  if (semantics == CartSemantics::kUnionMax && c.kind != CartContribution::Kind::kSet) {
+    return Corrupt(where + "a union-max line holds an add contribution");
   }
-  return out;
+  if (c.quantity == 0) return Corrupt(where + "contribution " + std::to_string(tag) + " is 0");
+  line.emplace_hint(line.end(), tag, std::move(c));
+  return Status::Ok();
 }
 
-// The record's lines, removed tags, applied ids and mark, checked.
-Result<CartParts> ReadRecord(rec::CartRecord::Reader root, CartSemantics expected) {
-  const std::optional<CartSemantics> semantics = SemanticsOf(root.getSemantics());
-  if (!semantics) {
-    return Corrupt("unknown semantics " +
-                   std::to_string(static_cast<uint16_t>(root.getSemantics())));
+// Checks a decoded line (sku order, contribution count, tags unique across
+// lines) and adds it to `lines`.
+Status AddLine(std::string sku, CartContributions contributions, CartSemantics semantics,
+               std::set<uint64_t>& live_tags, std::map<std::string, CartContributions>& lines) {
+  if (sku.empty()) return Corrupt("a line has an empty sku");
+  if (!lines.empty() && lines.rbegin()->first >= sku) {
+    return Corrupt("lines are not sorted by sku or repeat one (" +
+                   cart_internal::Quoted(lines.rbegin()->first) + " then " +
+                   cart_internal::Quoted(sku) + ")");
   }
-  if (*semantics != expected) {
-    return Status::FailedPrecondition(
-        std::string(kWhat) + "this is a " + std::string(CartSemanticsName(*semantics)) +
-        " cart, but it is being read as " + std::string(CartSemanticsName(expected)) +
-        ": a namespace's cart semantics cannot change while it holds carts");
+  const std::string where = "line " + cart_internal::Quoted(sku) + ": ";
+  if (contributions.empty()) return Corrupt(where + "no contributions");
+  if (semantics == CartSemantics::kUnionMax && contributions.size() != 1) {
+    return Corrupt(where + std::to_string(contributions.size()) +
+                   " contributions; a union-max line has exactly one");
   }
-  std::map<std::string, CartContributions> lines;
-  std::set<uint64_t> live_tags;
-  for (rec::Line::Reader line : root.getLines()) {
-    const capnp::Text::Reader sku_text = line.getSku();
-    std::string sku(sku_text.begin(), sku_text.size());
-    if (sku.empty()) return Corrupt("a line has an empty sku");
-    if (!lines.empty() && lines.rbegin()->first >= sku) {
-      return Corrupt("lines are not sorted by sku or repeat one (" +
-                     cart_internal::Quoted(lines.rbegin()->first) + " then " +
-                     cart_internal::Quoted(sku) + ")");
+  for (const auto& [tag, c] : contributions) {
+    if (!live_tags.insert(tag).second) {
+      return Corrupt("tag " + std::to_string(tag) + " appears in two lines");
     }
-    Result<CartContributions> contributions = ReadLine(sku, line.getContributions(), *semantics);
-    if (!contributions.ok()) return contributions.status();
-    for (const auto& [tag, c] : *contributions) {
-      if (!live_tags.insert(tag).second) {
-        return Corrupt("tag " + std::to_string(tag) + " appears in two lines");
-      }
-    }
-    lines.emplace_hint(lines.end(), std::move(sku), std::move(contributions).value());
   }
-  std::vector<uint64_t> removed;
+  lines.emplace_hint(lines.end(), std::move(sku), std::move(contributions));
+  return Status::Ok();
+}
+
+// What both versions store the same way: tombstones, applied ids, the mark.
+template <typename Root>
+Status ReadTail(Root root, const std::set<uint64_t>& live_tags, CartParts& parts) {
   const capnp::List<uint64_t>::Reader removed_list = root.getRemovedTags();
-  if (*semantics == CartSemantics::kUnionMax && removed_list.size() != 0) {
+  if (parts.semantics == CartSemantics::kUnionMax && removed_list.size() != 0) {
     return Corrupt("a union-max cart holds " + std::to_string(removed_list.size()) +
                    " removed tags");
   }
+  std::vector<uint64_t>& removed = parts.removed_tags;
   removed.reserve(removed_list.size());
   for (const uint64_t tag : removed_list) {
     if (tag == 0) return Corrupt("removed tag 0");
@@ -220,24 +218,229 @@ Result<CartParts> ReadRecord(rec::CartRecord::Reader root, CartSemantics expecte
     }
     removed.push_back(tag);
   }
-  std::map<uint64_t, uint64_t> applied;
   for (rec::AppliedMutation::Reader a : root.getApplied()) {
     const uint64_t id = a.getId();
     if (id == 0) return Corrupt("applied mutation id 0");
-    if (!applied.empty() && applied.rbegin()->first >= id) {
-      return Corrupt("applied ids are not ascending (" + std::to_string(applied.rbegin()->first) +
-                     " then " + std::to_string(id) + ")");
+    if (!parts.applied.empty() && parts.applied.rbegin()->first >= id) {
+      return Corrupt("applied ids are not ascending (" +
+                     std::to_string(parts.applied.rbegin()->first) + " then " +
+                     std::to_string(id) + ")");
     }
-    applied.emplace_hint(applied.end(), id, a.getAtMs());
+    parts.applied.emplace_hint(parts.applied.end(), id, a.getAtMs());
   }
-  std::optional<std::string> merged_into;
   if (root.hasMergedInto()) {
     const capnp::Text::Reader text = root.getMergedInto();
     if (text.size() == 0) return Corrupt("merged-into key is present but empty");
-    merged_into.emplace(text.begin(), text.size());
+    parts.merged_into.emplace(text.begin(), text.size());
   }
-  return CartParts{*semantics, std::move(lines), std::move(removed), std::move(applied),
-                   std::move(merged_into)};
+  return Status::Ok();
+}
+
+// Format version 1.
+Result<CartParts> ReadRecord(rec::CartRecord::Reader root, CartSemantics expected) {
+  Result<CartSemantics> semantics = ReadSemantics(root.getSemantics(), expected);
+  if (!semantics.ok()) return semantics.status();
+  CartParts parts{*semantics, {}, {}, {}, {}};
+  std::set<uint64_t> live_tags;
+  for (rec::Line::Reader line : root.getLines()) {
+    const capnp::Text::Reader sku_text = line.getSku();
+    std::string sku(sku_text.begin(), sku_text.size());
+    const std::string where = "line " + cart_internal::Quoted(sku) + ": ";
+    CartContributions contributions;
+    for (rec::Contribution::Reader r : line.getContributions()) {
+      const uint64_t tag = r.getTag();
+      CartContribution c;
+      switch (r.getKind()) {
+        case rec::ContributionKind::ADD: c.kind = CartContribution::Kind::kAdd; break;
+        case rec::ContributionKind::SET: c.kind = CartContribution::Kind::kSet; break;
+        default:
+          return Corrupt(where + "contribution " + std::to_string(tag) + " has unknown kind " +
+                         std::to_string(static_cast<uint16_t>(r.getKind())));
+      }
+      c.quantity = r.getQuantity();
+      c.at_ms = r.getAtMs();
+      Result<CartAttributes> attributes = ReadAttributes(r.getAttributes());
+      if (!attributes.ok()) {
+        return Status::Corruption(attributes.status().message() + " (" + where +
+                                  "contribution " + std::to_string(tag) + ")");
+      }
+      c.attributes = std::move(attributes).value();
+      if (Status s = AddContribution(where, *semantics, tag, std::move(c), contributions);
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (Status s = AddLine(std::move(sku), std::move(contributions), *semantics, live_tags,
+                           parts.lines);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (Status s = ReadTail(root, live_tags, parts); !s.ok()) return s;
+  return parts;
+}
+
+// Format version 2.
+Result<CartParts> ReadColumns(rec::CartColumns::Reader root, CartSemantics expected) {
+  Result<CartSemantics> semantics = ReadSemantics(root.getSemantics(), expected);
+  if (!semantics.ok()) return semantics.status();
+  CartParts parts{*semantics, {}, {}, {}, {}};
+  const capnp::Data::Reader skus = root.getSkus();
+  const capnp::List<uint32_t>::Reader line_columns = root.getLines();
+  const capnp::List<uint64_t>::Reader contribution_columns = root.getContributions();
+  const capnp::List<uint32_t>::Reader quantities = root.getQuantities();
+  const auto attributes = root.getAttributes();
+  if (line_columns.size() % 2 != 0) {
+    return Corrupt("the line list has an odd length " + std::to_string(line_columns.size()));
+  }
+  if (contribution_columns.size() != 2 * size_t{quantities.size()}) {
+    return Corrupt(std::to_string(contribution_columns.size()) +
+                   " contribution words for " + std::to_string(quantities.size()) +
+                   " quantities; expected two each");
+  }
+  const size_t contributions = quantities.size();
+  // Attributes first, by contribution index.
+  std::map<uint32_t, CartAttributes> attributes_of;
+  for (rec::ContributionAttributes::Reader a : attributes) {
+    const uint32_t index = a.getContribution();
+    if (index >= contributions) {
+      return Corrupt("attributes of contribution " + std::to_string(index) + ", but there are " +
+                     std::to_string(contributions));
+    }
+    if (!attributes_of.empty() && attributes_of.rbegin()->first >= index) {
+      return Corrupt("attribute entries are not ascending by contribution (" +
+                     std::to_string(attributes_of.rbegin()->first) + " then " +
+                     std::to_string(index) + ")");
+    }
+    if (a.getAttributes().size() == 0) {
+      return Corrupt("contribution " + std::to_string(index) + " has an empty attribute entry");
+    }
+    Result<CartAttributes> read = ReadAttributes(a.getAttributes());
+    if (!read.ok()) {
+      return Status::Corruption(read.status().message() + " (contribution " +
+                                std::to_string(index) + ")");
+    }
+    attributes_of.emplace_hint(attributes_of.end(), index, std::move(read).value());
+  }
+  std::set<uint64_t> live_tags;
+  size_t sku_at = 0;
+  size_t next = 0;  // the next contribution
+  for (unsigned i = 0; i < line_columns.size(); i += 2) {
+    const size_t size = line_columns[i];
+    if (size == 0) return Corrupt("a line has an empty sku");
+    if (size > skus.size() - sku_at) {
+      return Corrupt("sku lengths add up to more than the " + std::to_string(skus.size()) +
+                     " sku bytes");
+    }
+    std::string sku(reinterpret_cast<const char*>(skus.begin()) + sku_at, size);
+    sku_at += size;
+    const std::string where = "line " + cart_internal::Quoted(sku) + ": ";
+    const size_t count = line_columns[i + 1];
+    if (count > contributions - next) {
+      return Corrupt(where + "claims " + std::to_string(count) + " contributions, but only " +
+                     std::to_string(contributions - next) + " are left");
+    }
+    CartContributions line;
+    for (const size_t end = next + count; next < end; ++next) {
+      const auto index = static_cast<unsigned>(next);
+      CartContribution c;
+      const uint32_t quantity = quantities[index];
+      c.kind = quantity & kSetBit ? CartContribution::Kind::kSet : CartContribution::Kind::kAdd;
+      c.quantity = quantity & ~kSetBit;
+      c.at_ms = contribution_columns[2 * index + 1];
+      if (auto a = attributes_of.find(static_cast<uint32_t>(next)); a != attributes_of.end()) {
+        c.attributes = std::move(a->second);
+      }
+      const uint64_t tag = contribution_columns[2 * index];
+      if (Status s = AddContribution(where, *semantics, tag, std::move(c), line);
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (Status s = AddLine(std::move(sku), std::move(line), *semantics, live_tags, parts.lines);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (sku_at != skus.size()) {
+    return Corrupt(std::to_string(skus.size() - sku_at) + " sku bytes belong to no line");
+  }
+  if (next != contributions) {
+    return Corrupt(std::to_string(contributions - next) + " contributions belong to no line");
+  }
+  if (Status s = ReadTail(root, live_tags, parts); !s.ok()) return s;
+  return parts;
+}
+
+template <typename Root>
+void WriteTail(const CartState& s, Root root) {
+  if (!s.removed_tags().empty()) {
+    auto removed = root.initRemovedTags(static_cast<unsigned>(s.removed_tags().size()));
+    for (unsigned i = 0; i < s.removed_tags().size(); ++i) removed.set(i, s.removed_tags()[i]);
+  }
+  if (!s.applied().empty()) {
+    auto applied = root.initApplied(static_cast<unsigned>(s.applied().size()));
+    unsigned i = 0;
+    for (const auto& [id, at_ms] : s.applied()) {
+      applied[i].setId(id);
+      applied[i].setAtMs(at_ms);
+      ++i;
+    }
+  }
+  if (s.merged_into()) root.setMergedInto(TextOf(*s.merged_into()));
+}
+
+void WriteAttributes(const CartAttributes& from, capnp::List<rec::Attribute>::Builder to) {
+  unsigned k = 0;
+  for (const auto& [key, value] : from) {
+    rec::Attribute::Builder a = to[k++];
+    a.setKey(TextOf(key));
+    if (!value.empty()) a.setValue(TextOf(value));
+  }
+}
+
+size_t AttributesWords(const CartAttributes& attributes) {
+  size_t words = 1 + attributes.size() * StructWords<rec::Attribute>();
+  for (const auto& [key, value] : attributes) {
+    words += TextWords(key.size());
+    if (!value.empty()) words += TextWords(value.size());
+  }
+  return words;
+}
+
+// Words of what both versions store the same way.
+size_t TailWords(const CartState& s) {
+  size_t words = s.removed_tags().size();  // a List(UInt64) has no tag word
+  if (!s.applied().empty()) words += 1 + s.applied().size() * StructWords<rec::AppliedMutation>();
+  if (s.merged_into()) words += TextWords(s.merged_into()->size());
+  return words;
+}
+
+size_t BytesWords(size_t bytes) { return (bytes + kWordBytes - 1) / kWordBytes; }
+
+// The header, then the single segment of `builder`; `expected_bytes` is
+// asserted.
+std::string Frame(capnp::MallocMessageBuilder& builder, uint16_t version,
+                  size_t expected_bytes) {
+  const kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
+  const kj::ArrayPtr<const kj::byte> bytes = words.asBytes();
+  std::string out;
+  out.reserve(kCartHeaderBytes + bytes.size());
+  out.push_back(kCartMagic[0]);
+  out.push_back(kCartMagic[1]);
+  out.push_back(static_cast<char>(version & 0xff));
+  out.push_back(static_cast<char>(version >> 8));
+  out.append(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+  // One segment, and the size computed beforehand was exact.
+  TROLLEY_ASSERT(builder.getSegmentsForOutput().size() == 1);
+  TROLLEY_ASSERT(out.size() == expected_bytes);
+  return out;
+}
+
+// A builder of one segment holding exactly `bytes` of framed message: the
+// segment table word is not part of the segment.
+unsigned SegmentWords(size_t bytes) {
+  return static_cast<unsigned>((bytes - kCartHeaderBytes) / kWordBytes - 1);
 }
 
 }  // namespace
@@ -253,43 +456,109 @@ CartState CartState::FromParts(CartParts parts) {
 }
 
 size_t CartState::EncodedBytes() const {
-  size_t words = 1 + 1 + StructWords<rec::CartRecord>();  // segment table, root pointer
+  size_t words = 1 + 1 + StructWords<rec::CartColumns>();  // segment table, root pointer
   if (!lines_.empty()) {
-    words += 1 + lines_.size() * StructWords<rec::Line>();
+    size_t sku_bytes = 0;
+    size_t contributions = 0;
+    size_t attributes_words = 0;
+    size_t with_attributes = 0;
     for (const auto& [sku, line] : lines_) {
-      words += TextWords(sku.size());
-      words += 1 + line.size() * StructWords<rec::Contribution>();
+      sku_bytes += sku.size();
+      contributions += line.size();
       for (const auto& [tag, c] : line) {
         if (c.attributes.empty()) continue;
-        words += 1 + c.attributes.size() * StructWords<rec::Attribute>();
-        for (const auto& [key, value] : c.attributes) {
-          words += TextWords(key.size());
-          if (!value.empty()) words += TextWords(value.size());
-        }
+        ++with_attributes;
+        attributes_words += AttributesWords(c.attributes);
       }
     }
+    words += BytesWords(sku_bytes);
+    words += BytesWords(2 * 4 * lines_.size());  // lines
+    words += 2 * contributions;                  // contributions
+    words += BytesWords(4 * contributions);      // quantities
+    if (with_attributes != 0) {
+      words += 1 + with_attributes * StructWords<rec::ContributionAttributes>() + attributes_words;
+    }
   }
-  words += removed_tags_.size();  // a List(UInt64) has no tag word
-  if (!applied_.empty()) words += 1 + applied_.size() * StructWords<rec::AppliedMutation>();
-  if (merged_into_) words += TextWords(merged_into_->size());
-  return kCartHeaderBytes + words * kWordBytes;
+  return kCartHeaderBytes + (words + TailWords(*this)) * kWordBytes;
 }
 
 std::string CartState::Encode() const {
   CheckInvariants();
   const size_t expected_bytes = EncodedBytes();
-  // One segment holding exactly the message: the segment table word is not
-  // part of the segment.
-  const size_t segment_words = (expected_bytes - kCartHeaderBytes) / kWordBytes - 1;
-  capnp::MallocMessageBuilder builder(static_cast<unsigned>(segment_words),
+  capnp::MallocMessageBuilder builder(SegmentWords(expected_bytes),
+                                      capnp::AllocationStrategy::FIXED_SIZE);
+  rec::CartColumns::Builder root = builder.initRoot<rec::CartColumns>();
+  root.setSemantics(RecordSemantics(semantics_));
+  if (!lines_.empty()) {
+    size_t sku_total = 0;
+    size_t contributions = 0;
+    size_t with_attributes = 0;
+    for (const auto& [sku, line] : lines_) {
+      sku_total += sku.size();
+      contributions += line.size();
+      for (const auto& [tag, c] : line) with_attributes += c.attributes.empty() ? 0 : 1;
+    }
+    const auto lines = static_cast<unsigned>(lines_.size());
+    const auto count = static_cast<unsigned>(contributions);
+    kj::byte* skus = root.initSkus(static_cast<unsigned>(sku_total)).begin();
+    auto line_columns = root.initLines(2 * lines);
+    auto contribution_columns = root.initContributions(2 * count);
+    auto quantities = root.initQuantities(count);
+    capnp::List<rec::ContributionAttributes>::Builder attributes;
+    if (with_attributes != 0) {
+      attributes = root.initAttributes(static_cast<unsigned>(with_attributes));
+    }
+    unsigned i = 0;
+    unsigned j = 0;
+    unsigned a = 0;
+    for (const auto& [sku, line] : lines_) {
+      std::memcpy(skus, sku.data(), sku.size());
+      skus += sku.size();
+      line_columns.set(i++, static_cast<uint32_t>(sku.size()));
+      line_columns.set(i++, static_cast<uint32_t>(line.size()));
+      for (const auto& [tag, c] : line) {
+        TROLLEY_ASSERT(c.quantity <= kCartQuantityLimit);
+        contribution_columns.set(2 * j, tag);
+        contribution_columns.set(2 * j + 1, c.at_ms);
+        quantities.set(j, c.quantity | (c.kind == CartContribution::Kind::kSet ? kSetBit : 0));
+        if (!c.attributes.empty()) {
+          rec::ContributionAttributes::Builder entry = attributes[a++];
+          entry.setContribution(j);
+          WriteAttributes(c.attributes,
+                          entry.initAttributes(static_cast<unsigned>(c.attributes.size())));
+        }
+        ++j;
+      }
+    }
+  }
+  WriteTail(*this, root);
+  return Frame(builder, kCartFormatVersion, expected_bytes);
+}
+
+namespace cart_internal {
+
+std::string EncodeV1(const CartState& s) {
+  s.CheckInvariants();
+  size_t words = 1 + 1 + StructWords<rec::CartRecord>();
+  if (!s.lines().empty()) {
+    words += 1 + s.lines().size() * StructWords<rec::Line>();
+    for (const auto& [sku, line] : s.lines()) {
+      words += TextWords(sku.size());
+      words += 1 + line.size() * StructWords<rec::Contribution>();
+      for (const auto& [tag, c] : line) {
+        if (!c.attributes.empty()) words += AttributesWords(c.attributes);
+      }
+    }
+  }
+  const size_t expected_bytes = kCartHeaderBytes + (words + TailWords(s)) * kWordBytes;
+  capnp::MallocMessageBuilder builder(SegmentWords(expected_bytes),
                                       capnp::AllocationStrategy::FIXED_SIZE);
   rec::CartRecord::Builder root = builder.initRoot<rec::CartRecord>();
-  root.setSemantics(semantics_ == CartSemantics::kOrSet ? rec::Semantics::OR_SET
-                                                        : rec::Semantics::UNION_MAX);
-  if (!lines_.empty()) {
-    auto lines = root.initLines(static_cast<unsigned>(lines_.size()));
+  root.setSemantics(RecordSemantics(s.semantics()));
+  if (!s.lines().empty()) {
+    auto lines = root.initLines(static_cast<unsigned>(s.lines().size()));
     unsigned i = 0;
-    for (const auto& [sku, line] : lines_) {
+    for (const auto& [sku, line] : s.lines()) {
       rec::Line::Builder l = lines[i++];
       l.setSku(TextOf(sku));
       auto contributions = l.initContributions(static_cast<unsigned>(line.size()));
@@ -302,51 +571,23 @@ std::string CartState::Encode() const {
         b.setQuantity(c.quantity);
         b.setAtMs(c.at_ms);
         if (c.attributes.empty()) continue;
-        auto attributes = b.initAttributes(static_cast<unsigned>(c.attributes.size()));
-        unsigned k = 0;
-        for (const auto& [key, value] : c.attributes) {
-          rec::Attribute::Builder a = attributes[k++];
-          a.setKey(TextOf(key));
-          if (!value.empty()) a.setValue(TextOf(value));
-        }
+        WriteAttributes(c.attributes,
+                        b.initAttributes(static_cast<unsigned>(c.attributes.size())));
       }
     }
   }
-  if (!removed_tags_.empty()) {
-    auto removed = root.initRemovedTags(static_cast<unsigned>(removed_tags_.size()));
-    for (unsigned i = 0; i < removed_tags_.size(); ++i) removed.set(i, removed_tags_[i]);
-  }
-  if (!applied_.empty()) {
-    auto applied = root.initApplied(static_cast<unsigned>(applied_.size()));
-    unsigned i = 0;
-    for (const auto& [id, at_ms] : applied_) {
-      applied[i].setId(id);
-      applied[i].setAtMs(at_ms);
-      ++i;
-    }
-  }
-  if (merged_into_) root.setMergedInto(TextOf(*merged_into_));
-
-  const kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
-  const kj::ArrayPtr<const kj::byte> bytes = words.asBytes();
-  std::string out;
-  out.reserve(kCartHeaderBytes + bytes.size());
-  out.push_back(kCartMagic[0]);
-  out.push_back(kCartMagic[1]);
-  out.push_back(static_cast<char>(kCartFormatVersion & 0xff));
-  out.push_back(static_cast<char>(kCartFormatVersion >> 8));
-  out.append(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
-  // One segment, and EncodedBytes() was exact.
-  TROLLEY_ASSERT(builder.getSegmentsForOutput().size() == 1);
-  TROLLEY_ASSERT(out.size() == expected_bytes);
-  return out;
+  WriteTail(s, root);
+  return Frame(builder, 1, expected_bytes);
 }
 
+}  // namespace cart_internal
+
 Result<CartState> CartState::Decode(std::string_view bytes, CartSemantics expected) {
-  Result<std::string_view> message = Unframe(bytes);
-  if (!message.ok()) return message.status();
-  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(message->size() / kWordBytes);
-  std::memcpy(words.begin(), message->data(), message->size());
+  Result<Framed> framed = Unframe(bytes);
+  if (!framed.ok()) return framed.status();
+  const std::string_view message = framed->message;
+  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(message.size() / kWordBytes);
+  std::memcpy(words.begin(), message.data(), message.size());
   capnp::ReaderOptions options;
   options.traversalLimitInWords = kTraversalWordsMin + kTraversalWordsPerInputWord * words.size();
   options.nestingLimit = kNestingLimit;
@@ -356,7 +597,9 @@ Result<CartState> CartState::Decode(std::string_view bytes, CartSemantics expect
       return Corrupt(std::to_string((words.end() - reader.getEnd()) * kWordBytes) +
                      " trailing bytes after the Cap'n Proto message");
     }
-    Result<CartParts> parts = ReadRecord(reader.getRoot<rec::CartRecord>(), expected);
+    Result<CartParts> parts = framed->version == 1
+                                  ? ReadRecord(reader.getRoot<rec::CartRecord>(), expected)
+                                  : ReadColumns(reader.getRoot<rec::CartColumns>(), expected);
     if (!parts.ok()) return parts.status();
     return FromParts(std::move(parts).value());
   } catch (const kj::Exception& e) {

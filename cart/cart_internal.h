@@ -36,6 +36,10 @@ uint64_t RawQuantity(const CartContributions& line);
 // The contribution whose attributes the line shows: the newest by (at_ms, tag).
 const CartContribution& NewestContribution(const CartContributions& line);
 
+// `s` in format version 1 (a CartRecord), as releases before version 2
+// wrote it: for tests that an old value still reads.
+std::string EncodeV1(const CartState& s);
+
 // "add", "set_quantity", "remove", "clear".
 std::string_view KindName(Mutation::Kind kind);
 

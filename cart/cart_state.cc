@@ -172,6 +172,10 @@ Mutation Mutation::Clear(uint64_t id, uint64_t now_ms) {
 Status CartState::Apply(const Mutation& m, const CartLimits& limits) {
   if (m.id == 0) return Invalid("mutation id 0 is reserved; ids are nonzero");
   if (Applied(m.id)) return Status::Ok();  // a retry
+  if (limits.quantity_max > kCartQuantityLimit) {
+    return Invalid("quantity_max = " + std::to_string(limits.quantity_max) +
+                   " is above what a cart stores (" + std::to_string(kCartQuantityLimit) + ")");
+  }
   if (Status s = ValidateMutation(m, limits); !s.ok()) return s;
   TROLLEY_ASSERT(limits.applied_ids_max >= 1);
 
@@ -179,7 +183,9 @@ Status CartState::Apply(const Mutation& m, const CartLimits& limits) {
   const Status s = semantics_ == CartSemantics::kOrSet ? next.ApplyOrSet(m, limits)
                                                        : next.ApplyUnionMax(m, limits);
   if (!s.ok()) return s;
-  next.RecordApplied(m, limits);
+  // An OR-Set contribution's tag already says it was applied, live or
+  // removed; the window holds the rest (removes, clears, capped-out adds).
+  if (semantics_ != CartSemantics::kOrSet || !next.HasLiveTag(m.id)) next.RecordApplied(m, limits);
   next.CheckInvariants();
   TROLLEY_ASSERT(next.Applied(m.id));
 

@@ -32,15 +32,17 @@
 //    survives a remove that did not observe it, and an observed remove
 //    never comes back.
 //
-// Idempotence (both semantics). Every mutation carries a nonzero id. The
-// state keeps the ids it applied, with their now_ms; Merge unions them, so a
-// mutation applied in any sibling is applied in the merge. Apply of an id
-// the state already holds changes nothing. The set is a window: Apply keeps
-// the applied_ids_max ids with the largest (now_ms, id), evicting the oldest
-// (never the id it just applied). A retry of a mutation evicted from the
-// window could apply again: in union+max any retry; in OR-Set only Remove
-// and Clear, because an OR-Set Add or SetQuantity leaves its tag behind
-// forever (as a live contribution or a tombstone), and Applied() checks it.
+// Idempotence (both semantics). Every mutation carries a nonzero id. An
+// OR-Set Add or SetQuantity that adds a contribution is known by its tag,
+// kept forever (live, or as a tombstone once removed). The state keeps the
+// ids of the other mutations it applied (every union+max mutation; OR-Set
+// removes, clears and capped-out adds), with their now_ms; Merge unions
+// them, so a mutation applied in any sibling is applied in the merge. Apply
+// of an id the state already holds (Applied()) changes nothing. The applied
+// ids are a window: Apply keeps the applied_ids_max ids with the largest
+// (now_ms, id), evicting the oldest (never the id it just applied). A retry
+// of a mutation evicted from the window could apply again: in union+max any
+// retry; in OR-Set only Remove, Clear and a capped-out Add.
 // With the default 1024 ids and a client that retries for at most a minute,
 // a cart would need over 1024 mutations in that minute to lose protection.
 //
@@ -101,7 +103,7 @@ std::string_view CartSemanticsName(CartSemantics semantics);
 
 struct CartLimits {
   size_t lines_max = 200;                // lines in one cart
-  uint32_t quantity_max = 999;           // per line
+  uint32_t quantity_max = 999;           // per line; at most kCartQuantityLimit
   size_t encoded_bytes_max = 256 * 1024; // Encode().size()
   size_t attributes_max = 8;             // per line
   size_t attribute_bytes_max = 256;      // key + value of one attribute
@@ -109,10 +111,14 @@ struct CartLimits {
   size_t applied_ids_max = 1024;         // the idempotence window (see above)
 };
 
-// The format version this build writes, and the newest it reads.
-inline constexpr uint16_t kCartFormatVersion = 1;
+// The format version this build writes, and the newest it reads (it reads
+// every version from 1).
+inline constexpr uint16_t kCartFormatVersion = 2;
 inline constexpr size_t kCartHeaderBytes = 4;
 inline constexpr char kCartMagic[2] = {'T', 'K'};
+// The largest quantity a cart stores (the format's bound): a larger
+// CartLimits::quantity_max is refused by Apply.
+inline constexpr uint32_t kCartQuantityLimit = 0x7fffffff;
 // MarkMergedInto's key: the store's own key limit (storage/engine.h).
 inline constexpr size_t kCartKeyBytesMax = 400;
 
@@ -178,8 +184,8 @@ class CartState {
   // Applies `m`. On error the state is unchanged. If Applied(m.id), returns
   // ok and changes nothing (checked before anything else but id != 0).
   // Errors: InvalidArgument for a malformed mutation (id 0, empty sku, add
-  // of 0, an empty attribute key, fields a kind does not take);
-  // LimitExceeded for a limit, with its name and the value (see the file
+  // of 0, an empty attribute key, fields a kind does not take) or limits
+  // with quantity_max above kCartQuantityLimit; LimitExceeded for a limit, with its name and the value (see the file
   // comment for which are capped).
   [[nodiscard]] Status Apply(const Mutation& m, const CartLimits& limits);
 
@@ -208,7 +214,7 @@ class CartState {
   [[nodiscard]] Status MarkMergedInto(std::string_view user_key);
 
   // The stored bytes (layout in cart_codec.cc): 4-byte header, then a
-  // single-segment Cap'n Proto CartRecord (cart/cart.capnp). Deterministic:
+  // single-segment Cap'n Proto CartColumns (cart/cart.capnp). Deterministic:
   // equal states give equal bytes. Asserts CheckInvariants().
   std::string Encode() const;
   // Encode().size(), computed without encoding.

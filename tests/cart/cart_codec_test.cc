@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cart/cart.capnp.h"
+#include "cart/cart_internal.h"
 #include "cart/cart_state.h"
 #include "common/random.h"
 #include "tests/cart/cart_test_util.h"
@@ -115,8 +116,8 @@ std::string FrameBuilder(capnp::MessageBuilder& builder, uint16_t version = kCar
 }
 
 // Header + a single-segment message of raw words.
-std::string FrameRaw(const std::vector<uint64_t>& segment) {
-  std::string out{kCartMagic[0], kCartMagic[1], static_cast<char>(kCartFormatVersion), 0};
+std::string FrameRaw(const std::vector<uint64_t>& segment, uint16_t version) {
+  std::string out{kCartMagic[0], kCartMagic[1], static_cast<char>(version), 0};
   auto put64 = [&](uint64_t w) {
     for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((w >> (8 * i)) & 0xff));
   };
@@ -142,7 +143,7 @@ TEST(CartCodecTest, EmptyCartsRoundTrip) {
     SCOPED_TRACE(Name(sem));
     const CartState empty(sem);
     ExpectRoundTrip(empty);
-    EXPECT_EQ(empty.Encode().size(), 60u);  // header 4, table 8, root 8, struct 40
+    EXPECT_EQ(empty.Encode().size(), 92u);  // header 4, table 8, root 8, struct 72
   }
 }
 
@@ -282,8 +283,9 @@ TEST(CartCodecTest, HeaderErrors) {
   Result<CartState> decoded = CartState::Decode(newer, CartSemantics::kOrSet);
   EXPECT_EQ(decoded.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(decoded.status().message(),
-            "cart value: format version 2 is newer than this build supports (1): upgrade the "
-            "trolley client");
+            "cart value: format version " + std::to_string(kCartFormatVersion + 1) +
+                " is newer than this build supports (" + std::to_string(kCartFormatVersion) +
+                "): upgrade the trolley client");
   newer[2] = 0;
   newer[3] = 1;  // 256: little-endian
   EXPECT_NE(CartState::Decode(newer, CartSemantics::kOrSet).status().message().find("version 256"),
@@ -318,6 +320,7 @@ TEST(CartCodecTest, OtherSemanticsIsFailedPrecondition) {
 }
 
 // Well-formed Cap'n Proto that breaks an invariant: Corruption, saying what.
+// Format version 1 (CartRecord), which this build still reads.
 TEST(CartCodecTest, BrokenInvariantsAreCorruption) {
   using Root = cart_record::CartRecord::Builder;
   auto contribution = [](cart_record::Contribution::Builder b, uint64_t tag, uint32_t q,
@@ -420,7 +423,7 @@ TEST(CartCodecTest, BrokenInvariantsAreCorruption) {
     root.setSemantics(c.semantics == CartSemantics::kOrSet ? cart_record::Semantics::OR_SET
                                                            : cart_record::Semantics::UNION_MAX);
     c.build(root);
-    Result<CartState> decoded = CartState::Decode(FrameBuilder(builder), c.semantics);
+    Result<CartState> decoded = CartState::Decode(FrameBuilder(builder, 1), c.semantics);
     ASSERT_FALSE(decoded.ok());
     EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
     EXPECT_NE(decoded.status().message().find(c.message), std::string::npos)
@@ -432,9 +435,149 @@ TEST(CartCodecTest, BrokenInvariantsAreCorruption) {
   root.setSemantics(cart_record::Semantics::OR_SET);
   lines(root, {{"a", {1, 2}}, {"b", {3}}});
   root.initRemovedTags(1).set(0, 4);
-  Result<CartState> decoded = CartState::Decode(FrameBuilder(builder), CartSemantics::kOrSet);
+  Result<CartState> decoded = CartState::Decode(FrameBuilder(builder, 1), CartSemantics::kOrSet);
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(decoded->Lines(kLimits).size(), 2u);
+}
+
+// Format version 2 (CartColumns): the columns must agree with each other.
+TEST(CartCodecTest, BrokenColumnsAreCorruption) {
+  using Root = cart_record::CartColumns::Builder;
+  constexpr uint32_t kSet = uint32_t{1} << 31;
+  // A well-formed or-set cart: lines "a" (tags 1, 2) and "bc" (tag 3), the
+  // second contribution of "a" with an attribute.
+  struct Columns {
+    std::string skus = "abc";
+    std::vector<uint32_t> lines = {1, 2, 2, 1};
+    std::vector<uint64_t> contributions = {1, 10, 2, 20, 3, 30};
+    std::vector<uint32_t> quantities = {1, 2, 3};
+    std::vector<std::pair<uint32_t, std::vector<std::string>>> attributes = {{1, {"size"}}};
+    bool union_max = false;
+  };
+  auto build = [](const Columns& c, capnp::MallocMessageBuilder& builder) {
+    Root root = builder.initRoot<cart_record::CartColumns>();
+    root.setSemantics(c.union_max ? cart_record::Semantics::UNION_MAX
+                                  : cart_record::Semantics::OR_SET);
+    root.setSkus(kj::arrayPtr(reinterpret_cast<const kj::byte*>(c.skus.data()), c.skus.size()));
+    auto lines = root.initLines(static_cast<unsigned>(c.lines.size()));
+    for (unsigned i = 0; i < c.lines.size(); ++i) lines.set(i, c.lines[i]);
+    auto contributions = root.initContributions(static_cast<unsigned>(c.contributions.size()));
+    for (unsigned i = 0; i < c.contributions.size(); ++i) {
+      contributions.set(i, c.contributions[i]);
+    }
+    auto quantities = root.initQuantities(static_cast<unsigned>(c.quantities.size()));
+    for (unsigned i = 0; i < c.quantities.size(); ++i) quantities.set(i, c.quantities[i]);
+    auto attributes = root.initAttributes(static_cast<unsigned>(c.attributes.size()));
+    for (unsigned i = 0; i < c.attributes.size(); ++i) {
+      attributes[i].setContribution(c.attributes[i].first);
+      const auto& keys = c.attributes[i].second;
+      auto list = attributes[i].initAttributes(static_cast<unsigned>(keys.size()));
+      for (unsigned k = 0; k < keys.size(); ++k) {
+        if (!keys[k].empty()) list[k].setKey(keys[k]);
+      }
+    }
+  };
+  auto decode = [&](const Columns& c) {
+    capnp::MallocMessageBuilder builder;
+    build(c, builder);
+    return CartState::Decode(FrameBuilder(builder), c.union_max ? CartSemantics::kUnionMax
+                                                                : CartSemantics::kOrSet);
+  };
+  {
+    SCOPED_TRACE("control");
+    Result<CartState> good = decode(Columns{});
+    ASSERT_TRUE(good.ok()) << good.status().ToString();
+    EXPECT_EQ(good->lines().size(), 2u);
+    EXPECT_EQ(good->lines().at("a").at(2).at_ms, 20u);
+    EXPECT_EQ(good->lines().at("a").at(2).attributes.count("size"), 1u);
+    EXPECT_EQ(good->lines().at("bc").at(3).quantity, 3u);
+  }
+  struct Case {
+    const char* name;
+    std::function<void(Columns&)> change;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {"odd line list", [](Columns& c) { c.lines.pop_back(); }, "odd length"},
+      {"contribution words", [](Columns& c) { c.contributions.pop_back(); }, "expected two each"},
+      {"sku bytes overrun", [](Columns& c) { c.lines[2] = 3; }, "more than the 3 sku bytes"},
+      {"sku bytes left over", [](Columns& c) { c.skus += "d"; }, "belong to no line"},
+      {"empty sku", [](Columns& c) { c.lines[0] = 0; }, "empty sku"},
+      {"unsorted skus",
+       [](Columns& c) {
+         c.skus = "bca";
+         c.lines = {2, 1, 1, 2};
+       },
+       "not sorted by sku"},
+      {"line of no contributions", [](Columns& c) { c.lines[3] = 0; }, "no contributions"},
+      {"count overrun", [](Columns& c) { c.lines[3] = 2; }, "only 1 are left"},
+      {"contributions left over", [](Columns& c) { c.lines[1] = 1; }, "belong to no line"},
+      {"tag 0", [](Columns& c) { c.contributions[0] = 0; }, "tag 0"},
+      {"tags unsorted", [](Columns& c) { c.contributions[2] = 1; }, "not ascending"},
+      {"tag in two lines", [](Columns& c) { c.contributions[4] = 1; }, "two lines"},
+      {"quantity 0", [](Columns& c) { c.quantities[0] = 0; }, "is 0"},
+      {"set of quantity 0", [](Columns& c) { c.quantities[0] = kSet; }, "is 0"},
+      {"attributes out of range", [](Columns& c) { c.attributes[0].first = 3; },
+       "but there are 3"},
+      {"attributes unsorted",
+       [](Columns& c) { c.attributes = {{1, {"size"}}, {0, {"size"}}}; }, "not ascending"},
+      {"empty attribute entry", [](Columns& c) { c.attributes[0].second.clear(); },
+       "empty attribute entry"},
+      {"attribute with empty key", [](Columns& c) { c.attributes[0].second = {""}; },
+       "empty key"},
+      {"union-max add",
+       [](Columns& c) {
+         c.union_max = true;
+         c.lines = {1, 1, 2, 1};
+         c.contributions = {1, 10, 3, 30};
+         c.quantities = {kSet | 1, 3};
+         c.attributes.clear();
+       },
+       "add contribution"},
+      {"union-max line of two",
+       [](Columns& c) {
+         c.union_max = true;
+         c.quantities = {kSet | 1, kSet | 2, kSet | 3};
+       },
+       "exactly one"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Columns columns;
+    c.change(columns);
+    Result<CartState> decoded = decode(columns);
+    ASSERT_FALSE(decoded.ok());
+    EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
+    EXPECT_NE(decoded.status().message().find(c.message), std::string::npos)
+        << decoded.status().message();
+  }
+}
+
+// Values written by releases before format version 2 read as the same
+// state, and are rewritten in version 2; version 2 is smaller for any cart
+// of a few lines.
+TEST(CartCodecTest, FormatVersion1StillReads) {
+  size_t bytes_v1 = 0;
+  size_t bytes_v2 = 0;
+  for (uint64_t c = 0; c < 1000; ++c) {
+    const uint64_t seed = kSeed + 100 + c;
+    SCOPED_TRACE("seed=" + std::to_string(seed));
+    Random rng(seed);
+    const CartState s = RandomCart(rng, kBoth[c % 2]);
+    const std::string v1 = cart_internal::EncodeV1(s);
+    ASSERT_EQ(v1[2], 1);
+    Result<CartState> decoded = CartState::Decode(v1, s.semantics());
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    EXPECT_EQ(*decoded, s);
+    EXPECT_EQ(decoded->Encode(), s.Encode());
+    bytes_v1 += v1.size();
+    bytes_v2 += s.Encode().size();
+    if (s.lines().size() >= 3) {
+      EXPECT_LT(s.EncodedBytes(), v1.size()) << s.DebugString();
+    }
+  }
+  std::printf("1000 random carts: %zu bytes in version 1, %zu in version 2\n", bytes_v1,
+              bytes_v2);
 }
 
 // A cart written by another writer in several segments still reads.
@@ -447,7 +590,7 @@ TEST(CartCodecTest, MultiSegmentMessageDecodes) {
   std::memcpy(words.begin(), bytes.data() + 4, bytes.size() - 4);
   capnp::FlatArrayMessageReader reader(words);
   capnp::MallocMessageBuilder builder(1, capnp::AllocationStrategy::FIXED_SIZE);
-  builder.setRoot(reader.getRoot<cart_record::CartRecord>());
+  builder.setRoot(reader.getRoot<cart_record::CartColumns>());
   const std::string multi = FrameBuilder(builder);
   ASSERT_GT(ReadU32(multi, 4), 0u) << "expected several segments";
   Result<CartState> decoded = CartState::Decode(multi, CartSemantics::kOrSet);
@@ -456,8 +599,8 @@ TEST(CartCodecTest, MultiSegmentMessageDecodes) {
   EXPECT_EQ(decoded->Encode(), bytes);  // re-encoded canonically
 }
 
-// A 40-byte message claiming four million zero-sized lines hits the
-// traversal limit instead of allocating.
+// A 40-byte message (format version 1) claiming four million zero-sized
+// lines hits the traversal limit instead of allocating.
 TEST(CartCodecTest, HugeListClaimHitsTraversalLimit) {
   const std::vector<uint64_t> words = {
       StructPointer(0, 1, 4),        // root -> struct of 1 data word, 4 pointers
@@ -466,7 +609,7 @@ TEST(CartCodecTest, HugeListClaimHitsTraversalLimit) {
       0, 0, 0,                       // removedTags, applied, mergedInto
       StructPointer(1 << 22, 0, 0),  // tag: 4M elements of 0 words
   };
-  Result<CartState> decoded = CartState::Decode(FrameRaw(words), CartSemantics::kOrSet);
+  Result<CartState> decoded = CartState::Decode(FrameRaw(words, 1), CartSemantics::kOrSet);
   ASSERT_FALSE(decoded.ok());
   EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
   EXPECT_NE(decoded.status().message().find("traversal limit"), std::string::npos)
@@ -510,7 +653,7 @@ std::string SharedAttributeRecord(uint32_t n, uint32_t value_words) {
   w.push_back(0x6b);                                         // "k\0"
   for (uint32_t i = 0; i + 1 < value_words; ++i) w.push_back(0x6161616161616161ull);
   w.push_back(0x0061616161616161ull);  // NUL-terminated
-  return FrameRaw(w);
+  return FrameRaw(w, 1);
 }
 
 TEST(CartCodecTest, OverlappingPointersHitTraversalLimit) {

@@ -282,8 +282,15 @@ class History {
   // The implementation agrees with the model.
   bool CheckSibling(const Sibling& s, std::string* why) const {
     s.state.CheckInvariants();
+    // Applied: the window's ids, and (OR-Set) every tag, live or removed.
     Tags applied;
     for (const auto& [id, at_ms] : s.state.applied()) applied.insert(id);
+    applied.insert(s.state.removed_tags().begin(), s.state.removed_tags().end());
+    for (const auto& [sku, line] : s.state.lines()) {
+      if (semantics_ == CartSemantics::kOrSet) {
+        for (const auto& [tag, c] : line) applied.insert(tag);
+      }
+    }
     if (applied != s.model.applied) {
       return Fail(why, "applied ids " + Show(applied) + " but the model has " +
                            Show(s.model.applied));

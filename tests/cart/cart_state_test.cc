@@ -233,8 +233,9 @@ TEST_P(CartStateTest, WindowKeepsTheNewestIds) {
   CartState s = Empty();
   CartLimits limits;
   limits.applied_ids_max = 3;
+  // Removes: an OR-Set add is known by its tag and takes no window slot.
   for (uint64_t id = 1; id <= 5; ++id) {
-    MustApply(s, Mutation::Add(id, "sku" + std::to_string(id), 1, kT0 + id), limits);
+    MustApply(s, Mutation::Remove(id, "sku" + std::to_string(id), kT0 + id), limits);
   }
   ASSERT_EQ(s.applied().size(), 3u);
   EXPECT_EQ(s.applied().begin()->first, 3u);
@@ -250,6 +251,28 @@ TEST_P(CartStateTest, WindowKeepsTheNewestIds) {
   EXPECT_EQ(t.applied().size(), 3u);
   EXPECT_FALSE(t.applied().contains(8));
   EXPECT_TRUE(t.applied().contains(7));  // just applied
+}
+
+// OR-Set: a contribution's tag is its record of being applied, so an add or
+// set takes no window slot; what leaves no tag (a remove, a capped-out add)
+// does. Union+max records every mutation.
+TEST_P(CartStateTest, WindowHoldsWhatLeavesNoTag) {
+  CartState s = Empty();
+  CartLimits limits;
+  limits.quantity_max = 2;
+  MustApply(s, Mutation::Add(1, "apple", 2, kT0), limits);
+  MustApply(s, Mutation::SetQuantity(2, "pear", 1, kT0), limits);
+  MustApply(s, Mutation::Add(3, "apple", 1, kT0), limits);  // capped out
+  MustApply(s, Mutation::Remove(4, "pear", kT0), limits);
+  for (uint64_t id = 1; id <= 4; ++id) EXPECT_TRUE(s.Applied(id)) << id;
+  std::vector<uint64_t> window;
+  for (const auto& [id, at_ms] : s.applied()) window.push_back(id);
+  const std::vector<uint64_t> expected =
+      OrSet() ? std::vector<uint64_t>{3, 4} : std::vector<uint64_t>{1, 2, 3, 4};
+  EXPECT_EQ(window, expected);
+  const CartState before = s;
+  MustApply(s, Mutation::SetQuantity(2, "pear", 1, kT0), limits);  // a retry: its tombstone
+  EXPECT_EQ(s, before);
 }
 
 TEST_P(CartStateTest, RetryOlderThanTheWindow) {

@@ -119,6 +119,7 @@ std::vector<uint64_t> Ledger::Carts() const {
   std::vector<uint64_t> out;
   out.reserve(carts_.size());
   for (const auto& [cart, lines] : carts_) out.push_back(cart);
+  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -36,6 +36,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -129,7 +130,9 @@ class Ledger {
                uint32_t quantity_max, std::vector<LineShortfall>& out) const;
 
  private:
-  std::map<uint64_t, std::map<std::string, LineBound>> carts_;
+  // Hashed: every operation looks its cart up, and an ordered map of 10 000
+  // carts cost the load generator a tenth of its CPU in cache misses.
+  std::unordered_map<uint64_t, std::map<std::string, LineBound>> carts_;
   uint64_t acked_add_ops_ = 0;
 };
 

@@ -155,19 +155,24 @@ Result<CartAttributes> ReadAttributes(capnp::List<rec::Attribute>::Reader list) 
   return out;
 }
 
-// Checks one decoded contribution of `line` (which holds the line's earlier
-// ones) and adds it; `where` names the line.
-Status AddContribution(const std::string& where, CartSemantics semantics, uint64_t tag,
+// "line 'sku': ", to start an error message.
+std::string Where(const std::string& sku) { return "line " + cart_internal::Quoted(sku) + ": "; }
+
+// Checks one decoded contribution of line `sku` (`line` holds its earlier
+// ones) and adds it.
+Status AddContribution(const std::string& sku, CartSemantics semantics, uint64_t tag,
                        CartContribution c, CartContributions& line) {
-  if (tag == 0) return Corrupt(where + "a contribution has tag 0");
+  if (tag == 0) return Corrupt(Where(sku) + "a contribution has tag 0");
   if (!line.empty() && line.rbegin()->first >= tag) {
-    return Corrupt(where + "contribution tags are not ascending (" +
+    return Corrupt(Where(sku) + "contribution tags are not ascending (" +
                    std::to_string(line.rbegin()->first) + " then " + std::to_string(tag) + ")");
   }
   if (semantics == CartSemantics::kUnionMax && c.kind != CartContribution::Kind::kSet) {
-    return Corrupt(where + "a union-max line holds an add contribution");
+    return Corrupt(Where(sku) + "a union-max line holds an add contribution");
   }
-  if (c.quantity == 0) return Corrupt(where + "contribution " + std::to_string(tag) + " is 0");
+  if (c.quantity == 0) {
+    return Corrupt(Where(sku) + "contribution " + std::to_string(tag) + " is 0");
+  }
   line.emplace_hint(line.end(), tag, std::move(c));
   return Status::Ok();
 }
@@ -182,10 +187,9 @@ Status AddLine(std::string sku, CartContributions contributions, CartSemantics s
                    cart_internal::Quoted(lines.rbegin()->first) + " then " +
                    cart_internal::Quoted(sku) + ")");
   }
-  const std::string where = "line " + cart_internal::Quoted(sku) + ": ";
-  if (contributions.empty()) return Corrupt(where + "no contributions");
+  if (contributions.empty()) return Corrupt(Where(sku) + "no contributions");
   if (semantics == CartSemantics::kUnionMax && contributions.size() != 1) {
-    return Corrupt(where + std::to_string(contributions.size()) +
+    return Corrupt(Where(sku) + std::to_string(contributions.size()) +
                    " contributions; a union-max line has exactly one");
   }
   for (const auto& [tag, c] : contributions) {
@@ -245,7 +249,6 @@ Result<CartParts> ReadRecord(rec::CartRecord::Reader root, CartSemantics expecte
   for (rec::Line::Reader line : root.getLines()) {
     const capnp::Text::Reader sku_text = line.getSku();
     std::string sku(sku_text.begin(), sku_text.size());
-    const std::string where = "line " + cart_internal::Quoted(sku) + ": ";
     CartContributions contributions;
     for (rec::Contribution::Reader r : line.getContributions()) {
       const uint64_t tag = r.getTag();
@@ -254,18 +257,18 @@ Result<CartParts> ReadRecord(rec::CartRecord::Reader root, CartSemantics expecte
         case rec::ContributionKind::ADD: c.kind = CartContribution::Kind::kAdd; break;
         case rec::ContributionKind::SET: c.kind = CartContribution::Kind::kSet; break;
         default:
-          return Corrupt(where + "contribution " + std::to_string(tag) + " has unknown kind " +
+          return Corrupt(Where(sku) + "contribution " + std::to_string(tag) + " has unknown kind " +
                          std::to_string(static_cast<uint16_t>(r.getKind())));
       }
       c.quantity = r.getQuantity();
       c.at_ms = r.getAtMs();
       Result<CartAttributes> attributes = ReadAttributes(r.getAttributes());
       if (!attributes.ok()) {
-        return Status::Corruption(attributes.status().message() + " (" + where +
+        return Status::Corruption(attributes.status().message() + " (" + Where(sku) +
                                   "contribution " + std::to_string(tag) + ")");
       }
       c.attributes = std::move(attributes).value();
-      if (Status s = AddContribution(where, *semantics, tag, std::move(c), contributions);
+      if (Status s = AddContribution(sku, *semantics, tag, std::move(c), contributions);
           !s.ok()) {
         return s;
       }
@@ -334,10 +337,9 @@ Result<CartParts> ReadColumns(rec::CartColumns::Reader root, CartSemantics expec
     }
     std::string sku(reinterpret_cast<const char*>(skus.begin()) + sku_at, size);
     sku_at += size;
-    const std::string where = "line " + cart_internal::Quoted(sku) + ": ";
     const size_t count = line_columns[i + 1];
     if (count > contributions - next) {
-      return Corrupt(where + "claims " + std::to_string(count) + " contributions, but only " +
+      return Corrupt(Where(sku) + "claims " + std::to_string(count) + " contributions, but only " +
                      std::to_string(contributions - next) + " are left");
     }
     CartContributions line;
@@ -352,7 +354,7 @@ Result<CartParts> ReadColumns(rec::CartColumns::Reader root, CartSemantics expec
         c.attributes = std::move(a->second);
       }
       const uint64_t tag = contribution_columns[2 * index];
-      if (Status s = AddContribution(where, *semantics, tag, std::move(c), line);
+      if (Status s = AddContribution(sku, *semantics, tag, std::move(c), line);
           !s.ok()) {
         return s;
       }

@@ -577,8 +577,11 @@ void Node::TickHints(uint64_t now) {
         continue;
       }
       const RequestId id = NextId();
-      env_.transport->Send(Endpoint{target, 0},
-                           ReplicaWrite{id, hint.key.ns, hint.key.key, hint.state, ""});
+      // durable: the owner replies once the state is on its disk, not just
+      // committed, because the reply deletes the hint (under `flush` a
+      // power loss of the owner would otherwise lose what the hint held).
+      env_.transport->Send(Endpoint{target, 0}, ReplicaWrite{id, hint.key.ns, hint.key.key,
+                                                             hint.state, "", /*durable=*/true});
       deliveries_[id.value] = HintDelivery{target, std::move(hint.key), std::move(hint.state), now};
       ++peer.hints_in_flight;
     }
@@ -720,18 +723,28 @@ void Node::TickGets(uint64_t now) {
 void Node::OnReplicaWrite(const Endpoint& from, ReplicaWrite m) {
   const RequestId id = m.id;
   ObjectKey key{std::move(m.ns), std::move(m.key)};
+  // Replies once the write is committed (acknowledged under the engine's
+  // durability), or with m.durable once it is on disk: a hint delivery,
+  // whose sender deletes the hint on this reply. Only then does the
+  // engine's Sync cost anything (an early fsync under `flush`).
+  auto reply = [this, from, id, durable = m.durable, ns = key.ns](const Status& s) {
+    if (!s.ok() || !durable) {
+      env_.transport->Send(from, ReplicaWriteReply{id, s.code(), s.message()});
+      return;
+    }
+    env_.engine->Sync(ns, [this, from, id](Status synced) {
+      env_.transport->Send(from, ReplicaWriteReply{id, synced.code(), synced.message()});
+    });
+  };
   if (!m.hint_for.empty() && m.hint_for != options_.node_id) {
     ++hint_count_;
-    env_.engine->hints().Add(Hint{m.hint_for, std::move(key), std::move(m.state),
-                                  env_.clock->NowWallMs()},
-                             [this, from, id](Status s) {
-                               env_.transport->Send(from, ReplicaWriteReply{id, s.code(), s.message()});
-                             });
+    env_.engine->hints().Add(
+        Hint{m.hint_for, std::move(key), std::move(m.state), env_.clock->NowWallMs()},
+        [reply = std::move(reply)](Status s) { reply(s); });
     return;
   }
-  env_.engine->Merge(std::move(key), std::move(m.state), [this, from, id](Result<SiblingSet> r) {
-    env_.transport->Send(from, ReplicaWriteReply{id, r.status().code(), r.status().message()});
-  });
+  env_.engine->Merge(std::move(key), std::move(m.state),
+                     [reply = std::move(reply)](Result<SiblingSet> r) { reply(r.status()); });
 }
 
 void Node::OnReplicaGet(const Endpoint& from, const ReplicaGet& m) {

@@ -32,10 +32,12 @@
 // reported unreachable counts as a failure), then send the merged state to every replica that
 // answered with less (read repair: a merge, never an overwrite).
 // Hint delivery: every hint_delivery_interval_ms, hints for peers that
-// answer are sent in batches; a hint is removed only after its owner
-// acknowledged a state covering it; failures back off exponentially with
-// jitter. Hints older than hint_age_max_ms are dropped with a log line,
-// and new hints beyond hints_max are refused with one.
+// answer are sent in batches (ReplicaWrite with durable set: the owner
+// replies only once the merged state is on its disk, Engine::Sync, not
+// merely committed); a hint is removed only after its owner acknowledged a
+// state covering it; failures back off exponentially with jitter. Hints
+// older than hint_age_max_ms are dropped with a log line, and new hints
+// beyond hints_max are refused with one.
 // Status: a StatusRequest from any endpoint (an admin tool's connection or
 // a node) gets a StatusReply describing this node as it sees itself; a
 // ReplicaGet from a client connection is answered like one from a

@@ -201,6 +201,24 @@ void SimEngine::Drop(std::string target, ObjectKey key, DoneCallback done) {
   Submit(std::move(op));
 }
 
+void SimEngine::Sync(std::string_view /*ns*/, DoneCallback done) {
+  if (options_.durability != Durability::kFlush || disk_.Synced()) {
+    // What has called back is on disk (sync), or never will be (none).
+    env_.schedule(env_.now_ns(), [done = std::move(done)] { done(Status::Ok()); });
+    return;
+  }
+  // Wait for the next fsync, and ask for it now (LmdbEngine's flusher
+  // wakes at once); the periodic one may come first.
+  durable_waiters_.push_back(std::move(done));
+  if (fsync_pending_) return;
+  fsync_pending_ = true;
+  const uint64_t at = std::max(env_.now_ns() + env_.commit_latency_ns(), stall_until_ns_);
+  env_.schedule(at, [this] {
+    fsync_pending_ = false;
+    Fsync();
+  });
+}
+
 void SimEngine::Submit(Op op) {
   queue_.push_back(std::move(op));
   if (commit_pending_) return;
@@ -233,7 +251,7 @@ void SimEngine::CompleteCommit() {
     if (op.status.ok()) ApplyOp(op, now_ms);
   }
   if (env_.on_commit) env_.on_commit(batch.size());
-  if (options_.durability == Durability::kSync) Fsync();
+  if (options_.durability == Durability::kSync) SyncDisk();
   commit_pending_ = false;
   if (!queue_.empty()) {
     commit_pending_ = true;
@@ -363,6 +381,20 @@ void SimEngine::SetFloor(ActorId actor, uint64_t floor) {
 }
 
 void SimEngine::Fsync() {
+  SyncDisk();
+  if (durable_waiters_.empty()) return;
+  // Every waiter's writes had called back, so were committed: this fsync
+  // covers them. Called back from an event of their own (the periodic
+  // Fsync() is not a node event), in the order they asked.
+  env_.schedule(env_.now_ns(), [waiters = std::move(durable_waiters_)]() mutable {
+    for (DoneCallback& done : waiters) {
+      if (done) done(Status::Ok());
+    }
+  });
+  durable_waiters_.clear();
+}
+
+void SimEngine::SyncDisk() {
   if (disk_.Synced()) return;
   if (env_.on_fsync && options_.durability != Durability::kSync) env_.on_fsync();
   disk_.undo_objects.clear();
@@ -379,7 +411,8 @@ void SimEngine::Close() {
   for (Op& op : batch) {
     if (op.status.ok()) ApplyOp(op, now_ms);
   }
-  Fsync();
+  SyncDisk();  // callbacks, Sync()'s too, never run: the node is gone
+  durable_waiters_.clear();
   disk_.clean_shutdown = true;
 }
 

@@ -28,7 +28,12 @@
 //     never run) and keeps committed data (the OS page cache survives); a
 //     power loss also reverts every object, hint and dot floor to its state
 //     at the last fsync. Dot counter floors are committed with the batch
-//     that raised them, as LmdbEngine does.
+//     that raised them, as LmdbEngine does. Sync() covers the writes that
+//     have called back: in `sync` and `none` (or with nothing unsynced) it
+//     calls back in an event of its own at once; in `flush` it asks for an
+//     fsync now (done after one commit latency, or when a stall ends) and
+//     calls back after the first fsync (that one, or the periodic Fsync()),
+//     as LmdbEngine's flusher does.
 //   - Incarnation: opening a disk after an unclean stop (or a new disk)
 //     takes a new incarnation, so the node takes a new ActorId (DESIGN.md §3
 //     rule 6); a clean Close() keeps it.
@@ -121,6 +126,7 @@ class SimEngine final : public Engine, public HintStore {
                         size_t limit) override;
   void Sweep(uint64_t tombstone_grace_ms, SweepCallback done) override;
   HintStore& hints() override { return *this; }
+  void Sync(std::string_view ns, DoneCallback done) override;
   void Cork() override {}
   void Uncork() override {}
   uint64_t incarnation() const override { return disk_.incarnation; }
@@ -135,13 +141,14 @@ class SimEngine final : public Engine, public HintStore {
   Result<HintStats> Stats() override;
 
   // Makes everything committed durable (the `flush` mode's background
-  // fsync; a no-op when nothing changed since the last one).
+  // fsync; a no-op when nothing changed since the last one), then calls
+  // back every committed Sync() waiting for it.
   void Fsync();
   // A clean stop: applies every queued and in-flight write (their callbacks
   // never run: the node is gone), fsyncs and marks the disk clean.
   void Close();
-  // Nothing queued, committing or waiting to start.
-  bool Idle() const { return queue_.empty() && !commit_pending_; }
+  // Nothing queued, committing or waiting to start, no Sync() waiting.
+  bool Idle() const { return queue_.empty() && !commit_pending_ && durable_waiters_.empty(); }
 
   // Merges submitted while set are read repairs (planted bug overwrite-repair).
   void set_repair_merges(bool on) { repair_merges_ = on; }
@@ -175,6 +182,8 @@ class SimEngine final : public Engine, public HintStore {
   void SetObject(const ObjectKey& key, SiblingSet state);
   void SetHint(const HintKey& key, std::optional<Hint> hint);
   void SetFloor(ActorId actor, uint64_t floor);
+  // Forgets the undo log: what is committed is now durable.
+  void SyncDisk();
   // Planted bugs.
   static void KeepNewestSibling(SiblingSet& state);
   static WriteOutcome PlainVcWrite(SiblingSet& state, WriteIntent intent, ActorId actor);
@@ -185,6 +194,10 @@ class SimEngine final : public Engine, public HintStore {
   std::vector<Op> queue_;
   std::vector<Op> in_flight_;
   bool commit_pending_ = false;  // a start or a completion is scheduled
+  // `flush`: Sync() callbacks waiting for the next fsync, and whether an
+  // early fsync for them is scheduled.
+  std::vector<DoneCallback> durable_waiters_;
+  bool fsync_pending_ = false;
   bool repair_merges_ = false;
   uint64_t stall_until_ns_ = 0;
 };

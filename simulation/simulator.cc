@@ -305,9 +305,9 @@ std::set<uint64_t> HeldMutations(Cluster& cluster, int node, bool replica, const
 
 // After a power loss on `node`: the mutations it forgot that no disk holds
 // any more are lost to the flush window (checker.h). Hints for `node` do not
-// count: the one it had just acknowledged (a commit the power loss took) is
-// being deleted on the strength of that ack; one that is not will deliver
-// the mutation again, and then it is not lost at all.
+// count: a hint is deleted only once `node` has it on disk (a durable
+// hint delivery), so one still held will deliver the mutation again, and
+// then it is not lost at all.
 void NoteLostToPowerLoss(Cluster& cluster, const SeedConfig& config, History& history, int node,
                          const std::vector<KeyState>& before) {
   for (const KeyState& ks : before) {

@@ -144,6 +144,18 @@ class Engine {
 
   virtual HintStore& hints() = 0;
 
+  // Durability for what was acknowledged: `done` runs once every write to
+  // the storage holding namespace `ns` whose callback has already run is
+  // on disk (writes still queued are not covered). kSync: at once (they
+  // are). kFlush: after an fsync, which this asks for now rather than at
+  // the end of flush_interval_ms; at once if nothing is unsynced. kNone: at
+  // once (never fsynced: that is what kNone means). An error if the fsync
+  // fails. Hint delivery uses it (the holder deletes its hint on the
+  // owner's reply); not for the hot path: in kFlush a call may cost an
+  // fsync. `done` never runs inside the call when the engine has a
+  // completion executor (the simulator's engine always defers it).
+  virtual void Sync(std::string_view ns, DoneCallback done) = 0;
+
   // Group commit, made explicit: writes submitted between Cork() and the
   // matching Uncork() go into one commit (up to batch_ops_max), like
   // TCP_CORK. A network loop corks while it handles one read's frames.

@@ -183,6 +183,10 @@ HintStore& NamespaceRouter::hints() {
   return *this;
 }
 
+void NamespaceRouter::Sync(std::string_view ns, DoneCallback done) {
+  EngineFor(ns).Sync(ns, std::move(done));
+}
+
 void NamespaceRouter::Cork() {
   for (Engine* engine : engines_) engine->Cork();
 }

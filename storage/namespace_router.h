@@ -12,7 +12,8 @@
 // and hints from peers may name one this node was not configured with;
 // those are stored, not refused (refusing a join would keep replicas apart
 // forever), in the default engine.
-//   Get, Put, Merge, hints().Add/RemoveDelivered/Drop: the routed engine.
+//   Get, Put, Merge, Sync, hints().Add/RemoveDelivered/Drop: the routed
+//     engine (Sync waits for that engine's writes only).
 //   Scan, hints().List: every engine is asked for the same page; the pages
 //     are merged in the engines' key order (KeyHash big-endian, ns length,
 //     ns, key: the LMDB layout) and cut at `limit`, so the result is one
@@ -78,6 +79,7 @@ class NamespaceRouter final : public Engine, public HintStore {
                         size_t limit) override;
   void Sweep(uint64_t tombstone_grace_ms, SweepCallback done) override;
   HintStore& hints() override;
+  void Sync(std::string_view ns, DoneCallback done) override;
   void Cork() override;
   void Uncork() override;
   uint64_t incarnation() const override;

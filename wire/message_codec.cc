@@ -154,6 +154,7 @@ struct Writer {
     b.setKey(AsData(m.key));
     WriteState(m.state, [&] { return b.initState(); });
     if (!m.hint_for.empty()) b.setHintFor(AsText(m.hint_for));
+    b.setDurable(m.durable);
   }
   void operator()(const ReplicaWriteReply& m) const {
     auto b = env.initReplicaWriteReply();
@@ -385,7 +386,7 @@ Result<ReplicaWrite> Read(wire::ReplicaWrite::Reader in) {
   Result<SiblingSet> state = ReadSiblingSetRecord(in.getState());
   if (!state.ok()) return state.status();
   return ReplicaWrite{RequestId{in.getId()}, Str(in.getNs()), Str(in.getKey()),
-                      std::move(state).value(), Str(in.getHintFor())};
+                      std::move(state).value(), Str(in.getHintFor()), in.getDurable()};
 }
 Result<ReplicaWriteReply> Read(wire::ReplicaWriteReply::Reader in) {
   return ReadReplyHead<ReplicaWriteReply>(in);

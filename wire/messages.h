@@ -16,7 +16,11 @@
 //   - ReplicaGet / ReplicaWrite go from a coordinator to the replicas. A
 //     ReplicaWrite always carries a full state to merge (replication after a
 //     put, read repair, hint delivery); with hint_for set, the receiver is a
-//     fallback and stores it as a hint for that node (sloppy quorum).
+//     fallback and stores it as a hint for that node (sloppy quorum). With
+//     durable set (hint delivery), the receiver replies only once the
+//     write is on disk (Engine::Sync): the sender deletes its hint on that
+//     reply. A peer that predates the field ignores it and replies on
+//     commit, as before.
 //   - Ping / Pong probe liveness; RingInfoRequest / RingInfoReply give a
 //     client the claim so it can route to a coordinator directly.
 //   - ErrorReply is sent, where possible, before a connection is closed for
@@ -161,6 +165,7 @@ struct ReplicaWrite {
   std::string key{};
   SiblingSet state{};      // merged into the receiver's state
   std::string hint_for{};  // non-empty: store as a hint for that node
+  bool durable = false;    // reply once the write is durable, not just committed
   friend bool operator==(const ReplicaWrite&, const ReplicaWrite&) = default;
 };
 

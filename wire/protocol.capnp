@@ -110,6 +110,10 @@ struct ReplicaWrite {
   key @2 :Data;
   state @3 :Record.SiblingSetRecord;
   hintFor @4 :Text;  # non-empty: store as a hint for that node
+  # Reply only once the write is durable (fsynced, even under `flush`), not
+  # when it is committed: set by hint delivery, whose sender deletes its
+  # hint on the reply. Old peers ignore it and reply on commit.
+  durable @5 :Bool;
 }
 
 struct ReplicaWriteReply {

@@ -193,6 +193,8 @@ class LmdbEngine::Impl {
     cv_.notify_one();
   }
   Status SyncNow();
+  // Engine::Sync. kFlush: waits for the flusher, which it wakes.
+  void Sync(Engine::DoneCallback done);
   uint64_t incarnation() const { return incarnation_; }
   Counters counters() const {
     Counters c;
@@ -255,6 +257,10 @@ class LmdbEngine::Impl {
   void Complete(Op& op);
   std::function<void()> Completion(Op& op);  // empty if the op has no callback
   void CompleteBatch(std::vector<Op>& batch);
+  // kFlush, flush_mu_ held: takes the Sync() callbacks waiting for commits
+  // up to `seq` (run them with DeliverDurable once the lock is released).
+  std::vector<Engine::DoneCallback> TakeDurableWaiters(uint64_t seq);
+  void DeliverDurable(std::vector<Engine::DoneCallback> done, const Status& s);
   void Deliver(std::function<void()> fn);
   uint64_t NowMs() { return options_.clock->NowWallMs(); }
 
@@ -282,6 +288,9 @@ class LmdbEngine::Impl {
   std::thread flusher_;
   std::atomic<uint64_t> committed_seq_{0};
   std::atomic<uint64_t> synced_seq_{0};
+  // kFlush: Sync() callbacks by the last commit they wait for; while there
+  // is one the flusher does not sleep (under flush_mu_).
+  std::multimap<uint64_t, Engine::DoneCallback> durable_waiters_;
 
   std::atomic<uint64_t> commits_{0}, ops_committed_{0}, fsyncs_{0}, map_resizes_{0};
 };
@@ -451,7 +460,15 @@ void LmdbEngine::Impl::Shutdown() {
         mdb_txn_abort(txn);
       }
     }
-    mdb_env_sync(env_, 1);
+    const int rc = mdb_env_sync(env_, 1);
+    std::vector<Engine::DoneCallback> waiting;
+    {
+      std::lock_guard lk(flush_mu_);  // the flusher is gone; Sync()s still waiting
+      waiting = TakeDurableWaiters(committed_seq_.load());
+    }
+    DeliverDurable(std::move(waiting), rc == 0 ? Status::Ok()
+                                               : Status::IOError("fsync of " + options_.path +
+                                                                 " failed: " + LmdbError(rc)));
     mdb_env_close(env_);
     env_ = nullptr;
   }
@@ -836,25 +853,76 @@ void LmdbEngine::Impl::RunSweepChunk(SweepJob& job) {
 void LmdbEngine::Impl::FlusherLoop() {
   std::unique_lock lk(flush_mu_);
   while (!flush_stop_) {
-    // Sleep the whole interval (only shutdown wakes it early): an fsync per
-    // interval, however many commits, is what makes kFlush cheap.
+    // Sleep the whole interval: an fsync per interval, however many
+    // commits, is what makes kFlush cheap. Only shutdown and a Sync()
+    // waiting for an fsync (hint delivery: rare) wake it early.
     if (flush_cv_.wait_for(lk, std::chrono::milliseconds(options_.flush_interval_ms),
-                           [&] { return flush_stop_; })) {
+                           [&] { return flush_stop_ || !durable_waiters_.empty(); }) &&
+        flush_stop_) {
       break;
     }
     const uint64_t committed = committed_seq_.load();
-    if (committed == synced_seq_.load()) continue;
-    lk.unlock();
-    const int rc = mdb_env_sync(env_, 1);
-    lk.lock();
-    if (rc != 0) {
-      spdlog::error("storage.flush_failed path={} error={}: recent writes are not on disk",
-                    options_.path, LmdbError(rc));
-      continue;
+    Status synced_status;
+    if (committed != synced_seq_.load()) {
+      lk.unlock();
+      const int rc = mdb_env_sync(env_, 1);
+      lk.lock();
+      if (rc == 0) {
+        uint64_t synced = synced_seq_.load();  // SyncNow may have raised it meanwhile
+        while (synced < committed && !synced_seq_.compare_exchange_weak(synced, committed)) {
+        }
+        ++fsyncs_;
+      } else {
+        spdlog::error("storage.flush_failed path={} error={}: recent writes are not on disk",
+                      options_.path, LmdbError(rc));
+        synced_status = Status::IOError("fsync of " + options_.path + " failed: " + LmdbError(rc));
+      }
     }
-    synced_seq_.store(committed);
-    ++fsyncs_;
+    // On a failed fsync the waiters it was for fail (their caller retries
+    // later); otherwise those now on disk are done.
+    std::vector<Engine::DoneCallback> done =
+        TakeDurableWaiters(synced_status.ok() ? synced_seq_.load() : committed);
+    if (done.empty()) continue;
+    lk.unlock();
+    DeliverDurable(std::move(done), synced_status);
+    lk.lock();
   }
+}
+
+void LmdbEngine::Impl::Sync(Engine::DoneCallback done) {
+  if (options_.durability != Durability::kFlush) {
+    // A write that has called back is on disk in kSync; kNone never fsyncs.
+    Deliver([done = std::move(done)]() mutable { done(Status::Ok()); });
+    return;
+  }
+  {
+    std::lock_guard lk(flush_mu_);
+    // Every write that has called back was committed by now (a commit
+    // counts itself before its callbacks run).
+    const uint64_t seq = committed_seq_.load();
+    if (seq > synced_seq_.load()) {
+      durable_waiters_.emplace(seq, std::move(done));
+      flush_cv_.notify_all();
+      return;
+    }
+  }
+  Deliver([done = std::move(done)]() mutable { done(Status::Ok()); });
+}
+
+std::vector<Engine::DoneCallback> LmdbEngine::Impl::TakeDurableWaiters(uint64_t seq) {
+  std::vector<Engine::DoneCallback> done;
+  for (auto it = durable_waiters_.begin(); it != durable_waiters_.end() && it->first <= seq;) {
+    done.push_back(std::move(it->second));
+    it = durable_waiters_.erase(it);
+  }
+  return done;
+}
+
+void LmdbEngine::Impl::DeliverDurable(std::vector<Engine::DoneCallback> done, const Status& s) {
+  if (done.empty()) return;
+  Deliver([done = std::move(done), s]() mutable {
+    for (auto& cb : done) cb(s);
+  });
 }
 
 Status LmdbEngine::Impl::SyncNow() {
@@ -1061,6 +1129,8 @@ Result<ScanPage> LmdbEngine::Scan(uint64_t first_hash, uint64_t last_hash,
 void LmdbEngine::Sweep(uint64_t tombstone_grace_ms, SweepCallback done) {
   impl_->SubmitSweep(tombstone_grace_ms, std::move(done));
 }
+
+void LmdbEngine::Sync(std::string_view /*ns*/, DoneCallback done) { impl_->Sync(std::move(done)); }
 
 uint64_t LmdbEngine::incarnation() const { return impl_->incarnation(); }
 void LmdbEngine::Cork() { impl_->Cork(); }

@@ -17,8 +17,11 @@
 // In kSync the commit fsyncs on the writer thread, so the thread serving
 // the network never waits for a disk; writes queued meanwhile form the
 // next batch. In kFlush the commit does not fsync (MDB_NOSYNC) and a
-// flusher thread calls mdb_env_sync at least every flush_interval_ms.
-// Callbacks run on options.completion_executor (or the writer thread).
+// flusher thread calls mdb_env_sync at least every flush_interval_ms, and
+// at once while a Sync() waits for it (its callback runs after that
+// fsync). Callbacks run on options.completion_executor (or, without one,
+// the writer thread, the flusher thread for a Sync() in kFlush, or the
+// caller's for a Sync() that has nothing to wait for).
 //
 // Failure modes, each a Status and never corruption:
 //   map full      the map grows (doubling) up to map_size_max_mb, then
@@ -80,6 +83,7 @@ class LmdbEngine final : public Engine, public HintStore {
                         size_t limit) override;
   void Sweep(uint64_t tombstone_grace_ms, SweepCallback done) override;
   HintStore& hints() override { return *this; }
+  void Sync(std::string_view ns, DoneCallback done) override;
   void Cork() override;
   void Uncork() override;
   uint64_t incarnation() const override;

@@ -331,6 +331,38 @@ TEST(NodeTest, DeadReplicaCatchesUpThroughCoordinatorHints) {
   EXPECT_EQ(c.Local("n2", "carol"), c.Local("n3", "carol"));
 }
 
+// A hint is deleted on its owner's reply, so hint delivery asks the owner
+// to reply only once the state is on disk (durable); replication to a
+// replica keeps acknowledging on commit (the hot path).
+TEST(NodeTest, HintDeliveryAsksForADurableAckAndReplicationDoesNot) {
+  TestCluster c(3);
+  const auto pref = c.Pref("carol");
+  const std::string coordinator = pref.primaries[0].name;
+  const std::string victim = pref.primaries[2].name;
+  int replication = 0, delivery = 0;
+  c.SetTap([&](const Packet& p) {
+    const auto* w = std::get_if<ReplicaWrite>(&p.message);
+    if (w == nullptr) return;
+    if (p.to_node == victim) {
+      ++delivery;
+      EXPECT_TRUE(w->durable) << "a hint delivery acknowledged on commit only";
+    } else {
+      ++replication;
+      EXPECT_FALSE(w->durable) << "replication must not wait for an fsync";
+    }
+  });
+  c.Kill(victim);
+  ASSERT_EQ(c.Put(coordinator, "carol", "pear x2").code, StatusCode::kOk);
+  c.Advance(1000);
+  ASSERT_GE(c.HintCount(coordinator), 1u);
+  c.Restart(victim);
+  c.Advance(3000);
+  EXPECT_EQ(TestCluster::Values(c.Local(victim, "carol")), (std::vector<std::string>{"pear x2"}));
+  EXPECT_EQ(c.HintCount(coordinator), 0u);
+  EXPECT_GE(replication, 1);
+  EXPECT_GE(delivery, 1);
+}
+
 // 5 nodes, N=3, W=2: two of three owners dead; fallbacks take the write
 // as hints; once the owners are back they hold the data.
 TEST(NodeTest, SloppyQuorumWritesThroughFallbacksAndHandsOff) {
@@ -642,11 +674,15 @@ TEST(NodeTest, ReplicaGetFromAClientReadsThatReplicaOnly) {
   EXPECT_EQ(s.gets_ok + s.gets_failed, 0u);
 }
 
-// An LmdbEngine whose hint statistics read can be made to fail.
+// An LmdbEngine whose hint statistics read can be made to fail, and whose
+// Sync() can be held (a `flush` engine whose fsync has not come yet).
 class FaultyHintsEngine final : public Engine, public HintStore {
  public:
   explicit FaultyHintsEngine(std::unique_ptr<LmdbEngine> inner) : inner_(std::move(inner)) {}
   bool fail_stats = false;
+  bool hold_syncs = false;
+  std::vector<Engine::DoneCallback> held_syncs;
+  LmdbEngine& inner() { return *inner_; }
 
   Result<SiblingSet> Get(const ObjectKey& key) override { return inner_->Get(key); }
   void Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback done) override {
@@ -663,6 +699,13 @@ class FaultyHintsEngine final : public Engine, public HintStore {
     inner_->Sweep(grace_ms, std::move(done));
   }
   HintStore& hints() override { return *this; }
+  void Sync(std::string_view ns, Engine::DoneCallback done) override {
+    if (hold_syncs) {
+      held_syncs.push_back(std::move(done));
+      return;
+    }
+    inner_->Sync(ns, std::move(done));
+  }
   void Cork() override { inner_->Cork(); }
   void Uncork() override { inner_->Uncork(); }
   uint64_t incarnation() const override { return inner_->incarnation(); }
@@ -743,6 +786,103 @@ TEST(NodeTest, StatusReportsAFailedHintStoreRead) {
     EXPECT_TRUE(failed.peers.empty());
     EXPECT_EQ(failed.incarnation, engine.incarnation());
     EXPECT_TRUE(ValidateMessage(failed).ok());
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// The owner's side of hint delivery under `flush`: the holder deletes its
+// hint when the owner replies, so a delivered state must be on the owner's
+// disk (not just committed: a power loss within the flush window would
+// take it) before the reply leaves. Was: the reply left on commit.
+TEST(NodeTest, OwnerAcknowledgesAHintDeliveryOnlyOnceItIsDurable) {
+  char tmpl[] = "/tmp/trolley-node-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  ManualClock clock;
+  NullLogger log;
+  Random random(1);
+  CapturingTransport transport;
+  std::mutex mu;
+  std::deque<std::function<void()>> completions;
+  LmdbEngineOptions eo;
+  eo.path = dir;
+  eo.durability = Durability::kNone;
+  eo.clock = &clock;
+  eo.completion_executor = [&](std::function<void()> fn) {
+    std::lock_guard lk(mu);
+    completions.push_back(std::move(fn));
+  };
+  {
+    FaultyHintsEngine engine(std::move(LmdbEngine::Open(eo)).value());
+    engine.hold_syncs = true;
+    NodeOptions no;
+    no.node_id = "n1";
+    no.namespaces = {NamespaceOptions{"carts", 2, 1, 1, 0}};
+    Ring ring = std::move(Ring::Build({NodeId{"n1"}, NodeId{"n2"}}, 16)).value();
+    NodeEnv env{&transport, &clock, &engine, &random, &log};
+    std::unique_ptr<Node> node = std::move(Node::Create(no, env, ring)).value();
+    // Runs engine completions on this thread until `done` (or gives up).
+    auto run_until = [&](const std::function<bool()>& done) {
+      for (int i = 0; i < 1000 && !done(); ++i) {
+        (void)engine.inner().SyncNow();
+        std::deque<std::function<void()>> ready;
+        {
+          std::lock_guard lk(mu);
+          ready.swap(completions);
+        }
+        for (auto& fn : ready) fn();
+      }
+      return done();
+    };
+    auto replies = [&] {
+      std::vector<ReplicaWriteReply> out;
+      for (const auto& [to, m] : transport.sent) {
+        if (const auto* r = std::get_if<ReplicaWriteReply>(&m)) {
+          EXPECT_EQ(to, (Endpoint{"n2", 0}));
+          out.push_back(*r);
+        }
+      }
+      return out;
+    };
+    SiblingSet state;
+    WriteIntent w;
+    w.value = "pear x2";
+    state.ApplyWrite(w, ActorIdFor("n2", 1), 0);
+
+    // A hint delivery: merged and committed, but no reply until durable.
+    node->OnMessage(Endpoint{"n2", 0},
+                    ReplicaWrite{RequestId{5}, "carts", "carol", state, "", /*durable=*/true});
+    ASSERT_TRUE(run_until([&] { return !engine.held_syncs.empty(); }))
+        << "the owner never asked for its delivered state to be made durable";
+    EXPECT_TRUE(engine.Get(ObjectKey{"carts", "carol"}).ok());
+    EXPECT_TRUE(replies().empty()) << "acknowledged a hint delivery before it was durable";
+    // The fsync comes: now the holder may delete its hint.
+    std::vector<Engine::DoneCallback> held = std::move(engine.held_syncs);
+    engine.held_syncs.clear();
+    for (auto& cb : held) cb(Status::Ok());
+    ASSERT_EQ(replies().size(), 1u);
+    EXPECT_EQ(replies()[0].id, RequestId{5});
+    EXPECT_EQ(replies()[0].code, StatusCode::kOk);
+
+    // A failed fsync fails the delivery (the hint stays for another round).
+    node->OnMessage(Endpoint{"n2", 0},
+                    ReplicaWrite{RequestId{6}, "carts", "carol", state, "", /*durable=*/true});
+    ASSERT_TRUE(run_until([&] { return !engine.held_syncs.empty(); }));
+    held = std::move(engine.held_syncs);
+    engine.held_syncs.clear();
+    for (auto& cb : held) cb(Status::IOError("injected: fsync failed"));
+    ASSERT_EQ(replies().size(), 2u);
+    EXPECT_EQ(replies()[1].id, RequestId{6});
+    EXPECT_EQ(replies()[1].code, StatusCode::kIOError);
+
+    // Replication and read repair (not durable) still reply on commit,
+    // with no Sync: the hot path does not wait for an fsync.
+    node->OnMessage(Endpoint{"n2", 0}, ReplicaWrite{RequestId{7}, "carts", "carol", state, ""});
+    EXPECT_TRUE(run_until([&] { return replies().size() == 3; }));
+    EXPECT_EQ(replies().back().id, RequestId{7});
+    EXPECT_EQ(replies().back().code, StatusCode::kOk);
+    EXPECT_TRUE(engine.held_syncs.empty());
+    node.reset();
   }
   std::filesystem::remove_all(dir);
 }

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <future>
 #include <set>
@@ -325,6 +326,42 @@ TEST_P(LmdbEngineTest, CorkedWritesShareOneCommit) {
   }
   all.get_future().wait();
   EXPECT_EQ(engine_->counters().commits - commits_before, 1u);
+}
+
+// Engine::Sync, which hint delivery waits for before its ack deletes the
+// holder's hint: in kFlush it must not wait for the periodic flush (here a
+// minute away) but fsync at once; in kSync a completed write is already on
+// disk and in kNone it never will be, so neither costs an fsync.
+TEST_P(LmdbEngineTest, SyncCallsBackOnceCompletedWritesAreOnDisk) {
+  engine_.reset();
+  LmdbEngineOptions o = Options();
+  o.flush_interval_ms = 60'000;
+  auto opened = LmdbEngine::Open(o);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  engine_ = std::move(opened).value();
+
+  SiblingSet remote;
+  WriteIntent w;
+  w.value = "delivered";
+  remote.ApplyWrite(w, kActor, 0);
+  ASSERT_TRUE(Merge({"carts", "k"}, remote).ok());
+  const uint64_t fsyncs_before = engine_->counters().fsyncs;
+  std::promise<Status> p;
+  engine_->Sync("carts", [&](Status s) { p.set_value(s); });
+  auto synced = p.get_future();
+  ASSERT_EQ(synced.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "Sync waited for the periodic flush";
+  EXPECT_TRUE(synced.get().ok());
+  const uint64_t fsyncs = engine_->counters().fsyncs - fsyncs_before;
+  EXPECT_EQ(fsyncs, GetParam() == Durability::kFlush ? 1u : 0u);
+
+  // Nothing written since: a second Sync has nothing to wait for.
+  std::promise<Status> again;
+  engine_->Sync("carts", [&](Status s) { again.set_value(s); });
+  auto second = again.get_future();
+  ASSERT_EQ(second.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(second.get().ok());
+  EXPECT_EQ(engine_->counters().fsyncs - fsyncs_before, fsyncs);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllDurabilities, LmdbEngineTest,

@@ -437,6 +437,10 @@ class FakeEngine final : public Engine, public HintStore {
   }
   void Sweep(uint64_t, SweepCallback done) override { done(sweep_result); }
   HintStore& hints() override { return *this; }
+  void Sync(std::string_view ns, DoneCallback done) override {
+    synced.emplace_back(ns);
+    done(Status::Ok());
+  }
   void Cork() override { ++corks; }
   void Uncork() override { --corks; }
   uint64_t incarnation() const override { return incarnation_value; }
@@ -451,6 +455,7 @@ class FakeEngine final : public Engine, public HintStore {
 
   uint64_t incarnation_value = 1;
   int corks = 0;
+  std::vector<std::string> synced;  // namespaces Sync was called for
   Status scan_status;
   Result<SweepReport> sweep_result = SweepReport{};
   Result<HintStats> stats_result = HintStats{};
@@ -510,6 +515,20 @@ TEST(NamespaceRouterFakeTest, FirstErrorByEngineOrderWinsAndCorkReachesAll) {
   EXPECT_EQ(page.status().message(), "c cannot scan");
   b.stats_result = Status::Busy("readers full");
   EXPECT_EQ(router.Stats().status().code(), StatusCode::kBusy);
+}
+
+TEST(NamespaceRouterFakeTest, SyncReachesOnlyTheEngineOfItsNamespace) {
+  FakeEngine a, b;
+  NamespaceRouter router({&a, &b}, {{"carts", 1}}, 0);
+  int calls = 0;
+  router.Sync("carts", [&](Status s) {
+    ++calls;
+    EXPECT_TRUE(s.ok());
+  });
+  router.Sync("unknown", [&](Status) { ++calls; });  // the default engine
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(a.synced, std::vector<std::string>{"unknown"});
+  EXPECT_EQ(b.synced, std::vector<std::string>{"carts"});
 }
 
 TEST(NamespaceRouterFakeTest, StatsTakeTheSmallestNonzeroOldest) {

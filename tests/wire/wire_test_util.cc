@@ -165,7 +165,7 @@ Message RandomMessage(Random& rng, size_t index) {
                              rng.Chance(0.5)};
     case 8:
       return ReplicaWrite{RandomId(rng), RandomNs(rng), RandomKey(rng), RandomState(rng),
-                          rng.Chance(0.5) ? "" : RandomNodeId(rng)};
+                          rng.Chance(0.5) ? "" : RandomNodeId(rng), rng.Chance(0.5)};
     case 9: return ReplicaWriteReply{RandomId(rng), RandomCode(rng), RandomText(rng, 80)};
     case 10: return Ping{rng.Next()};
     case 11: return Pong{rng.Next()};

@@ -179,20 +179,24 @@ Status CartState::Apply(const Mutation& m, const CartLimits& limits) {
   if (Status s = ValidateMutation(m, limits); !s.ok()) return s;
   TROLLEY_ASSERT(limits.applied_ids_max >= 1);
 
+  // Only the size limit can refuse a mutation once it changed the state
+  // (ApplyOrSet / ApplyUnionMax refuse before changing anything). So when
+  // even the most this mutation can add fits, it is applied in place;
+  // otherwise on a copy, kept only if it fits.
+  const size_t before = EncodedBytes();
+  const size_t growth_max = GrowthBytesMax(m);
+  if (before + growth_max <= limits.encoded_bytes_max) {
+    if (Status s = ApplyChecked(m, limits); !s.ok()) return s;
+    TROLLEY_ASSERT_MSG(EncodedBytes() <= before + growth_max,
+                       "a mutation grew the cart past GrowthBytesMax");
+    return Status::Ok();
+  }
   CartState next = *this;
-  const Status s = semantics_ == CartSemantics::kOrSet ? next.ApplyOrSet(m, limits)
-                                                       : next.ApplyUnionMax(m, limits);
-  if (!s.ok()) return s;
-  // An OR-Set contribution's tag already says it was applied, live or
-  // removed; the window holds the rest (removes, clears, capped-out adds).
-  if (semantics_ != CartSemantics::kOrSet || !next.HasLiveTag(m.id)) next.RecordApplied(m, limits);
-  next.CheckInvariants();
-  TROLLEY_ASSERT(next.Applied(m.id));
-
+  if (Status s = next.ApplyChecked(m, limits); !s.ok()) return s;
   // Refuse only growth past the limit, so a cart over it (limits lowered,
   // many tombstones) can still shrink.
   const size_t bytes = next.EncodedBytes();
-  if (bytes > limits.encoded_bytes_max && bytes > EncodedBytes()) {
+  if (bytes > limits.encoded_bytes_max && bytes > before) {
     return Limit(std::string(KindName(m.kind)) + " would make the encoded cart " +
                  std::to_string(bytes) + " bytes, above encoded_bytes_max = " +
                  std::to_string(limits.encoded_bytes_max) + " (" + std::to_string(lines_.size()) +
@@ -201,6 +205,35 @@ Status CartState::Apply(const Mutation& m, const CartLimits& limits) {
   }
   *this = std::move(next);
   return Status::Ok();
+}
+
+Status CartState::ApplyChecked(const Mutation& m, const CartLimits& limits) {
+  const Status s = semantics_ == CartSemantics::kOrSet ? ApplyOrSet(m, limits)
+                                                       : ApplyUnionMax(m, limits);
+  if (!s.ok()) return s;
+  // An OR-Set contribution's tag already says it was applied, live or
+  // removed; the window holds the rest (removes, clears, capped-out adds).
+  if (semantics_ != CartSemantics::kOrSet || !HasLiveTag(m.id)) RecordApplied(m, limits);
+  CheckInvariants();
+  TROLLEY_ASSERT(Applied(m.id));
+  return Status::Ok();
+}
+
+size_t CartState::GrowthBytesMax(const Mutation& m) const {
+  // Generous on purpose (Apply asserts it holds): a new line (its sku, its
+  // entry in the line list), one contribution, one applied id, each with
+  // word rounding and a list's first tag word, and the contribution's
+  // attributes, given or inherited from the line. Tombstones are 8 bytes
+  // each for contributions of 20 or more that go, so they never add.
+  const CartAttributes* attributes = &m.attributes;
+  if (attributes->empty()) {
+    if (auto it = lines_.find(m.sku); it != lines_.end()) {
+      attributes = &cart_internal::NewestContribution(it->second).attributes;
+    }
+  }
+  size_t bytes = 128 + 2 * m.sku.size();
+  for (const auto& [key, value] : *attributes) bytes += 64 + 2 * (key.size() + value.size());
+  return bytes;
 }
 
 Status CartState::CheckNewLine(const Mutation& m, const CartLimits& limits) const {

@@ -241,6 +241,11 @@ class CartState {
  private:
   // From checked parts (Decode); asserts the invariants.
   static CartState FromParts(CartParts parts);
+  // Apply after validation: the semantics, then the applied-id window.
+  // Changes nothing on error.
+  Status ApplyChecked(const Mutation& m, const CartLimits& limits);
+  // An upper bound on how much Apply(m) can grow EncodedBytes().
+  size_t GrowthBytesMax(const Mutation& m) const;
   Status ApplyUnionMax(const Mutation& m, const CartLimits& limits);
   Status ApplyOrSet(const Mutation& m, const CartLimits& limits);
   static void MergeUnionMax(std::span<const CartState> siblings, CartState& out);

@@ -63,7 +63,9 @@ void CartClient::ReadCart(const CartNamespace& ns, const std::string& cart_id, R
                   }
                   siblings.push_back(std::move(*state));
                 }
-                read.state = CartState::Merge(semantics, siblings);
+                // One sibling (the usual case) is its own merge: skip the copy.
+                read.state = siblings.size() == 1 ? std::move(siblings.front())
+                                                  : CartState::Merge(semantics, siblings);
                 return done(std::move(read));
               });
 }

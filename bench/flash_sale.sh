@@ -9,7 +9,8 @@
 #           as the no-replication ceiling (bench/peers/redis.sh).
 # Every run gets a fresh target (empty carts: carts grow during a run, and
 # with them the cost of each read-modify-write) driven by trolley-bench with
-# the same workload, seed and load; then a fault run kills one Trolley node
+# the same workload, seed and load (after a `sync` and 3 s of quiet between
+# runs); then a fault run kills one Trolley node
 # under load and restarts it. Prints the runs, then one table of Trolley
 # against each peer with the ratios; JSON, Markdown, per-second series and
 # PNG plots in $OUT. docs/benchmarks.md explains each run and the figures.
@@ -182,6 +183,7 @@ run_bench() {
     --label "$name" --json "$OUT/$name.json" --markdown "$OUT/$name.md" \
     --series "$OUT/$name.tsv" "${@//@DIR@/$dir}" >/dev/null || rc=$?
   stop_target "$target" "$dir"
+  settle
   if [ "$rc" = 3 ]; then
     echo "flash_sale: $name: the end-of-run check FAILED (see $OUT/$name.md)" >&2
     failed_checks=$((failed_checks + 1))
@@ -191,6 +193,12 @@ run_bench() {
   fi
   results+=("$OUT/$name.json")
 }
+
+# Between runs: write back what the page cache still holds and let the
+# CPU go idle, so that a run's fsyncs do not queue behind the last one's
+# writeback (a sync run right after an overloaded one measured twice its
+# p99 otherwise).
+settle() { sync; sleep 3; }
 
 stop_target() {  # TARGET DIR
   case "$1" in

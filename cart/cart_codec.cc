@@ -420,6 +420,47 @@ size_t TailWords(const CartState& s) {
 
 size_t BytesWords(size_t bytes) { return (bytes + kWordBytes - 1) / kWordBytes; }
 
+// The sizes of a CartColumns' lists, read off the lines once: both the
+// encoded size and the encoder's list allocations come from them.
+struct ColumnSizes {
+  size_t lines = 0;
+  size_t sku_bytes = 0;
+  size_t contributions = 0;
+  size_t with_attributes = 0;   // contributions that have attributes
+  size_t attributes_words = 0;  // their attribute lists, with texts
+};
+
+ColumnSizes SizesOf(const std::map<std::string, CartContributions>& lines) {
+  ColumnSizes out;
+  out.lines = lines.size();
+  for (const auto& [sku, line] : lines) {
+    out.sku_bytes += sku.size();
+    out.contributions += line.size();
+    for (const auto& [tag, c] : line) {
+      if (c.attributes.empty()) continue;
+      ++out.with_attributes;
+      out.attributes_words += AttributesWords(c.attributes);
+    }
+  }
+  return out;
+}
+
+// Encode().size() of a cart whose lines have `sizes`.
+size_t ColumnsBytes(const CartState& s, const ColumnSizes& sizes) {
+  size_t words = 1 + 1 + StructWords<rec::CartColumns>();  // segment table, root pointer
+  if (sizes.lines != 0) {
+    words += BytesWords(sizes.sku_bytes);
+    words += BytesWords(2 * 4 * sizes.lines);     // lines
+    words += 2 * sizes.contributions;             // contributions
+    words += BytesWords(4 * sizes.contributions);  // quantities
+    if (sizes.with_attributes != 0) {
+      words += 1 + sizes.with_attributes * StructWords<rec::ContributionAttributes>() +
+               sizes.attributes_words;
+    }
+  }
+  return kCartHeaderBytes + (words + TailWords(s)) * kWordBytes;
+}
+
 // The header, then the single segment of `builder`; `expected_bytes` is
 // asserted.
 std::string Frame(capnp::MallocMessageBuilder& builder, uint16_t version,
@@ -457,58 +498,26 @@ CartState CartState::FromParts(CartParts parts) {
   return out;
 }
 
-size_t CartState::EncodedBytes() const {
-  size_t words = 1 + 1 + StructWords<rec::CartColumns>();  // segment table, root pointer
-  if (!lines_.empty()) {
-    size_t sku_bytes = 0;
-    size_t contributions = 0;
-    size_t attributes_words = 0;
-    size_t with_attributes = 0;
-    for (const auto& [sku, line] : lines_) {
-      sku_bytes += sku.size();
-      contributions += line.size();
-      for (const auto& [tag, c] : line) {
-        if (c.attributes.empty()) continue;
-        ++with_attributes;
-        attributes_words += AttributesWords(c.attributes);
-      }
-    }
-    words += BytesWords(sku_bytes);
-    words += BytesWords(2 * 4 * lines_.size());  // lines
-    words += 2 * contributions;                  // contributions
-    words += BytesWords(4 * contributions);      // quantities
-    if (with_attributes != 0) {
-      words += 1 + with_attributes * StructWords<rec::ContributionAttributes>() + attributes_words;
-    }
-  }
-  return kCartHeaderBytes + (words + TailWords(*this)) * kWordBytes;
-}
+size_t CartState::EncodedBytes() const { return ColumnsBytes(*this, SizesOf(lines_)); }
 
 std::string CartState::Encode() const {
   CheckInvariants();
-  const size_t expected_bytes = EncodedBytes();
+  const ColumnSizes sizes = SizesOf(lines_);
+  const size_t expected_bytes = ColumnsBytes(*this, sizes);
   capnp::MallocMessageBuilder builder(SegmentWords(expected_bytes),
                                       capnp::AllocationStrategy::FIXED_SIZE);
   rec::CartColumns::Builder root = builder.initRoot<rec::CartColumns>();
   root.setSemantics(RecordSemantics(semantics_));
   if (!lines_.empty()) {
-    size_t sku_total = 0;
-    size_t contributions = 0;
-    size_t with_attributes = 0;
-    for (const auto& [sku, line] : lines_) {
-      sku_total += sku.size();
-      contributions += line.size();
-      for (const auto& [tag, c] : line) with_attributes += c.attributes.empty() ? 0 : 1;
-    }
-    const auto lines = static_cast<unsigned>(lines_.size());
-    const auto count = static_cast<unsigned>(contributions);
-    kj::byte* skus = root.initSkus(static_cast<unsigned>(sku_total)).begin();
+    const auto lines = static_cast<unsigned>(sizes.lines);
+    const auto count = static_cast<unsigned>(sizes.contributions);
+    kj::byte* skus = root.initSkus(static_cast<unsigned>(sizes.sku_bytes)).begin();
     auto line_columns = root.initLines(2 * lines);
     auto contribution_columns = root.initContributions(2 * count);
     auto quantities = root.initQuantities(count);
     capnp::List<rec::ContributionAttributes>::Builder attributes;
-    if (with_attributes != 0) {
-      attributes = root.initAttributes(static_cast<unsigned>(with_attributes));
+    if (sizes.with_attributes != 0) {
+      attributes = root.initAttributes(static_cast<unsigned>(sizes.with_attributes));
     }
     unsigned i = 0;
     unsigned j = 0;

@@ -116,29 +116,38 @@ struct StartedCluster {
   std::vector<Message> replies;
 };
 
+// Crashes `key`'s first owner, then puts (value "bread", `write_id`)
+// through its first fallback, which forwards to the owner, learns it is
+// down and coordinates the write itself as its stand-in. Returns once the
+// put is acknowledged; `owner` and `fallback` are their indexes.
+void PutWithOwnerDown(StartedCluster& started, const ObjectKey& key, uint64_t write_id,
+                      int& owner, int& fallback) {
+  Cluster& cluster = started.cluster;
+  const PreferenceList pref = PreferenceListForKey(cluster.ring(), key.ns, key.key, 1);
+  owner = cluster.IndexOf(pref.primaries.at(0).name);
+  fallback = cluster.IndexOf(pref.fallbacks.at(0).name);
+  cluster.Crash(owner, false);
+  cluster.ClientSend(1, fallback,
+                     ClientPut{.id = RequestId{1}, .ns = key.ns, .key = key.key, .value = "bread",
+                               .write_id = write_id});
+  while (started.replies.empty() && started.loop.RunNext()) {
+  }
+  ASSERT_EQ(started.replies.size(), 1u);
+  const auto* reply = std::get_if<ClientPutReply>(&started.replies[0]);
+  ASSERT_NE(reply, nullptr);
+  ASSERT_EQ(reply->code, StatusCode::kOk) << reply->message;
+}
+
 TEST(Regression, CoordinatorAsFallbackAcksOnlyOnceItsHintIsDurable) {
   const SeedConfig config = QuietConfig();
   StartedCluster started(config);
   EventLoop& loop = started.loop;
   Cluster& cluster = started.cluster;
-  std::vector<Message>& replies = started.replies;
 
   const ObjectKey key{"carts", "cart-7"};
-  const PreferenceList pref = PreferenceListForKey(cluster.ring(), key.ns, key.key, 1);
-  const int primary = cluster.IndexOf(pref.primaries.at(0).name);
-  const int coordinator = cluster.IndexOf(pref.fallbacks.at(0).name);
-  cluster.Crash(primary, false);
-  // To the first fallback: it forwards to the primary, learns it is down,
-  // and coordinates the write itself, as the primary's fallback.
-  cluster.ClientSend(1, coordinator,
-                     ClientPut{.id = RequestId{1}, .ns = key.ns, .key = key.key, .value = "bread",
-                               .write_id = 42});
-  while (replies.empty() && loop.RunNext()) {
-  }
-  ASSERT_EQ(replies.size(), 1u);
-  const auto* reply = std::get_if<ClientPutReply>(&replies[0]);
-  ASSERT_NE(reply, nullptr);
-  ASSERT_EQ(reply->code, StatusCode::kOk) << reply->message;
+  int primary = 0;
+  int coordinator = 0;
+  ASSERT_NO_FATAL_FAILURE(PutWithOwnerDown(started, key, 42, primary, coordinator));
   // Acknowledged: the coordinator dies the moment the shopper hears it.
   cluster.Crash(coordinator, false);
   loop.RunUntil(loop.now_ns() + 100 * kNsPerMs);
@@ -158,23 +167,11 @@ TEST(Regression, HintIsDeletedOnlyOnceItsOwnerHasItOnDisk) {
   StartedCluster started(config);
   EventLoop& loop = started.loop;
   Cluster& cluster = started.cluster;
-  std::vector<Message>& replies = started.replies;
 
   const ObjectKey key{"carts", "cart-7"};
-  const PreferenceList pref = PreferenceListForKey(cluster.ring(), key.ns, key.key, 1);
-  const int owner = cluster.IndexOf(pref.primaries.at(0).name);
-  const int holder = cluster.IndexOf(pref.fallbacks.at(0).name);
-  cluster.Crash(owner, false);
-  cluster.ClientSend(
-      1, holder,
-      ClientPut{
-          .id = RequestId{1}, .ns = key.ns, .key = key.key, .value = "bread", .write_id = 42});
-  while (replies.empty() && loop.RunNext()) {
-  }
-  ASSERT_EQ(replies.size(), 1u);
-  const auto* reply = std::get_if<ClientPutReply>(&replies[0]);
-  ASSERT_NE(reply, nullptr);
-  ASSERT_EQ(reply->code, StatusCode::kOk) << reply->message;
+  int owner = 0;
+  int holder = 0;
+  ASSERT_NO_FATAL_FAILURE(PutWithOwnerDown(started, key, 42, owner, holder));
   // Long acknowledged: the holder's hint is on its disk.
   loop.RunUntil(loop.now_ns() + 300 * kNsPerMs);
   ASSERT_EQ(cluster.disk(holder).hints.size(), 1u);

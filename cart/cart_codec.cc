@@ -227,8 +227,8 @@ Status ReadTail(Root root, const std::set<uint64_t>& live_tags, CartParts& parts
     if (id == 0) return Corrupt("applied mutation id 0");
     if (!parts.applied.empty() && parts.applied.rbegin()->first >= id) {
       return Corrupt("applied ids are not ascending (" +
-                     std::to_string(parts.applied.rbegin()->first) + " then " +
-                     std::to_string(id) + ")");
+                     std::to_string(parts.applied.rbegin()->first) + " then " + std::to_string(id) +
+                     ")");
     }
     parts.applied.emplace_hint(parts.applied.end(), id, a.getAtMs());
   }
@@ -254,8 +254,12 @@ Result<CartParts> ReadRecord(rec::CartRecord::Reader root, CartSemantics expecte
       const uint64_t tag = r.getTag();
       CartContribution c;
       switch (r.getKind()) {
-        case rec::ContributionKind::ADD: c.kind = CartContribution::Kind::kAdd; break;
-        case rec::ContributionKind::SET: c.kind = CartContribution::Kind::kSet; break;
+        case rec::ContributionKind::ADD:
+          c.kind = CartContribution::Kind::kAdd;
+          break;
+        case rec::ContributionKind::SET:
+          c.kind = CartContribution::Kind::kSet;
+          break;
         default:
           return Corrupt(Where(sku) + "contribution " + std::to_string(tag) + " has unknown kind " +
                          std::to_string(static_cast<uint16_t>(r.getKind())));
@@ -268,13 +272,12 @@ Result<CartParts> ReadRecord(rec::CartRecord::Reader root, CartSemantics expecte
                                   "contribution " + std::to_string(tag) + ")");
       }
       c.attributes = std::move(attributes).value();
-      if (Status s = AddContribution(sku, *semantics, tag, std::move(c), contributions);
-          !s.ok()) {
+      if (Status s = AddContribution(sku, *semantics, tag, std::move(c), contributions); !s.ok()) {
         return s;
       }
     }
-    if (Status s = AddLine(std::move(sku), std::move(contributions), *semantics, live_tags,
-                           parts.lines);
+    if (Status s =
+            AddLine(std::move(sku), std::move(contributions), *semantics, live_tags, parts.lines);
         !s.ok()) {
       return s;
     }
@@ -297,9 +300,8 @@ Result<CartParts> ReadColumns(rec::CartColumns::Reader root, CartSemantics expec
     return Corrupt("the line list has an odd length " + std::to_string(line_columns.size()));
   }
   if (contribution_columns.size() != 2 * size_t{quantities.size()}) {
-    return Corrupt(std::to_string(contribution_columns.size()) +
-                   " contribution words for " + std::to_string(quantities.size()) +
-                   " quantities; expected two each");
+    return Corrupt(std::to_string(contribution_columns.size()) + " contribution words for " +
+                   std::to_string(quantities.size()) + " quantities; expected two each");
   }
   const size_t contributions = quantities.size();
   // Attributes first, by contribution index.
@@ -354,8 +356,7 @@ Result<CartParts> ReadColumns(rec::CartColumns::Reader root, CartSemantics expec
         c.attributes = std::move(a->second);
       }
       const uint64_t tag = contribution_columns[2 * index];
-      if (Status s = AddContribution(sku, *semantics, tag, std::move(c), line);
-          !s.ok()) {
+      if (Status s = AddContribution(sku, *semantics, tag, std::move(c), line); !s.ok()) {
         return s;
       }
     }
@@ -450,8 +451,8 @@ size_t ColumnsBytes(const CartState& s, const ColumnSizes& sizes) {
   size_t words = 1 + 1 + StructWords<rec::CartColumns>();  // segment table, root pointer
   if (sizes.lines != 0) {
     words += BytesWords(sizes.sku_bytes);
-    words += BytesWords(2 * 4 * sizes.lines);     // lines
-    words += 2 * sizes.contributions;             // contributions
+    words += BytesWords(2 * 4 * sizes.lines);      // lines
+    words += 2 * sizes.contributions;              // contributions
     words += BytesWords(4 * sizes.contributions);  // quantities
     if (sizes.with_attributes != 0) {
       words += 1 + sizes.with_attributes * StructWords<rec::ContributionAttributes>() +
@@ -463,8 +464,7 @@ size_t ColumnsBytes(const CartState& s, const ColumnSizes& sizes) {
 
 // The header, then the single segment of `builder`; `expected_bytes` is
 // asserted.
-std::string Frame(capnp::MallocMessageBuilder& builder, uint16_t version,
-                  size_t expected_bytes) {
+std::string Frame(capnp::MallocMessageBuilder& builder, uint16_t version, size_t expected_bytes) {
   const kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
   const kj::ArrayPtr<const kj::byte> bytes = words.asBytes();
   std::string out;
@@ -582,8 +582,7 @@ std::string EncodeV1(const CartState& s) {
         b.setQuantity(c.quantity);
         b.setAtMs(c.at_ms);
         if (c.attributes.empty()) continue;
-        WriteAttributes(c.attributes,
-                        b.initAttributes(static_cast<unsigned>(c.attributes.size())));
+        WriteAttributes(c.attributes, b.initAttributes(static_cast<unsigned>(c.attributes.size())));
       }
     }
   }

@@ -208,8 +208,8 @@ Status CartState::Apply(const Mutation& m, const CartLimits& limits) {
 }
 
 Status CartState::ApplyChecked(const Mutation& m, const CartLimits& limits) {
-  const Status s = semantics_ == CartSemantics::kOrSet ? ApplyOrSet(m, limits)
-                                                       : ApplyUnionMax(m, limits);
+  const Status s =
+      semantics_ == CartSemantics::kOrSet ? ApplyOrSet(m, limits) : ApplyUnionMax(m, limits);
   if (!s.ok()) return s;
   // An OR-Set contribution's tag already says it was applied, live or
   // removed; the window holds the rest (removes, clears, capped-out adds).

@@ -185,8 +185,8 @@ class CartState {
   // ok and changes nothing (checked before anything else but id != 0).
   // Errors: InvalidArgument for a malformed mutation (id 0, empty sku, add
   // of 0, an empty attribute key, fields a kind does not take) or limits
-  // with quantity_max above kCartQuantityLimit; LimitExceeded for a limit, with its name and the value (see the file
-  // comment for which are capped).
+  // with quantity_max above kCartQuantityLimit; LimitExceeded for a limit, with its name and the
+  // value (see the file comment for which are capped).
   [[nodiscard]] Status Apply(const Mutation& m, const CartLimits& limits);
 
   // The merge of a key's siblings: a join (commutative, associative,

@@ -480,8 +480,8 @@ TEST(CartCodecTest, BrokenColumnsAreCorruption) {
   auto decode = [&](const Columns& c) {
     capnp::MallocMessageBuilder builder;
     build(c, builder);
-    return CartState::Decode(FrameBuilder(builder), c.union_max ? CartSemantics::kUnionMax
-                                                                : CartSemantics::kOrSet);
+    return CartState::Decode(FrameBuilder(builder),
+                             c.union_max ? CartSemantics::kUnionMax : CartSemantics::kOrSet);
   };
   {
     SCOPED_TRACE("control");
@@ -517,14 +517,15 @@ TEST(CartCodecTest, BrokenColumnsAreCorruption) {
       {"tag in two lines", [](Columns& c) { c.contributions[4] = 1; }, "two lines"},
       {"quantity 0", [](Columns& c) { c.quantities[0] = 0; }, "is 0"},
       {"set of quantity 0", [](Columns& c) { c.quantities[0] = kSet; }, "is 0"},
-      {"attributes out of range", [](Columns& c) { c.attributes[0].first = 3; },
-       "but there are 3"},
+      {"attributes out of range", [](Columns& c) { c.attributes[0].first = 3; }, "but there are 3"},
       {"attributes unsorted",
-       [](Columns& c) { c.attributes = {{1, {"size"}}, {0, {"size"}}}; }, "not ascending"},
+       [](Columns& c) {
+         c.attributes = {{1, {"size"}}, {0, {"size"}}};
+       },
+       "not ascending"},
       {"empty attribute entry", [](Columns& c) { c.attributes[0].second.clear(); },
        "empty attribute entry"},
-      {"attribute with empty key", [](Columns& c) { c.attributes[0].second = {""}; },
-       "empty key"},
+      {"attribute with empty key", [](Columns& c) { c.attributes[0].second = {""}; }, "empty key"},
       {"union-max add",
        [](Columns& c) {
          c.union_max = true;
@@ -576,8 +577,7 @@ TEST(CartCodecTest, FormatVersion1StillReads) {
       EXPECT_LT(s.EncodedBytes(), v1.size()) << s.DebugString();
     }
   }
-  std::printf("1000 random carts: %zu bytes in version 1, %zu in version 2\n", bytes_v1,
-              bytes_v2);
+  std::printf("1000 random carts: %zu bytes in version 1, %zu in version 2\n", bytes_v1, bytes_v2);
 }
 
 // A cart written by another writer in several segments still reads.

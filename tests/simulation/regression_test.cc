@@ -120,15 +120,18 @@ struct StartedCluster {
 // through its first fallback, which forwards to the owner, learns it is
 // down and coordinates the write itself as its stand-in. Returns once the
 // put is acknowledged; `owner` and `fallback` are their indexes.
-void PutWithOwnerDown(StartedCluster& started, const ObjectKey& key, uint64_t write_id,
-                      int& owner, int& fallback) {
+void PutWithOwnerDown(StartedCluster& started, const ObjectKey& key, uint64_t write_id, int& owner,
+                      int& fallback) {
   Cluster& cluster = started.cluster;
   const PreferenceList pref = PreferenceListForKey(cluster.ring(), key.ns, key.key, 1);
   owner = cluster.IndexOf(pref.primaries.at(0).name);
   fallback = cluster.IndexOf(pref.fallbacks.at(0).name);
   cluster.Crash(owner, false);
   cluster.ClientSend(1, fallback,
-                     ClientPut{.id = RequestId{1}, .ns = key.ns, .key = key.key, .value = "bread",
+                     ClientPut{.id = RequestId{1},
+                               .ns = key.ns,
+                               .key = key.key,
+                               .value = "bread",
                                .write_id = write_id});
   while (started.replies.empty() && started.loop.RunNext()) {
   }

@@ -113,7 +113,7 @@ void Node::OnPeerUnreachable(const std::string& node) {
   for (const auto& [id, op] : puts_) ids.push_back(id);
   for (uint64_t id : ids) {
     auto it = puts_.find(id);
-    if (it == puts_.end() || !it->second.local_done) continue;
+    if (it == puts_.end() || !it->second.decided) continue;
     // Index loop: ReplaceSilentTarget appends to op.targets.
     for (size_t i = 0; i < it->second.targets.size(); ++i) {
       PutTarget& t = it->second.targets[i];
@@ -309,8 +309,23 @@ void Node::OnClientPut(const Endpoint& from, ClientPut m) {
   intent.timestamp_ms = env_.clock->NowWallMs();
   const uint64_t ttl_ms = m.ttl_ms != 0 ? m.ttl_ms : ns->ttl_ms;
   if (ttl_ms != 0 && !m.tombstone) intent.expiry_ms = intent.timestamp_ms + ttl_ms;
-  env_.engine->Put(op.key, std::move(intent), actor_,
-                   [this, op_id](Result<SiblingSet> r) { LocalPutDone(op_id, std::move(r)); });
+  // Replication starts once the new state is decided, in parallel with
+  // the local commit (one commit latency on the write path, not two); this
+  // node counts toward W only once its commit is done.
+  env_.engine->Put(
+      op.key, std::move(intent), actor_,
+      [this, op_id](Result<SiblingSet> r) { LocalPutDecided(op_id, std::move(r).value()); },
+      [this, op_id](Result<SiblingSet> r) { LocalPutDone(op_id, std::move(r)); });
+}
+
+void Node::LocalPutDecided(uint64_t op_id, SiblingSet state) {
+  auto it = puts_.find(op_id);
+  TROLLEY_ASSERT(it != puts_.end());  // ops live until their local write is done
+  PutOp& op = it->second;
+  TROLLEY_ASSERT(!op.decided && !op.local_done);
+  op.state = std::move(state);
+  Replicate(op_id, op);
+  SettlePut(op);  // may reply (a quorum already impossible); never drops
 }
 
 void Node::LocalPutDone(uint64_t op_id, Result<SiblingSet> result) {
@@ -319,12 +334,26 @@ void Node::LocalPutDone(uint64_t op_id, Result<SiblingSet> result) {
   PutOp& op = it->second;
   op.local_done = true;
   if (!result.ok()) {
-    ReplyPut(op, result.status().code(), "local write failed: " + result.status().message());
-    ++stats_.puts_failed;
-    puts_.erase(it);
-    return;
+    if (!op.decided) {
+      ReplyPut(op, result.status().code(), "local write failed: " + result.status().message());
+      ++stats_.puts_failed;
+      puts_.erase(it);
+      return;
+    }
+    // Replicated but not stored here: the other replicas may still make W.
+    if (op.self_replica) op.quorum->AddFailure(options_.node_id);
+  } else {
+    if (!op.decided) {  // an engine that decides at commit
+      op.state = std::move(result).value();
+      Replicate(op_id, op);
+    }
+    if (op.self_replica) op.quorum->AddAck(options_.node_id);
   }
-  op.state = std::move(result).value();
+  if (SettlePut(op)) puts_.erase(it);
+}
+
+void Node::Replicate(uint64_t op_id, PutOp& op) {
+  op.decided = true;
   op.used.insert(options_.node_id);
 
   // One slot per primary: the primary itself, a fallback for it, or (when
@@ -358,7 +387,7 @@ void Node::LocalPutDone(uint64_t op_id, Result<SiblingSet> result) {
   // With fewer slots than W the quorum has failed already, but every slot
   // still gets the write (and hints hold the rest).
   op.quorum.emplace(op.w, counted);
-  if (self_counted && self_hint_for.empty()) op.quorum->AddAck(options_.node_id);
+  op.self_replica = self_counted && self_hint_for.empty();
   if (!self_hint_for.empty()) {
     // As a fallback this node's ack counts once its hint is durable, like a
     // remote fallback's: the object just written here is no replica, and a
@@ -376,7 +405,6 @@ void Node::LocalPutDone(uint64_t op_id, Result<SiblingSet> result) {
     });
   }
   for (PutTarget& t : remote) SendToTarget(op_id, op, std::move(t));
-  if (SettlePut(op)) puts_.erase(it);
 }
 
 void Node::SendToTarget(uint64_t op_id, PutOp& op, PutTarget target) {
@@ -420,7 +448,7 @@ bool Node::SettlePut(PutOp& op) {
   }
   const bool all_answered = std::all_of(op.targets.begin(), op.targets.end(),
                                         [](const PutTarget& t) { return t.answered; });
-  return op.replied && all_answered;
+  return op.replied && all_answered && op.local_done;
 }
 
 void Node::ReplyPut(PutOp& op, StatusCode code, std::string message) {
@@ -469,7 +497,7 @@ void Node::OnReplicaWriteReply(const Endpoint& from, const ReplicaWriteReply& m)
 void Node::TickPuts(uint64_t now) {
   std::vector<uint64_t> done;
   for (auto& [op_id, op] : puts_) {
-    if (!op.local_done) {
+    if (!op.decided) {
       // A stalled disk must not hold the client past its deadline. The op
       // stays until the local write calls back, and then still replicates.
       if (now >= op.deadline_ns) {
@@ -494,9 +522,11 @@ void Node::TickPuts(uint64_t now) {
                "w=" + std::to_string(op.w) + " acknowledgements did not arrive in time (" +
                    std::to_string(op.quorum->acks()) + " did); the write may still appear");
       for (PutTarget& t : op.targets) {
-        if (!t.answered) StoreHint(t.hint_for.empty() ? t.node : t.hint_for, op.key, op.state);
+        if (t.answered) continue;
+        t.answered = true;
+        StoreHint(t.hint_for.empty() ? t.node : t.hint_for, op.key, op.state);
       }
-      done.push_back(op_id);
+      if (op.local_done) done.push_back(op_id);  // else when its commit calls back
       continue;
     }
     if (SettlePut(op)) done.push_back(op_id);

@@ -140,7 +140,11 @@ class Node {
     std::set<std::string> used;  // nodes already asked
     uint64_t deadline_ns = 0;
     bool replied = false;
-    bool local_done = false;
+    // The local engine decided the new state (`state`): replication has
+    // started, before the local commit.
+    bool decided = false;
+    bool local_done = false;  // the local commit called back
+    bool self_replica = false;  // this node's own commit counts toward W
   };
   struct GetOp {
     Endpoint client;
@@ -202,10 +206,15 @@ class Node {
   void OnRingInfoRequest(const Endpoint& from, const RingInfoRequest& m);
   void OnStatusRequest(const Endpoint& from, const StatusRequest& m);
 
+  // The local engine's two callbacks for a coordinated put: the new state
+  // is decided (replicate it now), then stored here (count this node).
+  void LocalPutDecided(uint64_t op_id, SiblingSet state);
   void LocalPutDone(uint64_t op_id, Result<SiblingSet> result);
+  void Replicate(uint64_t op_id, PutOp& op);
   void SendToTarget(uint64_t op_id, PutOp& op, PutTarget target);
   void ReplaceSilentTarget(uint64_t op_id, PutOp& op, PutTarget& target);
-  // Replies if the quorum decided; true once the op can be dropped.
+  // Replies if the quorum decided; true once the op can be dropped (its
+  // local commit and every target answered).
   bool SettlePut(PutOp& op);
   // Stores a hint; `then` (if any) runs once it is durable (or refused).
   void StoreHint(const std::string& target, const ObjectKey& key, const SiblingSet& state,

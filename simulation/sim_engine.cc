@@ -97,7 +97,12 @@ void SimEngine::Sweep(uint64_t tombstone_grace_ms, SweepCallback done) {
   const uint64_t cutoff = now_ms > tombstone_grace_ms ? now_ms - tombstone_grace_ms : 0;
   SweepReport report;
   std::vector<ObjectKey> remove;
+  // LmdbEngine sweeps between commits: a key the in-flight commit writes
+  // (its new state already decided) waits for the next sweep.
+  std::set<ObjectKey> in_flight;
+  for (const Op& op : in_flight_) in_flight.insert(op.key);
   for (const auto& [key, state] : disk_.objects) {
+    if (in_flight.contains(key)) continue;
     ++report.keys_scanned;
     if (state.FullyExpiredAt(now_ms)) {
       ++report.expired_removed;
@@ -147,13 +152,15 @@ Result<HintStats> SimEngine::Stats() {
 
 // ---- writes ----
 
-void SimEngine::Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback done) {
+void SimEngine::Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback decided,
+                    StateCallback done) {
   Op op;
   op.kind = Op::Kind::kPut;
   op.status = ValidateObjectKey(key);
   op.key = std::move(key);
   op.intent = std::move(intent);
   op.actor = actor;
+  op.decided = std::move(decided);
   op.state_done = std::move(done);
   Submit(std::move(op));
 }
@@ -239,16 +246,77 @@ void SimEngine::StartCommit() {
                                                                  options_.batch_ops_max)));
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(options_.batch_ops_max));
   }
+  in_flight_now_ms_ = env_.clock->NowWallMs();
+  if (options_.durability == Durability::kSync) DecideInFlight();
   const uint64_t at = std::max(env_.now_ns() + env_.commit_latency_ns(), stall_until_ns_);
   env_.schedule(at, [this] { CompleteCommit(); });
+}
+
+void SimEngine::DecideInFlight() {
+  const auto is_object_op = [](const Op& op) {
+    return op.status.ok() && (op.kind == Op::Kind::kPut || op.kind == Op::Kind::kMerge ||
+                              op.kind == Op::Kind::kExpire);
+  };
+  if (std::none_of(in_flight_.begin(), in_flight_.end(),
+                   [](const Op& op) { return op.status.ok() && op.decided; })) {
+    return;
+  }
+  // Applied to the disk and then undone: what the touched objects, the
+  // floors and the undo log held before.
+  std::map<ObjectKey, std::optional<SiblingSet>> objects_before;
+  std::set<ObjectKey> undo_before;
+  for (const Op& op : in_flight_) {
+    if (!is_object_op(op) || objects_before.contains(op.key)) continue;
+    auto it = disk_.objects.find(op.key);
+    objects_before.emplace(op.key, it == disk_.objects.end()
+                                       ? std::nullopt
+                                       : std::optional<SiblingSet>(it->second));
+    if (disk_.undo_objects.contains(op.key)) undo_before.insert(op.key);
+  }
+  const std::map<ActorId, uint64_t> floors_before = disk_.floors;
+  const std::optional<std::map<ActorId, uint64_t>> undo_floors_before = disk_.undo_floors;
+
+  std::vector<std::pair<StateCallback, SiblingSet>> decided;
+  for (Op& op : in_flight_) {
+    if (!is_object_op(op)) continue;
+    Op trial;
+    trial.kind = op.kind;
+    trial.key = op.key;
+    trial.intent = op.intent;
+    trial.actor = op.actor;
+    trial.state = op.state;
+    trial.overwrite = op.overwrite;
+    ApplyOp(trial, in_flight_now_ms_);
+    if (op.decided && trial.status.ok()) {
+      op.decided_state = trial.result;
+      decided.emplace_back(std::move(op.decided), std::move(trial.result));
+      op.decided = nullptr;
+    }
+  }
+
+  for (auto& [key, before] : objects_before) {
+    if (before) {
+      disk_.objects[key] = std::move(*before);
+    } else {
+      disk_.objects.erase(key);
+    }
+    if (!undo_before.contains(key)) disk_.undo_objects.erase(key);
+  }
+  disk_.floors = floors_before;
+  disk_.undo_floors = undo_floors_before;
+  if (decided.empty()) return;
+  env_.schedule(env_.now_ns(), [decided = std::move(decided)]() mutable {
+    for (auto& [cb, state] : decided) cb(std::move(state));
+  });
 }
 
 void SimEngine::CompleteCommit() {
   std::vector<Op> batch = std::move(in_flight_);
   in_flight_.clear();
-  const uint64_t now_ms = env_.clock->NowWallMs();
   for (Op& op : batch) {
-    if (op.status.ok()) ApplyOp(op, now_ms);
+    if (!op.status.ok()) continue;
+    ApplyOp(op, in_flight_now_ms_);
+    if (op.decided_state) TROLLEY_ASSERT(op.status.ok() && op.result == *op.decided_state);
   }
   if (env_.on_commit) env_.on_commit(batch.size());
   if (options_.durability == Durability::kSync) SyncDisk();
@@ -259,6 +327,7 @@ void SimEngine::CompleteCommit() {
   }
   // Callbacks last, in submission order; what they submit joins the next batch.
   for (Op& op : batch) {
+    if (op.decided && op.status.ok()) op.decided(op.result);  // not decided at the start
     if (op.state_done) {
       op.state_done(op.status.ok() ? Result<SiblingSet>(std::move(op.result))
                                    : Result<SiblingSet>(op.status));

@@ -13,6 +13,12 @@
 //     cache write in `flush`), and writes submitted meanwhile form the next
 //     batch. A commit applies its writes in submission order, then runs
 //     their callbacks in that order. Reads see committed state only.
+//   - In `sync` a put's new state is decided when its commit starts (its
+//     `decided` callback runs then, in an event of its own) and stored when
+//     the commit completes, as LmdbEngine hands it out before its fsync;
+//     the commit applies at its start time, so it stores exactly what was
+//     decided (asserted). In `flush` and `none` `decided` runs just before
+//     `done`.
 //   - Put and Merge apply SiblingSet::ApplyWrite / SiblingSet::Merge exactly
 //     as LmdbEngine::Impl::ApplyOp does: expired siblings dropped first, the
 //     per-actor dot counter floor passed to ApplyWrite and raised by the
@@ -120,7 +126,9 @@ class SimEngine final : public Engine, public HintStore {
   // Engine. Get of a key whose every sibling expired returns NotFound and
   // removes it in the next commit (if still expired then), as LmdbEngine.
   Result<SiblingSet> Get(const ObjectKey& key) override;
-  void Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback done) override;
+  using Engine::Put;
+  void Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback decided,
+           StateCallback done) override;
   void Merge(ObjectKey key, SiblingSet remote, StateCallback done) override;
   Result<ScanPage> Scan(uint64_t first_hash, uint64_t last_hash, const ObjectKey* resume_after,
                         size_t limit) override;
@@ -170,6 +178,8 @@ class SimEngine final : public Engine, public HintStore {
     bool overwrite = false;  // planted overwrite-repair
     Status status;
     SiblingSet result;
+    StateCallback decided;  // put: runs when the commit starts
+    std::optional<SiblingSet> decided_state;  // what `decided` was given
     StateCallback state_done;
     DoneCallback done;
   };
@@ -177,6 +187,9 @@ class SimEngine final : public Engine, public HintStore {
   void Submit(Op op);
   void StartCommit();
   void CompleteCommit();
+  // At the start of a commit, as LmdbEngine before its commit: works out
+  // the puts' new states and hands them to their `decided` callbacks.
+  void DecideInFlight();
   void ApplyOp(Op& op, uint64_t now_ms);
   void ApplyHintOp(Op& op);
   void SetObject(const ObjectKey& key, SiblingSet state);
@@ -194,6 +207,7 @@ class SimEngine final : public Engine, public HintStore {
   std::vector<Op> queue_;
   std::vector<Op> in_flight_;
   bool commit_pending_ = false;  // a start or a completion is scheduled
+  uint64_t in_flight_now_ms_ = 0;  // the wall time the in-flight commit applies at
   // `flush`: Sync() callbacks waiting for the next fsync, and whether an
   // early fsync for them is scheduled.
   std::vector<DoneCallback> durable_waiters_;

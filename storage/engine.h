@@ -122,10 +122,22 @@ class Engine {
   virtual Result<SiblingSet> Get(const ObjectKey& key) = 0;
 
   // A write coordinated by `actor` (a put, or a delete if intent.tombstone):
-  // SiblingSet::ApplyWrite on the stored state. `done` gets the new state,
-  // which the coordinator replicates. LimitExceeded if the write would make
-  // more than siblings_max siblings or object_bytes_max bytes.
-  virtual void Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback done) = 0;
+  // SiblingSet::ApplyWrite on the stored state. `done` gets the new state
+  // once it is stored (durable as the engine's mode promises), or the
+  // error. LimitExceeded if the write would make more than siblings_max
+  // siblings or object_bytes_max bytes.
+  //
+  // `decided` (may be empty) gets the new state as soon as it is computed,
+  // before it is stored, so that the coordinator can replicate it while its
+  // own commit runs; it runs before `done` (the same state), and not at all
+  // for a refused write. If `done` then fails, the state may live on other
+  // replicas: its dot is never issued again (the actor's counter floor has
+  // moved past it, or a crash took a new incarnation).
+  virtual void Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback decided,
+                   StateCallback done) = 0;
+  void Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback done) {
+    Put(std::move(key), std::move(intent), actor, nullptr, std::move(done));
+  }
 
   // Joins another replica's state in (replication, read repair, hint
   // delivery, anti-entropy). `done` gets the merged state. Never refused

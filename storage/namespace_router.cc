@@ -107,9 +107,10 @@ size_t NamespaceRouter::EngineIndexFor(std::string_view ns) const {
 
 Result<SiblingSet> NamespaceRouter::Get(const ObjectKey& key) { return EngineFor(key.ns).Get(key); }
 
-void NamespaceRouter::Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback done) {
+void NamespaceRouter::Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback decided,
+                          StateCallback done) {
   Engine& engine = EngineFor(key.ns);
-  engine.Put(std::move(key), std::move(intent), actor, std::move(done));
+  engine.Put(std::move(key), std::move(intent), actor, std::move(decided), std::move(done));
 }
 
 void NamespaceRouter::Merge(ObjectKey key, SiblingSet remote, StateCallback done) {

@@ -73,7 +73,9 @@ class NamespaceRouter final : public Engine, public HintStore {
 
   // Engine
   Result<SiblingSet> Get(const ObjectKey& key) override;
-  void Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback done) override;
+  using Engine::Put;
+  void Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback decided,
+           StateCallback done) override;
   void Merge(ObjectKey key, SiblingSet remote, StateCallback done) override;
   Result<ScanPage> Scan(uint64_t first_hash, uint64_t last_hash, const ObjectKey* resume_after,
                         size_t limit) override;

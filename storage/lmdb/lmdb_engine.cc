@@ -156,6 +156,7 @@ struct Op {
   SiblingSet state;  // kMerge: remote; kHintAdd: hint; kHintRemoveDelivered: delivered
   std::string target;
   uint64_t created_ms = 0;
+  Engine::StateCallback decided;  // kPut: the new state, before the commit
   Engine::StateCallback state_done;
   Engine::DoneCallback done;
   bool complete_inline = false;  // run the callback on the writer thread
@@ -247,6 +248,10 @@ class LmdbEngine::Impl {
   void WriterLoop();
   void FlusherLoop();
   void RunBatch(std::vector<Op>& batch);
+  // Hands each applied put's state to its `decided` callback (once, even
+  // if the batch is retried) and records the floors those dots need.
+  void DeliverDecided(std::vector<Op>& batch, const std::map<ActorId, uint64_t>& floors);
+  int PutFloor(MDB_txn* txn, ActorId actor, uint64_t floor);
   // Applies one op inside `txn`. Per-op failures go into op.status; an
   // LMDB failure that dooms the transaction is returned as its rc.
   int ApplyOp(MDB_txn* txn, Op& op, std::map<ActorId, uint64_t>& floors);
@@ -271,6 +276,10 @@ class LmdbEngine::Impl {
   uint64_t incarnation_ = 0;
   uint64_t map_mb_ = 0;
   std::map<ActorId, uint64_t> dot_floors_;  // writer thread only: committed floors
+  // Writer thread only: floors of dots handed out by a `decided` callback
+  // whose commit then failed. The next batch starts above them and commits
+  // them, so such a dot (maybe on other replicas) is never issued again.
+  std::map<ActorId, uint64_t> issued_floors_;
 
   std::shared_mutex resize_mu_;  // readers shared; map resize exclusive
 
@@ -454,13 +463,23 @@ void LmdbEngine::Impl::Shutdown() {
       std::string one;
       PutU64Be(one, 1);
       MDB_val k = Val("clean_shutdown"), v = Val(one);
-      if (mdb_put(txn, meta_, &k, &v, 0) == 0) {
+      // A clean stop keeps the incarnation, so dots handed out by a put
+      // whose commit failed must be covered by a committed floor.
+      int rc = 0;
+      for (const auto& [actor, issued] : issued_floors_) {
+        auto it = dot_floors_.find(actor);
+        if (it != dot_floors_.end() && it->second >= issued) continue;
+        if ((rc = PutFloor(txn, actor, issued)) != 0) break;
+      }
+      if (rc == 0 && mdb_put(txn, meta_, &k, &v, 0) == 0) {
         mdb_txn_commit(txn);
       } else {
         mdb_txn_abort(txn);
       }
     }
     const int rc = mdb_env_sync(env_, 1);
+    spdlog::info("storage.closed path={} commits={} writes={} fsyncs={}", options_.path,
+                 commits_.load(), ops_committed_.load(), fsyncs_.load());
     std::vector<Engine::DoneCallback> waiting;
     {
       std::lock_guard lk(flush_mu_);  // the flusher is gone; Sync()s still waiting
@@ -510,6 +529,9 @@ void LmdbEngine::Impl::CompleteBatch(std::vector<Op>& batch) {
   std::vector<std::function<void()>> fns;
   fns.reserve(batch.size());
   for (Op& op : batch) {
+    if (op.decided && op.status.ok()) {  // not decided before the commit
+      fns.push_back([cb = std::move(op.decided), state = op.result]() mutable { cb(std::move(state)); });
+    }
     if (op.complete_inline) {
       if (op.done) op.done(op.status);
     } else if (auto fn = Completion(op)) {
@@ -607,21 +629,25 @@ void LmdbEngine::Impl::RunBatch(std::vector<Op>& batch) {
     rc = mdb_txn_begin(env_, nullptr, 0, &txn);
     if (rc != 0) break;
     std::map<ActorId, uint64_t> floors = dot_floors_;
+    for (const auto& [actor, issued] : issued_floors_) {
+      uint64_t& floor = floors[actor];
+      floor = std::max(floor, issued);
+    }
     for (Op& op : batch) {
       op.status = Status::Ok();  // a retry after a map resize starts over
       rc = ApplyOp(txn, op, floors);
       if (rc != 0) break;
     }
+    // In kSync the commit's fsync is the slow part: the puts' states go out
+    // before it, so that replication overlaps it. Otherwise the commit is
+    // quick and `decided` runs just before `done`, in the same wake-up.
+    if (rc == 0 && options_.durability == Durability::kSync) DeliverDecided(batch, floors);
     if (rc == 0) {
       // Persist the dot counter floors this batch raised.
       for (const auto& [actor, floor] : floors) {
         auto it = dot_floors_.find(actor);
         if (it != dot_floors_.end() && it->second == floor) continue;
-        std::string name = "dot/", bytes;
-        PutU64Be(name, actor);
-        PutU64Be(bytes, floor);
-        MDB_val k = Val(name), v = Val(bytes);
-        if ((rc = mdb_put(txn, meta_, &k, &v, 0)) != 0) break;
+        if ((rc = PutFloor(txn, actor, floor)) != 0) break;
       }
     }
     if (rc == 0) {
@@ -632,6 +658,7 @@ void LmdbEngine::Impl::RunBatch(std::vector<Op>& batch) {
     if (rc == MDB_MAP_FULL && GrowMap() == 0) continue;
     if (rc == 0) {
       dot_floors_ = std::move(floors);
+      issued_floors_.clear();
       ++commits_;
       ops_committed_ += batch.size();
       if (options_.durability == Durability::kSync) ++fsyncs_;
@@ -646,6 +673,30 @@ void LmdbEngine::Impl::RunBatch(std::vector<Op>& batch) {
     for (Op& op : batch) op.status = failed;
   }
   CompleteBatch(batch);
+}
+
+int LmdbEngine::Impl::PutFloor(MDB_txn* txn, ActorId actor, uint64_t floor) {
+  std::string name = "dot/", bytes;
+  PutU64Be(name, actor);
+  PutU64Be(bytes, floor);
+  MDB_val k = Val(name), v = Val(bytes);
+  return mdb_put(txn, meta_, &k, &v, 0);
+}
+
+void LmdbEngine::Impl::DeliverDecided(std::vector<Op>& batch,
+                                      const std::map<ActorId, uint64_t>& floors) {
+  std::vector<std::function<void()>> fns;
+  for (Op& op : batch) {
+    if (!op.decided || !op.status.ok()) continue;
+    fns.push_back([cb = std::move(op.decided), state = op.result]() mutable { cb(std::move(state)); });
+    op.decided = nullptr;
+    uint64_t& issued = issued_floors_[op.actor];
+    issued = std::max(issued, floors.at(op.actor));
+  }
+  if (fns.empty()) return;
+  Deliver([fns = std::move(fns)]() mutable {
+    for (auto& fn : fns) fn();
+  });
 }
 
 int LmdbEngine::Impl::ReadState(MDB_txn* txn, const std::string& raw_key, SiblingSet* state,
@@ -1100,13 +1151,15 @@ LmdbEngine::~LmdbEngine() = default;
 
 Result<SiblingSet> LmdbEngine::Get(const ObjectKey& key) { return impl_->Get(key); }
 
-void LmdbEngine::Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback done) {
+void LmdbEngine::Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback decided,
+                     StateCallback done) {
   Op op;
   op.kind = Op::Kind::kPut;
   op.status = ValidateObjectKey(key);
   op.key = std::move(key);
   op.intent = std::move(intent);
   op.actor = actor;
+  op.decided = std::move(decided);
   op.state_done = std::move(done);
   impl_->Submit(std::move(op));
 }

@@ -16,8 +16,9 @@
 // applies them in one write transaction and commits once (group commit).
 // In kSync the commit fsyncs on the writer thread, so the thread serving
 // the network never waits for a disk; writes queued meanwhile form the
-// next batch. In kFlush the commit does not fsync (MDB_NOSYNC) and a
-// flusher thread calls mdb_env_sync at least every flush_interval_ms, and
+// next batch; a put's `decided` callback runs before that fsync (in the
+// other modes, just before `done`). In kFlush the commit does not fsync
+// (MDB_NOSYNC) and a flusher thread calls mdb_env_sync at least every flush_interval_ms, and
 // at once while a Sync() waits for it (its callback runs after that
 // fsync). Callbacks run on options.completion_executor (or, without one,
 // the writer thread, the flusher thread for a Sync() in kFlush, or the
@@ -77,7 +78,9 @@ class LmdbEngine final : public Engine, public HintStore {
 
   // Engine
   Result<SiblingSet> Get(const ObjectKey& key) override;
-  void Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback done) override;
+  using Engine::Put;
+  void Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback decided,
+           StateCallback done) override;
   void Merge(ObjectKey key, SiblingSet remote, StateCallback done) override;
   Result<ScanPage> Scan(uint64_t first_hash, uint64_t last_hash, const ObjectKey* resume_after,
                         size_t limit) override;

@@ -685,8 +685,10 @@ class FaultyHintsEngine final : public Engine, public HintStore {
   LmdbEngine& inner() { return *inner_; }
 
   Result<SiblingSet> Get(const ObjectKey& key) override { return inner_->Get(key); }
-  void Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback done) override {
-    inner_->Put(std::move(key), std::move(intent), actor, std::move(done));
+  using Engine::Put;
+  void Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback decided,
+           StateCallback done) override {
+    inner_->Put(std::move(key), std::move(intent), actor, std::move(decided), std::move(done));
   }
   void Merge(ObjectKey key, SiblingSet remote, StateCallback done) override {
     inner_->Merge(std::move(key), std::move(remote), std::move(done));

@@ -427,7 +427,8 @@ class FakeEngine final : public Engine, public HintStore {
  public:
   using DoneCallback = Engine::DoneCallback;
   Result<SiblingSet> Get(const ObjectKey&) override { return Status::NotFound("fake"); }
-  void Put(ObjectKey, WriteIntent, ActorId, StateCallback done) override {
+  using Engine::Put;
+  void Put(ObjectKey, WriteIntent, ActorId, StateCallback, StateCallback done) override {
     done(Status::IOError("fake"));
   }
   void Merge(ObjectKey, SiblingSet, StateCallback done) override { done(Status::IOError("fake")); }

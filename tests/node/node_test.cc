@@ -674,21 +674,32 @@ TEST(NodeTest, ReplicaGetFromAClientReadsThatReplicaOnly) {
   EXPECT_EQ(s.gets_ok + s.gets_failed, 0u);
 }
 
-// An LmdbEngine whose hint statistics read can be made to fail, and whose
-// Sync() can be held (a `flush` engine whose fsync has not come yet).
+// An LmdbEngine whose hint statistics read can be made to fail, whose
+// Sync() can be held (a `flush` engine whose fsync has not come yet), and
+// whose puts can be held between `decided` and `done` (a `sync` engine
+// whose fsync has not come yet).
 class FaultyHintsEngine final : public Engine, public HintStore {
  public:
   explicit FaultyHintsEngine(std::unique_ptr<LmdbEngine> inner) : inner_(std::move(inner)) {}
   bool fail_stats = false;
   bool hold_syncs = false;
   std::vector<Engine::DoneCallback> held_syncs;
+  bool hold_puts = false;
+  std::vector<std::pair<StateCallback, Result<SiblingSet>>> held_puts;  // done, its result
   LmdbEngine& inner() { return *inner_; }
 
   Result<SiblingSet> Get(const ObjectKey& key) override { return inner_->Get(key); }
   using Engine::Put;
   void Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback decided,
            StateCallback done) override {
-    inner_->Put(std::move(key), std::move(intent), actor, std::move(decided), std::move(done));
+    if (!hold_puts) {
+      inner_->Put(std::move(key), std::move(intent), actor, std::move(decided), std::move(done));
+      return;
+    }
+    inner_->Put(std::move(key), std::move(intent), actor, std::move(decided),
+                [this, done = std::move(done)](Result<SiblingSet> r) mutable {
+                  held_puts.emplace_back(std::move(done), std::move(r));
+                });
   }
   void Merge(ObjectKey key, SiblingSet remote, StateCallback done) override {
     inner_->Merge(std::move(key), std::move(remote), std::move(done));
@@ -884,6 +895,113 @@ TEST(NodeTest, OwnerAcknowledgesAHintDeliveryOnlyOnceItIsDurable) {
     EXPECT_EQ(replies().back().id, RequestId{7});
     EXPECT_EQ(replies().back().code, StatusCode::kOk);
     EXPECT_TRUE(engine.held_syncs.empty());
+    node.reset();
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// The coordinator's write path: replication starts once the engine has
+// decided the new state, while the local commit (an fsync in `sync`) is
+// still running; the coordinator counts itself only once that commit is
+// done, and a failed commit leaves the remote acknowledgements to decide.
+TEST(NodeTest, CoordinatorReplicatesWhileItsOwnCommitRuns) {
+  char tmpl[] = "/tmp/trolley-node-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  ManualClock clock;
+  NullLogger log;
+  Random random(1);
+  CapturingTransport transport;
+  std::mutex mu;
+  std::deque<std::function<void()>> completions;
+  LmdbEngineOptions eo;
+  eo.path = dir;
+  eo.durability = Durability::kNone;
+  eo.clock = &clock;
+  eo.completion_executor = [&](std::function<void()> fn) {
+    std::lock_guard lk(mu);
+    completions.push_back(std::move(fn));
+  };
+  {
+    FaultyHintsEngine engine(std::move(LmdbEngine::Open(eo)).value());
+    engine.hold_puts = true;
+    NodeOptions no;
+    no.node_id = "n1";
+    // w=3: the client's reply then waits for this node's own commit too.
+    no.namespaces = {NamespaceOptions{"carts", 3, 2, 2, 0}, NamespaceOptions{"all", 3, 2, 3, 0}};
+    Ring ring = std::move(Ring::Build({NodeId{"n1"}, NodeId{"n2"}, NodeId{"n3"}}, 16)).value();
+    NodeEnv env{&transport, &clock, &engine, &random, &log};
+    std::unique_ptr<Node> node = std::move(Node::Create(no, env, ring)).value();
+    auto run_until = [&](const std::function<bool()>& done) {
+      for (int i = 0; i < 1000 && !done(); ++i) {
+        (void)engine.inner().SyncNow();
+        std::deque<std::function<void()>> ready;
+        {
+          std::lock_guard lk(mu);
+          ready.swap(completions);
+        }
+        for (auto& fn : ready) fn();
+      }
+      return done();
+    };
+    auto sent = [&]<typename T>(std::type_identity<T>) {
+      std::vector<std::pair<Endpoint, T>> out;
+      for (const auto& [to, m] : transport.sent) {
+        if (const auto* x = std::get_if<T>(&m)) out.emplace_back(to, *x);
+      }
+      return out;
+    };
+    auto writes = [&] { return sent(std::type_identity<ReplicaWrite>{}); };
+    auto client_replies = [&] { return sent(std::type_identity<ClientPutReply>{}); };
+    // A key this node coordinates (first in its preference list).
+    auto key_led_by_n1 = [&](const std::string& ns) {
+      for (int i = 0;; ++i) {
+        const std::string key = "cart-" + std::to_string(i);
+        if (PreferenceListForKey(ring, ns, key, 3).primaries[0].name == "n1") return key;
+      }
+    };
+    const Endpoint client{"", 7};
+
+    for (const std::string ns : {"carts", "all"}) {
+      SCOPED_TRACE(ns);
+      transport.sent.clear();
+      const std::string key = key_led_by_n1(ns);
+      ClientPut put;
+      put.id = RequestId{100};
+      put.ns = ns;
+      put.key = key;
+      put.value = "boots";
+      node->OnMessage(client, put);
+      ASSERT_TRUE(run_until([&] { return writes().size() == 2; }))
+          << "replication waited for the coordinator's own commit";
+      ASSERT_TRUE(engine.held_puts.size() == 1 || run_until([&] { return engine.held_puts.size() == 1; }));
+      for (const auto& [to, w] : writes()) {
+        EXPECT_EQ(TestCluster::Values(w.state), std::vector<std::string>{"boots"});
+        node->OnMessage(Endpoint{to.node, 0}, ReplicaWriteReply{w.id, StatusCode::kOk, ""});
+      }
+      if (ns == "carts") {
+        // w=2 made by n2 and n3: the client has its answer, the op stays
+        // until the local commit calls back.
+        ASSERT_EQ(client_replies().size(), 1u);
+        EXPECT_EQ(client_replies()[0].second.code, StatusCode::kOk);
+        EXPECT_EQ(node->PendingRequests(), 1u);
+        auto [done, result] = std::move(engine.held_puts[0]);
+        engine.held_puts.clear();
+        done(std::move(result));
+        EXPECT_EQ(client_replies().size(), 1u);
+      } else {
+        // w=3 needs this node: its commit fails, so the write is refused
+        // (and, as ever, may still appear: n2 and n3 have it).
+        EXPECT_TRUE(client_replies().empty());
+        auto [done, result] = std::move(engine.held_puts[0]);
+        engine.held_puts.clear();
+        done(Status::IOError("injected: fsync failed"));
+        ASSERT_EQ(client_replies().size(), 1u);
+        EXPECT_EQ(client_replies()[0].second.code, StatusCode::kUnavailable)
+            << client_replies()[0].second.message;
+      }
+      EXPECT_EQ(node->PendingRequests(), 0u);
+    }
     node.reset();
   }
   std::filesystem::remove_all(dir);

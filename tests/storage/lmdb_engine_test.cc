@@ -280,6 +280,45 @@ TEST_P(LmdbEngineTest, SiblingAndSizeLimitsRefuseWithAClearError) {
   EXPECT_NE(big.status().message().find("object_bytes_max"), std::string::npos);
 }
 
+// A put's `decided` callback gets the state `done` gets, before it: in
+// kSync before the commit (the coordinator replicates during the fsync),
+// otherwise just before `done`; never for a refused write. (No executor
+// here: both run on the writer thread, in order.)
+TEST_P(LmdbEngineTest, DecidedGetsTheNewStateBeforeDone) {
+  const ObjectKey k{"carts", "decided"};
+  std::vector<std::string> events;
+  SiblingSet decided_state;
+  uint64_t commits_at_decided = 0;
+  auto put = [&](std::string value) {
+    WriteIntent w;
+    w.value = std::move(value);
+    std::promise<Result<SiblingSet>> p;
+    engine_->Put(
+        k, std::move(w), kActor,
+        [&](Result<SiblingSet> r) {
+          events.push_back("decided");
+          commits_at_decided = engine_->counters().commits;
+          decided_state = std::move(r).value();
+        },
+        [&](Result<SiblingSet> r) {
+          events.push_back(r.ok() ? "done" : "refused");
+          p.set_value(std::move(r));
+        });
+    return p.get_future().get();
+  };
+  const uint64_t commits_before = engine_->counters().commits;
+  auto stored = put("boots");
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  EXPECT_EQ(events, (std::vector<std::string>{"decided", "done"}));
+  EXPECT_EQ(decided_state, *stored);
+  EXPECT_EQ(commits_at_decided, commits_before + (GetParam() == Durability::kSync ? 0 : 1));
+
+  for (int i = 1; i < 5; ++i) ASSERT_TRUE(put("blind-" + std::to_string(i)).ok());
+  events.clear();
+  EXPECT_FALSE(put("one too many").ok());  // siblings_max = 5
+  EXPECT_EQ(events, std::vector<std::string>{"refused"});
+}
+
 TEST_P(LmdbEngineTest, IncarnationChangesOnlyAfterAnUncleanStop) {
   const uint64_t first = engine_->incarnation();
   EXPECT_GE(first, 1u);

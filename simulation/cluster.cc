@@ -90,6 +90,7 @@ std::string Cluster::Describe(const Message& m) const {
                  [&](const ReplicaWrite& x) {
                    out += " " + Describe(x.state);
                    if (!x.hint_for.empty()) out += " hint_for=" + x.hint_for;
+                   if (x.durable) out += " durable";
                  },
                  [&](const ReplicaWriteReply& x) { out += " " + std::string(StatusCodeName(x.code)); },
                  [&](const ReplicaGetReply& x) {
@@ -144,7 +145,6 @@ struct Cluster::SimNode {
   bool up = false;
   bool paused = false;
   Activity activity = Activity::kOther;
-  std::vector<std::pair<std::string, ObjectKey>> listed_hints;
   std::vector<std::function<void()>> deferred;  // arrived while paused
 };
 
@@ -252,7 +252,6 @@ void Cluster::Restart(int i) {
   eo.durability = config_.durability;
   eo.bug = bug_;
   n.engine = std::make_unique<SimEngine>(n.disk, eo, std::move(env));
-  if (bug_ == PlantedBug::kOverwriteRepair) n.engine->listed_hints = &n.listed_hints;
   n.random = std::make_unique<Random>(SubSeed(config_.seed, 1000 + static_cast<uint64_t>(i) * 1000 + life));
 
   NodeOptions no;
@@ -297,7 +296,6 @@ void Cluster::Tick(int i, uint32_t life, uint32_t generation) {
   // A pause stops the ticks (Resume starts a new series); a restart too.
   if (n.life != life || !n.up || n.paused || n.tick_generation != generation) return;
   n.activity = Activity::kTick;
-  n.listed_hints.clear();
   if (bug_ == PlantedBug::kOverwriteRepair) n.engine->set_repair_merges(true);
   n.node->Tick();
   if (n.engine) n.engine->set_repair_merges(false);
@@ -476,18 +474,13 @@ uint64_t Cluster::NetworkDelay() {
   return d;
 }
 
-bool Cluster::IsRepairWrite(int from, int to, const ReplicaWrite& w) const {
-  if (!w.hint_for.empty()) return false;
-  const SimNode& n = *nodes_[from];
-  // Read repair leaves while a node handles a replica's read answer, or in
-  // a tick that gives up waiting for one; hint delivery leaves in a tick,
-  // for exactly the hints the tick listed.
-  if (n.activity == Activity::kGetReply) return true;
-  if (n.activity != Activity::kTick) return false;
-  for (const auto& [target, key] : n.listed_hints) {
-    if (target == name(to) && key.ns == w.ns && key.key == w.key) return false;
-  }
-  return true;
+bool Cluster::IsRepairWrite(int from, const ReplicaWrite& w) const {
+  // Fallback writes name their owner, hint deliveries ask for a durable
+  // ack; read repair leaves while a node handles a replica's read answer,
+  // or in a tick that gives up waiting for one.
+  if (!w.hint_for.empty() || w.durable) return false;
+  const Activity a = nodes_[from]->activity;
+  return a == Activity::kGetReply || a == Activity::kTick;
 }
 
 void Cluster::SendFromNode(int from, const Endpoint& to, Message m) {
@@ -556,7 +549,7 @@ void Cluster::SendFromNode(int from, const Endpoint& to, Message m) {
   }
   bool repair = false;
   if (bug_ == PlantedBug::kOverwriteRepair) {
-    if (const auto* w = std::get_if<ReplicaWrite>(&m)) repair = IsRepairWrite(from, target, *w);
+    if (const auto* w = std::get_if<ReplicaWrite>(&m)) repair = IsRepairWrite(from, *w);
   }
   const uint32_t life = t.life;
   const uint32_t from_life = nodes_[static_cast<size_t>(from)]->life;

@@ -177,7 +177,7 @@ class Cluster {
   void Tick(int i, uint32_t life, uint32_t generation);
   void ScheduleFsync(int i);
   uint64_t NetworkDelay();
-  bool IsRepairWrite(int from, int to, const ReplicaWrite& w) const;
+  bool IsRepairWrite(int from, const ReplicaWrite& w) const;
   void TraceLine(const std::string& text);
 
   const SeedConfig& config_;

@@ -126,7 +126,6 @@ Result<std::vector<Hint>> SimEngine::List(std::string_view target, size_t limit)
   for (auto it = disk_.hints.lower_bound(HintKey{std::string(target), 0, {}});
        it != disk_.hints.end() && it->first.target == target && out.size() < limit; ++it) {
     out.push_back(it->second);
-    if (listed_hints != nullptr) listed_hints->emplace_back(it->first.target, it->first.key);
   }
   return out;
 }

@@ -162,8 +162,6 @@ class SimEngine final : public Engine, public HintStore {
   void set_repair_merges(bool on) { repair_merges_ = on; }
   // Commits do not complete before this time (a stalled disk).
   void set_stall_until_ns(uint64_t t) { stall_until_ns_ = t; }
-  // When set, List() records each (target, key) it returns here.
-  std::vector<std::pair<std::string, ObjectKey>>* listed_hints = nullptr;
 
  private:
   struct Op {

@@ -624,15 +624,19 @@ int LmdbEngine::Impl::GrowMap() {
 
 void LmdbEngine::Impl::RunBatch(std::vector<Op>& batch) {
   int rc = 0;
+  // Above every dot handed out, committed or not. A retry (after a map
+  // resize) starts from the same floors, so it issues the same dots as the
+  // attempt whose states `decided` may already have handed out.
+  std::map<ActorId, uint64_t> start_floors = dot_floors_;
+  for (const auto& [actor, issued] : issued_floors_) {
+    uint64_t& floor = start_floors[actor];
+    floor = std::max(floor, issued);
+  }
   for (;;) {
     MDB_txn* txn = nullptr;
     rc = mdb_txn_begin(env_, nullptr, 0, &txn);
     if (rc != 0) break;
-    std::map<ActorId, uint64_t> floors = dot_floors_;
-    for (const auto& [actor, issued] : issued_floors_) {
-      uint64_t& floor = floors[actor];
-      floor = std::max(floor, issued);
-    }
+    std::map<ActorId, uint64_t> floors = start_floors;
     for (Op& op : batch) {
       op.status = Status::Ok();  // a retry after a map resize starts over
       rc = ApplyOp(txn, op, floors);

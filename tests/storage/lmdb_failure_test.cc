@@ -367,6 +367,8 @@ class LmdbFailureTest : public ::testing::Test {
 
 // Goal: a full map grows up to map_size_max_mb, then writes fail with
 // kLimitExceeded naming the setting, and nothing acknowledged is lost.
+// A batch retried after a resize stores exactly the state its `decided`
+// callback handed out before (kSync hands it out before the commit).
 // Method: 1 MiB map, 2 MiB max; bursts of 8 puts (3 KB values, new keys)
 // until one fails; then read everything back, reopen, read it again.
 TEST_F(LmdbFailureTest, MapFullFailsWithLimitExceededAfterGrowing) {
@@ -384,12 +386,16 @@ TEST_F(LmdbFailureTest, MapFullFailsWithLimitExceededAfterGrowing) {
   for (uint64_t next = 0; next < 4000 && !failure; next += kBurst) {
     std::vector<std::future<Result<SiblingSet>>> burst;
     std::vector<std::promise<Result<SiblingSet>>> promises(kBurst);
+    std::vector<std::optional<SiblingSet>> decided(kBurst);  // set before the promise
     for (int j = 0; j < kBurst; ++j) {
       burst.push_back(promises[static_cast<size_t>(j)].get_future());
       WriteIntent intent;
       intent.value = Value(next + static_cast<uint64_t>(j), kValueBytes);
       engine->Put(ObjectKey{kNs, "k" + std::to_string(next + static_cast<uint64_t>(j))},
                   std::move(intent), kActor,
+                  [d = &decided[static_cast<size_t>(j)]](Result<SiblingSet> r) {
+                    *d = std::move(r).value();
+                  },
                   [p = &promises[static_cast<size_t>(j)]](Result<SiblingSet> r) {
                     p->set_value(std::move(r));
                   });
@@ -397,6 +403,8 @@ TEST_F(LmdbFailureTest, MapFullFailsWithLimitExceededAfterGrowing) {
     for (int j = 0; j < kBurst; ++j) {
       auto r = burst[static_cast<size_t>(j)].get();
       if (r.ok()) {
+        ASSERT_TRUE(decided[static_cast<size_t>(j)].has_value());
+        EXPECT_EQ(*decided[static_cast<size_t>(j)], *r) << "k" << next + static_cast<uint64_t>(j);
         acked.push_back(next + static_cast<uint64_t>(j));
       } else if (!failure) {
         failure = r.status();

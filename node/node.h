@@ -143,7 +143,7 @@ class Node {
     // The local engine decided the new state (`state`): replication has
     // started, before the local commit.
     bool decided = false;
-    bool local_done = false;  // the local commit called back
+    bool local_done = false;    // the local commit called back
     bool self_replica = false;  // this node's own commit counts toward W
   };
   struct GetOp {

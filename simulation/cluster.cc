@@ -92,7 +92,9 @@ std::string Cluster::Describe(const Message& m) const {
                    if (!x.hint_for.empty()) out += " hint_for=" + x.hint_for;
                    if (x.durable) out += " durable";
                  },
-                 [&](const ReplicaWriteReply& x) { out += " " + std::string(StatusCodeName(x.code)); },
+                 [&](const ReplicaWriteReply& x) {
+                   out += " " + std::string(StatusCodeName(x.code));
+                 },
                  [&](const ReplicaGetReply& x) {
                    out += " " + std::string(StatusCodeName(x.code)) + " " + Describe(x.state);
                  },

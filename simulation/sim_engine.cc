@@ -267,9 +267,8 @@ void SimEngine::DecideInFlight() {
   for (const Op& op : in_flight_) {
     if (!is_object_op(op) || objects_before.contains(op.key)) continue;
     auto it = disk_.objects.find(op.key);
-    objects_before.emplace(op.key, it == disk_.objects.end()
-                                       ? std::nullopt
-                                       : std::optional<SiblingSet>(it->second));
+    objects_before.emplace(
+        op.key, it == disk_.objects.end() ? std::nullopt : std::optional<SiblingSet>(it->second));
     if (disk_.undo_objects.contains(op.key)) undo_before.insert(op.key);
   }
   const std::map<ActorId, uint64_t> floors_before = disk_.floors;

@@ -176,7 +176,7 @@ class SimEngine final : public Engine, public HintStore {
     bool overwrite = false;  // planted overwrite-repair
     Status status;
     SiblingSet result;
-    StateCallback decided;  // put: runs when the commit starts
+    StateCallback decided;                    // put: runs when the commit starts
     std::optional<SiblingSet> decided_state;  // what `decided` was given
     StateCallback state_done;
     DoneCallback done;

@@ -252,6 +252,8 @@ class LmdbEngine::Impl {
   // if the batch is retried) and records the floors those dots need.
   void DeliverDecided(std::vector<Op>& batch, const std::map<ActorId, uint64_t>& floors);
   int PutFloor(MDB_txn* txn, ActorId actor, uint64_t floor);
+  // The call of op's `decided` callback with its state; leaves it unset.
+  static std::function<void()> TakeDecided(Op& op);
   // Applies one op inside `txn`. Per-op failures go into op.status; an
   // LMDB failure that dooms the transaction is returned as its rc.
   int ApplyOp(MDB_txn* txn, Op& op, std::map<ActorId, uint64_t>& floors);
@@ -529,9 +531,7 @@ void LmdbEngine::Impl::CompleteBatch(std::vector<Op>& batch) {
   std::vector<std::function<void()>> fns;
   fns.reserve(batch.size());
   for (Op& op : batch) {
-    if (op.decided && op.status.ok()) {  // not decided before the commit
-      fns.push_back([cb = std::move(op.decided), state = op.result]() mutable { cb(std::move(state)); });
-    }
+    if (op.decided && op.status.ok()) fns.push_back(TakeDecided(op));  // not before the commit
     if (op.complete_inline) {
       if (op.done) op.done(op.status);
     } else if (auto fn = Completion(op)) {
@@ -679,6 +679,14 @@ void LmdbEngine::Impl::RunBatch(std::vector<Op>& batch) {
   CompleteBatch(batch);
 }
 
+std::function<void()> LmdbEngine::Impl::TakeDecided(Op& op) {
+  std::function<void()> fn = [cb = std::move(op.decided), state = op.result]() mutable {
+    cb(std::move(state));
+  };
+  op.decided = nullptr;
+  return fn;
+}
+
 int LmdbEngine::Impl::PutFloor(MDB_txn* txn, ActorId actor, uint64_t floor) {
   std::string name = "dot/", bytes;
   PutU64Be(name, actor);
@@ -692,8 +700,7 @@ void LmdbEngine::Impl::DeliverDecided(std::vector<Op>& batch,
   std::vector<std::function<void()>> fns;
   for (Op& op : batch) {
     if (!op.decided || !op.status.ok()) continue;
-    fns.push_back([cb = std::move(op.decided), state = op.result]() mutable { cb(std::move(state)); });
-    op.decided = nullptr;
+    fns.push_back(TakeDecided(op));
     uint64_t& issued = issued_floors_[op.actor];
     issued = std::max(issued, floors.at(op.actor));
   }

@@ -974,7 +974,8 @@ TEST(NodeTest, CoordinatorReplicatesWhileItsOwnCommitRuns) {
       node->OnMessage(client, put);
       ASSERT_TRUE(run_until([&] { return writes().size() == 2; }))
           << "replication waited for the coordinator's own commit";
-      ASSERT_TRUE(engine.held_puts.size() == 1 || run_until([&] { return engine.held_puts.size() == 1; }));
+      ASSERT_TRUE(engine.held_puts.size() == 1 ||
+                  run_until([&] { return engine.held_puts.size() == 1; }));
       for (const auto& [to, w] : writes()) {
         EXPECT_EQ(TestCluster::Values(w.state), std::vector<std::string>{"boots"});
         node->OnMessage(Endpoint{to.node, 0}, ReplicaWriteReply{w.id, StatusCode::kOk, ""});

@@ -391,14 +391,15 @@ TEST_F(LmdbFailureTest, MapFullFailsWithLimitExceededAfterGrowing) {
       burst.push_back(promises[static_cast<size_t>(j)].get_future());
       WriteIntent intent;
       intent.value = Value(next + static_cast<uint64_t>(j), kValueBytes);
-      engine->Put(ObjectKey{kNs, "k" + std::to_string(next + static_cast<uint64_t>(j))},
-                  std::move(intent), kActor,
-                  [d = &decided[static_cast<size_t>(j)]](Result<SiblingSet> r) {
-                    *d = std::move(r).value();
-                  },
-                  [p = &promises[static_cast<size_t>(j)]](Result<SiblingSet> r) {
-                    p->set_value(std::move(r));
-                  });
+      engine->Put(
+          ObjectKey{kNs, "k" + std::to_string(next + static_cast<uint64_t>(j))}, std::move(intent),
+          kActor,
+          [d = &decided[static_cast<size_t>(j)]](Result<SiblingSet> r) {
+            *d = std::move(r).value();
+          },
+          [p = &promises[static_cast<size_t>(j)]](Result<SiblingSet> r) {
+            p->set_value(std::move(r));
+          });
     }
     for (int j = 0; j < kBurst; ++j) {
       auto r = burst[static_cast<size_t>(j)].get();

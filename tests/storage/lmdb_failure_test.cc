@@ -55,15 +55,22 @@ std::string OnlyValue(const SiblingSet& s) {
   return s.size() == 1 ? s.siblings()[0].value : std::string();
 }
 
+// `decided_counter`, if given, gets kActor's counter in the state the
+// put's `decided` callback handed out (0 if it never ran).
 Result<SiblingSet> PutAndWait(LmdbEngine& engine, ObjectKey key, std::string value,
-                              VersionVector context = {}) {
+                              VersionVector context = {}, uint64_t* decided_counter = nullptr) {
   WriteIntent intent;
   intent.context = std::move(context);
   intent.value = std::move(value);
   std::promise<Result<SiblingSet>> done;
   auto result = done.get_future();
-  engine.Put(std::move(key), std::move(intent), kActor,
-             [&done](Result<SiblingSet> r) { done.set_value(std::move(r)); });
+  if (decided_counter != nullptr) *decided_counter = 0;
+  engine.Put(
+      std::move(key), std::move(intent), kActor,
+      [decided_counter](Result<SiblingSet> r) {
+        if (decided_counter != nullptr) *decided_counter = r->context().Get(kActor);
+      },
+      [&done](Result<SiblingSet> r) { done.set_value(std::move(r)); });
   return result.get();
 }
 
@@ -199,12 +206,16 @@ int HoldReadersMain(const std::string& dir) {
 // --disk-full-child <dir> <limit_bytes>: writes 4 KB values to new keys
 // under RLIMIT_FSIZE = limit_bytes until a write fails. Reports "ACK <i>"
 // per acknowledged write, "FAIL <code> <message>" for the first failure,
-// "RETRY <code> <message>" for one more try of the failed write, then
+// "RETRY <code> <message>" for one more try of the failed write, "DECIDED
+// <n>" for the highest dot counter those failed writes' `decided`
+// callbacks handed out (kSync hands it out before the commit that failed),
+// then, with the limit lifted, "AFTER <n>" for the counter of one more
+// write (it must be above: a handed-out dot is never issued again); then
 // closes the engine and reports "CLOSED" (or "NOFAIL" if nothing failed).
 int DiskFullChildMain(const std::string& dir, uint64_t limit_bytes) {
   const int report = TakeReportFd();
   ::signal(SIGXFSZ, SIG_IGN);  // a write past the limit then fails with EFBIG
-  const rlimit limit{limit_bytes, limit_bytes};
+  const rlimit limit{limit_bytes, RLIM_INFINITY};  // the soft limit; lifted below
   if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) {
     WriteLine(report, std::string("ERROR setrlimit: ") + std::strerror(errno));
     return 1;
@@ -226,7 +237,8 @@ int DiskFullChildMain(const std::string& dir, uint64_t limit_bytes) {
   bool failed = false;
   for (uint64_t i = 0; i < 10'000 && !failed; ++i) {
     const ObjectKey key{kNs, "k" + std::to_string(i)};
-    auto r = PutAndWait(*engine, key, Value(i, 4000));
+    uint64_t decided = 0;
+    auto r = PutAndWait(*engine, key, Value(i, 4000), {}, &decided);
     if (r.ok()) {
       WriteLine(report, "ACK " + std::to_string(i));
       continue;
@@ -235,8 +247,18 @@ int DiskFullChildMain(const std::string& dir, uint64_t limit_bytes) {
     WriteLine(report, line("FAIL", r.status()));
     // Later batches are tried again ("nothing of it is applied"); the disk
     // is still full, so this one is expected to fail the same way.
-    auto again = PutAndWait(*engine, key, Value(i, 4000));
+    uint64_t decided_again = 0;
+    auto again = PutAndWait(*engine, key, Value(i, 4000), {}, &decided_again);
     WriteLine(report, again.ok() ? "ACK " + std::to_string(i) : line("RETRY", again.status()));
+    WriteLine(report, "DECIDED " + std::to_string(std::max(decided, decided_again)));
+    const rlimit lifted{RLIM_INFINITY, RLIM_INFINITY};
+    if (::setrlimit(RLIMIT_FSIZE, &lifted) != 0) {
+      WriteLine(report, std::string("ERROR setrlimit: ") + std::strerror(errno));
+      return 1;
+    }
+    auto fits = PutAndWait(*engine, ObjectKey{kNs, "after"}, "fits now");
+    WriteLine(report, fits.ok() ? "AFTER " + std::to_string(fits->context().Get(kActor))
+                                : line("ERROR after", fits.status()));
   }
   if (!failed) WriteLine(report, "NOFAIL");
   engine.reset();  // must neither crash nor hang with the disk still full
@@ -496,6 +518,7 @@ TEST_P(DiskFullTest, FailsWritesWithIOError) {
   const uint64_t limit_bytes = GetParam();
   std::vector<uint64_t> acked;
   std::string fail, retry;
+  unsigned long long decided = 0, after = 0;
   bool closed = false;
   {
     Child writer({"--disk-full-child", dir_.path(), std::to_string(limit_bytes)});
@@ -507,6 +530,8 @@ TEST_P(DiskFullTest, FailsWritesWithIOError) {
         fail = line->substr(5);
       } else if (line->rfind("RETRY ", 0) == 0) {
         retry = line->substr(6);
+      } else if (std::sscanf(line->c_str(), "DECIDED %llu", &decided) == 1 ||
+                 std::sscanf(line->c_str(), "AFTER %llu", &after) == 1) {
       } else if (*line == "CLOSED") {
         closed = true;
       } else {
@@ -527,6 +552,10 @@ TEST_P(DiskFullTest, FailsWritesWithIOError) {
   EXPECT_NE(fail.find("not applied"), std::string::npos) << fail;
   EXPECT_EQ(retry.rfind(io_error, 0), 0u) << retry;
   EXPECT_GT(acked.size(), 10u);
+  // The failed commits had handed their dots out (a coordinator would have
+  // replicated them); the next write's dot is above them all.
+  EXPECT_GT(decided, 0u) << "kSync did not hand out the state before its commit";
+  EXPECT_GT(after, decided) << "a dot handed out by a failed commit was issued again";
 
   auto engine = MustOpen(Options());
   ASSERT_NE(engine, nullptr);

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "node/node.h"
@@ -755,52 +756,110 @@ class CapturingTransport final : public Transport {
   std::vector<std::pair<Endpoint, Message>> sent;
 };
 
-TEST(NodeTest, StatusReportsAFailedHintStoreRead) {
-  char tmpl[] = "/tmp/trolley-node-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
-  ManualClock clock;
-  NullLogger log;
-  Random random(1);
-  CapturingTransport transport;
-  LmdbEngineOptions eo;
-  eo.path = dir;
-  eo.durability = Durability::kNone;
-  eo.clock = &clock;
-  eo.completion_executor = [](std::function<void()> fn) { fn(); };
-  {
-    FaultyHintsEngine engine(std::move(LmdbEngine::Open(eo)).value());
-    NodeOptions no;
-    no.node_id = "solo";
-    no.namespaces = {NamespaceOptions{"carts", 1, 1, 1, 0}};
-    Ring ring = std::move(Ring::Build({NodeId{"solo"}}, 16)).value();
-    NodeEnv env{&transport, &clock, &engine, &random, &log};
-    std::unique_ptr<Node> node = std::move(Node::Create(no, env, ring)).value();
-
-    const Endpoint admin{"", 42};
-    node->OnMessage(admin, StatusRequest{RequestId{1}});
-    engine.fail_stats = true;
-    node->OnMessage(admin, StatusRequest{RequestId{2}});
-    ASSERT_EQ(transport.sent.size(), 2u);
-    for (const auto& [to, message] : transport.sent) EXPECT_EQ(to, admin);
-    const auto& ok = std::get<StatusReply>(transport.sent[0].second);
-    const auto& failed = std::get<StatusReply>(transport.sent[1].second);
-    EXPECT_EQ(ok.id, RequestId{1});
-    EXPECT_EQ(ok.code, StatusCode::kOk);
-    EXPECT_EQ(ok.message, "");
-    EXPECT_EQ(failed.id, RequestId{2});
-    EXPECT_EQ(failed.code, StatusCode::kIOError);
-    EXPECT_EQ(failed.message, "hint stats: injected: cannot read hints");
-    // Everything but the hint figures is still there.
-    EXPECT_EQ(failed.node_id, "solo");
-    EXPECT_EQ(failed.partitions, 16u);
-    EXPECT_EQ(failed.partitions_owned, 16u);
-    EXPECT_EQ(failed.partitions_replicated, 16u);
-    EXPECT_TRUE(failed.peers.empty());
-    EXPECT_EQ(failed.incarnation, engine.incarnation());
-    EXPECT_TRUE(ValidateMessage(failed).ok());
+// One Node over a FaultyHintsEngine (LmdbEngine, `none`, in a temp dir):
+// what it sends is captured, and the engine's completions wait in a queue
+// that RunUntil runs on the test's thread.
+class OneNode {
+ public:
+  OneNode() {
+    char tmpl[] = "/tmp/trolley-node-XXXXXX";
+    EXPECT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    LmdbEngineOptions eo;
+    eo.path = dir_;
+    eo.durability = Durability::kNone;
+    eo.clock = &clock_;
+    eo.completion_executor = [this](std::function<void()> fn) {
+      std::lock_guard lk(mu_);
+      completions_.push_back(std::move(fn));
+    };
+    engine = std::make_unique<FaultyHintsEngine>(std::move(LmdbEngine::Open(eo)).value());
   }
-  std::filesystem::remove_all(dir);
+  ~OneNode() {
+    node.reset();
+    engine.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Starts the node `id` of a ring of `members` (16 partitions).
+  void Start(const std::string& id, std::vector<NamespaceOptions> namespaces,
+             const std::vector<std::string>& members) {
+    NodeOptions no;
+    no.node_id = id;
+    no.namespaces = std::move(namespaces);
+    std::vector<NodeId> ids;
+    for (const std::string& m : members) ids.push_back(NodeId{m});
+    ring.emplace(std::move(Ring::Build(ids, 16)).value());
+    NodeEnv env{&transport, &clock_, engine.get(), &random_, &log_};
+    node = std::move(Node::Create(no, env, *ring)).value();
+  }
+
+  // Runs engine completions on this thread until `done` (or gives up).
+  bool RunUntil(const std::function<bool()>& done) {
+    for (int i = 0; i < 1000 && !done(); ++i) {
+      (void)engine->inner().SyncNow();
+      std::deque<std::function<void()>> ready;
+      {
+        std::lock_guard lk(mu_);
+        ready.swap(completions_);
+      }
+      for (auto& fn : ready) fn();
+    }
+    return done();
+  }
+
+  // Every message of type T sent so far, with its destination.
+  template <typename T>
+  std::vector<std::pair<Endpoint, T>> Sent() const {
+    std::vector<std::pair<Endpoint, T>> out;
+    for (const auto& [to, m] : transport.sent) {
+      if (const auto* x = std::get_if<T>(&m)) out.emplace_back(to, *x);
+    }
+    return out;
+  }
+
+  CapturingTransport transport;
+  std::unique_ptr<FaultyHintsEngine> engine;
+  std::optional<Ring> ring;  // set by Start
+  std::unique_ptr<Node> node;
+
+ private:
+  std::string dir_;
+  ManualClock clock_;
+  NullLogger log_;
+  Random random_{1};
+  std::mutex mu_;
+  std::deque<std::function<void()>> completions_;
+};
+
+TEST(NodeTest, StatusReportsAFailedHintStoreRead) {
+  OneNode h;
+  h.Start("solo", {NamespaceOptions{"carts", 1, 1, 1, 0}}, {"solo"});
+  Node* node = h.node.get();
+  FaultyHintsEngine& engine = *h.engine;
+  CapturingTransport& transport = h.transport;
+  const Endpoint admin{"", 42};
+  node->OnMessage(admin, StatusRequest{RequestId{1}});
+  engine.fail_stats = true;
+  node->OnMessage(admin, StatusRequest{RequestId{2}});
+  ASSERT_EQ(transport.sent.size(), 2u);
+  for (const auto& [to, message] : transport.sent) EXPECT_EQ(to, admin);
+  const auto& ok = std::get<StatusReply>(transport.sent[0].second);
+  const auto& failed = std::get<StatusReply>(transport.sent[1].second);
+  EXPECT_EQ(ok.id, RequestId{1});
+  EXPECT_EQ(ok.code, StatusCode::kOk);
+  EXPECT_EQ(ok.message, "");
+  EXPECT_EQ(failed.id, RequestId{2});
+  EXPECT_EQ(failed.code, StatusCode::kIOError);
+  EXPECT_EQ(failed.message, "hint stats: injected: cannot read hints");
+  // Everything but the hint figures is still there.
+  EXPECT_EQ(failed.node_id, "solo");
+  EXPECT_EQ(failed.partitions, 16u);
+  EXPECT_EQ(failed.partitions_owned, 16u);
+  EXPECT_EQ(failed.partitions_replicated, 16u);
+  EXPECT_TRUE(failed.peers.empty());
+  EXPECT_EQ(failed.incarnation, engine.incarnation());
+  EXPECT_TRUE(ValidateMessage(failed).ok());
 }
 
 // The owner's side of hint delivery under `flush`: the holder deletes its
@@ -808,96 +867,58 @@ TEST(NodeTest, StatusReportsAFailedHintStoreRead) {
 // disk (not just committed: a power loss within the flush window would
 // take it) before the reply leaves. Was: the reply left on commit.
 TEST(NodeTest, OwnerAcknowledgesAHintDeliveryOnlyOnceItIsDurable) {
-  char tmpl[] = "/tmp/trolley-node-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
-  ManualClock clock;
-  NullLogger log;
-  Random random(1);
-  CapturingTransport transport;
-  std::mutex mu;
-  std::deque<std::function<void()>> completions;
-  LmdbEngineOptions eo;
-  eo.path = dir;
-  eo.durability = Durability::kNone;
-  eo.clock = &clock;
-  eo.completion_executor = [&](std::function<void()> fn) {
-    std::lock_guard lk(mu);
-    completions.push_back(std::move(fn));
+  OneNode h;
+  h.engine->hold_syncs = true;
+  h.Start("n1", {NamespaceOptions{"carts", 2, 1, 1, 0}}, {"n1", "n2"});
+  Node* node = h.node.get();
+  FaultyHintsEngine& engine = *h.engine;
+  auto run_until = [&](const std::function<bool()>& done) { return h.RunUntil(done); };
+  auto replies = [&] {
+    std::vector<ReplicaWriteReply> out;
+    for (const auto& [to, r] : h.Sent<ReplicaWriteReply>()) {
+      EXPECT_EQ(to, (Endpoint{"n2", 0}));
+      out.push_back(r);
+    }
+    return out;
   };
-  {
-    FaultyHintsEngine engine(std::move(LmdbEngine::Open(eo)).value());
-    engine.hold_syncs = true;
-    NodeOptions no;
-    no.node_id = "n1";
-    no.namespaces = {NamespaceOptions{"carts", 2, 1, 1, 0}};
-    Ring ring = std::move(Ring::Build({NodeId{"n1"}, NodeId{"n2"}}, 16)).value();
-    NodeEnv env{&transport, &clock, &engine, &random, &log};
-    std::unique_ptr<Node> node = std::move(Node::Create(no, env, ring)).value();
-    // Runs engine completions on this thread until `done` (or gives up).
-    auto run_until = [&](const std::function<bool()>& done) {
-      for (int i = 0; i < 1000 && !done(); ++i) {
-        (void)engine.inner().SyncNow();
-        std::deque<std::function<void()>> ready;
-        {
-          std::lock_guard lk(mu);
-          ready.swap(completions);
-        }
-        for (auto& fn : ready) fn();
-      }
-      return done();
-    };
-    auto replies = [&] {
-      std::vector<ReplicaWriteReply> out;
-      for (const auto& [to, m] : transport.sent) {
-        if (const auto* r = std::get_if<ReplicaWriteReply>(&m)) {
-          EXPECT_EQ(to, (Endpoint{"n2", 0}));
-          out.push_back(*r);
-        }
-      }
-      return out;
-    };
-    SiblingSet state;
-    WriteIntent w;
-    w.value = "pear x2";
-    state.ApplyWrite(w, ActorIdFor("n2", 1), 0);
+  SiblingSet state;
+  WriteIntent w;
+  w.value = "pear x2";
+  state.ApplyWrite(w, ActorIdFor("n2", 1), 0);
 
-    // A hint delivery: merged and committed, but no reply until durable.
-    node->OnMessage(Endpoint{"n2", 0},
-                    ReplicaWrite{RequestId{5}, "carts", "carol", state, "", /*durable=*/true});
-    ASSERT_TRUE(run_until([&] { return !engine.held_syncs.empty(); }))
-        << "the owner never asked for its delivered state to be made durable";
-    EXPECT_TRUE(engine.Get(ObjectKey{"carts", "carol"}).ok());
-    EXPECT_TRUE(replies().empty()) << "acknowledged a hint delivery before it was durable";
-    // The fsync comes: now the holder may delete its hint.
-    std::vector<Engine::DoneCallback> held = std::move(engine.held_syncs);
-    engine.held_syncs.clear();
-    for (auto& cb : held) cb(Status::Ok());
-    ASSERT_EQ(replies().size(), 1u);
-    EXPECT_EQ(replies()[0].id, RequestId{5});
-    EXPECT_EQ(replies()[0].code, StatusCode::kOk);
+  // A hint delivery: merged and committed, but no reply until durable.
+  node->OnMessage(Endpoint{"n2", 0},
+                  ReplicaWrite{RequestId{5}, "carts", "carol", state, "", /*durable=*/true});
+  ASSERT_TRUE(run_until([&] { return !engine.held_syncs.empty(); }))
+      << "the owner never asked for its delivered state to be made durable";
+  EXPECT_TRUE(engine.Get(ObjectKey{"carts", "carol"}).ok());
+  EXPECT_TRUE(replies().empty()) << "acknowledged a hint delivery before it was durable";
+  // The fsync comes: now the holder may delete its hint.
+  std::vector<Engine::DoneCallback> held = std::move(engine.held_syncs);
+  engine.held_syncs.clear();
+  for (auto& cb : held) cb(Status::Ok());
+  ASSERT_EQ(replies().size(), 1u);
+  EXPECT_EQ(replies()[0].id, RequestId{5});
+  EXPECT_EQ(replies()[0].code, StatusCode::kOk);
 
-    // A failed fsync fails the delivery (the hint stays for another round).
-    node->OnMessage(Endpoint{"n2", 0},
-                    ReplicaWrite{RequestId{6}, "carts", "carol", state, "", /*durable=*/true});
-    ASSERT_TRUE(run_until([&] { return !engine.held_syncs.empty(); }));
-    held = std::move(engine.held_syncs);
-    engine.held_syncs.clear();
-    for (auto& cb : held) cb(Status::IOError("injected: fsync failed"));
-    ASSERT_EQ(replies().size(), 2u);
-    EXPECT_EQ(replies()[1].id, RequestId{6});
-    EXPECT_EQ(replies()[1].code, StatusCode::kIOError);
+  // A failed fsync fails the delivery (the hint stays for another round).
+  node->OnMessage(Endpoint{"n2", 0},
+                  ReplicaWrite{RequestId{6}, "carts", "carol", state, "", /*durable=*/true});
+  ASSERT_TRUE(run_until([&] { return !engine.held_syncs.empty(); }));
+  held = std::move(engine.held_syncs);
+  engine.held_syncs.clear();
+  for (auto& cb : held) cb(Status::IOError("injected: fsync failed"));
+  ASSERT_EQ(replies().size(), 2u);
+  EXPECT_EQ(replies()[1].id, RequestId{6});
+  EXPECT_EQ(replies()[1].code, StatusCode::kIOError);
 
-    // Replication and read repair (not durable) still reply on commit,
-    // with no Sync: the hot path does not wait for an fsync.
-    node->OnMessage(Endpoint{"n2", 0}, ReplicaWrite{RequestId{7}, "carts", "carol", state, ""});
-    EXPECT_TRUE(run_until([&] { return replies().size() == 3; }));
-    EXPECT_EQ(replies().back().id, RequestId{7});
-    EXPECT_EQ(replies().back().code, StatusCode::kOk);
-    EXPECT_TRUE(engine.held_syncs.empty());
-    node.reset();
-  }
-  std::filesystem::remove_all(dir);
+  // Replication and read repair (not durable) still reply on commit,
+  // with no Sync: the hot path does not wait for an fsync.
+  node->OnMessage(Endpoint{"n2", 0}, ReplicaWrite{RequestId{7}, "carts", "carol", state, ""});
+  EXPECT_TRUE(run_until([&] { return replies().size() == 3; }));
+  EXPECT_EQ(replies().back().id, RequestId{7});
+  EXPECT_EQ(replies().back().code, StatusCode::kOk);
+  EXPECT_TRUE(engine.held_syncs.empty());
 }
 
 // The coordinator's write path: replication starts once the engine has
@@ -905,107 +926,68 @@ TEST(NodeTest, OwnerAcknowledgesAHintDeliveryOnlyOnceItIsDurable) {
 // still running; the coordinator counts itself only once that commit is
 // done, and a failed commit leaves the remote acknowledgements to decide.
 TEST(NodeTest, CoordinatorReplicatesWhileItsOwnCommitRuns) {
-  char tmpl[] = "/tmp/trolley-node-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
-  ManualClock clock;
-  NullLogger log;
-  Random random(1);
-  CapturingTransport transport;
-  std::mutex mu;
-  std::deque<std::function<void()>> completions;
-  LmdbEngineOptions eo;
-  eo.path = dir;
-  eo.durability = Durability::kNone;
-  eo.clock = &clock;
-  eo.completion_executor = [&](std::function<void()> fn) {
-    std::lock_guard lk(mu);
-    completions.push_back(std::move(fn));
-  };
-  {
-    FaultyHintsEngine engine(std::move(LmdbEngine::Open(eo)).value());
-    engine.hold_puts = true;
-    NodeOptions no;
-    no.node_id = "n1";
-    // w=3: the client's reply then waits for this node's own commit too.
-    no.namespaces = {NamespaceOptions{"carts", 3, 2, 2, 0}, NamespaceOptions{"all", 3, 2, 3, 0}};
-    Ring ring = std::move(Ring::Build({NodeId{"n1"}, NodeId{"n2"}, NodeId{"n3"}}, 16)).value();
-    NodeEnv env{&transport, &clock, &engine, &random, &log};
-    std::unique_ptr<Node> node = std::move(Node::Create(no, env, ring)).value();
-    auto run_until = [&](const std::function<bool()>& done) {
-      for (int i = 0; i < 1000 && !done(); ++i) {
-        (void)engine.inner().SyncNow();
-        std::deque<std::function<void()>> ready;
-        {
-          std::lock_guard lk(mu);
-          ready.swap(completions);
-        }
-        for (auto& fn : ready) fn();
-      }
-      return done();
-    };
-    auto sent = [&]<typename T>(std::type_identity<T>) {
-      std::vector<std::pair<Endpoint, T>> out;
-      for (const auto& [to, m] : transport.sent) {
-        if (const auto* x = std::get_if<T>(&m)) out.emplace_back(to, *x);
-      }
-      return out;
-    };
-    auto writes = [&] { return sent(std::type_identity<ReplicaWrite>{}); };
-    auto client_replies = [&] { return sent(std::type_identity<ClientPutReply>{}); };
-    // A key this node coordinates (first in its preference list).
-    auto key_led_by_n1 = [&](const std::string& ns) {
-      for (int i = 0;; ++i) {
-        const std::string key = "cart-" + std::to_string(i);
-        if (PreferenceListForKey(ring, ns, key, 3).primaries[0].name == "n1") return key;
-      }
-    };
-    const Endpoint client{"", 7};
-
-    for (const std::string ns : {"carts", "all"}) {
-      SCOPED_TRACE(ns);
-      transport.sent.clear();
-      const std::string key = key_led_by_n1(ns);
-      ClientPut put;
-      put.id = RequestId{100};
-      put.ns = ns;
-      put.key = key;
-      put.value = "boots";
-      node->OnMessage(client, put);
-      ASSERT_TRUE(run_until([&] { return writes().size() == 2; }))
-          << "replication waited for the coordinator's own commit";
-      ASSERT_TRUE(engine.held_puts.size() == 1 ||
-                  run_until([&] { return engine.held_puts.size() == 1; }));
-      for (const auto& [to, w] : writes()) {
-        EXPECT_EQ(TestCluster::Values(w.state), std::vector<std::string>{"boots"});
-        node->OnMessage(Endpoint{to.node, 0}, ReplicaWriteReply{w.id, StatusCode::kOk, ""});
-      }
-      if (ns == "carts") {
-        // w=2 made by n2 and n3: the client has its answer, the op stays
-        // until the local commit calls back.
-        ASSERT_EQ(client_replies().size(), 1u);
-        EXPECT_EQ(client_replies()[0].second.code, StatusCode::kOk);
-        EXPECT_EQ(node->PendingRequests(), 1u);
-        auto [done, result] = std::move(engine.held_puts[0]);
-        engine.held_puts.clear();
-        done(std::move(result));
-        EXPECT_EQ(client_replies().size(), 1u);
-      } else {
-        // w=3 needs this node: its commit fails, so the write is refused
-        // (and, as ever, may still appear: n2 and n3 have it).
-        EXPECT_TRUE(client_replies().empty());
-        auto [done, result] = std::move(engine.held_puts[0]);
-        engine.held_puts.clear();
-        done(Status::IOError("injected: fsync failed"));
-        ASSERT_EQ(client_replies().size(), 1u);
-        EXPECT_EQ(client_replies()[0].second.code, StatusCode::kUnavailable)
-            << client_replies()[0].second.message;
-      }
-      EXPECT_EQ(node->PendingRequests(), 0u);
+  OneNode h;
+  h.engine->hold_puts = true;
+  // w=3: the client's reply then waits for this node's own commit too.
+  h.Start("n1", {NamespaceOptions{"carts", 3, 2, 2, 0}, NamespaceOptions{"all", 3, 2, 3, 0}},
+          {"n1", "n2", "n3"});
+  Node* node = h.node.get();
+  FaultyHintsEngine& engine = *h.engine;
+  CapturingTransport& transport = h.transport;
+  const Ring& ring = *h.ring;
+  auto run_until = [&](const std::function<bool()>& done) { return h.RunUntil(done); };
+  auto writes = [&] { return h.Sent<ReplicaWrite>(); };
+  auto client_replies = [&] { return h.Sent<ClientPutReply>(); };
+  // A key this node coordinates (first in its preference list).
+  auto key_led_by_n1 = [&](const std::string& ns) {
+    for (int i = 0;; ++i) {
+      const std::string key = "cart-" + std::to_string(i);
+      if (PreferenceListForKey(ring, ns, key, 3).primaries[0].name == "n1") return key;
     }
-    node.reset();
+  };
+  const Endpoint client{"", 7};
+
+  for (const std::string ns : {"carts", "all"}) {
+    SCOPED_TRACE(ns);
+    transport.sent.clear();
+    const std::string key = key_led_by_n1(ns);
+    ClientPut put;
+    put.id = RequestId{100};
+    put.ns = ns;
+    put.key = key;
+    put.value = "boots";
+    node->OnMessage(client, put);
+    ASSERT_TRUE(run_until([&] { return writes().size() == 2; }))
+        << "replication waited for the coordinator's own commit";
+    ASSERT_TRUE(engine.held_puts.size() == 1 ||
+                run_until([&] { return engine.held_puts.size() == 1; }));
+    for (const auto& [to, w] : writes()) {
+      EXPECT_EQ(TestCluster::Values(w.state), std::vector<std::string>{"boots"});
+      node->OnMessage(Endpoint{to.node, 0}, ReplicaWriteReply{w.id, StatusCode::kOk, ""});
+    }
+    if (ns == "carts") {
+      // w=2 made by n2 and n3: the client has its answer, the op stays
+      // until the local commit calls back.
+      ASSERT_EQ(client_replies().size(), 1u);
+      EXPECT_EQ(client_replies()[0].second.code, StatusCode::kOk);
+      EXPECT_EQ(node->PendingRequests(), 1u);
+      auto [done, result] = std::move(engine.held_puts[0]);
+      engine.held_puts.clear();
+      done(std::move(result));
+      EXPECT_EQ(client_replies().size(), 1u);
+    } else {
+      // w=3 needs this node: its commit fails, so the write is refused
+      // (and, as ever, may still appear: n2 and n3 have it).
+      EXPECT_TRUE(client_replies().empty());
+      auto [done, result] = std::move(engine.held_puts[0]);
+      engine.held_puts.clear();
+      done(Status::IOError("injected: fsync failed"));
+      ASSERT_EQ(client_replies().size(), 1u);
+      EXPECT_EQ(client_replies()[0].second.code, StatusCode::kUnavailable)
+          << client_replies()[0].second.message;
+    }
+    EXPECT_EQ(node->PendingRequests(), 0u);
   }
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 // contention (row locks, races to create a cart), and turns each failure
 // the header lists into its error kind without crashing or leaking.
 // Method: one throwaway server per test process (bench/peers/postgres.sh
-// on 127.0.0.1, port 30000 + pid % 5000); psql plays the other client
+// on 127.0.0.1, a free port below the ephemeral range); psql plays the other client
 // where a test needs one (a corrupt row, a lock held); a silent Asio
 // acceptor plays a server that never answers. The io_context runs in the
 // test thread in bounded loops. Skipped when PostgreSQL 15 is not installed.
@@ -20,6 +20,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "tests/support/loopback_ports.h"
 
 extern char** environ;
 
@@ -61,9 +63,16 @@ class PostgresTargetTest : public ::testing::Test {
       return;
     }
     dir_ = tmpl;
-    port_ = 30000 + ::getpid() % 5000;
-    const CommandResult start = RunCommand("bash " TROLLEY_PEERS_DIR "/postgres.sh start " + dir_ +
-                                           " --port " + std::to_string(port_));
+    // A free port below the ephemeral range; a few more tries if another
+    // process binds it first.
+    CommandResult start;
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      port_ = test_support::FreeLoopbackPorts(1);
+      if (port_ == 0) continue;
+      start = RunCommand("bash " TROLLEY_PEERS_DIR "/postgres.sh start " + dir_ + " --port " +
+                         std::to_string(port_));
+      if (start.status == 0) break;
+    }
     if (start.status != 0) {
       error_ = "bench/peers/postgres.sh start failed:\n" + start.output;
       return;

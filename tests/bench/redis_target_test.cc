@@ -26,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include "tests/support/loopback_ports.h"
+
 namespace trolley::bench {
 namespace {
 
@@ -195,10 +197,11 @@ class RedisTargetTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(dir_template), nullptr);
     dir_ = dir_template;
     std::string output;
-    // A port derived from the pid, so that parallel test processes differ;
-    // a few more tries if another program holds it.
+    // Two free ports (primary, replica) below the ephemeral range; a few
+    // more tries if another process binds one first.
     for (int attempt = 0; attempt < 4 && port_ == 0; ++attempt) {
-      const int port = 20000 + static_cast<int>((getpid() + attempt * 1777) % 5000) * 3;
+      const int port = test_support::FreeLoopbackPorts(2);
+      if (port == 0) continue;
       auto [rc, out] = Shell("bash " TROLLEY_PEERS_DIR "/redis.sh start " + dir_ + " --port " +
                              std::to_string(port) + " --replicas 1");
       output += out;

@@ -1,13 +1,10 @@
 #include "tests/integration/cluster_harness.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,10 +14,10 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
-#include <random>
-#include <set>
 #include <sstream>
 #include <thread>
+
+#include "tests/support/loopback_ports.h"
 
 #ifndef TROLLEYD_PATH
 #error "TROLLEYD_PATH must name the trolleyd binary ($<TARGET_FILE:trolleyd>)"
@@ -33,28 +30,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kStopTimeout = 15s;
 constexpr int kStartAttempts = 3;
-
-// The first port of the kernel's ephemeral range (outgoing connections take
-// their local port from there).
-uint16_t EphemeralPortMin() {
-  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
-  unsigned lo = 0, hi = 0;
-  if (in >> lo >> hi && lo > 2048 && lo <= 65535) return static_cast<uint16_t>(lo);
-  return 32768;
-}
-
-// True if nothing is bound to 127.0.0.1:port right now.
-bool PortIsFree(uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  const bool ok = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
 
 std::string DescribeWaitStatus(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
@@ -166,20 +141,9 @@ std::vector<std::string> Cluster::node_ids() const {
 }
 
 Status Cluster::PickPorts() {
-  const uint16_t hi = EphemeralPortMin();  // exclusive
-  const uint16_t lo = static_cast<uint16_t>(std::max<int>(1024, hi - 12000));
-  std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
-  std::uniform_int_distribution<int> dist(lo, hi - 1);
-  std::set<uint16_t> taken;
-  for (NodeProc& n : nodes_) {
-    n.port = 0;
-    for (int tries = 0; tries < 1000 && n.port == 0; ++tries) {
-      const auto p = static_cast<uint16_t>(dist(rng));
-      if (!taken.count(p) && PortIsFree(p)) n.port = p;
-    }
-    if (n.port == 0) return Status::Unavailable("no free loopback port found");
-    taken.insert(n.port);
-  }
+  const uint16_t first = test_support::FreeLoopbackPorts(static_cast<int>(nodes_.size()));
+  if (first == 0) return Status::Unavailable("no free loopback ports found");
+  for (size_t i = 0; i < nodes_.size(); ++i) nodes_[i].port = static_cast<uint16_t>(first + i);
   return Status::Ok();
 }
 

@@ -52,10 +52,7 @@ Result<SiblingSet> SimEngine::Get(const ObjectKey& key) {
   auto it = disk_.objects.find(key);
   if (it == disk_.objects.end()) return Status::NotFound(key.ns + "/" + key.key);
   if (it->second.FullyExpiredAt(env_.clock->NowWallMs())) {
-    Op op;
-    op.kind = Op::Kind::kExpire;
-    op.key = key;
-    Submit(std::move(op));
+    Submit(Op{EngineOp::Expire(key)});
     return Status::NotFound(key.ns + "/" + key.key);
   }
   return it->second;
@@ -153,58 +150,28 @@ Result<HintStats> SimEngine::Stats() {
 
 void SimEngine::Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback decided,
                     StateCallback done) {
-  Op op;
-  op.kind = Op::Kind::kPut;
-  op.status = ValidateObjectKey(key);
-  op.key = std::move(key);
-  op.intent = std::move(intent);
-  op.actor = actor;
-  op.decided = std::move(decided);
-  op.state_done = std::move(done);
-  Submit(std::move(op));
+  Submit(Op{EngineOp::Put(std::move(key), std::move(intent), actor, std::move(decided),
+                          std::move(done))});
 }
 
 void SimEngine::Merge(ObjectKey key, SiblingSet remote, StateCallback done) {
-  Op op;
-  op.kind = Op::Kind::kMerge;
-  op.status = ValidateObjectKey(key);
-  op.key = std::move(key);
-  op.state = std::move(remote);
+  Op op{EngineOp::Merge(std::move(key), std::move(remote), std::move(done))};
   op.overwrite = repair_merges_ && options_.bug == PlantedBug::kOverwriteRepair;
-  op.state_done = std::move(done);
   Submit(std::move(op));
 }
 
 void SimEngine::Add(Hint hint, DoneCallback done) {
-  Op op;
-  op.kind = Op::Kind::kHintAdd;
-  op.status = ValidateHint(hint);
-  op.target = std::move(hint.target);
-  op.key = std::move(hint.key);
-  op.state = std::move(hint.state);
-  op.created_ms = hint.created_ms;
-  op.done = std::move(done);
-  Submit(std::move(op));
+  Submit(Op{EngineOp::HintAdd(std::move(hint), std::move(done))});
 }
 
 void SimEngine::RemoveDelivered(std::string target, ObjectKey key, SiblingSet delivered,
                                 DoneCallback done) {
-  Op op;
-  op.kind = Op::Kind::kHintRemoveDelivered;
-  op.target = std::move(target);
-  op.key = std::move(key);
-  op.state = std::move(delivered);
-  op.done = std::move(done);
-  Submit(std::move(op));
+  Submit(Op{EngineOp::HintRemoveDelivered(std::move(target), std::move(key), std::move(delivered),
+                                          std::move(done))});
 }
 
 void SimEngine::Drop(std::string target, ObjectKey key, DoneCallback done) {
-  Op op;
-  op.kind = Op::Kind::kHintDrop;
-  op.target = std::move(target);
-  op.key = std::move(key);
-  op.done = std::move(done);
-  Submit(std::move(op));
+  Submit(Op{EngineOp::HintDrop(std::move(target), std::move(key), std::move(done))});
 }
 
 void SimEngine::Sync(std::string_view /*ns*/, DoneCallback done) {
@@ -352,43 +319,37 @@ void SimEngine::ApplyOp(Op& op, uint64_t now_ms) {
       options_.durability == Durability::kSync && it != disk_.objects.end()) {
     // The common case, in place: a merge is never refused.
     SiblingSet& stored = it->second;
-    stored.DropExpiredAt(now_ms);
-    stored.Merge(op.state);
-    stored.DropExpiredAt(now_ms);
+    ApplyMerge(stored, op.state, now_ms);
     stored.CheckInvariants();
     op.result = stored;
     return;
   }
   SiblingSet state = it == disk_.objects.end() ? SiblingSet() : it->second;
-  state.DropExpiredAt(now_ms);
   if (op.kind == Op::Kind::kPut) {
     const uint64_t floor = disk_.floors.contains(op.actor) ? disk_.floors.at(op.actor) : 0;
-    const WriteOutcome out = options_.bug == PlantedBug::kPlainVc
-                                 ? PlainVcWrite(state, op.intent, op.actor)
-                                 : state.ApplyWrite(op.intent, op.actor, floor);
-    state.CheckInvariants();
-    if (options_.bug == PlantedBug::kLww) KeepNewestSibling(state);
-    if (!out.deduplicated && state.size() > options_.siblings_max) {
-      op.status = Status::LimitExceeded(op.key.ns + "/" + op.key.key + " would have " +
-                                        std::to_string(state.size()) + " siblings (storage.siblings_max = " +
-                                        std::to_string(options_.siblings_max) + ")");
+    const ObjectLimits limits{options_.siblings_max, options_.object_bytes_max};
+    const Result<WriteOutcome> out = [&]() -> Result<WriteOutcome> {
+      if (options_.bug != PlantedBug::kPlainVc && options_.bug != PlantedBug::kLww) {
+        return ApplyPut(state, op, floor, limits, now_ms);
+      }
+      state.DropExpiredAt(now_ms);
+      const WriteOutcome written = options_.bug == PlantedBug::kPlainVc
+                                       ? PlainVcWrite(state, op.intent, op.actor)
+                                       : state.ApplyWrite(op.intent, op.actor, floor);
+      if (options_.bug == PlantedBug::kLww) KeepNewestSibling(state);
+      if (Status s = CheckPutLimits(op.key, state, written, limits); !s.ok()) return s;
+      return written;
+    }();
+    if (!out.ok()) {
+      op.status = out.status();
       return;
     }
-    if (state.ValueBytes() > options_.object_bytes_max) {
-      op.status = Status::LimitExceeded(op.key.ns + "/" + op.key.key + " would hold " +
-                                        std::to_string(state.ValueBytes()) +
-                                        " bytes (storage.object_bytes_max = " +
-                                        std::to_string(options_.object_bytes_max) + ")");
-      return;
-    }
-    if (out.dot.counter > floor) SetFloor(op.actor, out.dot.counter);
-  } else {
-    if (op.overwrite) {
-      state = op.state;  // planted overwrite-repair
-    } else {
-      state.Merge(op.state);
-    }
+    if (out->dot.counter > floor) SetFloor(op.actor, out->dot.counter);
+  } else if (op.overwrite) {
+    state = op.state;  // planted overwrite-repair
     state.DropExpiredAt(now_ms);
+  } else {
+    ApplyMerge(state, op.state, now_ms);
     if (options_.bug == PlantedBug::kLww) KeepNewestSibling(state);
   }
   state.CheckInvariants();

@@ -19,12 +19,12 @@
 //     the commit applies at its start time, so it stores exactly what was
 //     decided (asserted). In `flush` and `none` `decided` runs just before
 //     `done`.
-//   - Put and Merge apply SiblingSet::ApplyWrite / SiblingSet::Merge exactly
-//     as LmdbEngine::Impl::ApplyOp does: expired siblings dropped first, the
-//     per-actor dot counter floor passed to ApplyWrite and raised by the
-//     dot it issued, siblings_max / object_bytes_max refusing a coordinated
-//     write (not a deduplicated retry) with LimitExceeded, a merge never
-//     refused. Hints merge into an existing hint for (target, key) keeping
+//   - Put and Merge are LmdbEngine's own rules (storage/engine_op.h:
+//     ApplyPut, ApplyMerge, the same EngineOp): expired siblings dropped
+//     first, the per-actor dot counter floor passed to ApplyWrite and raised
+//     by the dot it issued, siblings_max / object_bytes_max refusing a
+//     coordinated write (not a deduplicated retry) with LimitExceeded, a
+//     merge never refused. Hints merge into an existing hint for (target, key) keeping
 //     the oldest created_ms; RemoveDelivered removes only a covered hint.
 //   - Durability. `sync`: a commit is durable when its callbacks run.
 //     `flush`: a commit is acknowledged at once and made durable by an
@@ -61,6 +61,7 @@
 #include "common/clock.h"
 #include "simulation/planted_bug.h"
 #include "storage/engine.h"
+#include "storage/engine_op.h"
 
 namespace trolley::sim {
 
@@ -164,22 +165,12 @@ class SimEngine final : public Engine, public HintStore {
   void set_stall_until_ns(uint64_t t) { stall_until_ns_ = t; }
 
  private:
-  struct Op {
-    enum class Kind { kPut, kMerge, kExpire, kHintAdd, kHintRemoveDelivered, kHintDrop };
-    Kind kind = Kind::kPut;
-    ObjectKey key;
-    WriteIntent intent;
-    ActorId actor = 0;
-    SiblingSet state;  // merge: remote; hint add: hint; remove: delivered
-    std::string target;
-    uint64_t created_ms = 0;
+  struct Op : EngineOp {
+    Op() = default;
+    explicit Op(EngineOp op) : EngineOp(std::move(op)) {}
     bool overwrite = false;  // planted overwrite-repair
-    Status status;
-    SiblingSet result;
-    StateCallback decided;                    // put: runs when the commit starts
-    std::optional<SiblingSet> decided_state;  // what `decided` was given
-    StateCallback state_done;
-    DoneCallback done;
+    // kPut in `sync`: what `decided` was given when the commit started.
+    std::optional<SiblingSet> decided_state;
   };
 
   void Submit(Op op);

@@ -23,6 +23,7 @@
 
 #include "common/assert.h"
 #include "common/key.h"
+#include "storage/engine_op.h"
 #include "storage/record_codec.h"
 
 namespace trolley {
@@ -146,23 +147,11 @@ Status WriteError(int rc, const std::string& path, uint64_t map_mb, uint64_t map
 
 }  // namespace
 
-// One queued write. Exactly one callback is set.
-struct Op {
-  enum class Kind { kPut, kMerge, kExpire, kHintAdd, kHintRemoveDelivered, kHintDrop, kBarrier };
-  Kind kind = Kind::kBarrier;
-  ObjectKey key;
-  WriteIntent intent;
-  ActorId actor = 0;
-  SiblingSet state;  // kMerge: remote; kHintAdd: hint; kHintRemoveDelivered: delivered
-  std::string target;
-  uint64_t created_ms = 0;
-  Engine::StateCallback decided;  // kPut: the new state, before the commit
-  Engine::StateCallback state_done;
-  Engine::DoneCallback done;
+// A queued write (exactly one callback set), plus how its callback runs.
+struct Op : EngineOp {
+  Op() = default;
+  explicit Op(EngineOp op) : EngineOp(std::move(op)) {}
   bool complete_inline = false;  // run the callback on the writer thread
-  // Result, filled by the writer (or by Submit when the op is invalid).
-  Status status;
-  SiblingSet result;
 };
 
 class LmdbEngine::Impl {
@@ -772,27 +761,15 @@ int LmdbEngine::Impl::ApplyOp(MDB_txn* txn, Op& op, std::map<ActorId, uint64_t>&
       if (op.kind == Op::Kind::kPut) {
         // `state` is this op's own copy: a refused write is simply not stored.
         uint64_t& floor = floors[op.actor];
-        // A copy of the intent: a batch retried after a map resize needs it again.
-        const WriteOutcome out = state.ApplyWrite(op.intent, op.actor, floor);
-        state.CheckInvariants();
-        if (!out.deduplicated && state.size() > options_.siblings_max) {
-          op.status = Status::LimitExceeded(
-              op.key.ns + "/" + op.key.key + " would have " + std::to_string(state.size()) +
-              " siblings (storage.siblings_max = " + std::to_string(options_.siblings_max) +
-              "): read the key and write back one merged value with its context");
+        const Result<WriteOutcome> out =
+            ApplyPut(state, op, floor, {options_.siblings_max, options_.object_bytes_max}, now);
+        if (!out.ok()) {
+          op.status = out.status();
           return 0;
         }
-        if (state.ValueBytes() > options_.object_bytes_max) {
-          op.status = Status::LimitExceeded(
-              op.key.ns + "/" + op.key.key + " would hold " + std::to_string(state.ValueBytes()) +
-              " bytes (storage.object_bytes_max = " + std::to_string(options_.object_bytes_max) +
-              "): write a smaller value or resolve siblings first");
-          return 0;
-        }
-        floor = std::max(floor, out.dot.counter);
+        floor = std::max(floor, out->dot.counter);
       } else {
-        state.Merge(op.state);
-        state.DropExpiredAt(now);
+        ApplyMerge(state, op.state, now);
       }
       // Warn when a threshold is crossed, not on every write above it.
       if (state.size() > options_.siblings_warn && siblings_before <= options_.siblings_warn) {
@@ -1028,12 +1005,7 @@ Result<SiblingSet> LmdbEngine::Impl::Get(const ObjectKey& key) {
     expired = decoded->FullyExpiredAt(NowMs());
     if (!expired) out = std::move(decoded).value();
   }
-  if (expired) {
-    Op op;
-    op.kind = Op::Kind::kExpire;
-    op.key = key;
-    Submit(std::move(op));
-  }
+  if (expired) Submit(Op{EngineOp::Expire(key)});
   return out;
 }
 
@@ -1164,25 +1136,12 @@ Result<SiblingSet> LmdbEngine::Get(const ObjectKey& key) { return impl_->Get(key
 
 void LmdbEngine::Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback decided,
                      StateCallback done) {
-  Op op;
-  op.kind = Op::Kind::kPut;
-  op.status = ValidateObjectKey(key);
-  op.key = std::move(key);
-  op.intent = std::move(intent);
-  op.actor = actor;
-  op.decided = std::move(decided);
-  op.state_done = std::move(done);
-  impl_->Submit(std::move(op));
+  impl_->Submit(Op{EngineOp::Put(std::move(key), std::move(intent), actor, std::move(decided),
+                                 std::move(done))});
 }
 
 void LmdbEngine::Merge(ObjectKey key, SiblingSet remote, StateCallback done) {
-  Op op;
-  op.kind = Op::Kind::kMerge;
-  op.status = ValidateObjectKey(key);
-  op.key = std::move(key);
-  op.state = std::move(remote);
-  op.state_done = std::move(done);
-  impl_->Submit(std::move(op));
+  impl_->Submit(Op{EngineOp::Merge(std::move(key), std::move(remote), std::move(done))});
 }
 
 Result<ScanPage> LmdbEngine::Scan(uint64_t first_hash, uint64_t last_hash,
@@ -1201,15 +1160,7 @@ void LmdbEngine::Cork() { impl_->Cork(); }
 void LmdbEngine::Uncork() { impl_->Uncork(); }
 
 void LmdbEngine::Add(Hint hint, Engine::DoneCallback done) {
-  Op op;
-  op.kind = Op::Kind::kHintAdd;
-  op.status = ValidateHint(hint);
-  op.target = std::move(hint.target);
-  op.key = std::move(hint.key);
-  op.state = std::move(hint.state);
-  op.created_ms = hint.created_ms;
-  op.done = std::move(done);
-  impl_->Submit(std::move(op));
+  impl_->Submit(Op{EngineOp::HintAdd(std::move(hint), std::move(done))});
 }
 
 Result<std::vector<Hint>> LmdbEngine::List(std::string_view target, size_t limit) {
@@ -1220,22 +1171,12 @@ Result<std::vector<std::string>> LmdbEngine::Targets() { return impl_->HintTarge
 
 void LmdbEngine::RemoveDelivered(std::string target, ObjectKey key, SiblingSet delivered,
                                  DoneCallback done) {
-  Op op;
-  op.kind = Op::Kind::kHintRemoveDelivered;
-  op.target = std::move(target);
-  op.key = std::move(key);
-  op.state = std::move(delivered);
-  op.done = std::move(done);
-  impl_->Submit(std::move(op));
+  impl_->Submit(Op{EngineOp::HintRemoveDelivered(std::move(target), std::move(key),
+                                                 std::move(delivered), std::move(done))});
 }
 
 void LmdbEngine::Drop(std::string target, ObjectKey key, DoneCallback done) {
-  Op op;
-  op.kind = Op::Kind::kHintDrop;
-  op.target = std::move(target);
-  op.key = std::move(key);
-  op.done = std::move(done);
-  impl_->Submit(std::move(op));
+  impl_->Submit(Op{EngineOp::HintDrop(std::move(target), std::move(key), std::move(done))});
 }
 
 Result<HintStats> LmdbEngine::Stats() { return impl_->HintStatsNow(); }

@@ -19,12 +19,18 @@
 #include "cart/cart_state.h"
 #include "common/random.h"
 #include "tests/cart/cart_test_util.h"
+#include "tests/support/capnp_words.h"
 
 namespace trolley {
 namespace {
 
 using cart_test::kLimits;
 using cart_test::Name;
+using test_support::FlatArray;
+using test_support::ListPointer;
+using test_support::ReadLittleEndian32;
+using test_support::StructPointer;
+using test_support::TextWords;
 
 constexpr uint64_t kSeed = 20261121;
 constexpr CartSemantics kBoth[] = {CartSemantics::kUnionMax, CartSemantics::kOrSet};
@@ -98,42 +104,23 @@ CartState ExpectRoundTrip(const CartState& s) {
   return std::move(decoded).value();
 }
 
-uint32_t ReadU32(const std::string& bytes, size_t offset) {
-  uint32_t v = 0;
-  for (size_t i = 0; i < 4; ++i) {
-    v |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[offset + i])) << (8 * i);
-  }
-  return v;
+// The value header: magic, then the format version (little-endian).
+std::string Header(uint16_t version) {
+  return {kCartMagic[0], kCartMagic[1], static_cast<char>(version & 0xff),
+          static_cast<char>(version >> 8)};
 }
 
 // Header + any builder's flat array.
 std::string FrameBuilder(capnp::MessageBuilder& builder, uint16_t version = kCartFormatVersion) {
   const kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
-  std::string out{kCartMagic[0], kCartMagic[1], static_cast<char>(version & 0xff),
-                  static_cast<char>(version >> 8)};
+  std::string out = Header(version);
   out.append(reinterpret_cast<const char*>(words.asBytes().begin()), words.asBytes().size());
   return out;
 }
 
-// Header + a single-segment message of raw words.
+// Header + a single-segment message of raw words (tests/support/capnp_words.h).
 std::string FrameRaw(const std::vector<uint64_t>& segment, uint16_t version) {
-  std::string out{kCartMagic[0], kCartMagic[1], static_cast<char>(version), 0};
-  auto put64 = [&](uint64_t w) {
-    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((w >> (8 * i)) & 0xff));
-  };
-  put64(static_cast<uint64_t>(segment.size()) << 32);
-  for (uint64_t w : segment) put64(w);
-  return out;
-}
-
-uint64_t StructPointer(int32_t offset_words, uint16_t data_words, uint16_t pointer_count) {
-  return (static_cast<uint64_t>(static_cast<uint32_t>(offset_words) << 2)) |
-         (static_cast<uint64_t>(data_words) << 32) | (static_cast<uint64_t>(pointer_count) << 48);
-}
-
-uint64_t ListPointer(int32_t offset_words, uint64_t element_size, uint64_t count) {
-  return 1 | (static_cast<uint64_t>(static_cast<uint32_t>(offset_words) << 2)) |
-         (element_size << 32) | (count << 35);
+  return Header(version) + FlatArray(segment);
 }
 
 // ---- Round trips
@@ -159,7 +146,7 @@ TEST(CartCodecTest, RandomCartsRoundTripExactlyInOneSegment) {
     const CartState s = RandomCart(rng, kBoth[c % 2]);
     ExpectRoundTrip(s);
     const std::string bytes = s.Encode();
-    ASSERT_EQ(ReadU32(bytes, 4), 0u) << "more than one segment";
+    ASSERT_EQ(ReadLittleEndian32(bytes, 4), 0u) << "more than one segment";
     if (HasFailure()) return;
     bytes_max = std::max(bytes_max, bytes.size());
     lines_max = std::max(lines_max, s.lines().size());
@@ -592,7 +579,7 @@ TEST(CartCodecTest, MultiSegmentMessageDecodes) {
   capnp::MallocMessageBuilder builder(1, capnp::AllocationStrategy::FIXED_SIZE);
   builder.setRoot(reader.getRoot<cart_record::CartColumns>());
   const std::string multi = FrameBuilder(builder);
-  ASSERT_GT(ReadU32(multi, 4), 0u) << "expected several segments";
+  ASSERT_GT(ReadLittleEndian32(multi, 4), 0u) << "expected several segments";
   Result<CartState> decoded = CartState::Decode(multi, CartSemantics::kOrSet);
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(*decoded, s);
@@ -638,9 +625,7 @@ std::string SharedAttributeRecord(uint32_t n, uint32_t value_words) {
     const size_t block = blocks_at + 6ull * i;
     char sku[16] = {};
     std::snprintf(sku, sizeof(sku), "s%06u", i % 1000000);  // 7 chars, NUL: sorted, unique
-    uint64_t sku_word = 0;
-    std::memcpy(&sku_word, sku, 8);
-    w.push_back(sku_word);
+    w.push_back(TextWords(sku)[0]);
     w.push_back(StructPointer(1, 3, 1));  // tag: one contribution
     w.push_back(i + 1);                   // tag
     w.push_back(uint64_t{1} << 32);       // kind add, quantity 1
@@ -650,9 +635,10 @@ std::string SharedAttributeRecord(uint32_t n, uint32_t value_words) {
   w.push_back(StructPointer(1, 0, 2));                       // shared: tag, one attribute
   w.push_back(ListPointer(1, 2, 2));                         // key -> "k"
   w.push_back(ListPointer(1, 2, value_words * 8ull));        // value
-  w.push_back(0x6b);                                         // "k\0"
-  for (uint32_t i = 0; i + 1 < value_words; ++i) w.push_back(0x6161616161616161ull);
-  w.push_back(0x0061616161616161ull);  // NUL-terminated
+  w.push_back(TextWords("k")[0]);                            // "k\0"
+  // The value: value_words * 8 - 1 letters and the NUL.
+  const std::vector<uint64_t> value = TextWords(std::string(value_words * 8 - 1, 'a'));
+  w.insert(w.end(), value.begin(), value.end());
   return FrameRaw(w, 1);
 }
 

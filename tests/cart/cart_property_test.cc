@@ -29,7 +29,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <map>
 #include <set>
 #include <string>
@@ -37,17 +36,13 @@
 
 #include "cart/cart_state.h"
 #include "common/random.h"
+#include "tests/support/property_env.h"
 
 namespace trolley {
 namespace {
 
-uint64_t EnvOr(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v ? std::strtoull(v, nullptr, 10) : fallback;
-}
-
-const uint64_t kBaseSeed = EnvOr("TROLLEY_PROPERTY_SEED", 20261121);
-const uint64_t kCases = EnvOr("TROLLEY_PROPERTY_CASES", 10000);
+const uint64_t kBaseSeed = test_support::PropertyBaseSeed();
+const uint64_t kCases = test_support::PropertyCases();
 const bool kTrace = kCases == 1;
 
 // Small enough that no line reaches quantity_max (the model does not cap)

@@ -20,6 +20,7 @@
 
 #include "common/assert.h"
 #include "tests/integration/cluster_harness.h"
+#include "tests/support/capnp_words.h"
 #include "wire/frame.h"
 #include "wire/message_codec.h"
 
@@ -28,36 +29,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using Strings = std::vector<std::string>;
+using test_support::FlatArray;
+using test_support::ListPointer;
+using test_support::StructPointer;
+using test_support::TextWords;
 
 // ---- raw bytes
 
-uint64_t StructPointer(int32_t offset_words, uint16_t data_words, uint16_t pointer_count) {
-  return (static_cast<uint64_t>(static_cast<uint32_t>(offset_words) << 2)) |
-         (static_cast<uint64_t>(data_words) << 32) | (static_cast<uint64_t>(pointer_count) << 48);
-}
-// element_size: 2 = byte, 7 = inline composite (count in words).
-uint64_t ListPointer(int32_t offset_words, uint64_t element_size, uint64_t count) {
-  return 1 | (static_cast<uint64_t>(static_cast<uint32_t>(offset_words) << 2)) |
-         (element_size << 32) | (count << 35);
-}
-// `text` packed into little-endian words, zero padded.
-std::vector<uint64_t> Words(const std::string& text) {
-  std::vector<uint64_t> out((text.size() + 7) / 8, 0);
-  for (size_t i = 0; i < text.size(); ++i) {
-    out[i / 8] |= static_cast<uint64_t>(static_cast<unsigned char>(text[i])) << (8 * (i % 8));
-  }
-  return out;
-}
-// A single-segment message holding `segment`.
-std::string Payload(const std::vector<uint64_t>& segment) {
-  std::string out;
-  auto put64 = [&](uint64_t w) {
-    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((w >> (8 * i)) & 0xff));
-  };
-  put64(static_cast<uint64_t>(segment.size()) << 32);  // one segment, then its size in words
-  for (uint64_t w : segment) put64(w);
-  return out;
-}
 std::string Frame(std::string_view payload) {
   std::string out;
   AppendFrame(out, payload);
@@ -83,8 +61,8 @@ std::string DeepChainClientGet(int depth) {
   w.push_back(0);
   const size_t key_at = w.size();
   w[5] = ListPointer(static_cast<int32_t>(key_at - 6), 2, 1);
-  w.push_back(Words("k")[0]);
-  return Payload(w);
+  w.push_back(TextWords("k")[0]);
+  return FlatArray(w);
 }
 
 // Envelope -> Ping{nonce} with an unknown second pointer leading a
@@ -94,7 +72,7 @@ std::string PingWithDeepUnknownField(int depth, uint64_t nonce) {
                              StructPointer(0, 0, 1)};
   for (int i = 0; i < depth; ++i) w.push_back(StructPointer(0, 0, 1));
   w.push_back(0);
-  return Payload(w);
+  return FlatArray(w);
 }
 
 // Envelope -> ClientPut{ns "carts", key, value "v"} whose context is an
@@ -109,18 +87,18 @@ std::string ClientPutClaimingContext(const std::string& key, uint32_t elements) 
                              ListPointer(3, 2, key.size()) /* key -> w[9..10] */,
                              ListPointer(4, 7, 0) /* context: tag at w[11], 0 words */,
                              ListPointer(4, 2, 1) /* value -> w[12] */};
-  w.push_back(Words("carts")[0]);
-  std::vector<uint64_t> k = Words(key);
+  w.push_back(TextWords("carts")[0]);
+  std::vector<uint64_t> k = TextWords(key);
   k.resize(2, 0);
   w.insert(w.end(), k.begin(), k.end());
   w.push_back(StructPointer(static_cast<int32_t>(elements), 0, 0));  // tag: element count
-  w.push_back(Words("v")[0]);
-  return Payload(w);
+  w.push_back(TextWords("v")[0]);
+  return FlatArray(w);
 }
 
 // Envelope with union discriminant `which` and an empty struct.
 std::string EnvelopeOfType(uint16_t which) {
-  return Payload({StructPointer(0, 1, 1), which, StructPointer(0, 1, 0), 0});
+  return FlatArray({StructPointer(0, 1, 1), which, StructPointer(0, 1, 0), 0});
 }
 
 // ---- a raw connection

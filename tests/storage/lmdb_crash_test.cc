@@ -31,19 +31,15 @@
 // Seeded: TROLLEY_CRASH_SEED overrides the seed; failures print the seed
 // and the round. The seed fixes the kill plan and the writer's key choice;
 // how far the writer got when the kill lands still depends on timing.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <future>
 #include <map>
 #include <mutex>
@@ -56,9 +52,13 @@
 #include "storage/engine.h"
 #include "storage/lmdb/lmdb_engine.h"
 #include "storage/sibling_set.h"
+#include "tests/support/child_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace trolley {
 namespace {
+
+using test_support::WriteReportLine;
 
 constexpr int kKeys = 200;
 constexpr int kInFlight = 8;
@@ -103,28 +103,14 @@ Result<SiblingSet> PutAndWait(LmdbEngine& engine, ObjectKey key, WriteIntent int
 
 // ---- the writer (child process) ----
 
-// One line on the ACK channel. Lines are < PIPE_BUF, so each write(2) is
-// atomic and the parent never sees half of one unless the kill lands inside
-// the call (a partial last line is ignored).
-void WriteLine(int fd, const std::string& line) {
-  const std::string out = line + "\n";
-  size_t off = 0;
-  while (off < out.size()) {
-    const ssize_t n = ::write(fd, out.data() + off, out.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) ::_exit(90);
-    off += static_cast<size_t>(n);
-  }
-}
-
 int CrashChildMain(const std::string& dir, const std::string& mode, uint64_t seed) {
-  // The parent's pipe is our stdout. Keep it for ACK lines only: library
-  // logging (spdlog's default sink is stdout) goes to stderr instead.
-  const int ack_fd = ::dup(STDOUT_FILENO);
-  if (ack_fd < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) return 80;
+  // The parent's pipe is our stdout: ACK lines only (see TakeReportFd). Each
+  // is one write(2) shorter than PIPE_BUF, so the parent never sees half of
+  // one unless the kill lands inside the call (it drops a partial last line).
+  const int ack_fd = test_support::TakeReportFd();
   auto durability = ParseDurability(mode);
   if (!durability.ok()) {
-    WriteLine(ack_fd, "ERROR " + durability.status().ToString());
+    WriteReportLine(ack_fd, "ERROR " + durability.status().ToString());
     return 81;
   }
   SystemClock clock;
@@ -135,7 +121,7 @@ int CrashChildMain(const std::string& dir, const std::string& mode, uint64_t see
   options.clock = &clock;
   auto opened = LmdbEngine::Open(options);
   if (!opened.ok()) {
-    WriteLine(ack_fd, "ERROR open: " + opened.status().ToString());
+    WriteReportLine(ack_fd, "ERROR open: " + opened.status().ToString());
     return 82;
   }
   std::unique_ptr<LmdbEngine> engine = std::move(opened).value();
@@ -150,21 +136,21 @@ int CrashChildMain(const std::string& dir, const std::string& mode, uint64_t see
     auto state = engine->Get(ObjectKey{kNs, KeyName(k)});
     if (!state.ok() && state.status().IsNotFound()) continue;
     if (!state.ok()) {
-      WriteLine(ack_fd, "ERROR get " + KeyName(k) + ": " + state.status().ToString());
+      WriteReportLine(ack_fd, "ERROR get " + KeyName(k) + ": " + state.status().ToString());
       return 83;
     }
     keys[static_cast<size_t>(k)].context = state->context();
     for (const Sibling& s : state->siblings()) {
       auto parsed = ParseValue(s.value);
       if (!parsed || parsed->first != k) {
-        WriteLine(ack_fd, "ERROR bad value at " + KeyName(k));
+        WriteReportLine(ack_fd, "ERROR bad value at " + KeyName(k));
         return 84;
       }
       keys[static_cast<size_t>(k)].seq = std::max(keys[static_cast<size_t>(k)].seq, parsed->second);
     }
   }
   const ActorId actor = engine->incarnation();
-  WriteLine(ack_fd, "READY " + std::to_string(engine->incarnation()));
+  WriteReportLine(ack_fd, "READY " + std::to_string(engine->incarnation()));
 
   Random rng(seed);
   std::mutex mu;
@@ -191,10 +177,11 @@ int CrashChildMain(const std::string& dir, const std::string& mode, uint64_t see
                 [&, k, seq](Result<SiblingSet> r) {
                   std::lock_guard g(mu);
                   if (!r.ok()) {
-                    WriteLine(ack_fd, "ERROR put " + KeyName(k) + ": " + r.status().ToString());
+                    WriteReportLine(ack_fd,
+                                    "ERROR put " + KeyName(k) + ": " + r.status().ToString());
                     ::_exit(85);
                   }
-                  WriteLine(ack_fd, "ACK " + std::to_string(k) + " " + std::to_string(seq));
+                  WriteReportLine(ack_fd, "ACK " + std::to_string(k) + " " + std::to_string(seq));
                   KeyWriter& kw = keys[static_cast<size_t>(k)];
                   kw.context = r->context();
                   kw.seq = seq;
@@ -203,101 +190,11 @@ int CrashChildMain(const std::string& dir, const std::string& mode, uint64_t see
                   cv.notify_one();
                 });
   }
-  WriteLine(ack_fd, "ERROR the writer was not killed within its lifetime");
+  WriteReportLine(ack_fd, "ERROR the writer was not killed within its lifetime");
   ::_exit(86);  // not a clean close: the parent would otherwise wait for it
 }
 
 // ---- the parent ----
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/trolley-crash-XXXXXX";
-    TROLLEY_ASSERT(::mkdtemp(tmpl) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-// A child of this binary with its stdout on a pipe we read line by line.
-class Child {
- public:
-  explicit Child(const std::vector<std::string>& args) {
-    int fds[2];
-    TROLLEY_ASSERT(::pipe2(fds, O_CLOEXEC) == 0);
-    std::vector<char*> argv;
-    std::string self = "/proc/self/exe";
-    argv.push_back(self.data());
-    std::vector<std::string> copy = args;
-    for (std::string& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    TROLLEY_ASSERT(pid_ >= 0);
-    if (pid_ == 0) {  // only async-signal-safe calls until exec
-      if (::dup2(fds[1], STDOUT_FILENO) < 0) ::_exit(126);
-      ::execv("/proc/self/exe", argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    fd_ = fds[0];
-  }
-  ~Child() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      Wait();
-    }
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  // The next complete line; nullopt at end of stream or past `deadline`.
-  std::optional<std::string> ReadLine(SteadyClock::time_point deadline) {
-    for (;;) {
-      const size_t nl = buf_.find('\n');
-      if (nl != std::string::npos) {
-        std::string line = buf_.substr(0, nl);
-        buf_.erase(0, nl + 1);
-        return line;
-      }
-      if (eof_) return std::nullopt;
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - SteadyClock::now());
-      if (left.count() <= 0) return std::nullopt;
-      pollfd p{fd_, POLLIN, 0};
-      const int ready = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 1)));
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready <= 0) continue;  // timed out: the deadline check returns
-      char chunk[4096];
-      const ssize_t n = ::read(fd_, chunk, sizeof(chunk));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        eof_ = true;  // a partial last line (killed mid-write) is dropped
-        continue;
-      }
-      buf_.append(chunk, static_cast<size_t>(n));
-    }
-  }
-  bool eof() const { return eof_; }
-
-  void Kill() { ::kill(pid_, SIGKILL); }
-  // Reaps the child; returns its wait status.
-  int Wait() {
-    int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-    return status;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  std::string buf_;
-  bool eof_ = false;
-};
 
 uint64_t BaseSeed() {
   const char* env = std::getenv("TROLLEY_CRASH_SEED");
@@ -352,8 +249,9 @@ class CrashTest : public ::testing::Test {
   void RunRound(Durability durability, Random& plan, int round, std::vector<uint64_t>& seen_seq,
                 uint64_t& parent_incarnation) {
     const uint64_t child_seed = plan.Next();
-    Child child({"--crash-child", dir_.path(), std::string(DurabilityName(durability)),
-                 std::to_string(child_seed)});
+    test_support::ChildProcess child({"--crash-child", dir_.path(),
+                                      std::string(DurabilityName(durability)),
+                                      std::to_string(child_seed)});
 
     std::vector<uint64_t> acked(kKeys, 0);  // newest ACKed seq per key, this round
     uint64_t acks = 0;
@@ -409,8 +307,7 @@ class CrashTest : public ::testing::Test {
     ASSERT_TRUE(child.eof()) << "the writer's pipe did not close after SIGKILL";
     const int status = child.Wait();
     ASSERT_TRUE(error.empty()) << error;
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-        << "the writer ended on its own (wait status " << status << ")";
+    ASSERT_EQ(status, -SIGKILL) << "the writer ended on its own (exit code, or -signal)";
     totals_.acked_writes += acks;
 
     CheckRecovered(child_incarnation, seen_seq, acked, parent_incarnation);
@@ -482,7 +379,7 @@ class CrashTest : public ::testing::Test {
     // The engine closes cleanly here; the next writer must see that.
   }
 
-  TempDir dir_;
+  test_support::TempDir dir_{"trolley-crash"};
   ManualClock clock_;
   Totals totals_;
 };

@@ -9,21 +9,16 @@
 // garbage record), and the binary re-executes itself as a child process
 // (see main() below) to hold LMDB reader slots, to open a data dir held by
 // this process, and to write under a small RLIMIT_FSIZE (disk full).
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <lmdb.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <future>
 #include <optional>
 #include <string>
@@ -35,11 +30,17 @@
 #include "storage/engine.h"
 #include "storage/lmdb/lmdb_engine.h"
 #include "storage/sibling_set.h"
+#include "tests/support/child_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace trolley {
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
+using test_support::ChildProcess;
+using test_support::TakeReportFd;
+using test_support::TempDir;
+using test_support::WriteReportLine;
+
 constexpr ActorId kActor = 11;
 constexpr const char* kNs = "carts";
 
@@ -89,26 +90,6 @@ std::string RawObjectKey(const ObjectKey& key) {
   for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(hash >> shift));
   out.push_back(static_cast<char>(key.ns.size()));
   return out + key.ns + key.key;
-}
-
-// One line on fd; the child's report channel.
-void WriteLine(int fd, const std::string& line) {
-  const std::string out = line + "\n";
-  size_t off = 0;
-  while (off < out.size()) {
-    const ssize_t n = ::write(fd, out.data() + off, out.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) ::_exit(90);
-    off += static_cast<size_t>(n);
-  }
-}
-
-// Children report on the pipe that is their stdout; library logging
-// (spdlog's default sink is stdout) is moved to stderr so it cannot mix in.
-int TakeReportFd() {
-  const int fd = ::dup(STDOUT_FILENO);
-  if (fd < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) ::_exit(80);
-  return fd;
 }
 
 // Raw LMDB access to a data dir the engine does not hold open (LMDB forbids
@@ -167,8 +148,8 @@ int OpenChildMain(const std::string& dir) {
   options.path = dir;
   options.clock = &clock;
   auto opened = LmdbEngine::Open(options);
-  WriteLine(report, "STATUS " + std::to_string(static_cast<int>(opened.status().code())) + " " +
-                        opened.status().message());
+  WriteReportLine(report, "STATUS " + std::to_string(static_cast<int>(opened.status().code())) +
+                              " " + opened.status().message());
   return 0;
 }
 
@@ -179,7 +160,7 @@ int HoldReadersMain(const std::string& dir) {
   const int report = TakeReportFd();
   RawEnv raw(dir, MDB_RDONLY | MDB_NOTLS);  // NOTLS: one slot per transaction
   if (raw.rc() != 0) {
-    WriteLine(report, std::string("ERROR open: ") + mdb_strerror(raw.rc()));
+    WriteReportLine(report, std::string("ERROR open: ") + mdb_strerror(raw.rc()));
     return 1;
   }
   std::vector<MDB_txn*> held;
@@ -191,15 +172,16 @@ int HoldReadersMain(const std::string& dir) {
     held.push_back(txn);
   }
   if (rc != MDB_READERS_FULL) {
-    WriteLine(report, std::string("ERROR expected MDB_READERS_FULL, got ") + mdb_strerror(rc));
+    WriteReportLine(report,
+                    std::string("ERROR expected MDB_READERS_FULL, got ") + mdb_strerror(rc));
     return 1;
   }
-  WriteLine(report, "HELD " + std::to_string(held.size()));
+  WriteReportLine(report, "HELD " + std::to_string(held.size()));
   char c;
   while (::read(STDIN_FILENO, &c, 1) < 0 && errno == EINTR) {
   }
   for (MDB_txn* txn : held) mdb_txn_abort(txn);  // gives the slots back
-  WriteLine(report, "RELEASED");
+  WriteReportLine(report, "RELEASED");
   return 0;
 }
 
@@ -217,7 +199,7 @@ int DiskFullChildMain(const std::string& dir, uint64_t limit_bytes) {
   ::signal(SIGXFSZ, SIG_IGN);  // a write past the limit then fails with EFBIG
   const rlimit limit{limit_bytes, RLIM_INFINITY};  // the soft limit; lifted below
   if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) {
-    WriteLine(report, std::string("ERROR setrlimit: ") + std::strerror(errno));
+    WriteReportLine(report, std::string("ERROR setrlimit: ") + std::strerror(errno));
     return 1;
   }
   SystemClock clock;
@@ -226,7 +208,7 @@ int DiskFullChildMain(const std::string& dir, uint64_t limit_bytes) {
   options.clock = &clock;
   auto opened = LmdbEngine::Open(options);
   if (!opened.ok()) {
-    WriteLine(report, "ERROR open: " + opened.status().ToString());
+    WriteReportLine(report, "ERROR open: " + opened.status().ToString());
     return 1;
   }
   std::unique_ptr<LmdbEngine> engine = std::move(opened).value();
@@ -240,133 +222,34 @@ int DiskFullChildMain(const std::string& dir, uint64_t limit_bytes) {
     uint64_t decided = 0;
     auto r = PutAndWait(*engine, key, Value(i, 4000), {}, &decided);
     if (r.ok()) {
-      WriteLine(report, "ACK " + std::to_string(i));
+      WriteReportLine(report, "ACK " + std::to_string(i));
       continue;
     }
     failed = true;
-    WriteLine(report, line("FAIL", r.status()));
+    WriteReportLine(report, line("FAIL", r.status()));
     // Later batches are tried again ("nothing of it is applied"); the disk
     // is still full, so this one is expected to fail the same way.
     uint64_t decided_again = 0;
     auto again = PutAndWait(*engine, key, Value(i, 4000), {}, &decided_again);
-    WriteLine(report, again.ok() ? "ACK " + std::to_string(i) : line("RETRY", again.status()));
-    WriteLine(report, "DECIDED " + std::to_string(std::max(decided, decided_again)));
+    WriteReportLine(report,
+                    again.ok() ? "ACK " + std::to_string(i) : line("RETRY", again.status()));
+    WriteReportLine(report, "DECIDED " + std::to_string(std::max(decided, decided_again)));
     const rlimit lifted{RLIM_INFINITY, RLIM_INFINITY};
     if (::setrlimit(RLIMIT_FSIZE, &lifted) != 0) {
-      WriteLine(report, std::string("ERROR setrlimit: ") + std::strerror(errno));
+      WriteReportLine(report, std::string("ERROR setrlimit: ") + std::strerror(errno));
       return 1;
     }
     auto fits = PutAndWait(*engine, ObjectKey{kNs, "after"}, "fits now");
-    WriteLine(report, fits.ok() ? "AFTER " + std::to_string(fits->context().Get(kActor))
-                                : line("ERROR after", fits.status()));
+    WriteReportLine(report, fits.ok() ? "AFTER " + std::to_string(fits->context().Get(kActor))
+                                      : line("ERROR after", fits.status()));
   }
-  if (!failed) WriteLine(report, "NOFAIL");
+  if (!failed) WriteReportLine(report, "NOFAIL");
   engine.reset();  // must neither crash nor hang with the disk still full
-  WriteLine(report, "CLOSED");
+  WriteReportLine(report, "CLOSED");
   return 0;
 }
 
 // ---- the parent ----
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/trolley-failure-XXXXXX";
-    TROLLEY_ASSERT(::mkdtemp(tmpl) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-// A child of this binary: its stdout is a pipe we read by line, its stdin
-// a pipe we can close to tell it to finish.
-class Child {
- public:
-  explicit Child(std::vector<std::string> args) {
-    int out[2], in[2];
-    TROLLEY_ASSERT(::pipe2(out, O_CLOEXEC) == 0);
-    TROLLEY_ASSERT(::pipe2(in, O_CLOEXEC) == 0);
-    std::string self = "/proc/self/exe";
-    std::vector<char*> argv{self.data()};
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    TROLLEY_ASSERT(pid_ >= 0);
-    if (pid_ == 0) {  // only async-signal-safe calls until exec
-      if (::dup2(out[1], STDOUT_FILENO) < 0 || ::dup2(in[0], STDIN_FILENO) < 0) ::_exit(126);
-      ::execv("/proc/self/exe", argv.data());
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    ::close(in[0]);
-    out_ = out[0];
-    in_ = in[1];
-  }
-  ~Child() {
-    CloseStdin();
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      Wait();
-    }
-    ::close(out_);
-  }
-
-  // The next line; nullopt at end of stream or after `timeout`.
-  std::optional<std::string> ReadLine(
-      std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
-    const auto deadline = SteadyClock::now() + timeout;
-    for (;;) {
-      const size_t nl = buf_.find('\n');
-      if (nl != std::string::npos) {
-        std::string line = buf_.substr(0, nl);
-        buf_.erase(0, nl + 1);
-        return line;
-      }
-      if (eof_) return std::nullopt;
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
-      if (left.count() <= 0) return std::nullopt;
-      pollfd p{out_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-      char chunk[4096];
-      const ssize_t n = ::read(out_, chunk, sizeof(chunk));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        eof_ = true;
-        continue;
-      }
-      buf_.append(chunk, static_cast<size_t>(n));
-    }
-  }
-  void CloseStdin() {
-    if (in_ >= 0) ::close(in_);
-    in_ = -1;
-  }
-  // Reaps the child: its exit code, or -signal. Gives up (SIGKILL) after `timeout`.
-  int Wait(std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
-    const auto deadline = SteadyClock::now() + timeout;
-    int status = 0;
-    for (;;) {
-      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) break;
-      if (r < 0 && errno != EINTR) return -1000;
-      if (SteadyClock::now() > deadline) ::kill(pid_, SIGKILL);
-      ::usleep(2000);
-    }
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-  }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1, in_ = -1;
-  std::string buf_;
-  bool eof_ = false;
-};
 
 class LmdbFailureTest : public ::testing::Test {
  protected:
@@ -383,7 +266,7 @@ class LmdbFailureTest : public ::testing::Test {
     return opened.ok() ? std::move(opened).value() : nullptr;
   }
 
-  TempDir dir_;
+  TempDir dir_{"trolley-failure"};
   ManualClock clock_;
 };
 
@@ -474,7 +357,7 @@ TEST_F(LmdbFailureTest, ReadersFullFailsReadsWithBusy) {
   auto first = PutAndWait(*engine, key, "before");
   ASSERT_TRUE(first.ok()) << first.status().ToString();
 
-  Child holder({"--hold-readers", dir_.path()});
+  ChildProcess holder({"--hold-readers", dir_.path()});
   auto held = holder.ReadLine();
   ASSERT_TRUE(held.has_value());
   unsigned long long slots = 0;
@@ -521,7 +404,7 @@ TEST_P(DiskFullTest, FailsWritesWithIOError) {
   unsigned long long decided = 0, after = 0;
   bool closed = false;
   {
-    Child writer({"--disk-full-child", dir_.path(), std::to_string(limit_bytes)});
+    ChildProcess writer({"--disk-full-child", dir_.path(), std::to_string(limit_bytes)});
     while (auto line = writer.ReadLine()) {
       unsigned long long i = 0;
       if (std::sscanf(line->c_str(), "ACK %llu", &i) == 1) {
@@ -629,7 +512,7 @@ TEST_F(LmdbFailureTest, DirAlreadyOpenIsRefused) {
       << second.status().message();
 
   {
-    Child other({"--open-child", dir_.path()});
+    ChildProcess other({"--open-child", dir_.path()});
     auto line = other.ReadLine();
     ASSERT_TRUE(line.has_value());
     const std::string expected_prefix =
@@ -645,7 +528,7 @@ TEST_F(LmdbFailureTest, DirAlreadyOpenIsRefused) {
   first.reset();
 
   {
-    Child other({"--open-child", dir_.path()});
+    ChildProcess other({"--open-child", dir_.path()});
     EXPECT_EQ(other.ReadLine(), std::optional<std::string>("STATUS 0 "));
     EXPECT_EQ(other.Wait(), 0);
   }

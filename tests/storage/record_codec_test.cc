@@ -18,57 +18,22 @@
 #include "common/random.h"
 #include "storage/record.capnp.h"
 #include "storage/sibling_set.h"
+#include "tests/support/capnp_words.h"
+#include "tests/support/random_state.h"
 
 namespace trolley {
 namespace {
 
 constexpr uint64_t kSeed = 20261121;
 
-std::string RandomBytes(Random& rng, size_t size_max) {
-  std::string out(rng.Uniform(size_max + 1), '\0');
-  for (char& c : out) c = static_cast<char>(rng.Uniform(256));
-  return out;
-}
+using test_support::FlatArray;
+using test_support::ListPointer;
+using test_support::ReadLittleEndian32;
+using test_support::StructPointer;
 
-// A random reachable state: a few replicas take random writes (blind, from a
-// fresh read, or from a stale one; some deletes, retries and expiries) and
-// merge with each other at random.
-SiblingSet RandomState(Random& rng) {
-  const size_t replica_count = 1 + rng.Uniform(4);
-  std::vector<SiblingSet> replicas(replica_count);
-  std::vector<ActorId> actors;
-  std::vector<uint64_t> floors(replica_count, 0);
-  for (size_t i = 0; i < replica_count; ++i) {
-    actors.push_back(rng.Chance(0.5) ? i + 1 : rng.Next());
-  }
-  VersionVector stale;
-  const uint64_t steps = rng.Uniform(30);
-  for (uint64_t step = 0; step < steps; ++step) {
-    const size_t r = rng.Uniform(replica_count);
-    if (rng.Chance(0.25)) {
-      replicas[r].Merge(replicas[rng.Uniform(replica_count)]);
-      continue;
-    }
-    WriteIntent w;
-    const uint64_t pick = rng.Uniform(3);
-    if (pick == 1) w.context = replicas[rng.Uniform(replica_count)].context();
-    if (pick == 2) w.context = stale;
-    w.tombstone = rng.Chance(0.15);
-    w.value = RandomBytes(rng, 64);
-    w.write_id = rng.Chance(0.5) ? rng.Uniform(8) : rng.Next();
-    w.timestamp_ms = rng.Next() >> rng.Uniform(64);
-    w.expiry_ms = rng.Chance(0.3) ? rng.Next() >> rng.Uniform(64) : 0;
-    const WriteOutcome out = replicas[r].ApplyWrite(w, actors[r], floors[r]);
-    floors[r] = std::max(floors[r], out.dot.counter);
-    if (rng.Chance(0.2)) stale = replicas[r].context();
-  }
-  SiblingSet result = replicas[rng.Uniform(replica_count)];
-  if (rng.Chance(0.5)) {
-    for (const SiblingSet& s : replicas) result.Merge(s);
-  }
-  result.CheckInvariants();
-  return result;
-}
+// A random reachable state (tests/support/random_state.h), with enough
+// steps to reach the larger sets (8+ siblings) the round trips should see.
+SiblingSet RandomState(Random& rng) { return test_support::RandomState(rng, 30); }
 
 SiblingSet ExpectRoundTrip(const SiblingSet& set) {
   const std::string bytes = EncodeSiblingSet(set);
@@ -80,44 +45,22 @@ SiblingSet ExpectRoundTrip(const SiblingSet& set) {
   return std::move(decoded).value();
 }
 
-uint32_t ReadU32(const std::string& bytes, size_t offset) {
-  uint32_t v = 0;
-  for (size_t i = 0; i < 4; ++i) {
-    v |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[offset + i])) << (8 * i);
-  }
-  return v;
-}
+// ---- Hand-built records (Cap'n Proto words: tests/support/capnp_words.h).
 
-// ---- Hand-built Cap'n Proto messages (encoding spec: capnproto.org/encoding.html).
-
-uint64_t StructPointer(int32_t offset_words, uint16_t data_words, uint16_t pointer_count) {
-  return (static_cast<uint64_t>(static_cast<uint32_t>(offset_words) << 2)) |
-         (static_cast<uint64_t>(data_words) << 32) | (static_cast<uint64_t>(pointer_count) << 48);
-}
-
-// element_size: 2 = byte, 7 = inline composite (count is then in words).
-uint64_t ListPointer(int32_t offset_words, uint64_t element_size, uint64_t count) {
-  return 1 | (static_cast<uint64_t>(static_cast<uint32_t>(offset_words) << 2)) |
-         (element_size << 32) | (count << 35);
+// The record header: magic, then the format version (little-endian).
+std::string Header(const char (&magic)[2], uint16_t version) {
+  return {magic[0], magic[1], static_cast<char>(version & 0xff), static_cast<char>(version >> 8)};
 }
 
 // Header + a single-segment flat array holding `segment`.
 std::string FrameRaw(const char (&magic)[2], uint16_t version, const std::vector<uint64_t>& segment) {
-  std::string out{magic[0], magic[1], static_cast<char>(version & 0xff),
-                  static_cast<char>(version >> 8)};
-  auto put64 = [&](uint64_t w) {
-    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((w >> (8 * i)) & 0xff));
-  };
-  put64(static_cast<uint64_t>(segment.size()) << 32);  // segment count - 1 = 0, then its size
-  for (uint64_t w : segment) put64(w);
-  return out;
+  return Header(magic, version) + FlatArray(segment);
 }
 
 // Header + any builder's flat array (possibly several segments).
 std::string FrameBuilder(const char (&magic)[2], capnp::MessageBuilder& builder) {
   const kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
-  std::string out{magic[0], magic[1], static_cast<char>(kRecordFormatVersion & 0xff),
-                  static_cast<char>(kRecordFormatVersion >> 8)};
+  std::string out = Header(magic, kRecordFormatVersion);
   out.append(reinterpret_cast<const char*>(words.asBytes().begin()), words.asBytes().size());
   return out;
 }
@@ -177,8 +120,8 @@ TEST(RecordCodecTest, RandomStatesRoundTripInOneSegment) {
     const SiblingSet set = RandomState(rng);
     ExpectRoundTrip(set);
     const std::string bytes = EncodeSiblingSet(set);
-    ASSERT_EQ(ReadU32(bytes, 4), 0u) << "more than one segment";
-    EXPECT_EQ(size_t{ReadU32(bytes, 8)} * 8 + 12, bytes.size());
+    ASSERT_EQ(ReadLittleEndian32(bytes, 4), 0u) << "more than one segment";
+    EXPECT_EQ(size_t{ReadLittleEndian32(bytes, 8)} * 8 + 12, bytes.size());
     if (HasFailure()) return;
     siblings_max = std::max(siblings_max, set.size());
     bytes_max = std::max(bytes_max, bytes.size());
@@ -252,7 +195,7 @@ TEST(RecordCodecTest, MultiSegmentMessageDecodes) {
     sibs[i].setExpiryMs(s.expiry_ms);
   }
   const std::string bytes = FrameBuilder(kSiblingSetMagic, builder);
-  ASSERT_GT(ReadU32(bytes, 4), 0u) << "expected several segments";
+  ASSERT_GT(ReadLittleEndian32(bytes, 4), 0u) << "expected several segments";
   Result<SiblingSet> decoded = DecodeSiblingSet(bytes);
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(*decoded, set);

@@ -14,7 +14,6 @@
 // override the defaults; a failure prints the seed to replay.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <map>
 #include <set>
 #include <string>
@@ -22,17 +21,13 @@
 
 #include "common/random.h"
 #include "storage/sibling_set.h"
+#include "tests/support/property_env.h"
 
 namespace trolley {
 namespace {
 
-uint64_t EnvOr(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v ? std::strtoull(v, nullptr, 10) : fallback;
-}
-
-const uint64_t kBaseSeed = EnvOr("TROLLEY_PROPERTY_SEED", 20261121);
-const uint64_t kCases = EnvOr("TROLLEY_PROPERTY_CASES", 10000);
+const uint64_t kBaseSeed = test_support::PropertyBaseSeed();
+const uint64_t kCases = test_support::PropertyCases();
 
 using IdSet = std::set<int>;
 

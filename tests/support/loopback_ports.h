@@ -6,8 +6,7 @@
 // takes from that range) never holds one, and checked free by binding.
 // Another process can still bind a port between the check and the server's
 // own bind: a caller whose server then fails to start picks again.
-#ifndef TROLLEY_TESTS_SUPPORT_LOOPBACK_PORTS_H_
-#define TROLLEY_TESTS_SUPPORT_LOOPBACK_PORTS_H_
+#pragma once
 
 #include <cstdint>
 
@@ -25,5 +24,3 @@ bool PortIsFree(uint16_t port);
 uint16_t FreeLoopbackPorts(int count);
 
 }  // namespace trolley::test_support
-
-#endif  // TROLLEY_TESTS_SUPPORT_LOOPBACK_PORTS_H_

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/random.h"
-#include "tests/wire/wire_test_util.h"
+#include "tests/support/random_state.h"
 
 namespace trolley {
 namespace {
@@ -91,7 +91,7 @@ TEST(FrameTest, RandomChunkingsReassemble) {
     std::vector<std::string> payloads;
     const uint64_t frames = rng.Uniform(20);
     for (uint64_t f = 0; f < frames; ++f) {
-      payloads.push_back(wire_test::RandomBytes(rng, 0, rng.Chance(0.1) ? 5000 : 50));
+      payloads.push_back(test_support::RandomBytes(rng, 0, rng.Chance(0.1) ? 5000 : 50));
     }
     const std::string stream = Stream(payloads);
     FrameDecoder decoder(5000);

@@ -18,34 +18,29 @@
 
 #include "common/random.h"
 #include "ring/ring.h"
+#include "tests/support/capnp_words.h"
+#include "tests/support/random_state.h"
 #include "tests/wire/wire_test_util.h"
 #include "wire/protocol.capnp.h"
 
 namespace trolley {
 namespace {
 
-using wire_test::ListPointer;
-using wire_test::Payload;
+using test_support::FlatArray;
+using test_support::ListPointer;
+using test_support::RandomBytes;
+using test_support::ReadLittleEndian32;
+using test_support::StructPointer;
 using wire_test::RandomMessage;
-using wire_test::RandomState;
-using wire_test::StructPointer;
 
 constexpr uint64_t kSeed = 20261122;
 constexpr size_t kMessageTypes = std::variant_size_v<Message>;
 
-uint32_t ReadU32(const std::string& bytes, size_t offset) {
-  uint32_t v = 0;
-  for (size_t i = 0; i < 4; ++i) {
-    v |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[offset + i])) << (8 * i);
-  }
-  return v;
-}
-
 void ExpectRoundTrip(const Message& m) {
   ASSERT_TRUE(ValidateMessage(m).ok()) << ValidateMessage(m).ToString();
   const std::string bytes = EncodeMessage(m);
-  EXPECT_EQ(ReadU32(bytes, 0), 0u) << MessageName(m) << " took more than one segment";
-  EXPECT_EQ(size_t{ReadU32(bytes, 4)} * 8 + 8, bytes.size());
+  EXPECT_EQ(ReadLittleEndian32(bytes, 0), 0u) << MessageName(m) << " took more than one segment";
+  EXPECT_EQ(size_t{ReadLittleEndian32(bytes, 4)} * 8 + 8, bytes.size());
   Result<Message> decoded = DecodeMessage(bytes);
   ASSERT_TRUE(decoded.ok()) << MessageName(m) << ": " << decoded.status().ToString();
   EXPECT_EQ(decoded->index(), m.index());
@@ -196,7 +191,7 @@ TEST(MessageCodecTest, MultiSegmentMessageDecodes) {
   const kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
   const std::string bytes(reinterpret_cast<const char*>(words.asBytes().begin()),
                           words.asBytes().size());
-  ASSERT_GT(ReadU32(bytes, 0), 0u) << "expected several segments";
+  ASSERT_GT(ReadLittleEndian32(bytes, 0), 0u) << "expected several segments";
   Result<Message> decoded = DecodeMessage(bytes);
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   const ClientPut expected{.id = RequestId{9},
@@ -260,21 +255,20 @@ TEST(MessageCodecTest, RandomBytesNeverCrash) {
   for (uint64_t c = 0; c < 10'000; ++c) {
     const uint64_t seed = kSeed + c;
     Random rng(seed);
-    std::string bytes = wire_test::RandomBytes(rng, 0, 512);
+    std::string bytes = RandomBytes(rng, 0, 512);
     const uint64_t shape = rng.Uniform(3);  // 0: raw bytes
     if (shape >= 1 && bytes.size() >= 32) {
       // 1: a plausible segment table, so decoding gets past it to the pointers.
       bytes.resize(bytes.size() / 8 * 8);
       const auto words = static_cast<uint32_t>(bytes.size() / 8 - 1);
-      bytes.replace(0, 8, Payload(std::vector<uint64_t>(words)).substr(0, 8));
+      bytes.replace(0, 8, FlatArray(std::vector<uint64_t>(words)).substr(0, 8));
       if (shape == 2) {
         // 2: and an envelope root with a known or unknown discriminant,
         // whose message struct holds random words.
         const auto data_words = static_cast<uint16_t>(rng.Uniform(4));
         const auto pointers = static_cast<uint16_t>(rng.Uniform(4));
-        const std::string head = Payload(
-            {StructPointer(0, 1, 1), rng.Uniform(kMessageTypes + 2),
-             StructPointer(0, data_words, pointers)});
+        const std::string head = FlatArray({StructPointer(0, 1, 1), rng.Uniform(kMessageTypes + 2),
+                                            StructPointer(0, data_words, pointers)});
         bytes.replace(8, 24, head.substr(8));
       }
     }
@@ -358,17 +352,17 @@ TEST(MessageCodecTest, TrailingBytesAreCorruption) {
 TEST(MessageCodecTest, UnknownUnionMemberIsInvalidArgument) {
   // Control: the hand-built envelope decodes with a known discriminant (Ping).
   std::vector<uint64_t> words = {StructPointer(0, 1, 1), 10, StructPointer(0, 1, 0), 99};
-  Result<Message> ping = DecodeMessage(Payload(words));
+  Result<Message> ping = DecodeMessage(FlatArray(words));
   ASSERT_TRUE(ping.ok()) << ping.status().ToString();
   EXPECT_TRUE(*ping == Message(Ping{99}));
 
   words[1] = kMessageTypes;
-  Result<Message> decoded = DecodeMessage(Payload(words));
+  Result<Message> decoded = DecodeMessage(FlatArray(words));
   ASSERT_FALSE(decoded.ok());
   EXPECT_EQ(decoded.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(decoded.status().message(), "unknown message type 17");
   words[1] = 0xffff;
-  EXPECT_EQ(DecodeMessage(Payload(words)).status().message(), "unknown message type 65535");
+  EXPECT_EQ(DecodeMessage(FlatArray(words)).status().message(), "unknown message type 65535");
 }
 
 TEST(MessageCodecTest, UnknownStatusCodeIsInvalidArgument) {
@@ -386,14 +380,14 @@ TEST(MessageCodecTest, HugeListClaimHitsTraversalLimit) {
   // Control: the layout is valid with a small list.
   std::vector<uint64_t> words = ClientGetReplyWithSiblings(ListPointer(0, 7, 0));
   words.push_back(StructPointer(0, 0, 0));  // tag: 0 elements
-  ASSERT_TRUE(DecodeMessage(Payload(words)).ok())
-      << DecodeMessage(Payload(words)).status().ToString();
+  ASSERT_TRUE(DecodeMessage(FlatArray(words)).ok())
+      << DecodeMessage(FlatArray(words)).status().ToString();
 
   // 4M elements of 0 words. The traversal limit trips when the list pointer
   // is read, before the decoder reserves or builds a single Sibling (no
   // timing is asserted: the error text shows which check refused it).
   words.back() = StructPointer(1 << 22, 0, 0);
-  Result<Message> decoded = DecodeMessage(Payload(words));
+  Result<Message> decoded = DecodeMessage(FlatArray(words));
   ASSERT_FALSE(decoded.ok());
   EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
   EXPECT_NE(decoded.status().message().find("traversal limit"), std::string::npos)
@@ -417,7 +411,7 @@ TEST(MessageCodecTest, OverlappingPointersHitTraversalLimit) {
     TROLLEY_ASSERT(w.size() == context_at);
     w.insert(w.end(), {StructPointer(1, 2, 0), 1, n});  // context {1: n}
     for (uint32_t i = 0; i < blob_words; ++i) w.push_back(0x6170706c65ull + i);
-    return Payload(w);
+    return FlatArray(w);
   };
   Result<Message> small = DecodeMessage(shared_blob(2, 1024));
   ASSERT_TRUE(small.ok()) << small.status().ToString();
@@ -439,7 +433,7 @@ TEST(MessageCodecTest, DeepNestingIsNeverFollowed) {
                                  StructPointer(0, 0, 1)};
   for (int depth = 0; depth < 1000; ++depth) words.push_back(StructPointer(0, 0, 1));
   words.push_back(0);
-  const std::string bytes = Payload(words);
+  const std::string bytes = FlatArray(words);
   Result<Message> decoded = DecodeMessage(bytes);
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_TRUE(*decoded == Message(Ping{5}));

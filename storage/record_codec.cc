@@ -126,6 +126,32 @@ size_t EstimateWords(const SiblingSet& set) {
   return words;
 }
 
+// The framed record in `bytes` (own magic `magic`; `other_magic` names the
+// other record kind, for a clear error), read with `read` from a bounded
+// Cap'n Proto reader. Every failure is Corruption (FailedPrecondition for a
+// newer format, from Unframe) prefixed with `what`.
+template <typename T, typename Read>
+Result<T> DecodeRecord(std::string_view bytes, const char (&magic)[2], const char (&other_magic)[2],
+                       std::string_view other_what, std::string_view what, Read read) {
+  Result<std::string_view> message = Unframe(bytes, magic, other_magic, other_what, what);
+  if (!message.ok()) return message.status();
+  const kj::Array<capnp::word> words = AlignedCopy(*message);
+  try {
+    capnp::FlatArrayMessageReader reader(words, LimitsFor(words.size()));
+    if (reader.getEnd() != words.end()) {
+      return Status::Corruption(std::string(what) + ": " +
+                                std::to_string((words.end() - reader.getEnd()) * kWordBytes) +
+                                " trailing bytes after the Cap'n Proto message");
+    }
+    Result<T> value = read(reader);
+    if (!value.ok()) return Status::Corruption(std::string(what) + ": " + value.status().message());
+    return value;
+  } catch (const kj::Exception& e) {
+    return Status::Corruption(std::string(what) +
+                              ": malformed Cap'n Proto message: " + e.getDescription().cStr());
+  }
+}
+
 }  // namespace
 
 std::string EncodeSiblingSet(const SiblingSet& set) {
@@ -136,26 +162,11 @@ std::string EncodeSiblingSet(const SiblingSet& set) {
 }
 
 Result<SiblingSet> DecodeSiblingSet(std::string_view bytes) {
-  constexpr std::string_view kWhat = "sibling set record";
-  Result<std::string_view> message =
-      Unframe(bytes, kSiblingSetMagic, kContextMagic, "causal context token", kWhat);
-  if (!message.ok()) return message.status();
-  const kj::Array<capnp::word> words = AlignedCopy(*message);
-
-  try {
-    capnp::FlatArrayMessageReader reader(words, LimitsFor(words.size()));
-    if (reader.getEnd() != words.end()) {
-      return Status::Corruption(std::string(kWhat) + ": " +
-                                std::to_string((words.end() - reader.getEnd()) * kWordBytes) +
-                                " trailing bytes after the Cap'n Proto message");
-    }
-    Result<SiblingSet> set = ReadSiblingSetRecord(reader.getRoot<record::SiblingSetRecord>());
-    if (!set.ok()) return Status::Corruption(std::string(kWhat) + ": " + set.status().message());
-    return set;
-  } catch (const kj::Exception& e) {
-    return Status::Corruption(std::string(kWhat) + ": malformed Cap'n Proto message: " +
-                              e.getDescription().cStr());
-  }
+  return DecodeRecord<SiblingSet>(
+      bytes, kSiblingSetMagic, kContextMagic, "causal context token", "sibling set record",
+      [](capnp::FlatArrayMessageReader& reader) {
+        return ReadSiblingSetRecord(reader.getRoot<record::SiblingSetRecord>());
+      });
 }
 
 std::string EncodeContext(const VersionVector& context) {
@@ -169,27 +180,11 @@ std::string EncodeContext(const VersionVector& context) {
 }
 
 Result<VersionVector> DecodeContext(std::string_view bytes) {
-  constexpr std::string_view kWhat = "causal context token";
-  Result<std::string_view> message =
-      Unframe(bytes, kContextMagic, kSiblingSetMagic, "sibling set record", kWhat);
-  if (!message.ok()) return message.status();
-  const kj::Array<capnp::word> words = AlignedCopy(*message);
-  std::string why;
-  try {
-    capnp::FlatArrayMessageReader reader(words, LimitsFor(words.size()));
-    if (reader.getEnd() != words.end()) {
-      return Status::Corruption(std::string(kWhat) + ": " +
-                                std::to_string((words.end() - reader.getEnd()) * kWordBytes) +
-                                " trailing bytes after the Cap'n Proto message");
-    }
-    Result<VersionVector> vv =
-        ReadContextRecord(reader.getRoot<record::ContextRecord>().getEntries());
-    if (!vv.ok()) return Status::Corruption(std::string(kWhat) + ": " + vv.status().message());
-    return std::move(*vv);
-  } catch (const kj::Exception& e) {
-    return Status::Corruption(std::string(kWhat) + ": malformed Cap'n Proto message: " +
-                              e.getDescription().cStr());
-  }
+  return DecodeRecord<VersionVector>(
+      bytes, kContextMagic, kSiblingSetMagic, "sibling set record", "causal context token",
+      [](capnp::FlatArrayMessageReader& reader) {
+        return ReadContextRecord(reader.getRoot<record::ContextRecord>().getEntries());
+      });
 }
 
 // ---- record_capnp.h

@@ -13,15 +13,8 @@
 
 #include "tests/cart/cart_test_util.h"
 
-namespace trolley {
+namespace trolley::cart_test {
 namespace {
-
-using cart_test::kLimits;
-using cart_test::MergeOf;
-using cart_test::MustApply;
-using cart_test::Quantity;
-
-constexpr uint64_t kT0 = 1'700'000'000'000;
 
 void ExpectError(CartState& s, const Mutation& m, StatusCode code,
                  const std::vector<std::string>& words, const CartLimits& limits = kLimits) {
@@ -44,7 +37,7 @@ class CartStateTest : public ::testing::TestWithParam<CartSemantics> {
 
 INSTANTIATE_TEST_SUITE_P(Both, CartStateTest,
                          ::testing::Values(CartSemantics::kUnionMax, CartSemantics::kOrSet),
-                         cart_test::ParamName);
+                         ParamName);
 
 // ---- Single-device operations
 
@@ -524,4 +517,4 @@ TEST(OrSetTest, TombstonesGrowAndTheSizeLimitSaysSo) {
 }
 
 }  // namespace
-}  // namespace trolley
+}  // namespace trolley::cart_test

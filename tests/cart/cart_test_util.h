@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,9 @@
 namespace trolley::cart_test {
 
 inline const CartLimits kLimits{};
+
+// The wall-clock time (ms) of hand-written histories.
+inline constexpr uint64_t kT0 = 1'700'000'000'000;
 
 // The shown quantity of `sku`, 0 when absent.
 inline uint32_t Quantity(const CartState& s, const std::string& sku,

@@ -12,15 +12,9 @@
 
 #include "tests/cart/cart_test_util.h"
 
-namespace trolley {
+namespace trolley::cart_test {
 namespace {
 
-using cart_test::kLimits;
-using cart_test::MergeOf;
-using cart_test::MustApply;
-using cart_test::Quantity;
-
-constexpr uint64_t kT0 = 1'700'000'000'000;
 constexpr uint64_t kMergeId = 0x5eed;
 
 class GuestMergeTest : public ::testing::TestWithParam<CartSemantics> {
@@ -49,7 +43,7 @@ class GuestMergeTest : public ::testing::TestWithParam<CartSemantics> {
 
 INSTANTIATE_TEST_SUITE_P(Both, GuestMergeTest,
                          ::testing::Values(CartSemantics::kUnionMax, CartSemantics::kOrSet),
-                         cart_test::ParamName);
+                         ParamName);
 
 TEST_P(GuestMergeTest, SumAddsAndCaps) {
   const CartState m = Merged(GuestMergeStrategy::kSum, user_);
@@ -204,4 +198,4 @@ TEST(GuestMergeIdTest, DependsOnBothPartsAndIsStable) {
 }
 
 }  // namespace
-}  // namespace trolley
+}  // namespace trolley::cart_test

@@ -5,19 +5,19 @@
 // hand, a ManualClock advanced by hand, real LMDB engines in temp dirs
 // whose callbacks are queued and run by the test driver: no sockets, no
 // sleeps. A "down" node neither receives nor sends.
+#include "node/node.h"
+
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <deque>
-#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
 
-#include "node/node.h"
 #include "storage/lmdb/lmdb_engine.h"
+#include "tests/support/temp_dir.h"
 
 namespace trolley {
 namespace {
@@ -49,9 +49,6 @@ class TestCluster {
     ring_ = std::move(Ring::Build(members, 64)).value();
     for (const NodeId& id : members) {
       auto h = std::make_unique<Host>();
-      char tmpl[] = "/tmp/trolley-node-XXXXXX";
-      EXPECT_NE(mkdtemp(tmpl), nullptr);
-      h->dir = tmpl;
       h->transport = std::make_unique<TestTransport>(this, id.name);
       h->random = std::make_unique<Random>(std::hash<std::string>{}(id.name));
       hosts_[id.name] = std::move(h);
@@ -59,10 +56,10 @@ class TestCluster {
     }
   }
   ~TestCluster() {
+    // Each Host's dir is removed with hosts_, once its engine is closed here.
     for (auto& [name, h] : hosts_) {
       h->node.reset();
       h->engine.reset();
-      std::filesystem::remove_all(h->dir);
     }
   }
 
@@ -70,7 +67,7 @@ class TestCluster {
     Host& h = *hosts_[name];
     ns_ = ns;
     LmdbEngineOptions eo;
-    eo.path = h.dir;
+    eo.path = h.dir.path();
     eo.durability = Durability::kNone;
     eo.clock = &clock_;
     eo.completion_executor = [this](std::function<void()> fn) {
@@ -239,7 +236,7 @@ class TestCluster {
 
  private:
   struct Host {
-    std::string dir;
+    test_support::TempDir dir{"trolley-node"};
     std::unique_ptr<TestTransport> transport;
     std::unique_ptr<Random> random;
     std::unique_ptr<LmdbEngine> engine;
@@ -762,11 +759,8 @@ class CapturingTransport final : public Transport {
 class OneNode {
  public:
   OneNode() {
-    char tmpl[] = "/tmp/trolley-node-XXXXXX";
-    EXPECT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     LmdbEngineOptions eo;
-    eo.path = dir_;
+    eo.path = dir_.path();
     eo.durability = Durability::kNone;
     eo.clock = &clock_;
     eo.completion_executor = [this](std::function<void()> fn) {
@@ -777,8 +771,7 @@ class OneNode {
   }
   ~OneNode() {
     node.reset();
-    engine.reset();
-    std::filesystem::remove_all(dir_);
+    engine.reset();  // before dir_ goes
   }
 
   // Starts the node `id` of a ring of `members` (16 partitions).
@@ -824,7 +817,7 @@ class OneNode {
   std::unique_ptr<Node> node;
 
  private:
-  std::string dir_;
+  test_support::TempDir dir_{"trolley-node"};
   ManualClock clock_;
   NullLogger log_;
   Random random_{1};

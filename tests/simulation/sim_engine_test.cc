@@ -9,15 +9,14 @@
 #include "simulation/sim_engine.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <future>
 #include <optional>
 
 #include "common/random.h"
 #include "simulation/event_loop.h"
 #include "storage/lmdb/lmdb_engine.h"
+#include "tests/support/temp_dir.h"
 
 namespace trolley::sim {
 namespace {
@@ -94,11 +93,8 @@ class SimHarness {
 class LmdbHarness {
  public:
   explicit LmdbHarness(Clock* clock) {
-    char tmpl[] = "/tmp/trolley-simengine-XXXXXX";
-    EXPECT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     LmdbEngineOptions o;
-    o.path = dir_;
+    o.path = dir_.path();
     o.durability = Durability::kNone;
     o.clock = clock;
     o.siblings_max = kSiblingsMax;
@@ -107,10 +103,7 @@ class LmdbHarness {
     o.object_bytes_warn = kObjectBytesMax;
     engine = std::move(LmdbEngine::Open(o)).value();
   }
-  ~LmdbHarness() {
-    engine.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  ~LmdbHarness() { engine.reset(); }  // before dir_ goes
   Result<SiblingSet> Put(const ObjectKey& key, WriteIntent intent, ActorId actor) {
     std::promise<Result<SiblingSet>> p;
     engine->Put(key, std::move(intent), actor, [&](Result<SiblingSet> r) { p.set_value(std::move(r)); });
@@ -130,7 +123,7 @@ class LmdbHarness {
   std::unique_ptr<LmdbEngine> engine;
 
  private:
-  std::string dir_;
+  test_support::TempDir dir_{"trolley-simengine"};
 };
 
 void ExpectSame(const Result<SiblingSet>& sim, const Result<SiblingSet>& lmdb, const std::string& what) {

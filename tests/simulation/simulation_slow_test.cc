@@ -3,20 +3,15 @@
 // the default run's 1..500. A failure prints the command that replays it.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <string>
 
 #include "simulation/simulator.h"
+#include "tests/support/property_env.h"
 
 namespace trolley::sim {
 namespace {
 
-uint64_t EnvOr(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
-}
-
-const uint64_t kSeeds = EnvOr("TROLLEY_SIM_SLOW_SEEDS", 10000);
+const uint64_t kSeeds = test_support::EnvOr("TROLLEY_SIM_SLOW_SEEDS", 10000);
 constexpr uint64_t kShards = 4;
 
 class SimulationSlow : public ::testing::TestWithParam<uint64_t> {};

@@ -7,20 +7,16 @@
 // replays the seed.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
+#include <cstdio>
 #include <string>
 
 #include "simulation/simulator.h"
+#include "tests/support/property_env.h"
 
 namespace trolley::sim {
 namespace {
 
-uint64_t EnvOr(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
-}
-
-const uint64_t kSeeds = EnvOr("TROLLEY_SIM_SEEDS", 500);
+const uint64_t kSeeds = test_support::EnvOr("TROLLEY_SIM_SEEDS", 500);
 constexpr uint64_t kShards = 10;
 // Every planted bug must be caught within this many seeds.
 constexpr uint64_t kBugSeedsMax = 200;

@@ -6,15 +6,14 @@
 #include "storage/lmdb/lmdb_engine.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <chrono>
-#include <filesystem>
 #include <future>
 #include <set>
 
 #include "common/key.h"
 #include "common/random.h"
+#include "tests/support/temp_dir.h"
 
 namespace trolley {
 namespace {
@@ -23,20 +22,12 @@ constexpr ActorId kActor = 7;
 
 class LmdbEngineTest : public ::testing::TestWithParam<Durability> {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/trolley-engine-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    Reopen();
-  }
-  void TearDown() override {
-    engine_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void SetUp() override { Reopen(); }
+  void TearDown() override { engine_.reset(); }
 
   LmdbEngineOptions Options() {
     LmdbEngineOptions o;
-    o.path = dir_;
+    o.path = dir_.path();
     o.durability = GetParam();
     o.flush_interval_ms = 5;
     o.clock = &clock_;
@@ -89,7 +80,8 @@ class LmdbEngineTest : public ::testing::TestWithParam<Durability> {
     return out;
   }
 
-  std::string dir_;
+  // Declared before engine_: removed after the engine is closed.
+  test_support::TempDir dir_{"trolley-engine"};
   ManualClock clock_;
   std::unique_ptr<LmdbEngine> engine_;
 };

@@ -9,12 +9,10 @@
 #include "storage/namespace_router.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
 #include <future>
 #include <set>
 #include <thread>
@@ -22,6 +20,7 @@
 #include "common/clock.h"
 #include "common/key.h"
 #include "storage/lmdb/lmdb_engine.h"
+#include "tests/support/temp_dir.h"
 
 namespace trolley {
 namespace {
@@ -61,20 +60,12 @@ SiblingSet StateOf(std::string value) {
 
 class NamespaceRouterTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/trolley-router-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    OpenAll();
-  }
-  void TearDown() override {
-    CloseAll();
-    std::filesystem::remove_all(dir_);
-  }
+  void SetUp() override { OpenAll(); }
+  void TearDown() override { CloseAll(); }
 
   LmdbEngineOptions Options(Durability d) {
     LmdbEngineOptions o;
-    o.path = dir_ + "/" + std::string(DurabilityName(d));
+    o.path = dir_.path() + "/" + std::string(DurabilityName(d));
     o.durability = d;
     o.flush_interval_ms = 5;
     o.clock = &clock_;
@@ -146,7 +137,8 @@ class NamespaceRouterTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
+  // Declared before the engines: removed after they are closed.
+  test_support::TempDir dir_{"trolley-router"};
   ManualClock clock_;
   std::unique_ptr<LmdbEngine> sync_;
   std::unique_ptr<LmdbEngine> flush_;

@@ -6,7 +6,7 @@ namespace trolley::test_support {
 
 uint64_t EnvOr(const char* name, uint64_t fallback) {
   const char* v = std::getenv(name);
-  return v ? std::strtoull(v, nullptr, 10) : fallback;
+  return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
 }
 
 uint64_t PropertyBaseSeed() { return EnvOr("TROLLEY_PROPERTY_SEED", 20261121); }

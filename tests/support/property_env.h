@@ -10,7 +10,7 @@
 namespace trolley::test_support {
 
 // The number in environment variable `name` (decimal), or `fallback` if the
-// variable is not set.
+// variable is not set or empty.
 uint64_t EnvOr(const char* name, uint64_t fallback);
 
 // TROLLEY_PROPERTY_SEED, or the default.

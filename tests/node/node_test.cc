@@ -438,6 +438,30 @@ TEST(NodeTest, NonOwnerCoordinatesAsAFallbackWhenEveryOwnerIsDown) {
   }
 }
 
+// A coordinator outside the preference list keeps the state it wrote:
+// its next write's dot has a context covering every earlier counter of its
+// actor, so without the earlier sibling here the owners would drop it as
+// superseded when the two hints merge.
+TEST(NodeTest, NonOwnerCoordinatorKeepsWhatItWroteSoConcurrentPutsSurvive) {
+  TestCluster c(5);
+  const auto pref = c.Pref("ivy");
+  for (const NodeId& owner : pref.primaries) c.Kill(owner.name);
+  const std::string outsider = pref.fallbacks[1].name;
+  for (const NodeId& owner : pref.primaries) c.node(outsider).OnPeerUnreachable(owner.name);
+  // Two devices, each from an empty cart: concurrent writes.
+  ASSERT_EQ(c.Put(outsider, "ivy", "from-phone").code, StatusCode::kOk);
+  ASSERT_EQ(c.Put(outsider, "ivy", "from-laptop").code, StatusCode::kOk);
+  EXPECT_EQ(TestCluster::Values(c.Local(outsider, "ivy")),
+            (std::vector<std::string>{"from-laptop", "from-phone"}));
+  for (const NodeId& owner : pref.primaries) c.Restart(owner.name);
+  c.Advance(5000);
+  for (const NodeId& owner : pref.primaries) {
+    EXPECT_EQ(TestCluster::Values(c.Local(owner.name, "ivy")),
+              (std::vector<std::string>{"from-laptop", "from-phone"}))
+        << owner.name;
+  }
+}
+
 TEST(NodeTest, NonOwnerForwardsToAPrimary) {
   TestCluster c(5);
   const auto pref = c.Pref("gina");

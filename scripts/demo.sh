@@ -60,7 +60,9 @@ step "6. n3 restarts; hinted handoff brings it up to date"
 "./build/node/server/trolleyd" --config "$DIR/n3.toml" >>"$DIR/n3.log" 2>&1 &
 echo $! > "$DIR/n3.pid"
 for _ in $(seq 1 100); do
-  hints=$("$T" --node $N1 status 2>/dev/null | awk '$3 == "up" { h += $6; n++ } END { if (n == 3) print h; else print -1 }')
+  # status exits non-zero while n3 is still starting: that only means "not yet".
+  hints=$({ "$T" --node $N1 status 2>/dev/null || true; } |
+    awk '$3 == "up" { h += $6; n++ } END { if (n == 3) print h; else print -1 }')
   [ "$hints" = "0" ] && break
   sleep 0.1
 done

@@ -780,7 +780,7 @@ void Node::OnReplicaWrite(const Endpoint& from, ReplicaWrite m) {
 void Node::OnReplicaGet(const Endpoint& from, const ReplicaGet& m) {
   auto local = env_.engine->Get(ObjectKey{m.ns, m.key});
   if (local.ok()) {
-    env_.transport->Send(from, ReplicaGetReply{m.id, StatusCode::kOk, "", *local, true});
+    env_.transport->Send(from, ReplicaGetReply{m.id, StatusCode::kOk, "", std::move(*local), true});
   } else if (local.status().IsNotFound()) {
     env_.transport->Send(from, ReplicaGetReply{m.id, StatusCode::kNotFound, "", {}, false});
   } else {

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -417,49 +418,57 @@ TEST(NodeTest, ReadRepairBringsAStaleReplicaUpToDate) {
   EXPECT_GE(c.node(pref.primaries[0].name).stats().read_repairs, 1u);
 }
 
+// With every owner of `key` down, writes each of `values` blind (from an
+// empty cart, so they are concurrent) through a node outside its
+// preference list that has been told the owners are unreachable; then the
+// owners return and the hints are delivered. Returns what the coordinator
+// holds after the writes, and fills `owners_hold` with what each owner
+// holds at the end.
+std::vector<std::string> PutWhileEveryOwnerIsDown(
+    TestCluster& c, const std::string& key, const std::vector<std::string>& values,
+    std::map<std::string, std::vector<std::string>>& owners_hold) {
+  const auto pref = c.Pref(key);
+  for (const NodeId& owner : pref.primaries) c.Kill(owner.name);
+  const std::string outsider = pref.fallbacks[1].name;
+  // What a transport reports after failed connects to each owner.
+  for (const NodeId& owner : pref.primaries) c.node(outsider).OnPeerUnreachable(owner.name);
+  for (const std::string& value : values) {
+    auto put = c.Put(outsider, key, value);
+    EXPECT_EQ(put.code, StatusCode::kOk) << put.message;
+  }
+  std::vector<std::string> coordinator_holds = TestCluster::Values(c.Local(outsider, key));
+  for (const NodeId& owner : pref.primaries) c.Restart(owner.name);
+  c.Advance(5000);
+  for (const NodeId& owner : pref.primaries) {
+    owners_hold[owner.name] = TestCluster::Values(c.Local(owner.name, key));
+  }
+  return coordinator_holds;
+}
+
 // Every owner down: a non-owner coordinates, stores the write as a hint
 // (its own slot counts toward W, wherever it falls in the fallback order)
 // and hands it to the owners when they return.
 TEST(NodeTest, NonOwnerCoordinatesAsAFallbackWhenEveryOwnerIsDown) {
   TestCluster c(5);
-  const auto pref = c.Pref("hank");
-  for (const NodeId& owner : pref.primaries) c.Kill(owner.name);
-  const std::string second_fallback = pref.fallbacks[1].name;
-  // What a transport reports after failed connects to each owner.
-  for (const NodeId& owner : pref.primaries) c.node(second_fallback).OnPeerUnreachable(owner.name);
-  auto put = c.Put(second_fallback, "hank", "gloves");
-  ASSERT_EQ(put.code, StatusCode::kOk) << put.message;
-  for (const NodeId& owner : pref.primaries) c.Restart(owner.name);
-  c.Advance(5000);
-  for (const NodeId& owner : pref.primaries) {
-    EXPECT_EQ(TestCluster::Values(c.Local(owner.name, "hank")),
-              (std::vector<std::string>{"gloves"}))
-        << owner.name;
+  std::map<std::string, std::vector<std::string>> owners_hold;
+  PutWhileEveryOwnerIsDown(c, "hank", {"gloves"}, owners_hold);
+  ASSERT_EQ(owners_hold.size(), 3u);
+  for (const auto& [owner, values] : owners_hold) {
+    EXPECT_EQ(values, (std::vector<std::string>{"gloves"})) << owner;
   }
 }
 
 // A coordinator outside the preference list keeps the state it wrote:
 // its next write's dot has a context covering every earlier counter of its
-// actor, so without the earlier sibling here the owners would drop it as
+// actor, so without the earlier sibling there the owners would drop it as
 // superseded when the two hints merge.
 TEST(NodeTest, NonOwnerCoordinatorKeepsWhatItWroteSoConcurrentPutsSurvive) {
   TestCluster c(5);
-  const auto pref = c.Pref("ivy");
-  for (const NodeId& owner : pref.primaries) c.Kill(owner.name);
-  const std::string outsider = pref.fallbacks[1].name;
-  for (const NodeId& owner : pref.primaries) c.node(outsider).OnPeerUnreachable(owner.name);
-  // Two devices, each from an empty cart: concurrent writes.
-  ASSERT_EQ(c.Put(outsider, "ivy", "from-phone").code, StatusCode::kOk);
-  ASSERT_EQ(c.Put(outsider, "ivy", "from-laptop").code, StatusCode::kOk);
-  EXPECT_EQ(TestCluster::Values(c.Local(outsider, "ivy")),
-            (std::vector<std::string>{"from-laptop", "from-phone"}));
-  for (const NodeId& owner : pref.primaries) c.Restart(owner.name);
-  c.Advance(5000);
-  for (const NodeId& owner : pref.primaries) {
-    EXPECT_EQ(TestCluster::Values(c.Local(owner.name, "ivy")),
-              (std::vector<std::string>{"from-laptop", "from-phone"}))
-        << owner.name;
-  }
+  std::map<std::string, std::vector<std::string>> owners_hold;
+  const std::vector<std::string> both = {"from-laptop", "from-phone"};
+  EXPECT_EQ(PutWhileEveryOwnerIsDown(c, "ivy", {"from-phone", "from-laptop"}, owners_hold), both);
+  ASSERT_EQ(owners_hold.size(), 3u);
+  for (const auto& [owner, values] : owners_hold) EXPECT_EQ(values, both) << owner;
 }
 
 TEST(NodeTest, NonOwnerForwardsToAPrimary) {

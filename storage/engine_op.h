@@ -65,7 +65,8 @@ Status CheckPutLimits(const ObjectKey& key, const SiblingSet& state, const Write
 // at `now_ms`: drops expired siblings, then SiblingSet::ApplyWrite with
 // the actor's dot counter `floor`, then CheckPutLimits. Returns the
 // write's outcome, or the limit's error; `state` is then unspecified and
-// must not be stored.
+// must not be stored. `op` is left as it was (its intent is copied), so a
+// batch retried after a map resize can apply it again.
 Result<WriteOutcome> ApplyPut(SiblingSet& state, const EngineOp& op, uint64_t floor,
                               const ObjectLimits& limits, uint64_t now_ms);
 

@@ -192,6 +192,7 @@ class LmdbEngine::Impl {
     c.ops_committed = ops_committed_.load();
     c.fsyncs = fsyncs_.load();
     c.map_resizes = map_resizes_.load();
+    c.map_resizes_after_decided = map_resizes_after_decided_.load();
     return c;
   }
 
@@ -292,7 +293,8 @@ class LmdbEngine::Impl {
   // is one the flusher does not sleep (under flush_mu_).
   std::multimap<uint64_t, Engine::DoneCallback> durable_waiters_;
 
-  std::atomic<uint64_t> commits_{0}, ops_committed_{0}, fsyncs_{0}, map_resizes_{0};
+  std::atomic<uint64_t> commits_{0}, ops_committed_{0}, fsyncs_{0}, map_resizes_{0},
+      map_resizes_after_decided_{0};
 };
 
 Status LmdbEngine::Impl::AcquireLock() {
@@ -634,7 +636,8 @@ void LmdbEngine::Impl::RunBatch(std::vector<Op>& batch) {
     // In kSync the commit's fsync is the slow part: the puts' states go out
     // before it, so that replication overlaps it. Otherwise the commit is
     // quick and `decided` runs just before `done`, in the same wake-up.
-    if (rc == 0 && options_.durability == Durability::kSync) DeliverDecided(batch, floors);
+    const bool decided_out = rc == 0 && options_.durability == Durability::kSync;
+    if (decided_out) DeliverDecided(batch, floors);
     if (rc == 0) {
       // Persist the dot counter floors this batch raised.
       for (const auto& [actor, floor] : floors) {
@@ -648,7 +651,10 @@ void LmdbEngine::Impl::RunBatch(std::vector<Op>& batch) {
     } else {
       mdb_txn_abort(txn);
     }
-    if (rc == MDB_MAP_FULL && GrowMap() == 0) continue;
+    if (rc == MDB_MAP_FULL && GrowMap() == 0) {
+      if (decided_out) ++map_resizes_after_decided_;
+      continue;
+    }
     if (rc == 0) {
       dot_floors_ = std::move(floors);
       issued_floors_.clear();

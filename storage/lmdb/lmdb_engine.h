@@ -109,6 +109,10 @@ class LmdbEngine final : public Engine, public HintStore {
     uint64_t ops_committed = 0;
     uint64_t fsyncs = 0;
     uint64_t map_resizes = 0;
+    // Of map_resizes: a kSync batch whose states had already gone to their
+    // `decided` callbacks ran out of map after that (writing the dot floors,
+    // or committing) and was retried, issuing the same dots again.
+    uint64_t map_resizes_after_decided = 0;
   };
   Counters counters() const;
 

@@ -270,10 +270,55 @@ class LmdbFailureTest : public ::testing::Test {
   ManualClock clock_;
 };
 
+// Goal: a kSync batch that runs out of map after its states went to their
+// `decided` callbacks (writing the dot floors, or committing) is retried
+// with the same dots: what `done` gets, and what is stored, is what
+// `decided` handed out, and no dot is issued twice.
+// Method: one put at a time into a 1 MiB map that may grow to 2 MiB, until
+// it grows, checking every put; with batches of one put the map runs out
+// while the dot floors are written or the batch commits, after `decided`
+// (counters().map_resizes_after_decided says so; LMDB allocates pages
+// deterministically, and if a value size does not get there, the next
+// one is tried).
+TEST_F(LmdbFailureTest, MapResizeAfterDecidedIssuesTheSameDots) {
+  uint64_t after_decided = 0;
+  for (size_t bytes = 1000; bytes <= 1900 && after_decided == 0; bytes += 60) {
+    SCOPED_TRACE("values of " + std::to_string(bytes) + " bytes");
+    TempDir dir("trolley-resize");
+    LmdbEngineOptions options = Options();
+    options.path = dir.path();
+    options.map_size_mb = 1;
+    options.map_size_max_mb = 2;
+    auto engine = MustOpen(options);
+    ASSERT_NE(engine, nullptr);
+    uint64_t last_counter = 0;
+    std::vector<uint64_t> acked;
+    for (uint64_t i = 0; i < 2000 && engine->counters().map_resizes == 0; ++i) {
+      uint64_t decided = 0;
+      auto put = PutAndWait(*engine, ObjectKey{kNs, "k" + std::to_string(i)}, Value(i, bytes), {},
+                            &decided);
+      ASSERT_TRUE(put.ok()) << "k" << i << ": " << put.status().ToString();
+      const uint64_t counter = put->context().Get(kActor);
+      ASSERT_EQ(decided, counter) << "k" << i << ": done got another dot than decided";
+      ASSERT_GT(counter, last_counter) << "k" << i << ": a dot issued twice";
+      last_counter = counter;
+      acked.push_back(i);
+    }
+    ASSERT_EQ(engine->counters().map_resizes, 1u) << "1 MiB never filled up";
+    after_decided = engine->counters().map_resizes_after_decided;
+    for (uint64_t i : acked) {
+      auto got = engine->Get(ObjectKey{kNs, "k" + std::to_string(i)});
+      ASSERT_TRUE(got.ok()) << "k" << i << ": " << got.status().ToString();
+      ASSERT_EQ(OnlyValue(*got), Value(i, bytes)) << "k" << i;
+    }
+  }
+  EXPECT_GT(after_decided, 0u) << "no size made a resize land after decided: the path is untested";
+}
+
 // Goal: a full map grows up to map_size_max_mb, then writes fail with
-// kLimitExceeded naming the setting, and nothing acknowledged is lost.
-// A batch retried after a resize stores exactly the state its `decided`
-// callback handed out before (kSync hands it out before the commit).
+// kLimitExceeded naming the setting, and nothing acknowledged is lost;
+// every acknowledged put stored the state its `decided` callback handed
+// out (the retry after `decided` itself: MapResizeAfterDecided... above).
 // Method: 1 MiB map, 2 MiB max; bursts of 8 puts (3 KB values, new keys)
 // until one fails; then read everything back, reopen, read it again.
 TEST_F(LmdbFailureTest, MapFullFailsWithLimitExceededAfterGrowing) {

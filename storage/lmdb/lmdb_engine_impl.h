@@ -132,6 +132,20 @@ class LmdbEngine::Impl {
     int rc_ = 0;
   };
 
+  // A read transaction with a cursor over one database. `what` names the
+  // read in the error ("cannot <what>: ...").
+  class ReadCursor {
+   public:
+    ReadCursor(Impl& impl, MDB_dbi dbi, std::string_view what);
+    Status status() const { return status_; }
+    MDB_cursor* get() const { return cursor_->get(); }
+
+   private:
+    ReadTxn txn_;
+    std::optional<LmdbCursor> cursor_;
+    Status status_;
+  };
+
   struct SweepJob {
     uint64_t grace_ms = 0;
     SweepCallback done;

@@ -38,6 +38,16 @@ Status LmdbEngine::Impl::ReadTxn::status(const Impl& impl) const {
   return Status::IOError("cannot start a read in " + impl.options_.path + ": " + LmdbError(rc_));
 }
 
+LmdbEngine::Impl::ReadCursor::ReadCursor(Impl& impl, MDB_dbi dbi, std::string_view what)
+    : txn_(impl) {
+  status_ = txn_.status(impl);
+  if (!status_.ok()) return;
+  cursor_.emplace(txn_.get(), dbi);
+  if (cursor_->rc() != 0) {
+    status_ = Status::IOError("cannot " + std::string(what) + ": " + LmdbError(cursor_->rc()));
+  }
+}
+
 Result<SiblingSet> LmdbEngine::Impl::Get(const ObjectKey& key) {
   if (Status s = ValidateObjectKey(key); !s.ok()) return s;
   const std::string raw_key = key_layout::EncodeObjectKey(key);
@@ -67,11 +77,9 @@ Result<SiblingSet> LmdbEngine::Impl::Get(const ObjectKey& key) {
 Result<ScanPage> LmdbEngine::Impl::Scan(uint64_t first_hash, uint64_t last_hash,
                                         const ObjectKey* resume_after, size_t limit) {
   ScanPage page;
-  ReadTxn txn(*this);
-  if (Status s = txn.status(*this); !s.ok()) return s;
-  LmdbCursor cursor(txn.get(), objects_);
-  int rc = cursor.rc();
-  if (rc != 0) return Status::IOError("cannot scan " + options_.path + ": " + LmdbError(rc));
+  ReadCursor cursor(*this, objects_, "scan " + options_.path);
+  if (Status s = cursor.status(); !s.ok()) return s;
+  int rc = 0;
   const std::string seek = resume_after != nullptr ? key_layout::ObjectKeySeekAfter(*resume_after)
                                                    : key_layout::ObjectKeySeek(first_hash);
   MDB_val k = Val(seek), v;
@@ -100,11 +108,9 @@ Result<ScanPage> LmdbEngine::Impl::Scan(uint64_t first_hash, uint64_t last_hash,
 
 Result<std::vector<Hint>> LmdbEngine::Impl::ListHints(std::string_view target, size_t limit) {
   std::vector<Hint> out;
-  ReadTxn txn(*this);
-  if (Status s = txn.status(*this); !s.ok()) return s;
-  LmdbCursor cursor(txn.get(), hints_);
-  int rc = cursor.rc();
-  if (rc != 0) return Status::IOError("cannot read hints: " + LmdbError(rc));
+  ReadCursor cursor(*this, hints_, "read hints");
+  if (Status s = cursor.status(); !s.ok()) return s;
+  int rc = 0;
   const std::string prefix = key_layout::HintKeyPrefix(target);
   MDB_val k = Val(prefix), v;
   for (rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE); rc == 0 && out.size() < limit;
@@ -123,13 +129,10 @@ Result<std::vector<Hint>> LmdbEngine::Impl::ListHints(std::string_view target, s
 
 Result<std::vector<std::string>> LmdbEngine::Impl::HintTargets() {
   std::vector<std::string> out;
-  ReadTxn txn(*this);
-  if (Status s = txn.status(*this); !s.ok()) return s;
-  LmdbCursor cursor(txn.get(), hints_);
-  int rc = cursor.rc();
-  if (rc != 0) return Status::IOError("cannot read hints: " + LmdbError(rc));
+  ReadCursor cursor(*this, hints_, "read hints");
+  if (Status s = cursor.status(); !s.ok()) return s;
   MDB_val k, v;
-  rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
   while (rc == 0) {
     Result<std::string> target = key_layout::HintKeyTarget(View(k));
     if (!target.ok()) break;
@@ -145,11 +148,9 @@ Result<std::vector<std::string>> LmdbEngine::Impl::HintTargets() {
 
 Result<HintStats> LmdbEngine::Impl::HintStatsNow() {
   HintStats stats;
-  ReadTxn txn(*this);
-  if (Status s = txn.status(*this); !s.ok()) return s;
-  LmdbCursor cursor(txn.get(), hints_);
-  int rc = cursor.rc();
-  if (rc != 0) return Status::IOError("cannot read hints: " + LmdbError(rc));
+  ReadCursor cursor(*this, hints_, "read hints");
+  if (Status s = cursor.status(); !s.ok()) return s;
+  int rc = 0;
   MDB_val k, v;
   for (rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT)) {

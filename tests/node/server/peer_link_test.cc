@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/run_until.h"
 #include "wire/message_codec.h"
 
 namespace trolley {
@@ -21,16 +22,7 @@ namespace {
 using tcp = asio::ip::tcp;
 using std::chrono::milliseconds;
 
-template <typename Done>
-bool RunUntil(asio::io_context& io, Done done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  io.restart();
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    io.run_one_for(milliseconds(20));
-  }
-  return true;
-}
+using test_support::RunUntil;
 
 class PeerLinkTest : public ::testing::Test {
  protected:

@@ -18,23 +18,15 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/run_until.h"
+
 namespace trolley {
 namespace {
 
 using tcp = asio::ip::tcp;
 using std::chrono::milliseconds;
 
-// Runs `io` until `done()` or 5 s; false on the timeout.
-template <typename Done>
-bool RunUntil(asio::io_context& io, Done done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  io.restart();
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    io.run_one_for(milliseconds(50));
-  }
-  return true;
-}
+using test_support::RunUntil;
 
 // What one side's callbacks saw.
 struct Seen {

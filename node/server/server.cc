@@ -28,8 +28,6 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 
 constexpr auto kTickInterval = std::chrono::milliseconds(5);
 constexpr auto kIdleCheckInterval = std::chrono::milliseconds(100);
-constexpr auto kSweepInterval = std::chrono::minutes(10);
-constexpr uint64_t kTombstoneGraceMs = 7ull * 24 * 3600 * 1000;
 constexpr auto kShutdownGrace = std::chrono::seconds(2);
 constexpr uint64_t kRedialBackoffMinMs = 50;
 constexpr uint64_t kRedialBackoffMaxMs = 1000;
@@ -214,6 +212,8 @@ Status Server::Impl::Open() {
     options.flush_interval_ms = config.flush_interval_ms;
     options.map_size_mb = config.map_size_mb;
     options.map_size_max_mb = config.map_size_max_mb;
+    options.siblings_max = config.siblings_max;
+    options.object_bytes_max = config.object_bytes_max;
     options.clock = &clock;
     options.completion_executor = [this](std::function<void()> fn) {
       asio::post(io, std::move(fn));
@@ -243,6 +243,9 @@ Status Server::Impl::Open() {
   options.replica_timeout_ms = config.replica_timeout_ms;
   options.hints_max = config.hints_max;
   options.hint_age_max_ms = config.hint_age_max_ms;
+  options.ping_interval_ms = config.ping_interval_ms;
+  options.hint_delivery_interval_ms = config.hint_delivery_interval_ms;
+  options.hint_backoff_max_ms = config.hint_backoff_max_ms;
   auto created = Node::Create(options, NodeEnv{this, &clock, router.get(), &random, &logger},
                               std::move(*ring));
   if (!created.ok()) return created.status();
@@ -635,10 +638,10 @@ void Server::Impl::ArmIdleCheck() {
 }
 
 void Server::Impl::ArmSweep() {
-  sweep_timer.expires_after(kSweepInterval);
+  sweep_timer.expires_after(std::chrono::milliseconds(config.sweep_interval_ms));
   sweep_timer.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
-    router->Sweep(kTombstoneGraceMs, [](Result<SweepReport> r) {
+    router->Sweep(config.tombstone_grace_ms, [](Result<SweepReport> r) {
       if (!r.ok()) {
         spdlog::error("sweep.failed error=\"{}\"", r.status().ToString());
       } else if (r->expired_removed + r->tombstones_purged > 0) {

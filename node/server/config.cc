@@ -109,6 +109,7 @@ constexpr UintSetting kStorageSettings[] = {
     {"object_bytes_max", &ServerConfig::object_bytes_max},
     {"sweep_interval_ms", &ServerConfig::sweep_interval_ms},
     {"tombstone_grace_ms", &ServerConfig::tombstone_grace_ms},
+    {"max_readers", &ServerConfig::max_readers},
 };
 
 // The largest storage.object_bytes_max: a whole key's state must fit one
@@ -330,6 +331,9 @@ Status ServerConfig::ValidateNumbers() const {
   }
   if (hint_backoff_max_ms < hint_delivery_interval_ms) {
     return Invalid("limits.hint_backoff_max_ms", "must be >= limits.hint_delivery_interval_ms");
+  }
+  if (max_readers > (1u << 16)) {
+    return Invalid("storage.max_readers", std::to_string(max_readers) + " is above 65536");
   }
   if (map_size_max_mb < map_size_mb) {
     return Invalid("storage.map_size_max_mb", "must be >= storage.map_size_mb");

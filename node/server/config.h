@@ -21,7 +21,7 @@
 //             connections_max, output_bytes_max, hints_max, hint_age_max_ms,
 //             ping_interval_ms, hint_delivery_interval_ms, hint_backoff_max_ms
 //   [storage] flush_interval_ms, map_size_mb, map_size_max_mb, siblings_max,
-//             object_bytes_max, sweep_interval_ms, tombstone_grace_ms
+//             object_bytes_max, sweep_interval_ms, tombstone_grace_ms, max_readers
 //
 // The listen address defaults to this node's member address: the one
 // interface its peers dial, never every interface. A member address must
@@ -97,6 +97,7 @@ struct ServerConfig {
   uint64_t object_bytes_max = 5 << 20;  // LmdbEngineOptions: values of one key, all siblings
   uint64_t sweep_interval_ms = 10 * 60 * 1000;            // TTL expiry and tombstone purge
   uint64_t tombstone_grace_ms = 7ull * 24 * 3600 * 1000;  // a tombstone is kept this long
+  uint64_t max_readers = 126;  // LmdbEngineOptions: concurrent LMDB read transactions
 
   // Checks every field; the first error names it.
   Status Validate() const;

@@ -214,6 +214,7 @@ Status Server::Impl::Open() {
     options.map_size_max_mb = config.map_size_max_mb;
     options.siblings_max = config.siblings_max;
     options.object_bytes_max = config.object_bytes_max;
+    options.max_readers = static_cast<unsigned>(config.max_readers);
     options.clock = &clock;
     options.completion_executor = [this](std::function<void()> fn) {
       asio::post(io, std::move(fn));

@@ -41,8 +41,8 @@
 //     calls back after the first fsync (that one, or the periodic Fsync()),
 //     as LmdbEngine's flusher does.
 //   - Incarnation: opening a disk after an unclean stop (or a new disk)
-//     takes a new incarnation, so the node takes a new ActorId (DESIGN.md §3
-//     rule 6); a clean Close() keeps it.
+//     takes a new incarnation, so the node takes a new ActorId
+//     (docs/design.md "Versions", incarnations); a clean Close() keeps it.
 //
 // Not thread-safe; the simulator drives it from its one thread. Time and
 // scheduling come from SimEngine::Env; every callback runs from an event

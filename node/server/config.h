@@ -54,7 +54,7 @@
 
 namespace trolley {
 
-// How clients resolve a namespace's siblings (DESIGN.md §5). The node
+// How clients resolve a namespace's siblings (docs/design.md "The Cart API"). The node
 // stores and replicates values opaquely; it only reports this to clients.
 enum class MergeSemantics { kUnionMax, kOrSet };
 std::string_view MergeSemanticsName(MergeSemantics m);

@@ -314,7 +314,7 @@ TEST(SimEngineBugs, LwwKeepsOneSiblingAndPlainVcReusesADot) {
     const SiblingSet base = h.Put(kKey, Value("base"), 1).value();
     ASSERT_TRUE(h.Put(kKey, Value("one", base.context()), 1).ok());
     const SiblingSet after = h.Put(kKey, Value("two", base.context()), 1).value();
-    // DESIGN.md §3: two writers from the same context through the same
+    // docs/design.md "Versions": two writers from the same context through the same
     // coordinator; with dots both survive, with a plain vector clock the
     // second silently replaces the first.
     ASSERT_EQ(after.size(), 1u) << after.DebugString();

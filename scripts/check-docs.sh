@@ -103,9 +103,16 @@ extract_blocks() {
 }
 
 # Runs the run blocks of one document; $2 = "cluster" starts one first.
+# A port taken by someone else between the check and the bind gets one more
+# try on other ports.
 run_document() {
-  local doc="$1" with_cluster="${2:-}" dir base script pid rc=0 waited=0
-  dir="$SCRATCH/$(basename "$doc" .md)"
+  run_document_once "$1" "${2:-}" 1 || run_document_once "$1" "${2:-}" 2
+}
+
+# Returns 1 only for a port race on the first attempt (nothing reported).
+run_document_once() {
+  local doc="$1" with_cluster="$2" attempt="$3" dir base script pid rc=0 waited=0
+  dir="$SCRATCH/$(basename "$doc" .md)-$attempt"
   mkdir -p "$dir"
   ln -s "$BUILD" "$dir/build"
   ln -s "$ROOT/scripts" "$dir/scripts"
@@ -124,7 +131,7 @@ run_document() {
               s/\b7103\b/$((base + 3))/g" > "$script"
   if grep -q '^exit 99$' "$script"; then
     fail "$doc: unmarked or malformed code blocks (above)"
-    return
+    return 0
   fi
   echo "check-docs: running the runnable blocks of $doc (ports $base..$((base + 3)))"
   (cd "$dir" && exec setsid bash "$script" >"$dir/out.log" 2>&1) &
@@ -140,6 +147,11 @@ run_document() {
     waited=$((waited + 1))
   done
   wait "$pid" || rc=$?
+  if [ "$rc" -ne 0 ] && [ "$attempt" = 1 ] && grep -q "Address already in use" "$dir/out.log"; then
+    echo "check-docs: $doc: a port was taken meanwhile; again on other ports"
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    return 1
+  fi
   if [ "$rc" -ne 0 ]; then
     fail "$doc: a block failed (exit $rc); the last lines of its output:"
     tail -n 25 "$dir/out.log" | sed 's/^/    /' >&2
@@ -151,6 +163,7 @@ run_document() {
     fail "$doc: its blocks left processes running (stop every node a block starts)"
     kill -KILL -- "-$pid" 2>/dev/null || true
   fi
+  return 0
 }
 
 run_document README.md

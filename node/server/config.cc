@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <limits>
 #include <set>
@@ -168,37 +169,31 @@ Status ReadNamespace(const toml::table& t, const std::string& where, ServerNames
   return Status::Ok();
 }
 
-Status ReadMembers(const toml::table& root, ServerConfig& c) {
-  const toml::node* members = root.get("members");
-  if (members == nullptr) return Status::Ok();
-  const toml::array* array = members->as_array();
-  if (array == nullptr) return Invalid("members", "must be an array of tables ([[members]])");
+// Calls read(table, "key[i]") for each table of the array `key` ([[key]]).
+Status ReadArrayOfTables(
+    const toml::table& root, std::string_view key,
+    const std::function<Status(const toml::table&, const std::string&)>& read) {
+  const toml::node* node = root.get(key);
+  if (node == nullptr) return Status::Ok();
+  const toml::array* array = node->as_array();
+  if (array == nullptr) {
+    return Invalid(key, "must be an array of tables ([[" + std::string(key) + "]])");
+  }
   for (size_t i = 0; i < array->size(); ++i) {
-    const std::string where = "members[" + std::to_string(i) + "]";
+    const std::string where = std::string(key) + "[" + std::to_string(i) + "]";
     const toml::table* t = array->get(i)->as_table();
-    if (t == nullptr) return Invalid(where, "must be a table with id and address");
-    TROLLEY_RETURN_IF_ERROR(CheckKnownKeys(*t, where, Keys(kMemberKeys)));
-    std::string id, address;
-    TROLLEY_RETURN_IF_ERROR(ReadString(*t, where, "id", id));
-    TROLLEY_RETURN_IF_ERROR(ReadString(*t, where, "address", address));
-    c.members.emplace_back(id, address);
+    if (t == nullptr) return Invalid(where, "must be a table");
+    TROLLEY_RETURN_IF_ERROR(read(*t, where));
   }
   return Status::Ok();
 }
 
-Status ReadNamespaces(const toml::table& root, ServerConfig& c) {
-  const toml::node* namespaces = root.get("namespaces");
-  if (namespaces == nullptr) return Status::Ok();
-  const toml::array* array = namespaces->as_array();
-  if (array == nullptr) return Invalid("namespaces", "must be an array of tables ([[namespaces]])");
-  for (size_t i = 0; i < array->size(); ++i) {
-    const std::string where = "namespaces[" + std::to_string(i) + "]";
-    const toml::table* t = array->get(i)->as_table();
-    if (t == nullptr) return Invalid(where, "must be a table");
-    ServerNamespace ns;
-    TROLLEY_RETURN_IF_ERROR(ReadNamespace(*t, where, ns));
-    c.namespaces.push_back(std::move(ns));
-  }
+Status ReadMember(const toml::table& t, const std::string& where, ServerConfig& c) {
+  TROLLEY_RETURN_IF_ERROR(CheckKnownKeys(t, where, Keys(kMemberKeys)));
+  std::string id, address;
+  TROLLEY_RETURN_IF_ERROR(ReadString(t, where, "id", id));
+  TROLLEY_RETURN_IF_ERROR(ReadString(t, where, "address", address));
+  c.members.emplace_back(id, address);
   return Status::Ok();
 }
 
@@ -209,8 +204,16 @@ Status ReadTable(const toml::table& root, ServerConfig& c) {
   TROLLEY_RETURN_IF_ERROR(ReadString(root, "", "data_dir", c.data_dir));
   TROLLEY_RETURN_IF_ERROR(ReadUint(root, "", "partitions", c.partitions));
   TROLLEY_RETURN_IF_ERROR(ReadString(root, "", "log_level", c.log_level));
-  TROLLEY_RETURN_IF_ERROR(ReadMembers(root, c));
-  TROLLEY_RETURN_IF_ERROR(ReadNamespaces(root, c));
+  TROLLEY_RETURN_IF_ERROR(ReadArrayOfTables(
+      root, "members",
+      [&](const toml::table& t, const std::string& where) { return ReadMember(t, where, c); }));
+  TROLLEY_RETURN_IF_ERROR(
+      ReadArrayOfTables(root, "namespaces", [&](const toml::table& t, const std::string& where) {
+        ServerNamespace ns;
+        Status read = ReadNamespace(t, where, ns);
+        if (read.ok()) c.namespaces.push_back(std::move(ns));
+        return read;
+      }));
   for (const UintTable& table : kUintTables) TROLLEY_RETURN_IF_ERROR(ReadUintTable(root, table, c));
   return Status::Ok();
 }

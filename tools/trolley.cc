@@ -295,8 +295,8 @@ int ClusterStatus(const Globals& g) {
   if (g.json) {
     std::cout << json{{"ok", true}, {"nodes", nodes}}.dump() << "\n";
   } else {
-    std::printf("(owns: partitions it is first owner of; holds: partitions it replicates; hints: "
-                "writes held for nodes that were down)\n");
+    std::printf("(owns: ring partitions it is first owner of; holds: ring partitions it "
+                "replicates; hints: writes held for nodes that were down)\n");
   }
   return all_up ? kExitOk : kExitDegraded;
 }

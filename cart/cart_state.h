@@ -3,9 +3,10 @@
 // The store keeps opaque values with siblings (storage/sibling_set.h); this
 // is the value of a cart key. A client reads a key's siblings, decodes each,
 // merges them into one CartState, applies a Mutation and writes the result
-// back with the context it read (docs/design.md "The Cart API"). The
-// deterministic simulator does the same with its own replicas. Pure: no I/O, no clock (time comes in
-// as Mutation::now_ms), no randomness. Value type; not thread-safe.
+// back with the context it read (docs/design.md, 'The Cart API'). The
+// deterministic simulator does the same with its own replicas. Pure: no
+// I/O, no clock (time comes in as Mutation::now_ms), no randomness. Value
+// type; not thread-safe.
 //
 // Two semantics, fixed per namespace and recorded in the state itself (a
 // value is never read with the other one: Decode refuses it):

@@ -1,5 +1,6 @@
 // Guest-cart merge: at login, the lines of the cart a shopper filled as a
-// guest move into their user cart (docs/design.md "The Cart API").
+// guest move into their user cart (docs/design.md,
+// 'The Cart API', 'Guest carts').
 //
 // The merge is expressed as ordinary Mutations on the user cart, so it goes
 // through the same Apply, the same idempotence and the same sibling merge

@@ -1,5 +1,5 @@
-// CartClient: the Cart API a cart service calls (DESIGN.md §5), on top of
-// Client. A cart is one key; its value is a CartState (cart/cart_state.h),
+// CartClient: the Cart API a cart service calls (docs/design.md, 'The Cart
+// API'), on top of Client. A cart is one key; its value is a CartState (cart/cart_state.h),
 // whose siblings this layer merges, so callers never see siblings.
 //
 // Every mutation is a read-modify-write with the context of the read:

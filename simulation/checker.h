@@ -1,5 +1,5 @@
 // History and checkers: what the shoppers did, and whether the final carts
-// keep it (docs/design.md "The simulator").
+// keep it (docs/design.md, 'The simulator').
 //
 // The workload records every cart mutation it issues, with what it
 // observed: the state the client read and merged before applying it. A

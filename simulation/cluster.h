@@ -6,7 +6,7 @@
 // 5 ms like trolleyd, engine callbacks, OnPeerUnreachable) and applies the
 // faults the nemesis asks for.
 //
-// Network model (docs/design.md "The simulator"):
+// Network model (docs/design.md, 'The simulator'):
 //   - every message gets its own delay, uniform in [delay_min, delay_max],
 //     plus, with probability tail_p, up to tail_ms_max more: messages
 //     overtake each other (reordering);

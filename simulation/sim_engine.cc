@@ -60,14 +60,14 @@ Result<SiblingSet> SimEngine::Get(const ObjectKey& key) {
 
 Result<ScanPage> SimEngine::Scan(uint64_t first_hash, uint64_t last_hash,
                                  const ObjectKey* resume_after, size_t limit) {
-  // Hash order, as LMDB lays keys out. Rarely used: sorting on demand.
+  // LMDB's key order (storage/key_layout.h). Rarely used: sorting on demand.
   std::vector<std::pair<uint64_t, const ObjectKey*>> keys;
   for (const auto& [key, state] : disk_.objects) {
     const uint64_t h = KeyHash(key.ns, key.key);
     if (h >= first_hash && h <= last_hash) keys.emplace_back(h, &key);
   }
   std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.first, *a.second) < std::tie(b.first, *b.second);
+    return key_layout::CompareObjectKeys(a.first, *a.second, b.first, *b.second) < 0;
   });
   ScanPage page;
   const uint64_t now_ms = env_.clock->NowWallMs();
@@ -75,7 +75,7 @@ Result<ScanPage> SimEngine::Scan(uint64_t first_hash, uint64_t last_hash,
   const uint64_t resume_hash = resume_after ? KeyHash(resume_after->ns, resume_after->key) : 0;
   for (const auto& [h, key] : keys) {
     if (!started) {
-      if (std::tie(h, *key) <= std::tie(resume_hash, *resume_after)) continue;
+      if (key_layout::CompareObjectKeys(h, *key, resume_hash, *resume_after) <= 0) continue;
       started = true;
     }
     const SiblingSet& state = disk_.objects.at(*key);
@@ -208,9 +208,10 @@ void SimEngine::StartCommit() {
     queue_.clear();
   } else {
     in_flight_.assign(std::make_move_iterator(queue_.begin()),
-                      std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(
-                                                                 options_.batch_ops_max)));
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(options_.batch_ops_max));
+                      std::make_move_iterator(queue_.begin() +
+                                              static_cast<std::ptrdiff_t>(options_.batch_ops_max)));
+    queue_.erase(queue_.begin(),
+                 queue_.begin() + static_cast<std::ptrdiff_t>(options_.batch_ops_max));
   }
   in_flight_now_ms_ = env_.clock->NowWallMs();
   if (options_.durability == Durability::kSync) DecideInFlight();
@@ -308,7 +309,8 @@ void SimEngine::ApplyOp(Op& op, uint64_t now_ms) {
   }
   auto it = disk_.objects.find(op.key);
   if (op.kind == Op::Kind::kExpire) {
-    if (it == disk_.objects.end() || !it->second.FullyExpiredAt(now_ms)) return;  // written again since
+    if (it == disk_.objects.end() || !it->second.FullyExpiredAt(now_ms))
+      return;  // written again since
     if (options_.durability != Durability::kSync && !disk_.undo_objects.contains(op.key)) {
       disk_.undo_objects.emplace(op.key, it->second);
     }
@@ -404,7 +406,8 @@ void SimEngine::SetHint(const HintKey& key, std::optional<Hint> hint) {
 }
 
 void SimEngine::SetFloor(ActorId actor, uint64_t floor) {
-  if (options_.durability != Durability::kSync && !disk_.undo_floors) disk_.undo_floors = disk_.floors;
+  if (options_.durability != Durability::kSync && !disk_.undo_floors)
+    disk_.undo_floors = disk_.floors;
   disk_.floors[actor] = floor;
 }
 

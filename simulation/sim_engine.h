@@ -41,14 +41,15 @@
 //     calls back after the first fsync (that one, or the periodic Fsync()),
 //     as LmdbEngine's flusher does.
 //   - Incarnation: opening a disk after an unclean stop (or a new disk)
-//     takes a new incarnation, so the node takes a new ActorId
-//     (docs/design.md "Versions", incarnations); a clean Close() keeps it.
+//     takes a new incarnation, so the node takes a new ActorId (docs/design.md,
+//     'Versions: dotted version vector sets', 'Incarnations'); a clean Close() keeps it.
 //
 // Not thread-safe; the simulator drives it from its one thread. Time and
 // scheduling come from SimEngine::Env; every callback runs from an event
 // the simulator dispatches (never inside Put/Merge/Add).
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -62,15 +63,20 @@
 #include "simulation/planted_bug.h"
 #include "storage/engine.h"
 #include "storage/engine_op.h"
+#include "storage/key_layout.h"
 
 namespace trolley::sim {
 
-// Hints in LmdbEngine's key order: target, then the object's key hash.
+// Hints in LmdbEngine's key order (key_layout::CompareHintKeys): target
+// length and target, then the object key's hash, ns length, ns and key.
 struct HintKey {
   std::string target;
-  uint64_t hash = 0;
+  uint64_t hash = 0;  // KeyHash of `key`
   ObjectKey key;
-  friend auto operator<=>(const HintKey&, const HintKey&) = default;
+  friend bool operator==(const HintKey&, const HintKey&) = default;
+  friend std::strong_ordering operator<=>(const HintKey& a, const HintKey& b) {
+    return key_layout::CompareHintKeys(a.target, a.hash, a.key, b.target, b.hash, b.key);
+  }
 };
 
 // The node's disk: survives crashes and restarts of engines.
@@ -195,7 +201,7 @@ class SimEngine final : public Engine, public HintStore {
   Env env_;
   std::vector<Op> queue_;
   std::vector<Op> in_flight_;
-  bool commit_pending_ = false;  // a start or a completion is scheduled
+  bool commit_pending_ = false;    // a start or a completion is scheduled
   uint64_t in_flight_now_ms_ = 0;  // the wall time the in-flight commit applies at
   // `flush`: Sync() callbacks waiting for the next fsync, and whether an
   // early fsync for them is scheduled.

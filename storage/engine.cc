@@ -6,9 +6,12 @@ namespace trolley {
 
 std::string_view DurabilityName(Durability d) {
   switch (d) {
-    case Durability::kSync: return "sync";
-    case Durability::kFlush: return "flush";
-    case Durability::kNone: return "none";
+    case Durability::kSync:
+      return "sync";
+    case Durability::kFlush:
+      return "flush";
+    case Durability::kNone:
+      return "none";
   }
   return "unknown";
 }

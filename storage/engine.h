@@ -1,4 +1,5 @@
-// Engine: the storage a node uses (DESIGN.md §1, §3, §4).
+// Engine: the storage a node uses (docs/design.md, 'Versions: dotted version vector sets'
+// and 'The LMDB engine').
 //
 // An Engine holds the sibling set of every key this node replicates, plus a
 // HintStore of writes held for other nodes. Node code sees only this
@@ -64,8 +65,8 @@ struct ScanPage {
 
 struct SweepReport {
   uint64_t keys_scanned = 0;
-  uint64_t expired_removed = 0;     // every sibling past its expiry
-  uint64_t tombstones_purged = 0;   // only tombstones, older than the grace period
+  uint64_t expired_removed = 0;    // every sibling past its expiry
+  uint64_t tombstones_purged = 0;  // only tombstones, older than the grace period
 };
 
 // A write held for an unreachable owner (sloppy quorum). One hint per
@@ -177,7 +178,8 @@ class Engine {
   virtual void Uncork() = 0;
 
   // Changes on every start after an unclean shutdown (and on a new data
-  // dir); nodes derive their ActorId from it (DESIGN.md §3 rule 6).
+  // dir); nodes derive their ActorId from it (docs/design.md, 'Versions: dotted version vector
+  // sets', 'Incarnations').
   virtual uint64_t incarnation() const = 0;
 };
 

@@ -1,30 +1,27 @@
 #include "storage/namespace_router.h"
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <set>
 #include <utility>
 
 #include "common/assert.h"
 #include "common/key.h"
+#include "storage/key_layout.h"
 
 namespace trolley {
 namespace {
 
-// A key's position in the engines' key order: KeyHash, then ns length, ns
-// and key as unsigned bytes (std::string compares as unsigned char). This
-// is the byte order of LmdbEngine's hash(BE) | ns length | ns | key.
+// A key's position in the engines' key order (storage/key_layout.h).
 struct Position {
   uint64_t hash;
   const ObjectKey* key;
 };
 
 bool Less(const Position& a, const Position& b) {
-  if (a.hash != b.hash) return a.hash < b.hash;
-  if (a.key->ns.size() != b.key->ns.size()) return a.key->ns.size() < b.key->ns.size();
-  if (const int c = a.key->ns.compare(b.key->ns); c != 0) return c < 0;
-  return a.key->key < b.key->key;
+  return key_layout::CompareObjectKeys(a.hash, *a.key, b.hash, *b.key) < 0;
 }
 
 bool Same(const Position& a, const Position& b) { return a.hash == b.hash && *a.key == *b.key; }
@@ -34,8 +31,8 @@ bool Same(const Position& a, const Position& b) { return a.hash == b.hash && *a.
 // run `owner(key)` if it is among them, else from the lowest such run.
 // `*cut` is set when entries were left over.
 template <typename T, typename KeyOf, typename Owner>
-std::vector<T> MergeRuns(std::vector<std::vector<T>>& runs, size_t limit, KeyOf key_of,
-                         Owner owner, bool* cut) {
+std::vector<T> MergeRuns(std::vector<std::vector<T>>& runs, size_t limit, KeyOf key_of, Owner owner,
+                         bool* cut) {
   std::vector<std::vector<uint64_t>> hashes(runs.size());
   for (size_t r = 0; r < runs.size(); ++r) {
     hashes[r].reserve(runs[r].size());
@@ -147,34 +144,33 @@ Result<ScanPage> NamespaceRouter::Scan(uint64_t first_hash, uint64_t last_hash,
 void NamespaceRouter::Sweep(uint64_t tombstone_grace_ms, SweepCallback done) {
   if (single()) return engines_[0]->Sweep(tombstone_grace_ms, std::move(done));
   // Children may call back on their own threads, concurrently, or inline.
+  // Each writes only its own slot; the release/acquire countdown hands
+  // every slot to the last one, which alone reads them. No lock: the
+  // router stays free of threading primitives (scripts/check-layering.sh).
   struct Join {
-    std::mutex mu;
-    size_t remaining;
-    SweepReport sum;
-    std::vector<Status> errors;  // by engine index
+    std::atomic<size_t> remaining;
+    std::vector<std::optional<Result<SweepReport>>> results;  // by engine index
     SweepCallback done;
   };
   auto join = std::make_shared<Join>();
-  join->remaining = engines_.size();
-  join->errors.resize(engines_.size());
+  join->remaining.store(engines_.size());
+  join->results.resize(engines_.size());
   join->done = std::move(done);
   for (size_t i = 0; i < engines_.size(); ++i) {
     engines_[i]->Sweep(tombstone_grace_ms, [join, i](Result<SweepReport> r) {
-      std::unique_lock lock(join->mu);
-      TROLLEY_ASSERT(join->remaining > 0);
-      if (r.ok()) {
-        join->sum.keys_scanned += r->keys_scanned;
-        join->sum.expired_removed += r->expired_removed;
-        join->sum.tombstones_purged += r->tombstones_purged;
-      } else {
-        join->errors[i] = r.status();
+      TROLLEY_ASSERT(!join->results[i].has_value());  // each child calls back once
+      join->results[i] = std::move(r);
+      const size_t before = join->remaining.fetch_sub(1, std::memory_order_acq_rel);
+      TROLLEY_ASSERT(before > 0);
+      if (before > 1) return;
+      SweepReport sum;
+      for (const std::optional<Result<SweepReport>>& result : join->results) {
+        if (!result->ok()) return join->done(result->status());
+        sum.keys_scanned += (*result)->keys_scanned;
+        sum.expired_removed += (*result)->expired_removed;
+        sum.tombstones_purged += (*result)->tombstones_purged;
       }
-      if (--join->remaining > 0) return;
-      lock.unlock();  // the last callback: no other will touch `join`
-      for (const Status& s : join->errors) {
-        if (!s.ok()) return join->done(s);
-      }
-      join->done(join->sum);
+      join->done(sum);
     });
   }
 }
@@ -230,9 +226,9 @@ Result<std::vector<std::string>> NamespaceRouter::Targets() {
     if (!targets.ok()) return targets.status();
     for (std::string& t : *targets) out.push_back(std::move(t));
   }
-  // LmdbEngine's order: by length, then bytes.
+  // The hints table's order (storage/key_layout.h).
   auto less = [](const std::string& a, const std::string& b) {
-    return a.size() != b.size() ? a.size() < b.size() : a < b;
+    return key_layout::CompareHintTargets(a, b) < 0;
   };
   std::sort(out.begin(), out.end(), less);
   out.erase(std::unique(out.begin(), out.end()), out.end());

@@ -15,8 +15,8 @@
 //   Get, Put, Merge, Sync, hints().Add/RemoveDelivered/Drop: the routed
 //     engine (Sync waits for that engine's writes only).
 //   Scan, hints().List: every engine is asked for the same page; the pages
-//     are merged in the engines' key order (KeyHash big-endian, ns length,
-//     ns, key: the LMDB layout) and cut at `limit`, so the result is one
+//     are merged in the engines' key order (key_layout::CompareObjectKeys,
+//     storage/key_layout.h: the LMDB layout) and cut at `limit`, so the result is one
 //     page with the usual `more` and `resume_after` semantics (children must
 //     order keys of equal hash that way too, as LmdbEngine does). A key found
 //     in two engines (only after a namespace was re-routed, see below) is

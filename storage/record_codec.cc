@@ -71,27 +71,27 @@ Result<std::string_view> Unframe(std::string_view bytes, const char (&magic)[2],
   if (bytes[0] != magic[0] || bytes[1] != magic[1]) {
     const uint16_t found = static_cast<uint16_t>((static_cast<uint8_t>(bytes[0]) << 8) |
                                                  static_cast<uint8_t>(bytes[1]));
-    std::string message = prefix + "bad magic " + Hex16(found) + ", expected '" +
-                          std::string(magic, 2) + "'";
+    std::string message =
+        prefix + "bad magic " + Hex16(found) + ", expected '" + std::string(magic, 2) + "'";
     if (bytes[0] == other_magic[0] && bytes[1] == other_magic[1]) {
       message += " (this is a " + std::string(other_what) + ")";
     }
     return Status::Corruption(std::move(message));
   }
-  const uint16_t version = static_cast<uint16_t>(static_cast<uint8_t>(bytes[2]) |
-                                                 (static_cast<uint8_t>(bytes[3]) << 8));
+  const uint16_t version =
+      static_cast<uint16_t>(static_cast<uint8_t>(bytes[2]) | (static_cast<uint8_t>(bytes[3]) << 8));
   if (version == 0) return Status::Corruption(prefix + "format version 0 is not a valid version");
   if (version > kRecordFormatVersion) {
-    return Status::FailedPrecondition(
-        prefix + "format version " + std::to_string(version) +
-        " is newer than this build supports (" + std::to_string(kRecordFormatVersion) +
-        "): upgrade trolley");
+    return Status::FailedPrecondition(prefix + "format version " + std::to_string(version) +
+                                      " is newer than this build supports (" +
+                                      std::to_string(kRecordFormatVersion) + "): upgrade trolley");
   }
   const std::string_view message = bytes.substr(kRecordHeaderBytes);
   if (message.size() < kMessageBytesMin || message.size() % kWordBytes != 0) {
     return Status::Corruption(prefix + "truncated: a " + std::to_string(message.size()) +
                               "-byte Cap'n Proto message is not a whole number of words, or "
-                              "shorter than " + std::to_string(kMessageBytesMin) + " bytes");
+                              "shorter than " +
+                              std::to_string(kMessageBytesMin) + " bytes");
   }
   return message;
 }
@@ -170,8 +170,8 @@ Result<SiblingSet> DecodeSiblingSet(std::string_view bytes) {
 }
 
 std::string EncodeContext(const VersionVector& context) {
-  capnp::MallocMessageBuilder builder(static_cast<unsigned>(
-      3 + context.size() * record::VvEntry::_capnpPrivate::dataWordSize));
+  capnp::MallocMessageBuilder builder(
+      static_cast<unsigned>(3 + context.size() * record::VvEntry::_capnpPrivate::dataWordSize));
   record::ContextRecord::Builder root = builder.initRoot<record::ContextRecord>();
   if (!context.empty()) {
     WriteContextRecord(context, root.initEntries(static_cast<unsigned>(context.size())));
@@ -214,8 +214,8 @@ void WriteSiblingSetRecord(const SiblingSet& set, record::SiblingSetRecord::Buil
     sib.setCounter(s.dot.counter);
     if (!s.value.empty()) {
       TROLLEY_ASSERT(s.value.size() <= kValueBytesMax);
-      sib.setValue(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.value.data()),
-                                       s.value.size()));
+      sib.setValue(
+          capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.value.data()), s.value.size()));
     }
     sib.setTombstone(s.tombstone);
     sib.setWriteId(s.write_id);

@@ -35,8 +35,7 @@ std::optional<SiblingSet> SiblingSet::FromParts(VersionVector context,
   return set;
 }
 
-WriteOutcome SiblingSet::ApplyWrite(WriteIntent intent, ActorId actor,
-                                    uint64_t counter_floor) {
+WriteOutcome SiblingSet::ApplyWrite(WriteIntent intent, ActorId actor, uint64_t counter_floor) {
   const VersionVector before = context_;
   std::erase_if(siblings_, [&](const Sibling& s) { return intent.context.Covers(s.dot); });
   context_.Join(intent.context);
@@ -141,9 +140,8 @@ bool SiblingSet::FullyExpiredAt(uint64_t now_ms) const {
 
 bool SiblingSet::OnlyTombstonesOlderThan(uint64_t cutoff_ms) const {
   if (siblings_.empty()) return false;
-  return std::all_of(siblings_.begin(), siblings_.end(), [&](const Sibling& s) {
-    return s.tombstone && s.timestamp_ms <= cutoff_ms;
-  });
+  return std::all_of(siblings_.begin(), siblings_.end(),
+                     [&](const Sibling& s) { return s.tombstone && s.timestamp_ms <= cutoff_ms; });
 }
 
 uint64_t SiblingSet::ExpiryMs(uint64_t now_ms) const {

@@ -8,7 +8,7 @@
 // "causal context + dot store" form of Almeida et al., "Delta State
 // Replicated Data Types" (2018).
 //
-// Rules (DESIGN.md §3):
+// Rules (docs/design.md, 'Versions: dotted version vector sets'):
 //  1. A write whose context covers every sibling replaces them all.
 //  2. Concurrent writes all survive, including two writes through the same
 //     coordinator from the same context: each gets its own dot, and a dot
@@ -40,11 +40,11 @@ namespace trolley {
 
 struct Sibling {
   Dot dot;
-  std::string value;         // opaque bytes; empty for a tombstone
-  bool tombstone = false;    // a delete
-  uint64_t write_id = 0;     // the client's id for this logical write; 0 = none
-  uint64_t timestamp_ms = 0; // coordinator's wall clock when written
-  uint64_t expiry_ms = 0;    // wall-clock expiry; 0 = never
+  std::string value;          // opaque bytes; empty for a tombstone
+  bool tombstone = false;     // a delete
+  uint64_t write_id = 0;      // the client's id for this logical write; 0 = none
+  uint64_t timestamp_ms = 0;  // coordinator's wall clock when written
+  uint64_t expiry_ms = 0;     // wall-clock expiry; 0 = never
 
   bool ExpiredAt(uint64_t now_ms) const { return expiry_ms != 0 && expiry_ms <= now_ms; }
   friend bool operator==(const Sibling&, const Sibling&) = default;

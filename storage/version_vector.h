@@ -1,10 +1,10 @@
 // Dots and version vectors: the causal bookkeeping of one key.
 //
-// An actor is one incarnation of one node's data (DESIGN.md §3 rule 6): a
-// node that restarts after an unclean shutdown, or with an empty data dir,
-// takes a new ActorId, so dots it may have forgotten can never be reissued.
-// A Dot (actor, counter) names one write. A VersionVector maps actors to the
-// largest counter seen; it covers a dot when vv[dot.actor] >= dot.counter.
+// An actor is one incarnation of one node's data (docs/design.md, 'Versions: dotted version vector
+// sets', 'Incarnations'): a node that restarts after an unclean shutdown, or with an empty data
+// dir, takes a new ActorId, so dots it may have forgotten can never be reissued. A Dot (actor,
+// counter) names one write. A VersionVector maps actors to the largest counter seen; it covers a
+// dot when vv[dot.actor] >= dot.counter.
 //
 // A version vector used as a *causal context* must be downward closed per
 // actor: vv[a] = k means every dot (a, j <= k) of this key has been seen.

@@ -1,7 +1,8 @@
 // Framing of a byte stream into messages: every frame is a 4-byte
 // little-endian payload length, then the payload (one encoded Envelope,
 // wire/message_codec.h). The length comes first so that a receiver can
-// refuse an oversized frame before it allocates anything (docs/design.md "Wire messages").
+// refuse an oversized frame before it allocates anything (docs/design.md,
+// 'Wire messages').
 //
 // Writers: AppendFrame() appends one frame to a buffer, so many frames can
 // be batched into one socket write.

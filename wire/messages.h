@@ -8,7 +8,7 @@
 // this target links trolley_storage_versions (SiblingSet), trolley_ring,
 // trolley_common, and privately the pure trolley_storage (ObjectKey limits).
 //
-// Who sends what (docs/design.md "The node core"):
+// Who sends what (docs/design.md, 'The node core'):
 //   - Hello / HelloReply open every connection (clients send an empty node id).
 //   - ClientGet / ClientPut go from a client to any node. A node outside the
 //     key's preference list forwards the request once, with forwarded = true,

@@ -54,8 +54,8 @@
 
 namespace trolley {
 
-// How clients resolve a namespace's siblings (docs/design.md "The Cart API"). The node
-// stores and replicates values opaquely; it only reports this to clients.
+// How clients resolve a namespace's siblings (docs/design.md, 'The Cart
+// API'). The node stores and replicates values opaquely; it only reports this to clients.
 enum class MergeSemantics { kUnionMax, kOrSet };
 std::string_view MergeSemanticsName(MergeSemantics m);
 Result<MergeSemantics> ParseMergeSemantics(std::string_view name);

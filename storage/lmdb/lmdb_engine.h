@@ -4,12 +4,12 @@
 //   LOCK      flock()ed while open: a second process (or a second open in
 //             this one) gets FailedPrecondition instead of a shared env.
 //   data.mdb, lock.mdb   one LMDB environment with three databases:
-//     objects  key = hash(8 bytes, big-endian) | ns length (1) | ns | key,
-//              value = storage/record_codec bytes of the SiblingSet.
-//              Hash-first makes every ring partition a contiguous range.
-//     hints    key = target length (1) | target | object key as above,
-//              value = created_ms (8, little-endian) | SiblingSet record.
-//     meta     format_version, incarnation, clean_shutdown, dot counters.
+//     objects  one record per key: the SiblingSet (storage/record_codec);
+//              keys start with the key's hash, so every ring partition is
+//              a contiguous range;
+//     hints    one record per (target, key): created_ms and the SiblingSet;
+//     meta     format_version, incarnation, clean_shutdown, dot counter floors.
+//   The bytes of every key and value header are in storage/key_layout.h.
 //
 // Threads. Reads run on the caller's thread in their own read transaction.
 // All writes go through one writer thread: it takes every queued write,
@@ -54,12 +54,12 @@ struct LmdbEngineOptions {
   uint64_t map_size_mb = 1024;      // initial LMDB map size
   uint64_t map_size_max_mb = 64 * 1024;
   unsigned max_readers = 126;
-  size_t batch_ops_max = 2048;      // writes per commit at most
-  size_t siblings_warn = 25;        // log a warning above this (Riak's default)
-  size_t siblings_max = 100;        // refuse coordinated writes above this
+  size_t batch_ops_max = 2048;  // writes per commit at most
+  size_t siblings_warn = 25;    // log a warning above this (Riak's default)
+  size_t siblings_max = 100;    // refuse coordinated writes above this
   size_t object_bytes_warn = 1 << 20;
   size_t object_bytes_max = 5 << 20;
-  Clock* clock = nullptr;           // required: TTL and tombstone ages
+  Clock* clock = nullptr;  // required: TTL and tombstone ages
   // Runs write callbacks; e.g. post onto the node's io_context. Empty: the
   // writer thread runs them (they must then be quick and thread-safe).
   std::function<void(std::function<void()>)> completion_executor;

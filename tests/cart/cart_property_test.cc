@@ -2,7 +2,7 @@
 // never change a cart twice, and merge is a join; the OR-Set never undoes an
 // observed remove and never loses an add no remove observed; union+max
 // loses no line that no remove observed, and its resurrections happen and
-// are counted (Dynamo's anomaly, docs/design.md "The Cart API", "The simulator").
+// are counted (Dynamo's anomaly; docs/design.md, 'The Cart API').
 //
 // Method: 3-5 replicas (devices), each holding a list of sibling states.
 // Each step is one of: a new mutation at a replica, which first merges what

@@ -62,7 +62,8 @@ class SimHarness {
 
   Result<SiblingSet> Put(const ObjectKey& key, WriteIntent intent, ActorId actor) {
     std::optional<Result<SiblingSet>> out;
-    engine->Put(key, std::move(intent), actor, [&](Result<SiblingSet> r) { out.emplace(std::move(r)); });
+    engine->Put(key, std::move(intent), actor,
+                [&](Result<SiblingSet> r) { out.emplace(std::move(r)); });
     Run();
     return std::move(*out);
   }
@@ -106,7 +107,8 @@ class LmdbHarness {
   ~LmdbHarness() { engine.reset(); }  // before dir_ goes
   Result<SiblingSet> Put(const ObjectKey& key, WriteIntent intent, ActorId actor) {
     std::promise<Result<SiblingSet>> p;
-    engine->Put(key, std::move(intent), actor, [&](Result<SiblingSet> r) { p.set_value(std::move(r)); });
+    engine->Put(key, std::move(intent), actor,
+                [&](Result<SiblingSet> r) { p.set_value(std::move(r)); });
     return p.get_future().get();
   }
   Result<SiblingSet> Merge(const ObjectKey& key, const SiblingSet& remote) {
@@ -126,11 +128,13 @@ class LmdbHarness {
   test_support::TempDir dir_{"trolley-simengine"};
 };
 
-void ExpectSame(const Result<SiblingSet>& sim, const Result<SiblingSet>& lmdb, const std::string& what) {
+void ExpectSame(const Result<SiblingSet>& sim, const Result<SiblingSet>& lmdb,
+                const std::string& what) {
   ASSERT_EQ(sim.ok(), lmdb.ok()) << what << ": sim " << sim.status().ToString() << " lmdb "
                                  << lmdb.status().ToString();
   if (sim.ok()) {
-    EXPECT_EQ(*sim, *lmdb) << what << "\n sim:  " << sim->DebugString() << "\n lmdb: " << lmdb->DebugString();
+    EXPECT_EQ(*sim, *lmdb) << what << "\n sim:  " << sim->DebugString()
+                           << "\n lmdb: " << lmdb->DebugString();
   } else {
     EXPECT_EQ(sim.status().code(), lmdb.status().code()) << what;
   }
@@ -155,7 +159,7 @@ TEST(SimEngineConformance, RandomOperationsMatchLmdbEngine) {
     const std::vector<std::string> keys = {"a", "b", "c"};
     const std::vector<std::string> targets = {"n2", "n3"};
     std::vector<VersionVector> contexts = {{}};  // contexts some client once read
-    SiblingSet remote;                          // another replica's state of every key
+    SiblingSet remote;                           // another replica's state of every key
     std::vector<uint64_t> write_ids;
     for (int step = 0; step < 300; ++step) {
       const ObjectKey key{"carts", keys[rng.Uniform(keys.size())]};
@@ -165,7 +169,8 @@ TEST(SimEngineConformance, RandomOperationsMatchLmdbEngine) {
         WriteIntent w;
         w.context = contexts[rng.Uniform(contexts.size())];
         w.tombstone = rng.Chance(0.1);
-        if (!w.tombstone) w.value = std::string(rng.Range(1, 1200), static_cast<char>('a' + rng.Uniform(26)));
+        if (!w.tombstone)
+          w.value = std::string(rng.Range(1, 1200), static_cast<char>('a' + rng.Uniform(26)));
         if (rng.Chance(0.3) && !write_ids.empty()) {
           w.write_id = write_ids[rng.Uniform(write_ids.size())];
         } else if (rng.Chance(0.7)) {
@@ -196,8 +201,14 @@ TEST(SimEngineConformance, RandomOperationsMatchLmdbEngine) {
           if (h.key == key) delivered = h.state;
         }
         if (rng.Chance(0.3)) delivered = SiblingSet();
-        EXPECT_EQ(sim.HintOp([&](HintStore& s, auto done) { s.RemoveDelivered(target, key, delivered, done); }).code(),
-                  lmdb.HintOp([&](HintStore& s, auto done) { s.RemoveDelivered(target, key, delivered, done); }).code());
+        EXPECT_EQ(sim.HintOp([&](HintStore& s, auto done) {
+                       s.RemoveDelivered(target, key, delivered, done);
+                     })
+                      .code(),
+                  lmdb.HintOp([&](HintStore& s, auto done) {
+                        s.RemoveDelivered(target, key, delivered, done);
+                      })
+                      .code());
       } else if (kind < 85) {
         const std::string target = targets[rng.Uniform(2)];
         EXPECT_EQ(sim.HintOp([&](HintStore& s, auto done) { s.Drop(target, key, done); }).code(),
@@ -213,7 +224,8 @@ TEST(SimEngineConformance, RandomOperationsMatchLmdbEngine) {
         ExpectSame(sim.engine->Get(ok), lmdb.engine->Get(ok), what + " get " + k);
       }
       for (const std::string& t : targets) {
-        EXPECT_EQ(HintSummary(*sim.engine, t), HintSummary(*lmdb.engine, t)) << what << " hints " << t;
+        EXPECT_EQ(HintSummary(*sim.engine, t), HintSummary(*lmdb.engine, t))
+            << what << " hints " << t;
       }
       EXPECT_EQ(sim.engine->Targets().value(), lmdb.engine->Targets().value()) << what;
       EXPECT_EQ(sim.engine->Stats()->count, lmdb.engine->Stats()->count) << what;
@@ -261,7 +273,9 @@ TEST(SimEngineCrash, FlushCommitsSurviveAProcessCrashButNotAPowerLossBeforeTheFs
   const SiblingSet first = h.Put(kKey, Value("x"), 1).value();
   h.engine->Fsync();
   const SiblingSet second = h.Put(kKey, Value("y", first.context()), 1).value();
-  ASSERT_TRUE(h.HintOp([&](HintStore& s, auto done) { s.Add(Hint{"n2", kKey, second, 1}, done); }).ok());
+  ASSERT_TRUE(h.HintOp([&](HintStore& s, auto done) {
+                 s.Add(Hint{"n2", kKey, second, 1}, done);
+               }).ok());
   EXPECT_EQ(h.engine->Get(kKey).value(), second) << "acknowledged in flush: visible";
 
   h.Crash(false);  // process crash: the page cache keeps the commit
@@ -285,7 +299,8 @@ TEST(SimEngineCrash, IncarnationChangesAfterEveryUncleanStopOnly) {
   h.Crash(false);
   h.Open();
   EXPECT_EQ(h.engine->incarnation(), 2u);
-  h.engine->Put(kKey, Value("queued"), 1, [](Result<SiblingSet>) { ADD_FAILURE() << "called back after Close"; });
+  h.engine->Put(kKey, Value("queued"), 1,
+                [](Result<SiblingSet>) { ADD_FAILURE() << "called back after Close"; });
   h.engine->Close();  // clean: drains, fsyncs, keeps the incarnation
   h.Crash(true);      // even a power loss after a clean close loses nothing
   h.Open();
@@ -314,9 +329,9 @@ TEST(SimEngineBugs, LwwKeepsOneSiblingAndPlainVcReusesADot) {
     const SiblingSet base = h.Put(kKey, Value("base"), 1).value();
     ASSERT_TRUE(h.Put(kKey, Value("one", base.context()), 1).ok());
     const SiblingSet after = h.Put(kKey, Value("two", base.context()), 1).value();
-    // docs/design.md "Versions": two writers from the same context through the same
-    // coordinator; with dots both survive, with a plain vector clock the
-    // second silently replaces the first.
+    // docs/design.md, 'Versions: dotted version vector sets': two writers from the same context
+    // through the same coordinator; with dots both survive, with a plain vector clock the second
+    // silently replaces the first.
     ASSERT_EQ(after.size(), 1u) << after.DebugString();
     EXPECT_EQ(after.siblings().at(0).value, "two");
   }

@@ -173,22 +173,21 @@ int CrashChildMain(const std::string& dir, const std::string& mode, uint64_t see
     lk.unlock();
     // The callback runs on the engine's writer thread, after the commit
     // (kSync: fsynced; kFlush: in the page cache).
-    engine->Put(ObjectKey{kNs, KeyName(k)}, std::move(intent), actor,
-                [&, k, seq](Result<SiblingSet> r) {
-                  std::lock_guard g(mu);
-                  if (!r.ok()) {
-                    WriteReportLine(ack_fd,
-                                    "ERROR put " + KeyName(k) + ": " + r.status().ToString());
-                    ::_exit(85);
-                  }
-                  WriteReportLine(ack_fd, "ACK " + std::to_string(k) + " " + std::to_string(seq));
-                  KeyWriter& kw = keys[static_cast<size_t>(k)];
-                  kw.context = r->context();
-                  kw.seq = seq;
-                  kw.in_flight = false;
-                  --outstanding;
-                  cv.notify_one();
-                });
+    engine->Put(
+        ObjectKey{kNs, KeyName(k)}, std::move(intent), actor, [&, k, seq](Result<SiblingSet> r) {
+          std::lock_guard g(mu);
+          if (!r.ok()) {
+            WriteReportLine(ack_fd, "ERROR put " + KeyName(k) + ": " + r.status().ToString());
+            ::_exit(85);
+          }
+          WriteReportLine(ack_fd, "ACK " + std::to_string(k) + " " + std::to_string(seq));
+          KeyWriter& kw = keys[static_cast<size_t>(k)];
+          kw.context = r->context();
+          kw.seq = seq;
+          kw.in_flight = false;
+          --outstanding;
+          cv.notify_one();
+        });
   }
   WriteReportLine(ack_fd, "ERROR the writer was not killed within its lifetime");
   ::_exit(86);  // not a clean close: the parent would otherwise wait for it
@@ -232,16 +231,16 @@ class CrashTest : public ::testing::Test {
       }
       ++totals_.rounds;
     }
-    const auto elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                SteadyClock::now() - started).count();
-    std::printf("[crash %s] seed=%llu rounds=%d acked_writes=%llu checked_keys=%llu "
-                "unacked_survivors=%llu kills_by_time=%d kills_by_acks=%d elapsed_ms=%lld\n",
-                std::string(DurabilityName(durability)).c_str(),
-                static_cast<unsigned long long>(seed), totals_.rounds,
-                static_cast<unsigned long long>(totals_.acked_writes),
-                static_cast<unsigned long long>(totals_.checked_keys),
-                static_cast<unsigned long long>(totals_.unacked_survivors), totals_.kills_by_time,
-                totals_.kills_by_acks, static_cast<long long>(elapsed_ms));
+    const auto elapsed_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started).count();
+    std::printf(
+        "[crash %s] seed=%llu rounds=%d acked_writes=%llu checked_keys=%llu "
+        "unacked_survivors=%llu kills_by_time=%d kills_by_acks=%d elapsed_ms=%lld\n",
+        std::string(DurabilityName(durability)).c_str(), static_cast<unsigned long long>(seed),
+        totals_.rounds, static_cast<unsigned long long>(totals_.acked_writes),
+        static_cast<unsigned long long>(totals_.checked_keys),
+        static_cast<unsigned long long>(totals_.unacked_survivors), totals_.kills_by_time,
+        totals_.kills_by_acks, static_cast<long long>(elapsed_ms));
     EXPECT_EQ(totals_.rounds, kRounds);
     EXPECT_GT(totals_.acked_writes, 0u);
   }
@@ -275,8 +274,7 @@ class CrashTest : public ::testing::Test {
     const auto ready_line = child.ReadLine(SteadyClock::now() + std::chrono::seconds(30));
     unsigned long long child_incarnation = 0;
     ASSERT_TRUE(ready_line.has_value()) << "the writer never became ready";
-    ASSERT_EQ(std::sscanf(ready_line->c_str(), "READY %llu", &child_incarnation), 1)
-        << *ready_line;
+    ASSERT_EQ(std::sscanf(ready_line->c_str(), "READY %llu", &child_incarnation), 1) << *ready_line;
     if (round > 1) {
       EXPECT_EQ(child_incarnation, parent_incarnation)
           << "the previous check closed cleanly: the incarnation must not change";
@@ -345,9 +343,9 @@ class CrashTest : public ::testing::Test {
       ASSERT_TRUE(parsed.has_value()) << KeyName(k) << " holds a torn or foreign value";
       ASSERT_EQ(parsed->first, k);
       const uint64_t stored = parsed->second;
-      EXPECT_GE(stored, must_have) << KeyName(k) << " lost an acknowledged write: stored seq "
-                                   << stored << ", acknowledged " << acked[i]
-                                   << ", previously seen " << seen_seq[i];
+      EXPECT_GE(stored, must_have)
+          << KeyName(k) << " lost an acknowledged write: stored seq " << stored << ", acknowledged "
+          << acked[i] << ", previously seen " << seen_seq[i];
       // At most one write per key was in flight, so at most one unacknowledged
       // write past the newest ACK (or past the last check) can have landed.
       EXPECT_LE(stored, must_have + 1) << KeyName(k) << " holds a write nobody made";
@@ -386,9 +384,7 @@ class CrashTest : public ::testing::Test {
 
 // Goal: no acknowledged kSync write is lost to SIGKILL; recovery is clean.
 // Method: RunRounds (see the file comment) with the writer in kSync.
-TEST_F(CrashTest, SyncLosesNoAcknowledgedWrite) {
-  RunRounds(Durability::kSync, BaseSeed(), 0x5);
-}
+TEST_F(CrashTest, SyncLosesNoAcknowledgedWrite) { RunRounds(Durability::kSync, BaseSeed(), 0x5); }
 
 // Goal: no acknowledged kFlush write is lost to SIGKILL (a process crash
 // keeps the page cache); recovery is clean. Method: RunRounds, kFlush writer.

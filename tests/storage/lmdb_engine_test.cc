@@ -1,5 +1,5 @@
-// Goal: LmdbEngine keeps DESIGN.md §3's rules on disk: writes with and
-// without context, merges, tombstones, TTL (lazy removal and sweep),
+// Goal: LmdbEngine keeps the rules of docs/design.md, 'Versions: dotted version vector sets', on
+// disk: writes with and without context, merges, tombstones, TTL (lazy removal and sweep),
 // partition scans, hints, limits and the incarnation that changes after an
 // unclean stop. Method: a real engine in a temp dir, a ManualClock, and
 // blocking wrappers around the asynchronous write calls.
@@ -46,7 +46,8 @@ class LmdbEngineTest : public ::testing::TestWithParam<Durability> {
 
   Result<SiblingSet> Put(const ObjectKey& key, WriteIntent intent, ActorId actor = kActor) {
     std::promise<Result<SiblingSet>> p;
-    engine_->Put(key, std::move(intent), actor, [&](Result<SiblingSet> r) { p.set_value(std::move(r)); });
+    engine_->Put(key, std::move(intent), actor,
+                 [&](Result<SiblingSet> r) { p.set_value(std::move(r)); });
     return p.get_future().get();
   }
   Result<SiblingSet> Put(const ObjectKey& key, const VersionVector& ctx, std::string value,
@@ -60,7 +61,8 @@ class LmdbEngineTest : public ::testing::TestWithParam<Durability> {
   }
   Result<SiblingSet> Merge(const ObjectKey& key, SiblingSet remote) {
     std::promise<Result<SiblingSet>> p;
-    engine_->Merge(key, std::move(remote), [&](Result<SiblingSet> r) { p.set_value(std::move(r)); });
+    engine_->Merge(key, std::move(remote),
+                   [&](Result<SiblingSet> r) { p.set_value(std::move(r)); });
     return p.get_future().get();
   }
   Status HintAdd(Hint h) {
@@ -160,8 +162,8 @@ TEST_P(LmdbEngineTest, ExpiredObjectsReadAsAbsentAndAreRemoved) {
   ASSERT_TRUE(Put(guest, {}, "guest", clock_.NowWallMs() + 1000).ok());
   ASSERT_TRUE(Put(user, {}, "user").ok());
   for (int i = 0; i < 30; ++i) {
-    ASSERT_TRUE(Put({"guest-carts", "bulk-" + std::to_string(i)}, {}, "x",
-                    clock_.NowWallMs() + 500).ok());
+    ASSERT_TRUE(
+        Put({"guest-carts", "bulk-" + std::to_string(i)}, {}, "x", clock_.NowWallMs() + 500).ok());
   }
   EXPECT_TRUE(engine_->Get(guest).ok());
   clock_.AdvanceMs(1000);
@@ -398,7 +400,9 @@ TEST_P(LmdbEngineTest, SyncCallsBackOnceCompletedWritesAreOnDisk) {
 INSTANTIATE_TEST_SUITE_P(AllDurabilities, LmdbEngineTest,
                          ::testing::Values(Durability::kSync, Durability::kFlush,
                                            Durability::kNone),
-                         [](const auto& param_info) { return std::string(DurabilityName(param_info.param)); });
+                         [](const auto& param_info) {
+                           return std::string(DurabilityName(param_info.param));
+                         });
 
 }  // namespace
 }  // namespace trolley

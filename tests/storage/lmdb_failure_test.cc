@@ -25,9 +25,9 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "common/key.h"
 #include "common/random.h"
 #include "storage/engine.h"
+#include "storage/key_layout.h"
 #include "storage/lmdb/lmdb_engine.h"
 #include "storage/sibling_set.h"
 #include "tests/support/child_process.h"
@@ -81,15 +81,6 @@ Result<SiblingSet> MergeAndWait(LmdbEngine& engine, ObjectKey key, SiblingSet re
   engine.Merge(std::move(key), std::move(remote),
                [&done](Result<SiblingSet> r) { done.set_value(std::move(r)); });
   return result.get();
-}
-
-// The engine's raw object key (lmdb_engine.h): hash (8, BE) | ns length | ns | key.
-std::string RawObjectKey(const ObjectKey& key) {
-  std::string out;
-  const uint64_t hash = KeyHash(key.ns, key.key);
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(hash >> shift));
-  out.push_back(static_cast<char>(key.ns.size()));
-  return out + key.ns + key.key;
 }
 
 // Raw LMDB access to a data dir the engine does not hold open (LMDB forbids
@@ -196,7 +187,7 @@ int HoldReadersMain(const std::string& dir) {
 // closes the engine and reports "CLOSED" (or "NOFAIL" if nothing failed).
 int DiskFullChildMain(const std::string& dir, uint64_t limit_bytes) {
   const int report = TakeReportFd();
-  ::signal(SIGXFSZ, SIG_IGN);  // a write past the limit then fails with EFBIG
+  ::signal(SIGXFSZ, SIG_IGN);                      // a write past the limit then fails with EFBIG
   const rlimit limit{limit_bytes, RLIM_INFINITY};  // the soft limit; lifted below
   if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) {
     WriteReportLine(report, std::string("ERROR setrlimit: ") + std::strerror(errno));
@@ -213,8 +204,7 @@ int DiskFullChildMain(const std::string& dir, uint64_t limit_bytes) {
   }
   std::unique_ptr<LmdbEngine> engine = std::move(opened).value();
   auto line = [](const char* what, const Status& s) {
-    return std::string(what) + " " + std::to_string(static_cast<int>(s.code())) + " " +
-           s.message();
+    return std::string(what) + " " + std::to_string(static_cast<int>(s.code())) + " " + s.message();
   };
   bool failed = false;
   for (uint64_t i = 0; i < 10'000 && !failed; ++i) {
@@ -503,7 +493,7 @@ INSTANTIATE_TEST_SUITE_P(Limits, DiskFullTest,
                          ::testing::Values(uint64_t{1} << 20, (uint64_t{1} << 20) + 2000),
                          [](const ::testing::TestParamInfo<uint64_t>& limit) {
                            return limit.param % 4096 == 0 ? std::string("PageAligned")
-                                                         : std::string("MidPage");
+                                                          : std::string("MidPage");
                          });
 
 // Goal: a data dir from a newer format is refused with kFailedPrecondition
@@ -515,11 +505,12 @@ TEST_F(LmdbFailureTest, NewerFormatVersionIsRefused) {
     ASSERT_NE(engine, nullptr);
     ASSERT_TRUE(PutAndWait(*engine, ObjectKey{kNs, "cart-1"}, "kept").ok());
   }
-  const std::string version_99("\0\0\0\0\0\0\0\x63", 8);
+  const std::string version_99 = key_layout::EncodeU64Be(99);
+  const std::string format_version(key_layout::kMetaFormatVersion);
   {
     RawEnv raw(dir_.path(), 0);
     ASSERT_EQ(raw.rc(), 0) << mdb_strerror(raw.rc());
-    ASSERT_EQ(raw.Put("meta", "format_version", version_99), 0);
+    ASSERT_EQ(raw.Put("meta", format_version, version_99), 0);
   }
   for (int attempt = 0; attempt < 2; ++attempt) {  // the refusal releases the dir
     auto opened = LmdbEngine::Open(Options());
@@ -533,9 +524,10 @@ TEST_F(LmdbFailureTest, NewerFormatVersionIsRefused) {
   }
   RawEnv raw(dir_.path(), MDB_RDONLY);
   ASSERT_EQ(raw.rc(), 0);
-  EXPECT_EQ(raw.Get("meta", "format_version"), std::optional<std::string>(version_99))
+  EXPECT_EQ(raw.Get("meta", format_version), std::optional<std::string>(version_99))
       << "the refusing engine rewrote the format version";
-  EXPECT_TRUE(raw.Get("objects", RawObjectKey(ObjectKey{kNs, "cart-1"})).has_value());
+  EXPECT_TRUE(
+      raw.Get("objects", key_layout::EncodeObjectKey(ObjectKey{kNs, "cart-1"})).has_value());
 }
 
 // Goal: a data dir is open at most once: a second open, from this process
@@ -638,11 +630,12 @@ TEST_F(LmdbFailureTest, CorruptRecordIsReportedAndContained) {
     Random rng(42);
     std::string random_bytes;
     for (int i = 0; i < 300; ++i) random_bytes.push_back(static_cast<char>(rng.Uniform(256)));
-    auto valid = raw.Get("objects", RawObjectKey(ObjectKey{kNs, "truncated"}));
+    auto valid = raw.Get("objects", key_layout::EncodeObjectKey(ObjectKey{kNs, "truncated"}));
     ASSERT_TRUE(valid.has_value());
-    ASSERT_EQ(raw.Put("objects", RawObjectKey(ObjectKey{kNs, "empty"}), ""), 0);
-    ASSERT_EQ(raw.Put("objects", RawObjectKey(ObjectKey{kNs, "random"}), random_bytes), 0);
-    ASSERT_EQ(raw.Put("objects", RawObjectKey(ObjectKey{kNs, "truncated"}),
+    ASSERT_EQ(raw.Put("objects", key_layout::EncodeObjectKey(ObjectKey{kNs, "empty"}), ""), 0);
+    ASSERT_EQ(
+        raw.Put("objects", key_layout::EncodeObjectKey(ObjectKey{kNs, "random"}), random_bytes), 0);
+    ASSERT_EQ(raw.Put("objects", key_layout::EncodeObjectKey(ObjectKey{kNs, "truncated"}),
                       valid->substr(0, valid->size() / 2)),
               0);
   }

@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/key.h"
+#include "storage/key_layout.h"
 #include "storage/lmdb/lmdb_engine.h"
 #include "tests/support/temp_dir.h"
 
@@ -29,14 +30,8 @@ constexpr ActorId kActor = 7;
 constexpr size_t kSync = 0;
 constexpr size_t kFlush = 1;
 
-// The LMDB objects key: an independent statement of the order Scan keeps.
-std::string RawKey(const ObjectKey& k) {
-  std::string out;
-  const uint64_t h = KeyHash(k.ns, k.key);
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(h >> shift));
-  out.push_back(static_cast<char>(k.ns.size()));
-  return out + k.ns + k.key;
-}
+// The LMDB objects key, whose byte order is the order Scan keeps.
+std::string RawKey(const ObjectKey& k) { return key_layout::EncodeObjectKey(k); }
 
 std::vector<std::string> Values(const SiblingSet& s) {
   std::vector<std::string> out;
@@ -205,8 +200,10 @@ TEST_F(NamespaceRouterTest, ScanIsOneHashOrderedPaginationOverBothEngines) {
 
 TEST_F(NamespaceRouterTest, ScanPageCutsAtLimitWithMoreAndReturnsValues) {
   for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE(Put(*router_, {"carts", "c" + std::to_string(i)}, "sync-" + std::to_string(i)).ok());
-    ASSERT_TRUE(Put(*router_, {"guest", "g" + std::to_string(i)}, "flush-" + std::to_string(i)).ok());
+    ASSERT_TRUE(
+        Put(*router_, {"carts", "c" + std::to_string(i)}, "sync-" + std::to_string(i)).ok());
+    ASSERT_TRUE(
+        Put(*router_, {"guest", "g" + std::to_string(i)}, "flush-" + std::to_string(i)).ok());
   }
   auto page = router_->Scan(0, UINT64_MAX, nullptr, 20);
   ASSERT_TRUE(page.ok());
@@ -303,7 +300,8 @@ TEST_F(NamespaceRouterTest, HintsRouteListInKeyOrderAndCombine) {
   hints.Drop("n3", {"guest", "only"}, [&](Status s) { dropped.set_value(s); });
   ASSERT_TRUE(dropped.get_future().get().ok());
   std::promise<Status> removed;
-  hints.RemoveDelivered("n2", {"carts", "c0"}, StateOf("c"), [&](Status s) { removed.set_value(s); });
+  hints.RemoveDelivered("n2", {"carts", "c0"}, StateOf("c"),
+                        [&](Status s) { removed.set_value(s); });
   ASSERT_TRUE(removed.get_future().get().ok());
   EXPECT_EQ(sync_->hints().List("n2", 100)->size(), 14u);
   EXPECT_TRUE(flush_->hints().List("n3", 100)->empty());

@@ -53,7 +53,8 @@ std::string Header(const char (&magic)[2], uint16_t version) {
 }
 
 // Header + a single-segment flat array holding `segment`.
-std::string FrameRaw(const char (&magic)[2], uint16_t version, const std::vector<uint64_t>& segment) {
+std::string FrameRaw(const char (&magic)[2], uint16_t version,
+                     const std::vector<uint64_t>& segment) {
   return Header(magic, version) + FlatArray(segment);
 }
 
@@ -70,12 +71,12 @@ std::string FrameBuilder(const char (&magic)[2], capnp::MessageBuilder& builder)
 // message of ~7n + blob words that reads as n * blob words.
 std::string SharedBlobRecord(uint32_t n, uint32_t blob_words) {
   std::vector<uint64_t> w;
-  w.push_back(StructPointer(0, 0, 2));              // 0: root -> 1
-  w.push_back(ListPointer(1, 7, 2));                // 1: context -> 3
-  w.push_back(ListPointer(3, 7, 7ull * n));         // 2: siblings -> 6
-  w.push_back(StructPointer(1, 2, 0));              // 3: tag, 1 element
-  w.push_back(1);                                   // 4: actor
-  w.push_back(n);                                   // 5: counter
+  w.push_back(StructPointer(0, 0, 2));                        // 0: root -> 1
+  w.push_back(ListPointer(1, 7, 2));                          // 1: context -> 3
+  w.push_back(ListPointer(3, 7, 7ull * n));                   // 2: siblings -> 6
+  w.push_back(StructPointer(1, 2, 0));                        // 3: tag, 1 element
+  w.push_back(1);                                             // 4: actor
+  w.push_back(n);                                             // 5: counter
   w.push_back(StructPointer(static_cast<int32_t>(n), 6, 1));  // 6: tag, n elements
   const size_t blob_at = 7 + 7ull * n;
   for (uint32_t i = 0; i < n; ++i) {
@@ -130,8 +131,8 @@ TEST(RecordCodecTest, RandomStatesRoundTripInOneSegment) {
   // The generator reaches the interesting shapes.
   EXPECT_GE(siblings_max, 8u);
   EXPECT_GT(tombstones, 0u);
-  std::printf("random states: up to %zu siblings, %zu tombstones, up to %zu bytes\n",
-              siblings_max, tombstones, bytes_max);
+  std::printf("random states: up to %zu siblings, %zu tombstones, up to %zu bytes\n", siblings_max,
+              tombstones, bytes_max);
 }
 
 TEST(RecordCodecTest, TombstonesAndExpiriesArePreserved) {
@@ -187,8 +188,8 @@ TEST(RecordCodecTest, MultiSegmentMessageDecodes) {
     const Sibling& s = set.siblings()[i];
     sibs[i].setActor(s.dot.actor);
     sibs[i].setCounter(s.dot.counter);
-    sibs[i].setValue(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.value.data()),
-                                         s.value.size()));
+    sibs[i].setValue(
+        capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.value.data()), s.value.size()));
     sibs[i].setTombstone(s.tombstone);
     sibs[i].setWriteId(s.write_id);
     sibs[i].setTimestampMs(s.timestamp_ms);
@@ -213,7 +214,8 @@ TEST(RecordCodecTest, DecodesAtEveryAlignment) {
     SCOPED_TRACE("offset=" + std::to_string(offset));
     std::string buffer(offset, 'x');
     buffer += bytes + token + "trailing";
-    Result<SiblingSet> decoded = DecodeSiblingSet(std::string_view(buffer).substr(offset, bytes.size()));
+    Result<SiblingSet> decoded =
+        DecodeSiblingSet(std::string_view(buffer).substr(offset, bytes.size()));
     ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
     EXPECT_EQ(*decoded, set);
     Result<VersionVector> vv =
@@ -370,8 +372,9 @@ TEST(RecordCodecTest, BrokenInvariantsAreCorruption) {
     for (unsigned i = 0; i < sibs.size(); ++i) {
       sibs[i].setActor(c.siblings[i].dot.actor);
       sibs[i].setCounter(c.siblings[i].dot.counter);
-      sibs[i].setValue(capnp::Data::Reader(
-          reinterpret_cast<const kj::byte*>(c.siblings[i].value.data()), c.siblings[i].value.size()));
+      sibs[i].setValue(
+          capnp::Data::Reader(reinterpret_cast<const kj::byte*>(c.siblings[i].value.data()),
+                              c.siblings[i].value.size()));
       sibs[i].setTombstone(c.siblings[i].tombstone);
     }
     Result<SiblingSet> decoded = DecodeSiblingSet(FrameBuilder(kSiblingSetMagic, builder));
@@ -401,10 +404,10 @@ TEST(RecordCodecTest, OverlappingPointersHitTraversalLimit) {
 // tight traversal limit decode would allocate ~300 MB of Siblings.
 TEST(RecordCodecTest, HugeListClaimHitsTraversalLimit) {
   const std::vector<uint64_t> words = {
-      StructPointer(0, 0, 2),          // root -> struct of 2 pointers
-      0,                               // context: null (empty)
-      ListPointer(0, 7, 0),            // siblings: inline composite, 0 words
-      StructPointer(1 << 22, 0, 0),    // tag: 4M elements of 0 words each
+      StructPointer(0, 0, 2),        // root -> struct of 2 pointers
+      0,                             // context: null (empty)
+      ListPointer(0, 7, 0),          // siblings: inline composite, 0 words
+      StructPointer(1 << 22, 0, 0),  // tag: 4M elements of 0 words each
   };
   Result<SiblingSet> decoded = DecodeSiblingSet(FrameRaw(kSiblingSetMagic, 1, words));
   ASSERT_FALSE(decoded.ok());
@@ -413,8 +416,8 @@ TEST(RecordCodecTest, HugeListClaimHitsTraversalLimit) {
       << decoded.status().message();
 
   // A list that claims more words than the message holds.
-  const std::vector<uint64_t> beyond = {
-      StructPointer(0, 0, 2), 0, ListPointer(0, 7, 7000), StructPointer(1000, 6, 1)};
+  const std::vector<uint64_t> beyond = {StructPointer(0, 0, 2), 0, ListPointer(0, 7, 7000),
+                                        StructPointer(1000, 6, 1)};
   decoded = DecodeSiblingSet(FrameRaw(kSiblingSetMagic, 1, beyond));
   ASSERT_FALSE(decoded.ok());
   EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
@@ -446,8 +449,9 @@ TEST(RecordCodecTest, DeepNestingInUnknownFieldIsNotFollowed) {
 TEST(RecordCodecTest, CartSizedValueIsCompact) {
   std::string cart;
   for (int line = 0; line < 20; ++line) {
-    std::string row = "sku-" + std::to_string(100000 + line) + " qty=" + std::to_string(line % 5 + 1) +
-                      " added_ms=1700000000" + std::to_string(100 + line) + " note=";
+    std::string row = "sku-" + std::to_string(100000 + line) +
+                      " qty=" + std::to_string(line % 5 + 1) + " added_ms=1700000000" +
+                      std::to_string(100 + line) + " note=";
     row.resize(75, 'x');
     cart += row;
   }

@@ -74,8 +74,8 @@ class History {
       w.write_id = static_cast<uint64_t>(c.last_write) + 1;
       ModelReplica& coord = replicas_[static_cast<size_t>(c.last_replica)];
       const bool held = HoldsWrite(coord.state, c.last_write);
-      const WriteOutcome out = coord.state.ApplyWrite(w, ActorOf(c.last_replica),
-                                                      coord.counter_floor);
+      const WriteOutcome out =
+          coord.state.ApplyWrite(w, ActorOf(c.last_replica), coord.counter_floor);
       if (held && !out.deduplicated) return Fail(why, "retry of a held write added a sibling");
       if (held && coord.state.size() > before) return Fail(why, "retry grew the sibling set");
       if (!out.deduplicated) {

@@ -1,5 +1,6 @@
-// Goal: SiblingSet obeys DESIGN.md §3's rules on hand-picked cases, most of
-// all the one that loses a write with plain per-coordinator vector clocks.
+// Goal: SiblingSet obeys the rules of docs/design.md, 'Versions: dotted version vector sets', on
+// hand-picked cases, most of all the one that loses a write with plain per-coordinator vector
+// clocks.
 #include "storage/sibling_set.h"
 
 #include <gtest/gtest.h>

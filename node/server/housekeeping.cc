@@ -9,8 +9,6 @@ namespace trolley {
 namespace {
 
 constexpr auto kTickInterval = std::chrono::milliseconds(5);
-constexpr auto kSweepInterval = std::chrono::minutes(10);
-constexpr uint64_t kTombstoneGraceMs = 7ull * 24 * 3600 * 1000;
 constexpr auto kShutdownGrace = std::chrono::seconds(2);
 
 }  // namespace
@@ -37,10 +35,10 @@ void Server::Impl::ArmTick() {
 }
 
 void Server::Impl::ArmSweep() {
-  sweep_timer.expires_after(kSweepInterval);
+  sweep_timer.expires_after(std::chrono::milliseconds(config.sweep_interval_ms));
   sweep_timer.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
-    router->Sweep(kTombstoneGraceMs, [](Result<SweepReport> r) {
+    router->Sweep(config.tombstone_grace_ms, [](Result<SweepReport> r) {
       if (!r.ok()) {
         spdlog::error("sweep.failed error=\"{}\"", r.status().ToString());
       } else if (r->expired_removed + r->tombstones_purged > 0) {

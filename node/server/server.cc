@@ -124,6 +124,9 @@ Status Server::Impl::OpenEngines() {
     options.flush_interval_ms = config.flush_interval_ms;
     options.map_size_mb = config.map_size_mb;
     options.map_size_max_mb = config.map_size_max_mb;
+    options.siblings_max = config.siblings_max;
+    options.object_bytes_max = config.object_bytes_max;
+    options.max_readers = static_cast<unsigned>(config.max_readers);
     options.clock = &clock;
     options.completion_executor = [this](std::function<void()> fn) {
       asio::post(io, std::move(fn));
@@ -162,6 +165,9 @@ Status Server::Impl::CreateNode() {
   options.replica_timeout_ms = config.replica_timeout_ms;
   options.hints_max = config.hints_max;
   options.hint_age_max_ms = config.hint_age_max_ms;
+  options.ping_interval_ms = config.ping_interval_ms;
+  options.hint_delivery_interval_ms = config.hint_delivery_interval_ms;
+  options.hint_backoff_max_ms = config.hint_backoff_max_ms;
   auto created = Node::Create(options, NodeEnv{this, &clock, router.get(), &random, &logger},
                               std::move(*ring));
   if (!created.ok()) return created.status();

@@ -38,9 +38,9 @@ Result<std::unique_ptr<Node>> Node::Create(NodeOptions options, NodeEnv env, Rin
   }
   for (const NamespaceOptions& ns : options.namespaces) {
     if (ns.n < 1 || ns.r < 1 || ns.w < 1 || ns.r > ns.n || ns.w > ns.n) {
-      return Status::InvalidArgument("namespace '" + ns.name + "': need 1 <= r <= n and 1 <= w <= n, got n=" +
-                                     std::to_string(ns.n) + " r=" + std::to_string(ns.r) +
-                                     " w=" + std::to_string(ns.w));
+      return Status::InvalidArgument(
+          "namespace '" + ns.name + "': need 1 <= r <= n and 1 <= w <= n, got n=" +
+          std::to_string(ns.n) + " r=" + std::to_string(ns.r) + " w=" + std::to_string(ns.w));
     }
   }
   return std::unique_ptr<Node>(new Node(std::move(options), env, std::move(ring)));
@@ -142,29 +142,29 @@ void Node::OnPeerUnreachable(const std::string& node) {
 
 void Node::OnMessage(const Endpoint& from, Message message) {
   if (from.IsNode()) MarkHeard(from.node);
-  std::visit(Overloaded{
-                 [&](ClientPut& m) { OnClientPut(from, std::move(m)); },
-                 [&](ClientGet& m) { OnClientGet(from, std::move(m)); },
-                 [&](ReplicaWrite& m) { OnReplicaWrite(from, std::move(m)); },
-                 [&](ReplicaWriteReply& m) { OnReplicaWriteReply(from, m); },
-                 [&](ReplicaGet& m) { OnReplicaGet(from, m); },
-                 [&](ReplicaGetReply& m) { OnReplicaGetReply(from, m); },
-                 [&](ClientPutReply& m) { OnForwardedReply(from, std::move(m)); },
-                 [&](ClientGetReply& m) { OnForwardedReply(from, std::move(m)); },
-                 [&](RingInfoRequest& m) { OnRingInfoRequest(from, m); },
-                 [&](StatusRequest& m) { OnStatusRequest(from, m); },
-                 [&](Ping& m) { env_.transport->Send(from, Pong{m.nonce}); },
-                 [&](Pong&) {},
-                 [&](ErrorReply& m) {
-                   Log(LogLevel::kWarn, "peer.error_reply from=" + from.node +
-                                            " message=" + m.message);
-                 },
-                 [&](auto&) {
-                   Log(LogLevel::kWarn, "node.unexpected_message type=" +
-                                            std::string(MessageName(Message(message))));
-                 },
-             },
-             message);
+  std::visit(
+      Overloaded{
+          [&](ClientPut& m) { OnClientPut(from, std::move(m)); },
+          [&](ClientGet& m) { OnClientGet(from, std::move(m)); },
+          [&](ReplicaWrite& m) { OnReplicaWrite(from, std::move(m)); },
+          [&](ReplicaWriteReply& m) { OnReplicaWriteReply(from, m); },
+          [&](ReplicaGet& m) { OnReplicaGet(from, m); },
+          [&](ReplicaGetReply& m) { OnReplicaGetReply(from, m); },
+          [&](ClientPutReply& m) { OnForwardedReply(from, std::move(m)); },
+          [&](ClientGetReply& m) { OnForwardedReply(from, std::move(m)); },
+          [&](RingInfoRequest& m) { OnRingInfoRequest(from, m); },
+          [&](StatusRequest& m) { OnStatusRequest(from, m); },
+          [&](Ping& m) { env_.transport->Send(from, Pong{m.nonce}); },
+          [&](Pong&) {},
+          [&](ErrorReply& m) {
+            Log(LogLevel::kWarn, "peer.error_reply from=" + from.node + " message=" + m.message);
+          },
+          [&](auto&) {
+            Log(LogLevel::kWarn,
+                "node.unexpected_message type=" + std::string(MessageName(Message(message))));
+          },
+      },
+      message);
 }
 
 // ---- forwarding ----
@@ -188,7 +188,7 @@ bool Node::Forward(const Endpoint& from, RequestId client_id, const PreferenceLi
                                     now,
                                     std::move(original)};
     env_.transport->Send(Endpoint{primary.name, 0}, std::move(request));
-    ++stats_.forwarded;
+    m_.forwarded.Increment();
     return true;
   }
   return false;  // no primary reachable: coordinate here
@@ -200,28 +200,28 @@ void Node::Reroute(ForwardOp op, uint64_t now) {
   // coordinated here.
   const uint64_t left_ms =
       op.deadline_ns > now ? std::max<uint64_t>(1, (op.deadline_ns - now) / kNsPerMs) : 1;
-  std::visit(Overloaded{[&](ClientPut& m) {
-                          m.timeout_ms = static_cast<uint32_t>(std::min<uint64_t>(left_ms, UINT32_MAX));
-                          OnClientPut(op.client, std::move(m));
-                        },
-                        [&](ClientGet& m) {
-                          m.timeout_ms = static_cast<uint32_t>(std::min<uint64_t>(left_ms, UINT32_MAX));
-                          OnClientGet(op.client, std::move(m));
-                        },
-                        [](auto&) { TROLLEY_ASSERT(false); }},
-             op.request);
+  std::visit(
+      Overloaded{[&](ClientPut& m) {
+                   m.timeout_ms = static_cast<uint32_t>(std::min<uint64_t>(left_ms, UINT32_MAX));
+                   OnClientPut(op.client, std::move(m));
+                 },
+                 [&](ClientGet& m) {
+                   m.timeout_ms = static_cast<uint32_t>(std::min<uint64_t>(left_ms, UINT32_MAX));
+                   OnClientGet(op.client, std::move(m));
+                 },
+                 [](auto&) { TROLLEY_ASSERT(false); }},
+      op.request);
 }
 
 void Node::OnForwardedReply(const Endpoint& from, Message reply) {
-  const RequestId id = std::visit(Overloaded{[](ClientPutReply& m) { return m.id; },
-                                             [](ClientGetReply& m) { return m.id; },
-                                             [](auto&) { return RequestId{}; }},
-                                  reply);
+  const RequestId id = std::visit(
+      Overloaded{[](ClientPutReply& m) { return m.id; }, [](ClientGetReply& m) { return m.id; },
+                 [](auto&) { return RequestId{}; }},
+      reply);
   auto it = forwards_.find(id.value);
   if (it == forwards_.end() || it->second.to != from.node) return;  // late or stray
   std::visit(Overloaded{[&](ClientPutReply& m) { m.id = it->second.client_id; },
-                        [&](ClientGetReply& m) { m.id = it->second.client_id; },
-                        [](auto&) {}},
+                        [&](ClientGetReply& m) { m.id = it->second.client_id; }, [](auto&) {}},
              reply);
   env_.transport->Send(it->second.client, std::move(reply));
   forwards_.erase(it);
@@ -259,8 +259,8 @@ void Node::TickForwards(uint64_t now) {
 // ---- put, as coordinator ----
 
 Result<Node::RequestPlan> Node::PlanRequest(const std::string& ns_name, const std::string& key,
-                                           std::string_view quorum_name, uint32_t quorum_asked,
-                                           uint32_t timeout_ms) const {
+                                            std::string_view quorum_name, uint32_t quorum_asked,
+                                            uint32_t timeout_ms) const {
   const NamespaceOptions* ns = FindNamespace(ns_name);
   if (ns == nullptr) return Status::InvalidArgument("unknown namespace '" + ns_name + "'");
   RequestPlan plan;
@@ -280,8 +280,8 @@ Result<Node::RequestPlan> Node::PlanRequest(const std::string& ns_name, const st
 void Node::OnClientPut(const Endpoint& from, ClientPut m) {
   Result<RequestPlan> planned = PlanRequest(m.ns, m.key, "w", m.w, m.timeout_ms);
   if (!planned.ok()) {
-    env_.transport->Send(from, ClientPutReply{m.id, planned.status().code(),
-                                              planned.status().message(), {}});
+    env_.transport->Send(
+        from, ClientPutReply{m.id, planned.status().code(), planned.status().message(), {}});
     return;
   }
   RequestPlan& plan = *planned;
@@ -299,7 +299,8 @@ void Node::OnClientPut(const Endpoint& from, ClientPut m) {
   op.key = ObjectKey{m.ns, m.key};
   op.w = w;
   op.pref = std::move(pref);
-  op.deadline_ns = Now() + timeout_ms * kNsPerMs;
+  op.start_ns = Now();
+  op.deadline_ns = op.start_ns + timeout_ms * kNsPerMs;
 
   WriteIntent intent;
   intent.context = std::move(m.context);
@@ -336,7 +337,7 @@ void Node::LocalPutDone(uint64_t op_id, Result<SiblingSet> result) {
   if (!result.ok()) {
     if (!op.decided) {
       ReplyPut(op, result.status().code(), "local write failed: " + result.status().message());
-      ++stats_.puts_failed;
+      m_.puts_failed.Increment();
       puts_.erase(it);
       return;
     }
@@ -410,7 +411,7 @@ void Node::Replicate(uint64_t op_id, PutOp& op) {
 void Node::SendToTarget(uint64_t op_id, PutOp& op, PutTarget target) {
   target.sent_ns = Now();
   ReplicaWrite write{RequestId{op_id}, op.key.ns, op.key.key, op.state, target.hint_for};
-  if (!target.hint_for.empty()) ++stats_.fallback_writes;
+  if (!target.hint_for.empty()) m_.fallback_writes.Increment();
   env_.transport->Send(Endpoint{target.node, 0}, std::move(write));
   op.targets.push_back(std::move(target));
 }
@@ -434,13 +435,13 @@ bool Node::SettlePut(PutOp& op) {
     switch (op.quorum->Decision()) {
       case QuorumDecision::kSucceeded:
         ReplyPut(op, StatusCode::kOk, "");
-        ++stats_.puts_ok;
+        m_.puts_ok.Increment();
         break;
       case QuorumDecision::kFailed:
         ReplyPut(op, StatusCode::kUnavailable,
                  "only " + std::to_string(op.quorum->acks()) + " of w=" + std::to_string(op.w) +
                      " replicas acknowledged; the write is kept as hints and may still appear");
-        ++stats_.puts_failed;
+        m_.puts_failed.Increment();
         break;
       case QuorumDecision::kPending:
         break;
@@ -454,8 +455,10 @@ bool Node::SettlePut(PutOp& op) {
 void Node::ReplyPut(PutOp& op, StatusCode code, std::string message) {
   if (op.replied) return;
   op.replied = true;
-  env_.transport->Send(op.client, ClientPutReply{op.client_id, code, std::move(message),
-                                                 code == StatusCode::kOk ? op.state : SiblingSet()});
+  m_.put_latency_us.Record((Now() - op.start_ns) / 1000);
+  env_.transport->Send(op.client,
+                       ClientPutReply{op.client_id, code, std::move(message),
+                                      code == StatusCode::kOk ? op.state : SiblingSet()});
 }
 
 void Node::OnReplicaWriteReply(const Endpoint& from, const ReplicaWriteReply& m) {
@@ -470,7 +473,7 @@ void Node::OnReplicaWriteReply(const Endpoint& from, const ReplicaWriteReply& m)
       return;
     }
     peer.hint_backoff_ms = 0;
-    ++stats_.hints_delivered;
+    m_.hints_delivered.Increment();
     env_.engine->hints().RemoveDelivered(delivery.target, delivery.key, delivery.state,
                                          [this](Status s) {
                                            if (s.ok() && hint_count_ > 0) --hint_count_;
@@ -543,14 +546,14 @@ void Node::StoreHint(const std::string& target, const ObjectKey& key, const Sibl
     return;
   }
   if (hint_count_ >= options_.hints_max) {
-    ++stats_.hints_dropped;
+    m_.hints_dropped.Increment();
     Log(LogLevel::kError, "hint.dropped target=" + target + " key=" + KeyName(key) +
                               " reason=store_full hints_max=" + std::to_string(options_.hints_max));
     if (then) then(Status::Busy("hint store full (hints_max)"));
     return;
   }
   ++hint_count_;
-  ++stats_.hints_stored;
+  m_.hints_stored.Increment();
   env_.engine->hints().Add(Hint{target, key, state, env_.clock->NowWallMs()},
                            [this, target, key, then = std::move(then)](Status s) {
                              if (!s.ok()) {
@@ -565,7 +568,8 @@ void Node::StoreHint(const std::string& target, const ObjectKey& key, const Sibl
 void Node::HintDeliveryFailed(const std::string& target) {
   PeerState& peer = peers_[target];
   const uint64_t base = std::max<uint64_t>(options_.hint_delivery_interval_ms, 1);
-  peer.hint_backoff_ms = std::min(std::max(peer.hint_backoff_ms * 2, base), options_.hint_backoff_max_ms);
+  peer.hint_backoff_ms =
+      std::min(std::max(peer.hint_backoff_ms * 2, base), options_.hint_backoff_max_ms);
   const uint64_t jitter = env_.random->Uniform(peer.hint_backoff_ms / 2 + 1);
   peer.next_hint_round_ns = Now() + (peer.hint_backoff_ms + jitter) * kNsPerMs;
 }
@@ -597,10 +601,10 @@ void Node::TickHints(uint64_t now) {
     if (!hints.ok()) continue;
     for (Hint& hint : *hints) {
       if (wall_ms > hint.created_ms + options_.hint_age_max_ms) {
-        ++stats_.hints_dropped;
-        Log(LogLevel::kError, "hint.dropped target=" + target + " key=" + KeyName(hint.key) +
-                                  " reason=age hint_age_max_ms=" +
-                                  std::to_string(options_.hint_age_max_ms));
+        m_.hints_dropped.Increment();
+        Log(LogLevel::kError,
+            "hint.dropped target=" + target + " key=" + KeyName(hint.key) +
+                " reason=age hint_age_max_ms=" + std::to_string(options_.hint_age_max_ms));
         env_.engine->hints().Drop(target, hint.key, [this](Status s) {
           if (s.ok() && hint_count_ > 0) --hint_count_;
         });
@@ -623,8 +627,8 @@ void Node::TickHints(uint64_t now) {
 void Node::OnClientGet(const Endpoint& from, ClientGet m) {
   Result<RequestPlan> planned = PlanRequest(m.ns, m.key, "r", m.r, m.timeout_ms);
   if (!planned.ok()) {
-    env_.transport->Send(from, ClientGetReply{m.id, planned.status().code(),
-                                              planned.status().message(), {}});
+    env_.transport->Send(
+        from, ClientGetReply{m.id, planned.status().code(), planned.status().message(), {}});
     return;
   }
   const RequestPlan& plan = *planned;
@@ -639,8 +643,9 @@ void Node::OnClientGet(const Endpoint& from, ClientGet m) {
     if (IsUp(p.name)) targets.push_back(p.name);
   }
   if (targets.size() < r) {
-    ++stats_.gets_failed;
-    env_.transport->Send(from, ClientGetReply{m.id, StatusCode::kUnavailable,
+    m_.gets_failed.Increment();
+    env_.transport->Send(from, ClientGetReply{m.id,
+                                              StatusCode::kUnavailable,
                                               "only " + std::to_string(targets.size()) +
                                                   " replicas reachable, r=" + std::to_string(r),
                                               {}});
@@ -689,12 +694,12 @@ void Node::FinishGetIfDecided(uint64_t op_id, GetOp& op) {
       case QuorumDecision::kSucceeded: {
         const bool absent = op.quorum->merged().Visible(env_.clock->NowWallMs()).empty();
         ReplyGet(op, absent ? StatusCode::kNotFound : StatusCode::kOk, "");
-        ++stats_.gets_ok;
+        m_.gets_ok.Increment();
         break;
       }
       case QuorumDecision::kFailed:
         ReplyGet(op, StatusCode::kUnavailable, "fewer than r replicas answered");
-        ++stats_.gets_failed;
+        m_.gets_failed.Increment();
         break;
       case QuorumDecision::kPending:
         break;
@@ -709,18 +714,19 @@ void Node::FinishGetIfDecided(uint64_t op_id, GetOp& op) {
 void Node::ReplyGet(GetOp& op, StatusCode code, std::string message) {
   if (op.replied) return;
   op.replied = true;
+  m_.get_latency_us.Record((Now() - op.sent_ns) / 1000);
   // The state goes back even when every sibling is a tombstone: its context
   // lets the client write over the delete.
-  env_.transport->Send(op.client, ClientGetReply{op.client_id, code, std::move(message),
-                                                 code == StatusCode::kUnavailable ||
-                                                         code == StatusCode::kTimeout
-                                                     ? SiblingSet()
-                                                     : op.quorum->merged()});
+  env_.transport->Send(
+      op.client, ClientGetReply{op.client_id, code, std::move(message),
+                                code == StatusCode::kUnavailable || code == StatusCode::kTimeout
+                                    ? SiblingSet()
+                                    : op.quorum->merged()});
 }
 
 void Node::ReadRepair(const GetOp& op) {
   for (const std::string& target : op.quorum->RepairTargets()) {
-    ++stats_.read_repairs;
+    m_.read_repairs.Increment();
     if (target == options_.node_id) {
       env_.engine->Merge(op.key, op.quorum->merged(), [](Result<SiblingSet>) {});
     } else {
@@ -743,7 +749,8 @@ void Node::TickGets(uint64_t now) {
       Suspect(t, "replica read timed out");
       op.quorum->AddFailure(t);
     }
-    if (now >= op.deadline_ns) ReplyGet(op, StatusCode::kTimeout, "r replicas did not answer in time");
+    if (now >= op.deadline_ns)
+      ReplyGet(op, StatusCode::kTimeout, "r replicas did not answer in time");
     FinishGetIfDecided(id, op);
   }
 }
@@ -784,8 +791,8 @@ void Node::OnReplicaGet(const Endpoint& from, const ReplicaGet& m) {
   } else if (local.status().IsNotFound()) {
     env_.transport->Send(from, ReplicaGetReply{m.id, StatusCode::kNotFound, "", {}, false});
   } else {
-    env_.transport->Send(from, ReplicaGetReply{m.id, local.status().code(),
-                                               local.status().message(), {}, false});
+    env_.transport->Send(
+        from, ReplicaGetReply{m.id, local.status().code(), local.status().message(), {}, false});
   }
 }
 
@@ -857,16 +864,7 @@ void Node::OnStatusRequest(const Endpoint& from, const StatusRequest& m) {
     }
     reply.peers.push_back(std::move(peer));
   }
-  reply.puts_ok = stats_.puts_ok;
-  reply.puts_failed = stats_.puts_failed;
-  reply.gets_ok = stats_.gets_ok;
-  reply.gets_failed = stats_.gets_failed;
-  reply.forwarded = stats_.forwarded;
-  reply.hints_stored = stats_.hints_stored;
-  reply.hints_delivered = stats_.hints_delivered;
-  reply.hints_dropped = stats_.hints_dropped;
-  reply.read_repairs = stats_.read_repairs;
-  reply.fallback_writes = stats_.fallback_writes;
+  reply.counters = metrics_.CounterValues();
   reply.code = failed.code();
   reply.message = failed.message();
   if (reply.message.size() > kStatusMessageBytesMax) reply.message.resize(kStatusMessageBytesMax);

@@ -61,6 +61,7 @@
 
 #include "node/env.h"
 #include "node/get_quorum.h"
+#include "node/node_metrics.h"
 #include "node/put_quorum.h"
 #include "ring/preference_list.h"
 #include "ring/ring.h"
@@ -88,20 +89,14 @@ struct NodeOptions {
   std::vector<NamespaceOptions> namespaces;
   // node id -> "host:port", for RingInfo replies (clients route with it).
   std::vector<std::pair<std::string, std::string>> member_addresses;
-  uint64_t request_timeout_ms = 2000;      // default client request deadline
-  uint64_t replica_timeout_ms = 500;       // silent replica -> suspected, replaced
-  uint64_t ping_interval_ms = 500;         // probe suspected peers
+  uint64_t request_timeout_ms = 2000;  // default client request deadline
+  uint64_t replica_timeout_ms = 500;   // silent replica -> suspected, replaced
+  uint64_t ping_interval_ms = 500;     // probe suspected peers
   uint64_t hint_delivery_interval_ms = 200;
   uint64_t hint_backoff_max_ms = 10'000;
-  size_t hint_batch_max = 64;              // hints in flight per target
-  uint64_t hints_max = 1'000'000;          // stored hints; more are refused and logged
+  size_t hint_batch_max = 64;      // hints in flight per target
+  uint64_t hints_max = 1'000'000;  // stored hints; more are refused and logged
   uint64_t hint_age_max_ms = 7ull * 24 * 3600 * 1000;
-};
-
-struct NodeStats {
-  uint64_t puts_ok = 0, puts_failed = 0, gets_ok = 0, gets_failed = 0;
-  uint64_t forwarded = 0, hints_stored = 0, hints_delivered = 0, hints_dropped = 0;
-  uint64_t read_repairs = 0, fallback_writes = 0;
 };
 
 // The actor id for one incarnation of a node's data (DESIGN.md §3 rule 6).
@@ -121,7 +116,8 @@ class Node {
   void OnPeerUnreachable(const std::string& node);
 
   bool IsUp(const std::string& node) const;
-  const NodeStats& stats() const { return stats_; }
+  // Every counter and latency histogram of this node (node/node_metrics.h).
+  const MetricRegistry& metrics() const { return metrics_; }
   const Ring& ring() const { return ring_; }
   ActorId actor() const { return actor_; }
   // Requests still tracked (for tests: everything settles to zero).
@@ -144,6 +140,7 @@ class Node {
     std::optional<PutQuorum> quorum;
     std::vector<PutTarget> targets;
     std::set<std::string> used;  // nodes already asked
+    uint64_t start_ns = 0;
     uint64_t deadline_ns = 0;
     bool replied = false;
     // The local engine decided the new state (`state`): replication has
@@ -253,7 +250,7 @@ class Node {
   Ring ring_;
   ActorId actor_ = 0;
   uint64_t last_id_ = 0;
-  std::map<uint64_t, PutOp> puts_;      // by the id used toward replicas
+  std::map<uint64_t, PutOp> puts_;  // by the id used toward replicas
   std::map<uint64_t, GetOp> gets_;
   std::map<uint64_t, ForwardOp> forwards_;
   std::map<uint64_t, HintDelivery> deliveries_;
@@ -267,7 +264,8 @@ class Node {
     uint32_t replicated = 0;
   };
   std::optional<RingShare> ring_share_;
-  NodeStats stats_;
+  MetricRegistry metrics_;
+  NodeMetrics m_{metrics_};
 };
 
 }  // namespace trolley

@@ -8,6 +8,9 @@ namespace {
 Counter& C(MetricRegistry& r, std::string_view name, const char* help) {
   return r.AddCounter(std::string(name), help);
 }
+Gauge& G(MetricRegistry& r, std::string_view name, const char* help) {
+  return r.AddGauge(std::string(name), help);
+}
 
 }  // namespace
 
@@ -25,6 +28,13 @@ NodeMetrics::NodeMetrics(MetricRegistry& r)
       read_repairs(C(r, metric::kReadRepairs, "Replicas sent a merged state after a get.")),
       fallback_writes(C(r, metric::kFallbackWrites,
                         "Replica writes sent to a fallback standing in for a primary.")),
+      puts_in_flight(G(r, metric::kPutsInFlight, "Puts being coordinated.")),
+      gets_in_flight(G(r, metric::kGetsInFlight, "Gets being coordinated.")),
+      forwards_in_flight(G(r, metric::kForwardsInFlight, "Forwarded requests awaiting a reply.")),
+      hint_deliveries_in_flight(
+          G(r, metric::kHintDeliveriesInFlight, "Hints sent to their owner, not yet answered.")),
+      replica_requests_in_flight(
+          G(r, metric::kReplicaRequestsInFlight, "Replica writes received and not yet answered.")),
       put_latency_us(r.AddHistogram(std::string(metric::kPutLatencyUs),
                                     "Client put latency at the coordinator, microseconds.")),
       get_latency_us(r.AddHistogram(std::string(metric::kGetLatencyUs),

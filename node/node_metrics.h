@@ -6,8 +6,10 @@
 // the simulator's report sums them by name (metric::k* below). See
 // docs/design.md, 'The node core'.
 //
-// Who drives it: the node's modules bump the counters and record coordinator latencies measured
-// with the node's Clock. Threading: the node's driver thread only.
+// Who drives it: the node's modules bump the counters, keep the in-flight
+// gauges equal to the size of their maps (checked by their
+// CheckInvariants()), and record coordinator latencies measured with the
+// node's Clock. Threading: the node's driver thread only.
 #pragma once
 
 #include <string_view>
@@ -28,6 +30,12 @@ inline constexpr std::string_view kHintsDelivered = "hints_delivered";
 inline constexpr std::string_view kHintsDropped = "hints_dropped";
 inline constexpr std::string_view kReadRepairs = "read_repairs";
 inline constexpr std::string_view kFallbackWrites = "fallback_writes";
+// Gauges: work in flight, one per module that tracks requests.
+inline constexpr std::string_view kPutsInFlight = "puts_in_flight";
+inline constexpr std::string_view kGetsInFlight = "gets_in_flight";
+inline constexpr std::string_view kForwardsInFlight = "forwards_in_flight";
+inline constexpr std::string_view kHintDeliveriesInFlight = "hint_deliveries_in_flight";
+inline constexpr std::string_view kReplicaRequestsInFlight = "replica_requests_in_flight";
 // Histograms: client request latency at the coordinator, in microseconds,
 // from the request's arrival to its reply (ok or not).
 inline constexpr std::string_view kPutLatencyUs = "put_latency_us";
@@ -47,6 +55,11 @@ struct NodeMetrics {
   Counter& hints_dropped;
   Counter& read_repairs;
   Counter& fallback_writes;
+  Gauge& puts_in_flight;
+  Gauge& gets_in_flight;
+  Gauge& forwards_in_flight;
+  Gauge& hint_deliveries_in_flight;
+  Gauge& replica_requests_in_flight;
   LatencyHistogram& put_latency_us;
   LatencyHistogram& get_latency_us;
 };

@@ -151,6 +151,8 @@ struct Cluster::SimNode {
   uint32_t tick_generation = 0;
   bool up = false;
   bool paused = false;
+  // Its Node ran during the current event (CheckTouchedInvariants).
+  bool touched = false;
   Activity activity = Activity::kOther;
   std::vector<std::function<void()>> deferred;  // arrived while paused
 };
@@ -163,6 +165,7 @@ void Cluster::RunOnNode(int i, uint32_t life, Fn&& fn) {
     n.deferred.emplace_back(std::forward<Fn>(fn));
     return;
   }
+  n.touched = true;
   fn();
 }
 
@@ -190,12 +193,42 @@ Cluster::Cluster(const SeedConfig& config, PlantedBug bug, EventLoop& loop, Trac
   ring_ = Ring::Build(members, 64).value();
   blocked_.assign(nodes_.size(), std::vector<bool>(nodes_.size(), false));
   unreachable_quiet_until_ns_.assign(nodes_.size(), std::vector<uint64_t>(nodes_.size(), 0));
+  loop_.set_after_event([this] { CheckTouchedInvariants(); });
 }
 
 Cluster::~Cluster() {
+  loop_.set_after_event(nullptr);
   for (auto& n : nodes_) {
     n->node.reset();
     n->engine.reset();
+  }
+}
+
+void Cluster::CheckInvariants() const {
+  for (const auto& n : nodes_) {
+    if (n->node) n->node->CheckInvariants();
+  }
+}
+
+void Cluster::CheckTouchedInvariants() {
+  // A Node changes only while it runs: a message, a tick, an engine
+  // callback, an unreachable peer, all through RunOnNode or Tick, which
+  // mark it touched. The others' invariants held after the event that last
+  // touched them and still hold (time only moves forward, which none of
+  // them is hurt by); checking every node after every event doubled the
+  // sweep's wall time. A full check every kFullCheckEvents events and at
+  // the end of a run backs that argument up.
+  constexpr uint64_t kFullCheckEvents = 4096;
+  if (++events_since_full_check_ >= kFullCheckEvents) {
+    events_since_full_check_ = 0;
+    CheckInvariants();
+    for (auto& n : nodes_) n->touched = false;
+    return;
+  }
+  for (auto& n : nodes_) {
+    if (!n->touched) continue;
+    n->touched = false;
+    if (n->node) n->node->CheckInvariants();
   }
 }
 
@@ -277,6 +310,7 @@ void Cluster::Restart(int i) {
   auto created = Node::Create(std::move(no), ne, ring_);
   TROLLEY_ASSERT_MSG(created.ok(), created.status().ToString());
   n.node = std::move(created).value();
+  n.touched = true;
   actor_names_[n.node->actor()] = n.name + "." + std::to_string(n.engine->incarnation());
   n.up = true;
   n.paused = false;
@@ -305,6 +339,7 @@ void Cluster::Tick(int i, uint32_t life, uint32_t generation) {
   // A pause stops the ticks (Resume starts a new series); a restart too.
   if (n.life != life || !n.up || n.paused || n.tick_generation != generation) return;
   n.activity = Activity::kTick;
+  n.touched = true;
   if (bug_ == PlantedBug::kOverwriteRepair) n.engine->set_repair_merges(true);
   n.node->Tick();
   if (n.engine) n.engine->set_repair_merges(false);

@@ -106,6 +106,12 @@ class Cluster {
 
   // Starts every node.
   void Start();
+  // Asserts the invariants of every running node (Node::CheckInvariants).
+  void CheckInvariants() const;
+  // After every event of the loop: the nodes that event ran on, and every
+  // running node every few thousand events (see cluster.cc for why that
+  // covers every node after every event).
+  void CheckTouchedInvariants();
 
   // A client message to `node` over connection `conn`.
   void ClientSend(uint64_t conn, int node, Message m);
@@ -214,6 +220,7 @@ class Cluster {
   // Lookups only: their iteration order never matters.
   std::unordered_map<std::tuple<int, int, uint64_t>, uint32_t, LinkIdHash> request_life_;
   std::unordered_map<std::tuple<int, int, uint64_t>, std::vector<uint32_t>, LinkIdHash> unanswered_;
+  uint64_t events_since_full_check_ = 0;
   uint64_t stale_reply_hazards_ = 0;
   uint64_t stale_replies_ = 0;
   void RetireStats(int node);

@@ -409,6 +409,7 @@ SeedResult RunSeed(uint64_t seed, const SimOptions& options) {
   }
 
   // 5. check
+  cluster.CheckInvariants();  // every node, whatever the last events touched
   for (const std::string& f : workload.stats().failures) result.failures.push_back(f);
   for (const ObjectKey& key : keys) {
     const std::vector<int> primaries = Primaries(cluster, config, key);

@@ -237,7 +237,7 @@ struct PeerStatus {
   bool up = false;  // not suspected by the replying node's failure detector
   // Hints the replying node holds for this peer. Counting means reading
   // them (HintStore has no per-target count), so trolleyd counts at most
-  // kStatusPeerHintsCountedMax (node/node.h) per peer: a lower bound when
+  // kStatusPeerHintsCountedMax (node/status.h) per peer: a lower bound when
   // it is reached. StatusReply::hints_pending is the exact total.
   uint64_t hints_pending = 0;
   friend bool operator==(const PeerStatus&, const PeerStatus&) = default;

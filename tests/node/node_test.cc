@@ -150,6 +150,9 @@ class TestCluster {
       }
       for (auto& fn : ready) fn();
       moved |= !ready.empty();
+      for (auto& [name, h] : hosts_) {
+        if (h->node) h->node->CheckInvariants();  // every module's, after every round
+      }
       if (!moved && network_.empty()) return;
     }
     ADD_FAILURE() << "cluster did not quiesce";
@@ -492,6 +495,7 @@ TEST(NodeTest, RingInfoNamesOwnersMembersAndNamespaces) {
   const RequestId id{999};
   auto info = c.Call<RingInfoReply>("n2", RingInfoRequest{id}, id);
   EXPECT_EQ(info.owners.size(), 64u);
+  EXPECT_EQ(info.ring_version, Membership::kFirstEpoch);  // the membership's epoch
   ASSERT_EQ(info.namespaces.size(), 1u);
   EXPECT_EQ(info.namespaces[0], (NamespaceInfo{"carts", 3, 2, 2, 0, "union-max"}));
 }

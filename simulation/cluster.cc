@@ -517,34 +517,38 @@ bool Cluster::IsRepairWrite(int from, const ReplicaWrite& w) const {
   return a == Activity::kGetReply || a == Activity::kTick;
 }
 
+void Cluster::SendToClient(int from, const Endpoint& to, Message m) {
+  // A reply to a client connection.
+  trace_.Event(kTraceDeliver, 100 + static_cast<uint64_t>(from), to.connection, m.index(),
+               MessageIdOf(m));
+  if (net_rng_.Chance(loss_p_)) {
+    ++net_.dropped_loss;
+    if (trace_.lines())
+      TraceLine(name(from) + " -> c" + std::to_string(to.connection) + " LOST " + Describe(m));
+    return;
+  }
+  const uint64_t conn = to.connection;
+  if (trace_.lines()) TraceLine(name(from) + " -> c" + std::to_string(conn) + " " + Describe(m));
+  if (net_rng_.Chance(config_.dup_p)) {
+    ++net_.duplicated;
+    ++in_flight_;
+    loop_.After(NetworkDelay(), [this, conn, copy = m]() mutable {
+      --in_flight_;
+      client_.deliver(conn, std::move(copy));
+    });
+  }
+  ++in_flight_;
+  loop_.After(NetworkDelay(), [this, conn, m = std::move(m)]() mutable {
+    --in_flight_;
+    ++net_.delivered;
+    client_.deliver(conn, std::move(m));
+  });
+}
+
 void Cluster::SendFromNode(int from, const Endpoint& to, Message m) {
   ++net_.sent;
   if (!to.IsNode()) {
-    // A reply to a client connection.
-    trace_.Event(kTraceDeliver, 100 + static_cast<uint64_t>(from), to.connection, m.index(),
-                 MessageIdOf(m));
-    if (net_rng_.Chance(loss_p_)) {
-      ++net_.dropped_loss;
-      if (trace_.lines())
-        TraceLine(name(from) + " -> c" + std::to_string(to.connection) + " LOST " + Describe(m));
-      return;
-    }
-    const uint64_t conn = to.connection;
-    if (trace_.lines()) TraceLine(name(from) + " -> c" + std::to_string(conn) + " " + Describe(m));
-    if (net_rng_.Chance(config_.dup_p)) {
-      ++net_.duplicated;
-      ++in_flight_;
-      loop_.After(NetworkDelay(), [this, conn, copy = m]() mutable {
-        --in_flight_;
-        client_.deliver(conn, std::move(copy));
-      });
-    }
-    ++in_flight_;
-    loop_.After(NetworkDelay(), [this, conn, m = std::move(m)]() mutable {
-      --in_flight_;
-      ++net_.delivered;
-      client_.deliver(conn, std::move(m));
-    });
+    SendToClient(from, to, std::move(m));
     return;
   }
   const int target = IndexOf(to.node);
@@ -561,22 +565,7 @@ void Cluster::SendFromNode(int from, const Endpoint& to, Message m) {
   if (!t.up) {
     ++net_.dropped_down;
     if (trace_.lines()) TraceLine(name(from) + " -> " + t.name + " DOWN " + Describe(m));
-    uint64_t& quiet_until = unreachable_quiet_until_ns_[from][target];
-    if (loop_.now_ns() >= quiet_until) {
-      quiet_until = loop_.now_ns() + kUnreachableQuietNs;
-      ++net_.unreachable;
-      const uint32_t life = nodes_[from]->life;
-      const std::string peer = t.name;
-      loop_.After(net_rng_.Range(50, 1000) * kNsPerUs, [this, from, life, peer] {
-        RunOnNode(from, life, [this, from, peer] {
-          trace_.Event(kTraceUnreachable, static_cast<uint64_t>(from),
-                       static_cast<uint64_t>(IndexOf(peer)));
-          if (trace_.lines()) TraceLine(name(from) + " unreachable " + peer);
-          nodes_[from]->activity = Activity::kOther;
-          nodes_[from]->node->OnPeerUnreachable(peer);
-        });
-      });
-    }
+    ReportUnreachable(from, target);
     return;
   }
   if (net_rng_.Chance(loss_p_)) {
@@ -608,6 +597,28 @@ void Cluster::SendFromNode(int from, const Endpoint& to, Message m) {
                 --in_flight_;
                 DeliverToNode(from, from_life, target, life, std::move(m), repair);
               });
+}
+
+// Like a refused connect: the sender learns, a little later, that `target`
+// cannot be reached (at most once per kUnreachableQuietNs per link).
+void Cluster::ReportUnreachable(int from, int target) {
+  const SimNode& t = *nodes_[static_cast<size_t>(target)];
+  uint64_t& quiet_until = unreachable_quiet_until_ns_[from][target];
+  if (loop_.now_ns() >= quiet_until) {
+    quiet_until = loop_.now_ns() + kUnreachableQuietNs;
+    ++net_.unreachable;
+    const uint32_t life = nodes_[from]->life;
+    const std::string peer = t.name;
+    loop_.After(net_rng_.Range(50, 1000) * kNsPerUs, [this, from, life, peer] {
+      RunOnNode(from, life, [this, from, peer] {
+        trace_.Event(kTraceUnreachable, static_cast<uint64_t>(from),
+                     static_cast<uint64_t>(IndexOf(peer)));
+        if (trace_.lines()) TraceLine(name(from) + " unreachable " + peer);
+        nodes_[from]->activity = Activity::kOther;
+        nodes_[from]->node->OnPeerUnreachable(peer);
+      });
+    });
+  }
 }
 
 void Cluster::NoteRequestReply(int from, int to, const Message& m) {

@@ -6,7 +6,7 @@
 // 5 ms like trolleyd, engine callbacks, OnPeerUnreachable) and applies the
 // faults the nemesis asks for.
 //
-// Network model (DESIGN.md §6):
+// Network model (docs/design.md, 'The simulator'):
 //   - every message gets its own delay, uniform in [delay_min, delay_max],
 //     plus, with probability tail_p, up to tail_ms_max more: messages
 //     overtake each other (reordering);
@@ -176,6 +176,8 @@ class Cluster {
   enum class Activity { kOther, kGetReply, kTick };
 
   void SendFromNode(int from, const Endpoint& to, Message m);
+  void SendToClient(int from, const Endpoint& to, Message m);
+  void ReportUnreachable(int from, int target);
   void DeliverToNode(int from, uint32_t from_life, int to, uint32_t to_life, Message m,
                      bool repair);
   void NoteRequestReply(int from, int to, const Message& m);

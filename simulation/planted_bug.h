@@ -1,6 +1,6 @@
 // PlantedBug: known bugs the simulator can plant, so a test can show that
-// its checkers fail when they should (DESIGN.md §6: "a checker that cannot
-// fail proves nothing").
+// its checkers fail when they should: a checker that cannot fail proves
+// nothing (docs/design.md, 'The simulator').
 //
 // Every bug is planted in simulator-owned code (the simulated engine or the
 // simulated delivery of messages); node/, storage/ and cart/ stay as they
@@ -13,7 +13,8 @@
 //                     (a per-coordinator vector clock without dots), so two
 //                     clients that read the same context and write through
 //                     the same coordinator get the same dot, and one write
-//                     silently replaces the other (DESIGN.md §3).
+//                     silently replaces the other (docs/design.md, 'Versions: dotted version vector
+//                     sets').
 //   drop-hints        SimEngine's HintStore acknowledges a hint and drops it:
 //                     writes taken by fallbacks never reach their owners.
 //   overwrite-repair  The simulator marks read-repair merges (a ReplicaWrite

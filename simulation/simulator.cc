@@ -338,6 +338,52 @@ void NoteLostToPowerLoss(Cluster& cluster, const SeedConfig& config, History& hi
   }
 }
 
+// Step 5 for one key: its primaries hold one state, and its cart keeps
+// every acknowledged write (History::Check); the merged state goes into the
+// trace.
+void CheckFinalKey(Cluster& cluster, const SeedConfig& config, History& history, Trace& trace,
+                   const EventLoop& loop, const ObjectKey& key, SeedResult& result) {
+  const std::vector<int> primaries = Primaries(cluster, config, key);
+  SiblingSet merged;
+  bool converged = true;
+  const SiblingSet first = LocalState(cluster, primaries[0], key);
+  for (int p : primaries) {
+    SiblingSet s = LocalState(cluster, p, key);
+    if (!(s == first)) converged = false;
+    merged.Merge(s);
+  }
+  if (!converged) {
+    std::string states;
+    for (int p : primaries)
+      states += " " + cluster.name(p) + ":" + cluster.Describe(LocalState(cluster, p, key));
+    result.failures.push_back("replicas of " + key.ns + "/" + key.key +
+                              " differ after settling and the final read:" + states);
+  }
+  trace.Event(kTraceFinal, merged.size(), merged.context().size());
+  trace.MixString(cluster.Describe(merged));
+  const CartSemantics semantics = SemanticsOf(config, key.ns);
+  std::vector<CartState> carts;
+  bool decoded = true;
+  for (const Sibling& s : merged.siblings()) {
+    if (s.tombstone) continue;
+    auto cart = CartState::Decode(s.value, semantics);
+    if (!cart.ok()) {
+      decoded = false;
+      result.failures.push_back(key.ns + "/" + key.key +
+                                " final value does not decode: " + cart.status().ToString());
+      break;
+    }
+    carts.push_back(std::move(*cart));
+  }
+  if (!decoded) return;
+  const CartState final_cart = CartState::Merge(semantics, carts);
+  if (trace.lines()) {
+    trace.Line(loop.now_ns(), "final " + key.ns + "/" + key.key + " " + cluster.Describe(merged) +
+                                  " cart: " + final_cart.DebugString());
+  }
+  history.Check(key, final_cart, result.check);
+}
+
 }  // namespace
 
 SeedResult RunSeed(uint64_t seed, const SimOptions& options) {
@@ -411,47 +457,8 @@ SeedResult RunSeed(uint64_t seed, const SimOptions& options) {
   // 5. check
   cluster.CheckInvariants();  // every node, whatever the last events touched
   for (const std::string& f : workload.stats().failures) result.failures.push_back(f);
-  for (const ObjectKey& key : keys) {
-    const std::vector<int> primaries = Primaries(cluster, config, key);
-    SiblingSet merged;
-    bool converged = true;
-    const SiblingSet first = LocalState(cluster, primaries[0], key);
-    for (int p : primaries) {
-      SiblingSet s = LocalState(cluster, p, key);
-      if (!(s == first)) converged = false;
-      merged.Merge(s);
-    }
-    if (!converged) {
-      std::string states;
-      for (int p : primaries)
-        states += " " + cluster.name(p) + ":" + cluster.Describe(LocalState(cluster, p, key));
-      result.failures.push_back("replicas of " + key.ns + "/" + key.key +
-                                " differ after settling and the final read:" + states);
-    }
-    trace.Event(kTraceFinal, merged.size(), merged.context().size());
-    trace.MixString(cluster.Describe(merged));
-    const CartSemantics semantics = SemanticsOf(config, key.ns);
-    std::vector<CartState> carts;
-    bool decoded = true;
-    for (const Sibling& s : merged.siblings()) {
-      if (s.tombstone) continue;
-      auto cart = CartState::Decode(s.value, semantics);
-      if (!cart.ok()) {
-        decoded = false;
-        result.failures.push_back(key.ns + "/" + key.key +
-                                  " final value does not decode: " + cart.status().ToString());
-        break;
-      }
-      carts.push_back(std::move(*cart));
-    }
-    if (!decoded) continue;
-    const CartState final_cart = CartState::Merge(semantics, carts);
-    if (trace.lines()) {
-      trace.Line(loop.now_ns(), "final " + key.ns + "/" + key.key + " " + cluster.Describe(merged) +
-                                    " cart: " + final_cart.DebugString());
-    }
-    history.Check(key, final_cart, result.check);
-  }
+  for (const ObjectKey& key : keys)
+    CheckFinalKey(cluster, config, history, trace, loop, key, result);
   for (std::string& f : result.check.failures) result.failures.push_back(std::move(f));
 
   result.workload = workload.stats();

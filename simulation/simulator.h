@@ -1,6 +1,6 @@
 // RunSeed: one deterministic simulated run of a whole Trolley cluster.
 //
-// Phases (DESIGN.md §6):
+// Phases (docs/design.md, 'The simulator'):
 //   1. faults   the workload runs for workload_ms while the nemesis
 //               partitions, crashes, restarts, pauses, stalls disks and
 //               jumps clocks (the kinds the seed switched on);

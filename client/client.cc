@@ -125,7 +125,9 @@ struct Connection : std::enable_shared_from_this<Connection> {
     }
     if (on_connect) on_connect();
     framed->Connect(tcp::endpoint(ip, hp->port), [this](Status connected) {
-      if (!connected.ok()) Fail(connected.message());
+      if (connected.ok()) return;
+      const std::string& why = connected.message();
+      Fail(why.find(address) != std::string::npos ? why : address + ": " + why);
     });
   }
 
@@ -193,6 +195,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   std::vector<NamespaceInfo> namespaces;
   SteadyClock::time_point ring_fetched{};
   bool ring_fetching = false;
+  std::vector<std::string> ring_errors;  // why each source failed, in the last fetch
   std::vector<std::function<void()>> ring_waiters;
   std::map<std::string, std::vector<std::shared_ptr<Connection>>> pools;
   std::map<std::string, size_t> next_conn;
@@ -224,6 +227,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     if (seed_index == 0) {
       if (ring_fetching) return;
       ring_fetching = true;
+      ring_errors.clear();
       ++stats.ring_fetches;
     }
     // Known members first (they may have changed), then the seeds.
@@ -236,11 +240,18 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         RingInfoRequest{}, SteadyClock::now() + std::min(options.timeout, ms(1000)),
         [self = shared_from_this(), seed_index, source](Result<Message> r) {
           const RingInfoReply* info = r.ok() ? std::get_if<RingInfoReply>(&*r) : nullptr;
-          if (info == nullptr || info->owners.empty()) return self->FetchRing(seed_index + 1);
+          if (info == nullptr || info->owners.empty()) {
+            self->ring_errors.push_back(!r.ok() ? r.status().message()
+                                                : source + ": no ring in its answer");
+            return self->FetchRing(seed_index + 1);
+          }
           std::vector<NodeId> owners;
           for (const std::string& o : info->owners) owners.push_back(NodeId{o});
           auto built = Ring::FromOwners(std::move(owners));
-          if (!built.ok()) return self->FetchRing(seed_index + 1);
+          if (!built.ok()) {
+            self->ring_errors.push_back(source + ": " + built.status().message());
+            return self->FetchRing(seed_index + 1);
+          }
           self->ring = std::move(*built);
           self->address_of.clear();
           for (const auto& [id, address] : info->members) self->address_of[id] = address;
@@ -257,19 +268,40 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     for (auto& w : waiters) w();
   }
 
+  // The namespace's N as the cluster reports it; 3 (the default of a
+  // namespace) for a namespace the ring information does not list, whose
+  // requests the node refuses anyway.
+  uint32_t ReplicasOf(const std::string& ns) const {
+    for (const NamespaceInfo& info : namespaces) {
+      if (info.name == ns && info.n > 0) return info.n;
+    }
+    return 3;
+  }
+
+  // The addresses of the key's preference list under the namespace's N:
+  // the primaries (the replicas, coordinator first), then the fallbacks.
+  // Both empty while the ring is unknown.
+  KeyPlacement PreferenceAddresses(const std::string& ns, const std::string& key) const {
+    KeyPlacement out;
+    if (!ring) return out;
+    const PreferenceList pref = PreferenceListForKey(*ring, ns, key, ReplicasOf(ns));
+    for (const NodeId& n : pref.primaries) {
+      if (auto it = address_of.find(n.name); it != address_of.end())
+        out.primaries.push_back(it->second);
+    }
+    for (const NodeId& n : pref.fallbacks) {
+      if (auto it = address_of.find(n.name); it != address_of.end())
+        out.fallbacks.push_back(it->second);
+    }
+    return out;
+  }
+
   // Preference-list order for the key (coordinator first), nodes believed
   // down moved to the back; the seeds when the ring is unknown.
   std::vector<std::string> Route(const std::string& ns, const std::string& key) {
-    std::vector<std::string> route;
-    if (ring) {
-      const PreferenceList pref = PreferenceListForKey(*ring, ns, key, 3);
-      for (const auto* list : {&pref.primaries, &pref.fallbacks}) {
-        for (const NodeId& n : *list) {
-          auto it = address_of.find(n.name);
-          if (it != address_of.end()) route.push_back(it->second);
-        }
-      }
-    }
+    KeyPlacement placement = PreferenceAddresses(ns, key);
+    std::vector<std::string> route = std::move(placement.primaries);
+    route.insert(route.end(), placement.fallbacks.begin(), placement.fallbacks.end());
     if (route.empty()) route = options.seeds;
     const auto now = SteadyClock::now();
     std::stable_partition(route.begin(), route.end(), [&](const std::string& a) {
@@ -341,6 +373,16 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     auto timer = std::make_shared<asio::steady_timer>(io, wait);
     timer->async_wait(
         [self = shared_from_this(), op, timer](boost::system::error_code) { self->Attempt(op); });
+  }
+
+  // Names every source asked and why each failed.
+  Status NoRingError() const {
+    std::string why;
+    for (const std::string& e : ring_errors) why += (why.empty() ? "" : "; ") + e;
+    std::string seeds;
+    for (const std::string& s : options.seeds) seeds += (seeds.empty() ? "" : ",") + s;
+    return Status::Unavailable("no node answered a ring request (seeds " + seeds + ")" +
+                               (why.empty() ? "" : ": " + why));
   }
 
   void Close() {
@@ -437,12 +479,16 @@ void Client::StartWrite(ClientPut put, const RequestOptions& options, WriteCallb
 
 void Client::Namespaces(std::function<void(Result<std::vector<NamespaceInfo>>)> done) {
   impl_->WithRing([impl = impl_, done = std::move(done)] {
-    if (!impl->ring) {
-      std::string seeds;
-      for (const std::string& s : impl->options.seeds) seeds += (seeds.empty() ? "" : ", ") + s;
-      return done(Status::Unavailable("no node answered a ring request (seeds: " + seeds + ")"));
-    }
+    if (!impl->ring) return done(impl->NoRingError());
     done(impl->namespaces);
+  });
+}
+
+void Client::Placement(std::string ns, std::string key,
+                       std::function<void(Result<KeyPlacement>)> done) {
+  impl_->WithRing([impl = impl_, ns = std::move(ns), key = std::move(key), done = std::move(done)] {
+    if (!impl->ring) return done(impl->NoRingError());
+    done(impl->PreferenceAddresses(ns, key));
   });
 }
 
@@ -492,6 +538,10 @@ Result<WriteResult> BlockingClient::Put(const std::string& ns, const std::string
 Result<std::vector<NamespaceInfo>> BlockingClient::Namespaces() {
   return RunBlocking<std::vector<NamespaceInfo>>(io_,
                                                  [&](auto done) { client_->Namespaces(done); });
+}
+
+Result<KeyPlacement> BlockingClient::Placement(const std::string& ns, const std::string& key) {
+  return RunBlocking<KeyPlacement>(io_, [&](auto done) { client_->Placement(ns, key, done); });
 }
 
 Result<WriteResult> BlockingClient::Delete(const std::string& ns, const std::string& key,

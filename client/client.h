@@ -1,7 +1,8 @@
 // Client: what a service uses to talk to a Trolley cluster.
 //
-// It connects to seed nodes, learns the ring from them (RingInfo) and keeps
-// it fresh, and sends each request straight to the first node of the key's
+// It connects to seed nodes, learns the ring from them (RingInfo: the first
+// seed that answers; a seed that is down is skipped) and keeps it fresh,
+// and sends each request straight to the first node of the key's
 // preference list (the coordinator, no extra hop), keeping a small pool of
 // pipelined connections per node. A request that times out or finds its
 // node unavailable is retried on the next node of the preference list,
@@ -9,7 +10,9 @@
 // for a reason a retry cannot fix (bad argument, limit, not found), runs
 // out of attempts (attempts_max) or reaches its deadline (timeout, which
 // covers every attempt). A retried put carries the same write_id, so the
-// store and the cart layer can recognise it.
+// store and the cart layer can recognise it. The preference list is the
+// namespace's (its N from the ring information). An error that comes from
+// a node names that node's address.
 //
 // Values come back as siblings (every concurrent version) with a Context:
 // an opaque causal token to pass back with the next write of the key, so
@@ -37,7 +40,7 @@
 namespace trolley {
 
 struct ClientOptions {
-  std::vector<std::string> seeds;  // host:port of some nodes; at least one
+  std::vector<std::string> seeds;           // host:port of some nodes; at least one
   std::chrono::milliseconds timeout{2000};  // default deadline of a request, all attempts
   uint32_t attempts_max = 4;
   std::chrono::milliseconds backoff_initial{10};
@@ -93,6 +96,15 @@ struct WriteResult {
   std::string coordinator;
 };
 
+// Where a key lives, as the client routes it: the addresses of its
+// preference list under its namespace's N (docs/design.md, 'Keys,
+// partitions and the ring'): the primaries (its replicas, coordinator first), then
+// every other member in ring-walk order.
+struct KeyPlacement {
+  std::vector<std::string> primaries;
+  std::vector<std::string> fallbacks;
+};
+
 class Client {
  public:
   using ReadCallback = std::function<void(Result<ReadResult>)>;
@@ -115,6 +127,10 @@ class Client {
   // The cluster's namespaces (N, R, W, TTL, merge semantics), from the ring
   // information; kUnavailable if no node answered.
   void Namespaces(std::function<void(Result<std::vector<NamespaceInfo>>)> done);
+  // The key's placement from the ring information (fetched first if
+  // needed); kUnavailable, naming each seed and why it failed, if no node
+  // answered.
+  void Placement(std::string ns, std::string key, std::function<void(Result<KeyPlacement>)> done);
 
   // Counters, for tests and metrics.
   struct Stats {
@@ -140,9 +156,10 @@ class BlockingClient {
   Result<WriteResult> Put(const std::string& ns, const std::string& key, const std::string& value,
                           const Context& context, RequestOptions options = {},
                           uint64_t write_id = 0);
-  Result<WriteResult> Delete(const std::string& ns, const std::string& key,
-                             const Context& context, RequestOptions options = {});
+  Result<WriteResult> Delete(const std::string& ns, const std::string& key, const Context& context,
+                             RequestOptions options = {});
   Result<std::vector<NamespaceInfo>> Namespaces();
+  Result<KeyPlacement> Placement(const std::string& ns, const std::string& key);
   Client& async() { return *client_; }
   asio::io_context& io() { return io_; }
 

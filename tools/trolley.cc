@@ -1,6 +1,6 @@
 // trolley: the command-line client of a Trolley cluster.
 //
-//   trolley [--node host:port] [--json] kv get NS KEY [--r R]
+//   trolley [--node host:port[,host:port...]] [--json] kv get NS KEY [--r R]
 //   trolley ... kv put NS KEY VALUE [--context TOKEN] [--w W] [--ttl-ms T] [--write-id ID]
 //   trolley ... kv delete NS KEY [--context TOKEN] [--w W]
 //   trolley ... ring
@@ -12,6 +12,9 @@
 //   trolley ... cart clear NS CART [--id ID]
 //   trolley ... cart merge GUEST_NS GUEST_CART USER_NS USER_CART [--strategy sum|max|keep-user]
 //
+// --node lists seeds, tried in order until one answers (default: the
+// TROLLEY_NODES environment variable, else 127.0.0.1:7101). Cart commands
+// route each request to the key's coordinator themselves (client/client.h).
 // Cart commands resolve siblings with the namespace's semantics as the
 // cluster reports them (union-max or or-set); a mutation given the same
 // --id twice is applied once.
@@ -28,6 +31,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -43,8 +47,12 @@ namespace {
 using namespace trolley;
 using json = nlohmann::json;
 
+constexpr const char* kNodesVariable = "TROLLEY_NODES";
+constexpr const char* kDefaultNode = "127.0.0.1:7101";
+
 struct Globals {
-  std::string node = "127.0.0.1:7101";
+  std::string node_list;           // --node as given: host:port,host:port,...
+  std::vector<std::string> seeds;  // node_list split, in order
   uint32_t timeout_ms = 5000;
   bool json = false;
 };
@@ -81,19 +89,52 @@ int Fail(const Globals& g, const Status& status) {
     std::fprintf(stderr, "trolley: %s\n", status.ToString().c_str());
     if (status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kTimeout) {
       std::fprintf(stderr,
-                   "hint: check that the node at %s is running, or pass --node host:port of "
-                   "another node; a write needs W replicas reachable\n",
-                   g.node.c_str());
+                   "hint: check that the node named above is running, or list more nodes: "
+                   "--node host:port,host:port (or %s; seeds now: %s); a write needs W "
+                   "replicas reachable\n",
+                   kNodesVariable, g.node_list.c_str());
     }
   }
   return kExitFailed;
 }
 
+// Splits --node ("a:1,b:2"); an error for an empty list or entry.
+Result<std::vector<std::string>> ParseSeeds(const std::string& list) {
+  std::vector<std::string> seeds;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = list.find(',', start);
+    std::string seed = list.substr(start, comma == std::string::npos ? comma : comma - start);
+    if (seed.empty()) {
+      return Status::InvalidArgument("--node '" + list +
+                                     "': expected host:port, or several separated by commas");
+    }
+    seeds.push_back(std::move(seed));
+    if (comma == std::string::npos) return seeds;
+    start = comma + 1;
+  }
+}
+
+// `why` with `address` in front unless it already names it.
+std::string Naming(const std::string& address, const Status& why) {
+  const std::string& m = why.message();
+  return m.find(address) != std::string::npos ? m : address + ": " + m;
+}
+
+// One request to the first seed that accepts a connection (a request sent
+// is not repeated elsewhere: a put is not doubled).
 Result<Message> Call(const Globals& g, Message request) {
   const auto timeout = std::chrono::milliseconds(g.timeout_ms);
-  auto conn = NodeConnection::Connect(g.node, timeout);
-  if (!conn.ok()) return conn.status();
-  return (*conn)->Call(std::move(request), timeout);
+  std::string failures;
+  StatusCode code = StatusCode::kUnavailable;
+  for (const std::string& seed : g.seeds) {
+    auto conn = NodeConnection::Connect(seed, timeout);
+    if (conn.ok()) return (*conn)->Call(std::move(request), timeout);
+    failures += (failures.empty() ? "" : "; ") + Naming(seed, conn.status());
+    code = conn.status().code();
+  }
+  if (g.seeds.size() == 1) return Status(code, failures);
+  return Status::Unavailable("no node of --node answered: " + failures);
 }
 
 json SiblingsJson(const SiblingSet& state, uint64_t now_ms) {
@@ -204,7 +245,7 @@ int Ring(const Globals& g) {
 
 std::unique_ptr<BlockingCartClient> Carts(const Globals& g, Status* error) {
   ClientOptions o;
-  o.seeds = {g.node};
+  o.seeds = g.seeds;
   o.timeout = std::chrono::milliseconds(g.timeout_ms);
   auto c = BlockingCartClient::Create(o);
   if (!c.ok()) {
@@ -265,7 +306,8 @@ int ClusterStatus(const Globals& g) {
   std::string counter_lines;  // every counter of every node, after the table
   for (const auto& [id, address] : info->members) {
     Globals one = g;
-    one.node = address;
+    one.node_list = address;
+    one.seeds = {address};
     auto reply = Call(one, StatusRequest{});
     const auto* st = reply.ok() ? std::get_if<StatusReply>(&*reply) : nullptr;
     if (st == nullptr || st->code != StatusCode::kOk) {
@@ -317,8 +359,9 @@ int ClusterStatus(const Globals& g) {
   if (g.json) {
     std::cout << json{{"ok", true}, {"nodes", nodes}}.dump() << "\n";
   } else {
-    std::printf("(owns: ring partitions it is first owner of; holds: ring partitions it "
-                "replicates; hints: writes held for nodes that were down)\n");
+    std::printf(
+        "(owns: ring partitions it is first owner of; holds: ring partitions it "
+        "replicates; hints: writes held for nodes that were down)\n");
     std::printf("counters since each node started:\n%s", counter_lines.c_str());
   }
   return all_up ? kExitOk : kExitDegraded;
@@ -331,7 +374,14 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the subcommand: trolley ring --node ...
   Globals g;
-  app.add_option("--node", g.node, "host:port of any node of the cluster")->capture_default_str();
+  const char* nodes_from_env = std::getenv(kNodesVariable);
+  g.node_list =
+      nodes_from_env != nullptr && *nodes_from_env != '\0' ? nodes_from_env : kDefaultNode;
+  app.add_option("--node", g.node_list,
+                 "host:port of nodes of the cluster, comma-separated: tried in order until one "
+                 "answers (default: $TROLLEY_NODES, else " +
+                     std::string(kDefaultNode) + ")")
+      ->capture_default_str();
   app.add_option("--timeout-ms", g.timeout_ms, "give up after this long")->capture_default_str();
   app.add_flag("--json", g.json, "print JSON instead of text");
 
@@ -376,8 +426,8 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("ring", "partitions and members")->callback([&] { result = Ring(g); });
   app.add_subcommand("status",
-                    "every node: up or down, partitions, hints pending, counters; exits 3 "
-                    "when a node did not answer")
+                     "every node: up or down, partitions, hints pending, counters; exits 3 "
+                     "when a node did not answer")
       ->callback([&] { result = ClusterStatus(g); });
 
   CLI::App* cart = app.add_subcommand("cart", "shopping carts (siblings merged for you)");
@@ -470,6 +520,12 @@ int main(int argc, char** argv) {
     with_carts([&](BlockingCartClient& c) { return c.MergeGuest(guest_ns, guest_id, ns, key, s); });
   });
 
+  // The seeds must be known before a subcommand's callback runs.
+  app.parse_complete_callback([&] {
+    auto seeds = ParseSeeds(g.node_list);
+    if (!seeds.ok()) throw CLI::ValidationError("--node", seeds.status().message());
+    g.seeds = std::move(*seeds);
+  });
   CLI11_PARSE(app, argc, argv);
   return result;
 }

@@ -127,5 +127,105 @@ TEST(ClientTest, NothingAnsweringIsAClearErrorWithinTheDeadline) {
   EXPECT_FALSE(BlockingClient::Create(bad).ok());
 }
 
+// The addresses of `pref`'s primaries in `cluster`.
+std::vector<std::string> PrimaryAddresses(const Cluster& cluster, const PreferenceList& pref) {
+  std::vector<std::string> out;
+  for (const NodeId& n : pref.primaries) out.push_back(cluster.address(cluster.IndexOf(n.name)));
+  return out;
+}
+
+Ring RingOf(const Cluster& cluster) {
+  std::vector<NodeId> members;
+  for (const std::string& id : cluster.node_ids()) members.push_back(NodeId{id});
+  return std::move(Ring::Build(members, cluster.options().partitions)).value();
+}
+
+TEST(ClientTest, RoutesWithTheNamespacesN) {
+  integration::ClusterOptions options;
+  options.nodes = 5;
+  options.namespaces = {"one:n=1,r=1,w=1", "five:n=5,r=3,w=3", "carts:n=3,r=2,w=2"};
+  Cluster cluster(options);
+  ASSERT_TRUE(cluster.Start().ok());
+  auto client = MustClient(cluster, {0});
+  const Ring ring = RingOf(cluster);
+  for (const auto& [ns, n] :
+       std::vector<std::pair<std::string, uint32_t>>{{"one", 1}, {"five", 5}, {"carts", 3}}) {
+    for (int i = 0; i < 20; ++i) {
+      const std::string key = "k" + std::to_string(i);
+      auto placement = client->Placement(ns, key);
+      ASSERT_TRUE(placement.ok()) << placement.status().ToString();
+      const PreferenceList pref = PreferenceListForKey(ring, ns, key, n);
+      EXPECT_EQ(placement->primaries, PrimaryAddresses(cluster, pref)) << ns << "/" << key;
+      EXPECT_EQ(placement->primaries.size(), n) << ns;
+      EXPECT_EQ(placement->primaries.size() + placement->fallbacks.size(), 5u) << ns;
+    }
+  }
+  // And requests to them work: an N=1 key is read back from its one replica.
+  ASSERT_TRUE(client->Put("one", "solo", "v", Context()).ok());
+  auto read = client->Get("one", "solo");
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(Strings(read->siblings), std::vector<std::string>{"v"});
+}
+
+TEST(ClientTest, TheErrorNamesTheNodeThatFailedNotTheSeed) {
+  Cluster cluster;
+  ASSERT_TRUE(cluster.Start().ok());
+  ClientOptions o;
+  o.seeds = {cluster.address(0)};
+  o.attempts_max = 1;  // no retry on another node: the coordinator's failure is the answer
+  o.timeout = 3000ms;
+  auto client = BlockingClient::Create(o);
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE((*client)->Namespaces().ok());  // the ring, from the seed
+  // A key whose coordinator is not the seed.
+  const Ring ring = RingOf(cluster);
+  std::string key;
+  int coordinator = -1;
+  for (int i = 0; coordinator <= 0; ++i) {
+    key = "key" + std::to_string(i);
+    coordinator = cluster.IndexOf(PreferenceListForKey(ring, "carts", key, 3).primaries[0].name);
+  }
+  cluster.Kill(coordinator);
+  auto r = (*client)->Get("carts", key);
+  ASSERT_FALSE(r.ok());
+  const std::string& message = r.status().message();
+  EXPECT_NE(message.find(cluster.address(coordinator)), std::string::npos) << message;
+  EXPECT_EQ(message.find(cluster.address(0)), std::string::npos) << message;
+}
+
+TEST(ClientTest, ASeedThatIsDownIsSkipped) {
+  Cluster cluster;
+  ASSERT_TRUE(cluster.Start().ok());
+  cluster.Kill(0);
+  auto client = MustClient(cluster, {0, 1, 2});
+  auto namespaces = client->Namespaces();
+  ASSERT_TRUE(namespaces.ok()) << namespaces.status().ToString();
+  ASSERT_EQ(namespaces->size(), 1u);
+  EXPECT_EQ((*namespaces)[0].n, 3u);
+  auto put = client->Put("carts", "alice", "v1", Context());
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  auto read = client->Get("carts", "alice");
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(Strings(read->siblings), std::vector<std::string>{"v1"});
+}
+
+TEST(ClientTest, NoSeedAnsweringNamesEverySeed) {
+  ClientOptions o;
+  o.seeds = {"127.0.0.1:1", "127.0.0.1:2"};
+  o.timeout = 500ms;
+  auto client = BlockingClient::Create(o);
+  ASSERT_TRUE(client.ok());
+  auto r = (*client)->Namespaces();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  for (const char* seed : {"127.0.0.1:1", "127.0.0.1:2"}) {
+    // Named in the seed list and again with why it failed.
+    const std::string& m = r.status().message();
+    const size_t first = m.find(seed);
+    ASSERT_NE(first, std::string::npos) << m;
+    EXPECT_NE(m.find(seed, first + 1), std::string::npos) << m;
+  }
+}
+
 }  // namespace
 }  // namespace trolley

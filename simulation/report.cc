@@ -70,6 +70,9 @@ void SweepSummary::Add(const SeedResult& r) {
   pauses += r.pauses;
   clock_jumps += r.clock_jumps;
   disk_stalls += r.disk_stalls;
+  disks_lost += r.disks_lost;
+  disks_restored += r.disks_restored;
+  disk_copies += r.disk_copies;
   nodes.puts_ok += r.nodes.puts_ok;
   nodes.puts_failed += r.nodes.puts_failed;
   nodes.gets_ok += r.nodes.gets_ok;
@@ -98,7 +101,8 @@ std::string SweepSummary::Table() const {
   row("lost acknowledged adds / sets (failures)", std::to_string(lost_adds));
   row("OR-Set observed removes undone (failures)", std::to_string(removes_undone));
   row("phantom mutations in final carts (failures)", std::to_string(phantoms));
-  row("lost with the last disk holding them in a power loss (flush; reported)", std::to_string(lost_unsynced));
+  row("lost with the last disk holding them: flush power loss, disk lost or restored (reported)",
+      std::to_string(lost_unsynced));
   row("union+max resurrections (reported)", std::to_string(resurrections));
   row("union+max lost increments (reported)", std::to_string(lost_increments));
   row("write attempts accepted", Percent(write_attempts_ok, write_attempts) + " of " + std::to_string(write_attempts));
@@ -123,6 +127,9 @@ std::string SweepSummary::Table() const {
   row("faults: crashes (power losses) / partitions / pauses / clock jumps / disk stalls",
       std::to_string(crashes) + " (" + std::to_string(power_losses) + ") / " + std::to_string(partitions) + " / " +
           std::to_string(pauses) + " / " + std::to_string(clock_jumps) + " / " + std::to_string(disk_stalls));
+  row("disk faults: lost / restored from an older copy (copies taken)",
+      std::to_string(disks_lost) + " / " + std::to_string(disks_restored) + " (" +
+          std::to_string(disk_copies) + ")");
   row("node puts ok / failed, gets ok / failed",
       std::to_string(nodes.puts_ok) + " / " + std::to_string(nodes.puts_failed) + ", " +
           std::to_string(nodes.gets_ok) + " / " + std::to_string(nodes.gets_failed));

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <future>
 #include <optional>
 #include <string>
@@ -97,19 +98,11 @@ class RawEnv {
   MDB_env* env() const { return env_; }
 
   int Put(const char* db, const std::string& key, const std::string& value) {
-    MDB_txn* txn = nullptr;
-    int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
-    if (rc != 0) return rc;
-    MDB_dbi dbi = 0;
-    rc = mdb_dbi_open(txn, db, 0, &dbi);
-    MDB_val k{key.size(), const_cast<char*>(key.data())};
-    MDB_val v{value.size(), const_cast<char*>(value.data())};
-    if (rc == 0) rc = mdb_put(txn, dbi, &k, &v, 0);
-    if (rc != 0) {
-      mdb_txn_abort(txn);
-      return rc;
-    }
-    return mdb_txn_commit(txn);
+    return Write(db, [&](MDB_txn* txn, MDB_dbi dbi) {
+      MDB_val k{key.size(), const_cast<char*>(key.data())};
+      MDB_val v{value.size(), const_cast<char*>(value.data())};
+      return mdb_put(txn, dbi, &k, &v, 0);
+    });
   }
   std::optional<std::string> Get(const char* db, const std::string& key) {
     MDB_txn* txn = nullptr;
@@ -124,18 +117,10 @@ class RawEnv {
     return out;
   }
   int Delete(const char* db, const std::string& key) {
-    MDB_txn* txn = nullptr;
-    int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
-    if (rc != 0) return rc;
-    MDB_dbi dbi = 0;
-    rc = mdb_dbi_open(txn, db, 0, &dbi);
-    MDB_val k{key.size(), const_cast<char*>(key.data())};
-    if (rc == 0) rc = mdb_del(txn, dbi, &k, nullptr);
-    if (rc != 0) {
-      mdb_txn_abort(txn);
-      return rc;
-    }
-    return mdb_txn_commit(txn);
+    return Write(db, [&](MDB_txn* txn, MDB_dbi dbi) {
+      MDB_val k{key.size(), const_cast<char*>(key.data())};
+      return mdb_del(txn, dbi, &k, nullptr);
+    });
   }
   // How many keys of `db` start with `prefix`.
   size_t CountPrefix(const char* db, const std::string& prefix) {
@@ -159,6 +144,21 @@ class RawEnv {
   }
 
  private:
+  // One write transaction on `db` doing `op`; committed if op returns 0.
+  int Write(const char* db, const std::function<int(MDB_txn*, MDB_dbi)>& op) {
+    MDB_txn* txn = nullptr;
+    int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+    if (rc != 0) return rc;
+    MDB_dbi dbi = 0;
+    rc = mdb_dbi_open(txn, db, 0, &dbi);
+    if (rc == 0) rc = op(txn, dbi);
+    if (rc != 0) {
+      mdb_txn_abort(txn);
+      return rc;
+    }
+    return mdb_txn_commit(txn);
+  }
+
   MDB_env* env_ = nullptr;
   int rc_ = 0;
 };

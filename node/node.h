@@ -104,7 +104,8 @@ struct NodeStats {
   uint64_t read_repairs = 0, fallback_writes = 0;
 };
 
-// The actor id for one incarnation of a node's data (DESIGN.md §3 rule 6).
+// The actor id for one life of a node's data: `incarnation` is the engine's actor epoch, new at
+// every start (docs/design.md, 'Versions: dotted version vector sets', 'Actor epochs').
 ActorId ActorIdFor(const std::string& node_id, uint64_t incarnation);
 
 class Node {

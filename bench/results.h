@@ -28,8 +28,8 @@
 #include <utility>
 #include <vector>
 
-#include "bench/histogram.h"
 #include "bench/workload.h"
+#include "common/histogram.h"
 
 namespace trolley::bench {
 

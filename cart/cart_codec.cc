@@ -91,7 +91,10 @@ Result<Framed> Unframe(std::string_view bytes) {
   if (bytes[0] != kCartMagic[0] || bytes[1] != kCartMagic[1]) {
     const auto found = static_cast<uint16_t>((static_cast<uint8_t>(bytes[0]) << 8) |
                                              static_cast<uint8_t>(bytes[1]));
-    return Corrupt("bad magic " + Hex16(found) + ", expected 'TK' (not a cart value)");
+    return Corrupt("bad magic " + Hex16(found) +
+                   ", expected 'TK': the key holds a value that is not a cart (written with "
+                   "trolley kv put or Client::Put?); raw values and carts must not share a "
+                   "namespace");
   }
   const auto version = static_cast<uint16_t>(static_cast<uint8_t>(bytes[2]) |
                                              (static_cast<uint8_t>(bytes[3]) << 8));

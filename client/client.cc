@@ -1,7 +1,6 @@
 #include "client/client.h"
 
 #include <algorithm>
-#include <array>
 #include <deque>
 #include <map>
 #include <random>
@@ -12,9 +11,10 @@
 #include "ring/preference_list.h"
 #include "ring/ring.h"
 #include "storage/record_codec.h"
-#include "wire/frame.h"
-#include "wire/messages.h"
+#include "wire/asio/framed_connection.h"
+#include "wire/handshake.h"
 #include "wire/message_codec.h"
+#include "wire/messages.h"
 
 namespace trolley {
 namespace {
@@ -53,8 +53,9 @@ Result<Context> Context::FromToken(std::string_view token) {
   return Context(std::move(*vv));
 }
 
-// One pipelined connection to one node: many requests in flight, matched
-// to replies by request id; everything sent in one handler goes out in one
+// One pipelined connection to one node, on a FramedConnection
+// (wire/asio/framed_connection.h): many requests in flight, matched to
+// replies by request id; everything sent in one handler goes out in one
 // write. A failure fails every request in flight with kUnavailable; the
 // next call reconnects.
 struct Connection : std::enable_shared_from_this<Connection> {
@@ -64,17 +65,18 @@ struct Connection : std::enable_shared_from_this<Connection> {
     std::shared_ptr<asio::steady_timer> timer;
   };
 
-  Connection(asio::io_context& io_ctx, std::string addr) : io(io_ctx), address(std::move(addr)), socket(io_ctx) {}
+  Connection(asio::io_context& io_ctx, std::string addr) : io(io_ctx), address(std::move(addr)) {}
+  ~Connection() { Close(); }
 
   void Call(Message request, SteadyClock::time_point deadline, Callback done) {
-    if (state == State::kIdle) Connect();
+    if (framed == nullptr || !framed->is_sending()) Connect();
     const uint64_t id = ++last_id;
     std::visit(
         [&](auto& m) {
           if constexpr (requires { m.id; }) m.id = RequestId{id};
         },
         request);
-    if (Status s = AppendMessageFrame(out, request); !s.ok()) {
+    if (Status s = framed->SendMessage(request); !s.ok()) {
       done(s);
       return;
     }
@@ -84,116 +86,63 @@ struct Connection : std::enable_shared_from_this<Connection> {
       self->Finish(id, Status::Timeout("no reply from " + self->address + " in time"));
     });
     pending.emplace(id, Pending{std::move(done), std::move(timer)});
-    if (state == State::kUp) ScheduleFlush();
   }
 
   void Close() {
-    ++generation;
-    state = State::kIdle;
-    boost::system::error_code ignored;
-    socket.close(ignored);
+    if (framed != nullptr) framed->Close();
+    framed.reset();
   }
 
-  enum class State { kIdle, kConnecting, kUp };
   asio::io_context& io;
   std::string address;
-  tcp::socket socket;
-  State state = State::kIdle;
-  uint64_t generation = 0;
+  std::shared_ptr<TcpFramedConnection> framed;  // null or closed: idle
   uint64_t last_id = 0;
-  FrameDecoder decoder;
-  std::array<char, 64 * 1024> chunk{};
-  std::string out, writing_buf;
-  bool writing = false, flush_posted = false;
   std::map<uint64_t, Pending> pending;
   std::function<void()> on_connect;  // counts connects
 
  private:
   void Connect() {
-    state = State::kConnecting;
-    const uint64_t gen = ++generation;
-    decoder = FrameDecoder();
-    writing = false;
-    std::string hello;
-    (void)AppendMessageFrame(hello, Hello{kProtocolVersion, ""});
-    out.insert(0, hello);
-    socket = tcp::socket(io);
+    FramedConnectionCallbacks callbacks;
+    callbacks.on_frame = [this](std::string frame) { OnFrame(frame); };
+    callbacks.on_bad_input = [this](const Status& why) {
+      Fail("bad frame from " + address + ": " + why.message());
+    };
+    callbacks.on_close = [this](const Status& why) {
+      Fail(address + " closed the connection: " + why.message());
+    };
+    framed = std::make_shared<TcpFramedConnection>(tcp::socket(io), FramedConnectionOptions{},
+                                                   std::move(callbacks));
+    (void)framed->SendMessage(Hello{kProtocolVersion, ""});
     auto hp = ParseHostPort(address, "node address");
     boost::system::error_code ec;
     asio::ip::address ip = hp.ok() ? asio::ip::make_address(hp->host, ec) : asio::ip::address();
     if (!hp.ok() || ec) {
       // Post: the caller has not registered its request yet.
-      asio::post(io, [self = shared_from_this(), gen] {
-        if (gen == self->generation) self->Fail("cannot use address " + self->address);
+      asio::post(io, [self = shared_from_this(), f = framed] {
+        if (f == self->framed) self->Fail("cannot use address " + self->address);
       });
       return;
     }
     if (on_connect) on_connect();
-    socket.async_connect(tcp::endpoint(ip, hp->port),
-                         [self = shared_from_this(), gen](boost::system::error_code e) {
-                           if (gen != self->generation) return;
-                           if (e) return self->Fail("connect to " + self->address + ": " + e.message());
-                           boost::system::error_code ignored;
-                           self->socket.set_option(tcp::no_delay(true), ignored);
-                           self->state = State::kUp;
-                           self->Read(gen);
-                           self->Write();
-                         });
-  }
-
-  void ScheduleFlush() {
-    if (flush_posted || writing) return;
-    flush_posted = true;
-    asio::post(io, [self = shared_from_this()] {
-      self->flush_posted = false;
-      self->Write();
+    framed->Connect(tcp::endpoint(ip, hp->port), [this](Status connected) {
+      if (!connected.ok()) Fail(connected.message());
     });
   }
 
-  void Write() {
-    if (state != State::kUp || writing || out.empty()) return;
-    writing = true;
-    std::swap(out, writing_buf);
-    const uint64_t gen = generation;
-    asio::async_write(socket, asio::buffer(writing_buf),
-                      [self = shared_from_this(), gen](boost::system::error_code ec, size_t) {
-                        if (gen != self->generation) return;
-                        self->writing = false;
-                        self->writing_buf.clear();
-                        if (ec) return self->Fail("send to " + self->address + ": " + ec.message());
-                        self->Write();
-                      });
-  }
-
-  void Read(uint64_t gen) {
-    socket.async_read_some(asio::buffer(chunk), [self = shared_from_this(), gen](
-                                                    boost::system::error_code ec, size_t n) {
-      if (gen != self->generation) return;
-      if (ec) return self->Fail(self->address + " closed the connection: " + ec.message());
-      if (Status s = self->decoder.Feed(self->chunk.data(), n); !s.ok()) {
-        return self->Fail("bad frame from " + self->address + ": " + s.message());
-      }
-      for (;;) {
-        auto frame = self->decoder.Next();
-        if (!frame.ok()) return self->Fail("bad frame from " + self->address);
-        if (!*frame) break;
-        auto m = DecodeMessage(**frame);
-        if (!m.ok()) return self->Fail("bad reply from " + self->address + ": " + m.status().message());
-        self->OnMessage(std::move(*m));
-        if (gen != self->generation) return;
-      }
-      self->Read(gen);
-    });
-  }
-
-  void OnMessage(Message m) {
-    if (std::holds_alternative<HelloReply>(m)) return;
-    if (const auto* e = std::get_if<ErrorReply>(&m)) {
+  void OnFrame(std::string_view frame) {
+    auto m = DecodeMessage(frame);
+    if (!m.ok()) return Fail("bad reply from " + address + ": " + m.status().message());
+    if (const auto* hello = std::get_if<HelloReply>(&*m)) {
+      if (Status s = CheckHelloReply(*hello, ""); !s.ok())
+        return Fail(address + ": " + s.message());
+      return;
+    }
+    if (const auto* e = std::get_if<ErrorReply>(&*m)) {
       if (e->id.value == 0) return Fail(address + " refused the connection: " + e->message);
       return Finish(e->id.value, Status(e->code, address + ": " + e->message));
     }
-    const uint64_t id = RequestIdOf(m).value;
-    Finish(id, std::move(m));
+    const uint64_t id = RequestIdOf(*m).value;
+    Finish(id, std::move(*m));
   }
 
   void Finish(uint64_t id, Result<Message> result) {
@@ -207,8 +156,6 @@ struct Connection : std::enable_shared_from_this<Connection> {
 
   void Fail(const std::string& why) {
     Close();
-    out.clear();
-    writing_buf.clear();
     auto failed = std::move(pending);
     pending.clear();
     for (auto& [id, p] : failed) {
@@ -231,7 +178,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   };
 
   Impl(asio::io_context& io_ctx, ClientOptions o)
-      : io(io_ctx), options(std::move(o)),
+      : io(io_ctx),
+        options(std::move(o)),
         rng(options.random_seed != 0 ? options.random_seed : std::random_device{}()) {}
 
   asio::io_context& io;
@@ -353,7 +301,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     // Ask the node to answer a little before our deadline, so that a slow
     // quorum comes back as the node's own, more precise, error.
     const auto left = std::chrono::duration_cast<ms>(op->deadline - now);
-    const uint32_t node_timeout = static_cast<uint32_t>(std::max<int64_t>(1, left.count() * 9 / 10));
+    const uint32_t node_timeout =
+        static_cast<uint32_t>(std::max<int64_t>(1, left.count() * 9 / 10));
     std::visit(
         [&](auto& m) {
           if constexpr (requires { m.timeout_ms; }) m.timeout_ms = node_timeout;
@@ -384,13 +333,14 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     ++stats.retries;
     ++op->next;
     // Full jitter: a random wait in [0, min(max, initial * 2^attempt)].
-    const int64_t cap = std::min<int64_t>(options.backoff_max.count(),
-                                          options.backoff_initial.count() << std::min(op->attempts, 20u));
-    const auto wait = ms(cap > 0 ? static_cast<int64_t>(rng() % static_cast<uint64_t>(cap + 1)) : 0);
+    const int64_t cap =
+        std::min<int64_t>(options.backoff_max.count(), options.backoff_initial.count()
+                                                           << std::min(op->attempts, 20u));
+    const auto wait =
+        ms(cap > 0 ? static_cast<int64_t>(rng() % static_cast<uint64_t>(cap + 1)) : 0);
     auto timer = std::make_shared<asio::steady_timer>(io, wait);
-    timer->async_wait([self = shared_from_this(), op, timer](boost::system::error_code) {
-      self->Attempt(op);
-    });
+    timer->async_wait(
+        [self = shared_from_this(), op, timer](boost::system::error_code) { self->Attempt(op); });
   }
 
   void Close() {
@@ -402,12 +352,15 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 };
 
 Result<std::unique_ptr<Client>> Client::Create(asio::io_context& io, ClientOptions options) {
-  if (options.seeds.empty()) return Status::InvalidArgument("ClientOptions.seeds: give at least one node (host:port)");
+  if (options.seeds.empty())
+    return Status::InvalidArgument("ClientOptions.seeds: give at least one node (host:port)");
   for (const std::string& s : options.seeds) {
     if (auto hp = ParseHostPort(s, "ClientOptions.seeds"); !hp.ok()) return hp.status();
   }
-  if (options.attempts_max == 0) return Status::InvalidArgument("ClientOptions.attempts_max: must be >= 1");
-  if (options.timeout.count() <= 0) return Status::InvalidArgument("ClientOptions.timeout: must be positive");
+  if (options.attempts_max == 0)
+    return Status::InvalidArgument("ClientOptions.attempts_max: must be >= 1");
+  if (options.timeout.count() <= 0)
+    return Status::InvalidArgument("ClientOptions.timeout: must be positive");
   return std::unique_ptr<Client>(new Client(std::make_unique<Impl>(io, std::move(options))));
 }
 
@@ -445,16 +398,24 @@ void Client::Get(std::string ns, std::string key, RequestOptions options, ReadCa
 void Client::Put(std::string ns, std::string key, std::string value, const Context& context,
                  RequestOptions options, uint64_t write_id, WriteCallback done) {
   if (write_id == 0) write_id = impl_->rng() | 1;
-  StartWrite(ClientPut{.ns = std::move(ns), .key = std::move(key), .context = context.version(),
-                       .value = std::move(value), .write_id = write_id, .w = options.w,
+  StartWrite(ClientPut{.ns = std::move(ns),
+                       .key = std::move(key),
+                       .context = context.version(),
+                       .value = std::move(value),
+                       .write_id = write_id,
+                       .w = options.w,
                        .ttl_ms = options.ttl_ms},
              options, std::move(done));
 }
 
 void Client::Delete(std::string ns, std::string key, const Context& context, RequestOptions options,
                     WriteCallback done) {
-  StartWrite(ClientPut{.ns = std::move(ns), .key = std::move(key), .context = context.version(),
-                       .tombstone = true, .write_id = impl_->rng() | 1, .w = options.w},
+  StartWrite(ClientPut{.ns = std::move(ns),
+                       .key = std::move(key),
+                       .context = context.version(),
+                       .tombstone = true,
+                       .write_id = impl_->rng() | 1,
+                       .w = options.w},
              options, std::move(done));
 }
 
@@ -529,13 +490,14 @@ Result<WriteResult> BlockingClient::Put(const std::string& ns, const std::string
 }
 
 Result<std::vector<NamespaceInfo>> BlockingClient::Namespaces() {
-  return RunBlocking<std::vector<NamespaceInfo>>(io_, [&](auto done) { client_->Namespaces(done); });
+  return RunBlocking<std::vector<NamespaceInfo>>(io_,
+                                                 [&](auto done) { client_->Namespaces(done); });
 }
 
 Result<WriteResult> BlockingClient::Delete(const std::string& ns, const std::string& key,
                                            const Context& context, RequestOptions options) {
-  return RunBlocking<WriteResult>(io_,
-                                  [&](auto done) { client_->Delete(ns, key, context, options, done); });
+  return RunBlocking<WriteResult>(
+      io_, [&](auto done) { client_->Delete(ns, key, context, options, done); });
 }
 
 }  // namespace trolley

@@ -1,10 +1,12 @@
 #include "client/node_connection.h"
 
-#include <array>
+#include <deque>
+#include <optional>
 
 #include "common/asio.h"
 #include "common/host_port.h"
-#include "wire/frame.h"
+#include "wire/asio/framed_connection.h"
+#include "wire/handshake.h"
 #include "wire/message_codec.h"
 
 namespace trolley {
@@ -20,74 +22,64 @@ void SetId(M& m, RequestId id) {
 
 }  // namespace
 
+// A FramedConnection (wire/asio/framed_connection.h) on a private
+// io_context that runs only while a call waits.
 struct NodeConnection::Impl {
   asio::io_context io{1};
-  tcp::socket socket{io};
-  FrameDecoder decoder;
-  std::array<char, 64 * 1024> chunk{};
+  std::shared_ptr<TcpFramedConnection> framed;
+  std::deque<std::string> frames;  // read, not yet taken
+  Status failure;                  // why the connection broke
   uint64_t last_id = 0;
   bool broken = false;
 
-  // Runs the one operation `start` begins until it completes or `deadline`
-  // passes (then the socket is closed and the call gives kTimeout).
-  template <typename Start>
-  Status RunOne(Start start, Clock::time_point deadline, std::string_view what) {
-    bool done = false;
-    boost::system::error_code result;
-    start([&](boost::system::error_code ec, auto&&...) {
-      done = true;
-      result = ec;
-    });
-    io.restart();
-    io.run_until(deadline);
-    if (!done) {
-      boost::system::error_code ignored;
-      socket.close(ignored);
-      io.restart();
-      io.run();
-      broken = true;
-      return Status::Timeout(std::string(what) + " timed out");
-    }
-    if (result) {
-      broken = true;
-      return Status::Unavailable(std::string(what) + ": " + result.message());
-    }
-    return Status::Ok();
+  Impl() {
+    FramedConnectionCallbacks callbacks;
+    callbacks.on_frame = [this](std::string frame) { frames.push_back(std::move(frame)); };
+    callbacks.on_bad_input = [this](const Status& why) {
+      failure = Status::Corruption("bad frame from node: " + why.message());
+    };
+    callbacks.on_close = [this](const Status& why) {
+      if (failure.ok()) failure = Status::Unavailable(why.message());
+    };
+    framed = std::make_shared<TcpFramedConnection>(tcp::socket(io), FramedConnectionOptions{},
+                                                   std::move(callbacks));
   }
+  ~Impl() { framed->Close(); }
 
-  Status Write(const std::string& bytes, Clock::time_point deadline) {
-    return RunOne([&](auto handler) { asio::async_write(socket, asio::buffer(bytes), handler); },
-                  deadline, "send");
+  // Runs the loop until `done()` or `deadline` (then the connection is
+  // closed and the call gives kTimeout) or the connection broke.
+  template <typename Done>
+  Status RunUntil(Done done, Clock::time_point deadline, std::string_view what) {
+    for (;;) {
+      if (done()) return Status::Ok();
+      if (!failure.ok()) break;
+      if (Clock::now() >= deadline) {
+        framed->Close();
+        broken = true;
+        return Status::Timeout(std::string(what) + " timed out");
+      }
+      io.restart();
+      if (io.run_one_until(deadline) == 0 && !done() && failure.ok() && Clock::now() < deadline) {
+        failure = Status::Unavailable("the connection stopped");
+      }
+    }
+    broken = true;
+    framed->Close();
+    return Status(failure.code(), std::string(what) + ": " + failure.message());
   }
 
   Result<Message> Read(Clock::time_point deadline) {
-    for (;;) {
-      auto frame = decoder.Next();
-      if (!frame.ok()) {
-        broken = true;
-        return Status::Corruption("bad frame from node: " + frame.status().message());
-      }
-      if (*frame) {
-        auto m = DecodeMessage(**frame);
-        if (!m.ok()) broken = true;
-        return m;
-      }
-      size_t got = 0;
-      Status s = RunOne(
-          [&](auto handler) {
-            socket.async_read_some(asio::buffer(chunk),
-                                   [&got, handler](boost::system::error_code ec, size_t n) mutable {
-                                     got = n;
-                                     handler(ec);
-                                   });
-          },
-          deadline, "waiting for the reply");
-      if (!s.ok()) return s;
-      if (Status fed = decoder.Feed(chunk.data(), got); !fed.ok()) {
-        broken = true;
-        return Status::Corruption("bad frame from node: " + fed.message());
-      }
+    if (Status s = RunUntil([&] { return !frames.empty(); }, deadline, "waiting for the reply");
+        !s.ok()) {
+      return s;
     }
+    auto m = DecodeMessage(frames.front());
+    frames.pop_front();
+    if (!m.ok()) {
+      broken = true;
+      framed->Close();
+    }
+    return m;
   }
 };
 
@@ -99,7 +91,7 @@ NodeConnection::~NodeConnection() = default;
 bool NodeConnection::is_open() const { return !impl_->broken; }
 
 Result<std::unique_ptr<NodeConnection>> NodeConnection::Connect(const std::string& address,
-                                                               std::chrono::milliseconds timeout) {
+                                                                std::chrono::milliseconds timeout) {
   auto hp = ParseHostPort(address, "node address");
   if (!hp.ok()) return hp.status();
   const auto deadline = Clock::now() + timeout;
@@ -110,15 +102,13 @@ Result<std::unique_ptr<NodeConnection>> NodeConnection::Connect(const std::strin
   if (ec || endpoints.empty()) {
     return Status::Unavailable("cannot resolve " + address + ": " + ec.message());
   }
-  const tcp::endpoint endpoint = endpoints.begin()->endpoint();
-  Status s = impl->RunOne([&](auto handler) { impl->socket.async_connect(endpoint, handler); },
-                          deadline, "connect to " + address);
+  std::optional<Status> connected;
+  (void)impl->framed->SendMessage(Hello{kProtocolVersion, ""});
+  impl->framed->Connect(endpoints.begin()->endpoint(), [&](Status s) { connected = s; });
+  Status s =
+      impl->RunUntil([&] { return connected.has_value(); }, deadline, "connect to " + address);
+  if (s.ok()) s = *connected;
   if (!s.ok()) return Status(s.code(), s.message() + " (is trolleyd running there?)");
-  impl->socket.set_option(tcp::no_delay(true), ec);
-
-  std::string hello;
-  (void)AppendMessageFrame(hello, Hello{kProtocolVersion, ""});
-  if (s = impl->Write(hello, deadline); !s.ok()) return s;
   auto reply = impl->Read(deadline);
   if (!reply.ok()) return reply.status();
   if (const ErrorReply* e = std::get_if<ErrorReply>(&*reply)) {
@@ -128,10 +118,8 @@ Result<std::unique_ptr<NodeConnection>> NodeConnection::Connect(const std::strin
   if (hr == nullptr) {
     return Status::Corruption(address + " answered Hello with " + std::string(MessageName(*reply)));
   }
-  if (hr->protocol_version != kProtocolVersion) {
-    return Status::FailedPrecondition(address + " speaks protocol " +
-                                      std::to_string(hr->protocol_version) + ", this client " +
-                                      std::to_string(kProtocolVersion));
+  if (Status checked = CheckHelloReply(*hr, ""); !checked.ok()) {
+    return Status(checked.code(), address + ": " + checked.message());
   }
   auto conn = std::unique_ptr<NodeConnection>(new NodeConnection(std::move(impl), address));
   conn->node_id_ = hr->node_id;
@@ -145,9 +133,7 @@ Result<Message> NodeConnection::Call(Message request, std::chrono::milliseconds 
   const auto deadline = Clock::now() + timeout;
   const RequestId id{++impl_->last_id};
   std::visit([&](auto& m) { SetId(m, id); }, request);
-  std::string bytes;
-  if (Status s = AppendMessageFrame(bytes, request); !s.ok()) return s;
-  if (Status s = impl_->Write(bytes, deadline); !s.ok()) return s;
+  if (Status s = impl_->framed->SendMessage(request); !s.ok()) return s;
   for (;;) {
     auto reply = impl_->Read(deadline);
     if (!reply.ok()) return reply.status();

@@ -1,6 +1,6 @@
 // The world as the node core sees it: every way it acts or learns is one of
 // these interfaces, so the same Node runs in trolleyd (Asio, LMDB, system
-// clock) and in the deterministic simulator (DESIGN.md §1).
+// clock) and in the deterministic simulator (docs/design.md, 'Shape: a sans-IO core').
 #pragma once
 
 #include <cstdint>

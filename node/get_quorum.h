@@ -31,6 +31,7 @@ class GetQuorum {
   QuorumDecision Decision() const;
   bool AllAnswered() const { return answered_ == targets_.size(); }
   const SiblingSet& merged() const { return merged_; }
+  const std::vector<std::string>& targets() const { return targets_; }
   std::vector<std::string> Unanswered() const;
   // Answered targets whose state misses something of merged().
   std::vector<std::string> RepairTargets() const;

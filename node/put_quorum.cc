@@ -42,6 +42,13 @@ QuorumDecision PutQuorum::Decision() const {
   return QuorumDecision::kPending;
 }
 
+bool PutQuorum::IsWaitingFor(const std::string& target) const {
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    if (answers_[i] == Answer::kNone && targets_[i] == target) return true;
+  }
+  return false;
+}
+
 std::vector<std::string> PutQuorum::Unanswered() const {
   std::vector<std::string> out;
   for (size_t i = 0; i < targets_.size(); ++i) {

@@ -36,6 +36,8 @@ class PutQuorum {
   uint32_t failures() const { return failures_; }
   // Targets that have not answered yet, in the order given.
   std::vector<std::string> Unanswered() const;
+  // Whether `target` is a target that has not answered yet (no copies).
+  bool IsWaitingFor(const std::string& target) const;
 
  private:
   enum class Answer : uint8_t { kNone, kAck, kFailure };

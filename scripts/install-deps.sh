@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
-# Installs Trolley's build and test dependencies from Debian 12 packages.
-# Idempotent and fast when everything is present: apt runs only if a
-# package is missing. Run as root (or with sudo).
+# Installs Trolley's dependencies from Debian 12 packages. Three sets:
+#
+#   install-deps.sh --core    what a build with -DTROLLEY_BUILD_BENCH=OFF needs:
+#                             trolleyd, trolley, trolley-sim, the library and its tests
+#   install-deps.sh           --core, plus the libraries the benchmarks link
+#                             (trolley-bench: the demo's short load; storage_bench)
+#   install-deps.sh --bench   all of the above, plus the database servers the
+#                             flash-sale benchmark compares Trolley with (Redis,
+#                             PostgreSQL) and gnuplot for its plots; scripts/test.sh
+#                             uses this set, since the bench adapters' tests start them
+#
+# Idempotent and fast when everything is present: apt runs only if a package
+# is missing. Installing needs root (or sudo); building afterwards does not.
+# --print lists the packages of the chosen set and installs nothing.
 set -euo pipefail
 
-packages=(
+core=(
   build-essential cmake ninja-build pkg-config
   libboost-dev            # Boost.Asio: the network runtime (header-only)
   capnproto libcapnp-dev  # Cap'n Proto: storage records and wire messages
@@ -13,18 +24,41 @@ packages=(
   libjemalloc-dev         # the allocator of trolleyd, trolley-bench and trolley-sim
   libspdlog-dev libfmt-dev  # structured logging
   libgtest-dev libgmock-dev # unit, property and integration tests
-  libbenchmark-dev        # micro-benchmarks (bench/)
   libcli11-dev            # command-line parsing for trolleyd and the tools
   libtomlplusplus-dev     # trolleyd config files (TOML, errors with line numbers)
   nlohmann-json3-dev      # --json output of the trolley CLI
-  gnuplot-nox             # benchmark plots (bench/plot.sh; skipped when absent)
+)
+bench_libraries=(
+  libbenchmark-dev        # storage_bench (Google Benchmark)
+  libhiredis-dev          # trolley-bench's Redis adapter (RESP)
+  libpq-dev               # trolley-bench's PostgreSQL adapter (libpq, pipeline mode)
+)
+bench_servers=(
   # The flash-sale benchmark's peers (bench/flash_sale.sh): the stores a
-  # team would otherwise pick, driven by trolley-bench's adapters.
-  libhiredis-dev          # Redis protocol (RESP) for bench/redis_target
-  libpq-dev               # PostgreSQL's client library for bench/postgres_target
+  # team would otherwise pick, started on loopback by bench/peers/.
   redis-server            # Redis 7: primary + replicas, and standalone
   postgresql-15           # PostgreSQL 15 with synchronous_commit
+  gnuplot-nox             # benchmark plots (bench/plot.sh; skipped when absent)
 )
+
+set_name=default print=""
+for arg in "$@"; do
+  case "$arg" in
+    --core) set_name=core ;;
+    --bench) set_name=bench ;;
+    --print) print=1 ;;
+    *) echo "install-deps: unknown option $arg (--core, --bench, --print)" >&2; exit 2 ;;
+  esac
+done
+case "$set_name" in
+  core) packages=("${core[@]}") ;;
+  default) packages=("${core[@]}" "${bench_libraries[@]}") ;;
+  bench) packages=("${core[@]}" "${bench_libraries[@]}" "${bench_servers[@]}") ;;
+esac
+if [ -n "$print" ]; then
+  echo "${packages[*]}"
+  exit 0
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -32,7 +66,7 @@ for p in "${packages[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages present"
+  echo "install-deps: all ${#packages[@]} packages present ($set_name set)"
   exit 0
 fi
 

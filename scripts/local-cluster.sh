@@ -5,6 +5,7 @@
 #                                      [--n 3 --r 2 --w 2]
 #   scripts/local-cluster.sh stop DIR
 #
+# The base port defaults to $TROLLEY_BASE_PORT, else 7101.
 # start writes DIR/nK.toml, starts build/node/server/trolleyd for each node
 # (logs in DIR/nK.log, pids in DIR/nK.pid, data in DIR/nK/) and waits until
 # every node answers. Namespaces, all with the given N/R/W and durability:
@@ -16,9 +17,9 @@ TROLLEYD="${TROLLEYD:-$ROOT/build/node/server/trolleyd}"
 TROLLEY="${TROLLEY:-$ROOT/build/tools/trolley}"
 
 cmd="${1:-}"; dir="${2:-}"
-[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,13p' "$0"; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,15p' "$0"; exit 2; }
 shift 2
-nodes=3 base=7101 durability=sync n=3 r=2 w=2
+nodes=3 base="${TROLLEY_BASE_PORT:-7101}" durability=sync n=3 r=2 w=2
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) nodes="$2"; shift 2 ;;

@@ -5,14 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --bench  # the bench adapters' tests start Redis and PostgreSQL
 
 jobs=${TROLLEY_JOBS:-2}
 ctest_args=(--output-on-failure --no-tests=error -j "$jobs")
 [ "${TROLLEY_SLOW:-0}" = 1 ] || ctest_args+=(-LE slow)
 
 echo "== release build (warnings are errors) =="
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTROLLEY_WERROR=ON
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTROLLEY_WERROR=ON \
+  -DTROLLEY_BUILD_BENCH=ON
 cmake --build build -j "$jobs"
 ctest --test-dir build "${ctest_args[@]}"
 

@@ -67,21 +67,21 @@ namespace trolley::sim {
 // did is the union over its attempts.
 struct MutationRecord {
   struct Attempt {
-    bool killer = false;     // a remove, set or clear
-    bool written = false;    // a write of it was sent
+    bool killer = false;             // a remove, set or clear
+    bool written = false;            // a write of it was sent
     std::vector<uint64_t> observed;  // killer: what it observed (sorted, unique)
     std::set<std::string> skus;      // killer: the lines it acted on (clear: the read's lines)
   };
   uint64_t id = 0;
   Mutation::Kind kind = Mutation::Kind::kAdd;  // of the first attempt
   std::string sku;
-  uint32_t quantity = 0;                        // of the first contributing attempt
+  uint32_t quantity = 0;  // of the first contributing attempt
   bool written = false;
   bool acked = false;
-  int acked_attempt = -1;      // the attempt whose write was acked; -1: none of its own
-  bool contribution = false;   // some attempt adds a contribution (add, set > 0)
-  bool killer = false;         // some attempt removes what it observed (remove, set, clear)
-  bool removes_line = false;   // some attempt removes its line(s) (remove, set 0, clear)
+  int acked_attempt = -1;     // the attempt whose write was acked; -1: none of its own
+  bool contribution = false;  // some attempt adds a contribution (add, set > 0)
+  bool killer = false;        // some attempt removes what it observed (remove, set, clear)
+  bool removes_line = false;  // some attempt removes its line(s) (remove, set 0, clear)
   std::vector<Attempt> attempts;
 
   bool IsContribution() const { return contribution; }
@@ -102,15 +102,15 @@ struct CartHistory {
 };
 
 struct CheckResult {
-  uint64_t acked_adds = 0;          // acked Add mutations
-  uint64_t lost_adds = 0;           // failures
-  uint64_t lost_unsynced = 0;       // lost to a power loss inside the flush window
-  uint64_t removes_undone = 0;      // OR-Set failures
-  uint64_t resurrections = 0;       // union+max, reported
-  uint64_t lost_increments = 0;     // union+max, reported
-  uint64_t phantoms = 0;            // failures
+  uint64_t acked_adds = 0;       // acked Add mutations
+  uint64_t lost_adds = 0;        // failures
+  uint64_t lost_unsynced = 0;    // lost to a power loss inside the flush window
+  uint64_t removes_undone = 0;   // OR-Set failures
+  uint64_t resurrections = 0;    // union+max, reported
+  uint64_t lost_increments = 0;  // union+max, reported
+  uint64_t phantoms = 0;         // failures
   std::vector<std::string> failures;
-  std::vector<std::string> notes;   // what was excused as lost_unsynced
+  std::vector<std::string> notes;  // what was excused as lost_unsynced
 };
 
 class History {

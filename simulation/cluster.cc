@@ -35,14 +35,18 @@ bool IsPeerRequest(const Message& m) {
          std::holds_alternative<ClientPut>(m) || std::holds_alternative<ClientGet>(m);
 }
 bool IsPeerReply(const Message& m) {
-  return std::holds_alternative<ReplicaWriteReply>(m) || std::holds_alternative<ReplicaGetReply>(m) ||
-         std::holds_alternative<ClientPutReply>(m) || std::holds_alternative<ClientGetReply>(m);
+  return std::holds_alternative<ReplicaWriteReply>(m) ||
+         std::holds_alternative<ReplicaGetReply>(m) || std::holds_alternative<ClientPutReply>(m) ||
+         std::holds_alternative<ClientGetReply>(m);
 }
 
 std::string KeyOf(const Message& m) {
   return std::visit(
       [](const auto& x) -> std::string {
-        if constexpr (requires { x.ns; x.key; }) {
+        if constexpr (requires {
+                        x.ns;
+                        x.key;
+                      }) {
           return x.ns + "/" + x.key;
         } else {
           return "";
@@ -78,30 +82,30 @@ std::string Cluster::Describe(const Message& m) const {
   out += " id=" + std::to_string(MessageIdOf(m));
   const std::string key = KeyOf(m);
   if (!key.empty()) out += " " + key;
-  std::visit(Overloaded{
-                 [&](const ClientPut& x) {
-                   out += " write_id=" + std::to_string(x.write_id) + " ctx=" + Describe(SiblingSet::FromParts(x.context, {}).value());
-                 },
-                 [&](const ClientPutReply& x) {
-                   out += " " + std::string(StatusCodeName(x.code)) + " " + Describe(x.state);
-                 },
-                 [&](const ClientGetReply& x) {
-                   out += " " + std::string(StatusCodeName(x.code)) + " " + Describe(x.state);
-                 },
-                 [&](const ReplicaWrite& x) {
-                   out += " " + Describe(x.state);
-                   if (!x.hint_for.empty()) out += " hint_for=" + x.hint_for;
-                   if (x.durable) out += " durable";
-                 },
-                 [&](const ReplicaWriteReply& x) {
-                   out += " " + std::string(StatusCodeName(x.code));
-                 },
-                 [&](const ReplicaGetReply& x) {
-                   out += " " + std::string(StatusCodeName(x.code)) + " " + Describe(x.state);
-                 },
-                 [](const auto&) {},
-             },
-             m);
+  std::visit(
+      Overloaded{
+          [&](const ClientPut& x) {
+            out += " write_id=" + std::to_string(x.write_id) +
+                   " ctx=" + Describe(SiblingSet::FromParts(x.context, {}).value());
+          },
+          [&](const ClientPutReply& x) {
+            out += " " + std::string(StatusCodeName(x.code)) + " " + Describe(x.state);
+          },
+          [&](const ClientGetReply& x) {
+            out += " " + std::string(StatusCodeName(x.code)) + " " + Describe(x.state);
+          },
+          [&](const ReplicaWrite& x) {
+            out += " " + Describe(x.state);
+            if (!x.hint_for.empty()) out += " hint_for=" + x.hint_for;
+            if (x.durable) out += " durable";
+          },
+          [&](const ReplicaWriteReply& x) { out += " " + std::string(StatusCodeName(x.code)); },
+          [&](const ReplicaGetReply& x) {
+            out += " " + std::string(StatusCodeName(x.code)) + " " + Describe(x.state);
+          },
+          [](const auto&) {},
+      },
+      m);
   return out;
 }
 
@@ -134,7 +138,8 @@ class Cluster::NodeLogger final : public Logger {
 };
 
 struct Cluster::SimNode {
-  SimNode(const EventLoop& loop, uint64_t boot_ns, int64_t offset_ms) : clock(loop, boot_ns, offset_ms) {}
+  SimNode(const EventLoop& loop, uint64_t boot_ns, int64_t offset_ms)
+      : clock(loop, boot_ns, offset_ms) {}
   std::string name;
   SimClock clock;
   SimDisk disk;
@@ -147,6 +152,8 @@ struct Cluster::SimNode {
   uint32_t tick_generation = 0;
   bool up = false;
   bool paused = false;
+  // Its Node ran during the current event (CheckTouchedInvariants).
+  bool touched = false;
   Activity activity = Activity::kOther;
   std::vector<std::function<void()>> deferred;  // arrived while paused
 };
@@ -159,6 +166,7 @@ void Cluster::RunOnNode(int i, uint32_t life, Fn&& fn) {
     n.deferred.emplace_back(std::forward<Fn>(fn));
     return;
   }
+  n.touched = true;
   fn();
 }
 
@@ -186,12 +194,42 @@ Cluster::Cluster(const SeedConfig& config, PlantedBug bug, EventLoop& loop, Trac
   ring_ = Ring::Build(members, 64).value();
   blocked_.assign(nodes_.size(), std::vector<bool>(nodes_.size(), false));
   unreachable_quiet_until_ns_.assign(nodes_.size(), std::vector<uint64_t>(nodes_.size(), 0));
+  loop_.set_after_event([this] { CheckTouchedInvariants(); });
 }
 
 Cluster::~Cluster() {
+  loop_.set_after_event(nullptr);
   for (auto& n : nodes_) {
     n->node.reset();
     n->engine.reset();
+  }
+}
+
+void Cluster::CheckInvariants() const {
+  for (const auto& n : nodes_) {
+    if (n->node) n->node->CheckInvariants();
+  }
+}
+
+void Cluster::CheckTouchedInvariants() {
+  // A Node changes only while it runs: a message, a tick, an engine
+  // callback, an unreachable peer, all through RunOnNode or Tick, which
+  // mark it touched. The others' invariants held after the event that last
+  // touched them and still hold (time only moves forward, which none of
+  // them is hurt by); checking every node after every event doubled the
+  // sweep's wall time. A full check every kFullCheckEvents events and at
+  // the end of a run backs that argument up.
+  constexpr uint64_t kFullCheckEvents = 4096;
+  if (++events_since_full_check_ >= kFullCheckEvents) {
+    events_since_full_check_ = 0;
+    CheckInvariants();
+    for (auto& n : nodes_) n->touched = false;
+    return;
+  }
+  for (auto& n : nodes_) {
+    if (!n->touched) continue;
+    n->touched = false;
+    if (n->node) n->node->CheckInvariants();
   }
 }
 
@@ -259,7 +297,8 @@ void Cluster::Restart(int i) {
   eo.durability = config_.durability;
   eo.bug = bug_;
   n.engine = std::make_unique<SimEngine>(n.disk, eo, std::move(env));
-  n.random = std::make_unique<Random>(SubSeed(config_.seed, 1000 + static_cast<uint64_t>(i) * 1000 + life));
+  n.random = std::make_unique<Random>(
+      SubSeed(config_.seed, 1000 + static_cast<uint64_t>(i) * 1000 + life));
 
   NodeOptions no;
   no.node_id = n.name;
@@ -276,6 +315,7 @@ void Cluster::Restart(int i) {
   auto created = Node::Create(std::move(no), ne, ring_);
   TROLLEY_ASSERT_MSG(created.ok(), created.status().ToString());
   n.node = std::move(created).value();
+  n.touched = true;
   actor_names_[n.node->actor()] = n.name + "." + std::to_string(life);
   n.up = true;
   n.paused = false;
@@ -295,7 +335,8 @@ void Cluster::ScheduleTick(int i) {
   const uint32_t life = n.life;
   const uint32_t generation = ++n.tick_generation;
   // A random phase per start, so nodes do not tick in lockstep.
-  loop_.After(net_rng_.Range(1, kTickNs), [this, i, life, generation] { Tick(i, life, generation); });
+  loop_.After(net_rng_.Range(1, kTickNs),
+              [this, i, life, generation] { Tick(i, life, generation); });
 }
 
 void Cluster::Tick(int i, uint32_t life, uint32_t generation) {
@@ -303,6 +344,7 @@ void Cluster::Tick(int i, uint32_t life, uint32_t generation) {
   // A pause stops the ticks (Resume starts a new series); a restart too.
   if (n.life != life || !n.up || n.paused || n.tick_generation != generation) return;
   n.activity = Activity::kTick;
+  n.touched = true;
   if (bug_ == PlantedBug::kOverwriteRepair) n.engine->set_repair_merges(true);
   n.node->Tick();
   if (n.engine) n.engine->set_repair_merges(false);
@@ -335,7 +377,8 @@ void Cluster::Crash(int i, bool power_loss) {
     std::vector<KeyState> before;
     if (on_power_loss_) {
       for (const auto& [key, durable] : n.disk.undo_objects) {
-        if (auto it = n.disk.objects.find(key); it != n.disk.objects.end()) before.push_back(KeyState{key, it->second});
+        if (auto it = n.disk.objects.find(key); it != n.disk.objects.end())
+          before.push_back(KeyState{key, it->second});
       }
       for (const auto& [key, durable] : n.disk.undo_hints) {
         if (auto it = n.disk.hints.find(key); it != n.disk.hints.end()) {
@@ -374,34 +417,20 @@ void Cluster::ReplaceDisk(int i, SimDisk disk) {
   if (on_power_loss_) on_power_loss_(i, before);
 }
 
-namespace {
-void AddStats(NodeStats& into, const NodeStats& s) {
-  into.puts_ok += s.puts_ok;
-  into.puts_failed += s.puts_failed;
-  into.gets_ok += s.gets_ok;
-  into.gets_failed += s.gets_failed;
-  into.forwarded += s.forwarded;
-  into.hints_stored += s.hints_stored;
-  into.hints_delivered += s.hints_delivered;
-  into.hints_dropped += s.hints_dropped;
-  into.read_repairs += s.read_repairs;
-  into.fallback_writes += s.fallback_writes;
-}
-}  // namespace
-
 void Cluster::ForgetUnanswered(int i) {
   // Requests a dead life had received are never answered.
   std::erase_if(unanswered_, [i](const auto& e) { return std::get<0>(e.first) == i; });
 }
 
 void Cluster::RetireStats(int i) {
-  if (nodes_[static_cast<size_t>(i)]->node) AddStats(retired_stats_, nodes_[static_cast<size_t>(i)]->node->stats());
+  const Node* node = nodes_[static_cast<size_t>(i)]->node.get();
+  if (node) retired_counters_.Add(node->metrics().CounterValues());
 }
 
-NodeStats Cluster::TotalNodeStats() const {
-  NodeStats total = retired_stats_;
+CounterTotals Cluster::TotalNodeCounters() const {
+  CounterTotals total = retired_counters_;
   for (const auto& n : nodes_) {
-    if (n->node) AddStats(total, n->node->stats());
+    if (n->node) total.Add(n->node->metrics().CounterValues());
   }
   return total;
 }
@@ -435,13 +464,15 @@ void Cluster::Resume(int i) {
   SimNode& n = *nodes_[i];
   if (!n.up || !n.paused) return;
   trace_.Event(kTraceFault, 5, static_cast<uint64_t>(i), n.deferred.size());
-  if (trace_.lines()) TraceLine(n.name + " resume (" + std::to_string(n.deferred.size()) + " waiting events)");
+  if (trace_.lines())
+    TraceLine(n.name + " resume (" + std::to_string(n.deferred.size()) + " waiting events)");
   n.paused = false;
   const uint32_t life = n.life;
   std::vector<std::function<void()>> waiting = std::move(n.deferred);
   n.deferred.clear();
   for (auto& fn : waiting) {
-    loop_.After(0, [this, i, life, fn = std::move(fn)]() mutable { RunOnNode(i, life, std::move(fn)); });
+    loop_.After(
+        0, [this, i, life, fn = std::move(fn)]() mutable { RunOnNode(i, life, std::move(fn)); });
   }
   ScheduleTick(i);
 }
@@ -464,7 +495,8 @@ void Cluster::DiskStall(int i, uint64_t until_ns) {
   }
   trace_.Event(kTraceFault, 7, static_cast<uint64_t>(i), until_ns);
   if (trace_.lines()) {
-    TraceLine(n.name + " disk stalls for " + std::to_string((until_ns - loop_.now_ns()) / kNsPerMs) + " ms");
+    TraceLine(n.name + " disk stalls for " +
+              std::to_string((until_ns - loop_.now_ns()) / kNsPerMs) + " ms");
   }
   n.engine->set_stall_until_ns(until_ns);
 }
@@ -509,39 +541,46 @@ bool Cluster::IsRepairWrite(int from, const ReplicaWrite& w) const {
   return a == Activity::kGetReply || a == Activity::kTick;
 }
 
+void Cluster::SendToClient(int from, const Endpoint& to, Message m) {
+  // A reply to a client connection.
+  trace_.Event(kTraceDeliver, 100 + static_cast<uint64_t>(from), to.connection, m.index(),
+               MessageIdOf(m));
+  if (net_rng_.Chance(loss_p_)) {
+    ++net_.dropped_loss;
+    if (trace_.lines())
+      TraceLine(name(from) + " -> c" + std::to_string(to.connection) + " LOST " + Describe(m));
+    return;
+  }
+  const uint64_t conn = to.connection;
+  if (trace_.lines()) TraceLine(name(from) + " -> c" + std::to_string(conn) + " " + Describe(m));
+  if (net_rng_.Chance(config_.dup_p)) {
+    ++net_.duplicated;
+    ++in_flight_;
+    loop_.After(NetworkDelay(), [this, conn, copy = m]() mutable {
+      --in_flight_;
+      client_.deliver(conn, std::move(copy));
+    });
+  }
+  ++in_flight_;
+  loop_.After(NetworkDelay(), [this, conn, m = std::move(m)]() mutable {
+    --in_flight_;
+    ++net_.delivered;
+    client_.deliver(conn, std::move(m));
+  });
+}
+
 void Cluster::SendFromNode(int from, const Endpoint& to, Message m) {
   ++net_.sent;
   if (!to.IsNode()) {
-    // A reply to a client connection.
-    trace_.Event(kTraceDeliver, 100 + static_cast<uint64_t>(from), to.connection, m.index(), MessageIdOf(m));
-    if (net_rng_.Chance(loss_p_)) {
-      ++net_.dropped_loss;
-      if (trace_.lines()) TraceLine(name(from) + " -> c" + std::to_string(to.connection) + " LOST " + Describe(m));
-      return;
-    }
-    const uint64_t conn = to.connection;
-    if (trace_.lines()) TraceLine(name(from) + " -> c" + std::to_string(conn) + " " + Describe(m));
-    if (net_rng_.Chance(config_.dup_p)) {
-      ++net_.duplicated;
-      ++in_flight_;
-      loop_.After(NetworkDelay(), [this, conn, copy = m]() mutable {
-        --in_flight_;
-        client_.deliver(conn, std::move(copy));
-      });
-    }
-    ++in_flight_;
-    loop_.After(NetworkDelay(), [this, conn, m = std::move(m)]() mutable {
-      --in_flight_;
-      ++net_.delivered;
-      client_.deliver(conn, std::move(m));
-    });
+    SendToClient(from, to, std::move(m));
     return;
   }
   const int target = IndexOf(to.node);
   TROLLEY_ASSERT_MSG(target >= 0, "message to an unknown node " + to.node);
   SimNode& t = *nodes_[target];
   NoteRequestReply(from, target, m);
-  trace_.Event(kTraceDeliver, static_cast<uint64_t>(from), static_cast<uint64_t>(target), m.index(), MessageIdOf(m));
+  trace_.Event(kTraceDeliver, static_cast<uint64_t>(from), static_cast<uint64_t>(target), m.index(),
+               MessageIdOf(m));
   if (blocked_[from][target]) {
     ++net_.dropped_partition;
     if (trace_.lines()) TraceLine(name(from) + " -> " + t.name + " BLOCKED " + Describe(m));
@@ -550,21 +589,7 @@ void Cluster::SendFromNode(int from, const Endpoint& to, Message m) {
   if (!t.up) {
     ++net_.dropped_down;
     if (trace_.lines()) TraceLine(name(from) + " -> " + t.name + " DOWN " + Describe(m));
-    uint64_t& quiet_until = unreachable_quiet_until_ns_[from][target];
-    if (loop_.now_ns() >= quiet_until) {
-      quiet_until = loop_.now_ns() + kUnreachableQuietNs;
-      ++net_.unreachable;
-      const uint32_t life = nodes_[from]->life;
-      const std::string peer = t.name;
-      loop_.After(net_rng_.Range(50, 1000) * kNsPerUs, [this, from, life, peer] {
-        RunOnNode(from, life, [this, from, peer] {
-          trace_.Event(kTraceUnreachable, static_cast<uint64_t>(from), static_cast<uint64_t>(IndexOf(peer)));
-          if (trace_.lines()) TraceLine(name(from) + " unreachable " + peer);
-          nodes_[from]->activity = Activity::kOther;
-          nodes_[from]->node->OnPeerUnreachable(peer);
-        });
-      });
-    }
+    ReportUnreachable(from, target);
     return;
   }
   if (net_rng_.Chance(loss_p_)) {
@@ -579,7 +604,8 @@ void Cluster::SendFromNode(int from, const Endpoint& to, Message m) {
   }
   const uint32_t life = t.life;
   const uint32_t from_life = nodes_[static_cast<size_t>(from)]->life;
-  if (trace_.lines()) TraceLine(name(from) + " -> " + t.name + " " + Describe(m) + (repair ? " (repair)" : ""));
+  if (trace_.lines())
+    TraceLine(name(from) + " -> " + t.name + " " + Describe(m) + (repair ? " (repair)" : ""));
   if (net_rng_.Chance(config_.dup_p)) {
     ++net_.duplicated;
     trace_.Event(kTraceDuplicate, static_cast<uint64_t>(from), static_cast<uint64_t>(target));
@@ -590,10 +616,33 @@ void Cluster::SendFromNode(int from, const Endpoint& to, Message m) {
     });
   }
   ++in_flight_;
-  loop_.After(NetworkDelay(), [this, from, from_life, target, life, repair, m = std::move(m)]() mutable {
-    --in_flight_;
-    DeliverToNode(from, from_life, target, life, std::move(m), repair);
-  });
+  loop_.After(NetworkDelay(),
+              [this, from, from_life, target, life, repair, m = std::move(m)]() mutable {
+                --in_flight_;
+                DeliverToNode(from, from_life, target, life, std::move(m), repair);
+              });
+}
+
+// Like a refused connect: the sender learns, a little later, that `target`
+// cannot be reached (at most once per kUnreachableQuietNs per link).
+void Cluster::ReportUnreachable(int from, int target) {
+  const SimNode& t = *nodes_[static_cast<size_t>(target)];
+  uint64_t& quiet_until = unreachable_quiet_until_ns_[from][target];
+  if (loop_.now_ns() >= quiet_until) {
+    quiet_until = loop_.now_ns() + kUnreachableQuietNs;
+    ++net_.unreachable;
+    const uint32_t life = nodes_[from]->life;
+    const std::string peer = t.name;
+    loop_.After(net_rng_.Range(50, 1000) * kNsPerUs, [this, from, life, peer] {
+      RunOnNode(from, life, [this, from, peer] {
+        trace_.Event(kTraceUnreachable, static_cast<uint64_t>(from),
+                     static_cast<uint64_t>(IndexOf(peer)));
+        if (trace_.lines()) TraceLine(name(from) + " unreachable " + peer);
+        nodes_[from]->activity = Activity::kOther;
+        nodes_[from]->node->OnPeerUnreachable(peer);
+      });
+    });
+  }
 }
 
 void Cluster::NoteRequestReply(int from, int to, const Message& m) {
@@ -615,20 +664,24 @@ void Cluster::NoteRequestReply(int from, int to, const Message& m) {
   if (mine == request_life_.end() || mine->second != now_life) return;
   ++stale_reply_hazards_;
   if (trace_.lines()) {
-    TraceLine("probe stale-reply: " + name(from) + " answers " + name(to) + "'s request id=" +
-              std::to_string(id) + " of life " + std::to_string(origin) + "; life " +
-              std::to_string(now_life) + " has its own request id=" + std::to_string(id) + " to " +
-              name(from));
+    TraceLine("probe stale-reply: " + name(from) + " answers " + name(to) +
+              "'s request id=" + std::to_string(id) + " of life " + std::to_string(origin) +
+              "; life " + std::to_string(now_life) +
+              " has its own request id=" + std::to_string(id) + " to " + name(from));
   }
 }
 
-void Cluster::DeliverToNode(int from, uint32_t from_life, int to, uint32_t to_life, Message m, bool repair) {
+void Cluster::DeliverToNode(int from, uint32_t from_life, int to, uint32_t to_life, Message m,
+                            bool repair) {
   RunOnNode(to, to_life, [this, from, from_life, to, repair, m = std::move(m)]() mutable {
     ++net_.delivered;
     SimNode& n = *nodes_[to];
     if (IsPeerRequest(m)) unanswered_[{to, from, MessageIdOf(m)}].push_back(from_life);
-    trace_.Event(kTraceDeliver, 200 + static_cast<uint64_t>(from), static_cast<uint64_t>(to), m.index(), MessageIdOf(m));
-    if (trace_.lines()) TraceLine(n.name + " <- " + name(from) + " " + std::string(MessageName(m)) + " id=" + std::to_string(MessageIdOf(m)));
+    trace_.Event(kTraceDeliver, 200 + static_cast<uint64_t>(from), static_cast<uint64_t>(to),
+                 m.index(), MessageIdOf(m));
+    if (trace_.lines())
+      TraceLine(n.name + " <- " + name(from) + " " + std::string(MessageName(m)) +
+                " id=" + std::to_string(MessageIdOf(m)));
     const bool get_reply = std::holds_alternative<ReplicaGetReply>(m);
     n.activity = get_reply ? Activity::kGetReply : Activity::kOther;
     const bool repair_merges = bug_ == PlantedBug::kOverwriteRepair && (repair || get_reply);
@@ -647,9 +700,8 @@ void Cluster::ClientSend(uint64_t conn, int target, Message m) {
   if (!t.up) {
     // Connection refused, reported after a connect delay.
     ++net_.dropped_down;
-    loop_.After(net_rng_.Range(50, 1000) * kNsPerUs, [this, conn, target] {
-      client_.connection_failed(conn, target);
-    });
+    loop_.After(net_rng_.Range(50, 1000) * kNsPerUs,
+                [this, conn, target] { client_.connection_failed(conn, target); });
     return;
   }
   if (net_rng_.Chance(loss_p_)) {
@@ -662,7 +714,8 @@ void Cluster::ClientSend(uint64_t conn, int target, Message m) {
     RunOnNode(target, life, [this, conn, target, msg = std::move(msg)]() mutable {
       ++net_.delivered;
       SimNode& n = *nodes_[target];
-      trace_.Event(kTraceDeliver, 300, static_cast<uint64_t>(target), msg.index(), MessageIdOf(msg));
+      trace_.Event(kTraceDeliver, 300, static_cast<uint64_t>(target), msg.index(),
+                   MessageIdOf(msg));
       n.activity = Activity::kOther;
       n.node->OnMessage(Endpoint{"", conn}, std::move(msg));
     });
@@ -709,7 +762,8 @@ std::string Cluster::WhyNotQuiet() {
     } else {
       if (n.paused) why += " paused";
       if (!n.engine->Idle()) why += " engine-busy";
-      if (n.node->PendingRequests() != 0) why += " pending=" + std::to_string(n.node->PendingRequests());
+      if (n.node->PendingRequests() != 0)
+        why += " pending=" + std::to_string(n.node->PendingRequests());
       auto stats = n.engine->hints().Stats();
       if (stats.ok() && stats->count != 0) why += " hints=" + std::to_string(stats->count);
       for (int j = 0; j < size(); ++j) {

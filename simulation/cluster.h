@@ -36,10 +36,10 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <tuple>
-#include <unordered_map>
 #include <memory>
 #include <string>
+#include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
@@ -62,7 +62,8 @@ class SimClock final : public Clock {
       : loop_(loop), boot_ns_(boot_ns), wall_offset_ms_(wall_offset_ms) {}
   uint64_t NowMonotonicNs() override { return boot_ns_ + loop_.now_ns(); }
   uint64_t NowWallMs() override {
-    return static_cast<uint64_t>(static_cast<int64_t>(kWallBaseMs + loop_.now_ms()) + wall_offset_ms_);
+    return static_cast<uint64_t>(static_cast<int64_t>(kWallBaseMs + loop_.now_ms()) +
+                                 wall_offset_ms_);
   }
   void Jump(int64_t ms) { wall_offset_ms_ += ms; }
   int64_t offset_ms() const { return wall_offset_ms_; }
@@ -105,6 +106,12 @@ class Cluster {
 
   // Starts every node.
   void Start();
+  // Asserts the invariants of every running node (Node::CheckInvariants).
+  void CheckInvariants() const;
+  // After every event of the loop: the nodes that event ran on, and every
+  // running node every few thousand events (see cluster.cc for why that
+  // covers every node after every event).
+  void CheckTouchedInvariants();
 
   // A client message to `node` over connection `conn`.
   void ClientSend(uint64_t conn, int node, Message m);
@@ -150,8 +157,9 @@ class Cluster {
   uint64_t stale_reply_hazards() const { return stale_reply_hazards_; }
   // Replies that reach a later life of the node that sent the request.
   uint64_t stale_replies() const { return stale_replies_; }
-  // NodeStats summed over every node and every life so far.
-  NodeStats TotalNodeStats() const;
+  // The nodes' counters (node/node_metrics.h) summed by name over every
+  // node and every life so far.
+  CounterTotals TotalNodeCounters() const;
 
   // For traces and failures: actors by node and life ("n2.1"),
   // siblings by dot and write id, never the value bytes.
@@ -172,7 +180,10 @@ class Cluster {
   enum class Activity { kOther, kGetReply, kTick };
 
   void SendFromNode(int from, const Endpoint& to, Message m);
-  void DeliverToNode(int from, uint32_t from_life, int to, uint32_t to_life, Message m, bool repair);
+  void SendToClient(int from, const Endpoint& to, Message m);
+  void ReportUnreachable(int from, int target);
+  void DeliverToNode(int from, uint32_t from_life, int to, uint32_t to_life, Message m,
+                     bool repair);
   void NoteRequestReply(int from, int to, const Message& m);
   // Runs `fn` on node `i` if it is still in life `life`; waits while paused.
   template <class Fn>
@@ -201,8 +212,8 @@ class Cluster {
   NetworkStats net_;
   std::map<ActorId, std::string> actor_names_;
   uint64_t power_losses_ = 0;
-  NodeStats retired_stats_;  // of lives that ended
-  uint64_t in_flight_ = 0;   // messages scheduled for delivery, not yet delivered
+  CounterTotals retired_counters_;  // of lives that ended
+  uint64_t in_flight_ = 0;          // messages scheduled for delivery, not yet delivered
   // The stale-reply probe: (requester, peer, id) -> the requester's life that
   // last sent it; (peer, requester, id) -> lives of requests the peer got
   // and has not answered yet, oldest first.
@@ -215,6 +226,7 @@ class Cluster {
   // Lookups only: their iteration order never matters.
   std::unordered_map<std::tuple<int, int, uint64_t>, uint32_t, LinkIdHash> request_life_;
   std::unordered_map<std::tuple<int, int, uint64_t>, std::vector<uint32_t>, LinkIdHash> unanswered_;
+  uint64_t events_since_full_check_ = 0;
   uint64_t stale_reply_hazards_ = 0;
   uint64_t stale_replies_ = 0;
   void RetireStats(int node);

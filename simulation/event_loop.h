@@ -52,6 +52,8 @@ class EventLoop {
     return true;
   }
   size_t pending() const { return heap_.size(); }
+  // Runs after every event (the cluster's invariant checks); may be empty.
+  void set_after_event(std::function<void()> fn) { after_event_ = std::move(fn); }
   uint64_t events_run() const { return events_run_; }
 
  private:
@@ -74,6 +76,7 @@ class EventLoop {
     free_.push_back(e.slot);
     ++events_run_;
     fn();
+    if (after_event_) after_event_();
   }
 
   uint64_t now_ns_ = 0;
@@ -82,6 +85,7 @@ class EventLoop {
   std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap_;
   std::vector<std::function<void()>> fns_;
   std::vector<uint32_t> free_;
+  std::function<void()> after_event_;
 };
 
 }  // namespace trolley::sim

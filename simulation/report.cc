@@ -1,9 +1,10 @@
 #include "simulation/report.h"
 
-#include "simulation/sim_config.h"
-
 #include <algorithm>
 #include <cstdio>
+
+#include "node/node_metrics.h"
+#include "simulation/sim_config.h"
 
 namespace trolley::sim {
 namespace {
@@ -11,7 +12,8 @@ namespace {
 std::string Percent(uint64_t part, uint64_t whole) {
   if (whole == 0) return "-";
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.2f%%", 100.0 * static_cast<double>(part) / static_cast<double>(whole));
+  std::snprintf(buf, sizeof(buf), "%.2f%%",
+                100.0 * static_cast<double>(part) / static_cast<double>(whole));
   return buf;
 }
 
@@ -73,16 +75,7 @@ void SweepSummary::Add(const SeedResult& r) {
   disks_lost += r.disks_lost;
   disks_restored += r.disks_restored;
   disk_copies += r.disk_copies;
-  nodes.puts_ok += r.nodes.puts_ok;
-  nodes.puts_failed += r.nodes.puts_failed;
-  nodes.gets_ok += r.nodes.gets_ok;
-  nodes.gets_failed += r.nodes.gets_failed;
-  nodes.forwarded += r.nodes.forwarded;
-  nodes.hints_stored += r.nodes.hints_stored;
-  nodes.hints_delivered += r.nodes.hints_delivered;
-  nodes.hints_dropped += r.nodes.hints_dropped;
-  nodes.read_repairs += r.nodes.read_repairs;
-  nodes.fallback_writes += r.nodes.fallback_writes;
+  nodes.Add(r.nodes);
   stale_reply_hazards += r.stale_reply_hazards;
   stale_replies += r.stale_replies;
   sim_ms += r.sim_ms;
@@ -94,8 +87,9 @@ std::string SweepSummary::Table() const {
   std::vector<std::pair<std::string, std::string>> rows;
   auto row = [&](std::string k, std::string v) { rows.emplace_back(std::move(k), std::move(v)); };
   row("seeds (failed)", std::to_string(seeds) + " (" + std::to_string(failed) + ")");
-  row("simulated cart operations (acked / gave up)",
-      std::to_string(ops) + " (" + std::to_string(ops_acked) + " / " + std::to_string(ops_failed) + ")");
+  row("simulated cart operations (acked / gave up)", std::to_string(ops) + " (" +
+                                                         std::to_string(ops_acked) + " / " +
+                                                         std::to_string(ops_failed) + ")");
   row("client requests (get/put, before retries)", std::to_string(requests));
   row("acknowledged adds", std::to_string(acked_adds));
   row("lost acknowledged adds / sets (failures)", std::to_string(lost_adds));
@@ -105,40 +99,49 @@ std::string SweepSummary::Table() const {
       std::to_string(lost_unsynced));
   row("union+max resurrections (reported)", std::to_string(resurrections));
   row("union+max lost increments (reported)", std::to_string(lost_increments));
-  row("write attempts accepted", Percent(write_attempts_ok, write_attempts) + " of " + std::to_string(write_attempts));
+  row("write attempts accepted",
+      Percent(write_attempts_ok, write_attempts) + " of " + std::to_string(write_attempts));
   row("write availability (W nodes reachable from the coordinator)",
       Percent(eligible_writes_ok, eligible_writes) + " of " + std::to_string(eligible_writes));
   row("  ... refused: unavailable / node timeout / no answer / connection",
       std::to_string(eligible_unavailable) + " / " + std::to_string(eligible_timeout) + " / " +
           std::to_string(eligible_silent) + " / " + std::to_string(eligible_conn_failed));
-  row("  ... during partitions", Percent(partition_writes_ok, partition_writes) + " of " +
-                                     std::to_string(partition_writes));
+  row("  ... during partitions",
+      Percent(partition_writes_ok, partition_writes) + " of " + std::to_string(partition_writes));
   uint64_t reads = 0;
   for (uint64_t s : siblings) reads += s;
   row("reads finding 1 / 2 / 3 / 4 / 5+ versions",
-      Percent(siblings[0], reads) + " / " + Percent(siblings[1], reads) + " / " + Percent(siblings[2], reads) +
-          " / " + Percent(siblings[3], reads) + " / " + Percent(siblings[4], reads) + " of " +
-          std::to_string(reads));
+      Percent(siblings[0], reads) + " / " + Percent(siblings[1], reads) + " / " +
+          Percent(siblings[2], reads) + " / " + Percent(siblings[3], reads) + " / " +
+          Percent(siblings[4], reads) + " of " + std::to_string(reads));
   row("convergence time after heal, ms (p50 / p99 / max)",
-      std::to_string(Quantile(settle_ms, 0.5)) + " / " + std::to_string(Quantile(settle_ms, 0.99)) + " / " +
-          std::to_string(Quantile(settle_ms, 1.0)));
-  row("keys that needed the final read to converge",
-      std::to_string(keys_needing_read) + " of " + std::to_string(keys) + " (" + Percent(keys_needing_read, keys) + ")");
+      std::to_string(Quantile(settle_ms, 0.5)) + " / " + std::to_string(Quantile(settle_ms, 0.99)) +
+          " / " + std::to_string(Quantile(settle_ms, 1.0)));
+  row("keys that needed the final read to converge", std::to_string(keys_needing_read) + " of " +
+                                                         std::to_string(keys) + " (" +
+                                                         Percent(keys_needing_read, keys) + ")");
   row("faults: crashes (power losses) / partitions / pauses / clock jumps / disk stalls",
-      std::to_string(crashes) + " (" + std::to_string(power_losses) + ") / " + std::to_string(partitions) + " / " +
-          std::to_string(pauses) + " / " + std::to_string(clock_jumps) + " / " + std::to_string(disk_stalls));
+      std::to_string(crashes) + " (" + std::to_string(power_losses) + ") / " +
+          std::to_string(partitions) + " / " + std::to_string(pauses) + " / " +
+          std::to_string(clock_jumps) + " / " + std::to_string(disk_stalls));
   row("disk faults: lost / restored from an older copy (copies taken)",
       std::to_string(disks_lost) + " / " + std::to_string(disks_restored) + " (" +
           std::to_string(disk_copies) + ")");
+  // Node counters by name, from each node's registry (node/node_metrics.h).
+  auto counters = [&](std::initializer_list<std::string_view> names) {
+    std::string out;
+    for (std::string_view name : names) {
+      out += (out.empty() ? "" : " / ") + std::to_string(nodes.Get(name));
+    }
+    return out;
+  };
   row("node puts ok / failed, gets ok / failed",
-      std::to_string(nodes.puts_ok) + " / " + std::to_string(nodes.puts_failed) + ", " +
-          std::to_string(nodes.gets_ok) + " / " + std::to_string(nodes.gets_failed));
+      counters({metric::kPutsOk, metric::kPutsFailed}) + ", " +
+          counters({metric::kGetsOk, metric::kGetsFailed}));
   row("forwarded / fallback writes / read repairs",
-      std::to_string(nodes.forwarded) + " / " + std::to_string(nodes.fallback_writes) + " / " +
-          std::to_string(nodes.read_repairs));
+      counters({metric::kForwarded, metric::kFallbackWrites, metric::kReadRepairs}));
   row("hints stored / delivered / dropped",
-      std::to_string(nodes.hints_stored) + " / " + std::to_string(nodes.hints_delivered) + " / " +
-          std::to_string(nodes.hints_dropped));
+      counters({metric::kHintsStored, metric::kHintsDelivered, metric::kHintsDropped}));
   row("probe: replies reaching a restarted requester (matching a live request id)",
       std::to_string(stale_replies) + " (" + std::to_string(stale_reply_hazards) + ")");
   char hash[24];
@@ -149,37 +152,41 @@ std::string SweepSummary::Table() const {
   if (wall_seconds > 0) {
     row("wall time", Num(wall_seconds, 2) + " s");
     row("simulated cart operations per wall second", Num(static_cast<double>(ops) / wall_seconds));
-    row("simulated client requests per wall second", Num(static_cast<double>(requests) / wall_seconds));
+    row("simulated client requests per wall second",
+        Num(static_cast<double>(requests) / wall_seconds));
   }
   size_t width = 0;
   for (const auto& [k, v] : rows) width = std::max(width, k.size());
   std::string out = "| " + std::string("metric") + std::string(width - 6, ' ') + " | value\n";
   out += "|" + std::string(width + 2, '-') + "|------\n";
-  for (const auto& [k, v] : rows) out += "| " + k + std::string(width - k.size(), ' ') + " | " + v + "\n";
+  for (const auto& [k, v] : rows)
+    out += "| " + k + std::string(width - k.size(), ' ') + " | " + v + "\n";
   return out;
 }
 
 std::string SeedLine(const SeedResult& r) {
   const WorkloadStats& w = r.workload;
   char buf[512];
-  std::snprintf(buf, sizeof(buf),
-                "seed=%llu %s ops=%llu acked_adds=%llu lost=%llu undone=%llu unsynced=%llu "
-                "resurrections=%llu lost_increments=%llu avail=%s settle=%llums needed_read=%llu/%llu "
-                "trace_hash=%016llx",
-                static_cast<unsigned long long>(r.seed), r.ok() ? "ok" : "FAIL",
-                static_cast<unsigned long long>(w.ops_started),
-                static_cast<unsigned long long>(r.check.acked_adds),
-                static_cast<unsigned long long>(r.check.lost_adds),
-                static_cast<unsigned long long>(r.check.removes_undone),
-                static_cast<unsigned long long>(r.check.lost_unsynced),
-                static_cast<unsigned long long>(r.check.resurrections),
-                static_cast<unsigned long long>(r.check.lost_increments),
-                Percent(w.eligible_writes_ok, w.eligible_writes).c_str(),
-                static_cast<unsigned long long>(r.settle_ms),
-                static_cast<unsigned long long>(r.keys_needing_read),
-                static_cast<unsigned long long>(r.keys), static_cast<unsigned long long>(r.trace_hash));
+  std::snprintf(
+      buf, sizeof(buf),
+      "seed=%llu %s ops=%llu acked_adds=%llu lost=%llu undone=%llu unsynced=%llu "
+      "resurrections=%llu lost_increments=%llu avail=%s settle=%llums needed_read=%llu/%llu "
+      "trace_hash=%016llx",
+      static_cast<unsigned long long>(r.seed), r.ok() ? "ok" : "FAIL",
+      static_cast<unsigned long long>(w.ops_started),
+      static_cast<unsigned long long>(r.check.acked_adds),
+      static_cast<unsigned long long>(r.check.lost_adds),
+      static_cast<unsigned long long>(r.check.removes_undone),
+      static_cast<unsigned long long>(r.check.lost_unsynced),
+      static_cast<unsigned long long>(r.check.resurrections),
+      static_cast<unsigned long long>(r.check.lost_increments),
+      Percent(w.eligible_writes_ok, w.eligible_writes).c_str(),
+      static_cast<unsigned long long>(r.settle_ms),
+      static_cast<unsigned long long>(r.keys_needing_read), static_cast<unsigned long long>(r.keys),
+      static_cast<unsigned long long>(r.trace_hash));
   std::string out = buf;
-  if (r.stale_reply_hazards != 0) out += " stale_reply_hazards=" + std::to_string(r.stale_reply_hazards);
+  if (r.stale_reply_hazards != 0)
+    out += " stale_reply_hazards=" + std::to_string(r.stale_reply_hazards);
   return out;
 }
 

@@ -19,14 +19,15 @@ struct SweepSummary {
   uint64_t write_attempts = 0, write_attempts_ok = 0;
   uint64_t eligible_writes = 0, eligible_writes_ok = 0;
   uint64_t partition_writes = 0, partition_writes_ok = 0;
-  uint64_t eligible_unavailable = 0, eligible_timeout = 0, eligible_silent = 0, eligible_conn_failed = 0;
+  uint64_t eligible_unavailable = 0, eligible_timeout = 0, eligible_silent = 0,
+           eligible_conn_failed = 0;
   uint64_t siblings[5] = {0, 0, 0, 0, 0};
   std::vector<uint64_t> settle_ms;  // per seed
   uint64_t keys = 0, keys_needing_read = 0;
   uint64_t crashes = 0, power_losses = 0, partitions = 0, pauses = 0, clock_jumps = 0,
            disk_stalls = 0;
   uint64_t disks_lost = 0, disks_restored = 0, disk_copies = 0;
-  NodeStats nodes;
+  CounterTotals nodes;  // node counters by name (node/node_metrics.h)
   uint64_t stale_replies = 0, stale_reply_hazards = 0;
   uint64_t sim_ms = 0, events = 0, messages = 0;
   uint64_t sweep_hash = 0;  // of every seed's trace hash, in order

@@ -30,7 +30,11 @@ class Nemesis {
  public:
   Nemesis(const SeedConfig& config, EventLoop& loop, Cluster& cluster, Trace& trace,
           SeedResult& result)
-      : config_(config), loop_(loop), cluster_(cluster), trace_(trace), result_(result),
+      : config_(config),
+        loop_(loop),
+        cluster_(cluster),
+        trace_(trace),
+        result_(result),
         rng_(SubSeed(config.seed, 5)) {}
 
   void Start(uint64_t until_ns) {
@@ -83,12 +87,18 @@ class Nemesis {
     if (config_.crashes) kinds.push_back(5);
     if (kinds.empty()) return;
     switch (kinds[rng_.Uniform(kinds.size())]) {
-      case 0: return Partition();
-      case 1: return Crash();
-      case 2: return Pause();
-      case 3: return ClockJump();
-      case 4: return DiskStall();
-      case 5: return DiskFault();
+      case 0:
+        return Partition();
+      case 1:
+        return Crash();
+      case 2:
+        return Pause();
+      case 3:
+        return ClockJump();
+      case 4:
+        return DiskStall();
+      case 5:
+        return DiskFault();
     }
   }
 
@@ -122,7 +132,8 @@ class Nemesis {
     } else if (kind == 3) {  // bridge: perm[0] talks to both sides, the sides not to each other
       auto [a, b] = split(1, rng_.Range(1, static_cast<uint64_t>(n - 2)));
       blocks = {{a, b}, {b, a}};
-      shape = "bridge " + Names(cluster_, a) + " <" + cluster_.name(perm[0]) + "> " + Names(cluster_, b);
+      shape = "bridge " + Names(cluster_, a) + " <" + cluster_.name(perm[0]) + "> " +
+              Names(cluster_, b);
     } else {  // one way: a's messages to b vanish, b's to a arrive
       auto [a, b] = split(0, rng_.Range(1, static_cast<uint64_t>(n - 1)));
       blocks = {{a, b}};
@@ -164,9 +175,10 @@ class Nemesis {
       Line("flapping ends");
       return;
     }
-    loop_.After(rng_.Range(20, 500) * kNsPerMs, [this, generation, blocks = std::move(blocks), on, end_ns]() mutable {
-      Flap(generation, std::move(blocks), !on, end_ns);
-    });
+    loop_.After(rng_.Range(20, 500) * kNsPerMs,
+                [this, generation, blocks = std::move(blocks), on, end_ns]() mutable {
+                  Flap(generation, std::move(blocks), !on, end_ns);
+                });
   }
 
   void Crash() {
@@ -373,12 +385,59 @@ void NoteLostToPowerLoss(Cluster& cluster, const SeedConfig& config, History& hi
     const std::vector<int> primaries = Primaries(cluster, config, ks.key);
     for (int j = 0; j < cluster.size() && !forgotten.empty(); ++j) {
       const bool replica = std::find(primaries.begin(), primaries.end(), j) != primaries.end();
-      for (uint64_t id : HeldMutations(cluster, j, replica, ks.key, semantics, cluster.name(node))) {
+      for (uint64_t id :
+           HeldMutations(cluster, j, replica, ks.key, semantics, cluster.name(node))) {
         forgotten.erase(id);
       }
     }
     for (uint64_t id : forgotten) history.NoteLostToPowerLoss(ks.key, id);
   }
+}
+
+// Step 5 for one key: its primaries hold one state, and its cart keeps
+// every acknowledged write (History::Check); the merged state goes into the
+// trace.
+void CheckFinalKey(Cluster& cluster, const SeedConfig& config, History& history, Trace& trace,
+                   const EventLoop& loop, const ObjectKey& key, SeedResult& result) {
+  const std::vector<int> primaries = Primaries(cluster, config, key);
+  SiblingSet merged;
+  bool converged = true;
+  const SiblingSet first = LocalState(cluster, primaries[0], key);
+  for (int p : primaries) {
+    SiblingSet s = LocalState(cluster, p, key);
+    if (!(s == first)) converged = false;
+    merged.Merge(s);
+  }
+  if (!converged) {
+    std::string states;
+    for (int p : primaries)
+      states += " " + cluster.name(p) + ":" + cluster.Describe(LocalState(cluster, p, key));
+    result.failures.push_back("replicas of " + key.ns + "/" + key.key +
+                              " differ after settling and the final read:" + states);
+  }
+  trace.Event(kTraceFinal, merged.size(), merged.context().size());
+  trace.MixString(cluster.Describe(merged));
+  const CartSemantics semantics = SemanticsOf(config, key.ns);
+  std::vector<CartState> carts;
+  bool decoded = true;
+  for (const Sibling& s : merged.siblings()) {
+    if (s.tombstone) continue;
+    auto cart = CartState::Decode(s.value, semantics);
+    if (!cart.ok()) {
+      decoded = false;
+      result.failures.push_back(key.ns + "/" + key.key +
+                                " final value does not decode: " + cart.status().ToString());
+      break;
+    }
+    carts.push_back(std::move(*cart));
+  }
+  if (!decoded) return;
+  const CartState final_cart = CartState::Merge(semantics, carts);
+  if (trace.lines()) {
+    trace.Line(loop.now_ns(), "final " + key.ns + "/" + key.key + " " + cluster.Describe(merged) +
+                                  " cart: " + final_cart.DebugString());
+  }
+  history.Check(key, final_cart, result.check);
 }
 
 }  // namespace
@@ -392,8 +451,9 @@ SeedResult RunSeed(uint64_t seed, const SimOptions& options) {
   EventLoop loop;
   Trace trace(options.trace_sink);
   trace.MixString(result.config);
-  if (trace.lines()) trace.Line(0, "seed " + std::to_string(seed) + " bug=" +
-                                       std::string(PlantedBugName(options.bug)) + " " + result.config);
+  if (trace.lines())
+    trace.Line(0, "seed " + std::to_string(seed) +
+                      " bug=" + std::string(PlantedBugName(options.bug)) + " " + result.config);
   History history;
 
   Cluster cluster(config, options.bug, loop, trace);
@@ -416,7 +476,8 @@ SeedResult RunSeed(uint64_t seed, const SimOptions& options) {
   loop.RunUntil(heal_at);
 
   // 2. heal
-  if (trace.lines()) trace.Line(loop.now_ns(), "heal: faults end, no more loss or slow messages; settling");
+  if (trace.lines())
+    trace.Line(loop.now_ns(), "heal: faults end, no more loss or slow messages; settling");
   nemesis.HealAll();
   cluster.set_loss_p(0);
   cluster.set_tail_p(0);
@@ -436,11 +497,13 @@ SeedResult RunSeed(uint64_t seed, const SimOptions& options) {
   }
 
   // 4. final read of every key, through a coordinator (read repair)
-  if (trace.lines()) trace.Line(loop.now_ns(), "final read of " + std::to_string(keys.size()) + " keys");
+  if (trace.lines())
+    trace.Line(loop.now_ns(), "final read of " + std::to_string(keys.size()) + " keys");
   uint64_t id = 0;
   for (const ObjectKey& key : keys) {
     const int coordinator = Primaries(cluster, config, key)[0];
-    cluster.ClientSend(kFinalReadConn, coordinator, ClientGet{.id = RequestId{++id}, .ns = key.ns, .key = key.key});
+    cluster.ClientSend(kFinalReadConn, coordinator,
+                       ClientGet{.id = RequestId{++id}, .ns = key.ns, .key = key.key});
   }
   loop.RunUntil(loop.now_ns() + kSettleStepNs);
   if (!RunUntilQuiet(loop, cluster, workload, loop.now_ns() + kSettleMaxNs) && result.settled) {
@@ -448,52 +511,15 @@ SeedResult RunSeed(uint64_t seed, const SimOptions& options) {
   }
 
   // 5. check
+  cluster.CheckInvariants();  // every node, whatever the last events touched
   for (const std::string& f : workload.stats().failures) result.failures.push_back(f);
-  for (const ObjectKey& key : keys) {
-    const std::vector<int> primaries = Primaries(cluster, config, key);
-    SiblingSet merged;
-    bool converged = true;
-    const SiblingSet first = LocalState(cluster, primaries[0], key);
-    for (int p : primaries) {
-      SiblingSet s = LocalState(cluster, p, key);
-      if (!(s == first)) converged = false;
-      merged.Merge(s);
-    }
-    if (!converged) {
-      std::string states;
-      for (int p : primaries) states += " " + cluster.name(p) + ":" + cluster.Describe(LocalState(cluster, p, key));
-      result.failures.push_back("replicas of " + key.ns + "/" + key.key +
-                                " differ after settling and the final read:" + states);
-    }
-    trace.Event(kTraceFinal, merged.size(), merged.context().size());
-    trace.MixString(cluster.Describe(merged));
-    const CartSemantics semantics = SemanticsOf(config, key.ns);
-    std::vector<CartState> carts;
-    bool decoded = true;
-    for (const Sibling& s : merged.siblings()) {
-      if (s.tombstone) continue;
-      auto cart = CartState::Decode(s.value, semantics);
-      if (!cart.ok()) {
-        decoded = false;
-        result.failures.push_back(key.ns + "/" + key.key + " final value does not decode: " +
-                                  cart.status().ToString());
-        break;
-      }
-      carts.push_back(std::move(*cart));
-    }
-    if (!decoded) continue;
-    const CartState final_cart = CartState::Merge(semantics, carts);
-    if (trace.lines()) {
-      trace.Line(loop.now_ns(), "final " + key.ns + "/" + key.key + " " + cluster.Describe(merged) + " cart: " +
-                                    final_cart.DebugString());
-    }
-    history.Check(key, final_cart, result.check);
-  }
+  for (const ObjectKey& key : keys)
+    CheckFinalKey(cluster, config, history, trace, loop, key, result);
   for (std::string& f : result.check.failures) result.failures.push_back(std::move(f));
 
   result.workload = workload.stats();
   result.net = cluster.net_stats();
-  result.nodes = cluster.TotalNodeStats();
+  result.nodes = cluster.TotalNodeCounters();
   result.stale_reply_hazards = cluster.stale_reply_hazards();
   result.stale_replies = cluster.stale_replies();
   result.sim_ms = loop.now_ms();

@@ -42,8 +42,8 @@ namespace trolley::sim {
 
 struct SimOptions {
   PlantedBug bug = PlantedBug::kNone;
-  double scale = 1.0;       // multiplies the workload duration
-  Trace::Sink trace_sink;   // --trace: every event as a line
+  double scale = 1.0;      // multiplies the workload duration
+  Trace::Sink trace_sink;  // --trace: every event as a line
 };
 
 struct SeedResult {
@@ -55,12 +55,12 @@ struct SeedResult {
   WorkloadStats workload;
   CheckResult check;
   NetworkStats net;
-  NodeStats nodes;  // summed over every node and life
+  CounterTotals nodes;  // node counters summed by name over every node and life
   uint64_t keys = 0;
   uint64_t keys_needing_read = 0;  // replicas differed after settling, before the final read
   bool settled = false;
-  uint64_t settle_ms = 0;          // heal -> quiet
-  uint64_t sim_ms = 0;             // virtual time of the whole run
+  uint64_t settle_ms = 0;  // heal -> quiet
+  uint64_t sim_ms = 0;     // virtual time of the whole run
   uint64_t events = 0;
   uint64_t stale_replies = 0, stale_reply_hazards = 0;  // Cluster probes
   uint64_t crashes = 0, power_losses = 0, partitions = 0, pauses = 0, clock_jumps = 0,

@@ -20,20 +20,23 @@
 // --context to write "after" what was read (omit it and the write is
 // concurrent with everything stored: a new sibling). Output is for people
 // by default and JSON with --json. Exit status: 0 done, 1 key not found,
-// 2 the request failed (the message says why and what to try).
+// 2 the request failed (the message says why and what to try), 3 (status
+// only) every node was asked but some did not answer: the cluster is
+// degraded, the table shows which (docs/operations.md, 'Status').
+// Raw (kv) and cart commands must not share a namespace: a cart read of a
+// raw value fails with Corruption, "not a cart".
 #include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <iostream>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "client/cart_client.h"
 #include "client/node_connection.h"
 #include "common/clock.h"
 #include "common/hex.h"
+#include "node/node_metrics.h"
 
 namespace {
 
@@ -46,7 +49,7 @@ struct Globals {
   bool json = false;
 };
 
-constexpr int kExitOk = 0, kExitNotFound = 1, kExitFailed = 2;
+constexpr int kExitOk = 0, kExitNotFound = 1, kExitFailed = 2, kExitDegraded = 3;
 
 // The opaque token a read hands out (client/client.h Context).
 std::string ContextToken(const VersionVector& context) { return Context(context).Token(); }
@@ -101,8 +104,10 @@ json SiblingsJson(const SiblingSet& state, uint64_t now_ms) {
            {"timestamp_ms", s.timestamp_ms},
            {"expiry_ms", s.expiry_ms},
            {"write_id", s.write_id}};
-    if (Printable(s.value)) j["value"] = s.value;
-    else j["value_hex"] = Hex(s.value);
+    if (Printable(s.value))
+      j["value"] = s.value;
+    else
+      j["value_hex"] = Hex(s.value);
     siblings.push_back(std::move(j));
   }
   return siblings;
@@ -140,10 +145,13 @@ int KvGet(const Globals& g, const std::string& ns, const std::string& key, uint3
   auto reply = Call(g, ClientGet{.ns = ns, .key = key, .r = r});
   if (!reply.ok()) return Fail(g, reply.status());
   const auto* m = std::get_if<ClientGetReply>(&*reply);
-  if (m == nullptr) return Fail(g, Status::Corruption("unexpected reply " + std::string(MessageName(*reply))));
+  if (m == nullptr)
+    return Fail(g, Status::Corruption("unexpected reply " + std::string(MessageName(*reply))));
   if (m->code == StatusCode::kNotFound) {
-    if (g.json) std::cout << json{{"ok", true}, {"found", false}}.dump() << "\n";
-    else std::printf("%s/%s: not found\n", ns.c_str(), key.c_str());
+    if (g.json)
+      std::cout << json{{"ok", true}, {"found", false}}.dump() << "\n";
+    else
+      std::printf("%s/%s: not found\n", ns.c_str(), key.c_str());
     return kExitNotFound;
   }
   if (m->code != StatusCode::kOk) return Fail(g, Status(m->code, m->message));
@@ -159,7 +167,8 @@ int KvPut(const Globals& g, ClientPut put, const std::string& token) {
   auto reply = Call(g, std::move(put));
   if (!reply.ok()) return Fail(g, reply.status());
   const auto* m = std::get_if<ClientPutReply>(&*reply);
-  if (m == nullptr) return Fail(g, Status::Corruption("unexpected reply " + std::string(MessageName(*reply))));
+  if (m == nullptr)
+    return Fail(g, Status::Corruption("unexpected reply " + std::string(MessageName(*reply))));
   if (m->code != StatusCode::kOk) return Fail(g, Status(m->code, m->message));
   PrintState(g, what, m->state);
   return kExitOk;
@@ -169,7 +178,8 @@ int Ring(const Globals& g) {
   auto reply = Call(g, RingInfoRequest{});
   if (!reply.ok()) return Fail(g, reply.status());
   const auto* m = std::get_if<RingInfoReply>(&*reply);
-  if (m == nullptr) return Fail(g, Status::Corruption("unexpected reply " + std::string(MessageName(*reply))));
+  if (m == nullptr)
+    return Fail(g, Status::Corruption("unexpected reply " + std::string(MessageName(*reply))));
   std::map<std::string, size_t> owned;
   for (const std::string& o : m->owners) ++owned[o];
   if (g.json) {
@@ -177,7 +187,11 @@ int Ring(const Globals& g) {
     for (const auto& [id, address] : m->members) {
       members.push_back({{"id", id}, {"address", address}, {"partitions", owned[id]}});
     }
-    std::cout << json{{"ok", true}, {"partitions", m->owners.size()}, {"members", members}, {"owners", m->owners}}.dump()
+    std::cout << json{{"ok", true},
+                      {"partitions", m->owners.size()},
+                      {"members", members},
+                      {"owners", m->owners}}
+                     .dump()
               << "\n";
     return kExitOk;
   }
@@ -208,9 +222,8 @@ int PrintCart(const Globals& g, const Result<CartView>& r) {
     for (const CartLine& l : v.lines) {
       lines.push_back({{"sku", l.sku}, {"quantity", l.quantity}, {"attributes", l.attributes}});
     }
-    json out{{"ok", true},          {"cart", v.ns + "/" + v.cart_id}, {"found", v.found},
-             {"lines", lines},      {"siblings_merged", v.siblings_merged},
-             {"expiry_ms", v.expiry_ms}};
+    json out{{"ok", true},     {"cart", v.ns + "/" + v.cart_id},       {"found", v.found},
+             {"lines", lines}, {"siblings_merged", v.siblings_merged}, {"expiry_ms", v.expiry_ms}};
     if (v.merged_into) out["merged_into"] = *v.merged_into;
     std::cout << out.dump() << "\n";
     return kExitOk;
@@ -223,8 +236,8 @@ int PrintCart(const Globals& g, const Result<CartView>& r) {
   if (v.siblings_merged > 1) std::printf(" (merged %zu concurrent versions)", v.siblings_merged);
   if (v.expiry_ms != 0) {
     const uint64_t now = SystemClock().NowWallMs();
-    std::printf(", expires in %llus",
-                static_cast<unsigned long long>(v.expiry_ms > now ? (v.expiry_ms - now) / 1000 : 0));
+    std::printf(", expires in %llus", static_cast<unsigned long long>(
+                                          v.expiry_ms > now ? (v.expiry_ms - now) / 1000 : 0));
   }
   std::printf("\n");
   if (v.merged_into) std::printf("  merged into %s at login\n", v.merged_into->c_str());
@@ -241,13 +254,15 @@ int ClusterStatus(const Globals& g) {
   auto ring = Call(g, RingInfoRequest{});
   if (!ring.ok()) return Fail(g, ring.status());
   const auto* info = std::get_if<RingInfoReply>(&*ring);
-  if (info == nullptr) return Fail(g, Status::Corruption("unexpected reply " + std::string(MessageName(*ring))));
+  if (info == nullptr)
+    return Fail(g, Status::Corruption("unexpected reply " + std::string(MessageName(*ring))));
   json nodes = json::array();
   if (!g.json) {
-    std::printf("%-10s %-22s %-5s %6s %6s %8s %10s %10s  %s\n", "node", "address", "state",
-                "owns", "holds", "hints", "puts ok", "gets ok", "sees down");
+    std::printf("%-10s %-22s %-5s %6s %6s %8s %10s %10s  %s\n", "node", "address", "state", "owns",
+                "holds", "hints", "puts ok", "gets ok", "sees down");
   }
   bool all_up = true;
+  std::string counter_lines;  // every counter of every node, after the table
   for (const auto& [id, address] : info->members) {
     Globals one = g;
     one.node = address;
@@ -255,46 +270,58 @@ int ClusterStatus(const Globals& g) {
     const auto* st = reply.ok() ? std::get_if<StatusReply>(&*reply) : nullptr;
     if (st == nullptr || st->code != StatusCode::kOk) {
       all_up = false;
-      const std::string why = !reply.ok() ? reply.status().ToString()
+      const std::string why = !reply.ok()     ? reply.status().ToString()
                               : st == nullptr ? "unexpected reply"
                                               : st->message;
-      if (g.json) nodes.push_back({{"id", id}, {"address", address}, {"up", false}, {"error", why}});
-      else std::printf("%-10s %-22s %-5s  (%s)\n", id.c_str(), address.c_str(), "DOWN", why.c_str());
+      if (g.json)
+        nodes.push_back({{"id", id}, {"address", address}, {"up", false}, {"error", why}});
+      else
+        std::printf("%-10s %-22s %-5s  (%s)\n", id.c_str(), address.c_str(), "DOWN", why.c_str());
       continue;
     }
     std::string down;
+    json counters = json::object();
+    std::string counter_line;
+    for (const NamedValue& counter : st->counters) {
+      counters[counter.name] = counter.value;
+      counter_line += " " + counter.name + "=" + std::to_string(counter.value);
+    }
+    counter_lines += id + ":" + counter_line + "\n";
     json peers = json::array();
     for (const PeerStatus& p : st->peers) {
       if (!p.up) down += (down.empty() ? "" : ",") + p.node_id;
       peers.push_back({{"id", p.node_id}, {"up", p.up}, {"hints_pending", p.hints_pending}});
     }
     if (g.json) {
-      nodes.push_back({{"id", id}, {"address", address}, {"up", true},
-                       {"incarnation", st->incarnation}, {"partitions", st->partitions},
+      nodes.push_back({{"id", id},
+                       {"address", address},
+                       {"up", true},
+                       {"incarnation", st->incarnation},
+                       {"partitions", st->partitions},
                        {"partitions_owned", st->partitions_owned},
                        {"partitions_replicated", st->partitions_replicated},
-                       {"hints_pending", st->hints_pending}, {"hints_oldest_ms", st->hints_oldest_ms},
-                       {"pending_requests", st->pending_requests}, {"peers", peers},
-                       {"puts_ok", st->puts_ok}, {"puts_failed", st->puts_failed},
-                       {"gets_ok", st->gets_ok}, {"gets_failed", st->gets_failed},
-                       {"forwarded", st->forwarded}, {"hints_stored", st->hints_stored},
-                       {"hints_delivered", st->hints_delivered}, {"hints_dropped", st->hints_dropped},
-                       {"read_repairs", st->read_repairs}, {"fallback_writes", st->fallback_writes}});
+                       {"hints_pending", st->hints_pending},
+                       {"hints_oldest_ms", st->hints_oldest_ms},
+                       {"pending_requests", st->pending_requests},
+                       {"peers", peers},
+                       {"counters", counters}});
     } else {
       std::printf("%-10s %-22s %-5s %6u %6u %8llu %10llu %10llu  %s\n", id.c_str(), address.c_str(),
                   "up", st->partitions_owned, st->partitions_replicated,
                   static_cast<unsigned long long>(st->hints_pending),
-                  static_cast<unsigned long long>(st->puts_ok),
-                  static_cast<unsigned long long>(st->gets_ok), down.empty() ? "-" : down.c_str());
+                  static_cast<unsigned long long>(FindValue(st->counters, metric::kPutsOk)),
+                  static_cast<unsigned long long>(FindValue(st->counters, metric::kGetsOk)),
+                  down.empty() ? "-" : down.c_str());
     }
   }
   if (g.json) {
     std::cout << json{{"ok", true}, {"nodes", nodes}}.dump() << "\n";
   } else {
-    std::printf("(owns: partitions it is first owner of; holds: partitions it replicates; hints: "
-                "writes held for nodes that were down)\n");
+    std::printf("(owns: ring partitions it is first owner of; holds: ring partitions it "
+                "replicates; hints: writes held for nodes that were down)\n");
+    std::printf("counters since each node started:\n%s", counter_lines.c_str());
   }
-  return all_up ? kExitOk : kExitFailed;
+  return all_up ? kExitOk : kExitDegraded;
 }
 
 }  // namespace
@@ -328,11 +355,14 @@ int main(int argc, char** argv) {
   put->add_option("--context", token, "token from a read: this write replaces what it saw");
   put->add_option("--w", w, "replicas to wait for (default: the namespace's W)");
   put->add_option("--ttl-ms", ttl_ms, "expiry (default: the namespace's TTL)");
-  put->add_option("--write-id", write_id, "id of this logical write: a retry with it is applied once");
+  put->add_option("--write-id", write_id,
+                  "id of this logical write: a retry with it is applied once");
   put->callback([&] {
-    result = KvPut(g, ClientPut{.ns = ns, .key = key, .value = value, .write_id = write_id,
-                                .w = w, .ttl_ms = ttl_ms},
-                   token);
+    result = KvPut(
+        g,
+        ClientPut{
+            .ns = ns, .key = key, .value = value, .write_id = write_id, .w = w, .ttl_ms = ttl_ms},
+        token);
   });
 
   CLI::App* del = kv->add_subcommand("delete", "delete a key (a tombstone that replicates)");
@@ -345,7 +375,9 @@ int main(int argc, char** argv) {
   });
 
   app.add_subcommand("ring", "partitions and members")->callback([&] { result = Ring(g); });
-  app.add_subcommand("status", "every node: up or down, partitions, hints pending, counters")
+  app.add_subcommand("status",
+                    "every node: up or down, partitions, hints pending, counters; exits 3 "
+                    "when a node did not answer")
       ->callback([&] { result = ClusterStatus(g); });
 
   CLI::App* cart = app.add_subcommand("cart", "shopping carts (siblings merged for you)");
@@ -398,7 +430,8 @@ int main(int argc, char** argv) {
   cset->add_option("quantity", quantity, "new quantity")->required();
   cset->add_option("--id", mutation_id, "mutation id: the same id twice is applied once");
   cset->callback([&] {
-    with_carts([&](BlockingCartClient& c) { return c.SetQuantity(ns, key, sku, quantity, mutation_id); });
+    with_carts(
+        [&](BlockingCartClient& c) { return c.SetQuantity(ns, key, sku, quantity, mutation_id); });
   });
 
   CLI::App* cremove = cart->add_subcommand("remove", "remove a SKU's line");
@@ -412,9 +445,8 @@ int main(int argc, char** argv) {
   CLI::App* cclear = cart->add_subcommand("clear", "remove every line");
   cart_args(cclear);
   cclear->add_option("--id", mutation_id, "mutation id: the same id twice is applied once");
-  cclear->callback([&] {
-    with_carts([&](BlockingCartClient& c) { return c.Clear(ns, key, mutation_id); });
-  });
+  cclear->callback(
+      [&] { with_carts([&](BlockingCartClient& c) { return c.Clear(ns, key, mutation_id); }); });
 
   CLI::App* cmerge = cart->add_subcommand("merge", "merge a guest cart into a user cart (login)");
   cmerge->add_option("guest_ns", guest_ns, "guest cart namespace")->required();
@@ -424,11 +456,15 @@ int main(int argc, char** argv) {
   cmerge->add_option("--strategy", strategy, "sum | max | keep-user")->capture_default_str();
   cmerge->callback([&] {
     GuestMergeStrategy s;
-    if (strategy == "sum") s = GuestMergeStrategy::kSum;
-    else if (strategy == "max") s = GuestMergeStrategy::kMax;
-    else if (strategy == "keep-user") s = GuestMergeStrategy::kKeepUser;
+    if (strategy == "sum")
+      s = GuestMergeStrategy::kSum;
+    else if (strategy == "max")
+      s = GuestMergeStrategy::kMax;
+    else if (strategy == "keep-user")
+      s = GuestMergeStrategy::kKeepUser;
     else {
-      result = Fail(g, Status::InvalidArgument("--strategy '" + strategy + "': use sum, max or keep-user"));
+      result = Fail(
+          g, Status::InvalidArgument("--strategy '" + strategy + "': use sum, max or keep-user"));
       return;
     }
     with_carts([&](BlockingCartClient& c) { return c.MergeGuest(guest_ns, guest_id, ns, key, s); });

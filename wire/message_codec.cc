@@ -216,16 +216,13 @@ struct Writer {
         peers[i].setHintsPending(m.peers[i].hints_pending);
       }
     }
-    b.setPutsOk(m.puts_ok);
-    b.setPutsFailed(m.puts_failed);
-    b.setGetsOk(m.gets_ok);
-    b.setGetsFailed(m.gets_failed);
-    b.setForwarded(m.forwarded);
-    b.setHintsStored(m.hints_stored);
-    b.setHintsDelivered(m.hints_delivered);
-    b.setHintsDropped(m.hints_dropped);
-    b.setReadRepairs(m.read_repairs);
-    b.setFallbackWrites(m.fallback_writes);
+    if (!m.counters.empty()) {
+      auto counters = b.initCounters(static_cast<unsigned>(m.counters.size()));
+      for (unsigned i = 0; i < counters.size(); ++i) {
+        counters[i].setName(AsText(m.counters[i].name));
+        counters[i].setValue(m.counters[i].value);
+      }
+    }
   }
 };
 
@@ -274,6 +271,9 @@ struct Estimator {
     using P = wire::StatusReply::_capnpPrivate;
     size_t words = P::dataWordSize + P::pointerCount + Words(m.message) + Words(m.node_id) + 1;
     for (const PeerStatus& peer : m.peers) words += 3 + Words(peer.node_id);
+    // One 2-word struct (1 data word, 1 pointer) per counter plus its name.
+    words += 1;
+    for (const NamedValue& counter : m.counters) words += 2 + Words(counter.name);
     return words;
   }
 };
@@ -385,7 +385,7 @@ Result<ReplicaGetReply> Read(wire::ReplicaGetReply::Reader in) {
 Result<ReplicaWrite> Read(wire::ReplicaWrite::Reader in) {
   Result<SiblingSet> state = ReadSiblingSetRecord(in.getState());
   if (!state.ok()) return state.status();
-  return ReplicaWrite{RequestId{in.getId()}, Str(in.getNs()), Str(in.getKey()),
+  return ReplicaWrite{RequestId{in.getId()},    Str(in.getNs()),      Str(in.getKey()),
                       std::move(state).value(), Str(in.getHintFor()), in.getDurable()};
 }
 Result<ReplicaWriteReply> Read(wire::ReplicaWriteReply::Reader in) {
@@ -436,9 +436,14 @@ Result<StatusReply> Read(wire::StatusReply::Reader in) {
   const auto peers = in.getPeers();
   // Bounded before allocating; ValidateMessage gives the detailed error.
   if (peers.size() > kPartitionsMax) {
-    return Status::InvalidArgument(std::to_string(peers.size()) +
-                                   " peers exceeds the limit of " +
+    return Status::InvalidArgument(std::to_string(peers.size()) + " peers exceeds the limit of " +
                                    std::to_string(kPartitionsMax));
+  }
+  const auto counters = in.getCounters();
+  if (counters.size() > kStatusCountersMax) {
+    return Status::InvalidArgument(std::to_string(counters.size()) +
+                                   " counters exceeds the limit of " +
+                                   std::to_string(kStatusCountersMax));
   }
   Result<StatusReply> out = ReadReplyHead<StatusReply>(in);
   if (!out.ok()) return out;
@@ -453,19 +458,12 @@ Result<StatusReply> Read(wire::StatusReply::Reader in) {
   out->pending_requests = in.getPendingRequests();
   out->peers.reserve(peers.size());
   for (wire::PeerStatus::Reader peer : peers) {
-    out->peers.push_back(
-        PeerStatus{Str(peer.getNodeId()), peer.getUp(), peer.getHintsPending()});
+    out->peers.push_back(PeerStatus{Str(peer.getNodeId()), peer.getUp(), peer.getHintsPending()});
   }
-  out->puts_ok = in.getPutsOk();
-  out->puts_failed = in.getPutsFailed();
-  out->gets_ok = in.getGetsOk();
-  out->gets_failed = in.getGetsFailed();
-  out->forwarded = in.getForwarded();
-  out->hints_stored = in.getHintsStored();
-  out->hints_delivered = in.getHintsDelivered();
-  out->hints_dropped = in.getHintsDropped();
-  out->read_repairs = in.getReadRepairs();
-  out->fallback_writes = in.getFallbackWrites();
+  out->counters.reserve(counters.size());
+  for (wire::NamedCounter::Reader counter : counters) {
+    out->counters.push_back(NamedValue{Str(counter.getName()), counter.getValue()});
+  }
   return out;
 }
 
@@ -483,23 +481,40 @@ Result<Message> Lift(R in) {
 Result<Message> ReadEnvelope(wire::Envelope::Reader env) {
   using E = wire::Envelope;
   switch (env.which()) {
-    case E::HELLO: return Lift<Hello>(env.getHello());
-    case E::HELLO_REPLY: return Lift<HelloReply>(env.getHelloReply());
-    case E::CLIENT_GET: return Lift<ClientGet>(env.getClientGet());
-    case E::CLIENT_GET_REPLY: return Lift<ClientGetReply>(env.getClientGetReply());
-    case E::CLIENT_PUT: return Lift<ClientPut>(env.getClientPut());
-    case E::CLIENT_PUT_REPLY: return Lift<ClientPutReply>(env.getClientPutReply());
-    case E::REPLICA_GET: return Lift<ReplicaGet>(env.getReplicaGet());
-    case E::REPLICA_GET_REPLY: return Lift<ReplicaGetReply>(env.getReplicaGetReply());
-    case E::REPLICA_WRITE: return Lift<ReplicaWrite>(env.getReplicaWrite());
-    case E::REPLICA_WRITE_REPLY: return Lift<ReplicaWriteReply>(env.getReplicaWriteReply());
-    case E::PING: return Lift<Ping>(env.getPing());
-    case E::PONG: return Lift<Pong>(env.getPong());
-    case E::RING_INFO_REQUEST: return Lift<RingInfoRequest>(env.getRingInfoRequest());
-    case E::RING_INFO_REPLY: return Lift<RingInfoReply>(env.getRingInfoReply());
-    case E::ERROR_REPLY: return Lift<ErrorReply>(env.getErrorReply());
-    case E::STATUS_REQUEST: return Lift<StatusRequest>(env.getStatusRequest());
-    case E::STATUS_REPLY: return Lift<StatusReply>(env.getStatusReply());
+    case E::HELLO:
+      return Lift<Hello>(env.getHello());
+    case E::HELLO_REPLY:
+      return Lift<HelloReply>(env.getHelloReply());
+    case E::CLIENT_GET:
+      return Lift<ClientGet>(env.getClientGet());
+    case E::CLIENT_GET_REPLY:
+      return Lift<ClientGetReply>(env.getClientGetReply());
+    case E::CLIENT_PUT:
+      return Lift<ClientPut>(env.getClientPut());
+    case E::CLIENT_PUT_REPLY:
+      return Lift<ClientPutReply>(env.getClientPutReply());
+    case E::REPLICA_GET:
+      return Lift<ReplicaGet>(env.getReplicaGet());
+    case E::REPLICA_GET_REPLY:
+      return Lift<ReplicaGetReply>(env.getReplicaGetReply());
+    case E::REPLICA_WRITE:
+      return Lift<ReplicaWrite>(env.getReplicaWrite());
+    case E::REPLICA_WRITE_REPLY:
+      return Lift<ReplicaWriteReply>(env.getReplicaWriteReply());
+    case E::PING:
+      return Lift<Ping>(env.getPing());
+    case E::PONG:
+      return Lift<Pong>(env.getPong());
+    case E::RING_INFO_REQUEST:
+      return Lift<RingInfoRequest>(env.getRingInfoRequest());
+    case E::RING_INFO_REPLY:
+      return Lift<RingInfoReply>(env.getRingInfoReply());
+    case E::ERROR_REPLY:
+      return Lift<ErrorReply>(env.getErrorReply());
+    case E::STATUS_REQUEST:
+      return Lift<StatusRequest>(env.getStatusRequest());
+    case E::STATUS_REPLY:
+      return Lift<StatusReply>(env.getStatusReply());
   }
   return Status::InvalidArgument("unknown message type " +
                                  std::to_string(static_cast<uint16_t>(env.which())));

@@ -11,9 +11,9 @@ namespace trolley {
 namespace {
 
 constexpr std::array<std::string_view, 17> kMessageNames = {
-    "Hello",          "HelloReply",    "ClientGet",       "ClientGetReply", "ClientPut",
-    "ClientPutReply", "ReplicaGet",    "ReplicaGetReply", "ReplicaWrite",   "ReplicaWriteReply",
-    "Ping",           "Pong",          "RingInfoRequest", "RingInfoReply",  "ErrorReply",
+    "Hello",          "HelloReply", "ClientGet",       "ClientGetReply", "ClientPut",
+    "ClientPutReply", "ReplicaGet", "ReplicaGetReply", "ReplicaWrite",   "ReplicaWriteReply",
+    "Ping",           "Pong",       "RingInfoRequest", "RingInfoReply",  "ErrorReply",
     "StatusRequest",  "StatusReply"};
 static_assert(kMessageNames.size() == std::variant_size_v<Message>);
 
@@ -73,9 +73,9 @@ Status CheckRingInfo(const RingInfoReply& m) {
                                      std::to_string(ns.name.size()));
     }
     if (ns.r < 1 || ns.r > ns.n || ns.w < 1 || ns.w > ns.n) {
-      return Status::InvalidArgument("namespace quorums must satisfy 1 <= r, w <= n, got n=" +
-                                     std::to_string(ns.n) + " r=" + std::to_string(ns.r) +
-                                     " w=" + std::to_string(ns.w));
+      return Status::InvalidArgument(
+          "namespace quorums must satisfy 1 <= r, w <= n, got n=" + std::to_string(ns.n) +
+          " r=" + std::to_string(ns.r) + " w=" + std::to_string(ns.w));
     }
     if (ns.merge.size() > kMergeNameBytesMax) {
       return Status::InvalidArgument("namespace merge name exceeds " +
@@ -95,10 +95,10 @@ Status CheckStatusReply(const StatusReply& m) {
     if (!s.ok()) return InField("partitions", s);
   }
   if (m.partitions_owned > m.partitions_replicated || m.partitions_replicated > m.partitions) {
-    return Status::InvalidArgument(
-        "partitions: need owned <= replicated <= partitions, got " +
-        std::to_string(m.partitions_owned) + ", " + std::to_string(m.partitions_replicated) +
-        ", " + std::to_string(m.partitions));
+    return Status::InvalidArgument("partitions: need owned <= replicated <= partitions, got " +
+                                   std::to_string(m.partitions_owned) + ", " +
+                                   std::to_string(m.partitions_replicated) + ", " +
+                                   std::to_string(m.partitions));
   }
   if (m.peers.size() > kPartitionsMax) {
     return Status::InvalidArgument(std::to_string(m.peers.size()) + " peers; the limit is " +
@@ -107,6 +107,21 @@ Status CheckStatusReply(const StatusReply& m) {
   for (const PeerStatus& peer : m.peers) {
     s = CheckNodeId("peer", peer.node_id, /*empty_ok=*/false);
     if (!s.ok()) return s;
+  }
+  if (m.counters.size() > kStatusCountersMax) {
+    return Status::InvalidArgument(std::to_string(m.counters.size()) + " counters; the limit is " +
+                                   std::to_string(kStatusCountersMax));
+  }
+  for (const NamedValue& counter : m.counters) {
+    const bool name_ok = !counter.name.empty() && counter.name.size() <= kCounterNameBytesMax &&
+                         std::all_of(counter.name.begin(), counter.name.end(), [](char c) {
+                           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+                         });
+    if (!name_ok) {
+      return Status::InvalidArgument("counter name '" +
+                                     counter.name.substr(0, kCounterNameBytesMax) + "' is not 1.." +
+                                     std::to_string(kCounterNameBytesMax) + " bytes of [a-z0-9_]");
+    }
   }
   return Status::Ok();
 }

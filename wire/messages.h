@@ -48,7 +48,9 @@
 //      kMergeNameBytesMax bytes.
 //   6. StatusReply: node_id is a valid NodeId; partitions is 0 or a valid
 //      partition count, and partitions_owned <= partitions_replicated <=
-//      partitions; at most kPartitionsMax peers, each with a valid id.
+//      partitions; at most kPartitionsMax peers, each with a valid id; at
+//      most kStatusCountersMax counters, each named 1..kCounterNameBytesMax
+//      bytes of [a-z0-9_].
 // SiblingSet and VersionVector keep their own invariants (see their headers);
 // the decoder checks those while converting.
 //
@@ -65,6 +67,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/metrics.h"
 #include "common/status.h"
 #include "storage/sibling_set.h"
 #include "storage/version_vector.h"
@@ -77,7 +80,9 @@ inline constexpr uint32_t kProtocolVersion = 1;
 // Limits on field contents beyond the storage and ring limits. Generous:
 // they exist so that every field of an untrusted message is bounded.
 inline constexpr size_t kStatusMessageBytesMax = 4096;
-inline constexpr size_t kAddressBytesMax = 300;  // "host:port"; a DNS name is <= 253 bytes
+inline constexpr size_t kStatusCountersMax = 256;   // StatusReply::counters
+inline constexpr size_t kCounterNameBytesMax = 64;  // one counter's name
+inline constexpr size_t kAddressBytesMax = 300;     // "host:port"; a DNS name is <= 253 bytes
 
 // Every field has a default (zero, empty, kOk), so designated initializers
 // name only what they set: ClientGet{.id = id, .ns = "carts", .key = k}.
@@ -232,7 +237,7 @@ struct PeerStatus {
   bool up = false;  // not suspected by the replying node's failure detector
   // Hints the replying node holds for this peer. Counting means reading
   // them (HintStore has no per-target count), so trolleyd counts at most
-  // kStatusPeerHintsCountedMax (node/node.h) per peer: a lower bound when
+  // kStatusPeerHintsCountedMax (node/status.h) per peer: a lower bound when
   // it is reached. StatusReply::hints_pending is the exact total.
   uint64_t hints_pending = 0;
   friend bool operator==(const PeerStatus&, const PeerStatus&) = default;
@@ -247,9 +252,9 @@ struct StatusReply {
   StatusCode code = StatusCode::kOk;
   std::string message{};
   std::string node_id{};
-  uint64_t incarnation = 0;  // of the node's data (Engine::incarnation)
-  uint64_t actor = 0;        // the ActorId its writes are versioned with
-  uint32_t partitions = 0;   // the ring's partition count
+  uint64_t incarnation = 0;            // of the node's data (Engine::incarnation)
+  uint64_t actor = 0;                  // the ActorId its writes are versioned with
+  uint32_t partitions = 0;             // the ring's partition count
   uint32_t partitions_owned = 0;       // partitions this node is the first owner of
   uint32_t partitions_replicated = 0;  // partitions whose preference list names this
                                        // node among the first N, N = max over namespaces
@@ -257,17 +262,10 @@ struct StatusReply {
   uint64_t hints_oldest_ms = 0;        // created_ms of the oldest of them; 0 if none
   uint64_t pending_requests = 0;       // gets, puts and forwards still tracked
   std::vector<PeerStatus> peers{};     // every other ring member, by node id
-  // Counters since the process started (node/node.h NodeStats).
-  uint64_t puts_ok = 0;
-  uint64_t puts_failed = 0;
-  uint64_t gets_ok = 0;
-  uint64_t gets_failed = 0;
-  uint64_t forwarded = 0;
-  uint64_t hints_stored = 0;
-  uint64_t hints_delivered = 0;
-  uint64_t hints_dropped = 0;
-  uint64_t read_repairs = 0;
-  uint64_t fallback_writes = 0;
+  // Every counter of the node's metric registry since the process started
+  // (common/metrics.h; the names are in node/node_metrics.h), in
+  // registration order. Read one with FindValue(counters, name).
+  std::vector<NamedValue> counters{};
   friend bool operator==(const StatusReply&, const StatusReply&) = default;
 };
 

@@ -186,6 +186,8 @@ struct StatusReply {
   hintsOldestMs @10 :UInt64;  # 0 if none
   pendingRequests @11 :UInt64;
   peers @12 :List(PeerStatus);
+  # Obsolete since the node's counters moved to one registry (common/metrics.h):
+  # never written, never read; kept so that their ordinals are never reused.
   putsOk @13 :UInt64;
   putsFailed @14 :UInt64;
   getsOk @15 :UInt64;
@@ -196,6 +198,14 @@ struct StatusReply {
   hintsDropped @20 :UInt64;
   readRepairs @21 :UInt64;
   fallbackWrites @22 :UInt64;
+  # Every counter of the node's metric registry, in its registration order.
+  counters @23 :List(NamedCounter);
+}
+
+# One counter of a node's metric registry (StatusReply.counters).
+struct NamedCounter {
+  name @0 :Text;   # [a-z0-9_]+, at most kCounterNameBytesMax bytes
+  value @1 :UInt64;
 }
 
 # The root of every frame's payload.

@@ -1,15 +1,19 @@
 #include "node/server/config.h"
 
+#include <toml++/toml.h>
+
 #include <charconv>
 #include <fstream>
-#include <initializer_list>
+#include <functional>
+#include <iterator>
+#include <limits>
 #include <set>
+#include <span>
 #include <sstream>
-
-#include <toml++/toml.h>
 
 #include "ring/node_id.h"
 #include "ring/ring.h"
+#include "wire/frame.h"
 
 namespace trolley {
 namespace {
@@ -20,7 +24,7 @@ Status Invalid(std::string_view field, const std::string& what) {
 
 // Refuses keys nobody reads, so that a typo is an error, not a silent default.
 Status CheckKnownKeys(const toml::table& table, std::string_view where,
-                      std::initializer_list<std::string_view> known) {
+                      const std::vector<std::string_view>& known) {
   for (const auto& [key, value] : table) {
     bool found = false;
     for (std::string_view k : known) found = found || k == key.str();
@@ -64,15 +68,89 @@ Status ReadUint(const toml::table& table, std::string_view where, std::string_vi
   return Status::Ok();
 }
 
-#define TROLLEY_RETURN_IF_ERROR(expr)      \
-  do {                                     \
-    Status status_ = (expr);               \
-    if (!status_.ok()) return status_;     \
+#define TROLLEY_RETURN_IF_ERROR(expr)  \
+  do {                                 \
+    Status status_ = (expr);           \
+    if (!status_.ok()) return status_; \
   } while (false)
 
+// The keys of each table, in one place: the parser refuses any other key and
+// DescribeSettings() lists these.
+constexpr std::string_view kTopKeys[] = {"node_id",    "listen",    "data_dir",
+                                         "partitions", "log_level", "members",
+                                         "namespaces", "limits",    "storage"};
+constexpr std::string_view kMemberKeys[] = {"id", "address"};
+constexpr std::string_view kNamespaceKeys[] = {"name",   "n",     "r",         "w",
+                                               "ttl_ms", "merge", "durability"};
+
+// A [limits] or [storage] setting: every one is an unsigned integer, at
+// least `min` (intervals and timeouts of zero would spin or never fire).
+struct UintSetting {
+  std::string_view key;
+  uint64_t ServerConfig::*field;
+  uint64_t min = 1;
+};
+constexpr UintSetting kLimitsSettings[] = {
+    {"request_timeout_ms", &ServerConfig::request_timeout_ms},
+    {"replica_timeout_ms", &ServerConfig::replica_timeout_ms},
+    {"idle_frame_timeout_ms", &ServerConfig::idle_frame_timeout_ms},
+    {"connections_max", &ServerConfig::connections_max},
+    {"output_bytes_max", &ServerConfig::output_bytes_max, 1u << 20},
+    {"hints_max", &ServerConfig::hints_max, 0},
+    {"hint_age_max_ms", &ServerConfig::hint_age_max_ms},
+    {"ping_interval_ms", &ServerConfig::ping_interval_ms},
+    {"hint_delivery_interval_ms", &ServerConfig::hint_delivery_interval_ms},
+    {"hint_backoff_max_ms", &ServerConfig::hint_backoff_max_ms},
+};
+constexpr UintSetting kStorageSettings[] = {
+    {"flush_interval_ms", &ServerConfig::flush_interval_ms},
+    {"map_size_mb", &ServerConfig::map_size_mb},
+    {"map_size_max_mb", &ServerConfig::map_size_max_mb},
+    {"siblings_max", &ServerConfig::siblings_max},
+    {"object_bytes_max", &ServerConfig::object_bytes_max},
+    {"sweep_interval_ms", &ServerConfig::sweep_interval_ms},
+    {"tombstone_grace_ms", &ServerConfig::tombstone_grace_ms},
+    {"max_readers", &ServerConfig::max_readers},
+};
+
+// The largest storage.object_bytes_max: a whole key's state must fit one
+// frame (wire/frame.h) with room for its key, versions and message framing.
+constexpr uint64_t kObjectBytesMaxLimit = kFrameBytesMax - (1u << 20);
+
+// The two tables of unsigned integers, by name.
+struct UintTable {
+  std::string_view name;
+  std::span<const UintSetting> settings;
+};
+constexpr UintTable kUintTables[] = {{"limits", kLimitsSettings}, {"storage", kStorageSettings}};
+
+std::vector<std::string_view> Keys(std::span<const std::string_view> keys) {
+  return {keys.begin(), keys.end()};
+}
+
+std::vector<std::string_view> Keys(std::span<const UintSetting> settings) {
+  std::vector<std::string_view> keys;
+  for (const UintSetting& s : settings) keys.push_back(s.key);
+  return keys;
+}
+
+// Reads a [limits] or [storage] table.
+Status ReadUintTable(const toml::table& root, const UintTable& table, ServerConfig& c) {
+  const toml::node* node = root.get(table.name);
+  if (node == nullptr) return Status::Ok();
+  const toml::table* t = node->as_table();
+  if (t == nullptr) {
+    return Invalid(table.name, "must be a table ([" + std::string(table.name) + "])");
+  }
+  TROLLEY_RETURN_IF_ERROR(CheckKnownKeys(*t, table.name, Keys(table.settings)));
+  for (const UintSetting& s : table.settings) {
+    TROLLEY_RETURN_IF_ERROR(ReadUint(*t, table.name, s.key, c.*s.field));
+  }
+  return Status::Ok();
+}
+
 Status ReadNamespace(const toml::table& t, const std::string& where, ServerNamespace& ns) {
-  TROLLEY_RETURN_IF_ERROR(
-      CheckKnownKeys(t, where, {"name", "n", "r", "w", "ttl_ms", "merge", "durability"}));
+  TROLLEY_RETURN_IF_ERROR(CheckKnownKeys(t, where, Keys(kNamespaceKeys)));
   TROLLEY_RETURN_IF_ERROR(ReadString(t, where, "name", ns.options.name));
   TROLLEY_RETURN_IF_ERROR(ReadUint(t, where, "n", ns.options.n));
   TROLLEY_RETURN_IF_ERROR(ReadUint(t, where, "r", ns.options.r));
@@ -91,68 +169,64 @@ Status ReadNamespace(const toml::table& t, const std::string& where, ServerNames
   return Status::Ok();
 }
 
+// Calls read(table, "key[i]") for each table of the array `key` ([[key]]).
+Status ReadArrayOfTables(
+    const toml::table& root, std::string_view key,
+    const std::function<Status(const toml::table&, const std::string&)>& read) {
+  const toml::node* node = root.get(key);
+  if (node == nullptr) return Status::Ok();
+  const toml::array* array = node->as_array();
+  if (array == nullptr) {
+    return Invalid(key, "must be an array of tables ([[" + std::string(key) + "]])");
+  }
+  for (size_t i = 0; i < array->size(); ++i) {
+    const std::string where = std::string(key) + "[" + std::to_string(i) + "]";
+    const toml::table* t = array->get(i)->as_table();
+    if (t == nullptr) return Invalid(where, "must be a table");
+    TROLLEY_RETURN_IF_ERROR(read(*t, where));
+  }
+  return Status::Ok();
+}
+
+Status ReadMember(const toml::table& t, const std::string& where, ServerConfig& c) {
+  TROLLEY_RETURN_IF_ERROR(CheckKnownKeys(t, where, Keys(kMemberKeys)));
+  std::string id, address;
+  TROLLEY_RETURN_IF_ERROR(ReadString(t, where, "id", id));
+  TROLLEY_RETURN_IF_ERROR(ReadString(t, where, "address", address));
+  c.members.emplace_back(id, address);
+  return Status::Ok();
+}
+
 Status ReadTable(const toml::table& root, ServerConfig& c) {
-  TROLLEY_RETURN_IF_ERROR(CheckKnownKeys(root, "", {"node_id", "listen", "data_dir", "partitions",
-                                                    "log_level", "members", "namespaces",
-                                                    "limits", "storage"}));
+  TROLLEY_RETURN_IF_ERROR(CheckKnownKeys(root, "", Keys(kTopKeys)));
   TROLLEY_RETURN_IF_ERROR(ReadString(root, "", "node_id", c.node_id));
   TROLLEY_RETURN_IF_ERROR(ReadString(root, "", "listen", c.listen));
   TROLLEY_RETURN_IF_ERROR(ReadString(root, "", "data_dir", c.data_dir));
   TROLLEY_RETURN_IF_ERROR(ReadUint(root, "", "partitions", c.partitions));
   TROLLEY_RETURN_IF_ERROR(ReadString(root, "", "log_level", c.log_level));
-
-  if (const toml::node* members = root.get("members")) {
-    const toml::array* array = members->as_array();
-    if (array == nullptr) return Invalid("members", "must be an array of tables ([[members]])");
-    for (size_t i = 0; i < array->size(); ++i) {
-      const std::string where = "members[" + std::to_string(i) + "]";
-      const toml::table* t = array->get(i)->as_table();
-      if (t == nullptr) return Invalid(where, "must be a table with id and address");
-      TROLLEY_RETURN_IF_ERROR(CheckKnownKeys(*t, where, {"id", "address"}));
-      std::string id, address;
-      TROLLEY_RETURN_IF_ERROR(ReadString(*t, where, "id", id));
-      TROLLEY_RETURN_IF_ERROR(ReadString(*t, where, "address", address));
-      c.members.emplace_back(id, address);
-    }
-  }
-  if (const toml::node* namespaces = root.get("namespaces")) {
-    const toml::array* array = namespaces->as_array();
-    if (array == nullptr) return Invalid("namespaces", "must be an array of tables ([[namespaces]])");
-    for (size_t i = 0; i < array->size(); ++i) {
-      const std::string where = "namespaces[" + std::to_string(i) + "]";
-      const toml::table* t = array->get(i)->as_table();
-      if (t == nullptr) return Invalid(where, "must be a table");
-      ServerNamespace ns;
-      TROLLEY_RETURN_IF_ERROR(ReadNamespace(*t, where, ns));
-      c.namespaces.push_back(std::move(ns));
-    }
-  }
-  if (const toml::node* node = root.get("limits")) {
-    const toml::table* t = node->as_table();
-    if (t == nullptr) return Invalid("limits", "must be a table ([limits])");
-    TROLLEY_RETURN_IF_ERROR(CheckKnownKeys(
-        *t, "limits",
-        {"request_timeout_ms", "replica_timeout_ms", "idle_frame_timeout_ms", "connections_max",
-         "output_bytes_max", "hints_max", "hint_age_max_ms"}));
-    TROLLEY_RETURN_IF_ERROR(ReadUint(*t, "limits", "request_timeout_ms", c.request_timeout_ms));
-    TROLLEY_RETURN_IF_ERROR(ReadUint(*t, "limits", "replica_timeout_ms", c.replica_timeout_ms));
-    TROLLEY_RETURN_IF_ERROR(
-        ReadUint(*t, "limits", "idle_frame_timeout_ms", c.idle_frame_timeout_ms));
-    TROLLEY_RETURN_IF_ERROR(ReadUint(*t, "limits", "connections_max", c.connections_max));
-    TROLLEY_RETURN_IF_ERROR(ReadUint(*t, "limits", "output_bytes_max", c.output_bytes_max));
-    TROLLEY_RETURN_IF_ERROR(ReadUint(*t, "limits", "hints_max", c.hints_max));
-    TROLLEY_RETURN_IF_ERROR(ReadUint(*t, "limits", "hint_age_max_ms", c.hint_age_max_ms));
-  }
-  if (const toml::node* node = root.get("storage")) {
-    const toml::table* t = node->as_table();
-    if (t == nullptr) return Invalid("storage", "must be a table ([storage])");
-    TROLLEY_RETURN_IF_ERROR(
-        CheckKnownKeys(*t, "storage", {"flush_interval_ms", "map_size_mb", "map_size_max_mb"}));
-    TROLLEY_RETURN_IF_ERROR(ReadUint(*t, "storage", "flush_interval_ms", c.flush_interval_ms));
-    TROLLEY_RETURN_IF_ERROR(ReadUint(*t, "storage", "map_size_mb", c.map_size_mb));
-    TROLLEY_RETURN_IF_ERROR(ReadUint(*t, "storage", "map_size_max_mb", c.map_size_max_mb));
-  }
+  TROLLEY_RETURN_IF_ERROR(ReadArrayOfTables(
+      root, "members",
+      [&](const toml::table& t, const std::string& where) { return ReadMember(t, where, c); }));
+  TROLLEY_RETURN_IF_ERROR(
+      ReadArrayOfTables(root, "namespaces", [&](const toml::table& t, const std::string& where) {
+        ServerNamespace ns;
+        Status read = ReadNamespace(t, where, ns);
+        if (read.ok()) c.namespaces.push_back(std::move(ns));
+        return read;
+      }));
+  for (const UintTable& table : kUintTables) TROLLEY_RETURN_IF_ERROR(ReadUintTable(root, table, c));
   return Status::Ok();
+}
+
+// True for 0.0.0.0 and :: (any spelling): an address to listen on, not one
+// a peer can dial.
+bool IsWildcardHost(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) return true;
+  if (host.find_first_not_of("0.") == std::string_view::npos) return true;
+  return host.find_first_not_of("0:") == std::string_view::npos;
 }
 
 Result<uint64_t> ParseUintText(std::string_view text, std::string_view field) {
@@ -203,7 +277,13 @@ Status ServerConfig::Validate() const {
     const auto& [id, address] = members[i];
     if (Status s = ValidateNodeId(NodeId{id}); !s.ok()) return Invalid(where + ".id", s.message());
     if (!ids.insert(id).second) return Invalid(where + ".id", "'" + id + "' is listed twice");
-    if (auto hp = ParseHostPort(address, where + ".address"); !hp.ok()) return hp.status();
+    auto hp = ParseHostPort(address, where + ".address");
+    if (!hp.ok()) return hp.status();
+    if (IsWildcardHost(hp->host)) {
+      return Invalid(where + ".address",
+                     "'" + address + "' is not an address a peer can dial; give this host's " +
+                         "address (to listen on every interface, set listen explicitly)");
+    }
     self = self || id == node_id;
   }
   if (!self) {
@@ -233,26 +313,69 @@ Status ServerConfig::Validate() const {
                                        std::to_string(members.size()) + " members");
     }
     if (ns.r < 1 || ns.r > ns.n) {
-      return Invalid(where + ".r", std::to_string(ns.r) + " must be between 1 and n = " +
-                                       std::to_string(ns.n));
+      return Invalid(where + ".r",
+                     std::to_string(ns.r) + " must be between 1 and n = " + std::to_string(ns.n));
     }
     if (ns.w < 1 || ns.w > ns.n) {
-      return Invalid(where + ".w", std::to_string(ns.w) + " must be between 1 and n = " +
-                                       std::to_string(ns.n));
+      return Invalid(where + ".w",
+                     std::to_string(ns.w) + " must be between 1 and n = " + std::to_string(ns.n));
     }
   }
-  if (request_timeout_ms == 0) return Invalid("limits.request_timeout_ms", "must be positive");
-  if (replica_timeout_ms == 0) return Invalid("limits.replica_timeout_ms", "must be positive");
-  if (idle_frame_timeout_ms == 0) {
-    return Invalid("limits.idle_frame_timeout_ms", "must be positive");
+  return ValidateNumbers();
+}
+
+Status ServerConfig::ValidateNumbers() const {
+  for (const UintTable& table : kUintTables) {
+    for (const UintSetting& s : table.settings) {
+      if (this->*s.field >= s.min) continue;
+      return Invalid(Path(table.name, s.key),
+                     s.min == 1 ? "must be positive" : "must be >= " + std::to_string(s.min));
+    }
   }
-  if (connections_max == 0) return Invalid("limits.connections_max", "must be positive");
-  if (output_bytes_max < (1u << 20)) return Invalid("limits.output_bytes_max", "must be >= 1 MiB");
-  if (flush_interval_ms == 0) return Invalid("storage.flush_interval_ms", "must be positive");
-  if (map_size_mb == 0 || map_size_max_mb < map_size_mb) {
-    return Invalid("storage.map_size_max_mb", "must be >= storage.map_size_mb > 0");
+  if (hint_backoff_max_ms < hint_delivery_interval_ms) {
+    return Invalid("limits.hint_backoff_max_ms", "must be >= limits.hint_delivery_interval_ms");
+  }
+  if (max_readers > (1u << 16)) {
+    return Invalid("storage.max_readers", std::to_string(max_readers) + " is above 65536");
+  }
+  if (map_size_max_mb < map_size_mb) {
+    return Invalid("storage.map_size_max_mb", "must be >= storage.map_size_mb");
+  }
+  if (object_bytes_max > kObjectBytesMaxLimit) {
+    return Invalid("storage.object_bytes_max",
+                   std::to_string(object_bytes_max) + " must be between 1 and " +
+                       std::to_string(kObjectBytesMaxLimit) +
+                       " (a key's whole state must fit one frame, wire/frame.h)");
   }
   return Status::Ok();
+}
+
+std::vector<SettingDescription> DescribeSettings() {
+  const ServerConfig defaults;
+  const ServerNamespace ns;
+  auto quoted = [](std::string_view v) { return "\"" + std::string(v) + "\""; };
+  std::vector<SettingDescription> out = {
+      {"node_id", "(required)"},
+      {"listen", "(this node's member address)"},
+      {"data_dir", "(required)"},
+      {"partitions", std::to_string(defaults.partitions)},
+      {"log_level", quoted(defaults.log_level)},
+      {"members[].id", "(required)"},
+      {"members[].address", "(required)"},
+      {"namespaces[].name", "(required)"},
+      {"namespaces[].n", std::to_string(ns.options.n)},
+      {"namespaces[].r", std::to_string(ns.options.r)},
+      {"namespaces[].w", std::to_string(ns.options.w)},
+      {"namespaces[].ttl_ms", std::to_string(ns.options.ttl_ms)},
+      {"namespaces[].merge", quoted(MergeSemanticsName(ns.merge))},
+      {"namespaces[].durability", quoted(DurabilityName(ns.durability))},
+  };
+  for (const UintTable& table : kUintTables) {
+    for (const UintSetting& s : table.settings) {
+      out.push_back({Path(table.name, s.key), std::to_string(defaults.*s.field)});
+    }
+  }
+  return out;
 }
 
 Result<ServerConfig> ParseServerConfig(std::string_view toml_text, std::string_view origin) {
@@ -300,7 +423,8 @@ Status ApplyNamespaceFlag(ServerConfig& config, std::string_view flag) {
     std::string_view item = rest.substr(0, comma);
     rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
     const size_t eq = item.find('=');
-    if (eq == std::string_view::npos) return Invalid(field, "'" + std::string(item) + "' is not key=value");
+    if (eq == std::string_view::npos)
+      return Invalid(field, "'" + std::string(item) + "' is not key=value");
     std::string_view key = item.substr(0, eq), value = item.substr(eq + 1);
     auto number = [&](auto& out) -> Status {
       auto v = ParseUintText(value, field + ": " + std::string(key));
@@ -312,10 +436,14 @@ Status ApplyNamespaceFlag(ServerConfig& config, std::string_view flag) {
       return Status::Ok();
     };
     Status s;
-    if (key == "n") s = number(ns.options.n);
-    else if (key == "r") s = number(ns.options.r);
-    else if (key == "w") s = number(ns.options.w);
-    else if (key == "ttl_ms") s = number(ns.options.ttl_ms);
+    if (key == "n")
+      s = number(ns.options.n);
+    else if (key == "r")
+      s = number(ns.options.r);
+    else if (key == "w")
+      s = number(ns.options.w);
+    else if (key == "ttl_ms")
+      s = number(ns.options.ttl_ms);
     else if (key == "merge") {
       auto m = ParseMergeSemantics(value);
       if (!m.ok()) return Invalid(field, m.status().message());

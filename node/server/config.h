@@ -18,8 +18,19 @@
 //   merge = "union-max"               # union-max | or-set (what clients resolve with)
 //   durability = "sync"               # sync | flush | none
 //   [limits]  request_timeout_ms, replica_timeout_ms, idle_frame_timeout_ms,
-//             connections_max, output_bytes_max, hints_max, hint_age_max_ms
-//   [storage] flush_interval_ms, map_size_mb, map_size_max_mb
+//             connections_max, output_bytes_max, hints_max, hint_age_max_ms,
+//             ping_interval_ms, hint_delivery_interval_ms, hint_backoff_max_ms
+//   [storage] flush_interval_ms, map_size_mb, map_size_max_mb, siblings_max,
+//             object_bytes_max, sweep_interval_ms, tombstone_grace_ms, max_readers
+//
+// The listen address defaults to this node's member address: the one
+// interface its peers dial, never every interface. A member address must
+// be one a peer can dial (not 0.0.0.0 or ::); listening on every interface
+// takes an explicit `listen = "0.0.0.0:port"`.
+//
+// DescribeSettings() lists every accepted setting with its default, from
+// the same tables the parser checks keys against (trolleyd --list-settings
+// prints it; scripts/check-docs.sh compares it with docs/operations.md).
 //
 // Flags (trolleyd --help) override the file: --node-id, --listen,
 // --data-dir, --log-level, --member id=host:port (repeatable; replaces the
@@ -69,22 +80,41 @@ struct ServerConfig {
   // A connection holding part of a frame that sends nothing for this long
   // is closed (a half-sent frame then silence).
   uint64_t idle_frame_timeout_ms = 10'000;
-  size_t connections_max = 4096;
+  uint64_t connections_max = 4096;
   // A connection whose unsent replies exceed this is closed (a client that
   // does not read); a peer link drops messages beyond it.
-  size_t output_bytes_max = 64 << 20;
+  uint64_t output_bytes_max = 64 << 20;
   uint64_t hints_max = 1'000'000;
   uint64_t hint_age_max_ms = 7ull * 24 * 3600 * 1000;
+  uint64_t ping_interval_ms = 500;           // NodeOptions: probe suspected peers
+  uint64_t hint_delivery_interval_ms = 200;  // NodeOptions: try to deliver hints
+  uint64_t hint_backoff_max_ms = 10'000;     // NodeOptions: longest wait after failures
 
   uint64_t flush_interval_ms = 50;
   uint64_t map_size_mb = 1024;
   uint64_t map_size_max_mb = 64 * 1024;
+  uint64_t siblings_max = 100;          // LmdbEngineOptions: refuse coordinated writes above
+  uint64_t object_bytes_max = 5 << 20;  // LmdbEngineOptions: values of one key, all siblings
+  uint64_t sweep_interval_ms = 10 * 60 * 1000;            // TTL expiry and tombstone purge
+  uint64_t tombstone_grace_ms = 7ull * 24 * 3600 * 1000;  // a tombstone is kept this long
+  uint64_t max_readers = 126;  // LmdbEngineOptions: concurrent LMDB read transactions
 
   // Checks every field; the first error names it.
   Status Validate() const;
+  // The [limits] and [storage] part of Validate().
+  Status ValidateNumbers() const;
   // The address to listen on (listen, or this node's member address).
   std::string ListenAddress() const;
 };
+
+// One accepted setting: its name as written in errors ("storage.siblings_max",
+// "namespaces[].w") and its default as TOML would write it, or "(required)"
+// and "(this member's address)" where there is no constant default.
+struct SettingDescription {
+  std::string name;
+  std::string default_value;
+};
+std::vector<SettingDescription> DescribeSettings();
 
 // Parses the TOML text (`origin` names the file in errors, with line numbers).
 Result<ServerConfig> ParseServerConfig(std::string_view toml_text, std::string_view origin);

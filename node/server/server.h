@@ -5,7 +5,10 @@
 // call into the Node; each LmdbEngine adds a writer thread (and in flush
 // mode a flusher thread) whose completions are posted back to the loop.
 //
-// Connections:
+// Connections: each one a FramedConnection (wire/asio/framed_connection.h);
+// the Hello rules below are wire/handshake.h's InboundPolicy. The code is
+// split by role: server.cc, inbound.cc, peer_link.h, housekeeping.cc
+// (server_impl.h lists them). See docs/design.md, 'The runtime: trolleyd'.
 //   - inbound: every connection opens with Hello. A Hello with a node id
 //     makes it a peer's link (the id must be a configured member); an
 //     empty one makes it a client's. Clients may send ClientGet, ClientPut,

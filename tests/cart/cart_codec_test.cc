@@ -288,6 +288,10 @@ TEST(CartCodecTest, HeaderErrors) {
   EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
   EXPECT_NE(decoded.status().message().find("bad magic 0x5453"), std::string::npos)
       << decoded.status().message();
+  // What to do about it: a raw value in a cart namespace (docs/client.md).
+  EXPECT_NE(decoded.status().message().find("raw values and carts must not share a namespace"),
+            std::string::npos)
+      << decoded.status().message();
 }
 
 TEST(CartCodecTest, OtherSemanticsIsFailedPrecondition) {

@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "node/node_metrics.h"
 #include "ring/preference_list.h"
 #include "ring/ring.h"
 #include "tests/integration/cluster_harness.h"
@@ -113,10 +114,11 @@ std::string StatusSummary(std::vector<Conn>& conns) {
       continue;
     }
     out += s->node_id + ": hints_pending=" + std::to_string(s->hints_pending) +
-           " hints_stored=" + std::to_string(s->hints_stored) +
-           " hints_delivered=" + std::to_string(s->hints_delivered) +
-           " hints_dropped=" + std::to_string(s->hints_dropped) +
-           " fallback_writes=" + std::to_string(s->fallback_writes) + " peers:";
+           " hints_stored=" + std::to_string(FindValue(s->counters, metric::kHintsStored)) +
+           " hints_delivered=" + std::to_string(FindValue(s->counters, metric::kHintsDelivered)) +
+           " hints_dropped=" + std::to_string(FindValue(s->counters, metric::kHintsDropped)) +
+           " fallback_writes=" + std::to_string(FindValue(s->counters, metric::kFallbackWrites)) +
+           " peers:";
     for (const PeerStatus& p : s->peers) {
       out += " " + p.node_id + (p.up ? "(up," : "(down,") + std::to_string(p.hints_pending) + ")";
     }
@@ -227,8 +229,8 @@ TEST(ClusterTest, KilledReplicaCatchesUpFromHints) {
   for (Conn& conn : c) {
     auto s = GetStatus(*conn);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
-    delivered += s->hints_delivered;
-    read_repairs += s->read_repairs;
+    delivered += FindValue(s->counters, metric::kHintsDelivered);
+    read_repairs += FindValue(s->counters, metric::kReadRepairs);
   }
   EXPECT_GE(delivered, uint64_t{kKeys});
   EXPECT_EQ(read_repairs, 0u) << "no read ever saw a stale replica";
@@ -316,7 +318,7 @@ TEST(ClusterTest, FallbacksHandOffToRestartedOwners) {
     if (!conn) continue;
     auto s = GetStatus(*conn);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
-    fallback_writes += s->fallback_writes;
+    fallback_writes += FindValue(s->counters, metric::kFallbackWrites);
   }
   EXPECT_GE(fallback_writes, keys.size() + 2) << StatusSummary(c);
 

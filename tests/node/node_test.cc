@@ -34,7 +34,8 @@ class TestCluster;
 
 class TestTransport final : public Transport {
  public:
-  TestTransport(TestCluster* cluster, std::string self) : cluster_(cluster), self_(std::move(self)) {}
+  TestTransport(TestCluster* cluster, std::string self)
+      : cluster_(cluster), self_(std::move(self)) {}
   void Send(const Endpoint& to, Message message) override;
 
  private:
@@ -127,7 +128,8 @@ class TestCluster {
       while (!unreachable_.empty()) {
         auto [sender, target] = unreachable_.front();
         unreachable_.pop_front();
-        if (hosts_[sender]->node && !down_.count(sender)) hosts_[sender]->node->OnPeerUnreachable(target);
+        if (hosts_[sender]->node && !down_.count(sender))
+          hosts_[sender]->node->OnPeerUnreachable(target);
         moved = true;
       }
       while (!network_.empty()) {
@@ -148,6 +150,9 @@ class TestCluster {
       }
       for (auto& fn : ready) fn();
       moved |= !ready.empty();
+      for (auto& [name, h] : hosts_) {
+        if (h->node) h->node->CheckInvariants();  // every module's, after every round
+      }
       if (!moved && network_.empty()) return;
     }
     ADD_FAILURE() << "cluster did not quiesce";
@@ -275,7 +280,8 @@ TEST(NodeTest, PutThenGetReturnsTheValueFromEveryReplica) {
   EXPECT_EQ(TestCluster::Values(got.state), (std::vector<std::string>{"apple x1"}));
   c.RunUntilQuiet();
   for (const char* n : {"n1", "n2", "n3"}) {
-    EXPECT_EQ(TestCluster::Values(c.Local(n, "alice")), (std::vector<std::string>{"apple x1"})) << n;
+    EXPECT_EQ(TestCluster::Values(c.Local(n, "alice")), (std::vector<std::string>{"apple x1"}))
+        << n;
   }
 }
 
@@ -301,7 +307,8 @@ TEST(NodeTest, ConcurrentBlindPutsComeBackAsSiblings) {
   ASSERT_EQ(c.Put(pref.primaries[1].name, "bob", "from-laptop").code, StatusCode::kOk);
   auto got = c.Get(pref.primaries[2].name, "bob");
   ASSERT_EQ(got.code, StatusCode::kOk);
-  EXPECT_EQ(TestCluster::Values(got.state), (std::vector<std::string>{"from-laptop", "from-phone"}));
+  EXPECT_EQ(TestCluster::Values(got.state),
+            (std::vector<std::string>{"from-laptop", "from-phone"}));
   // Writing back with the joined context resolves them.
   auto resolved = c.Put(pref.primaries[0].name, "bob", "both", got.state.context());
   ASSERT_EQ(resolved.code, StatusCode::kOk);
@@ -372,7 +379,7 @@ TEST(NodeTest, SloppyQuorumWritesThroughFallbacksAndHandsOff) {
   c.Kill(pref.primaries[2].name);
   ClientPutReply put = c.Put(alive, "dave", "socks x3");
   ASSERT_EQ(put.code, StatusCode::kOk) << put.message;
-  EXPECT_GE(c.node(alive).stats().fallback_writes, 1u);
+  EXPECT_GE(c.node(alive).metrics().Value(metric::kFallbackWrites), 1u);
   c.Restart(pref.primaries[1].name);
   c.Restart(pref.primaries[2].name);
   c.Advance(5000);
@@ -415,7 +422,7 @@ TEST(NodeTest, ReadRepairBringsAStaleReplicaUpToDate) {
   ASSERT_EQ(TestCluster::Values(got.state), (std::vector<std::string>{"v2"}));
   c.RunUntilQuiet();
   EXPECT_EQ(TestCluster::Values(c.Local(stale, "frank")), (std::vector<std::string>{"v2"}));
-  EXPECT_GE(c.node(pref.primaries[0].name).stats().read_repairs, 1u);
+  EXPECT_GE(c.node(pref.primaries[0].name).metrics().Value(metric::kReadRepairs), 1u);
 }
 
 // With every owner of `key` down, writes each of `values` blind (from an
@@ -477,7 +484,7 @@ TEST(NodeTest, NonOwnerForwardsToAPrimary) {
   const std::string outsider = pref.fallbacks[0].name;
   auto put = c.Put(outsider, "gina", "scarf");
   ASSERT_EQ(put.code, StatusCode::kOk) << put.message;
-  EXPECT_EQ(c.node(outsider).stats().forwarded, 1u);
+  EXPECT_EQ(c.node(outsider).metrics().Value(metric::kForwarded), 1u);
   auto got = c.Get(outsider, "gina");
   EXPECT_EQ(TestCluster::Values(got.state), (std::vector<std::string>{"scarf"}));
   EXPECT_TRUE(c.Local(outsider, "gina").empty());
@@ -488,6 +495,7 @@ TEST(NodeTest, RingInfoNamesOwnersMembersAndNamespaces) {
   const RequestId id{999};
   auto info = c.Call<RingInfoReply>("n2", RingInfoRequest{id}, id);
   EXPECT_EQ(info.owners.size(), 64u);
+  EXPECT_EQ(info.ring_version, Membership::kFirstEpoch);  // the membership's epoch
   ASSERT_EQ(info.namespaces.size(), 1u);
   EXPECT_EQ(info.namespaces[0], (NamespaceInfo{"carts", 3, 2, 2, 0, "union-max"}));
 }
@@ -499,7 +507,8 @@ TEST(NodeTest, ForwardToADeadPrimaryIsReroutedAtOnce) {
   c.Kill(pref.primaries[0].name);  // the outsider still believes it up
   auto put = c.Put(outsider, "hana", "gloves");
   ASSERT_EQ(put.code, StatusCode::kOk) << put.message;
-  EXPECT_EQ(c.node(outsider).stats().forwarded, 2u);  // to the dead one, then the next
+  EXPECT_EQ(c.node(outsider).metrics().Value(metric::kForwarded),
+            2u);  // to the dead one, then the next
   EXPECT_FALSE(c.node(outsider).IsUp(pref.primaries[0].name));
   EXPECT_EQ(TestCluster::Values(c.Local(pref.primaries[1].name, "hana")),
             std::vector<std::string>{"gloves"});
@@ -625,7 +634,7 @@ TEST(NodeTest, StatusShowsAHintForASilencedPeerUntilItIsDelivered) {
 
   // W=2 met; the write to the victim is still outstanding, nobody suspected.
   StatusReply s = c.StatusOf(coordinator);
-  EXPECT_EQ(s.puts_ok, 1u);
+  EXPECT_EQ(FindValue(s.counters, metric::kPutsOk), 1u);
   EXPECT_EQ(s.pending_requests, 1u);
   EXPECT_TRUE(PeerIn(s, victim).up);
   EXPECT_EQ(s.hints_pending, 0u);
@@ -634,7 +643,7 @@ TEST(NodeTest, StatusShowsAHintForASilencedPeerUntilItIsDelivered) {
   s = c.StatusOf(coordinator);
   ASSERT_EQ(s.code, StatusCode::kOk) << s.message;
   EXPECT_EQ(s.pending_requests, 0u);
-  EXPECT_EQ(s.hints_stored, 1u);
+  EXPECT_EQ(FindValue(s.counters, metric::kHintsStored), 1u);
   EXPECT_EQ(s.hints_pending, 1u);
   EXPECT_GE(s.hints_oldest_ms, put_ms + 500);
   EXPECT_LE(s.hints_oldest_ms, c.WallMs());
@@ -642,7 +651,7 @@ TEST(NodeTest, StatusShowsAHintForASilencedPeerUntilItIsDelivered) {
   EXPECT_EQ(PeerIn(s, victim).hints_pending, 1u);
   EXPECT_TRUE(PeerIn(s, other).up);
   EXPECT_EQ(PeerIn(s, other).hints_pending, 0u);
-  EXPECT_EQ(s.hints_delivered, 0u);
+  EXPECT_EQ(FindValue(s.counters, metric::kHintsDelivered), 0u);
   // The victim heard nothing, so it suspects no one.
   const StatusReply victim_view = c.StatusOf(victim);
   EXPECT_TRUE(PeerIn(victim_view, coordinator).up);
@@ -654,7 +663,7 @@ TEST(NodeTest, StatusShowsAHintForASilencedPeerUntilItIsDelivered) {
   ASSERT_EQ(s.code, StatusCode::kOk) << s.message;
   EXPECT_EQ(s.hints_pending, 0u);
   EXPECT_EQ(s.hints_oldest_ms, 0u);
-  EXPECT_EQ(s.hints_delivered, 1u);
+  EXPECT_EQ(FindValue(s.counters, metric::kHintsDelivered), 1u);
   EXPECT_TRUE(PeerIn(s, victim).up);
   EXPECT_EQ(PeerIn(s, victim).hints_pending, 0u);
   EXPECT_EQ(TestCluster::Values(c.Local(victim, "ivy")), (std::vector<std::string>{"mittens"}));
@@ -684,8 +693,8 @@ TEST(NodeTest, ReplicaGetFromAClientReadsThatReplicaOnly) {
   ASSERT_EQ(c.Put(pref.primaries[0].name, "jay", "boots").code, StatusCode::kOk);
   c.RunUntilQuiet();
   const RequestId id{900};
-  const auto held = c.Call<ReplicaGetReply>(pref.primaries[1].name,
-                                            ReplicaGet{id, "carts", "jay"}, id);
+  const auto held =
+      c.Call<ReplicaGetReply>(pref.primaries[1].name, ReplicaGet{id, "carts", "jay"}, id);
   EXPECT_EQ(held.id, id);
   EXPECT_EQ(held.code, StatusCode::kOk) << held.message;
   EXPECT_TRUE(held.found);
@@ -693,16 +702,17 @@ TEST(NodeTest, ReplicaGetFromAClientReadsThatReplicaOnly) {
   EXPECT_EQ(held.state, c.Local(pref.primaries[1].name, "jay"));
 
   const RequestId id2{901};
-  const auto absent = c.Call<ReplicaGetReply>(pref.fallbacks[0].name,
-                                              ReplicaGet{id2, "carts", "jay"}, id2);
+  const auto absent =
+      c.Call<ReplicaGetReply>(pref.fallbacks[0].name, ReplicaGet{id2, "carts", "jay"}, id2);
   EXPECT_EQ(absent.id, id2);
   EXPECT_EQ(absent.code, StatusCode::kNotFound);
   EXPECT_FALSE(absent.found);
   EXPECT_TRUE(absent.state.empty());
   // A local read, not a coordinated get: nothing was forwarded or counted.
   const StatusReply s = c.StatusOf(pref.fallbacks[0].name);
-  EXPECT_EQ(s.forwarded, 0u);
-  EXPECT_EQ(s.gets_ok + s.gets_failed, 0u);
+  EXPECT_EQ(FindValue(s.counters, metric::kForwarded), 0u);
+  EXPECT_EQ(FindValue(s.counters, metric::kGetsOk) + FindValue(s.counters, metric::kGetsFailed),
+            0u);
 }
 
 // An LmdbEngine whose hint statistics read can be made to fail, whose

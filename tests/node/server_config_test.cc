@@ -1,6 +1,6 @@
-#include "node/server/config.h"
-
 #include <gtest/gtest.h>
+
+#include "node/server/config.h"
 
 namespace trolley {
 namespace {
@@ -85,7 +85,8 @@ TEST(ServerConfigTest, FlagsAddMembersAndNamespaces) {
   c.node_id = "n1";
   c.data_dir = "/tmp/x";
   ASSERT_TRUE(ApplyMemberFlag(c, "n1=127.0.0.1:7101").ok());
-  ASSERT_TRUE(ApplyNamespaceFlag(c, "guest:n=1,r=1,w=1,ttl_ms=5,merge=or-set,durability=none").ok());
+  ASSERT_TRUE(
+      ApplyNamespaceFlag(c, "guest:n=1,r=1,w=1,ttl_ms=5,merge=or-set,durability=none").ok());
   ASSERT_TRUE(c.Validate().ok()) << c.Validate().ToString();
   EXPECT_EQ(c.namespaces[0].options.name, "guest");
   EXPECT_EQ(c.namespaces[0].durability, Durability::kNone);
@@ -95,6 +96,81 @@ TEST(ServerConfigTest, FlagsAddMembersAndNamespaces) {
   ASSERT_TRUE(ApplyNamespaceFlag(c, "y:n=2").ok());
   EXPECT_NE(c.Validate().message().find("namespaces[1].n"), std::string::npos)
       << c.Validate().message();  // n = 2 with one member
+}
+
+// Every [limits] and [storage] setting DescribeSettings() lists is accepted
+// by the parser and lands in its field: the list trolleyd --list-settings
+// prints (and scripts/check-docs.sh holds the docs to) is the parser's.
+TEST(ServerConfigTest, EveryDescribedSettingIsAccepted) {
+  std::string limits = "[limits]\n", storage = "[storage]\n";
+  size_t described = 0;
+  for (const SettingDescription& s : DescribeSettings()) {
+    ++described;
+    for (auto [prefix, out] : {std::pair{std::string("limits."), &limits},
+                               std::pair{std::string("storage."), &storage}}) {
+      if (s.name.rfind(prefix, 0) != 0) continue;
+      // One more than the default, so that the test sees the field change.
+      *out += s.name.substr(prefix.size()) + " = " +
+              std::to_string(std::stoull(s.default_value) + 1) + "\n";
+    }
+  }
+  EXPECT_GE(described, 30u);
+  std::string text = std::string(kValid);
+  text.replace(text.find("[limits]\nidle_frame_timeout_ms = 1500\n"),
+               std::string("[limits]\nidle_frame_timeout_ms = 1500\n").size(), limits + storage);
+  auto c = ParseServerConfig(text, "node.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString() << "\n" << text;
+  ASSERT_TRUE(c->Validate().ok()) << c->Validate().ToString();
+  const ServerConfig defaults;
+  EXPECT_EQ(c->siblings_max, defaults.siblings_max + 1);
+  EXPECT_EQ(c->object_bytes_max, defaults.object_bytes_max + 1);
+  EXPECT_EQ(c->ping_interval_ms, defaults.ping_interval_ms + 1);
+  EXPECT_EQ(c->hint_delivery_interval_ms, defaults.hint_delivery_interval_ms + 1);
+  EXPECT_EQ(c->hint_backoff_max_ms, defaults.hint_backoff_max_ms + 1);
+  EXPECT_EQ(c->sweep_interval_ms, defaults.sweep_interval_ms + 1);
+  EXPECT_EQ(c->tombstone_grace_ms, defaults.tombstone_grace_ms + 1);
+  EXPECT_EQ(c->request_timeout_ms, defaults.request_timeout_ms + 1);
+}
+
+TEST(ServerConfigTest, NewSettingsAreChecked) {
+  const std::string limits = "[limits]\nidle_frame_timeout_ms = 1500\n";
+  EXPECT_NE(ErrorWith(limits, "[storage]\nsiblings_max = 0\n").find("storage.siblings_max"),
+            std::string::npos);
+  EXPECT_NE(ErrorWith(limits, "[storage]\nobject_bytes_max = 8388608\n")
+                .find("storage.object_bytes_max: 8388608 must be between 1 and"),
+            std::string::npos);
+  EXPECT_NE(ErrorWith(limits, "[limits]\nping_interval_ms = 0\n")
+                .find("limits.ping_interval_ms: must be positive"),
+            std::string::npos);
+  EXPECT_NE(ErrorWith(limits, "[limits]\nhint_backoff_max_ms = 100\n")
+                .find("limits.hint_backoff_max_ms: must be >= limits.hint_delivery_interval_ms"),
+            std::string::npos);
+  EXPECT_NE(
+      ErrorWith(limits, "[storage]\nsweep_interval_ms = 0\n").find("storage.sweep_interval_ms"),
+      std::string::npos);
+  EXPECT_NE(ErrorWith(limits, "[limits]\noutput_bytes_max = 1000\n")
+                .find("limits.output_bytes_max: must be >= 1048576"),
+            std::string::npos);
+  EXPECT_NE(ErrorWith(limits, "[storage]\nsiblings_maxx = 3\n").find("unknown setting"),
+            std::string::npos);
+}
+
+// The node listens on its member address, the one interface peers dial;
+// every interface only when listen says so.
+TEST(ServerConfigTest, ListensOnTheMemberAddressNeverOnEveryInterfaceUnasked) {
+  for (const char* wildcard : {"0.0.0.0:7101", "[::]:7101", ":::7101", "0:7101"}) {
+    EXPECT_NE(ErrorWith("\"127.0.0.1:7101\"", std::string("\"") + wildcard + "\"")
+                  .find("members[0].address: '" + std::string(wildcard) +
+                        "' is not an address a peer can dial"),
+              std::string::npos)
+        << wildcard;
+  }
+  EXPECT_EQ(ErrorWith("node_id = \"n1\"", "node_id = \"n1\"\nlisten = \"0.0.0.0:7101\""), "");
+  auto c = ParseServerConfig(std::string(kValid), "node.toml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->ListenAddress(), "127.0.0.1:7101");
+  c->listen = "0.0.0.0:7101";
+  EXPECT_EQ(c->ListenAddress(), "0.0.0.0:7101");
 }
 
 }  // namespace

@@ -109,16 +109,7 @@ TEST(MessageCodecTest, StatusReplyRoundTripsEveryField) {
                       .peers = {{"cart-db-2", true, 0},
                                 {"cart-db-3", false, 107},
                                 {"cart-db-4", true, ~uint64_t{0}}},
-                      .puts_ok = 108,
-                      .puts_failed = 109,
-                      .gets_ok = 110,
-                      .gets_failed = 111,
-                      .forwarded = 112,
-                      .hints_stored = 113,
-                      .hints_delivered = 114,
-                      .hints_dropped = 115,
-                      .read_repairs = 116,
-                      .fallback_writes = 117};
+                      .counters = {{"puts_ok", 108}, {"fallback_writes", 117}, {"x_9", 0}}};
   ExpectRoundTrip(m);
   Result<Message> decoded = DecodeMessage(EncodeMessage(m));
   ASSERT_TRUE(decoded.ok());
@@ -126,7 +117,8 @@ TEST(MessageCodecTest, StatusReplyRoundTripsEveryField) {
   EXPECT_EQ(got.peers.size(), 3u);
   EXPECT_FALSE(got.peers[1].up);
   EXPECT_EQ(got.peers[1].hints_pending, 107u);
-  EXPECT_EQ(got.fallback_writes, 117u);
+  EXPECT_EQ(FindValue(got.counters, "fallback_writes"), 117u);
+  EXPECT_EQ(got.counters[0], (NamedValue{"puts_ok", 108}));
   EXPECT_EQ(got.code, StatusCode::kIOError);
 }
 
@@ -144,9 +136,8 @@ TEST(MessageCodecTest, InvalidStatusReplyIsRefused) {
   EXPECT_EQ(bad_peer.status().message().rfind("StatusReply: peer: ", 0), 0u)
       << bad_peer.status().message();
 
-  Result<Message> share =
-      decode(StatusReply{.node_id = "n1", .partitions = 64, .partitions_owned = 30,
-                         .partitions_replicated = 20});
+  Result<Message> share = decode(StatusReply{
+      .node_id = "n1", .partitions = 64, .partitions_owned = 30, .partitions_replicated = 20});
   ASSERT_FALSE(share.ok());
   EXPECT_EQ(share.status().message(),
             "StatusReply: partitions: need owned <= replicated <= partitions, got 30, 20, 64");
@@ -161,6 +152,24 @@ TEST(MessageCodecTest, InvalidStatusReplyIsRefused) {
   EXPECT_EQ(too_many.status().message(), "StatusReply: 65537 peers exceeds the limit of 65536");
   crowded.peers.pop_back();
   ExpectRoundTrip(crowded);
+
+  // Counters: bounded in number (while reading) and in their names.
+  StatusReply counted{.node_id = "n1"};
+  counted.counters.assign(kStatusCountersMax + 1, NamedValue{"c", 1});
+  Result<Message> too_many_counters = decode(counted);
+  ASSERT_FALSE(too_many_counters.ok());
+  EXPECT_EQ(too_many_counters.status().message(),
+            "StatusReply: 257 counters exceeds the limit of 256");
+  counted.counters.pop_back();
+  ExpectRoundTrip(counted);
+  for (const std::string& name :
+       {std::string(), std::string("Puts-OK"), std::string(kCounterNameBytesMax + 1, 'a')}) {
+    Result<Message> bad_name = decode(StatusReply{.node_id = "n1", .counters = {{name, 1}}});
+    ASSERT_FALSE(bad_name.ok()) << name;
+    EXPECT_NE(bad_name.status().message().find("is not 1..64 bytes of [a-z0-9_]"),
+              std::string::npos)
+        << bad_name.status().message();
+  }
 }
 
 TEST(MessageCodecTest, NamesFollowTheVariantOrder) {
@@ -536,14 +545,14 @@ std::string CartValue() {
 TEST(MessageCodecTest, TypicalPutIsCompact) {
   const std::string cart = CartValue();
   ASSERT_EQ(cart.size(), 1500u);
-  const ClientPut put{.id = RequestId{123456},
-                      .ns = "carts",
-                      .key = "user-0012345678",
-                      .context = VersionVector::FromEntries({{0x1234567890abcdefull, 41},
-                                                             {0x2234567890abcdefull, 7},
-                                                             {0x3234567890abcdefull, 12}}),
-                      .value = cart,
-                      .write_id = 0x5eed5eed5eedull};
+  const ClientPut put{
+      .id = RequestId{123456},
+      .ns = "carts",
+      .key = "user-0012345678",
+      .context = VersionVector::FromEntries(
+          {{0x1234567890abcdefull, 41}, {0x2234567890abcdefull, 7}, {0x3234567890abcdefull, 12}}),
+      .value = cart,
+      .write_id = 0x5eed5eed5eedull};
   const std::string bytes = EncodeMessage(put);
   EXPECT_LE(bytes.size(), cart.size() + 250);
 

@@ -72,17 +72,12 @@ StatusReply RandomStatusReply(Random& rng) {
                 .hints_oldest_ms = rng.Next(),
                 .pending_requests = rng.Next(),
                 .peers = {},
-                .puts_ok = rng.Next(),
-                .puts_failed = rng.Next(),
-                .gets_ok = rng.Next(),
-                .gets_failed = rng.Next(),
-                .forwarded = rng.Next(),
-                .hints_stored = rng.Next(),
-                .hints_delivered = rng.Next(),
-                .hints_dropped = rng.Next(),
-                .read_repairs = rng.Next(),
-                .fallback_writes = rng.Next()};
+                .counters = {}};
   if (m.partitions == 0) m.partitions_owned = m.partitions_replicated = 0;
+  const size_t counters = rng.Uniform(12);
+  for (size_t i = 0; i < counters; ++i) {
+    m.counters.push_back(NamedValue{"counter_" + std::to_string(i), rng.Next()});
+  }
   const size_t peers = rng.Uniform(12);
   for (size_t i = 0; i < peers; ++i) {
     m.peers.push_back(
@@ -97,7 +92,8 @@ Message RandomMessage(Random& rng, size_t index) {
   switch (index) {
     case 0:
       return Hello{static_cast<uint32_t>(rng.Next()), rng.Chance(0.3) ? "" : RandomNodeId(rng)};
-    case 1: return HelloReply{static_cast<uint32_t>(rng.Next()), RandomNodeId(rng)};
+    case 1:
+      return HelloReply{static_cast<uint32_t>(rng.Next()), RandomNodeId(rng)};
     case 2:
       return ClientGet{RandomId(rng),
                        RandomNs(rng),
@@ -124,21 +120,34 @@ Message RandomMessage(Random& rng, size_t index) {
     }
     case 5:
       return ClientPutReply{RandomId(rng), RandomCode(rng), RandomText(rng, 80), RandomState(rng)};
-    case 6: return ReplicaGet{RandomId(rng), RandomNs(rng), RandomKey(rng)};
+    case 6:
+      return ReplicaGet{RandomId(rng), RandomNs(rng), RandomKey(rng)};
     case 7:
       return ReplicaGetReply{RandomId(rng), RandomCode(rng), RandomText(rng, 80), RandomState(rng),
                              rng.Chance(0.5)};
     case 8:
-      return ReplicaWrite{RandomId(rng), RandomNs(rng), RandomKey(rng), RandomState(rng),
-                          rng.Chance(0.5) ? "" : RandomNodeId(rng), rng.Chance(0.5)};
-    case 9: return ReplicaWriteReply{RandomId(rng), RandomCode(rng), RandomText(rng, 80)};
-    case 10: return Ping{rng.Next()};
-    case 11: return Pong{rng.Next()};
-    case 12: return RingInfoRequest{RandomId(rng)};
-    case 13: return RandomRingInfo(rng);
-    case 14: return ErrorReply{RandomId(rng), RandomCode(rng), RandomText(rng, 200)};
-    case 15: return StatusRequest{RandomId(rng)};
-    case 16: return RandomStatusReply(rng);
+      return ReplicaWrite{RandomId(rng),
+                          RandomNs(rng),
+                          RandomKey(rng),
+                          RandomState(rng),
+                          rng.Chance(0.5) ? "" : RandomNodeId(rng),
+                          rng.Chance(0.5)};
+    case 9:
+      return ReplicaWriteReply{RandomId(rng), RandomCode(rng), RandomText(rng, 80)};
+    case 10:
+      return Ping{rng.Next()};
+    case 11:
+      return Pong{rng.Next()};
+    case 12:
+      return RingInfoRequest{RandomId(rng)};
+    case 13:
+      return RandomRingInfo(rng);
+    case 14:
+      return ErrorReply{RandomId(rng), RandomCode(rng), RandomText(rng, 200)};
+    case 15:
+      return StatusRequest{RandomId(rng)};
+    case 16:
+      return RandomStatusReply(rng);
   }
   TROLLEY_ASSERT(false);
   return Ping{};

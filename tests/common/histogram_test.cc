@@ -2,7 +2,7 @@
 // relative error (never below the true value), merges losslessly, and
 // handles the extremes. Method: known distributions whose exact
 // percentiles are computed from the sorted samples.
-#include "bench/histogram.h"
+#include "common/histogram.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 
 #include "common/random.h"
 
-namespace trolley::bench {
+namespace trolley {
 namespace {
 
 // The exact q-th percentile of sorted samples, by the same rank rule
@@ -161,4 +161,4 @@ TEST(LatencyHistogramTest, Extremes) {
 }
 
 }  // namespace
-}  // namespace trolley::bench
+}  // namespace trolley

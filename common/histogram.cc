@@ -1,4 +1,4 @@
-#include "bench/histogram.h"
+#include "common/histogram.h"
 
 #include <algorithm>
 #include <bit>
@@ -6,7 +6,7 @@
 
 #include "common/assert.h"
 
-namespace trolley::bench {
+namespace trolley {
 namespace {
 
 constexpr uint64_t kExactMax = uint64_t{2} << LatencyHistogram::kSubBucketHalfBits;  // 256
@@ -91,4 +91,4 @@ uint64_t LatencyHistogram::Percentile(double q) const {
   return max_;
 }
 
-}  // namespace trolley::bench
+}  // namespace trolley

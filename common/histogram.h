@@ -1,7 +1,7 @@
 // LatencyHistogram: an HDR-style log-linear histogram of latencies in
-// microseconds, for the load generator (bench/). Modelled on Gil Tene's
-// HdrHistogram (hdrhistogram.org), which Debian does not package for C++;
-// no code is borrowed.
+// microseconds, for the load generator (bench/) and the node's coordinator latencies
+// (common/metrics.h). Modelled on Gil Tene's HdrHistogram (hdrhistogram.org), which Debian does not
+// package for C++; no code is borrowed.
 //
 // Layout. Values 0..255 us each have their own bucket (exact). Above that,
 // every power-of-two range [2^b, 2^(b+1)) is split into 128 equal buckets,
@@ -25,7 +25,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace trolley::bench {
+namespace trolley {
 
 class LatencyHistogram {
  public:
@@ -64,4 +64,4 @@ class LatencyHistogram {
   long double sum_ = 0;  // for Mean(); exact well past 2^64 us-samples
 };
 
-}  // namespace trolley::bench
+}  // namespace trolley

@@ -1,0 +1,43 @@
+#include "node/node_metrics.h"
+
+#include <string>
+
+namespace trolley {
+namespace {
+
+Counter& C(MetricRegistry& r, std::string_view name, const char* help) {
+  return r.AddCounter(std::string(name), help);
+}
+Gauge& G(MetricRegistry& r, std::string_view name, const char* help) {
+  return r.AddGauge(std::string(name), help);
+}
+
+}  // namespace
+
+NodeMetrics::NodeMetrics(MetricRegistry& r)
+    : puts_ok(C(r, metric::kPutsOk, "Client puts this node coordinated that were acknowledged.")),
+      puts_failed(C(r, metric::kPutsFailed,
+                    "Client puts this node coordinated that failed (unavailable, local error).")),
+      gets_ok(C(r, metric::kGetsOk, "Client gets this node coordinated that met R.")),
+      gets_failed(C(r, metric::kGetsFailed, "Client gets this node coordinated that failed.")),
+      forwarded(C(r, metric::kForwarded,
+                  "Client requests forwarded to a primary of their key (each try counts).")),
+      hints_stored(C(r, metric::kHintsStored, "Hints this node stored as a coordinator.")),
+      hints_delivered(C(r, metric::kHintsDelivered, "Hints their owner acknowledged.")),
+      hints_dropped(C(r, metric::kHintsDropped, "Hints refused (hints_max) or dropped (age).")),
+      read_repairs(C(r, metric::kReadRepairs, "Replicas sent a merged state after a get.")),
+      fallback_writes(C(r, metric::kFallbackWrites,
+                        "Replica writes sent to a fallback standing in for a primary.")),
+      puts_in_flight(G(r, metric::kPutsInFlight, "Puts being coordinated.")),
+      gets_in_flight(G(r, metric::kGetsInFlight, "Gets being coordinated.")),
+      forwards_in_flight(G(r, metric::kForwardsInFlight, "Forwarded requests awaiting a reply.")),
+      hint_deliveries_in_flight(
+          G(r, metric::kHintDeliveriesInFlight, "Hints sent to their owner, not yet answered.")),
+      replica_requests_in_flight(
+          G(r, metric::kReplicaRequestsInFlight, "Replica writes received and not yet answered.")),
+      put_latency_us(r.AddHistogram(std::string(metric::kPutLatencyUs),
+                                    "Client put latency at the coordinator, microseconds.")),
+      get_latency_us(r.AddHistogram(std::string(metric::kGetLatencyUs),
+                                    "Client get latency at the coordinator, microseconds.")) {}
+
+}  // namespace trolley

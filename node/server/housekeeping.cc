@@ -1,0 +1,86 @@
+// The server's timers and loop-level duties (docs/design.md, 'The runtime:
+// trolleyd'): the node's tick, the engines' cork per loop turn, the
+// tombstone sweep, and the shutdown sequence.
+#include <spdlog/spdlog.h>
+
+#include "node/server/server_impl.h"
+
+namespace trolley {
+namespace {
+
+constexpr auto kTickInterval = std::chrono::milliseconds(5);
+constexpr auto kShutdownGrace = std::chrono::seconds(2);
+
+}  // namespace
+
+void Server::Impl::CorkTurn() {
+  if (corked) return;
+  corked = true;
+  router->Cork();
+  // Runs after every handler already queued: the reads that completed in
+  // this poll share the cork, and so one commit per engine.
+  asio::post(io, [this] {
+    corked = false;
+    router->Uncork();
+  });
+}
+
+void Server::Impl::ArmTick() {
+  tick_timer.expires_after(kTickInterval);
+  tick_timer.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    node->Tick();
+    ArmTick();
+  });
+}
+
+void Server::Impl::ArmSweep() {
+  sweep_timer.expires_after(std::chrono::milliseconds(config.sweep_interval_ms));
+  sweep_timer.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    router->Sweep(config.tombstone_grace_ms, [](Result<SweepReport> r) {
+      if (!r.ok()) {
+        spdlog::error("sweep.failed error=\"{}\"", r.status().ToString());
+      } else if (r->expired_removed + r->tombstones_purged > 0) {
+        spdlog::info("sweep.done keys={} expired_removed={} tombstones_purged={}", r->keys_scanned,
+                     r->expired_removed, r->tombstones_purged);
+      }
+    });
+    ArmSweep();
+  });
+}
+
+void Server::Impl::BeginShutdown() {
+  if (stopping) return;
+  stopping = true;
+  spdlog::info("trolleyd.stopping node={} pending_requests={}", config.node_id,
+               node->PendingRequests());
+  boost::system::error_code ignored;
+  acceptor.close(ignored);
+  DrainThenStop(std::chrono::steady_clock::now() + kShutdownGrace);
+}
+
+void Server::Impl::DrainThenStop(SteadyTime deadline) {
+  if (node->PendingRequests() == 0 || std::chrono::steady_clock::now() >= deadline) {
+    CloseEverything();
+    io.stop();
+    return;
+  }
+  drain_timer.expires_after(std::chrono::milliseconds(10));
+  drain_timer.async_wait([this, deadline](boost::system::error_code) { DrainThenStop(deadline); });
+}
+
+void Server::Impl::CloseEverything() {
+  stopping = true;
+  boost::system::error_code ignored;
+  acceptor.close(ignored);
+  tick_timer.cancel();
+  sweep_timer.cancel();
+  drain_timer.cancel();
+  signals.cancel(ignored);
+  for (auto& [id, c] : inbound) c->connection->Close();
+  inbound.clear();
+  for (auto& [id, link] : peers) link->Close();
+}
+
+}  // namespace trolley

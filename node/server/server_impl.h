@@ -1,0 +1,96 @@
+// Server::Impl: the state of one trolleyd process, shared by the files that
+// implement it by role (docs/design.md, 'The runtime: trolleyd'):
+//   server.cc        opening (storage, ring, node, listener), Run and Stop
+//   inbound.cc       accepting connections and serving them
+//   housekeeping.cc  the tick, the engines' cork per loop turn, the
+//                    tombstone sweep and the shutdown sequence
+// and peer_link.h, this node's links to its peers. Internal to trolley_server.
+// Threading: everything here runs on the event-loop thread (server.h).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/asio.h"
+#include "common/clock.h"
+#include "common/random.h"
+#include "node/node.h"
+#include "node/server/config.h"
+#include "node/server/peer_link.h"
+#include "node/server/server.h"
+#include "node/server/spdlog_logger.h"
+#include "storage/lmdb/lmdb_engine.h"
+#include "storage/namespace_router.h"
+#include "wire/asio/framed_connection.h"
+#include "wire/handshake.h"
+
+namespace trolley {
+
+struct Server::Impl final : Transport {
+  using SteadyTime = std::chrono::steady_clock::time_point;
+
+  // A connection someone opened to this node: a client's, or a peer's
+  // link (state.peer). Owned by `inbound`; erased when its connection closes.
+  struct Inbound {
+    uint64_t id = 0;
+    InboundState state;
+    std::shared_ptr<TcpFramedConnection> connection;
+  };
+
+  explicit Impl(ServerConfig c);
+
+  // Transport: a node id goes to that peer's link, a connection id to that
+  // inbound connection; anything else is dropped.
+  void Send(const Endpoint& to, Message message) override;
+
+  // server.cc
+  Status Open();
+  Status OpenEngines();
+  Status CreateNode();
+  Status Listen();
+
+  // inbound.cc
+  void StartAccept();
+  void OnAccept(asio::ip::tcp::socket socket);
+  void OnInboundFrame(Inbound& c, std::string frame);
+  // False when the connection was closed for holding too many unread
+  // bytes (output_bytes_max): `c` is then gone.
+  [[nodiscard]] bool SendInbound(Inbound& c, const Message& m);
+  void LogRefusal(const Inbound& c, const Status& why);
+  // Sends `reply` (an ErrorReply), then closes once it is written.
+  void Refuse(Inbound& c, const Message& reply, const Status& why);
+  void CloseInbound(Inbound& c);
+
+  // housekeeping.cc
+  void CorkTurn();
+  void ArmTick();
+  void ArmSweep();
+  void BeginShutdown();
+  void DrainThenStop(SteadyTime deadline);
+  void CloseEverything();
+
+  ServerConfig config;
+  asio::io_context io{1};
+  asio::ip::tcp::acceptor acceptor{io};
+  asio::steady_timer tick_timer{io}, sweep_timer{io}, drain_timer{io};
+  asio::signal_set signals{io};
+  SystemClock clock;
+  Random random;
+  SpdlogLogger logger;
+  std::vector<std::unique_ptr<LmdbEngine>> engines;
+  std::unique_ptr<NamespaceRouter> router;
+  std::unique_ptr<Node> node;
+  std::optional<InboundPolicy> policy;
+  std::map<uint64_t, std::unique_ptr<Inbound>> inbound;
+  std::map<std::string, std::unique_ptr<PeerLink>> peers;
+  uint64_t last_connection_id = 0;
+  bool corked = false;
+  bool stopping = false;
+};
+
+}  // namespace trolley

@@ -43,8 +43,9 @@
 
 namespace trolley {
 
-// The actor id for one incarnation of a node's data (docs/design.md,
-// 'Versions: dotted version vector sets', rule 6).
+// The actor id for one life of a node's data: `incarnation` is the engine's
+// actor epoch, new at every start (docs/design.md, 'Versions: dotted version
+// vector sets', 'Actor epochs').
 ActorId ActorIdFor(const std::string& node_id, uint64_t incarnation);
 
 class Node {

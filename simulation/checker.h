@@ -44,7 +44,9 @@
 // (NoteLostToPowerLoss): a lost add or undone remove of such a mutation is
 // counted as `lost_unsynced` instead of failing. One that some disk still
 // held after every power loss (say, fsynced on another replica) still
-// fails: that is the kv679 case.
+// fails: that is the kv679 case. A lost disk, or one restored from an
+// older copy of itself, is the same kind of loss (everything the old disk
+// held, NoteLostToPowerLoss too): what another disk still holds must survive.
 #pragma once
 
 #include <cstdint>

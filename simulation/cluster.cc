@@ -1,6 +1,7 @@
 #include "simulation/cluster.h"
 
 #include <algorithm>
+#include <memory>
 #include <utility>
 
 #include "common/assert.h"
@@ -288,6 +289,10 @@ void Cluster::Restart(int i) {
     trace_.Event(kTraceCommit, static_cast<uint64_t>(i), 0);
     if (trace_.lines()) TraceLine(name(i) + " fsync");
   };
+  env.random_epoch = [rng = std::make_shared<Random>(SubSeed(
+                          config_.seed, 7'000'000 + static_cast<uint64_t>(i) * 1000 + life))] {
+    return rng->Next();
+  };
   SimEngineOptions eo;
   eo.durability = config_.durability;
   eo.bug = bug_;
@@ -311,7 +316,7 @@ void Cluster::Restart(int i) {
   TROLLEY_ASSERT_MSG(created.ok(), created.status().ToString());
   n.node = std::move(created).value();
   n.touched = true;
-  actor_names_[n.node->actor()] = n.name + "." + std::to_string(n.engine->incarnation());
+  actor_names_[n.node->actor()] = n.name + "." + std::to_string(life);
   n.up = true;
   n.paused = false;
   for (auto& q : unreachable_quiet_until_ns_) q[i] = 0;
@@ -393,6 +398,25 @@ void Cluster::Crash(int i, bool power_loss) {
   if (client_.node_crashed) client_.node_crashed(i);
 }
 
+void Cluster::ReplaceDisk(int i, SimDisk disk) {
+  SimNode& n = *nodes_[i];
+  TROLLEY_ASSERT(!n.up);
+  trace_.Event(kTraceFault, 4, static_cast<uint64_t>(i), n.life, disk.objects.size());
+  if (trace_.lines()) {
+    TraceLine(n.name + " disk replaced (" + std::to_string(n.disk.objects.size()) + " objects, " +
+              std::to_string(n.disk.hints.size()) + " hints -> " +
+              std::to_string(disk.objects.size()) + " objects, " +
+              std::to_string(disk.hints.size()) + " hints)");
+  }
+  std::vector<KeyState> before;
+  if (on_power_loss_) {
+    for (const auto& [key, state] : n.disk.objects) before.push_back(KeyState{key, state});
+    for (const auto& [key, hint] : n.disk.hints) before.push_back(KeyState{hint.key, hint.state});
+  }
+  n.disk = std::move(disk);
+  if (on_power_loss_) on_power_loss_(i, before);
+}
+
 void Cluster::ForgetUnanswered(int i) {
   // Requests a dead life had received are never answered.
   std::erase_if(unanswered_, [i](const auto& e) { return std::get<0>(e.first) == i; });
@@ -428,7 +452,7 @@ void Cluster::CleanStop(int i) {
   SimNode& n = *nodes_[i];
   if (!n.up) return;
   trace_.Event(kTraceFault, 3, static_cast<uint64_t>(i), n.life);
-  if (trace_.lines()) TraceLine(n.name + " clean stop (drain, fsync, keep incarnation)");
+  if (trace_.lines()) TraceLine(n.name + " clean stop (drain, fsync)");
   RetireStats(i);
   n.node.reset();
   n.engine->Close();

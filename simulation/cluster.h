@@ -27,9 +27,9 @@
 //     commits nothing: its events wait and run in order when it resumes.
 //
 // Node faults: Crash (process crash: committed data survives; or power
-// loss: back to the last fsync), Restart (a new Node over the same disk; a
-// new incarnation after any crash), CleanRestart (drain, fsync, keep the
-// incarnation), Pause/Resume, wall-clock jumps (ClockJump; the monotonic
+// loss: back to the last fsync), Restart (a new Node over the same disk,
+// with a new actor epoch), CleanRestart (drain, fsync), ReplaceDisk (a lost
+// disk, or a restore of an older copy), Pause/Resume, wall-clock jumps (ClockJump; the monotonic
 // clock that drives timeouts never goes back), DiskStall (commits wait).
 #pragma once
 
@@ -120,6 +120,10 @@ class Cluster {
   void Crash(int node, bool power_loss);
   void Restart(int node);
   void CleanStop(int node);  // then Restart
+  // While `node` is down: its disk becomes `disk` (empty: a lost disk; a
+  // copy taken earlier: a restore from backup). The power-loss hook hears
+  // of everything the old disk held, as a loss.
+  void ReplaceDisk(int node, SimDisk disk);
   void Pause(int node);
   void Resume(int node);
   void ClockJump(int node, int64_t ms);
@@ -161,7 +165,7 @@ class Cluster {
   // microseconds.
   LatencyHistogram TotalNodeLatency(std::string_view name) const;
 
-  // For traces and failures: actors by node and incarnation ("n2.1"),
+  // For traces and failures: actors by node and life ("n2.1"),
   // siblings by dot and write id, never the value bytes.
   std::string Describe(const SiblingSet& s) const;
   std::string Describe(const Message& m) const;

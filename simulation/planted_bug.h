@@ -23,10 +23,13 @@
 //                     replaces the stored state with the repair's state
 //                     instead of merging: writes that reached the replica
 //                     after it answered the read are lost.
-//   reuse-actor       SimEngine keeps the incarnation after an unclean
-//                     restart (Riak's kv679): dots the node forgot after a
-//                     power loss are issued again for other writes. Only
-//                     observable with `flush` durability and power loss.
+//   reuse-actor       SimEngine's actor epoch is the rule before epochs
+//                     existed: a counter on the disk, new after an unclean
+//                     stop, kept after a clean one, and 1 again on an empty
+//                     disk. After a disk loss, or a restore from an older
+//                     copy, the node issues again dots the other replicas
+//                     already saw, and they drop its new writes as old
+//                     (Riak's kv679).
 #pragma once
 
 #include <string_view>

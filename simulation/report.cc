@@ -72,6 +72,9 @@ void SweepSummary::Add(const SeedResult& r) {
   pauses += r.pauses;
   clock_jumps += r.clock_jumps;
   disk_stalls += r.disk_stalls;
+  disks_lost += r.disks_lost;
+  disks_restored += r.disks_restored;
+  disk_copies += r.disk_copies;
   nodes.Add(r.nodes);
   put_latency.Merge(r.put_latency);
   get_latency.Merge(r.get_latency);
@@ -94,7 +97,7 @@ std::string SweepSummary::Table() const {
   row("lost acknowledged adds / sets (failures)", std::to_string(lost_adds));
   row("OR-Set observed removes undone (failures)", std::to_string(removes_undone));
   row("phantom mutations in final carts (failures)", std::to_string(phantoms));
-  row("lost with the last disk holding them in a power loss (flush; reported)",
+  row("lost with the last disk holding them: flush power loss, disk lost or restored (reported)",
       std::to_string(lost_unsynced));
   row("union+max resurrections (reported)", std::to_string(resurrections));
   row("union+max lost increments (reported)", std::to_string(lost_increments));
@@ -123,6 +126,9 @@ std::string SweepSummary::Table() const {
       std::to_string(crashes) + " (" + std::to_string(power_losses) + ") / " +
           std::to_string(partitions) + " / " + std::to_string(pauses) + " / " +
           std::to_string(clock_jumps) + " / " + std::to_string(disk_stalls));
+  row("disk faults: lost / restored from an older copy (copies taken)",
+      std::to_string(disks_lost) + " / " + std::to_string(disks_restored) + " (" +
+          std::to_string(disk_copies) + ")");
   // Node counters by name, from each node's registry (node/node_metrics.h).
   auto counters = [&](std::initializer_list<std::string_view> names) {
     std::string out;

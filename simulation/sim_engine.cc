@@ -37,11 +37,21 @@ void SimDisk::PowerLoss() {
 SimEngine::SimEngine(SimDisk& disk, SimEngineOptions options, Env env)
     : disk_(disk), options_(options), env_(std::move(env)) {
   TROLLEY_ASSERT(env_.clock != nullptr && env_.schedule && env_.now_ns && env_.commit_latency_ns);
-  // LmdbEngine::Impl::InitMeta: after an unclean stop we cannot know which
-  // writes were kept, so this incarnation's dots must not collide with any
-  // the last one issued. The incarnation itself is synced before use.
-  const bool reuse = options_.bug == PlantedBug::kReuseActor && disk_.incarnation != 0;
-  if ((!disk_.clean_shutdown || disk_.incarnation == 0) && !reuse) ++disk_.incarnation;
+  TROLLEY_ASSERT(env_.random_epoch);
+  if (options_.bug == PlantedBug::kReuseActor) {
+    // The rule before actor epochs: a counter, kept across a clean stop and
+    // starting again at 1 on an empty disk.
+    if (!disk_.clean_shutdown || disk_.epoch == 0) ++disk_.epoch;
+  } else {
+    // LmdbEngine::Impl::TakeActorEpoch: a new random epoch at every open,
+    // synced before use, and the floors of earlier epochs dropped with it.
+    const uint64_t previous = disk_.epoch;
+    do {
+      disk_.epoch = env_.random_epoch();
+    } while (disk_.epoch == 0 || disk_.epoch == previous);
+    disk_.floors.clear();
+    disk_.undo_floors.reset();
+  }
   disk_.clean_shutdown = false;
 }
 

@@ -40,9 +40,12 @@
 //     fsync now (done after one commit latency, or when a stall ends) and
 //     calls back after the first fsync (that one, or the periodic Fsync()),
 //     as LmdbEngine's flusher does.
-//   - Incarnation: opening a disk after an unclean stop (or a new disk)
-//     takes a new incarnation, so the node takes a new ActorId (docs/design.md,
-//     'Versions: dotted version vector sets', 'Incarnations'); a clean Close() keeps it.
+//   - Actor epoch: every open, clean restart or not, of any disk (new,
+//     emptied, or a copy of an older state of itself) takes a new random
+//     epoch (Env::random_epoch) and drops the dot floors of earlier ones, as
+//     LmdbEngine does; the node derives its ActorId from it (docs/design.md,
+//     'Versions: dotted version vector sets', 'Actor epochs'). The epoch and
+//     the dropped floors are durable before the first dot.
 //
 // Not thread-safe; the simulator drives it from its one thread. Time and
 // scheduling come from SimEngine::Env; every callback runs from an event
@@ -81,7 +84,7 @@ struct HintKey {
 
 // The node's disk: survives crashes and restarts of engines.
 struct SimDisk {
-  uint64_t incarnation = 0;
+  uint64_t epoch = 0;  // the actor epoch of the last open (0: never opened)
   bool clean_shutdown = false;
   std::map<ObjectKey, SiblingSet> objects;  // committed (what LMDB holds)
   std::map<HintKey, Hint> hints;
@@ -118,13 +121,15 @@ class SimEngine final : public Engine, public HintStore {
     std::function<uint64_t()> now_ns;
     // The latency of the next commit (fsync in sync, page cache in flush).
     std::function<uint64_t()> commit_latency_ns;
+    // A random 64-bit value for the actor epoch (required): LmdbEngine reads
+    // the OS's random source, the simulator's comes from the seed.
+    std::function<uint64_t()> random_epoch;
     // Told of every commit (its operation count) and fsync; may be empty.
     std::function<void(size_t ops)> on_commit;
     std::function<void()> on_fsync;
   };
 
-  // Opens `disk` (which must outlive the engine): takes a new incarnation
-  // unless the disk was closed cleanly.
+  // Opens `disk` (which must outlive the engine): takes a new actor epoch.
   SimEngine(SimDisk& disk, SimEngineOptions options, Env env);
   ~SimEngine() override = default;
   SimEngine(const SimEngine&) = delete;
@@ -144,7 +149,7 @@ class SimEngine final : public Engine, public HintStore {
   void Sync(std::string_view ns, DoneCallback done) override;
   void Cork() override {}
   void Uncork() override {}
-  uint64_t incarnation() const override { return disk_.incarnation; }
+  uint64_t incarnation() const override { return disk_.epoch; }  // the actor epoch
 
   // HintStore
   void Add(Hint hint, DoneCallback done) override;

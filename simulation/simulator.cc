@@ -1,6 +1,7 @@
 #include "simulation/simulator.h"
 
 #include <algorithm>
+#include <map>
 #include <numeric>
 #include <set>
 #include <utility>
@@ -83,6 +84,7 @@ class Nemesis {
     if (config_.pauses) kinds.push_back(2);
     if (config_.clock_jumps) kinds.push_back(3);
     if (config_.disk_stalls) kinds.push_back(4);
+    if (config_.crashes) kinds.push_back(5);
     if (kinds.empty()) return;
     switch (kinds[rng_.Uniform(kinds.size())]) {
       case 0:
@@ -95,6 +97,8 @@ class Nemesis {
         return ClockJump();
       case 4:
         return DiskStall();
+      case 5:
+        return DiskFault();
     }
   }
 
@@ -185,6 +189,7 @@ class Nemesis {
     if (rng_.Chance(0.1)) {
       Line("clean restart " + cluster_.name(victim));
       cluster_.CleanStop(victim);
+      if (rng_.Chance(0.5)) TakeDiskCopy(victim, "cold");  // of a cleanly stopped dir
     } else {
       const bool power = config_.power_loss && rng_.Chance(0.5);
       ++result_.crashes;
@@ -192,6 +197,56 @@ class Nemesis {
       Line(std::string(power ? "power loss " : "kill ") + cluster_.name(victim) + " for " +
            std::to_string(down_ns / kNsPerMs) + " ms");
       cluster_.Crash(victim, power);
+    }
+    loop_.After(down_ns, [this, victim] {
+      if (!cluster_.up(victim)) cluster_.Restart(victim);
+    });
+  }
+
+  // A copy of a node's disk as it is now, for a later restore: "hot" (an
+  // mdb_copy of a running env: what is committed, not marked clean) or
+  // "cold" (of a cleanly stopped dir: marked clean). What is committed is
+  // all of it: the copy is written and synced by whoever makes it.
+  void TakeDiskCopy(int node, const char* kind) {
+    SimDisk copy = cluster_.disk(node);
+    copy.undo_objects.clear();
+    copy.undo_hints.clear();
+    copy.undo_floors.reset();
+    ++result_.disk_copies;
+    Line(std::string(kind) + " copy of " + cluster_.name(node) + "'s disk (" +
+         std::to_string(copy.objects.size()) + " objects)");
+    disk_copies_[node] = std::move(copy);
+  }
+
+  // Disk faults: a node is killed and comes back on an empty disk (a
+  // replaced disk, an operator's rm -rf) or on an older copy of its own
+  // disk (a restore from backup); or a copy is taken for a later restore.
+  // Writes the old disk alone held are lost with it (the power-loss hook
+  // excuses them); one another disk still holds must survive.
+  void DiskFault() {
+    std::vector<int> up = UpNodes(true);
+    if (up.size() <= 1) return;  // keep one node running
+    const uint64_t kind = rng_.Uniform(3);
+    if (kind == 2) std::erase_if(up, [this](int i) { return !disk_copies_.contains(i); });
+    const int victim = up.empty() ? -1 : up[rng_.Uniform(up.size())];
+    if (kind == 0 || victim < 0) {
+      const std::vector<int> all = UpNodes(true);
+      TakeDiskCopy(all[rng_.Uniform(all.size())], "hot");
+      return;
+    }
+    const uint64_t down_ns = rng_.Range(50, 5000) * kNsPerMs;
+    ++result_.crashes;
+    cluster_.Crash(victim, /*power_loss=*/false);
+    if (kind == 1) {
+      ++result_.disks_lost;
+      Line("disk lost: " + cluster_.name(victim) + " restarts empty in " +
+           std::to_string(down_ns / kNsPerMs) + " ms");
+      cluster_.ReplaceDisk(victim, SimDisk{});
+    } else {
+      ++result_.disks_restored;
+      Line("restore: " + cluster_.name(victim) + " restarts from an older copy of its disk in " +
+           std::to_string(down_ns / kNsPerMs) + " ms");
+      cluster_.ReplaceDisk(victim, disk_copies_.at(victim));
     }
     loop_.After(down_ns, [this, victim] {
       if (!cluster_.up(victim)) cluster_.Restart(victim);
@@ -236,6 +291,7 @@ class Nemesis {
   uint64_t until_ns_ = 0;
   uint64_t partition_generation_ = 0;
   bool flapping_ = false;
+  std::map<int, SimDisk> disk_copies_;  // the latest copy of each node's disk
 };
 
 SiblingSet LocalState(Cluster& cluster, int node, const ObjectKey& key) {

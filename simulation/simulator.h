@@ -68,6 +68,7 @@ struct SeedResult {
   uint64_t stale_replies = 0, stale_reply_hazards = 0;  // Cluster probes
   uint64_t crashes = 0, power_losses = 0, partitions = 0, pauses = 0, clock_jumps = 0,
            disk_stalls = 0;
+  uint64_t disks_lost = 0, disks_restored = 0, disk_copies = 0;
 
   bool ok() const { return failures.empty(); }
 };

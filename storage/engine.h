@@ -133,7 +133,7 @@ class Engine {
   // own commit runs; it runs before `done` (the same state), and not at all
   // for a refused write. If `done` then fails, the state may live on other
   // replicas: its dot is never issued again (the actor's counter floor has
-  // moved past it, or a crash took a new incarnation).
+  // moved past it, or the next open takes a new epoch).
   virtual void Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback decided,
                    StateCallback done) = 0;
   void Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback done) {
@@ -177,9 +177,11 @@ class Engine {
   virtual void Cork() = 0;
   virtual void Uncork() = 0;
 
-  // Changes on every start after an unclean shutdown (and on a new data
-  // dir); nodes derive their ActorId from it (docs/design.md, 'Versions: dotted version vector
-  // sets', 'Incarnations').
+  // The actor epoch of this life of the storage: random, nonzero, new at
+  // every open (clean restart or not, new or emptied or restored data
+  // dir), durable before the first dot. Nodes derive their ActorId from it,
+  // so an actor never issues a dot after a life that may have lost state
+  // (docs/design.md, 'Versions: dotted version vector sets', 'Actor epochs').
   virtual uint64_t incarnation() const = 0;
 };
 

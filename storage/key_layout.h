@@ -9,9 +9,14 @@
 //            Hash first makes every ring partition a contiguous key range.
 //   hints    key = target length (1) | target | object key as above
 //            value = created_ms (8, little-endian) | SiblingSet record
-//   meta     kMetaFormatVersion, kMetaIncarnation, kMetaCleanShutdown:
-//            8-byte big-endian counters; kDotFloorPrefix | actor (8, BE):
+//   meta     kMetaFormatVersion, kMetaActorEpoch, kMetaCleanShutdown:
+//            8-byte big-endian values; kDotFloorPrefix | actor (8, BE):
 //            that actor's dot counter floor (8, BE).
+//
+// Format history: 1 kept a counter under kMetaIncarnationV1 (the actor id
+// was derived from it, so an emptied or restored dir reissued old dots);
+// 2 replaces it by kMetaActorEpoch, a random value new at every open
+// (docs/design.md, 'The LMDB engine'). Opening a format 1 dir migrates it.
 //
 // Invariants:
 //   1. Comparing two object keys (CompareObjectKeys) or two hint keys
@@ -35,7 +40,7 @@
 namespace trolley::key_layout {
 
 // The layout of the data dir as a whole (stored under kMetaFormatVersion).
-inline constexpr uint64_t kDataFormatVersion = 1;
+inline constexpr uint64_t kDataFormatVersion = 2;
 
 inline constexpr size_t kHashBytes = 8;
 // Hash and ns length: the bytes before the namespace in an object key.
@@ -48,7 +53,10 @@ static_assert(kNamespaceBytesMax <= kLengthPrefixMax, "ns length must fit its on
 
 // Meta keys.
 inline constexpr std::string_view kMetaFormatVersion = "format_version";
-inline constexpr std::string_view kMetaIncarnation = "incarnation";
+// Random, nonzero, replaced at every open: this life's actor epoch.
+inline constexpr std::string_view kMetaActorEpoch = "actor_epoch";
+// Format 1 only: the incarnation counter; a migration deletes it.
+inline constexpr std::string_view kMetaIncarnationV1 = "incarnation";
 inline constexpr std::string_view kMetaCleanShutdown = "clean_shutdown";
 inline constexpr std::string_view kDotFloorPrefix = "dot/";
 inline constexpr size_t kDotFloorKeyBytes = kDotFloorPrefix.size() + 8;

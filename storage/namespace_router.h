@@ -27,17 +27,15 @@
 //   hints().Targets: the union. hints().Stats: counts summed, the smallest
 //     nonzero oldest_created_ms.
 //   Cork, Uncork: every engine.
-//   incarnation(): the sum (mod 2^64) of the children's. Children's only
-//     ever increase, so while the set of engines is fixed the sum strictly
-//     increases whenever any child's does and never returns to an earlier
-//     value; it stays put across clean restarts, as one engine's does.
-//     Independent of the order of `engines`.
+//   incarnation(): the sum (mod 2^64) of the children's actor epochs.
+//     Every child takes a new random epoch at every open, so the sum is new
+//     at every start (a repeat has probability 2^-64). Independent of the
+//     order of `engines`.
 // With one engine every call is that engine's, unchanged.
 //
 // Re-routing a namespace to another engine (changing its durability) is a
 // data migration the router does not do: the old engine's keys stay there,
-// invisible to Get. Removing an engine from the set can make incarnation()
-// repeat an earlier value; such a change must come with a migration.
+// invisible to Get.
 //
 // Thread-safety: the router holds no mutable state after construction (each
 // Sweep call has its own), so it is exactly as thread-safe as its children.

@@ -1,8 +1,9 @@
 // Dots and version vectors: the causal bookkeeping of one key.
 //
-// An actor is one incarnation of one node's data (docs/design.md, 'Versions: dotted version vector
-// sets', 'Incarnations'): a node that restarts after an unclean shutdown, or with an empty data
-// dir, takes a new ActorId, so dots it may have forgotten can never be reissued. A Dot (actor,
+// An actor is one life of one node's data (docs/design.md, 'Versions: dotted version vector
+// sets', 'Actor epochs'): every start of a node, clean or not, with its data dir as it was, emptied
+// or restored from a copy, takes a new random epoch and so a new ActorId, so dots it may have
+// forgotten can never be reissued. A Dot (actor,
 // counter) names one write. A VersionVector maps actors to the largest counter seen; it covers a
 // dot when vv[dot.actor] >= dot.counter.
 //

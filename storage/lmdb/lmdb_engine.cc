@@ -4,6 +4,7 @@
 #include <lmdb.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -110,14 +111,15 @@ Status LmdbEngine::Impl::InitMeta() {
     mdb_txn_abort(txn);
     return WriteError(rc, options_.path, map_mb_, options_.map_size_max_mb);
   }
-  if (Status s = InitFormatAndIncarnation(txn); !s.ok()) {
+  Status s = InitFormat(txn);
+  if (s.ok()) s = TakeActorEpoch(txn);
+  if (!s.ok()) {
     mdb_txn_abort(txn);
     return s;
   }
-  LoadDotFloors(txn);
   rc = mdb_txn_commit(txn);
   if (rc != 0) return WriteError(rc, options_.path, map_mb_, options_.map_size_max_mb);
-  // The incarnation must be on disk before any dot of it is handed out.
+  // The epoch must be on disk before any dot of it is handed out.
   rc = mdb_env_sync(env_, 1);
   if (rc != 0) return Status::IOError("fsync of " + options_.path + " failed: " + LmdbError(rc));
   return Status::Ok();
@@ -138,43 +140,75 @@ int LmdbEngine::Impl::PutMetaU64(MDB_txn* txn, std::string_view name, uint64_t v
   return mdb_put(txn, meta_, &k, &v, 0);
 }
 
-Status LmdbEngine::Impl::InitFormatAndIncarnation(MDB_txn* txn) {
+Status LmdbEngine::Impl::InitFormat(MDB_txn* txn) {
   using key_layout::kDataFormatVersion;
-  int rc = 0;
   uint64_t version = 0;
-  if (GetMetaU64(txn, key_layout::kMetaFormatVersion, &version)) {
-    if (version > kDataFormatVersion) {
-      return Status::FailedPrecondition(
-          "data dir " + options_.path + " has format version " + std::to_string(version) +
-          ", newer than this build supports (" + std::to_string(kDataFormatVersion) +
-          "): run a newer trolley, or point --data-dir elsewhere");
+  if (!GetMetaU64(txn, key_layout::kMetaFormatVersion, &version)) {
+    version = kDataFormatVersion;  // a new data dir
+  } else if (version > kDataFormatVersion) {
+    return Status::FailedPrecondition(
+        "data dir " + options_.path + " has format version " + std::to_string(version) +
+        ", newer than this build supports (" + std::to_string(kDataFormatVersion) +
+        "): run a newer trolley, or point --data-dir elsewhere");
+  } else if (version == 1) {
+    // Format 1 -> 2: the incarnation counter gives way to the actor epoch
+    // that TakeActorEpoch writes in this same transaction. Objects, hints
+    // and the other meta keys are unchanged.
+    MDB_val k = Val(key_layout::kMetaIncarnationV1);
+    const int rc = mdb_del(txn, meta_, &k, nullptr);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+      return WriteError(rc, options_.path, map_mb_, options_.map_size_max_mb);
     }
-  } else if ((rc = PutMetaU64(txn, key_layout::kMetaFormatVersion, kDataFormatVersion)) != 0) {
-    return WriteError(rc, options_.path, map_mb_, options_.map_size_max_mb);
+    spdlog::info("storage.migrated path={} from_format=1 to_format={}", options_.path,
+                 kDataFormatVersion);
   }
-  uint64_t clean = 0;
-  GetMetaU64(txn, key_layout::kMetaIncarnation, &incarnation_);
-  GetMetaU64(txn, key_layout::kMetaCleanShutdown, &clean);
-  // After an unclean stop we cannot know which writes the OS kept, so this
-  // incarnation's dots must not collide with dots it may have forgotten.
-  if (clean == 0 || incarnation_ == 0) ++incarnation_;
-  if ((rc = PutMetaU64(txn, key_layout::kMetaIncarnation, incarnation_)) != 0 ||
-      (rc = PutMetaU64(txn, key_layout::kMetaCleanShutdown, 0)) != 0) {
+  if (const int rc = PutMetaU64(txn, key_layout::kMetaFormatVersion, kDataFormatVersion); rc != 0) {
     return WriteError(rc, options_.path, map_mb_, options_.map_size_max_mb);
   }
   return Status::Ok();
 }
 
-void LmdbEngine::Impl::LoadDotFloors(MDB_txn* txn) {
+Status LmdbEngine::Impl::TakeActorEpoch(MDB_txn* txn) {
+  // Every open is a new life with a new random epoch, clean restart or
+  // not: nothing in the dir can prove that it is the newest copy of
+  // itself (a restored backup, or a cold copy of it, looks exactly like
+  // the dir after a clean stop), so dots of an earlier epoch may live on
+  // other replicas with content this dir has lost (docs/design.md,
+  // 'Versions: dotted version vector sets', 'Actor epochs').
+  uint64_t previous = 0;
+  GetMetaU64(txn, key_layout::kMetaActorEpoch, &previous);
+  uint64_t clean = 0;
+  GetMetaU64(txn, key_layout::kMetaCleanShutdown, &clean);
+  do {
+    if (::getrandom(&epoch_, sizeof(epoch_), 0) != static_cast<ssize_t>(sizeof(epoch_))) {
+      return Status::IOError(std::string("cannot read a random actor epoch (getrandom): ") +
+                             std::strerror(errno));
+    }
+  } while (epoch_ == 0 || epoch_ == previous);
+  int rc = 0;
+  if ((rc = DropDotFloors(txn)) != 0 ||
+      (rc = PutMetaU64(txn, key_layout::kMetaActorEpoch, epoch_)) != 0 ||
+      (rc = PutMetaU64(txn, key_layout::kMetaCleanShutdown, 0)) != 0) {
+    return WriteError(rc, options_.path, map_mb_, options_.map_size_max_mb);
+  }
+  spdlog::info("storage.opened path={} actor_epoch={:016x} previous_stop={}", options_.path, epoch_,
+               previous == 0 ? "none" : (clean != 0 ? "clean" : "unclean"));
+  return Status::Ok();
+}
+
+int LmdbEngine::Impl::DropDotFloors(MDB_txn* txn) {
+  // Every floor belongs to an actor of an earlier life (an earlier epoch),
+  // which never issues a dot again: the floors protect nothing any more.
   LmdbCursor cursor(txn, meta_);
-  if (cursor.rc() != 0) return;
-  MDB_val k = Val(key_layout::kDotFloorPrefix), v;
-  for (int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE); rc == 0;
-       rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT)) {
-    const Result<ActorId> actor = key_layout::DecodeDotFloorKey(View(k));
-    const Result<uint64_t> floor = key_layout::DecodeU64Be(View(v), "dot floor");
-    if (!actor.ok() || !floor.ok()) break;
-    dot_floors_[*actor] = *floor;
+  if (cursor.rc() != 0) return cursor.rc();
+  for (;;) {
+    MDB_val k = Val(key_layout::kDotFloorPrefix), v;
+    int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND || (rc == 0 && !View(k).starts_with(key_layout::kDotFloorPrefix))) {
+      return 0;
+    }
+    if (rc != 0 || (rc = mdb_cursor_del(cursor.get(), 0)) != 0) return rc;
+    ++dot_floors_dropped_;
   }
 }
 
@@ -250,17 +284,11 @@ void LmdbEngine::Impl::StopThreads() {
 }
 
 void LmdbEngine::Impl::MarkCleanShutdown() {
+  // Informational only (the next open logs previous_stop=clean): the next
+  // open takes a new epoch either way, so no floor needs to outlive this life.
   MDB_txn* txn = nullptr;
   if (mdb_txn_begin(env_, nullptr, 0, &txn) != 0) return;
-  // A clean stop keeps the incarnation, so dots handed out by a put whose
-  // commit failed must be covered by a committed floor.
-  int rc = 0;
-  for (const auto& [actor, issued] : issued_floors_) {
-    auto it = dot_floors_.find(actor);
-    if (it != dot_floors_.end() && it->second >= issued) continue;
-    if ((rc = PutFloor(txn, actor, issued)) != 0) break;
-  }
-  if (rc == 0 && PutMetaU64(txn, key_layout::kMetaCleanShutdown, 1) == 0) {
+  if (PutMetaU64(txn, key_layout::kMetaCleanShutdown, 1) == 0) {
     mdb_txn_commit(txn);
   } else {
     mdb_txn_abort(txn);
@@ -274,6 +302,7 @@ LmdbEngine::Counters LmdbEngine::Impl::counters() const {
   c.fsyncs = fsyncs_.load();
   c.map_resizes = map_resizes_.load();
   c.map_resizes_after_decided = map_resizes_after_decided_.load();
+  c.dot_floors_dropped_at_open = dot_floors_dropped_;
   return c;
 }
 
@@ -311,7 +340,7 @@ void LmdbEngine::Sweep(uint64_t tombstone_grace_ms, SweepCallback done) {
 
 void LmdbEngine::Sync(std::string_view /*ns*/, DoneCallback done) { impl_->Sync(std::move(done)); }
 
-uint64_t LmdbEngine::incarnation() const { return impl_->incarnation(); }
+uint64_t LmdbEngine::incarnation() const { return impl_->epoch(); }
 void LmdbEngine::Cork() { impl_->Cork(); }
 void LmdbEngine::Uncork() { impl_->Uncork(); }
 

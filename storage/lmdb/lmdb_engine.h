@@ -8,7 +8,7 @@
 //              keys start with the key's hash, so every ring partition is
 //              a contiguous range;
 //     hints    one record per (target, key): created_ms and the SiblingSet;
-//     meta     format_version, incarnation, clean_shutdown, dot counter floors.
+//     meta     format_version, actor_epoch, clean_shutdown, dot counter floors.
 //   The bytes of every key and value header are in storage/key_layout.h.
 //
 // Threads. Reads run on the caller's thread in their own read transaction.
@@ -89,6 +89,8 @@ class LmdbEngine final : public Engine, public HintStore {
   void Sync(std::string_view ns, DoneCallback done) override;
   void Cork() override;
   void Uncork() override;
+  // The actor epoch: random, nonzero, new at every Open (clean restart
+  // or not), on disk before Open returns.
   uint64_t incarnation() const override;
 
   // HintStore
@@ -113,6 +115,8 @@ class LmdbEngine final : public Engine, public HintStore {
     // `decided` callbacks ran out of map after that (writing the dot floors,
     // or committing) and was retried, issuing the same dots again.
     uint64_t map_resizes_after_decided = 0;
+    // Floor rows of earlier epochs this Open deleted (each open starts with none).
+    uint64_t dot_floors_dropped_at_open = 0;
   };
   Counters counters() const;
 

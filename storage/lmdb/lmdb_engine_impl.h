@@ -112,7 +112,7 @@ class LmdbEngine::Impl {
   // Engine::Sync. kFlush: waits for the flusher, which it wakes.
   void Sync(Engine::DoneCallback done);
 
-  uint64_t incarnation() const { return incarnation_; }
+  uint64_t epoch() const { return epoch_; }
   Counters counters() const;
 
  private:
@@ -164,13 +164,16 @@ class LmdbEngine::Impl {
   Status AcquireLock();
   Status OpenEnvironment();
   Status InitMeta();
-  // In InitMeta's transaction: checks or writes the format version, then
-  // takes this open's incarnation.
-  Status InitFormatAndIncarnation(MDB_txn* txn);
-  void LoadDotFloors(MDB_txn* txn);
+  // In InitMeta's transaction: checks or writes the format version,
+  // migrating a format 1 dir.
+  Status InitFormat(MDB_txn* txn);
+  // In InitMeta's transaction: takes this open's random actor epoch and
+  // drops the dot floors of earlier epochs.
+  Status TakeActorEpoch(MDB_txn* txn);
+  int DropDotFloors(MDB_txn* txn);
   bool GetMetaU64(MDB_txn* txn, std::string_view name, uint64_t* out);
   int PutMetaU64(MDB_txn* txn, std::string_view name, uint64_t value);
-  // Commits the floors of dots issued but not committed, and the clean mark.
+  // Commits the clean mark (informational: logged by the next open).
   void MarkCleanShutdown();
   void StopThreads();
 
@@ -236,7 +239,8 @@ class LmdbEngine::Impl {
   int lock_fd_ = -1;
   MDB_env* env_ = nullptr;
   MDB_dbi objects_ = 0, hints_ = 0, meta_ = 0;
-  uint64_t incarnation_ = 0;
+  uint64_t epoch_ = 0;               // this open's actor epoch; set before the writer starts
+  uint64_t dot_floors_dropped_ = 0;  // by this open; set before the writer starts
   uint64_t map_mb_ = 0;
   std::map<ActorId, uint64_t> dot_floors_;  // writer thread only: committed floors
   // Writer thread only: floors of dots handed out by a `decided` callback

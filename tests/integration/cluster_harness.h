@@ -93,6 +93,8 @@ class Cluster {
   pid_t pid(int i) const { return nodes_.at(i).pid; }
   std::vector<std::string> node_ids() const;
   const std::filesystem::path& dir() const { return dir_; }
+  // Node i's data dir (the test may wipe it while the node is down).
+  const std::filesystem::path& data_dir(int i) const { return nodes_.at(i).data_dir; }
   const ClusterOptions& options() const { return options_; }
 
   // A client connection to node i (Hello done).

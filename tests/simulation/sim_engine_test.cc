@@ -2,7 +2,7 @@
 // wherever a node can tell (results of writes and merges, reads, hints,
 // limits, expiry), and models crashes as documented in sim_engine.h: a
 // process crash loses what was not committed, a power loss also what was
-// not fsynced, and every unclean stop takes a new incarnation.
+// not fsynced, and every open takes a new actor epoch.
 // Method: the same random operation sequences against both engines
 // (LmdbEngine in a temp dir, durability none), compared after every step;
 // then hand-written crash scenarios against SimEngine alone.
@@ -12,6 +12,7 @@
 
 #include <future>
 #include <optional>
+#include <set>
 
 #include "common/random.h"
 #include "simulation/event_loop.h"
@@ -42,6 +43,7 @@ class SimHarness {
     };
     env.now_ns = [this] { return loop_.now_ns(); };
     env.commit_latency_ns = [] { return 1000; };
+    env.random_epoch = [this] { return epoch_rng_.Next(); };
     SimEngineOptions o;
     o.durability = durability_;
     o.siblings_max = kSiblingsMax;
@@ -89,6 +91,7 @@ class SimHarness {
   Durability durability_;
   PlantedBug bug_;
   uint64_t life_ = 0;
+  Random epoch_rng_{77};
 };
 
 class LmdbHarness {
@@ -287,31 +290,75 @@ TEST(SimEngineCrash, FlushCommitsSurviveAProcessCrashButNotAPowerLossBeforeTheFs
   h.Open();
   EXPECT_EQ(h.engine->Get(kKey).value(), first);
   EXPECT_EQ(h.engine->Stats()->count, 0u);
-  // The dot counter floor went back with the data; the new incarnation's
-  // actor is what keeps the forgotten dot from being issued again.
-  EXPECT_EQ(h.disk.floors.at(1), first.siblings().at(0).dot.counter);
+  // The new epoch's actor is what keeps the forgotten dot from being issued
+  // again; the floors of earlier epochs are gone with them.
+  EXPECT_TRUE(h.disk.floors.empty());
 }
 
-TEST(SimEngineCrash, IncarnationChangesAfterEveryUncleanStopOnly) {
+// Goal: SimEngine takes a new actor epoch at every open, as LmdbEngine does
+// (the same rule, checked side by side): after a clean close, after a
+// crash, on an emptied disk and on a restored older copy of the disk; and
+// an open drops the dot floors of earlier epochs in both.
+TEST(SimEngineCrash, EveryOpenTakesANewEpochLikeLmdbEngine) {
   ManualClock clock;
   SimHarness h(&clock, Durability::kSync);
+  test_support::TempDir dir("trolley-simengine-epoch");
+  LmdbEngineOptions o;
+  o.path = dir.path();
+  o.clock = &clock;
+  auto lmdb = std::move(LmdbEngine::Open(o)).value();
+  std::set<uint64_t> sim_epochs = {h.engine->incarnation()};
+  std::set<uint64_t> lmdb_epochs = {lmdb->incarnation()};
+  auto put_both = [&](const std::string& v) {
+    ASSERT_TRUE(h.Put(kKey, Value(v), h.engine->incarnation()).ok());
+    std::promise<Result<SiblingSet>> p;
+    lmdb->Put(kKey, Value(v), lmdb->incarnation(), [&](Result<SiblingSet> r) { p.set_value(r); });
+    ASSERT_TRUE(p.get_future().get().ok());
+  };
+  put_both("first life");
+  const SimDisk older = h.disk;  // a cold copy, for the restore below
+  for (const char* stop : {"clean", "crash", "restore", "empty"}) {
+    SCOPED_TRACE(stop);
+    if (std::string(stop) == "clean") h.engine->Close();
+    h.Crash(false);
+    if (std::string(stop) == "restore") h.disk = older;
+    if (std::string(stop) == "empty") h.disk = SimDisk{};
+    h.Open();
+    EXPECT_TRUE(h.disk.floors.empty());
+    EXPECT_NE(h.engine->incarnation(), 0u);
+    EXPECT_TRUE(sim_epochs.insert(h.engine->incarnation()).second) << "an epoch repeated";
+    lmdb.reset();  // a clean close: LmdbEngine too must take a new epoch
+    lmdb = std::move(LmdbEngine::Open(o)).value();
+    EXPECT_EQ(lmdb->counters().dot_floors_dropped_at_open, 1u);
+    EXPECT_TRUE(lmdb_epochs.insert(lmdb->incarnation()).second) << "an epoch repeated";
+    put_both(std::string("after ") + stop);
+  }
+}
+
+TEST(SimEngineCrash, CleanCloseAppliesQueuedWritesDurably) {
+  ManualClock clock;
+  SimHarness h(&clock, Durability::kSync);
+  h.engine->Put(kKey, Value("queued"), 1,
+                [](Result<SiblingSet>) { ADD_FAILURE() << "called back after Close"; });
+  h.engine->Close();  // clean: drains, fsyncs
+  h.Crash(true);      // even a power loss after a clean close loses nothing
+  h.Open();
+  EXPECT_TRUE(h.engine->Get(kKey).ok()) << "a clean close applies queued writes";
+}
+
+TEST(SimEngineCrash, PlantedReuseActorCountsLivesAsBeforeEpochs) {
+  ManualClock clock;
+  SimHarness h(&clock, Durability::kSync, PlantedBug::kReuseActor);
   EXPECT_EQ(h.engine->incarnation(), 1u);
   h.Crash(false);
   h.Open();
   EXPECT_EQ(h.engine->incarnation(), 2u);
-  h.engine->Put(kKey, Value("queued"), 1,
-                [](Result<SiblingSet>) { ADD_FAILURE() << "called back after Close"; });
-  h.engine->Close();  // clean: drains, fsyncs, keeps the incarnation
-  h.Crash(true);      // even a power loss after a clean close loses nothing
+  h.engine->Close();  // clean: keeps the counter
+  h.Crash(false);
   h.Open();
   EXPECT_EQ(h.engine->incarnation(), 2u);
-  EXPECT_TRUE(h.engine->Get(kKey).ok()) << "a clean close applies queued writes";
-}
-
-TEST(SimEngineCrash, PlantedReuseActorKeepsTheIncarnation) {
-  ManualClock clock;
-  SimHarness h(&clock, Durability::kSync, PlantedBug::kReuseActor);
-  h.Crash(true);
+  h.Crash(false);
+  h.disk = SimDisk{};  // a lost disk starts again at 1: kv679
   h.Open();
   EXPECT_EQ(h.engine->incarnation(), 1u);
 }

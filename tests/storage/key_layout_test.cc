@@ -63,9 +63,10 @@ TEST(KeyLayoutTest, EncodingsArePinnedByteForByte) {
             "0000000000000a0b");
   EXPECT_EQ(Hex(EncodeHintValueHeader(0x0102)), "0201000000000000");  // little-endian
   EXPECT_EQ(kMetaFormatVersion, "format_version");
-  EXPECT_EQ(kMetaIncarnation, "incarnation");
+  EXPECT_EQ(kMetaActorEpoch, "actor_epoch");
+  EXPECT_EQ(kMetaIncarnationV1, "incarnation");
   EXPECT_EQ(kMetaCleanShutdown, "clean_shutdown");
-  EXPECT_EQ(kDataFormatVersion, 1u);
+  EXPECT_EQ(kDataFormatVersion, 2u);
 }
 
 TEST(KeyLayoutTest, DecodeInvertsEncode) {

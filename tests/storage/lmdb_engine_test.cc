@@ -1,7 +1,7 @@
 // Goal: LmdbEngine keeps the rules of docs/design.md, 'Versions: dotted version vector sets', on
 // disk: writes with and without context, merges, tombstones, TTL (lazy removal and sweep),
-// partition scans, hints, limits and the incarnation that changes after an
-// unclean stop. Method: a real engine in a temp dir, a ManualClock, and
+// partition scans, hints, limits and the actor epoch that changes at every
+// open. Method: a real engine in a temp dir, a ManualClock, and
 // blocking wrappers around the asynchronous write calls.
 #include "storage/lmdb/lmdb_engine.h"
 
@@ -13,6 +13,7 @@
 
 #include "common/key.h"
 #include "common/random.h"
+#include "storage/record_codec.h"
 #include "tests/support/temp_dir.h"
 
 namespace trolley {
@@ -147,7 +148,8 @@ TEST_P(LmdbEngineTest, DotCountersNeverRepeatAcrossTombstonePurge) {
   ASSERT_TRUE(swept.ok());
   EXPECT_EQ(swept->tombstones_purged, 1u);
   EXPECT_TRUE(engine_->Get(k).status().IsNotFound());
-  Reopen();  // the floor is durable, not just in memory
+  // Within one life: the next open takes a new epoch, hence a new actor
+  // whose dots cannot meet these (EveryOpenTakesANewEpochAndDropsOldFloors).
   auto fresh = Put(k, {}, "new life");
   ASSERT_TRUE(fresh.ok());
   // A client still holding the pre-purge context must not overwrite it.
@@ -313,11 +315,43 @@ TEST_P(LmdbEngineTest, DecidedGetsTheNewStateBeforeDone) {
   EXPECT_EQ(events, std::vector<std::string>{"refused"});
 }
 
-TEST_P(LmdbEngineTest, IncarnationChangesOnlyAfterAnUncleanStop) {
-  const uint64_t first = engine_->incarnation();
-  EXPECT_GE(first, 1u);
-  Reopen();  // clean close + open
-  EXPECT_EQ(engine_->incarnation(), first);
+// Goal: every open takes a new random actor epoch, clean restart or not,
+// and measures what that costs (docs/design.md, 'Actor epochs'): one
+// version-vector entry per life, for a key written through the node in
+// that life, and no dot floor rows piling up (an open drops the floors of
+// earlier epochs). Method: kLives clean restarts; in each life one write
+// to the same key, as a node does, with the actor derived from the epoch
+// and the context of the key's current state.
+TEST_P(LmdbEngineTest, EveryOpenTakesANewEpochAndDropsOldFloors) {
+  constexpr int kLives = 20;
+  const ObjectKey k{"carts", "epoch"};
+  std::set<uint64_t> epochs;
+  size_t record_bytes_first = 0;
+  for (int life = 0; life < kLives; ++life) {
+    if (life > 0) Reopen();  // clean close + open
+    EXPECT_NE(engine_->incarnation(), 0u);
+    EXPECT_TRUE(epochs.insert(engine_->incarnation()).second) << "an epoch repeated";
+    // The previous life wrote with one actor: one floor row, dropped now.
+    EXPECT_EQ(engine_->counters().dot_floors_dropped_at_open, life == 0 ? 0u : 1u);
+    auto current = engine_->Get(k);
+    WriteIntent w;
+    if (current.ok()) w.context = current->context();
+    w.value = "life-" + std::to_string(life);
+    auto stored = Put(k, std::move(w), /*actor=*/engine_->incarnation() ^ 0x5eed);
+    ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+    ASSERT_EQ(stored->size(), 1u);
+    EXPECT_EQ(stored->context().size(), static_cast<size_t>(life + 1));
+    EXPECT_EQ(stored->siblings()[0].dot.counter, 1u) << "a new actor starts at counter 1";
+    if (life == 0) record_bytes_first = EncodeSiblingSet(*stored).size();
+    if (life == kLives - 1) {
+      const size_t bytes = EncodeSiblingSet(*stored).size();
+      std::printf(
+          "[epoch cost] %d lives: %zu context entries, record %zu -> %zu bytes "
+          "(%.1f bytes per life)\n",
+          kLives, stored->context().size(), record_bytes_first, bytes,
+          static_cast<double>(bytes - record_bytes_first) / (kLives - 1));
+    }
+  }
   // Unclean stops are exercised in lmdb_crash_test (SIGKILL).
 }
 

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <future>
 #include <optional>
 #include <string>
@@ -97,19 +98,11 @@ class RawEnv {
   MDB_env* env() const { return env_; }
 
   int Put(const char* db, const std::string& key, const std::string& value) {
-    MDB_txn* txn = nullptr;
-    int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
-    if (rc != 0) return rc;
-    MDB_dbi dbi = 0;
-    rc = mdb_dbi_open(txn, db, 0, &dbi);
-    MDB_val k{key.size(), const_cast<char*>(key.data())};
-    MDB_val v{value.size(), const_cast<char*>(value.data())};
-    if (rc == 0) rc = mdb_put(txn, dbi, &k, &v, 0);
-    if (rc != 0) {
-      mdb_txn_abort(txn);
-      return rc;
-    }
-    return mdb_txn_commit(txn);
+    return Write(db, [&](MDB_txn* txn, MDB_dbi dbi) {
+      MDB_val k{key.size(), const_cast<char*>(key.data())};
+      MDB_val v{value.size(), const_cast<char*>(value.data())};
+      return mdb_put(txn, dbi, &k, &v, 0);
+    });
   }
   std::optional<std::string> Get(const char* db, const std::string& key) {
     MDB_txn* txn = nullptr;
@@ -123,8 +116,49 @@ class RawEnv {
     mdb_txn_abort(txn);
     return out;
   }
+  int Delete(const char* db, const std::string& key) {
+    return Write(db, [&](MDB_txn* txn, MDB_dbi dbi) {
+      MDB_val k{key.size(), const_cast<char*>(key.data())};
+      return mdb_del(txn, dbi, &k, nullptr);
+    });
+  }
+  // How many keys of `db` start with `prefix`.
+  size_t CountPrefix(const char* db, const std::string& prefix) {
+    MDB_txn* txn = nullptr;
+    if (mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn) != 0) return 0;
+    MDB_dbi dbi = 0;
+    MDB_cursor* cursor = nullptr;
+    size_t n = 0;
+    if (mdb_dbi_open(txn, db, 0, &dbi) == 0 && mdb_cursor_open(txn, dbi, &cursor) == 0) {
+      MDB_val k{prefix.size(), const_cast<char*>(prefix.data())}, v;
+      for (int rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+           rc == 0 &&
+           std::string_view(static_cast<const char*>(k.mv_data), k.mv_size).starts_with(prefix);
+           rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+        ++n;
+      }
+      mdb_cursor_close(cursor);
+    }
+    mdb_txn_abort(txn);
+    return n;
+  }
 
  private:
+  // One write transaction on `db` doing `op`; committed if op returns 0.
+  int Write(const char* db, const std::function<int(MDB_txn*, MDB_dbi)>& op) {
+    MDB_txn* txn = nullptr;
+    int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+    if (rc != 0) return rc;
+    MDB_dbi dbi = 0;
+    rc = mdb_dbi_open(txn, db, 0, &dbi);
+    if (rc == 0) rc = op(txn, dbi);
+    if (rc != 0) {
+      mdb_txn_abort(txn);
+      return rc;
+    }
+    return mdb_txn_commit(txn);
+  }
+
   MDB_env* env_ = nullptr;
   int rc_ = 0;
 };
@@ -528,6 +562,61 @@ TEST_F(LmdbFailureTest, NewerFormatVersionIsRefused) {
       << "the refusing engine rewrote the format version";
   EXPECT_TRUE(
       raw.Get("objects", key_layout::EncodeObjectKey(ObjectKey{kNs, "cart-1"})).has_value());
+}
+
+// Goal: a data dir written by format 1 (an incarnation counter, no actor
+// epoch) opens, keeps its objects, hints and floors' meaning, is migrated to
+// format 2 (the counter deleted, an actor epoch written) and takes a fresh
+// epoch at every later open. Method: a dir written by this build is turned
+// back into format 1 with raw LMDB (format_version 1, incarnation 3, no
+// actor_epoch, a dot floor), then opened twice.
+TEST_F(LmdbFailureTest, FormatOneDirIsMigratedAndTakesAnEpoch) {
+  const ObjectKey key{kNs, "cart-1"};
+  {
+    auto engine = MustOpen(Options());
+    ASSERT_NE(engine, nullptr);
+    ASSERT_TRUE(PutAndWait(*engine, key, "kept").ok());
+    std::promise<Status> added;
+    engine->Add(Hint{"n2", key, *engine->Get(key), 5}, [&added](Status s) { added.set_value(s); });
+    ASSERT_TRUE(added.get_future().get().ok());
+  }
+  const std::string format_version(key_layout::kMetaFormatVersion);
+  const std::string epoch_key(key_layout::kMetaActorEpoch);
+  const std::string incarnation_key(key_layout::kMetaIncarnationV1);
+  const std::string floor_prefix(key_layout::kDotFloorPrefix);
+  {
+    RawEnv raw(dir_.path(), 0);
+    ASSERT_EQ(raw.rc(), 0) << mdb_strerror(raw.rc());
+    ASSERT_EQ(raw.Put("meta", format_version, key_layout::EncodeU64Be(1)), 0);
+    ASSERT_EQ(raw.Put("meta", incarnation_key, key_layout::EncodeU64Be(3)), 0);
+    ASSERT_EQ(raw.Delete("meta", epoch_key), 0);
+    ASSERT_EQ(raw.CountPrefix("meta", floor_prefix), 1u) << "kActor's floor";
+  }
+  uint64_t first_epoch = 0;
+  {
+    auto engine = MustOpen(Options());
+    ASSERT_NE(engine, nullptr);
+    first_epoch = engine->incarnation();
+    EXPECT_NE(first_epoch, 0u);
+    EXPECT_EQ(engine->counters().dot_floors_dropped_at_open, 1u);
+    auto got = engine->Get(key);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(OnlyValue(*got), "kept");
+    auto hints = engine->List("n2", 10);
+    ASSERT_TRUE(hints.ok());
+    EXPECT_EQ(hints->size(), 1u);
+  }
+  {
+    RawEnv raw(dir_.path(), MDB_RDONLY);
+    ASSERT_EQ(raw.rc(), 0);
+    EXPECT_EQ(raw.Get("meta", format_version), key_layout::EncodeU64Be(2));
+    EXPECT_FALSE(raw.Get("meta", incarnation_key).has_value()) << "the counter outlived format 1";
+    EXPECT_EQ(raw.Get("meta", epoch_key), key_layout::EncodeU64Be(first_epoch));
+    EXPECT_EQ(raw.CountPrefix("meta", floor_prefix), 0u);
+  }
+  auto again = MustOpen(Options());
+  ASSERT_NE(again, nullptr);
+  EXPECT_NE(again->incarnation(), first_epoch) << "a clean restart takes a new epoch too";
 }
 
 // Goal: a data dir is open at most once: a second open, from this process

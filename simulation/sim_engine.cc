@@ -345,9 +345,11 @@ void SimEngine::ApplyOp(Op& op, uint64_t now_ms) {
         return ApplyPut(state, op, floor, limits, now_ms);
       }
       state.DropExpiredAt(now_ms);
+      Result<WriteIntent> intent = ResolveIntent(state, op);
+      if (!intent.ok()) return intent.status();
       const WriteOutcome written = options_.bug == PlantedBug::kPlainVc
-                                       ? PlainVcWrite(state, op.intent, op.actor)
-                                       : state.ApplyWrite(op.intent, op.actor, floor);
+                                       ? PlainVcWrite(state, *intent, op.actor)
+                                       : state.ApplyWrite(std::move(*intent), op.actor, floor);
       if (options_.bug == PlantedBug::kLww) KeepNewestSibling(state);
       if (Status s = CheckPutLimits(op.key, state, written, limits); !s.ok()) return s;
       return written;

@@ -128,6 +128,12 @@ class Engine {
   // error. LimitExceeded if the write would make more than siblings_max
   // siblings or object_bytes_max bytes.
   //
+  // A computed write (intent.transform, see WriteIntent) reads the key's
+  // state and writes transform(state) with the state's context inside this
+  // queued write: no other write to the key comes in between. The
+  // transform's error fails the put with that Status; a transform with
+  // intent.tombstone is InvalidArgument.
+  //
   // `decided` (may be empty) gets the new state as soon as it is computed,
   // before it is stored, so that the coordinator can replicate it while its
   // own commit runs; it runs before `done` (the same state), and not at all

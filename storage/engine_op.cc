@@ -9,6 +9,9 @@ EngineOp EngineOp::Put(ObjectKey key, WriteIntent intent, ActorId actor,
   EngineOp op;
   op.kind = Kind::kPut;
   op.status = ValidateObjectKey(key);
+  if (op.status.ok() && intent.transform && intent.tombstone) {
+    op.status = Status::InvalidArgument("a computed write (transform) cannot be a delete");
+  }
   op.key = std::move(key);
   op.intent = std::move(intent);
   op.actor = actor;
@@ -84,10 +87,23 @@ Status CheckPutLimits(const ObjectKey& key, const SiblingSet& state, const Write
   return Status::Ok();
 }
 
+Result<WriteIntent> ResolveIntent(const SiblingSet& state, const EngineOp& op) {
+  WriteIntent intent = op.intent;
+  if (!intent.transform) return intent;
+  Result<std::string> value = intent.transform(state);
+  if (!value.ok()) return value.status();
+  intent.transform = nullptr;
+  intent.value = std::move(*value);
+  intent.context = state.context();
+  return intent;
+}
+
 Result<WriteOutcome> ApplyPut(SiblingSet& state, const EngineOp& op, uint64_t floor,
                               const ObjectLimits& limits, uint64_t now_ms) {
   state.DropExpiredAt(now_ms);
-  const WriteOutcome out = state.ApplyWrite(op.intent, op.actor, floor);
+  Result<WriteIntent> intent = ResolveIntent(state, op);
+  if (!intent.ok()) return intent.status();
+  const WriteOutcome out = state.ApplyWrite(std::move(*intent), op.actor, floor);
   state.CheckInvariants();
   if (Status s = CheckPutLimits(op.key, state, out, limits); !s.ok()) return s;
   return out;

@@ -61,12 +61,19 @@ struct ObjectLimits {
 Status CheckPutLimits(const ObjectKey& key, const SiblingSet& state, const WriteOutcome& out,
                       const ObjectLimits& limits);
 
+// The intent put `op` writes into `state` (expired siblings already
+// dropped): op.intent itself, or for a computed write (WriteIntent's
+// `transform`) the intent with value = transform(state) and context =
+// state's context; the transform's error otherwise.
+Result<WriteIntent> ResolveIntent(const SiblingSet& state, const EngineOp& op);
+
 // Applies put `op` to `state`, the key's stored state (empty if absent),
-// at `now_ms`: drops expired siblings, then SiblingSet::ApplyWrite with
-// the actor's dot counter `floor`, then CheckPutLimits. Returns the
-// write's outcome, or the limit's error; `state` is then unspecified and
-// must not be stored. `op` is left as it was (its intent is copied), so a
-// batch retried after a map resize can apply it again.
+// at `now_ms`: drops expired siblings, then ResolveIntent, then
+// SiblingSet::ApplyWrite with the actor's dot counter `floor`, then
+// CheckPutLimits. Returns the write's outcome, or the transform's or the
+// limit's error; `state` is then unspecified and must not be stored. `op`
+// is left as it was (its intent is copied), so a batch retried after a map
+// resize can apply it again.
 Result<WriteOutcome> ApplyPut(SiblingSet& state, const EngineOp& op, uint64_t floor,
                               const ObjectLimits& limits, uint64_t now_ms);
 

@@ -36,6 +36,7 @@ std::optional<SiblingSet> SiblingSet::FromParts(VersionVector context,
 }
 
 WriteOutcome SiblingSet::ApplyWrite(WriteIntent intent, ActorId actor, uint64_t counter_floor) {
+  TROLLEY_ASSERT(!intent.transform);  // resolved by the engine first
   const VersionVector before = context_;
   std::erase_if(siblings_, [&](const Sibling& s) { return intent.context.Covers(s.dot); });
   context_.Join(intent.context);

@@ -30,10 +30,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/status.h"
 #include "storage/version_vector.h"
 
 namespace trolley {
@@ -51,6 +53,17 @@ struct Sibling {
 };
 
 // What a writer asks for. `context` is what it had read (empty: a blind write).
+class SiblingSet;
+
+// A write whose value is computed from the key's state by the engine that
+// applies it (Engine::Put), inside its queued write, so that no other write
+// to the key comes between reading the state and writing the result. Given
+// the key's state (expired siblings dropped, tombstones kept), it returns the
+// new value or the error that refuses the write. It must be pure: an engine
+// may call it more than once for one put (a batch retried after a map
+// resize), and on any thread (LmdbEngine's writer thread).
+using WriteTransform = std::function<Result<std::string>(const SiblingSet& current)>;
+
 struct WriteIntent {
   VersionVector context;
   std::string value;
@@ -58,6 +71,11 @@ struct WriteIntent {
   uint64_t write_id = 0;
   uint64_t timestamp_ms = 0;
   uint64_t expiry_ms = 0;
+  // When set, `value` and `context` are replaced when the write is applied:
+  // value = transform(state), context = the state's context (the new value
+  // covers everything it was computed from). Resolved by the engine
+  // (storage/engine_op.h, ResolveIntent); SiblingSet::ApplyWrite never sees one.
+  WriteTransform transform;
 };
 
 struct WriteOutcome {

@@ -3,7 +3,10 @@
 // object_bytes_max is LimitExceeded with the limit and the fix in its
 // message, a deduplicated retry is exempt from siblings_max, expired
 // siblings are dropped before a put counts them, and a merge is never
-// refused. Method: small hand-built states, checked field by field.
+// refused; a computed write (WriteIntent's transform) writes what the
+// transform makes of the current state with that state's context, and
+// fails with the transform's error. Method: small hand-built states,
+// checked field by field.
 #include "storage/engine_op.h"
 
 #include <gtest/gtest.h>
@@ -115,6 +118,90 @@ TEST(EngineOpTest, MergeJoinsAndIsNeverRefused) {
   ASSERT_TRUE(ApplyPut(expiring, op, 0, loose, kNow).ok());
   ApplyMerge(joined, expiring, kNow + 2);
   EXPECT_EQ(joined.size(), 2u);
+}
+
+// A transform that counts the visible siblings it saw and concatenates
+// their values in dot order: pure, so it may run more than once.
+Result<std::string> CountAndJoin(const SiblingSet& current) {
+  std::string joined = std::to_string(current.Visible(kNow).size()) + ":";
+  for (const Sibling* s : current.Visible(kNow)) joined += s->value;
+  return joined;
+}
+
+EngineOp ComputedPut(WriteTransform transform, uint64_t write_id = 0) {
+  EngineOp op = BlindPut("ignored", write_id);
+  op.intent.transform = std::move(transform);
+  return op;
+}
+
+TEST(EngineOpTest, ComputedPutReplacesWhatItWasComputedFrom) {
+  const ObjectLimits limits{10, 1 << 20};
+  SiblingSet state;
+  ASSERT_TRUE(ApplyPut(state, BlindPut("a", 1, 1), 0, limits, kNow).ok());
+  ASSERT_TRUE(ApplyPut(state, BlindPut("b", 2, 2), 0, limits, kNow).ok());
+  ASSERT_EQ(state.size(), 2u);
+  const SiblingSet before = state;
+
+  const EngineOp op = ComputedPut(CountAndJoin);
+  const Result<WriteOutcome> out = ApplyPut(state, op, 0, limits, kNow);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ASSERT_EQ(state.size(), 1u) << state.DebugString();
+  EXPECT_EQ(state.siblings()[0].value, "2:ab");
+  EXPECT_EQ(state.siblings()[0].dot, out->dot);
+  for (const Sibling& s : before.siblings())
+    EXPECT_TRUE(state.context().Covers(s.dot)) << "covers its inputs";
+  EXPECT_TRUE(op.intent.transform) << "the op is left as it was, for a retried batch";
+  EXPECT_EQ(op.intent.value, "ignored");
+
+  // On an absent key the transform sees an empty state.
+  SiblingSet empty;
+  ASSERT_TRUE(ApplyPut(empty, ComputedPut(CountAndJoin), 0, limits, kNow).ok());
+  EXPECT_EQ(empty.siblings().at(0).value, "0:");
+}
+
+TEST(EngineOpTest, ComputedPutSeesNoExpiredSiblings) {
+  const ObjectLimits limits{10, 1 << 20};
+  SiblingSet state;
+  EngineOp expiring = BlindPut("gone", 1);
+  expiring.intent.expiry_ms = kNow + 1;
+  ASSERT_TRUE(ApplyPut(state, expiring, 0, limits, kNow).ok());
+  size_t seen = 99;
+  const WriteTransform count = [&seen](const SiblingSet& current) -> Result<std::string> {
+    seen = current.size();
+    return std::string("v");
+  };
+  ASSERT_TRUE(ApplyPut(state, ComputedPut(count), 0, limits, kNow + 5).ok());
+  EXPECT_EQ(seen, 0u);
+}
+
+TEST(EngineOpTest, ComputedPutFailsWithTheTransformsError) {
+  const ObjectLimits limits{10, 1 << 20};
+  SiblingSet state;
+  ASSERT_TRUE(ApplyPut(state, BlindPut("a", 1), 0, limits, kNow).ok());
+  const WriteTransform refuse = [](const SiblingSet&) -> Result<std::string> {
+    return Status::LimitExceeded("cart full");
+  };
+  const Result<WriteOutcome> out = ApplyPut(state, ComputedPut(refuse), 1, limits, kNow);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), StatusCode::kLimitExceeded);
+  EXPECT_EQ(out.status().message(), "cart full");
+
+  // And the object limits still apply to what it computed.
+  const WriteTransform huge = [](const SiblingSet&) -> Result<std::string> {
+    return std::string(200, 'x');
+  };
+  SiblingSet small;
+  EXPECT_EQ(ApplyPut(small, ComputedPut(huge), 0, {10, 100}, kNow).status().code(),
+            StatusCode::kLimitExceeded);
+}
+
+TEST(EngineOpTest, ComputedDeleteIsInvalid) {
+  WriteIntent intent;
+  intent.tombstone = true;
+  intent.transform = CountAndJoin;
+  EXPECT_EQ(
+      EngineOp::Put(ObjectKey{"carts", "k"}, std::move(intent), 1, nullptr, nullptr).status.code(),
+      StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -557,8 +557,9 @@ TEST(MessageCodecTest, TypicalPutIsCompact) {
   EXPECT_LE(bytes.size(), cart.size() + 250);
 
   SiblingSet state;
-  state.ApplyWrite(WriteIntent{put.context, cart, false, put.write_id, 1'700'000'000'000, 0},
-                   0x1234567890abcdefull, 41);
+  state.ApplyWrite(
+      WriteIntent{put.context, cart, false, put.write_id, 1'700'000'000'000, 0, nullptr},
+      0x1234567890abcdefull, 41);
   const ClientPutReply reply{put.id, StatusCode::kOk, "", state};
   const ReplicaWrite replicate{RequestId{99}, put.ns, put.key, state, ""};
   const std::string reply_bytes = EncodeMessage(reply);

@@ -1,5 +1,7 @@
 #include "node/put_phase.h"
 
+#include <cstddef>
+
 #include "common/assert.h"
 
 namespace trolley {
@@ -17,40 +19,44 @@ bool IsStored(PutPhase phase) {
   return phase == PutPhase::kReplicatingStored || phase == PutPhase::kDraining;
 }
 
-PutPhase Decided(PutPhase phase) {
-  switch (phase) {
-    case PutPhase::kWriting:
-      return PutPhase::kReplicating;
-    case PutPhase::kWritingAnswered:
-      return PutPhase::kAnsweredStoring;
-    default:
-      TROLLEY_ASSERT_MSG(false, PutPhaseName(phase));
+namespace {
+
+// One edge of the transition table in node/put_phase.h: `from` becomes `to`.
+struct PutTransition {
+  PutPhase from;
+  PutPhase to;
+};
+
+constexpr PutTransition kDecidedEdges[] = {
+    {PutPhase::kWriting, PutPhase::kReplicating},
+    {PutPhase::kWritingAnswered, PutPhase::kAnsweredStoring},
+};
+constexpr PutTransition kStoredEdges[] = {
+    {PutPhase::kReplicating, PutPhase::kReplicatingStored},
+    {PutPhase::kAnsweredStoring, PutPhase::kDraining},
+};
+constexpr PutTransition kAnsweredEdges[] = {
+    {PutPhase::kWriting, PutPhase::kWritingAnswered},
+    {PutPhase::kReplicating, PutPhase::kAnsweredStoring},
+    {PutPhase::kReplicatingStored, PutPhase::kDraining},
+};
+
+// The phase `edges` lead to from `phase`; an event with no edge from `phase` is a bug.
+template <size_t N>
+PutPhase Follow(const PutTransition (&edges)[N], PutPhase phase) {
+  for (const PutTransition& edge : edges) {
+    if (edge.from == phase) return edge.to;
   }
+  TROLLEY_ASSERT_MSG(false, PutPhaseName(phase));
 }
 
-PutPhase Stored(PutPhase phase) {
-  switch (phase) {
-    case PutPhase::kReplicating:
-      return PutPhase::kReplicatingStored;
-    case PutPhase::kAnsweredStoring:
-      return PutPhase::kDraining;
-    default:
-      TROLLEY_ASSERT_MSG(false, PutPhaseName(phase));
-  }
-}
+}  // namespace
 
-PutPhase Answered(PutPhase phase) {
-  switch (phase) {
-    case PutPhase::kWriting:
-      return PutPhase::kWritingAnswered;
-    case PutPhase::kReplicating:
-      return PutPhase::kAnsweredStoring;
-    case PutPhase::kReplicatingStored:
-      return PutPhase::kDraining;
-    default:
-      TROLLEY_ASSERT_MSG(false, PutPhaseName(phase));
-  }
-}
+PutPhase Decided(PutPhase phase) { return Follow(kDecidedEdges, phase); }
+
+PutPhase Stored(PutPhase phase) { return Follow(kStoredEdges, phase); }
+
+PutPhase Answered(PutPhase phase) { return Follow(kAnsweredEdges, phase); }
 
 std::string_view PutPhaseName(PutPhase phase) {
   switch (phase) {

@@ -80,6 +80,21 @@ void WriteState(const SiblingSet& set, InitState init_state) {
   WriteSiblingSetRecord(set, init_state());
 }
 
+// The common head of every reply: id, code, message (the mirror of ReadReplyHead).
+template <typename B, typename M>
+void WriteReplyHead(B& b, const M& m) {
+  b.setId(m.id.value);
+  b.setCode(ToWire(m.code));
+  if (!m.message.empty()) b.setMessage(AsText(m.message));
+}
+
+// A reply that carries a state (the mirror of ReadStateReply).
+template <typename B, typename M>
+void WriteStateReply(B& b, const M& m) {
+  WriteReplyHead(b, m);
+  WriteState(m.state, [&] { return b.initState(); });
+}
+
 // Fills one union member of the envelope.
 struct Writer {
   mutable wire::Envelope::Builder env;  // a handle; the visitor itself is const
@@ -105,10 +120,7 @@ struct Writer {
   }
   void operator()(const ClientGetReply& m) const {
     auto b = env.initClientGetReply();
-    b.setId(m.id.value);
-    b.setCode(ToWire(m.code));
-    if (!m.message.empty()) b.setMessage(AsText(m.message));
-    WriteState(m.state, [&] { return b.initState(); });
+    WriteStateReply(b, m);
   }
   void operator()(const ClientPut& m) const {
     auto b = env.initClientPut();
@@ -128,10 +140,7 @@ struct Writer {
   }
   void operator()(const ClientPutReply& m) const {
     auto b = env.initClientPutReply();
-    b.setId(m.id.value);
-    b.setCode(ToWire(m.code));
-    if (!m.message.empty()) b.setMessage(AsText(m.message));
-    WriteState(m.state, [&] { return b.initState(); });
+    WriteStateReply(b, m);
   }
   void operator()(const ReplicaGet& m) const {
     auto b = env.initReplicaGet();
@@ -141,10 +150,7 @@ struct Writer {
   }
   void operator()(const ReplicaGetReply& m) const {
     auto b = env.initReplicaGetReply();
-    b.setId(m.id.value);
-    b.setCode(ToWire(m.code));
-    if (!m.message.empty()) b.setMessage(AsText(m.message));
-    WriteState(m.state, [&] { return b.initState(); });
+    WriteStateReply(b, m);
     b.setFound(m.found);
   }
   void operator()(const ReplicaWrite& m) const {
@@ -158,9 +164,7 @@ struct Writer {
   }
   void operator()(const ReplicaWriteReply& m) const {
     auto b = env.initReplicaWriteReply();
-    b.setId(m.id.value);
-    b.setCode(ToWire(m.code));
-    if (!m.message.empty()) b.setMessage(AsText(m.message));
+    WriteReplyHead(b, m);
   }
   void operator()(const Ping& m) const { env.initPing().setNonce(m.nonce); }
   void operator()(const Pong& m) const { env.initPong().setNonce(m.nonce); }
@@ -189,16 +193,12 @@ struct Writer {
   }
   void operator()(const ErrorReply& m) const {
     auto b = env.initErrorReply();
-    b.setId(m.id.value);
-    b.setCode(ToWire(m.code));
-    if (!m.message.empty()) b.setMessage(AsText(m.message));
+    WriteReplyHead(b, m);
   }
   void operator()(const StatusRequest& m) const { env.initStatusRequest().setId(m.id.value); }
   void operator()(const StatusReply& m) const {
     auto b = env.initStatusReply();
-    b.setId(m.id.value);
-    b.setCode(ToWire(m.code));
-    if (!m.message.empty()) b.setMessage(AsText(m.message));
+    WriteReplyHead(b, m);
     b.setNodeId(AsText(m.node_id));
     b.setIncarnation(m.incarnation);
     b.setActor(m.actor);

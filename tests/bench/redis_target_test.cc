@@ -70,14 +70,16 @@ void RunFor(asio::io_context& io, std::chrono::milliseconds time) {
 Status ConnectSync(asio::io_context& io, RedisTarget& target) {
   std::optional<Status> result;
   target.Connect([&](Status s) { result = std::move(s); });
-  if (!RunUntil(io, [&] { return result.has_value(); })) return Status::FailedPrecondition("test: the target never called back");
+  if (!RunUntil(io, [&] { return result.has_value(); }))
+    return Status::FailedPrecondition("test: the target never called back");
   return *result;
 }
 
 OpOutcome ExecuteSync(asio::io_context& io, RedisTarget& target, const CartOp& op) {
   std::optional<OpOutcome> result;
   target.Execute(op, [&](OpOutcome o) { result = std::move(o); });
-  if (!RunUntil(io, [&] { return result.has_value(); })) return {false, "TestNoAnswer", "the target never called back"};
+  if (!RunUntil(io, [&] { return result.has_value(); }))
+    return {false, "TestNoAnswer", "the target never called back"};
   return *result;
 }
 
@@ -362,12 +364,18 @@ TEST_F(RedisTargetTest, WaitForReplicas) {
   EXPECT_EQ(ReadSync(io_, target, 1), expected);
 }
 
-TEST(RedisTargetSilentServerTest, ConnectTimesOutWhenTheServerNeverAnswers) {
-  asio::io_context io;
-  SilentServer server(io, /*answer_ping=*/false);
+// Options for a target of two connections to `server`.
+RedisTargetOptions TwoConnectionsTo(const SilentServer& server) {
   RedisTargetOptions options;
   options.primary = server.address();
   options.connections = 2;
+  return options;
+}
+
+TEST(RedisTargetSilentServerTest, ConnectTimesOutWhenTheServerNeverAnswers) {
+  asio::io_context io;
+  SilentServer server(io, /*answer_ping=*/false);
+  RedisTargetOptions options = TwoConnectionsTo(server);
   options.timeout = 200ms;
   RedisTarget target(io, options);
   const Status s = ConnectSync(io, target);
@@ -378,9 +386,7 @@ TEST(RedisTargetSilentServerTest, ConnectTimesOutWhenTheServerNeverAnswers) {
 TEST(RedisTargetSilentServerTest, OperationsTimeOutAndTheTargetGoesOn) {
   asio::io_context io;
   SilentServer server(io, /*answer_ping=*/true);
-  RedisTargetOptions options;
-  options.primary = server.address();
-  options.connections = 2;
+  RedisTargetOptions options = TwoConnectionsTo(server);
   options.timeout = 200ms;
   auto target = std::make_unique<RedisTarget>(io, options);
   ASSERT_TRUE(ConnectSync(io, *target).ok());
@@ -427,9 +433,7 @@ TEST(RedisTargetSilentServerTest, OperationsTimeOutAndTheTargetGoesOn) {
 TEST(RedisTargetSilentServerTest, DestroyedAfterTheIoContextStopped) {
   asio::io_context io;
   SilentServer server(io, /*answer_ping=*/true);
-  RedisTargetOptions options;
-  options.primary = server.address();
-  options.connections = 2;
+  RedisTargetOptions options = TwoConnectionsTo(server);
   auto target = std::make_unique<RedisTarget>(io, options);
   ASSERT_TRUE(ConnectSync(io, *target).ok());
   int called = 0;

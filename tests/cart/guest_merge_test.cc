@@ -37,6 +37,13 @@ class GuestMergeTest : public ::testing::TestWithParam<CartSemantics> {
     return std::move(r).value();
   }
 
+  // The merged quantities of apple, pear, kiwi and fig, in that order.
+  static std::vector<uint32_t> FruitQuantities(const CartState& m) {
+    std::vector<uint32_t> quantities;
+    for (const char* sku : {"apple", "pear", "kiwi", "fig"}) quantities.push_back(Quantity(m, sku));
+    return quantities;
+  }
+
   CartState guest_{GetParam()};
   CartState user_{GetParam()};
 };
@@ -47,10 +54,8 @@ INSTANTIATE_TEST_SUITE_P(Both, GuestMergeTest,
 
 TEST_P(GuestMergeTest, SumAddsAndCaps) {
   const CartState m = Merged(GuestMergeStrategy::kSum, user_);
-  EXPECT_EQ(Quantity(m, "apple"), 8u);
-  EXPECT_EQ(Quantity(m, "pear"), 2u);
-  EXPECT_EQ(Quantity(m, "kiwi"), 999u) << "4 + 998 capped at quantity_max, not an error";
-  EXPECT_EQ(Quantity(m, "fig"), 1u);
+  EXPECT_EQ(FruitQuantities(m), (std::vector<uint32_t>{8, 2, 999, 1}))
+      << "kiwi: 4 + 998 capped at quantity_max, not an error";
   const std::vector<CartLine> lines = m.Lines(kLimits);
   EXPECT_EQ(lines[0].attributes.at("size"), "M") << "the user's attributes stay";
   ASSERT_EQ(lines.size(), 4u);
@@ -60,21 +65,15 @@ TEST_P(GuestMergeTest, SumAddsAndCaps) {
 
 TEST_P(GuestMergeTest, MaxTakesTheLarger) {
   const CartState m = Merged(GuestMergeStrategy::kMax, user_);
-  EXPECT_EQ(Quantity(m, "apple"), 5u);
-  EXPECT_EQ(Quantity(m, "pear"), 2u);
-  EXPECT_EQ(Quantity(m, "kiwi"), 998u);
-  EXPECT_EQ(Quantity(m, "fig"), 1u);
+  EXPECT_EQ(FruitQuantities(m), (std::vector<uint32_t>{5, 2, 998, 1}));
   EXPECT_EQ(m.Lines(kLimits)[0].attributes.at("size"), "M");
 }
 
 TEST_P(GuestMergeTest, KeepUserOnlyAddsMissingLines) {
   const CartState m = Merged(GuestMergeStrategy::kKeepUser, user_);
-  EXPECT_EQ(Quantity(m, "apple"), 5u);
-  EXPECT_EQ(Quantity(m, "pear"), 2u);
-  EXPECT_EQ(Quantity(m, "kiwi"), 4u);
-  EXPECT_EQ(Quantity(m, "fig"), 1u);
-  Result<std::vector<Mutation>> ms = GuestMergeMutations(
-      guest_, user_, GuestMergeStrategy::kKeepUser, kLimits, kMergeId, kT0);
+  EXPECT_EQ(FruitQuantities(m), (std::vector<uint32_t>{5, 2, 4, 1}));
+  Result<std::vector<Mutation>> ms =
+      GuestMergeMutations(guest_, user_, GuestMergeStrategy::kKeepUser, kLimits, kMergeId, kT0);
   ASSERT_TRUE(ms.ok());
   ASSERT_EQ(ms->size(), 1u);
   EXPECT_EQ((*ms)[0].sku, "pear");
@@ -176,8 +175,8 @@ TEST_P(GuestMergeTest, EmptyGuestAndBadMergeId) {
 // The guest cart may use the other semantics (another namespace): only its
 // lines matter.
 TEST_P(GuestMergeTest, GuestOfTheOtherSemantics) {
-  const CartSemantics other = GetParam() == CartSemantics::kOrSet ? CartSemantics::kUnionMax
-                                                                  : CartSemantics::kOrSet;
+  const CartSemantics other =
+      GetParam() == CartSemantics::kOrSet ? CartSemantics::kUnionMax : CartSemantics::kOrSet;
   CartState guest(other);
   MustApply(guest, Mutation::Add(1, "apple", 3, kT0));
   Result<CartState> r =

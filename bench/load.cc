@@ -11,11 +11,11 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
-#include <map>
 #include <future>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>

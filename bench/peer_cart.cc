@@ -37,8 +37,8 @@ void PeerCart::Apply(const CartOp& op, uint32_t quantity_max) {
       return;
     case CartOp::Type::kAdd: {
       uint32_t& quantity = lines_[op.sku];
-      quantity = static_cast<uint32_t>(
-          std::min<uint64_t>(uint64_t{quantity} + op.quantity, quantity_max));
+      quantity =
+          static_cast<uint32_t>(std::min<uint64_t>(uint64_t{quantity} + op.quantity, quantity_max));
       if (quantity == 0) lines_.erase(op.sku);
       return;
     }

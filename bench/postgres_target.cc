@@ -312,9 +312,9 @@ struct PostgresTarget::Impl : std::enable_shared_from_this<Impl> {
     const QueryResult& lock = c.results.back();
     auto cart = PeerCart::Decode(lock.value.value_or(""));
     if (!cart.ok()) {
-      return Finish(
-          c, Outcome::Error("Corruption", Status::Corruption(t.cart_id + " in table " + options.table +
-                                                          ": " + cart.status().message())));
+      return Finish(c, Outcome::Error("Corruption",
+                                      Status::Corruption(t.cart_id + " in table " + options.table +
+                                                         ": " + cart.status().message())));
     }
     t.exists = lock.rows > 0;
     t.cart = std::move(*cart);
@@ -339,9 +339,10 @@ struct PostgresTarget::Impl : std::enable_shared_from_this<Impl> {
     if (const QueryResult* e = FirstError(c)) return OnStatementError(c, *e);
     auto cart = PeerCart::Decode(c.results.back().value.value_or(""));
     if (!cart.ok()) {
-      return Finish(c, Outcome::Error("Corruption", Status::Corruption(c.task->cart_id + " in table " +
-                                                                    options.table + ": " +
-                                                                    cart.status().message())));
+      return Finish(
+          c, Outcome::Error("Corruption",
+                            Status::Corruption(c.task->cart_id + " in table " + options.table +
+                                               ": " + cart.status().message())));
     }
     Finish(c, Outcome::Ok(std::move(*cart)));
   }

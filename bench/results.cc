@@ -471,8 +471,7 @@ Result<RunFigures> ReadFigures(const std::string& path) {
     f.get_p99_ms = j.at("kinds").at("get").at("latency").at("p99_ms").get<double>();
     uint64_t errors = 0;
     for (const auto& [kind, n] : j.at("overall").at("errors").items()) errors += n.get<uint64_t>();
-    f.check = j.contains("verify") ? (j["verify"].at("passed").get<bool>() ? "ok" : "FAILED")
-                                   : "-";
+    f.check = j.contains("verify") ? (j["verify"].at("passed").get<bool>() ? "ok" : "FAILED") : "-";
     if (errors > 0) f.check += Fmt(", %.0f errors", static_cast<double>(errors));
     return f;
   } catch (const nlohmann::json::exception& e) {
@@ -501,8 +500,8 @@ Result<std::string> CompareRuns(
         << Fmt("%.0f", t->ops_per_s) << " | " << Fmt("%.0f", p->ops_per_s) << " | **"
         << Ratio(t->ops_per_s, p->ops_per_s) << "** | " << Fmt("%.2f", t->add_p99_ms) << " | "
         << Fmt("%.2f", p->add_p99_ms) << " | " << Ratio(t->add_p99_ms, p->add_p99_ms) << " | "
-        << Fmt("%.2f", t->get_p99_ms) << " | "
-        << Fmt("%.2f", p->get_p99_ms) << " | " << t->check << "; " << p->check << " |\n";
+        << Fmt("%.2f", t->get_p99_ms) << " | " << Fmt("%.2f", p->get_p99_ms) << " | " << t->check
+        << "; " << p->check << " |\n";
   }
   return out.str();
 }

@@ -147,7 +147,8 @@ int main(int argc, char** argv) {
   app.add_option("--kill-pid-file", lo.fault.pid_file, "fault: file holding the node's pid");
   app.add_option("--restart-cmd", lo.fault.restart_command,
                  "fault: /bin/sh -c command that restarts the node and returns once it answers");
-  app.add_option("--cpu-pid-files", cpu_pid_files, "comma-separated pid files: report their CPU (with their child processes)");
+  app.add_option("--cpu-pid-files", cpu_pid_files,
+                 "comma-separated pid files: report their CPU (with their child processes)");
   app.add_option("--target-detail", target_detail, "what to call the target's setup (e.g. sync)");
   app.add_option("--markdown", markdown_out, "also write the Markdown table to this file");
   app.add_option("--series", series_out, "write the per-second series (TSV) to this file");
@@ -260,9 +261,8 @@ int main(int argc, char** argv) {
   // A peer's pool: one connection per operation this thread can have in
   // flight (a transaction holds its connection), capped at --pool-max.
   const size_t threads = std::max<size_t>(lo.threads, 1);
-  const size_t in_flight_per_thread =
-      lo.open_loop ? (lo.in_flight_max + threads - 1) / threads
-                   : (concurrency + threads - 1) / threads;
+  const size_t in_flight_per_thread = lo.open_loop ? (lo.in_flight_max + threads - 1) / threads
+                                                   : (concurrency + threads - 1) / threads;
   const size_t pool = std::clamp<size_t>(in_flight_per_thread, 1, std::max<size_t>(pool_max, 1));
   redis.connections = pool;
   redis.timeout = std::chrono::milliseconds(timeout_ms);

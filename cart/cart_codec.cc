@@ -96,8 +96,8 @@ Result<Framed> Unframe(std::string_view bytes) {
                    "trolley kv put or Client::Put?); raw values and carts must not share a "
                    "namespace");
   }
-  const auto version = static_cast<uint16_t>(static_cast<uint8_t>(bytes[2]) |
-                                             (static_cast<uint8_t>(bytes[3]) << 8));
+  const auto version =
+      static_cast<uint16_t>(static_cast<uint8_t>(bytes[2]) | (static_cast<uint8_t>(bytes[3]) << 8));
   if (version == 0) return Corrupt("format version 0 is not a valid version");
   if (version > kCartFormatVersion) {
     return Status::FailedPrecondition(
@@ -117,8 +117,10 @@ Result<Framed> Unframe(std::string_view bytes) {
 // The semantics of `s`, or nullopt for a value this build does not know.
 std::optional<CartSemantics> SemanticsOf(rec::Semantics s) {
   switch (s) {
-    case rec::Semantics::UNION_MAX: return CartSemantics::kUnionMax;
-    case rec::Semantics::OR_SET: return CartSemantics::kOrSet;
+    case rec::Semantics::UNION_MAX:
+      return CartSemantics::kUnionMax;
+    case rec::Semantics::OR_SET:
+      return CartSemantics::kOrSet;
   }
   return std::nullopt;
 }

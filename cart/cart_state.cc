@@ -60,10 +60,14 @@ const CartContribution& NewestContribution(const CartContributions& line) {
 
 std::string_view KindName(Mutation::Kind kind) {
   switch (kind) {
-    case Mutation::Kind::kAdd: return "add";
-    case Mutation::Kind::kSetQuantity: return "set_quantity";
-    case Mutation::Kind::kRemove: return "remove";
-    case Mutation::Kind::kClear: return "clear";
+    case Mutation::Kind::kAdd:
+      return "add";
+    case Mutation::Kind::kSetQuantity:
+      return "set_quantity";
+    case Mutation::Kind::kRemove:
+      return "remove";
+    case Mutation::Kind::kClear:
+      return "clear";
   }
   TROLLEY_ASSERT_MSG(false, "unknown Mutation::Kind");
   return "";
@@ -81,8 +85,8 @@ Status Invalid(std::string message) {
 Status ValidateAttributes(const Mutation& m, const CartLimits& limits) {
   if (m.attributes.size() > limits.attributes_max) {
     return Limit(std::string(KindName(m.kind)) + " of sku " + Quoted(m.sku) + " has " +
-                 std::to_string(m.attributes.size()) + " attributes, above attributes_max = " +
-                 std::to_string(limits.attributes_max));
+                 std::to_string(m.attributes.size()) +
+                 " attributes, above attributes_max = " + std::to_string(limits.attributes_max));
   }
   for (const auto& [key, value] : m.attributes) {
     if (key.empty()) {
@@ -119,8 +123,8 @@ Status ValidateMutation(const Mutation& m, const CartLimits& limits) {
       }
       if (m.quantity > limits.quantity_max) {
         return Limit(kind + " of quantity " + std::to_string(m.quantity) + " for sku " +
-                     Quoted(m.sku) + " is above quantity_max = " +
-                     std::to_string(limits.quantity_max));
+                     Quoted(m.sku) +
+                     " is above quantity_max = " + std::to_string(limits.quantity_max));
       }
       return ValidateAttributes(m, limits);
     }
@@ -145,8 +149,10 @@ Status ValidateMutation(const Mutation& m, const CartLimits& limits) {
 
 std::string_view CartSemanticsName(CartSemantics semantics) {
   switch (semantics) {
-    case CartSemantics::kUnionMax: return "union-max";
-    case CartSemantics::kOrSet: return "or-set";
+    case CartSemantics::kUnionMax:
+      return "union-max";
+    case CartSemantics::kOrSet:
+      return "or-set";
   }
   return "unknown";
 }
@@ -197,11 +203,11 @@ Status CartState::Apply(const Mutation& m, const CartLimits& limits) {
   // many tombstones) can still shrink.
   const size_t bytes = next.EncodedBytes();
   if (bytes > limits.encoded_bytes_max && bytes > before) {
-    return Limit(std::string(KindName(m.kind)) + " would make the encoded cart " +
-                 std::to_string(bytes) + " bytes, above encoded_bytes_max = " +
-                 std::to_string(limits.encoded_bytes_max) + " (" + std::to_string(lines_.size()) +
-                 " lines, " + std::to_string(removed_tags_.size()) + " tombstones, " +
-                 std::to_string(applied_.size()) + " applied ids)");
+    return Limit(
+        std::string(KindName(m.kind)) + " would make the encoded cart " + std::to_string(bytes) +
+        " bytes, above encoded_bytes_max = " + std::to_string(limits.encoded_bytes_max) + " (" +
+        std::to_string(lines_.size()) + " lines, " + std::to_string(removed_tags_.size()) +
+        " tombstones, " + std::to_string(applied_.size()) + " applied ids)");
   }
   *this = std::move(next);
   return Status::Ok();
@@ -238,9 +244,9 @@ size_t CartState::GrowthBytesMax(const Mutation& m) const {
 
 Status CartState::CheckNewLine(const Mutation& m, const CartLimits& limits) const {
   if (lines_.contains(m.sku) || lines_.size() < limits.lines_max) return Status::Ok();
-  return Limit(std::string(KindName(m.kind)) + " of new sku " + Quoted(m.sku) +
-               ": the cart has " + std::to_string(lines_.size()) + " lines, lines_max = " +
-               std::to_string(limits.lines_max));
+  return Limit(std::string(KindName(m.kind)) + " of new sku " + Quoted(m.sku) + ": the cart has " +
+               std::to_string(lines_.size()) +
+               " lines, lines_max = " + std::to_string(limits.lines_max));
 }
 
 void CartState::RecordApplied(const Mutation& m, const CartLimits& limits) {
@@ -319,9 +325,8 @@ std::vector<CartLine> CartState::Lines(const CartLimits& limits) const {
 Status CartState::MarkMergedInto(std::string_view user_key) {
   if (user_key.empty()) return Invalid("cannot mark a cart merged into an empty key");
   if (user_key.size() > kCartKeyBytesMax) {
-    return Limit("merged-into key " + Quoted(user_key) + " is " +
-                 std::to_string(user_key.size()) + " bytes, above the key limit of " +
-                 std::to_string(kCartKeyBytesMax));
+    return Limit("merged-into key " + Quoted(user_key) + " is " + std::to_string(user_key.size()) +
+                 " bytes, above the key limit of " + std::to_string(kCartKeyBytesMax));
   }
   merged_into_ = std::string(user_key);
   CheckInvariants();
@@ -365,15 +370,13 @@ void CartState::CheckInvariants() const {
 std::string CartState::DebugString() const {
   std::string out = std::string(CartSemanticsName(semantics_)) + " cart";
   if (merged_into_) out += " merged into " + Quoted(*merged_into_);
-  out += ": " + std::to_string(lines_.size()) + " lines, " +
-         std::to_string(removed_tags_.size()) + " tombstones, " +
-         std::to_string(applied_.size()) + " applied ids\n";
+  out += ": " + std::to_string(lines_.size()) + " lines, " + std::to_string(removed_tags_.size()) +
+         " tombstones, " + std::to_string(applied_.size()) + " applied ids\n";
   for (const auto& [sku, line] : lines_) {
     out += "  " + Quoted(sku) + " =" + std::to_string(cart_internal::RawQuantity(line)) + ":";
     for (const auto& [tag, c] : line) {
       out += std::string(" ") + (c.kind == CartContribution::Kind::kSet ? "set" : "add") +
-             std::to_string(c.quantity) + "#" + std::to_string(tag) + "@" +
-             std::to_string(c.at_ms);
+             std::to_string(c.quantity) + "#" + std::to_string(tag) + "@" + std::to_string(c.at_ms);
       for (const auto& [k, v] : c.attributes) out += " " + k + "=" + v;
     }
     out += "\n";

@@ -103,13 +103,13 @@ enum class CartSemantics : uint8_t { kUnionMax, kOrSet };
 std::string_view CartSemanticsName(CartSemantics semantics);
 
 struct CartLimits {
-  size_t lines_max = 200;                // lines in one cart
-  uint32_t quantity_max = 999;           // per line; at most kCartQuantityLimit
-  size_t encoded_bytes_max = 256 * 1024; // Encode().size()
-  size_t attributes_max = 8;             // per line
-  size_t attribute_bytes_max = 256;      // key + value of one attribute
+  size_t lines_max = 200;                 // lines in one cart
+  uint32_t quantity_max = 999;            // per line; at most kCartQuantityLimit
+  size_t encoded_bytes_max = 256 * 1024;  // Encode().size()
+  size_t attributes_max = 8;              // per line
+  size_t attribute_bytes_max = 256;       // key + value of one attribute
   size_t sku_bytes_max = 128;
-  size_t applied_ids_max = 1024;         // the idempotence window (see above)
+  size_t applied_ids_max = 1024;  // the idempotence window (see above)
 };
 
 // The format version this build writes, and the newest it reads (it reads
@@ -235,7 +235,7 @@ class CartState {
   // Read-only internals (see CartContribution).
   const std::map<std::string, CartContributions>& lines() const { return lines_; }
   const std::vector<uint64_t>& removed_tags() const { return removed_tags_; }  // sorted
-  const std::map<uint64_t, uint64_t>& applied() const { return applied_; }    // id -> now_ms
+  const std::map<uint64_t, uint64_t>& applied() const { return applied_; }     // id -> now_ms
 
   friend bool operator==(const CartState&, const CartState&) = default;
 

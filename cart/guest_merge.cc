@@ -11,9 +11,12 @@ namespace trolley {
 
 std::string_view GuestMergeStrategyName(GuestMergeStrategy strategy) {
   switch (strategy) {
-    case GuestMergeStrategy::kSum: return "sum";
-    case GuestMergeStrategy::kMax: return "max";
-    case GuestMergeStrategy::kKeepUser: return "keep-user";
+    case GuestMergeStrategy::kSum:
+      return "sum";
+    case GuestMergeStrategy::kMax:
+      return "max";
+    case GuestMergeStrategy::kKeepUser:
+      return "keep-user";
   }
   return "unknown";
 }
@@ -65,12 +68,11 @@ Result<std::vector<Mutation>> GuestMergeMutations(const CartState& guest, const 
   }
   const size_t lines = user_quantity.size() + new_lines;
   if (new_lines > 0 && lines > limits.lines_max) {
-    return Status::LimitExceeded(
-        "guest merge (" + std::string(GuestMergeStrategyName(strategy)) +
-        ") would give the user cart " + std::to_string(lines) +
-        " lines, above lines_max = " + std::to_string(limits.lines_max) + " (user has " +
-        std::to_string(user_quantity.size()) + ", guest adds " + std::to_string(new_lines) +
-        " new)");
+    return Status::LimitExceeded("guest merge (" + std::string(GuestMergeStrategyName(strategy)) +
+                                 ") would give the user cart " + std::to_string(lines) +
+                                 " lines, above lines_max = " + std::to_string(limits.lines_max) +
+                                 " (user has " + std::to_string(user_quantity.size()) +
+                                 ", guest adds " + std::to_string(new_lines) + " new)");
   }
   return out;
 }

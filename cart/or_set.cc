@@ -61,8 +61,8 @@ Status CartState::ApplyOrSet(const Mutation& m, const CartLimits& limits) {
       // add adds nothing but is still recorded as applied.
       const uint64_t current = it == lines_.end() ? 0 : cart_internal::RawQuantity(it->second);
       if (current >= limits.quantity_max) return Status::Ok();
-      const auto n = static_cast<uint32_t>(
-          std::min<uint64_t>(m.quantity, limits.quantity_max - current));
+      const auto n =
+          static_cast<uint32_t>(std::min<uint64_t>(m.quantity, limits.quantity_max - current));
       CartContribution c{CartContribution::Kind::kAdd, n, m.now_ms, m.attributes};
       if (c.attributes.empty() && it != lines_.end()) {
         c.attributes = cart_internal::NewestContribution(it->second).attributes;

@@ -63,8 +63,7 @@ void CartState::MergeUnionMax(std::span<const CartState> siblings, CartState& ou
   // Per sku the greatest (quantity, at_ms, tag, kind, attributes): a total
   // order, so picking the greatest is a join whatever the siblings' order.
   auto key = [](const std::pair<const uint64_t, CartContribution>& e) {
-    return std::tie(e.second.quantity, e.second.at_ms, e.first, e.second.kind,
-                    e.second.attributes);
+    return std::tie(e.second.quantity, e.second.at_ms, e.first, e.second.kind, e.second.attributes);
   };
   for (const CartState& s : siblings) {
     for (const auto& [sku, line] : s.lines_) {

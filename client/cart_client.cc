@@ -21,7 +21,8 @@ uint64_t Mix(uint64_t& state) {
 }  // namespace
 
 CartClient::CartClient(Client& client, std::vector<CartNamespace> namespaces)
-    : client_(client), id_state_((uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()) {
+    : client_(client),
+      id_state_((uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()) {
   for (CartNamespace& ns : namespaces) namespaces_[ns.name] = std::move(ns);
 }
 
@@ -36,7 +37,8 @@ Result<const CartNamespace*> CartClient::Find(const std::string& ns) const {
   if (it == namespaces_.end()) {
     std::string known;
     for (const auto& [name, n] : namespaces_) known += (known.empty() ? "" : ", ") + name;
-    return Status::InvalidArgument("'" + ns + "' is not a cart namespace of this client (declared: " +
+    return Status::InvalidArgument("'" + ns +
+                                   "' is not a cart namespace of this client (declared: " +
                                    (known.empty() ? "none" : known) + ")");
   }
   return &it->second;
@@ -95,7 +97,8 @@ void CartClient::WriteCart(const CartNamespace& ns, const std::string& cart_id,
                 // The usual case: the key now holds exactly what we wrote.
                 if (w->siblings.size() == 1 && !w->siblings[0].tombstone &&
                     w->siblings[0].bytes == encoded) {
-                  return done(ViewOf(ns, cart_id, Read{state, w->context, 1, w->siblings[0].expiry_ms, true}));
+                  return done(ViewOf(ns, cart_id,
+                                     Read{state, w->context, 1, w->siblings[0].expiry_ms, true}));
                 }
                 // Otherwise writes concurrent with ours left siblings: show
                 // their merge.
@@ -137,17 +140,19 @@ void CartClient::Mutate(const std::string& ns_name, const std::string& cart_id, 
   if (m.id == 0) m.id = NewId();
   if (m.now_ms == 0) m.now_ms = NowMs();
   const CartNamespace& n = **ns;
-  ReadCart(n, cart_id, [this, &n, cart_id, m = std::move(m), done = std::move(done)](Result<Read> r) {
-    if (!r.ok()) return done(r.status());
-    const bool already = r->state.Applied(m.id);
-    if (Status s = r->state.Apply(m, n.limits); !s.ok()) return done(s);
-    if (already && r->siblings <= 1) return done(ViewOf(n, cart_id, *r));  // a retry that landed
-    // A fresh write id, not the mutation id: a retried mutation is a new
-    // write of a newer state, and the store drops a write whose id it
-    // already holds (found by the simulator). Retries are recognised by the
-    // mutation id recorded in the cart instead.
-    WriteCart(n, cart_id, r->state, r->context, NewId(), std::move(done));
-  });
+  ReadCart(n, cart_id,
+           [this, &n, cart_id, m = std::move(m), done = std::move(done)](Result<Read> r) {
+             if (!r.ok()) return done(r.status());
+             const bool already = r->state.Applied(m.id);
+             if (Status s = r->state.Apply(m, n.limits); !s.ok()) return done(s);
+             if (already && r->siblings <= 1)
+               return done(ViewOf(n, cart_id, *r));  // a retry that landed
+             // A fresh write id, not the mutation id: a retried mutation is a new
+             // write of a newer state, and the store drops a write whose id it
+             // already holds (found by the simulator). Retries are recognised by the
+             // mutation id recorded in the cart instead.
+             WriteCart(n, cart_id, r->state, r->context, NewId(), std::move(done));
+           });
 }
 
 void CartClient::Add(const std::string& ns, const std::string& cart_id, const std::string& sku,
@@ -190,39 +195,45 @@ void CartClient::MergeGuest(const std::string& guest_ns, const std::string& gues
   const uint64_t merge_id =
       KeyHash("guest-merge/" + guest_ns + "/" + guest_id, user_ns + "/" + user_id) | 1;
   const std::string user_key = user_ns + "/" + user_id;
-  ReadCart(gn, guest_id, [this, &gn, &un, guest_id, user_id, user_key, strategy, merge_id,
-                          done = std::move(done)](Result<Read> guest) mutable {
-    if (!guest.ok()) return done(guest.status());
-    ReadCart(un, user_id, [this, &gn, &un, guest_id, user_id, user_key, strategy, merge_id,
-                           guest = std::move(*guest), done = std::move(done)](Result<Read> user) mutable {
-      if (!user.ok()) return done(user.status());
-      auto merged = MergeGuestCart(guest.state, user->state, strategy, un.limits, merge_id, NowMs());
-      if (!merged.ok()) return done(merged.status());
-      WriteCart(un, user_id, *merged, user->context, NewId(),
-                [this, &gn, guest_id, user_key, guest = std::move(guest),
-                 done = std::move(done)](Result<CartView> user_view) mutable {
-                  if (!user_view.ok()) return done(user_view.status());
-                  if (!guest.found || guest.state.merged_into() == user_key) {
-                    return done(std::move(user_view));
-                  }
-                  // Mark the guest cart (not delete it): devices holding it
-                  // can tell where its lines went.
-                  if (Status s = guest.state.MarkMergedInto(user_key); !s.ok()) return done(s);
-                  WriteCart(gn, guest_id, guest.state, guest.context, NewId(),
-                            [user_view = std::move(*user_view),
-                             done = std::move(done)](Result<CartView> marked) mutable {
-                              if (!marked.ok()) return done(marked.status());
-                              done(std::move(user_view));
-                            });
-                });
-    });
-  });
+  ReadCart(gn, guest_id,
+           [this, &gn, &un, guest_id, user_id, user_key, strategy, merge_id,
+            done = std::move(done)](Result<Read> guest) mutable {
+             if (!guest.ok()) return done(guest.status());
+             ReadCart(
+                 un, user_id,
+                 [this, &gn, &un, guest_id, user_id, user_key, strategy, merge_id,
+                  guest = std::move(*guest), done = std::move(done)](Result<Read> user) mutable {
+                   if (!user.ok()) return done(user.status());
+                   auto merged = MergeGuestCart(guest.state, user->state, strategy, un.limits,
+                                                merge_id, NowMs());
+                   if (!merged.ok()) return done(merged.status());
+                   WriteCart(un, user_id, *merged, user->context, NewId(),
+                             [this, &gn, guest_id, user_key, guest = std::move(guest),
+                              done = std::move(done)](Result<CartView> user_view) mutable {
+                               if (!user_view.ok()) return done(user_view.status());
+                               if (!guest.found || guest.state.merged_into() == user_key) {
+                                 return done(std::move(user_view));
+                               }
+                               // Mark the guest cart (not delete it): devices holding it
+                               // can tell where its lines went.
+                               if (Status s = guest.state.MarkMergedInto(user_key); !s.ok())
+                                 return done(s);
+                               WriteCart(gn, guest_id, guest.state, guest.context, NewId(),
+                                         [user_view = std::move(*user_view),
+                                          done = std::move(done)](Result<CartView> marked) mutable {
+                                           if (!marked.ok()) return done(marked.status());
+                                           done(std::move(user_view));
+                                         });
+                             });
+                 });
+           });
 }
 
 std::vector<CartNamespace> CartNamespacesOf(const std::vector<NamespaceInfo>& namespaces) {
   std::vector<CartNamespace> out;
   for (const NamespaceInfo& ns : namespaces) {
-    if (ns.merge == "union-max") out.push_back(CartNamespace{ns.name, CartSemantics::kUnionMax, {}, 0});
+    if (ns.merge == "union-max")
+      out.push_back(CartNamespace{ns.name, CartSemantics::kUnionMax, {}, 0});
     if (ns.merge == "or-set") out.push_back(CartNamespace{ns.name, CartSemantics::kOrSet, {}, 0});
   }
   return out;
@@ -258,7 +269,8 @@ Result<CartView> BlockingCartClient::Wait(Start start) {
   asio::io_context& io = client_->io();
   io.restart();
   while (!out) {
-    if (io.run_one() == 0) return Status::Unavailable("internal: the client's event loop ran out of work");
+    if (io.run_one() == 0)
+      return Status::Unavailable("internal: the client's event loop ran out of work");
   }
   return std::move(*out);
 }
@@ -270,12 +282,14 @@ Result<CartView> BlockingCartClient::Add(const std::string& ns, const std::strin
                                          const std::string& sku, uint32_t quantity,
                                          std::map<std::string, std::string> attributes,
                                          uint64_t mutation_id) {
-  return Wait([&](auto done) { carts_->Add(ns, cart_id, sku, quantity, attributes, mutation_id, done); });
+  return Wait(
+      [&](auto done) { carts_->Add(ns, cart_id, sku, quantity, attributes, mutation_id, done); });
 }
 Result<CartView> BlockingCartClient::SetQuantity(const std::string& ns, const std::string& cart_id,
                                                  const std::string& sku, uint32_t quantity,
                                                  uint64_t mutation_id) {
-  return Wait([&](auto done) { carts_->SetQuantity(ns, cart_id, sku, quantity, mutation_id, done); });
+  return Wait(
+      [&](auto done) { carts_->SetQuantity(ns, cart_id, sku, quantity, mutation_id, done); });
 }
 Result<CartView> BlockingCartClient::Remove(const std::string& ns, const std::string& cart_id,
                                             const std::string& sku, uint64_t mutation_id) {
@@ -294,9 +308,8 @@ Result<CartView> BlockingCartClient::MergeGuest(const std::string& guest_ns,
                                                 const std::string& user_ns,
                                                 const std::string& user_id,
                                                 GuestMergeStrategy strategy) {
-  return Wait([&](auto done) {
-    carts_->MergeGuest(guest_ns, guest_id, user_ns, user_id, strategy, done);
-  });
+  return Wait(
+      [&](auto done) { carts_->MergeGuest(guest_ns, guest_id, user_ns, user_id, strategy, done); });
 }
 
 }  // namespace trolley

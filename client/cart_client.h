@@ -54,9 +54,9 @@ struct CartNamespace {
 struct CartView {
   std::string ns, cart_id;
   bool found = false;
-  std::vector<CartLine> lines;   // sorted by sku, quantity >= 1
-  size_t siblings_merged = 0;    // versions the read found (1 = no conflict)
-  uint64_t expiry_ms = 0;        // wall clock; 0 = never
+  std::vector<CartLine> lines;             // sorted by sku, quantity >= 1
+  size_t siblings_merged = 0;              // versions the read found (1 = no conflict)
+  uint64_t expiry_ms = 0;                  // wall clock; 0 = never
   std::optional<std::string> merged_into;  // a guest cart merged at login: "ns/cart_id"
 };
 
@@ -72,8 +72,8 @@ class CartClient {
 
   void Get(const std::string& ns, const std::string& cart_id, ViewCallback done);
   void Add(const std::string& ns, const std::string& cart_id, const std::string& sku,
-           uint32_t quantity, std::map<std::string, std::string> attributes,
-           uint64_t mutation_id, ViewCallback done);
+           uint32_t quantity, std::map<std::string, std::string> attributes, uint64_t mutation_id,
+           ViewCallback done);
   void SetQuantity(const std::string& ns, const std::string& cart_id, const std::string& sku,
                    uint32_t quantity, uint64_t mutation_id, ViewCallback done);
   void Remove(const std::string& ns, const std::string& cart_id, const std::string& sku,
@@ -125,8 +125,8 @@ class BlockingCartClient {
                        uint64_t mutation_id = 0);
   Result<CartView> SetQuantity(const std::string& ns, const std::string& cart_id,
                                const std::string& sku, uint32_t quantity, uint64_t mutation_id = 0);
-  Result<CartView> Remove(const std::string& ns, const std::string& cart_id,
-                          const std::string& sku, uint64_t mutation_id = 0);
+  Result<CartView> Remove(const std::string& ns, const std::string& cart_id, const std::string& sku,
+                          uint64_t mutation_id = 0);
   Result<CartView> Clear(const std::string& ns, const std::string& cart_id,
                          uint64_t mutation_id = 0);
   Result<CartView> Mutate(const std::string& ns, const std::string& cart_id, Mutation mutation);

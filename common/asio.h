@@ -3,9 +3,8 @@
 // rejects; including it first here fixes that everywhere.
 #pragma once
 
-#include <utility>
-
 #include <boost/asio.hpp>
+#include <utility>
 
 namespace trolley {
 namespace asio = boost::asio;

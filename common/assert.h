@@ -14,14 +14,14 @@ namespace trolley::detail {
                              std::string_view message);
 }  // namespace trolley::detail
 
-#define TROLLEY_ASSERT(cond)                                              \
-  do {                                                                    \
-    if (!(cond)) [[unlikely]]                                             \
-      ::trolley::detail::AssertFail(#cond, __FILE__, __LINE__, {});      \
+#define TROLLEY_ASSERT(cond)                                        \
+  do {                                                              \
+    if (!(cond)) [[unlikely]]                                       \
+      ::trolley::detail::AssertFail(#cond, __FILE__, __LINE__, {}); \
   } while (0)
 
-#define TROLLEY_ASSERT_MSG(cond, msg)                                     \
-  do {                                                                    \
-    if (!(cond)) [[unlikely]]                                             \
-      ::trolley::detail::AssertFail(#cond, __FILE__, __LINE__, (msg));   \
+#define TROLLEY_ASSERT_MSG(cond, msg)                                  \
+  do {                                                                 \
+    if (!(cond)) [[unlikely]]                                          \
+      ::trolley::detail::AssertFail(#cond, __FILE__, __LINE__, (msg)); \
   } while (0)

@@ -19,13 +19,13 @@ namespace trolley {
 enum class StatusCode : int {
   kOk = 0,
   kNotFound,
-  kUnavailable,      // a quorum is not reachable
-  kTimeout,          // no answer in time; the operation may still have happened
-  kBusy,             // a bounded resource is full; retry later
-  kCorruption,       // stored or received bytes do not decode
-  kIOError,          // the disk or the OS failed (disk full, EIO, ...)
-  kInvalidArgument,  // the caller's input is wrong; retrying will not help
-  kLimitExceeded,    // a configured limit (siblings, object size) refuses the write
+  kUnavailable,         // a quorum is not reachable
+  kTimeout,             // no answer in time; the operation may still have happened
+  kBusy,                // a bounded resource is full; retry later
+  kCorruption,          // stored or received bytes do not decode
+  kIOError,             // the disk or the OS failed (disk full, EIO, ...)
+  kInvalidArgument,     // the caller's input is wrong; retrying will not help
+  kLimitExceeded,       // a configured limit (siblings, object size) refuses the write
   kFailedPrecondition,  // the environment is not in a usable state (locked, newer format)
 };
 
@@ -72,7 +72,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     TROLLEY_ASSERT(!std::get<Status>(v_).ok());
   }

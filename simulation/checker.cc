@@ -15,10 +15,14 @@ bool Contains(const std::vector<uint64_t>& sorted, uint64_t id) {
 
 std::string KindName(Mutation::Kind kind) {
   switch (kind) {
-    case Mutation::Kind::kAdd: return "add";
-    case Mutation::Kind::kSetQuantity: return "set";
-    case Mutation::Kind::kRemove: return "remove";
-    case Mutation::Kind::kClear: return "clear";
+    case Mutation::Kind::kAdd:
+      return "add";
+    case Mutation::Kind::kSetQuantity:
+      return "set";
+    case Mutation::Kind::kRemove:
+      return "remove";
+    case Mutation::Kind::kClear:
+      return "clear";
   }
   return "?";
 }
@@ -106,7 +110,8 @@ uint32_t History::Observe(const ObjectKey& key, CartSemantics semantics, const M
   if (semantics == CartSemantics::kUnionMax) {
     for (const auto& [id, at_ms] : read.applied()) {
       auto c = h.mutations.find(id);
-      if (c != h.mutations.end() && c->second.IsContribution() && attempt.skus.contains(c->second.sku)) {
+      if (c != h.mutations.end() && c->second.IsContribution() &&
+          attempt.skus.contains(c->second.sku)) {
         observed.push_back(id);
       }
     }
@@ -150,7 +155,8 @@ void History::Check(const ObjectKey& key, const CartState& final_cart, CheckResu
   auto fail = [&](uint64_t id, std::string what) {
     if (lost_to_power_loss_.contains({key, id})) {
       ++result.lost_unsynced;
-      if (result.notes.size() < 20) result.notes.push_back("(lost with the last disk that held it, in a power loss) " + what);
+      if (result.notes.size() < 20)
+        result.notes.push_back("(lost with the last disk that held it, in a power loss) " + what);
       return;
     }
     if (result.failures.size() < 20) result.failures.push_back(std::move(what));
@@ -176,8 +182,8 @@ void History::Check(const ObjectKey& key, const CartState& final_cart, CheckResu
     if (h.mutations.contains(id)) continue;
     ++result.phantoms;
     if (result.failures.size() < 20) {
-      result.failures.push_back("phantom mutation in " + name + ": applied id " + std::to_string(id) +
-                                " was never applied to this cart");
+      result.failures.push_back("phantom mutation in " + name + ": applied id " +
+                                std::to_string(id) + " was never applied to this cart");
     }
   }
   for (const auto& [tag, sku] : live) {
@@ -194,7 +200,8 @@ void History::Check(const ObjectKey& key, const CartState& final_cart, CheckResu
     if (!c.acked || !c.IsContribution()) continue;
     if (c.kind == Mutation::Kind::kAdd) ++result.acked_adds;  // as first issued
     if (removed.contains(c.id)) continue;
-    const bool present = or_set ? live.contains(c.id) && live.at(c.id) == c.sku : line_present(c.sku);
+    const bool present =
+        or_set ? live.contains(c.id) && live.at(c.id) == c.sku : line_present(c.sku);
     if (present) continue;
     const uint64_t before = result.lost_unsynced;
     fail(c.id, "acknowledged " + KindName(c.kind) + " lost: " + name + " sku=" + c.sku +
@@ -208,9 +215,9 @@ void History::Check(const ObjectKey& key, const CartState& final_cart, CheckResu
       for (uint64_t tag : r.SurelyObserved()) {
         if (!live.contains(tag)) continue;
         const uint64_t before = result.lost_unsynced;
-        fail(r.id, "observed remove undone: " + name + " " + KindName(r.kind) + " mutation=" +
-                       std::to_string(r.id) + " observed tag " + std::to_string(tag) +
-                       " of sku=" + live.at(tag) + ", which is live again");
+        fail(r.id, "observed remove undone: " + name + " " + KindName(r.kind) +
+                       " mutation=" + std::to_string(r.id) + " observed tag " +
+                       std::to_string(tag) + " of sku=" + live.at(tag) + ", which is live again");
         if (result.lost_unsynced == before) ++result.removes_undone;
       }
     }

@@ -6,9 +6,9 @@
 //   trolley-sim --bug lww --seeds 1..200   a planted bug the checkers must catch
 //
 // Exit status: 0 if every seed passed, 1 if any failed, 2 for bad arguments.
-#include <CLI/CLI.hpp>
 #include <malloc.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -55,17 +55,20 @@ int main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   mallopt(M_TOP_PAD, 64 << 20);
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  CLI::App app{"trolley-sim: a whole Trolley cluster in one process, in virtual time, from one seed"};
+  CLI::App app{
+      "trolley-sim: a whole Trolley cluster in one process, in virtual time, from one seed"};
   uint64_t seed = 0;
   std::string seeds;
   std::string bug_name = "none";
   bool trace = false, verbose = false, stop_at_failure = false;
   double scale = 1.0;
-  auto* seed_opt = app.add_option("--seed", seed, "run one seed (prints its figures and trace hash)");
+  auto* seed_opt =
+      app.add_option("--seed", seed, "run one seed (prints its figures and trace hash)");
   auto* seeds_opt = app.add_option("--seeds", seeds, "run a sweep of seeds A..B (inclusive)");
   seed_opt->excludes(seeds_opt);
-  app.add_option("--bug", bug_name,
-                 "plant a known bug: none, lww, plain-vc, drop-hints, overwrite-repair, reuse-actor");
+  app.add_option(
+      "--bug", bug_name,
+      "plant a known bug: none, lww, plain-vc, drop-hints, overwrite-repair, reuse-actor");
   app.add_flag("--trace", trace, "print every event of the run (with --seed)");
   app.add_flag("-v,--verbose", verbose, "one line per seed");
   app.add_flag("--stop-at-failure", stop_at_failure, "stop a sweep at its first failing seed");
@@ -113,7 +116,8 @@ int main(int argc, char** argv) {
       }
     }
     if (!r.ok()) {
-      for (size_t i = 0; i < r.failures.size() && i < 5; ++i) std::cout << "  failure: " << r.failures[i] << "\n";
+      for (size_t i = 0; i < r.failures.size() && i < 5; ++i)
+        std::cout << "  failure: " << r.failures[i] << "\n";
       if (r.failures.size() > 5) std::cout << "  ... and " << (r.failures.size() - 5) << " more\n";
       std::cout << "  replay: " << ReplayCommand(s, *bug, scale) << "\n";
       std::cout.flush();
@@ -127,7 +131,8 @@ int main(int argc, char** argv) {
   if (summary.failed > 0) {
     std::cout << "\nFAILED: " << summary.failed << " of " << summary.seeds << " seeds";
     if (*bug != PlantedBug::kNone) std::cout << " (planted bug " << bug_name << " caught)";
-    std::cout << "; replay the first with: " << ReplayCommand(summary.failed_seeds.front(), *bug, scale) << "\n";
+    std::cout << "; replay the first with: "
+              << ReplayCommand(summary.failed_seeds.front(), *bug, scale) << "\n";
     return 1;
   }
   std::cout << "\nOK: " << summary.seeds << " seeds passed";

@@ -6,12 +6,18 @@ namespace trolley::sim {
 
 std::string_view PlantedBugName(PlantedBug bug) {
   switch (bug) {
-    case PlantedBug::kNone: return "none";
-    case PlantedBug::kLww: return "lww";
-    case PlantedBug::kPlainVc: return "plain-vc";
-    case PlantedBug::kDropHints: return "drop-hints";
-    case PlantedBug::kOverwriteRepair: return "overwrite-repair";
-    case PlantedBug::kReuseActor: return "reuse-actor";
+    case PlantedBug::kNone:
+      return "none";
+    case PlantedBug::kLww:
+      return "lww";
+    case PlantedBug::kPlainVc:
+      return "plain-vc";
+    case PlantedBug::kDropHints:
+      return "drop-hints";
+    case PlantedBug::kOverwriteRepair:
+      return "overwrite-repair";
+    case PlantedBug::kReuseActor:
+      return "reuse-actor";
   }
   return "unknown";
 }

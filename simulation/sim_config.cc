@@ -8,7 +8,8 @@
 namespace trolley::sim {
 
 uint64_t SubSeed(uint64_t seed, uint64_t stream) {
-  uint64_t z = seed * 0x9e3779b97f4a7c15ULL + stream * 0xd1b54a32d192ed03ULL + 0x632be59bd9b4e019ULL;
+  uint64_t z =
+      seed * 0x9e3779b97f4a7c15ULL + stream * 0xd1b54a32d192ed03ULL + 0x632be59bd9b4e019ULL;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
@@ -65,7 +66,8 @@ SeedConfig ChooseConfig(uint64_t seed, double scale) {
   c.shoppers = static_cast<uint32_t>(rng.Range(2, 6));
   c.devices_per_shopper = static_cast<uint32_t>(rng.Range(1, 3));
   c.skus = static_cast<uint32_t>(rng.Range(2, 8));
-  c.workload_ms = static_cast<uint64_t>(std::llround(static_cast<double>(rng.Range(3000, 12000)) * scale));
+  c.workload_ms =
+      static_cast<uint64_t>(std::llround(static_cast<double>(rng.Range(3000, 12000)) * scale));
   c.think_ms_mean = rng.Range(5, 150);
   c.any_node_p = rng.NextDouble() * 0.4;
   c.device_retries = static_cast<uint32_t>(rng.Range(0, 4));
@@ -87,14 +89,16 @@ std::string SeedConfig::Describe() const {
   std::string out = "nodes=" + std::to_string(nodes);
   for (const SimNamespace& ns : namespaces) {
     out += " " + ns.name + "(" + std::string(CartSemanticsName(ns.semantics)) +
-           " n=" + std::to_string(ns.n) + " r=" + std::to_string(ns.r) + " w=" + std::to_string(ns.w) + ")";
+           " n=" + std::to_string(ns.n) + " r=" + std::to_string(ns.r) +
+           " w=" + std::to_string(ns.w) + ")";
   }
   out += " durability=" + std::string(DurabilityName(durability));
   if (durability == Durability::kFlush) out += "/" + std::to_string(flush_interval_ms) + "ms";
   char net[160];
   std::snprintf(net, sizeof(net), " net=%llu..%lluus tail=%.3f/%llums loss=%.3f dup=%.3f",
-                static_cast<unsigned long long>(delay_us_min), static_cast<unsigned long long>(delay_us_max),
-                tail_p, static_cast<unsigned long long>(tail_ms_max), loss_p, dup_p);
+                static_cast<unsigned long long>(delay_us_min),
+                static_cast<unsigned long long>(delay_us_max), tail_p,
+                static_cast<unsigned long long>(tail_ms_max), loss_p, dup_p);
   out += net;
   out += " shoppers=" + std::to_string(shoppers) + "x" + std::to_string(devices_per_shopper) +
          " skus=" + std::to_string(skus) + " workload=" + std::to_string(workload_ms) + "ms" +

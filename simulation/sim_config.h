@@ -34,8 +34,8 @@ struct SeedConfig {
 
   // Network (node-node and client-node links alike, except partitions).
   uint64_t delay_us_min = 100, delay_us_max = 1000;
-  double tail_p = 0.0;         // chance of a slow message...
-  uint64_t tail_ms_max = 50;   // ...delayed up to this much more
+  double tail_p = 0.0;        // chance of a slow message...
+  uint64_t tail_ms_max = 50;  // ...delayed up to this much more
   double loss_p = 0.0;
   double dup_p = 0.0;
 
@@ -52,9 +52,9 @@ struct SeedConfig {
   uint32_t skus = 5;
   uint64_t workload_ms = 10'000;
   uint64_t think_ms_mean = 100;
-  double any_node_p = 0.2;        // first attempt to a random node (forwarding)
-  uint32_t device_retries = 3;    // whole-mutation retries, same mutation id
-  bool guests = true;             // guest carts and a merge at login
+  double any_node_p = 0.2;      // first attempt to a random node (forwarding)
+  uint32_t device_retries = 3;  // whole-mutation retries, same mutation id
+  bool guests = true;           // guest carts and a merge at login
 
   // Faults (each kind on or off for the whole seed).
   bool partitions = false;

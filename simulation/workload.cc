@@ -14,9 +14,9 @@ namespace trolley::sim {
 namespace {
 
 constexpr uint64_t kClientTimeoutNs = 2000 * kNsPerMs;  // ClientOptions.timeout
-constexpr uint32_t kAttemptsMax = 4;                     // ClientOptions.attempts_max
+constexpr uint32_t kAttemptsMax = 4;                    // ClientOptions.attempts_max
 constexpr uint64_t kBackoffInitialMs = 10, kBackoffMaxMs = 200;
-constexpr uint64_t kNodeDownForNs = 1000 * kNsPerMs;     // client.cc kNodeDownFor
+constexpr uint64_t kNodeDownForNs = 1000 * kNsPerMs;  // client.cc kNodeDownFor
 
 bool Retryable(StatusCode code) {
   return code == StatusCode::kUnavailable || code == StatusCode::kTimeout ||
@@ -26,7 +26,10 @@ bool Retryable(StatusCode code) {
 void SetAttempt(Message& m, uint64_t id, uint32_t timeout_ms) {
   std::visit(
       [&](auto& x) {
-        if constexpr (requires { x.id; x.timeout_ms; }) {
+        if constexpr (requires {
+                        x.id;
+                        x.timeout_ms;
+                      }) {
           x.id = RequestId{id};
           x.timeout_ms = timeout_ms;
         }
@@ -48,7 +51,11 @@ const CartLimits kLimits{};
 // client library's request logic (see workload.h).
 struct Workload::Device {
   Device(Workload& workload, int device_index, int shopper_index, uint64_t seed)
-      : w(workload), index(device_index), shopper(shopper_index), conn(0), rng(seed),
+      : w(workload),
+        index(device_index),
+        shopper(shopper_index),
+        conn(0),
+        rng(seed),
         clock_offset_ms(static_cast<int64_t>(rng.Range(0, 2000)) - 1000) {}
 
   // ---- one client request (Client::Impl::Op) ----
@@ -99,7 +106,9 @@ struct Workload::Device {
   Op op;
   bool busy = false;
 
-  std::string Name() const { return "d" + std::to_string(shopper + 1) + "." + std::to_string(index + 1); }
+  std::string Name() const {
+    return "d" + std::to_string(shopper + 1) + "." + std::to_string(index + 1);
+  }
   uint64_t NowWallMs() const {
     return static_cast<uint64_t>(static_cast<int64_t>(SimClock::kWallBaseMs + w.loop_.now_ms()) +
                                  clock_offset_ms);
@@ -150,9 +159,9 @@ struct Workload::Device {
   void Attempt() {
     const uint64_t now = w.loop_.now_ns();
     if (now >= call.deadline_ns || call.route.empty()) {
-      return Finish(Status::Timeout("no answer in time after " + std::to_string(call.attempts) +
-                                    " attempt(s)" +
-                                    (call.last_error.ok() ? "" : "; last: " + call.last_error.ToString())));
+      return Finish(Status::Timeout(
+          "no answer in time after " + std::to_string(call.attempts) + " attempt(s)" +
+          (call.last_error.ok() ? "" : "; last: " + call.last_error.ToString())));
     }
     ++w.stats_.attempts;
     ++call.attempts;
@@ -206,8 +215,10 @@ struct Workload::Device {
     } else {
       const Status replied = StatusOf(*r);
       const StatusCode code = replied.code();
-      if (call.is_put && call.eligible && code == StatusCode::kUnavailable) ++w.stats_.eligible_writes_unavailable;
-      if (call.is_put && call.eligible && code == StatusCode::kTimeout) ++w.stats_.eligible_writes_timeout;
+      if (call.is_put && call.eligible && code == StatusCode::kUnavailable)
+        ++w.stats_.eligible_writes_unavailable;
+      if (call.is_put && call.eligible && code == StatusCode::kTimeout)
+        ++w.stats_.eligible_writes_timeout;
       if (call.is_put && code == StatusCode::kOk) {
         ++w.stats_.write_attempts_ok;
         if (call.eligible) {
@@ -215,14 +226,16 @@ struct Workload::Device {
           if (call.during_partition) ++w.stats_.partition_writes_ok;
         }
       }
-      if (Retryable(code)) failure = Status(code, w.cluster_.name(call.node) + ": " + replied.message());
+      if (Retryable(code))
+        failure = Status(code, w.cluster_.name(call.node) + ": " + replied.message());
     }
     call.request_id = 0;
     if (failure.ok() || !Retryable(failure.code())) return Finish(std::move(r));
     call.last_error = failure;
     if (call.attempts >= kAttemptsMax) return Finish(failure);
     ++call.next;
-    const uint64_t cap = std::min<uint64_t>(kBackoffMaxMs, kBackoffInitialMs << std::min(call.attempts, 20u));
+    const uint64_t cap =
+        std::min<uint64_t>(kBackoffMaxMs, kBackoffInitialMs << std::min(call.attempts, 20u));
     const uint64_t wait_ms = rng.Uniform(cap + 1);
     const uint64_t gen = call.generation;
     w.loop_.After(wait_ms * kNsPerMs, [this, gen] {
@@ -269,7 +282,8 @@ struct Workload::Device {
                   if (s.tombstone) continue;
                   auto state = CartState::Decode(s.value, semantics);
                   if (!state.ok()) {
-                    w.stats_.failures.push_back(Ns(ns).name + "/" + key + " holds a value that is not a " +
+                    w.stats_.failures.push_back(Ns(ns).name + "/" + key +
+                                                " holds a value that is not a " +
                                                 std::string(CartSemanticsName(semantics)) +
                                                 " cart: " + state.status().ToString());
                     return done(state.status());
@@ -284,8 +298,12 @@ struct Workload::Device {
   }
 
   void WriteCart(int ns, const std::string& key, const CartState& state,
-                 const VersionVector& context, uint64_t write_id, std::function<void(Status)> done) {
-    ClientPut put{.ns = Ns(ns).name, .key = key, .context = context, .value = state.Encode(),
+                 const VersionVector& context, uint64_t write_id,
+                 std::function<void(Status)> done) {
+    ClientPut put{.ns = Ns(ns).name,
+                  .key = key,
+                  .context = context,
+                  .value = state.Encode(),
                   .write_id = write_id};
     StartCall(std::move(put), ns, key, true, [done = std::move(done)](Result<Message> r) {
       if (!r.ok()) return done(r.status());
@@ -321,7 +339,8 @@ struct Workload::Device {
       if (r->siblings <= 1) return OpAcked(kNoAttempt);
       // Resolve: the merge written back with the joined context; its
       // failure does not fail the read.
-      WriteCart(op.ns, op.key, r->state, r->context, NewId(), [this](Status) { OpAcked(kNoAttempt); });
+      WriteCart(op.ns, op.key, r->state, r->context, NewId(),
+                [this](Status) { OpAcked(kNoAttempt); });
     });
   }
 
@@ -333,7 +352,8 @@ struct Workload::Device {
         const std::string user_key = Ns(op.ns).name + "/" + op.key;
         const uint64_t merge_id = MergeId();
         const uint64_t now = NowWallMs();
-        auto muts = GuestMergeMutations(guest.state, user->state, op.strategy, kLimits, merge_id, now);
+        auto muts =
+            GuestMergeMutations(guest.state, user->state, op.strategy, kLimits, merge_id, now);
         if (!muts.ok()) return OpFailed(muts.status());
         auto merged = MergeGuestCart(guest.state, user->state, op.strategy, kLimits, merge_id, now);
         if (!merged.ok()) return OpFailed(merged.status());
@@ -351,20 +371,26 @@ struct Workload::Device {
         WriteCart(op.ns, op.key, *merged, user->context, NewId(),
                   [this, guest = std::move(guest), user_key](Status s) mutable {
                     if (!s.ok()) return OpFailed(s);
-                    for (const auto& [id, attempt] : merge_ids) w.history_.Acked(Key(op.ns, op.key), id, attempt);
-                    if (!guest.found || guest.state.merged_into() == user_key) return OpAcked(kNoAttempt);
-                    if (Status m = guest.state.MarkMergedInto(user_key); !m.ok()) return OpFailed(m);
-                    WriteCart(op.ns, op.guest_key, guest.state, guest.context, NewId(), [this](Status st) {
-                      if (!st.ok()) return OpFailed(st);
-                      OpAcked(kNoAttempt);
-                    });
+                    for (const auto& [id, attempt] : merge_ids)
+                      w.history_.Acked(Key(op.ns, op.key), id, attempt);
+                    if (!guest.found || guest.state.merged_into() == user_key)
+                      return OpAcked(kNoAttempt);
+                    if (Status m = guest.state.MarkMergedInto(user_key); !m.ok())
+                      return OpFailed(m);
+                    WriteCart(op.ns, op.guest_key, guest.state, guest.context, NewId(),
+                              [this](Status st) {
+                                if (!st.ok()) return OpFailed(st);
+                                OpAcked(kNoAttempt);
+                              });
                   });
       });
     });
   }
   std::vector<std::pair<uint64_t, uint32_t>> merge_ids;  // (mutation id, attempt)
   uint64_t MergeId() const {
-    return KeyHash("guest-merge/" + Ns(op.ns).name + "/" + op.guest_key, Ns(op.ns).name + "/" + op.key) | 1;
+    return KeyHash("guest-merge/" + Ns(op.ns).name + "/" + op.guest_key,
+                   Ns(op.ns).name + "/" + op.key) |
+           1;
   }
 
   // ---- operations ----
@@ -374,20 +400,25 @@ struct Workload::Device {
     w.trace_.Event(kTraceClientOp, conn, static_cast<uint64_t>(op.kind), op.m.id, op.retries);
     if (w.trace_.lines()) Line("op " + Describe());
     switch (op.kind) {
-      case OpKind::kMutate: return RunMutate();
-      case OpKind::kGet: return RunGet();
-      case OpKind::kMergeGuest: return RunMergeGuest();
+      case OpKind::kMutate:
+        return RunMutate();
+      case OpKind::kGet:
+        return RunGet();
+      case OpKind::kMergeGuest:
+        return RunMergeGuest();
     }
   }
 
   std::string Describe() const {
     std::string out = Ns(op.ns).name + "/" + op.key;
     switch (op.kind) {
-      case OpKind::kGet: return "get " + out;
+      case OpKind::kGet:
+        return "get " + out;
       case OpKind::kMergeGuest:
-        return "merge-guest " + Ns(op.ns).name + "/" + op.guest_key + " into " + out + " strategy=" +
-               std::string(GuestMergeStrategyName(op.strategy));
-      case OpKind::kMutate: break;
+        return "merge-guest " + Ns(op.ns).name + "/" + op.guest_key + " into " + out +
+               " strategy=" + std::string(GuestMergeStrategyName(op.strategy));
+      case OpKind::kMutate:
+        break;
     }
     static const char* kNames[] = {"add", "set", "remove", "clear"};
     out = std::string(kNames[static_cast<int>(op.m.kind)]) + " " + out;
@@ -395,7 +426,8 @@ struct Workload::Device {
     if (op.m.kind == Mutation::Kind::kAdd || op.m.kind == Mutation::Kind::kSetQuantity) {
       out += " q=" + std::to_string(op.m.quantity);
     }
-    return out + " id=" + std::to_string(op.m.id) + (op.retries ? " retry=" + std::to_string(op.retries) : "");
+    return out + " id=" + std::to_string(op.m.id) +
+           (op.retries ? " retry=" + std::to_string(op.retries) : "");
   }
 
   // `attempt`: the History attempt whose write was acknowledged, if any.
@@ -429,7 +461,8 @@ struct Workload::Device {
 
   void ScheduleNext() {
     const double u = rng.NextDouble();
-    const auto think = static_cast<uint64_t>(-std::log1p(-u) * static_cast<double>(w.config_.think_ms_mean) * 1000.0);
+    const auto think = static_cast<uint64_t>(-std::log1p(-u) *
+                                             static_cast<double>(w.config_.think_ms_mean) * 1000.0);
     w.loop_.After(think * kNsPerUs + 1, [this] { NextOp(); });
   }
 

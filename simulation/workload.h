@@ -56,8 +56,8 @@ struct WorkloadStats {
   // How eligible write attempts failed: kUnavailable or kTimeout from the
   // node, no answer before the client's deadline (lost messages, pauses),
   // or a refused or reset connection.
-  uint64_t eligible_writes_unavailable = 0, eligible_writes_timeout = 0,
-           eligible_writes_silent = 0, eligible_writes_conn_failed = 0;
+  uint64_t eligible_writes_unavailable = 0, eligible_writes_timeout = 0, eligible_writes_silent = 0,
+           eligible_writes_conn_failed = 0;
   // Successful reads that found 1, 2, 3, 4, 5+ versions.
   uint64_t siblings[5] = {0, 0, 0, 0, 0};
   std::vector<std::string> failures;  // e.g. a stored value that is not a cart

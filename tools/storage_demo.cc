@@ -2,15 +2,14 @@
 // replica does with carts: siblings from concurrent writes, resolution
 // with the joined context, a guest cart that expires, a tombstone, a hint,
 // a sweep, and the incarnation that changes after an unclean stop.
-#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <future>
 #include <string>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "common/clock.h"
 #include "storage/lmdb/lmdb_engine.h"
@@ -21,7 +20,8 @@ using namespace trolley;
 
 Result<SiblingSet> Wait(Engine& engine, const ObjectKey& key, WriteIntent intent, ActorId actor) {
   std::promise<Result<SiblingSet>> p;
-  engine.Put(key, std::move(intent), actor, [&](Result<SiblingSet> r) { p.set_value(std::move(r)); });
+  engine.Put(key, std::move(intent), actor,
+             [&](Result<SiblingSet> r) { p.set_value(std::move(r)); });
   return p.get_future().get();
 }
 
@@ -75,7 +75,8 @@ int Run(const std::string& dir, Durability durability) {
   w.context = both->context();
   w.value = "apple x3, pear x2";
   auto resolved = Wait(engine, cart, w, actor);
-  std::printf("3. resolved with joined context:   %s\n", Show(*resolved, clock.NowWallMs()).c_str());
+  std::printf("3. resolved with joined context:   %s\n",
+              Show(*resolved, clock.NowWallMs()).c_str());
 
   const ObjectKey guest{"guest-carts", "g-42"};
   WriteIntent g;
@@ -106,7 +107,8 @@ int Run(const std::string& dir, Durability durability) {
   const auto c = engine.counters();
   std::printf("7. %llu writes in %llu commits, %llu fsyncs\n",
               static_cast<unsigned long long>(c.ops_committed),
-              static_cast<unsigned long long>(c.commits), static_cast<unsigned long long>(c.fsyncs));
+              static_cast<unsigned long long>(c.commits),
+              static_cast<unsigned long long>(c.fsyncs));
   return 0;
 }
 

@@ -117,7 +117,8 @@ class PostgresTargetTest : public ::testing::Test {
   Status ConnectTarget(PostgresTarget& target) {
     std::optional<Status> result;
     target.Connect([&](Status s) { result = std::move(s); });
-    if (!RunUntil([&] { return result.has_value(); })) return Status::FailedPrecondition("test: the target never called back");
+    if (!RunUntil([&] { return result.has_value(); }))
+      return Status::FailedPrecondition("test: the target never called back");
     return *result;
   }
 
@@ -131,7 +132,8 @@ class PostgresTargetTest : public ::testing::Test {
   Result<std::map<std::string, uint32_t>> Read(PostgresTarget& target, uint64_t cart) {
     std::optional<Result<std::vector<CartLineView>>> result;
     target.ReadCart(cart, [&](Result<std::vector<CartLineView>> r) { result = std::move(r); });
-    if (!RunUntil([&] { return result.has_value(); })) return Status::FailedPrecondition("test: the target never called back");
+    if (!RunUntil([&] { return result.has_value(); }))
+      return Status::FailedPrecondition("test: the target never called back");
     if (!result->ok()) return result->status();
     std::map<std::string, uint32_t> lines;
     for (const CartLineView& line : result->value()) lines[line.sku] = line.quantity;

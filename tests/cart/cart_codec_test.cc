@@ -58,8 +58,8 @@ CartState RandomCart(Random& rng, CartSemantics semantics) {
     if (!issued.empty() && rng.Chance(0.1)) {
       m = issued[rng.Uniform(issued.size())];
     } else {
-      const std::string sku = rng.Chance(0.8) ? "sku-" + std::to_string(rng.Uniform(6))
-                                              : RandomText(rng, 20);
+      const std::string sku =
+          rng.Chance(0.8) ? "sku-" + std::to_string(rng.Uniform(6)) : RandomText(rng, 20);
       CartAttributes attributes;
       if (rng.Chance(0.3)) {
         for (uint64_t i = rng.Uniform(3); i > 0; --i) {
@@ -72,8 +72,7 @@ CartState RandomCart(Random& rng, CartSemantics semantics) {
       if (kind < 5) {
         m = Mutation::Add(id, sku, 1 + static_cast<uint32_t>(rng.Uniform(5)), now, attributes);
       } else if (kind < 7) {
-        m = Mutation::SetQuantity(id, sku, static_cast<uint32_t>(rng.Uniform(8)), now,
-                                  attributes);
+        m = Mutation::SetQuantity(id, sku, static_cast<uint32_t>(rng.Uniform(8)), now, attributes);
       } else if (kind < 9) {
         m = Mutation::Remove(id, sku, now);
       } else {
@@ -164,8 +163,8 @@ TEST(CartCodecTest, FullCartSize) {
   // 200 lines of one contribution each with a 20-byte sku and one attribute.
   CartState s(CartSemantics::kOrSet);
   for (uint64_t i = 0; i < 200; ++i) {
-    const Status st = s.Apply(Mutation::Add(i + 1, "sku-" + std::to_string(1000000000000000 + i),
-                                            1, 1'700'000'000'000, {{"size", "XL"}}),
+    const Status st = s.Apply(Mutation::Add(i + 1, "sku-" + std::to_string(1000000000000000 + i), 1,
+                                            1'700'000'000'000, {{"size", "XL"}}),
                               kLimits);
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
@@ -340,19 +339,45 @@ TEST(CartCodecTest, BrokenInvariantsAreCorruption) {
   };
   const std::vector<Case> cases = {
       {"unsorted lines", CartSemantics::kOrSet,
-       [&](Root r) { lines(r, {{"b", {1}}, {"a", {2}}}); }, "not sorted by sku"},
+       [&](Root r) {
+         lines(r, {{"b", {1}}, {"a", {2}}});
+       },
+       "not sorted by sku"},
       {"duplicate sku", CartSemantics::kOrSet,
-       [&](Root r) { lines(r, {{"a", {1}}, {"a", {2}}}); }, "repeat"},
-      {"empty sku", CartSemantics::kOrSet, [&](Root r) { lines(r, {{"", {1}}}); }, "empty sku"},
+       [&](Root r) {
+         lines(r, {{"a", {1}}, {"a", {2}}});
+       },
+       "repeat"},
+      {"empty sku", CartSemantics::kOrSet,
+       [&](Root r) {
+         lines(r, {{"", {1}}});
+       },
+       "empty sku"},
       {"line without contributions", CartSemantics::kOrSet,
-       [&](Root r) { lines(r, {{"a", {}}}); }, "no contributions"},
-      {"tag 0", CartSemantics::kOrSet, [&](Root r) { lines(r, {{"a", {0}}}); }, "tag 0"},
-      {"tags unsorted", CartSemantics::kOrSet, [&](Root r) { lines(r, {{"a", {3, 2}}}); },
+       [&](Root r) {
+         lines(r, {{"a", {}}});
+       },
+       "no contributions"},
+      {"tag 0", CartSemantics::kOrSet,
+       [&](Root r) {
+         lines(r, {{"a", {0}}});
+       },
+       "tag 0"},
+      {"tags unsorted", CartSemantics::kOrSet,
+       [&](Root r) {
+         lines(r, {{"a", {3, 2}}});
+       },
        "not ascending"},
       {"tag in two lines", CartSemantics::kOrSet,
-       [&](Root r) { lines(r, {{"a", {5}}, {"b", {5}}}); }, "two lines"},
+       [&](Root r) {
+         lines(r, {{"a", {5}}, {"b", {5}}});
+       },
+       "two lines"},
       {"quantity 0", CartSemantics::kOrSet,
-       [&](Root r) { lines(r, {{"a", {1}}})[0].getContributions()[0].setQuantity(0); }, "is 0"},
+       [&](Root r) {
+         lines(r, {{"a", {1}}})[0].getContributions()[0].setQuantity(0);
+       },
+       "is 0"},
       {"unknown kind", CartSemantics::kOrSet,
        [&](Root r) {
          lines(r, {{"a", {1}}})[0].getContributions()[0].setKind(
@@ -398,8 +423,14 @@ TEST(CartCodecTest, BrokenInvariantsAreCorruption) {
        },
        "not sorted by key"},
       {"union-max line of two", CartSemantics::kUnionMax,
-       [&](Root r) { lines(r, {{"a", {1, 2}}}, kSet); }, "exactly one"},
-      {"union-max add", CartSemantics::kUnionMax, [&](Root r) { lines(r, {{"a", {1}}}); },
+       [&](Root r) {
+         lines(r, {{"a", {1, 2}}}, kSet);
+       },
+       "exactly one"},
+      {"union-max add", CartSemantics::kUnionMax,
+       [&](Root r) {
+         lines(r, {{"a", {1}}});
+       },
        "add contribution"},
       {"union-max tombstones", CartSemantics::kUnionMax,
        [&](Root r) { r.initRemovedTags(1).set(0, 3); }, "removed tags"},
@@ -594,10 +625,12 @@ TEST(CartCodecTest, MultiSegmentMessageDecodes) {
 // lines hits the traversal limit instead of allocating.
 TEST(CartCodecTest, HugeListClaimHitsTraversalLimit) {
   const std::vector<uint64_t> words = {
-      StructPointer(0, 1, 4),        // root -> struct of 1 data word, 4 pointers
-      1,                             // semantics = orSet
-      ListPointer(3, 7, 0),          // lines: inline composite, 0 words -> word 6
-      0, 0, 0,                       // removedTags, applied, mergedInto
+      StructPointer(0, 1, 4),  // root -> struct of 1 data word, 4 pointers
+      1,                       // semantics = orSet
+      ListPointer(3, 7, 0),    // lines: inline composite, 0 words -> word 6
+      0,
+      0,
+      0,                             // removedTags, applied, mergedInto
       StructPointer(1 << 22, 0, 0),  // tag: 4M elements of 0 words
   };
   Result<CartState> decoded = CartState::Decode(FrameRaw(words, 1), CartSemantics::kOrSet);
@@ -612,7 +645,12 @@ TEST(CartCodecTest, HugeListClaimHitsTraversalLimit) {
 // (a small multiple of the input) refuses it; Cap'n Proto's default
 // (64 MiB) would not.
 std::string SharedAttributeRecord(uint32_t n, uint32_t value_words) {
-  std::vector<uint64_t> w = {StructPointer(0, 1, 4), 1, ListPointer(3, 7, 2ull * n), 0, 0, 0,
+  std::vector<uint64_t> w = {StructPointer(0, 1, 4),
+                             1,
+                             ListPointer(3, 7, 2ull * n),
+                             0,
+                             0,
+                             0,
                              StructPointer(static_cast<int32_t>(n), 0, 2)};
   const size_t lines_at = w.size();
   const size_t blocks_at = lines_at + 2ull * n;
@@ -630,16 +668,16 @@ std::string SharedAttributeRecord(uint32_t n, uint32_t value_words) {
     char sku[16] = {};
     std::snprintf(sku, sizeof(sku), "s%06u", i % 1000000);  // 7 chars, NUL: sorted, unique
     w.push_back(TextWords(sku)[0]);
-    w.push_back(StructPointer(1, 3, 1));  // tag: one contribution
-    w.push_back(i + 1);                   // tag
-    w.push_back(uint64_t{1} << 32);       // kind add, quantity 1
-    w.push_back(0);                       // atMs
+    w.push_back(StructPointer(1, 3, 1));                           // tag: one contribution
+    w.push_back(i + 1);                                            // tag
+    w.push_back(uint64_t{1} << 32);                                // kind add, quantity 1
+    w.push_back(0);                                                // atMs
     w.push_back(ListPointer(offset(block + 5, shared_at), 7, 2));  // attributes
   }
-  w.push_back(StructPointer(1, 0, 2));                       // shared: tag, one attribute
-  w.push_back(ListPointer(1, 2, 2));                         // key -> "k"
-  w.push_back(ListPointer(1, 2, value_words * 8ull));        // value
-  w.push_back(TextWords("k")[0]);                            // "k\0"
+  w.push_back(StructPointer(1, 0, 2));                 // shared: tag, one attribute
+  w.push_back(ListPointer(1, 2, 2));                   // key -> "k"
+  w.push_back(ListPointer(1, 2, value_words * 8ull));  // value
+  w.push_back(TextWords("k")[0]);                      // "k\0"
   // The value: value_words * 8 - 1 letters and the NUL.
   const std::vector<uint64_t> value = TextWords(std::string(value_words * 8 - 1, 'a'));
   w.insert(w.end(), value.begin(), value.end());

@@ -140,8 +140,9 @@ class History {
       const CartState merged = CartState::Merge(semantics_, states);
       const std::string b = merged.Encode();
       if (i == 0) bytes = b;
-      if (b != bytes) return Fail(why, "replicas did not converge: replica " + std::to_string(i) +
-                                           " merged to\n" + merged.DebugString());
+      if (b != bytes)
+        return Fail(why, "replicas did not converge: replica " + std::to_string(i) +
+                             " merged to\n" + merged.DebugString());
       replicas_[i] = {Sibling{merged, model}};
     }
     const Sibling& final_state = replicas_[0][0];
@@ -162,8 +163,7 @@ class History {
     const uint64_t kind = rng_.Uniform(100);
     Mutation m;
     if (kind < 45) {
-      m = Mutation::Add(id, sku, 1 + static_cast<uint32_t>(rng_.Uniform(kAddMax)), now,
-                        attributes);
+      m = Mutation::Add(id, sku, 1 + static_cast<uint32_t>(rng_.Uniform(kAddMax)), now, attributes);
     } else if (kind < 65) {
       m = Mutation::SetQuantity(id, sku, static_cast<uint32_t>(rng_.Uniform(kSetMax + 1)), now,
                                 attributes);
@@ -287,8 +287,8 @@ class History {
       }
     }
     if (applied != s.model.applied) {
-      return Fail(why, "applied ids " + Show(applied) + " but the model has " +
-                           Show(s.model.applied));
+      return Fail(why,
+                  "applied ids " + Show(applied) + " but the model has " + Show(s.model.applied));
     }
     return semantics_ == CartSemantics::kOrSet ? CheckOrSet(s, why) : CheckUnionMax(s, why);
   }
@@ -330,8 +330,8 @@ class History {
     }
     const Tags tombstones(s.state.removed_tags().begin(), s.state.removed_tags().end());
     if (tombstones != s.model.killed) {
-      return Fail(why, "tombstones " + Show(tombstones) + " but the model killed " +
-                           Show(s.model.killed));
+      return Fail(
+          why, "tombstones " + Show(tombstones) + " but the model killed " + Show(s.model.killed));
     }
     for (const CartLine& line : s.state.Lines(kLimits)) {
       const uint64_t want = set_max[line.sku] + quantity[line.sku];
@@ -347,8 +347,8 @@ class History {
     for (const auto& [sku, line] : s.state.lines()) {
       const uint64_t tag = line.begin()->first;
       if (!s.model.created.contains(tag) || by_id_.at(tag).sku != sku) {
-        return Fail(why, "line " + sku + " comes from no known write (tag " +
-                             std::to_string(tag) + ")\n" + s.state.DebugString());
+        return Fail(why, "line " + sku + " comes from no known write (tag " + std::to_string(tag) +
+                             ")\n" + s.state.DebugString());
       }
     }
     for (uint64_t t : s.model.created) {
@@ -377,8 +377,8 @@ class History {
         continue;
       }
       if (semantics_ == CartSemantics::kOrSet && !live) {
-        return Fail(why, "add #" + std::to_string(t) + " of " + m.sku +
-                             " lost: no remove observed it");
+        return Fail(why,
+                    "add #" + std::to_string(t) + " of " + m.sku + " lost: no remove observed it");
       }
       if (m.kind == Mutation::Kind::kAdd) {
         adds[m.sku] += m.quantity;
@@ -425,8 +425,8 @@ class History {
 
   static std::string Describe(const Mutation& m) {
     static const char* const kKinds[] = {"add", "set", "remove", "clear"};
-    std::string out = std::string(kKinds[static_cast<int>(m.kind)]) + " #" +
-                      std::to_string(m.id) + " " + m.sku;
+    std::string out =
+        std::string(kKinds[static_cast<int>(m.kind)]) + " #" + std::to_string(m.id) + " " + m.sku;
     if (m.kind == Mutation::Kind::kAdd || m.kind == Mutation::Kind::kSetQuantity) {
       out += " " + std::to_string(m.quantity);
     }
@@ -475,16 +475,16 @@ Stats RunCases(CartSemantics semantics) {
       return stats;
     }
   }
-  std::printf("%s: %llu cases, %llu steps, %llu retries (%llu absorbed), %llu stale writes, "
-              "up to %llu siblings; %llu resurrections, %llu lines with lost increments\n",
-              std::string(CartSemanticsName(semantics)).c_str(),
-              static_cast<unsigned long long>(kCases), static_cast<unsigned long long>(stats.steps),
-              static_cast<unsigned long long>(stats.retries),
-              static_cast<unsigned long long>(stats.retries_absorbed),
-              static_cast<unsigned long long>(stats.stale_writes),
-              static_cast<unsigned long long>(stats.siblings_max),
-              static_cast<unsigned long long>(stats.resurrections),
-              static_cast<unsigned long long>(stats.lost_increments));
+  std::printf(
+      "%s: %llu cases, %llu steps, %llu retries (%llu absorbed), %llu stale writes, "
+      "up to %llu siblings; %llu resurrections, %llu lines with lost increments\n",
+      std::string(CartSemanticsName(semantics)).c_str(), static_cast<unsigned long long>(kCases),
+      static_cast<unsigned long long>(stats.steps), static_cast<unsigned long long>(stats.retries),
+      static_cast<unsigned long long>(stats.retries_absorbed),
+      static_cast<unsigned long long>(stats.stale_writes),
+      static_cast<unsigned long long>(stats.siblings_max),
+      static_cast<unsigned long long>(stats.resurrections),
+      static_cast<unsigned long long>(stats.lost_increments));
   return stats;
 }
 

@@ -68,8 +68,7 @@ TEST_P(CartStateTest, AttributesOfTheNewestMutationWin) {
   CartState s = Empty();
   MustApply(s, Mutation::Add(1, "shirt", 1, kT0, {{"size", "M"}}));
   MustApply(s, Mutation::Add(2, "shirt", 1, kT0 + 5, {{"size", "L"}, {"colour", "red"}}));
-  EXPECT_EQ(s.Lines(kLimits)[0].attributes,
-            (CartAttributes{{"colour", "red"}, {"size", "L"}}));
+  EXPECT_EQ(s.Lines(kLimits)[0].attributes, (CartAttributes{{"colour", "red"}, {"size", "L"}}));
   MustApply(s, Mutation::SetQuantity(3, "shirt", 4, kT0 + 9));  // none given: kept
   EXPECT_EQ(s.Lines(kLimits)[0].quantity, 4u);
   EXPECT_EQ(s.Lines(kLimits)[0].attributes.at("size"), "L");
@@ -113,10 +112,10 @@ TEST_P(CartStateTest, RemoveAndClear) {
 
 TEST_P(CartStateTest, RetryChangesNothing) {
   CartState s = Empty();
-  const std::vector<Mutation> ms = {
-      Mutation::Add(11, "apple", 2, kT0), Mutation::SetQuantity(12, "pear", 3, kT0),
-      Mutation::Add(13, "apple", 1, kT0), Mutation::Remove(14, "pear", kT0),
-      Mutation::Clear(15, kT0)};
+  const std::vector<Mutation> ms = {Mutation::Add(11, "apple", 2, kT0),
+                                    Mutation::SetQuantity(12, "pear", 3, kT0),
+                                    Mutation::Add(13, "apple", 1, kT0),
+                                    Mutation::Remove(14, "pear", kT0), Mutation::Clear(15, kT0)};
   for (const Mutation& m : ms) {
     MustApply(s, m);
     const CartState once = s;
@@ -139,8 +138,7 @@ TEST_P(CartStateTest, MalformedMutationsAreInvalidArgument) {
   MustApply(s, Mutation::Add(1, "apple", 1, kT0));
   ExpectError(s, Mutation::Add(0, "apple", 1, kT0), StatusCode::kInvalidArgument, {"id 0"});
   ExpectError(s, Mutation::Add(2, "", 1, kT0), StatusCode::kInvalidArgument, {"empty sku"});
-  ExpectError(s, Mutation::Add(2, "apple", 0, kT0), StatusCode::kInvalidArgument,
-              {"quantity 0"});
+  ExpectError(s, Mutation::Add(2, "apple", 0, kT0), StatusCode::kInvalidArgument, {"quantity 0"});
   ExpectError(s, Mutation::Remove(2, "", kT0), StatusCode::kInvalidArgument, {"empty sku"});
   Mutation remove_with_quantity = Mutation::Remove(2, "apple", kT0);
   remove_with_quantity.quantity = 3;
@@ -313,8 +311,8 @@ TEST_P(CartStateTest, MergeIsOrderIndependentToTheByte) {
   MustApply(c, Mutation::Add(4, "pear", 1, kT0 + 1));
   MustApply(a, Mutation::Remove(5, "apple", kT0 + 2));
   const std::string bytes = MergeOf({a, b, c}).Encode();
-  for (const auto& order : std::vector<std::vector<CartState>>{
-           {a, c, b}, {b, a, c}, {b, c, a}, {c, a, b}, {c, b, a}}) {
+  for (const auto& order :
+       std::vector<std::vector<CartState>>{{a, c, b}, {b, a, c}, {b, c, a}, {c, a, b}, {c, b, a}}) {
     EXPECT_EQ(MergeOf(order).Encode(), bytes);
   }
   EXPECT_EQ(MergeOf({MergeOf({a, b}), c}).Encode(), bytes);

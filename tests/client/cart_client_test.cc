@@ -110,11 +110,13 @@ TEST_F(CartClientTest, LearnsNamespacesAndSemanticsFromTheCluster) {
   CartView v = ASSERT_VIEW((*carts)->Add("orcarts", "learned", "sku-1", 2));
   EXPECT_EQ(Quantities(v).at("sku-1"), 2u);
   // A cart written as OR-Set is refused, clearly, by a union-max reader.
-  auto wrong = BlockingCartClient::Create(o, {CartNamespace{"orcarts", CartSemantics::kUnionMax, {}, 0}});
+  auto wrong =
+      BlockingCartClient::Create(o, {CartNamespace{"orcarts", CartSemantics::kUnionMax, {}, 0}});
   ASSERT_TRUE(wrong.ok());
   auto refused = (*wrong)->Get("orcarts", "learned");
   ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition) << refused.status().ToString();
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition)
+      << refused.status().ToString();
 }
 
 TEST_F(CartClientTest, ARetriedMutationIsAppliedOnce) {
@@ -147,7 +149,8 @@ TEST_F(CartClientTest, GuestCartsExpireAndMergeIntoTheUserCartOnce) {
   g = ASSERT_VIEW(dev->Add("guest", "g-1", "sku-2", 3));
   ASSERT_VIEW(dev->Add("orcarts", "u-1", "sku-1", 1));
 
-  CartView u = ASSERT_VIEW(dev->MergeGuest("guest", "g-1", "orcarts", "u-1", GuestMergeStrategy::kSum));
+  CartView u =
+      ASSERT_VIEW(dev->MergeGuest("guest", "g-1", "orcarts", "u-1", GuestMergeStrategy::kSum));
   EXPECT_EQ(Quantities(u), (std::map<std::string, uint32_t>{{"sku-1", 3}, {"sku-2", 3}}));
   u = ASSERT_VIEW(dev->MergeGuest("guest", "g-1", "orcarts", "u-1", GuestMergeStrategy::kSum));
   EXPECT_EQ(Quantities(u), (std::map<std::string, uint32_t>{{"sku-1", 3}, {"sku-2", 3}}));  // once
@@ -175,8 +178,10 @@ TEST_F(CartClientTest, TwoDevicesKeepEveryAcknowledgedAddWhileANodeRestarts) {
       for (int i = 0; !stop && i < 400; ++i) {
         const std::string sku = "d" + std::to_string(device) + "-" + std::to_string(i);
         auto r = dev->Add(ns, "shared", sku, 1);
-        if (r.ok()) acked[device].insert(sku);
-        else ++failed[device];
+        if (r.ok())
+          acked[device].insert(sku);
+        else
+          ++failed[device];
       }
     };
     std::thread a(shopper, 0), b(shopper, 1);

@@ -108,9 +108,9 @@ SeedConfig QuietConfig() {
 struct StartedCluster {
   explicit StartedCluster(const SeedConfig& config, PlantedBug bug = PlantedBug::kNone)
       : cluster(config, bug, loop, trace) {
-    cluster.set_client_hooks(Cluster::ClientHooks{
-        [this](uint64_t, Message m) { replies.push_back(std::move(m)); }, [](uint64_t, int) {},
-        [](int) {}});
+    cluster.set_client_hooks(
+        Cluster::ClientHooks{[this](uint64_t, Message m) { replies.push_back(std::move(m)); },
+                             [](uint64_t, int) {}, [](int) {}});
     cluster.Start();
     loop.RunUntil(50 * kNsPerMs);
   }
@@ -213,12 +213,16 @@ TEST(Regression, RepliesToAPreviousLifeNeverMatchTheNewLifesRequests) {
   // The replica's disk stalls: it answers the coordinator's writes late,
   // after the coordinator restarted and sent writes of its own.
   cluster.DiskStall(stalled, loop.now_ns() + 80 * kNsPerMs);
-  cluster.ClientSend(1, coordinator, ClientPut{.id = RequestId{1}, .ns = key.ns, .key = key.key, .value = "a", .write_id = 1});
+  cluster.ClientSend(
+      1, coordinator,
+      ClientPut{.id = RequestId{1}, .ns = key.ns, .key = key.key, .value = "a", .write_id = 1});
   loop.RunUntil(loop.now_ns() + 5 * kNsPerMs);
   cluster.Crash(coordinator, false);
   loop.RunUntil(loop.now_ns() + 5 * kNsPerMs);
   cluster.Restart(coordinator);
-  cluster.ClientSend(1, coordinator, ClientPut{.id = RequestId{2}, .ns = key.ns, .key = key.key, .value = "b", .write_id = 2});
+  cluster.ClientSend(
+      1, coordinator,
+      ClientPut{.id = RequestId{2}, .ns = key.ns, .key = key.key, .value = "b", .write_id = 2});
   loop.RunUntil(loop.now_ns() + 500 * kNsPerMs);
   EXPECT_GT(cluster.stale_replies(), 0u) << "the scenario no longer makes a late reply";
   EXPECT_EQ(cluster.stale_reply_hazards(), 0u)
@@ -363,8 +367,8 @@ TEST_P(RegressionSeeds, Passes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(RetriedMutationAbsorbed, RegressionSeeds,
-                         ::testing::Values(845, 1844, 5899, 7151, 7205, 7587, 8108, 9045,
-                                           10420, 11125));
+                         ::testing::Values(845, 1844, 5899, 7151, 7205, 7587, 8108, 9045, 10420,
+                                           11125));
 // The seed that reported the hint deleted before its owner's fsync; it no
 // longer meets that case (see HintIsDeletedOnlyOnceItsOwnerHasItOnDisk).
 INSTANTIATE_TEST_SUITE_P(HintDeletedBeforeOwnersFsync, RegressionSeeds, ::testing::Values(15553));

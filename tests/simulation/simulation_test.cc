@@ -65,8 +65,9 @@ TEST_P(PlantedBugs, CaughtWithinBoundedSeeds) {
   for (uint64_t seed = 1; seed <= kBugSeedsMax; ++seed) {
     const SeedResult r = RunSeed(seed, options);
     if (!r.ok()) {
-      std::printf("planted bug %s caught at seed %llu: %s\n", std::string(PlantedBugName(bug)).c_str(),
-                  static_cast<unsigned long long>(seed), r.failures.front().c_str());
+      std::printf("planted bug %s caught at seed %llu: %s\n",
+                  std::string(PlantedBugName(bug)).c_str(), static_cast<unsigned long long>(seed),
+                  r.failures.front().c_str());
       return;
     }
   }

@@ -44,7 +44,9 @@ std::string LengthPrefix(uint32_t n) {
 TEST(FrameTest, HeaderIsLittleEndianLength) {
   std::string out;
   AppendFrame(out, "abc");
-  EXPECT_EQ(out, std::string("\x03\x00\x00\x00" "abc", 7));
+  EXPECT_EQ(out, std::string("\x03\x00\x00\x00"
+                             "abc",
+                             7));
   EXPECT_EQ(LengthPrefix(0x01020304), "\x04\x03\x02\x01");
 }
 
@@ -112,7 +114,10 @@ TEST(FrameTest, FourGibLengthIsRefusedAtOnce) {
   FrameDecoder decoder;
   ASSERT_TRUE(decoder.Feed("\xff\xff\xff", 3).ok());  // not yet known
   EXPECT_LE(decoder.buffered_bytes(), 3u);
-  const Status s = decoder.Feed("\xff" "payload follows", 16);
+  const Status s = decoder.Feed(
+      "\xff"
+      "payload follows",
+      16);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(), "frame of 4294967295 bytes exceeds the limit of 8388608");
   EXPECT_LE(decoder.buffered_bytes(), kFrameHeaderBytes);
@@ -184,7 +189,9 @@ TEST(FrameTest, AppendFrameBatchesIntoOneBuffer) {
   std::string out = "prefix";
   AppendFrame(out, "a");
   AppendFrame(out, "");
-  EXPECT_EQ(out, std::string("prefix\x01\x00\x00\x00" "a\x00\x00\x00\x00", 15));
+  EXPECT_EQ(out, std::string("prefix\x01\x00\x00\x00"
+                             "a\x00\x00\x00\x00",
+                             15));
 }
 
 }  // namespace

@@ -65,29 +65,29 @@ TEST(MessagesTest, FieldsPastTheirLimitsAreRefused) {
   ExpectRefused(RingInfoReply{RequestId{1}, 3, {}, {{"n1", ""}}},
                 "RingInfoReply: address of member n1 must be 1 to 300 bytes, got 0");
   ExpectRefused(RingInfoReply{RequestId{1}, 3, {}, {{"", "h:1"}}}, "RingInfoReply: member:");
-  ExpectRefused(RingInfoReply{RequestId{1}, 3, {}, {}, {NamespaceInfo{"carts", 3, 4, 2, 0, "or-set"}}},
-                "RingInfoReply: namespace quorums must satisfy 1 <= r, w <= n, got n=3 r=4 w=2");
+  ExpectRefused(
+      RingInfoReply{RequestId{1}, 3, {}, {}, {NamespaceInfo{"carts", 3, 4, 2, 0, "or-set"}}},
+      "RingInfoReply: namespace quorums must satisfy 1 <= r, w <= n, got n=3 r=4 w=2");
   ExpectRefused(RingInfoReply{RequestId{1}, 3, {}, {}, {NamespaceInfo{"", 3, 2, 2, 0, "or-set"}}},
                 "RingInfoReply: namespace name must be 1 to 64 bytes, got 0");
   ExpectRefused(StatusReply{}, "StatusReply: node_id: ");
   ExpectRefused(StatusReply{.node_id = "n 1"}, "StatusReply: node_id: ");
-  ExpectRefused(StatusReply{.message = std::string(kStatusMessageBytesMax + 1, 'm'),
-                            .node_id = "n1"},
-                "StatusReply: status message is 4097 bytes");
+  ExpectRefused(
+      StatusReply{.message = std::string(kStatusMessageBytesMax + 1, 'm'), .node_id = "n1"},
+      "StatusReply: status message is 4097 bytes");
   ExpectRefused(StatusReply{.node_id = "n1", .partitions = 48}, "StatusReply: partitions: ");
   ExpectRefused(StatusReply{.node_id = "n1", .partitions_owned = 1, .partitions_replicated = 1},
                 "StatusReply: partitions: need owned <= replicated <= partitions, got 1, 1, 0");
-  ExpectRefused(StatusReply{.node_id = "n1",
-                            .partitions = 8,
-                            .partitions_owned = 3,
-                            .partitions_replicated = 2},
-                "StatusReply: partitions: need owned <= replicated <= partitions, got 3, 2, 8");
+  ExpectRefused(
+      StatusReply{
+          .node_id = "n1", .partitions = 8, .partitions_owned = 3, .partitions_replicated = 2},
+      "StatusReply: partitions: need owned <= replicated <= partitions, got 3, 2, 8");
   ExpectRefused(StatusReply{.node_id = "n1", .peers = {{"n2", true, 0}, {"", false, 0}}},
                 "StatusReply: peer: ");
-  ExpectRefused(StatusReply{.node_id = "n1",
-                            .peers = std::vector<PeerStatus>(kPartitionsMax + 1,
-                                                             PeerStatus{"n2", true, 0})},
-                "StatusReply: 65537 peers; the limit is 65536");
+  ExpectRefused(
+      StatusReply{.node_id = "n1",
+                  .peers = std::vector<PeerStatus>(kPartitionsMax + 1, PeerStatus{"n2", true, 0})},
+      "StatusReply: 65537 peers; the limit is 65536");
 }
 
 TEST(MessagesTest, RequestIdIsAStrongOrderedType) {

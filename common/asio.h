@@ -3,8 +3,10 @@
 // rejects; including it first here fixes that everywhere.
 #pragma once
 
-#include <boost/asio.hpp>
+// clang-format off
 #include <utility>
+#include <boost/asio.hpp>
+// clang-format on
 
 namespace trolley {
 namespace asio = boost::asio;

@@ -400,7 +400,20 @@ void Cluster::ForgetUnanswered(int i) {
 
 void Cluster::RetireStats(int i) {
   const Node* node = nodes_[static_cast<size_t>(i)]->node.get();
-  if (node) retired_counters_.Add(node->metrics().CounterValues());
+  if (!node) return;
+  retired_counters_.Add(node->metrics().CounterValues());
+  retired_put_latency_.Merge(*node->metrics().FindHistogram(metric::kPutLatencyUs));
+  retired_get_latency_.Merge(*node->metrics().FindHistogram(metric::kGetLatencyUs));
+}
+
+LatencyHistogram Cluster::TotalNodeLatency(std::string_view name) const {
+  TROLLEY_ASSERT(name == metric::kPutLatencyUs || name == metric::kGetLatencyUs);
+  LatencyHistogram total =
+      name == metric::kPutLatencyUs ? retired_put_latency_ : retired_get_latency_;
+  for (const auto& n : nodes_) {
+    if (n->node) total.Merge(*n->node->metrics().FindHistogram(name));
+  }
+  return total;
 }
 
 CounterTotals Cluster::TotalNodeCounters() const {

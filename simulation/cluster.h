@@ -156,6 +156,10 @@ class Cluster {
   // The nodes' counters (node/node_metrics.h) summed by name over every
   // node and every life so far.
   CounterTotals TotalNodeCounters() const;
+  // A coordinator latency histogram (metric::kPutLatencyUs or
+  // kGetLatencyUs), merged over every node and every life so far; virtual
+  // microseconds.
+  LatencyHistogram TotalNodeLatency(std::string_view name) const;
 
   // For traces and failures: actors by node and incarnation ("n2.1"),
   // siblings by dot and write id, never the value bytes.
@@ -209,7 +213,8 @@ class Cluster {
   std::map<ActorId, std::string> actor_names_;
   uint64_t power_losses_ = 0;
   CounterTotals retired_counters_;  // of lives that ended
-  uint64_t in_flight_ = 0;          // messages scheduled for delivery, not yet delivered
+  LatencyHistogram retired_put_latency_, retired_get_latency_;
+  uint64_t in_flight_ = 0;  // messages scheduled for delivery, not yet delivered
   // The stale-reply probe: (requester, peer, id) -> the requester's life that
   // last sent it; (peer, requester, id) -> lives of requests the peer got
   // and has not answered yet, oldest first.

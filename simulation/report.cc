@@ -73,6 +73,8 @@ void SweepSummary::Add(const SeedResult& r) {
   clock_jumps += r.clock_jumps;
   disk_stalls += r.disk_stalls;
   nodes.Add(r.nodes);
+  put_latency.Merge(r.put_latency);
+  get_latency.Merge(r.get_latency);
   stale_reply_hazards += r.stale_reply_hazards;
   stale_replies += r.stale_replies;
   sim_ms += r.sim_ms;
@@ -134,6 +136,13 @@ std::string SweepSummary::Table() const {
           counters({metric::kGetsOk, metric::kGetsFailed}));
   row("forwarded / fallback writes / read repairs",
       counters({metric::kForwarded, metric::kFallbackWrites, metric::kReadRepairs}));
+  auto latency = [](const LatencyHistogram& h) {
+    return Num(static_cast<double>(h.Percentile(50)) / 1000.0, 1) + " / " +
+           Num(static_cast<double>(h.Percentile(99)) / 1000.0, 1) + " / " +
+           Num(static_cast<double>(h.max()) / 1000.0, 1);
+  };
+  row("coordinator put latency, virtual ms (p50 / p99 / max)", latency(put_latency));
+  row("coordinator get latency, virtual ms (p50 / p99 / max)", latency(get_latency));
   row("hints stored / delivered / dropped",
       counters({metric::kHintsStored, metric::kHintsDelivered, metric::kHintsDropped}));
   row("probe: replies reaching a restarted requester (matching a live request id)",

@@ -26,7 +26,8 @@ struct SweepSummary {
   uint64_t keys = 0, keys_needing_read = 0;
   uint64_t crashes = 0, power_losses = 0, partitions = 0, pauses = 0, clock_jumps = 0,
            disk_stalls = 0;
-  CounterTotals nodes;  // node counters by name (node/node_metrics.h)
+  CounterTotals nodes;                        // node counters by name (node/node_metrics.h)
+  LatencyHistogram put_latency, get_latency;  // at the coordinators, virtual us
   uint64_t stale_replies = 0, stale_reply_hazards = 0;
   uint64_t sim_ms = 0, events = 0, messages = 0;
   uint64_t sweep_hash = 0;  // of every seed's trace hash, in order

@@ -464,6 +464,8 @@ SeedResult RunSeed(uint64_t seed, const SimOptions& options) {
   result.workload = workload.stats();
   result.net = cluster.net_stats();
   result.nodes = cluster.TotalNodeCounters();
+  result.put_latency = cluster.TotalNodeLatency(metric::kPutLatencyUs);
+  result.get_latency = cluster.TotalNodeLatency(metric::kGetLatencyUs);
   result.stale_reply_hazards = cluster.stale_reply_hazards();
   result.stale_replies = cluster.stale_replies();
   result.sim_ms = loop.now_ms();

@@ -56,6 +56,9 @@ struct SeedResult {
   CheckResult check;
   NetworkStats net;
   CounterTotals nodes;  // node counters summed by name over every node and life
+  // Coordinator latency of client puts and gets, virtual microseconds, over
+  // every node and life (node/node_metrics.h).
+  LatencyHistogram put_latency, get_latency;
   uint64_t keys = 0;
   uint64_t keys_needing_read = 0;  // replicas differed after settling, before the final read
   bool settled = false;

@@ -318,10 +318,8 @@ int ClusterStatus(const Globals& g) {
     std::cout << json{{"ok", true}, {"nodes", nodes}}.dump() << "\n";
   } else {
     std::printf("(owns: ring partitions it is first owner of; holds: ring partitions it "
-                "replicates; hints: writes held for nodes that were down)
-");
-    std::printf("counters since each node started:
-%s", counter_lines.c_str());
+                "replicates; hints: writes held for nodes that were down)\n");
+    std::printf("counters since each node started:\n%s", counter_lines.c_str());
   }
   return all_up ? kExitOk : kExitDegraded;
 }

@@ -71,6 +71,16 @@ void Node::Dispatch(const Endpoint& from, Message& message) {
                  [&](ClientGetReply& m) { forwarder_.OnForwardedReply(from, std::move(m)); },
                  [&](RingInfoRequest& m) { status_.OnRingInfoRequest(from, m); },
                  [&](StatusRequest& m) { status_.OnStatusRequest(from, m, PendingRequests()); },
+                 [&](CartUpdate& m) {
+                   // Answered, never dropped: a client must not wait for its
+                   // timeout. Coordination on the node is the next step of
+                   // docs/design.md, 'The Cart API'.
+                   ctx_.Send(from, CartUpdateReply{m.id,
+                                                   StatusCode::kFailedPrecondition,
+                                                   "cart updates are not coordinated on the "
+                                                   "node yet: read, merge and put",
+                                                   {}});
+                 },
                  [&](Ping& m) { ctx_.Send(from, Pong{m.nonce}); },
                  [&](Pong&) {},
                  [&](ErrorReply& m) {

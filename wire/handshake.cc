@@ -7,7 +7,8 @@ namespace trolley {
 bool ClientMayAsk(const Message& m) {
   return std::holds_alternative<ClientGet>(m) || std::holds_alternative<ClientPut>(m) ||
          std::holds_alternative<RingInfoRequest>(m) || std::holds_alternative<StatusRequest>(m) ||
-         std::holds_alternative<Ping>(m) || std::holds_alternative<ReplicaGet>(m);
+         std::holds_alternative<Ping>(m) || std::holds_alternative<ReplicaGet>(m) ||
+         std::holds_alternative<CartUpdate>(m);
 }
 
 ErrorReply RefusalReply(RequestId id, const Status& why) {

@@ -11,7 +11,7 @@
 //      message is the peer's to deliver.
 //   3. A Hello with an empty node id makes it a client's connection: the
 //      client may send only what ClientMayAsk allows (ClientGet, ClientPut,
-//      RingInfoRequest, StatusRequest, Ping, ReplicaGet).
+//      CartUpdate, RingInfoRequest, StatusRequest, Ping, ReplicaGet).
 //   4. A second Hello, or anything a rule refuses, gets an ErrorReply and
 //      the connection is closed; the refusal never affects other
 //      connections.

@@ -48,8 +48,11 @@ static_assert(static_cast<int>(wire::StatusCode::FAILED_PRECONDITION) ==
 constexpr uint16_t kStatusCodeLast = static_cast<uint16_t>(StatusCode::kFailedPrecondition);
 
 // The union's ordinals are the variant's indices.
-static_assert(static_cast<size_t>(wire::Envelope::STATUS_REPLY) + 1 ==
+static_assert(static_cast<size_t>(wire::Envelope::CART_UPDATE_REPLY) + 1 ==
               std::variant_size_v<Message>);
+static_assert(static_cast<size_t>(wire::Envelope::CART_UPDATE) == Message(CartUpdate{}).index());
+static_assert(static_cast<int>(wire::CartMutationKind::CLEAR) ==
+              static_cast<int>(CartMutationKind::kClear));
 static_assert(static_cast<size_t>(wire::Envelope::CLIENT_PUT) == Message(ClientPut{}).index());
 static_assert(static_cast<size_t>(wire::Envelope::STATUS_REQUEST) ==
               Message(StatusRequest{}).index());
@@ -141,6 +144,37 @@ struct Writer {
   void operator()(const ClientPutReply& m) const {
     auto b = env.initClientPutReply();
     WriteStateReply(b, m);
+  }
+  void operator()(const CartUpdate& m) const {
+    auto b = env.initCartUpdate();
+    b.setId(m.id.value);
+    b.setNs(AsData(m.ns));
+    b.setCartId(AsData(m.cart_id));
+    b.setKind(static_cast<wire::CartMutationKind>(m.kind));
+    if (!m.sku.empty()) b.setSku(AsData(m.sku));
+    b.setQuantity(m.quantity);
+    if (!m.attributes.empty()) {
+      auto list = b.initAttributes(static_cast<unsigned>(m.attributes.size()));
+      for (unsigned i = 0; i < list.size(); ++i) {
+        list[i].setKey(AsData(m.attributes[i].first));
+        list[i].setValue(AsData(m.attributes[i].second));
+      }
+    }
+    b.setNowMs(m.now_ms);
+    b.setMutationId(m.mutation_id);
+    if (!m.context.empty()) {
+      WriteContextRecord(m.context, b.initContext(static_cast<unsigned>(m.context.size())));
+    }
+    b.setW(m.w);
+    b.setTimeoutMs(m.timeout_ms);
+    b.setForwarded(m.forwarded);
+  }
+  void operator()(const CartUpdateReply& m) const {
+    auto b = env.initCartUpdateReply();
+    b.setId(m.id.value);
+    b.setCode(ToWire(m.code));
+    if (!m.message.empty()) b.setMessage(AsText(m.message));
+    WriteState(m.state, [&] { return b.initState(); });
   }
   void operator()(const ReplicaGet& m) const {
     auto b = env.initReplicaGet();
@@ -246,6 +280,12 @@ struct Estimator {
     return Words(m.ns) + Words(m.key) + Words(m.context) + Words(m.value);
   }
   size_t operator()(const ClientPutReply& m) const { return Words(m.message) + Words(m.state); }
+  size_t operator()(const CartUpdate& m) const {
+    size_t words = Words(m.ns) + Words(m.cart_id) + Words(m.sku) + Words(m.context);
+    for (const auto& [key, value] : m.attributes) words += 2 + Words(key) + Words(value);
+    return words;
+  }
+  size_t operator()(const CartUpdateReply& m) const { return Words(m.message) + Words(m.state); }
   size_t operator()(const ReplicaGet& m) const { return Words(m.ns) + Words(m.key); }
   size_t operator()(const ReplicaGetReply& m) const { return Words(m.message) + Words(m.state); }
   size_t operator()(const ReplicaWrite& m) const {
@@ -373,6 +413,42 @@ Result<ClientPut> Read(wire::ClientPut::Reader in) {
 }
 Result<ClientPutReply> Read(wire::ClientPutReply::Reader in) {
   return ReadStateReply<ClientPutReply>(in);
+}
+Result<CartUpdate> Read(wire::CartUpdate::Reader in) {
+  const auto raw_kind = static_cast<uint16_t>(in.getKind());
+  if (raw_kind > static_cast<uint16_t>(CartMutationKind::kClear)) {
+    return Status::InvalidArgument("unknown mutation kind " + std::to_string(raw_kind));
+  }
+  const auto attributes = in.getAttributes();
+  // Bounded before allocating; ValidateMessage gives the detailed error.
+  if (attributes.size() > kCartAttributesMax) {
+    return Status::InvalidArgument(std::to_string(attributes.size()) +
+                                   " attributes exceed the limit of " +
+                                   std::to_string(kCartAttributesMax));
+  }
+  Result<VersionVector> context = ReadContextRecord(in.getContext());
+  if (!context.ok()) return context.status();
+  CartUpdate out;
+  out.id = RequestId{in.getId()};
+  out.ns = Str(in.getNs());
+  out.cart_id = Str(in.getCartId());
+  out.kind = static_cast<CartMutationKind>(raw_kind);
+  out.sku = Str(in.getSku());
+  out.quantity = in.getQuantity();
+  out.attributes.reserve(attributes.size());
+  for (wire::CartAttribute::Reader a : attributes) {
+    out.attributes.emplace_back(Str(a.getKey()), Str(a.getValue()));
+  }
+  out.now_ms = in.getNowMs();
+  out.mutation_id = in.getMutationId();
+  out.context = std::move(context).value();
+  out.w = in.getW();
+  out.timeout_ms = in.getTimeoutMs();
+  out.forwarded = in.getForwarded();
+  return out;
+}
+Result<CartUpdateReply> Read(wire::CartUpdateReply::Reader in) {
+  return ReadStateReply<CartUpdateReply>(in);
 }
 Result<ReplicaGet> Read(wire::ReplicaGet::Reader in) {
   return ReplicaGet{RequestId{in.getId()}, Str(in.getNs()), Str(in.getKey())};
@@ -515,6 +591,10 @@ Result<Message> ReadEnvelope(wire::Envelope::Reader env) {
       return Lift<StatusRequest>(env.getStatusRequest());
     case E::STATUS_REPLY:
       return Lift<StatusReply>(env.getStatusReply());
+    case E::CART_UPDATE:
+      return Lift<CartUpdate>(env.getCartUpdate());
+    case E::CART_UPDATE_REPLY:
+      return Lift<CartUpdateReply>(env.getCartUpdateReply());
   }
   return Status::InvalidArgument("unknown message type " +
                                  std::to_string(static_cast<uint16_t>(env.which())));

@@ -10,11 +10,11 @@
 namespace trolley {
 namespace {
 
-constexpr std::array<std::string_view, 17> kMessageNames = {
-    "Hello",          "HelloReply", "ClientGet",       "ClientGetReply", "ClientPut",
-    "ClientPutReply", "ReplicaGet", "ReplicaGetReply", "ReplicaWrite",   "ReplicaWriteReply",
-    "Ping",           "Pong",       "RingInfoRequest", "RingInfoReply",  "ErrorReply",
-    "StatusRequest",  "StatusReply"};
+constexpr std::array<std::string_view, 19> kMessageNames = {
+    "Hello",          "HelloReply",  "ClientGet",       "ClientGetReply", "ClientPut",
+    "ClientPutReply", "ReplicaGet",  "ReplicaGetReply", "ReplicaWrite",   "ReplicaWriteReply",
+    "Ping",           "Pong",        "RingInfoRequest", "RingInfoReply",  "ErrorReply",
+    "StatusRequest",  "StatusReply", "CartUpdate",      "CartUpdateReply"};
 static_assert(kMessageNames.size() == std::variant_size_v<Message>);
 
 // Prefixes `status` (not ok) with the field it is about.
@@ -126,6 +126,35 @@ Status CheckStatusReply(const StatusReply& m) {
   return Status::Ok();
 }
 
+Status CheckCartUpdate(const CartUpdate& m) {
+  if (m.kind > CartMutationKind::kClear) {
+    return Status::InvalidArgument("unknown mutation kind " +
+                                   std::to_string(static_cast<int>(m.kind)));
+  }
+  if (m.mutation_id == 0) return Status::InvalidArgument("mutation_id must be nonzero");
+  if (m.sku.size() > kCartSkuBytesMax) {
+    return Status::InvalidArgument("sku is " + std::to_string(m.sku.size()) +
+                                   " bytes; the limit is " + std::to_string(kCartSkuBytesMax));
+  }
+  if (m.attributes.size() > kCartAttributesMax) {
+    return Status::InvalidArgument(std::to_string(m.attributes.size()) +
+                                   " attributes; the limit is " +
+                                   std::to_string(kCartAttributesMax));
+  }
+  for (size_t i = 0; i < m.attributes.size(); ++i) {
+    const auto& [key, value] = m.attributes[i];
+    if (key.size() + value.size() > kCartAttributeBytesMax) {
+      return Status::InvalidArgument(
+          "an attribute is " + std::to_string(key.size() + value.size()) + " bytes; the limit is " +
+          std::to_string(kCartAttributeBytesMax));
+    }
+    if (i > 0 && !(m.attributes[i - 1].first < key)) {
+      return Status::InvalidArgument("attribute keys are not sorted and unique");
+    }
+  }
+  return CheckObjectKey(m.ns, m.cart_id);
+}
+
 struct Validator {
   Status operator()(const Hello& m) const { return CheckNodeId("node_id", m.node_id, true); }
   Status operator()(const HelloReply& m) const { return CheckNodeId("node_id", m.node_id, true); }
@@ -153,6 +182,8 @@ struct Validator {
   Status operator()(const ErrorReply& m) const { return CheckStatusMessage(m.message); }
   Status operator()(const StatusRequest&) const { return Status::Ok(); }
   Status operator()(const StatusReply& m) const { return CheckStatusReply(m); }
+  Status operator()(const CartUpdate& m) const { return CheckCartUpdate(m); }
+  Status operator()(const CartUpdateReply& m) const { return CheckStatusMessage(m.message); }
 };
 
 }  // namespace

@@ -13,6 +13,9 @@
 //   - ClientGet / ClientPut go from a client to any node. A node outside the
 //     key's preference list forwards the request once, with forwarded = true,
 //     to a node inside it; a forwarded request is never forwarded again.
+//   - CartUpdate goes from a client to any node and travels like a
+//     ClientPut (forwarded once, coordinated by a primary); its reply
+//     carries the cart's new state like a ClientPutReply.
 //   - ReplicaGet / ReplicaWrite go from a coordinator to the replicas. A
 //     ReplicaWrite always carries a full state to merge (replication after a
 //     put, read repair, hint delivery); with hint_for set, the receiver is a
@@ -51,6 +54,9 @@
 //      partitions; at most kPartitionsMax peers, each with a valid id; at
 //      most kStatusCountersMax counters, each named 1..kCounterNameBytesMax
 //      bytes of [a-z0-9_].
+//   7. CartUpdate: a valid kind, a nonzero mutation_id, a sku of at most
+//      kCartSkuBytesMax bytes, at most kCartAttributesMax attributes, keys
+//      sorted and unique, each key + value at most kCartAttributeBytesMax.
 // SiblingSet and VersionVector keep their own invariants (see their headers);
 // the decoder checks those while converting.
 //
@@ -146,6 +152,40 @@ struct ClientPutReply {
   std::string message{};
   SiblingSet state{};  // the state after the write: the client's next context
   friend bool operator==(const ClientPutReply&, const ClientPutReply&) = default;
+};
+
+// A cart mutation, coordinated on the node like a ClientPut: the
+// coordinator applies it to its local state of the cart inside its engine
+// write (docs/design.md, 'The Cart API'). The fields mirror cart/'s
+// Mutation; wire/ does not depend on cart/, the node converts.
+enum class CartMutationKind : uint8_t { kAdd, kSetQuantity, kRemove, kClear };
+inline constexpr size_t kCartSkuBytesMax = 1024;        // cart/ applies its own, smaller limit
+inline constexpr size_t kCartAttributesMax = 64;        // per mutation
+inline constexpr size_t kCartAttributeBytesMax = 4096;  // key + value of one attribute
+
+struct CartUpdate {
+  RequestId id{};
+  std::string ns{};
+  std::string cart_id{};  // the key
+  CartMutationKind kind = CartMutationKind::kAdd;
+  std::string sku{};
+  uint32_t quantity = 0;
+  std::vector<std::pair<std::string, std::string>> attributes{};  // sorted, unique keys
+  uint64_t now_ms = 0;       // the client's wall clock, Unix ms
+  uint64_t mutation_id = 0;  // nonzero; the same on every retry
+  VersionVector context{};   // what the client had read (for removes, later)
+  uint32_t w = 0;            // 0 = the namespace default
+  uint32_t timeout_ms = 0;   // 0 = the node's default
+  bool forwarded = false;
+  friend bool operator==(const CartUpdate&, const CartUpdate&) = default;
+};
+
+struct CartUpdateReply {
+  RequestId id{};
+  StatusCode code = StatusCode::kOk;
+  std::string message{};
+  SiblingSet state{};  // the cart's state after the write, as a ClientPutReply's
+  friend bool operator==(const CartUpdateReply&, const CartUpdateReply&) = default;
 };
 
 struct ReplicaGet {
@@ -271,10 +311,10 @@ struct StatusReply {
 
 // Alternatives are never reordered (tests and logs use the index); new
 // messages are appended.
-using Message =
-    std::variant<Hello, HelloReply, ClientGet, ClientGetReply, ClientPut, ClientPutReply,
-                 ReplicaGet, ReplicaGetReply, ReplicaWrite, ReplicaWriteReply, Ping, Pong,
-                 RingInfoRequest, RingInfoReply, ErrorReply, StatusRequest, StatusReply>;
+using Message = std::variant<Hello, HelloReply, ClientGet, ClientGetReply, ClientPut,
+                             ClientPutReply, ReplicaGet, ReplicaGetReply, ReplicaWrite,
+                             ReplicaWriteReply, Ping, Pong, RingInfoRequest, RingInfoReply,
+                             ErrorReply, StatusRequest, StatusReply, CartUpdate, CartUpdateReply>;
 
 // "ClientPut", ...: for logs and error messages.
 std::string_view MessageName(const Message& message);
@@ -288,7 +328,7 @@ RequestId RequestIdOf(const Message& message);
 Status StatusOf(const Message& message);
 
 // Ok, or InvalidArgument naming the message, the field and the limit it
-// breaks (invariants 1-6 above). Does not re-check SiblingSet invariants.
+// breaks (invariants 1-7 above). Does not re-check SiblingSet invariants.
 Status ValidateMessage(const Message& message);
 
 }  // namespace trolley

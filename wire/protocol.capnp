@@ -90,6 +90,42 @@ struct ClientPutReply {
   state @3 :Record.SiblingSetRecord;
 }
 
+# A cart mutation coordinated on the node (docs/design.md, 'The Cart API').
+enum CartMutationKind {
+  add @0;
+  setQuantity @1;
+  remove @2;
+  clear @3;
+}
+
+struct CartAttribute {
+  key @0 :Data;
+  value @1 :Data;
+}
+
+struct CartUpdate {
+  id @0 :UInt64;
+  ns @1 :Data;
+  cartId @2 :Data;
+  kind @3 :CartMutationKind;
+  sku @4 :Data;
+  quantity @5 :UInt32;
+  attributes @6 :List(CartAttribute);
+  nowMs @7 :UInt64;       # the client's wall clock, Unix ms
+  mutationId @8 :UInt64;  # nonzero; the same on every retry
+  context @9 :List(Record.VvEntry);  # what the client had read (later: removes)
+  w @10 :UInt32;          # 0 = the namespace default
+  timeoutMs @11 :UInt32;  # 0 = the node's default
+  forwarded @12 :Bool;
+}
+
+struct CartUpdateReply {
+  id @0 :UInt64;
+  code @1 :StatusCode;
+  message @2 :Text;
+  state @3 :Record.SiblingSetRecord;
+}
+
 struct ReplicaGet {
   id @0 :UInt64;
   ns @1 :Data;
@@ -228,5 +264,7 @@ struct Envelope {
     errorReply @14 :ErrorReply;
     statusRequest @15 :StatusRequest;  # admin tools to a node; never node to node
     statusReply @16 :StatusReply;
+    cartUpdate @17 :CartUpdate;  # clients to a node; forwarded once like clientPut
+    cartUpdateReply @18 :CartUpdateReply;
   }
 }

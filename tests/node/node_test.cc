@@ -556,6 +556,15 @@ TEST(NodeTest, UnknownNamespaceAndImpossibleWAreClearErrors) {
   EXPECT_EQ(too_many.code, StatusCode::kInvalidArgument);
 }
 
+TEST(NodeTest, CartUpdateIsAnsweredNotDropped) {
+  TestCluster c(3);
+  const CartUpdate m{.id = RequestId{98}, .ns = "carts", .cart_id = "k", .mutation_id = 1};
+  const auto reply = c.Call<CartUpdateReply>("n1", m, m.id);
+  EXPECT_EQ(reply.code, StatusCode::kFailedPrecondition);
+  EXPECT_NE(reply.message.find("not coordinated on the node yet"), std::string::npos);
+  EXPECT_TRUE(c.Get("n1", "k").state.empty()) << "nothing was written";
+}
+
 // ---- status ----
 
 std::vector<std::string> PeerIds(const StatusReply& status) {

@@ -35,7 +35,7 @@ TEST(InboundPolicyTest, ClientHelloIsAnsweredThenClientRequestsAreDelivered) {
   EXPECT_FALSE(state.is_peer());
   for (const Message& m :
        std::vector<Message>{ClientGet{RequestId{1}}, ClientPut{RequestId{2}}, RingInfoRequest{},
-                            StatusRequest{}, Ping{}, ReplicaGet{}}) {
+                            StatusRequest{}, Ping{}, ReplicaGet{}, CartUpdate{}}) {
     EXPECT_EQ(Policy().Admit(state, m).kind, Admission::Kind::kDeliver) << MessageName(m);
   }
 }
@@ -48,6 +48,7 @@ TEST(InboundPolicyTest, ClientMayNotSendPeerMessages) {
   EXPECT_FALSE(ClientMayAsk(ReplicaWrite{}));
   EXPECT_FALSE(ClientMayAsk(HelloReply{}));
   EXPECT_FALSE(ClientMayAsk(ErrorReply{}));
+  EXPECT_FALSE(ClientMayAsk(CartUpdateReply{}));
 }
 
 TEST(InboundPolicyTest, MemberHelloMakesAPeerLinkThatMaySendAnything) {

@@ -89,6 +89,109 @@ TEST(MessageCodecTest, DefaultMessagesRoundTrip) {
   ExpectRoundTrip(ErrorReply{RequestId{0}, StatusCode::kFailedPrecondition, "m"});
   ExpectRoundTrip(StatusRequest{});
   ExpectRoundTrip(StatusReply{.node_id = "n1"});
+  ExpectRoundTrip(CartUpdate{.ns = "carts", .cart_id = "c", .mutation_id = 1});
+  ExpectRoundTrip(CartUpdateReply{});
+}
+
+TEST(MessageCodecTest, CartUpdateRoundTripsEveryField) {
+  ExpectRoundTrip(CartUpdate{.id = RequestId{7},
+                             .ns = "carts",
+                             .cart_id = "user-1",
+                             .kind = CartMutationKind::kSetQuantity,
+                             .sku = "sku-1",
+                             .quantity = 3,
+                             .attributes = {{"colour", "red"}, {"size", "M"}},
+                             .now_ms = 1'700'000'000'000,
+                             .mutation_id = 0xfeedface,
+                             .context = VersionVector::FromEntries({{1, 4}, {9, 2}}),
+                             .w = 2,
+                             .timeout_ms = 500,
+                             .forwarded = true});
+}
+
+// The untrusted-input limits of a CartUpdate, each on an otherwise valid one.
+TEST(MessageCodecTest, InvalidCartUpdateIsRefused) {
+  const CartUpdate valid{.id = RequestId{1},
+                         .ns = "carts",
+                         .cart_id = "c",
+                         .sku = "s",
+                         .quantity = 1,
+                         .mutation_id = 5};
+  ASSERT_TRUE(DecodeMessage(EncodeMessage(valid)).ok());
+  struct Case {
+    std::string what;
+    CartUpdate m;
+    std::string message_has;
+  };
+  std::vector<Case> cases;
+  auto with = [&](std::string what, auto change, std::string message_has) {
+    CartUpdate m = valid;
+    change(m);
+    cases.push_back({std::move(what), std::move(m), std::move(message_has)});
+  };
+  with(
+      "zero id", [](CartUpdate& m) { m.mutation_id = 0; }, "mutation_id must be nonzero");
+  with(
+      "no key", [](CartUpdate& m) { m.cart_id.clear(); }, "ns/key");
+  with(
+      "long sku", [](CartUpdate& m) { m.sku.assign(kCartSkuBytesMax + 1, 's'); }, "sku is");
+  with(
+      "many attributes",
+      [](CartUpdate& m) {
+        for (size_t i = 0; i <= kCartAttributesMax; ++i) {
+          m.attributes.emplace_back("k" + std::to_string(1000 + i), "v");
+        }
+      },
+      "attributes exceed the limit");
+  with(
+      "big attribute",
+      [](CartUpdate& m) {
+        m.attributes = {{"k", std::string(kCartAttributeBytesMax, 'v')}};
+      },
+      "an attribute is");
+  with(
+      "unsorted attributes",
+      [](CartUpdate& m) {
+        m.attributes = {{"b", "1"}, {"a", "2"}};
+      },
+      "not sorted and unique");
+  with(
+      "duplicate attributes",
+      [](CartUpdate& m) {
+        m.attributes = {{"a", "1"}, {"a", "2"}};
+      },
+      "not sorted and unique");
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    EXPECT_FALSE(ValidateMessage(c.m).ok());
+    const Result<Message> decoded = DecodeMessage(EncodeMessage(c.m));
+    ASSERT_FALSE(decoded.ok());
+    EXPECT_EQ(decoded.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(decoded.status().message().rfind("CartUpdate: ", 0), 0u)
+        << decoded.status().message();
+    EXPECT_NE(decoded.status().message().find(c.message_has), std::string::npos)
+        << decoded.status().message();
+  }
+}
+
+TEST(MessageCodecTest, UnknownCartMutationKindIsInvalidArgument) {
+  capnp::MallocMessageBuilder builder;
+  auto update = builder.initRoot<wire::Envelope>().initCartUpdate();
+  update.setNs(capnp::Data::Reader(reinterpret_cast<const kj::byte*>("carts"), 5));
+  update.setCartId(capnp::Data::Reader(reinterpret_cast<const kj::byte*>("c"), 1));
+  update.setMutationId(3);
+  update.setKind(static_cast<wire::CartMutationKind>(4));
+  const kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
+  const std::string bytes(reinterpret_cast<const char*>(words.begin()), words.size() * 8);
+  const Result<Message> decoded = DecodeMessage(bytes);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(decoded.status().message(), "CartUpdate: unknown mutation kind 4");
+  update.setKind(wire::CartMutationKind::CLEAR);
+  const kj::Array<capnp::word> ok_words = capnp::messageToFlatArray(builder);
+  EXPECT_TRUE(DecodeMessage(
+                  std::string(reinterpret_cast<const char*>(ok_words.begin()), ok_words.size() * 8))
+                  .ok());
 }
 
 TEST(MessageCodecTest, StatusReplyRoundTripsEveryField) {
@@ -179,7 +282,9 @@ TEST(MessageCodecTest, NamesFollowTheVariantOrder) {
   EXPECT_EQ(MessageName(ErrorReply{}), "ErrorReply");
   EXPECT_EQ(MessageName(StatusRequest{}), "StatusRequest");
   EXPECT_EQ(MessageName(StatusReply{}), "StatusReply");
-  EXPECT_EQ(Message(StatusReply{}).index(), kMessageTypes - 1);
+  EXPECT_EQ(MessageName(CartUpdate{}), "CartUpdate");
+  EXPECT_EQ(MessageName(CartUpdateReply{}), "CartUpdateReply");
+  EXPECT_EQ(Message(CartUpdateReply{}).index(), kMessageTypes - 1);
 }
 
 // Another writer may use many segments; they decode the same.
@@ -369,7 +474,7 @@ TEST(MessageCodecTest, UnknownUnionMemberIsInvalidArgument) {
   Result<Message> decoded = DecodeMessage(FlatArray(words));
   ASSERT_FALSE(decoded.ok());
   EXPECT_EQ(decoded.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(decoded.status().message(), "unknown message type 17");
+  EXPECT_EQ(decoded.status().message(), "unknown message type " + std::to_string(kMessageTypes));
   words[1] = 0xffff;
   EXPECT_EQ(DecodeMessage(FlatArray(words)).status().message(), "unknown message type 65535");
 }

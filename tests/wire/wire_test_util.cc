@@ -1,5 +1,6 @@
 #include "tests/wire/wire_test_util.h"
 
+#include <map>
 #include <string>
 
 #include "common/assert.h"
@@ -86,6 +87,26 @@ StatusReply RandomStatusReply(Random& rng) {
   return m;
 }
 
+CartUpdate RandomCartUpdate(Random& rng) {
+  CartUpdate m{.id = RandomId(rng),
+               .ns = RandomNs(rng),
+               .cart_id = RandomKey(rng),
+               .kind = static_cast<CartMutationKind>(rng.Uniform(4)),
+               .sku = RandomBytes(rng, 0, 64),
+               .quantity = static_cast<uint32_t>(rng.Next()),
+               .now_ms = rng.Next(),
+               .mutation_id = rng.Next() | 1,
+               .context = RandomState(rng).context(),
+               .w = static_cast<uint32_t>(rng.Next()),
+               .timeout_ms = static_cast<uint32_t>(rng.Next()),
+               .forwarded = rng.Chance(0.5)};
+  std::map<std::string, std::string> attributes;
+  const size_t count = rng.Uniform(4);
+  for (size_t i = 0; i < count; ++i) attributes[RandomBytes(rng, 1, 16)] = RandomBytes(rng, 0, 32);
+  m.attributes.assign(attributes.begin(), attributes.end());
+  return m;
+}
+
 }  // namespace
 
 Message RandomMessage(Random& rng, size_t index) {
@@ -148,6 +169,10 @@ Message RandomMessage(Random& rng, size_t index) {
       return StatusRequest{RandomId(rng)};
     case 16:
       return RandomStatusReply(rng);
+    case 17:
+      return RandomCartUpdate(rng);
+    case 18:
+      return CartUpdateReply{RandomId(rng), RandomCode(rng), RandomText(rng, 80), RandomState(rng)};
   }
   TROLLEY_ASSERT(false);
   return Ping{};

@@ -36,8 +36,9 @@ bool ParseRange(const std::string& text, uint64_t* first, uint64_t* last) {
   return *first <= *last;
 }
 
-std::string ReplayCommand(uint64_t seed, PlantedBug bug, double scale) {
+std::string ReplayCommand(uint64_t seed, PlantedBug bug, double scale, bool aae) {
   std::string cmd = "trolley-sim --seed " + std::to_string(seed);
+  if (!aae) cmd += " --aae off";
   if (bug != PlantedBug::kNone) cmd += " --bug " + std::string(trolley::sim::PlantedBugName(bug));
   if (scale != 1.0) {
     char buf[32];
@@ -68,7 +69,11 @@ int main(int argc, char** argv) {
   seed_opt->excludes(seeds_opt);
   app.add_option(
       "--bug", bug_name,
-      "plant a known bug: none, lww, plain-vc, drop-hints, overwrite-repair, reuse-actor");
+      "plant a known bug: none, lww, plain-vc, drop-hints, overwrite-repair, reuse-actor, "
+      "aae-overwrite");
+  std::string aae = "on";
+  app.add_option("--aae", aae, "anti-entropy on every node: on (default) or off")
+      ->check(CLI::IsMember({"on", "off"}));
   app.add_flag("--trace", trace, "print every event of the run (with --seed)");
   app.add_flag("-v,--verbose", verbose, "one line per seed");
   app.add_flag("--stop-at-failure", stop_at_failure, "stop a sweep at its first failing seed");
@@ -101,6 +106,7 @@ int main(int argc, char** argv) {
   trolley::sim::SimOptions options;
   options.bug = *bug;
   options.scale = scale;
+  options.aae = aae == "on";
   if (trace) options.trace_sink = [](std::string_view line) { std::cout << line << "\n"; };
 
   trolley::sim::SweepSummary summary;
@@ -119,7 +125,7 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < r.failures.size() && i < 5; ++i)
         std::cout << "  failure: " << r.failures[i] << "\n";
       if (r.failures.size() > 5) std::cout << "  ... and " << (r.failures.size() - 5) << " more\n";
-      std::cout << "  replay: " << ReplayCommand(s, *bug, scale) << "\n";
+      std::cout << "  replay: " << ReplayCommand(s, *bug, scale, options.aae) << "\n";
       std::cout.flush();
       if (stop_at_failure) break;
     }

@@ -22,6 +22,8 @@
 //             ping_interval_ms, hint_delivery_interval_ms, hint_backoff_max_ms
 //   [storage] flush_interval_ms, map_size_mb, map_size_max_mb, siblings_max,
 //             object_bytes_max, sweep_interval_ms, tombstone_grace_ms, max_readers
+//   [aae]     enabled (1 | 0), interval_ms, keys_per_second, bytes_per_second,
+//             segments_per_exchange, exchange_timeout_ms (NodeOptions aae_*)
 //
 // The listen address defaults to this node's member address: the one
 // interface its peers dial, never every interface. A member address must
@@ -98,6 +100,14 @@ struct ServerConfig {
   uint64_t sweep_interval_ms = 10 * 60 * 1000;            // TTL expiry and tombstone purge
   uint64_t tombstone_grace_ms = 7ull * 24 * 3600 * 1000;  // a tombstone is kept this long
   uint64_t max_readers = 126;  // LmdbEngineOptions: concurrent LMDB read transactions
+
+  // Active anti-entropy (NodeOptions aae_*; docs/operations.md).
+  uint64_t aae_enabled = 1;
+  uint64_t aae_interval_ms = 1000;
+  uint64_t aae_keys_per_second = 2000;
+  uint64_t aae_bytes_per_second = 8ull << 20;
+  uint64_t aae_segments_per_exchange = 1024;
+  uint64_t aae_exchange_timeout_ms = 60'000;
 
   // Checks every field; the first error names it.
   Status Validate() const;

@@ -311,6 +311,7 @@ void Cluster::Restart(int i) {
   no.hint_delivery_interval_ms = config_.hint_interval_ms;
   no.hint_backoff_max_ms = config_.hint_backoff_max_ms;
   no.hint_batch_max = config_.hint_batch_max;
+  no.hints_max = config_.hints_max;
   no.aae_enabled = config_.aae;
   no.aae_interval_ms = config_.aae_interval_ms;
   no.aae_exchange_timeout_ms = config_.aae_exchange_timeout_ms;

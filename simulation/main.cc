@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
     std::cout << "\nFAILED: " << summary.failed << " of " << summary.seeds << " seeds";
     if (*bug != PlantedBug::kNone) std::cout << " (planted bug " << bug_name << " caught)";
     std::cout << "; replay the first with: "
-              << ReplayCommand(summary.failed_seeds.front(), *bug, scale) << "\n";
+              << ReplayCommand(summary.failed_seeds.front(), *bug, scale, options.aae) << "\n";
     return 1;
   }
   std::cout << "\nOK: " << summary.seeds << " seeds passed";

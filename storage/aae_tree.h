@@ -66,6 +66,7 @@ class AaeTree {
 
   uint64_t segment(uint32_t s) const { return segments_[s]; }
   uint64_t branch(uint32_t b) const { return branches_[b]; }
+  const std::vector<uint64_t>& segments() const { return segments_; }
   // The XOR of segments [first, first + count): a partition's root.
   uint64_t RangeHash(uint32_t first_segment, uint32_t count) const;
 

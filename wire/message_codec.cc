@@ -509,7 +509,10 @@ Result<std::vector<uint32_t>> ReadU32s(L list, size_t max, std::string_view what
     return Status::InvalidArgument(std::to_string(list.size()) + " " + std::string(what) +
                                    " exceeds the limit of " + std::to_string(max));
   }
-  return std::vector<uint32_t>(list.begin(), list.end());
+  std::vector<uint32_t> out;
+  out.reserve(list.size());
+  for (uint32_t v : list) out.push_back(v);
+  return out;
 }
 Result<AaeHashRequest> Read(wire::AaeHashRequest::Reader in) {
   const auto level = static_cast<uint16_t>(in.getLevel());
@@ -528,7 +531,9 @@ Result<AaeHashReply> Read(wire::AaeHashReply::Reader in) {
     return Status::InvalidArgument(std::to_string(hashes.size()) + " hashes exceed the limit");
   }
   Result<AaeHashReply> out = ReadReplyHead<AaeHashReply>(in);
-  if (out.ok()) out->hashes.assign(hashes.begin(), hashes.end());
+  if (!out.ok()) return out;
+  out->hashes.reserve(hashes.size());
+  for (uint64_t h : hashes) out->hashes.push_back(h);
   return out;
 }
 Result<AaeKeysRequest> Read(wire::AaeKeysRequest::Reader in) {

@@ -500,10 +500,11 @@ int LmdbEngine::Impl::SweepScan(MDB_txn* txn, const SweepJob& job, uint64_t now,
     ++chunk->report.keys_scanned;
     chunk->last = std::string(View(k));
     auto state = DecodeSiblingSet(View(v));
+    const Result<uint64_t> key_hash = key_layout::ObjectKeyHash(View(k));
     const SweepVerdict verdict =
-        state.ok() ? JudgeForSweep(*state, key_layout::ObjectKeyHash(View(k)).value_or(0), now,
-                                   cutoff, job.cutoff, &chunk->report)
-                   : SweepVerdict::kKeep;
+        state.ok() && key_hash.ok()
+            ? JudgeForSweep(*state, *key_hash, now, cutoff, job.cutoff, &chunk->report)
+            : SweepVerdict::kKeep;
     if (verdict == SweepVerdict::kRemove) {
       if ((rc = mdb_cursor_del(cursor.get(), 0)) != 0 ||
           (rc = SetIndexedVersion(txn, chunk->last, 0)) != 0) {

@@ -58,6 +58,9 @@ struct ClusterOptions {
   uint64_t replica_timeout_ms = 1000;
   uint64_t idle_frame_timeout_ms = 1000;
   std::string log_level = "info";
+  // Appended to the config file after the [limits] keys: more [limits]
+  // keys first, then whole tables (e.g. "hints_max = 0\n[aae]\n...").
+  std::string config_tail;
   // Bound on each node's start (process spawned -> answers Hello).
   std::chrono::milliseconds start_timeout = 20s;
 };

@@ -83,14 +83,16 @@ TEST(AaeTreeTest, PartitionsAreContiguousSegmentRunsAndRangeHashIsTheirXor) {
       const SegmentRange r = PartitionSegments(p, bits);
       EXPECT_EQ(r.count, 1u << (AaeTree::kSegmentBits - bits));
       EXPECT_EQ(AaeTree::SegmentOfHash(PartitionFirstHash(p, bits)), r.first);
-      if (p == 0) EXPECT_EQ(r.first, next);
+      if (p == 0) {
+        EXPECT_EQ(r.first, next);
+      }
       next = r.first + r.count;
     }
   }
   Random random(3);
   AaeTree tree;
   for (int i = 0; i < 2000; ++i) tree.Apply(random.Next(), random.Next());
-  for (const auto [first, count] : {std::pair{0u, 64u}, {10u, 200u}, {64u, 1024u}, {5u, 1u}}) {
+  for (const auto& [first, count] : {std::pair{0u, 64u}, {10u, 200u}, {64u, 1024u}, {5u, 1u}}) {
     uint64_t expected = 0;
     for (uint32_t s = first; s < first + count; ++s) expected ^= tree.segment(s);
     EXPECT_EQ(tree.RangeHash(first, count), expected) << first << "+" << count;

@@ -487,7 +487,7 @@ TEST(NamespaceRouterFakeTest, AaeTreeIsTheXorOfTheChildrenAndKeysTheirUnionInKey
   const auto keys = router.AaeSegmentKeys(0);
   ASSERT_TRUE(keys.ok());
   ASSERT_EQ(keys->size(), 2u);
-  EXPECT_LT(key_layout::CompareObjectKeys((*keys)[0].key, (*keys)[1].key), 0);
+  EXPECT_TRUE(key_layout::CompareObjectKeys((*keys)[0].key, (*keys)[1].key) < 0);
   EXPECT_EQ(router.AaeStats().rebuilds, 2u);
   EXPECT_EQ(router.AaeStats().verify_fixed, 4u);
 }

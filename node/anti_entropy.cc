@@ -142,10 +142,13 @@ void AntiEntropy::Tick(uint64_t now) {
     }
     return;  // a tick with an exchange running starts none
   }
-  if (now < next_start_ns_) return;
   const uint64_t interval_ns = ctx_.options().aae_interval_ms * kNsPerMs;
+  const bool first_tick = next_start_ns_ == 0;
+  if (!first_tick && now < next_start_ns_) return;
   next_start_ns_ = now + interval_ns / 2 + ctx_.env().random->Uniform(interval_ns + 1);
-  StartNext(now);
+  // The first exchange waits one interval: at start the peers may not
+  // listen yet, and a failed dial would hold back the links requests need.
+  if (!first_tick) StartNext(now);
 }
 
 void AntiEntropy::StartNext(uint64_t now) {

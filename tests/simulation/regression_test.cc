@@ -284,7 +284,9 @@ TEST_P(DroppedHintScenario, TheMissedWritesReachTheReplicaWithoutARead) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AaeOnOff, DroppedHintScenario, ::testing::Bool(),
-                         [](const auto& info) { return info.param ? "AaeOn" : "AaeOff"; });
+                         [](const auto& param_info) {
+                           return param_info.param ? "AaeOn" : "AaeOff";
+                         });
 
 // Goal: the user's report of kv679, replayed in the simulator with the real
 // node core: 3 nodes, N=3 R=2 W=2; blind writes to 20 keys through n1; n1

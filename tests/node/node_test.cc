@@ -574,7 +574,8 @@ CartUpdate AddOf(uint64_t request, const std::string& cart, const std::string& s
 // The cart every reachable replica of `cart` holds, merged.
 CartState CartAt(TestCluster& c, const std::string& node, const std::string& cart) {
   std::vector<CartState> carts;
-  for (const Sibling& s : c.Local(node, cart).siblings()) {
+  const SiblingSet local = c.Local(node, cart);
+  for (const Sibling& s : local.siblings()) {
     if (!s.tombstone) carts.push_back(CartState::Decode(s.value, CartSemantics::kOrSet).value());
   }
   return CartState::Merge(CartSemantics::kOrSet, carts);
@@ -593,7 +594,7 @@ TEST(NodeTest, CartAddIsOneWriteThatReplacesTheSiblingsItMerged) {
   // A retry through a third coordinator changes nothing.
   const auto retry = c.Call<CartUpdateReply>("n3", AddOf(92, "k", "apple", 11), RequestId{92});
   ASSERT_EQ(retry.code, StatusCode::kOk);
-  for (const std::string& n : {"n1", "n2", "n3"}) {
+  for (const char* n : {"n1", "n2", "n3"}) {
     EXPECT_EQ(CartAt(c, n, "k").Lines(CartLimits{})[0].quantity, 2u) << n;
   }
 }

@@ -85,7 +85,7 @@ struct Workload::Device {
     int ns = 0;
     std::string key;        // the cart (the user cart for a merge)
     std::string guest_key;  // merge: the guest cart
-    Mutation m;
+    Mutation m;             // its `observed` is set by the first attempt; a retry sends it again
     GuestMergeStrategy strategy = GuestMergeStrategy::kSum;
     uint32_t retries = 0;
   };
@@ -368,7 +368,7 @@ struct Workload::Device {
     const bool update =
         op.m.kind == Mutation::Kind::kAdd || Ns(op.ns).semantics == CartSemantics::kOrSet;
     if (!update) return RunReadModifyWrite();
-    if (op.m.kind == Mutation::Kind::kAdd) {
+    if (op.m.kind == Mutation::Kind::kAdd || op.m.observed) {  // a retry keeps its tags
       const auto view = views.find(ViewKey());
       return SendObserved(view == views.end() ? CartState(Ns(op.ns).semantics) : view->second);
     }
@@ -381,13 +381,15 @@ struct Workload::Device {
     });
   }
 
-  // Sends op.m acting on `view` (OR-Set removals: exactly its tags).
+  // Sends op.m acting on `view` (OR-Set removals: exactly its tags). A
+  // retry is the same request: it removes what the first attempt's view
+  // showed, never what the device saw since (the mutation may have landed).
   void SendObserved(const CartState& view) {
     const ObjectKey key = Key(op.ns, op.key);
-    Mutation m = op.m;
-    if (m.kind != Mutation::Kind::kAdd) {
-      m.observed = view.ObservedTags(m.kind == Mutation::Kind::kClear ? nullptr : &m.sku);
+    if (op.m.kind != Mutation::Kind::kAdd && !op.m.observed) {
+      op.m.observed = view.ObservedTags(op.m.kind == Mutation::Kind::kClear ? nullptr : &op.m.sku);
     }
+    const Mutation m = op.m;
     const uint32_t attempt =
         view.Applied(m.id) ? kNoAttempt : w.history_.Observe(key, Ns(op.ns).semantics, m, view);
     w.history_.Written(key, m.id, attempt);
@@ -515,9 +517,12 @@ struct Workload::Device {
   }
 
   // `attempt`: the History attempt whose write was acknowledged, if any.
+  bool IsAdd() const { return op.kind == OpKind::kMutate && op.m.kind == Mutation::Kind::kAdd; }
+
   void OpAcked(uint32_t attempt) {
     busy = false;
     ++w.stats_.ops_acked;
+    if (IsAdd()) ++w.stats_.adds_acked;
     if (op.kind == OpKind::kMutate) w.history_.Acked(Key(op.ns, op.key), op.m.id, attempt);
     w.trace_.Event(kTraceClientOp, conn, 100, op.m.id);
     if (w.trace_.lines()) Line("acked " + Describe());
@@ -535,6 +540,7 @@ struct Workload::Device {
       w.loop_.After(rng.Range(50, 500) * kNsPerMs, [this] { RunOp(); });
       return;
     }
+    if (IsAdd()) ++w.stats_.adds_gave_up;
     if (Retryable(s.code())) {
       ++w.stats_.ops_failed;
     } else {

@@ -51,6 +51,8 @@ struct WorkloadStats {
   uint64_t ops_started = 0, ops_acked = 0, ops_failed = 0, ops_refused = 0;
   uint64_t mutations = 0, gets = 0, merges = 0, device_retries = 0;
   uint64_t requests = 0, attempts = 0;
+  // Cart adds as the shopper issued them (retries are the same add).
+  uint64_t adds_acked = 0, adds_gave_up = 0;
   // Write attempts (a ClientPut sent to a node), and those sent while the
   // node was up and could reach W nodes (itself included) over unblocked
   // links, overall and while some partition was in place.

@@ -5,6 +5,7 @@
 #include "cart/view_token.h"
 #include "common/clock.h"
 #include "common/key.h"
+#include "wire/cart_mutation.h"
 
 namespace trolley {
 namespace {
@@ -175,15 +176,7 @@ void CartClient::Mutate(const std::string& ns_name, const std::string& cart_id, 
 
 void CartClient::SendUpdate(const CartNamespace& ns, const std::string& cart_id, const Mutation& m,
                             ViewCallback done) {
-  CartUpdate update{.ns = ns.name,
-                    .cart_id = cart_id,
-                    .kind = static_cast<CartMutationKind>(m.kind),
-                    .sku = m.sku,
-                    .quantity = m.quantity,
-                    .attributes = {m.attributes.begin(), m.attributes.end()},
-                    .now_ms = m.now_ms,
-                    .mutation_id = m.id,
-                    .observed = m.observed.value_or(std::vector<uint64_t>{})};
+  CartUpdate update = CartUpdateOf(ns.name, cart_id, m);
   RequestOptions options;
   options.ttl_ms = ns.ttl_ms;
   client_.Update(std::move(update), options,

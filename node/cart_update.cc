@@ -53,24 +53,8 @@ CoordinatedWrite PutWriteOf(ClientPut m, const NamespaceOptions& ns, uint64_t wa
   return out;
 }
 
-Mutation CartMutationOf(const CartUpdate& m, CartSemantics semantics) {
-  Mutation out;
-  out.id = m.mutation_id;
-  out.kind = static_cast<Mutation::Kind>(m.kind);
-  out.sku = m.sku;
-  out.quantity = m.quantity;
-  out.attributes = CartAttributes(m.attributes.begin(), m.attributes.end());
-  out.now_ms = m.now_ms;
-  if (semantics == CartSemantics::kOrSet && m.kind != CartMutationKind::kAdd) {
-    out.observed = m.observed;
-  }
-  return out;
-}
-
 Result<CoordinatedWrite> CartWriteOf(const CartUpdate& m, const NamespaceOptions& ns,
                                      uint64_t wall_ms) {
-  static_assert(static_cast<int>(CartMutationKind::kClear) ==
-                static_cast<int>(Mutation::Kind::kClear));
   Result<CartSemantics> semantics = SemanticsOf(ns);
   if (!semantics.ok()) return semantics.status();
   if (*semantics == CartSemantics::kUnionMax && m.kind != CartMutationKind::kAdd) {

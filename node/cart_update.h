@@ -28,6 +28,7 @@
 #include "common/status.h"
 #include "node/node_options.h"
 #include "storage/engine.h"
+#include "wire/cart_mutation.h"
 #include "wire/messages.h"
 
 namespace trolley {
@@ -45,11 +46,6 @@ struct CoordinatedWrite {
 // The write of put `m` in namespace `ns` at the coordinator's wall clock
 // `wall_ms` (its TTL, or else the namespace's, from now).
 CoordinatedWrite PutWriteOf(ClientPut m, const NamespaceOptions& ns, uint64_t wall_ms);
-
-// The mutation a CartUpdate asks for, as cart/ applies it. OR-Set removes,
-// sets and clears get `observed` = the update's tags (an empty list removes
-// nothing).
-Mutation CartMutationOf(const CartUpdate& m, CartSemantics semantics);
 
 // The computed write of `m` in namespace `ns` at `wall_ms`: FailedPrecondition
 // for a namespace that holds no carts, or a union+max remove, set or clear.

@@ -10,6 +10,7 @@
 #include "common/assert.h"
 #include "common/key.h"
 #include "ring/preference_list.h"
+#include "wire/cart_mutation.h"
 
 namespace trolley::sim {
 namespace {
@@ -323,15 +324,7 @@ struct Workload::Device {
   // One CartUpdate (CartClient::SendUpdate): the node applies `m` to its
   // copy; the reply's state becomes this device's view of the cart.
   void SendUpdate(const Mutation& m, std::function<void(Status)> done) {
-    CartUpdate update{.ns = Ns(op.ns).name,
-                      .cart_id = op.key,
-                      .kind = static_cast<CartMutationKind>(m.kind),
-                      .sku = m.sku,
-                      .quantity = m.quantity,
-                      .attributes = {m.attributes.begin(), m.attributes.end()},
-                      .now_ms = m.now_ms,
-                      .mutation_id = m.id,
-                      .observed = m.observed.value_or(std::vector<uint64_t>{})};
+    CartUpdate update = CartUpdateOf(Ns(op.ns).name, op.key, m);
     StartCall(std::move(update), op.ns, op.key, true,
               [this, done = std::move(done)](Result<Message> r) {
                 if (!r.ok()) return done(r.status());

@@ -37,19 +37,20 @@ Result<AdminReply> AdminCall(const std::string& address, const std::string& meth
     return Status::Unavailable("cannot resolve " + address + ": " + failure.message());
   }
   stream.expires_after(timeout);
-  stream.async_connect(endpoints, [&](beast::error_code ec, auto) {
-    if (ec) {
-      failure = ec;
+  stream.async_connect(endpoints, [&](beast::error_code connect_ec, auto) {
+    if (connect_ec) {
+      failure = connect_ec;
       return;
     }
     stage = &stage_write;
-    http::async_write(stream, request, [&](beast::error_code ec, size_t) {
-      if (ec) {
-        failure = ec;
+    http::async_write(stream, request, [&](beast::error_code write_ec, size_t) {
+      if (write_ec) {
+        failure = write_ec;
         return;
       }
       stage = &stage_read;
-      http::async_read(stream, buffer, parser, [&](beast::error_code ec, size_t) { failure = ec; });
+      http::async_read(stream, buffer, parser,
+                       [&](beast::error_code read_ec, size_t) { failure = read_ec; });
     });
   });
   io.run();

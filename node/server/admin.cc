@@ -40,13 +40,14 @@ Server::Impl::EngineMetrics::EngineMetrics(std::string m)
       map_used_bytes(registry.AddGauge("lmdb_map_used_bytes",
                                        "LMDB pages in use times the page size, bytes.")),
       commits(registry.AddCounter("lmdb_commits", "LMDB write transactions committed.")),
-      writes_committed(
-          registry.AddCounter("lmdb_writes_committed", "Writes committed (all batches).")),
+      ops_committed(registry.AddCounter(
+          "lmdb_ops_committed",
+          "Operations committed: writes, deletes, hint changes, sync barriers.")),
       fsyncs(registry.AddCounter("lmdb_fsyncs", "fsyncs of the environment.")),
       map_resizes(registry.AddCounter("lmdb_map_resizes", "Times the LMDB map doubled.")),
-      commit_batch_writes(registry.AddHistogram("lmdb_commit_batch_writes",
-                                                "Writes per committed batch (group commit).",
-                                                HistogramUnit::kCount)),
+      commit_batch_ops(registry.AddHistogram("lmdb_commit_batch_ops",
+                                             "Operations per committed batch (group commit).",
+                                             HistogramUnit::kCount)),
       fsync_us(registry.AddHistogram(
           "lmdb_fsync_us", "Duration of each fsync (in sync mode: each commit), microseconds.")) {}
 
@@ -55,10 +56,10 @@ void Server::Impl::EngineMetrics::Refresh(const LmdbEngine::MetricsSnapshot& s) 
   map_used_bytes.Set(s.map_used_bytes);
   // The engine's counters only go up: add what is new since the last scrape.
   commits.Add(s.counters.commits - commits.value());
-  writes_committed.Add(s.counters.ops_committed - writes_committed.value());
+  ops_committed.Add(s.counters.ops_committed - ops_committed.value());
   fsyncs.Add(s.counters.fsyncs - fsyncs.value());
   map_resizes.Add(s.counters.map_resizes - map_resizes.value());
-  commit_batch_writes = s.commit_batch_ops;
+  commit_batch_ops = s.commit_batch_ops;
   fsync_us = s.fsync_us;
 }
 

@@ -89,10 +89,10 @@ struct Server::Impl final : Transport {
     Gauge& map_bytes;
     Gauge& map_used_bytes;
     Counter& commits;
-    Counter& writes_committed;
+    Counter& ops_committed;
     Counter& fsyncs;
     Counter& map_resizes;
-    LatencyHistogram& commit_batch_writes;
+    LatencyHistogram& commit_batch_ops;
     LatencyHistogram& fsync_us;
   };
   Status StartAdmin();

@@ -124,7 +124,7 @@ class LmdbEngine final : public Engine, public HintStore {
   // For the metrics endpoint; any thread, a consistent copy of each part.
   struct MetricsSnapshot {
     Counters counters;
-    LatencyHistogram commit_batch_ops;  // writes per committed batch
+    LatencyHistogram commit_batch_ops;  // ops (writes, barriers, ...) per committed batch
     // Each fsync of this environment: in kSync a commit's (its
     // mdb_txn_commit), in kFlush the flusher's and SyncNow's mdb_env_sync.
     LatencyHistogram fsync_us;

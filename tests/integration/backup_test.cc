@@ -147,7 +147,9 @@ TEST(BackupTest, BackupUnderLoadRestoresIntoANodeThatRejoinsAndLosesNothing) {
     auto own = ReadReplica(**n1, key);
     ASSERT_TRUE(own.ok()) << own.status().ToString();
     EXPECT_TRUE(own->found) << key << " is not in the restored copy";
-    if (own->found) EXPECT_EQ(Values(own->state), (std::vector<std::string>{key + "-value"}));
+    if (own->found) {
+      EXPECT_EQ(Values(own->state), (std::vector<std::string>{key + "-value"}));
+    }
   }
   std::map<std::string, std::string> expected;
   {

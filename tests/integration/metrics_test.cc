@@ -161,9 +161,9 @@ TEST(MetricsTest, ScrapedDuringALoadVersionsPerReadAndHintGaugesMove) {
   double pending_after = -1;
   EXPECT_TRUE(WaitFor(
       [&] {
-        const std::string text = Scrape(cluster, 0);
-        pending_after = Value(text, "trolley_hints_pending");
-        return pending_after == 0 && Value(text, "trolley_hints_delivered") > 0;
+        const std::string scrape = Scrape(cluster, 0);
+        pending_after = Value(scrape, "trolley_hints_pending");
+        return pending_after == 0 && Value(scrape, "trolley_hints_delivered") > 0;
       },
       30s, 100ms))
       << "hints pending " << pending_after;

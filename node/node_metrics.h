@@ -39,10 +39,9 @@ inline constexpr std::string_view kHintDeliveriesInFlight = "hint_deliveries_in_
 inline constexpr std::string_view kReplicaRequestsInFlight = "replica_requests_in_flight";
 // Histograms: client request latency at the coordinator, in microseconds,
 // from the request's arrival to its reply (ok or not). One per operation;
-// a coordinated CartUpdate (being added to node/) registers its own here,
-// "cart_update_latency_us", records it the same way and reports itself to
-// ReportRequestDone (node/request_log.h) with its phases: the exporter
-// (node/server/admin_http.h) and the slow-request log need nothing more.
+// a new coordinated operation registers its own here, records it the same
+// way and reports itself to ReportRequestDone (node/request_log.h) with its
+// phases: the exporter and the slow-request log need nothing more.
 inline constexpr std::string_view kPutLatencyUs = "put_latency_us";
 inline constexpr std::string_view kGetLatencyUs = "get_latency_us";
 // Versions per read (Dynamo, section 6.3: the siblings a successful get

@@ -2,13 +2,12 @@
 // request answered after options.slow_request_ms is counted
 // (slow_requests) and logged as one line with its phases:
 //
-//   request.slow op=put key=carts/u1 code=ok total_ms=1204.1 queue_ms=0.3
+//   request.slow op=put key=carts/u1 code=OK total_ms=1204.1 queue_ms=0.3
 //       local_commit_ms=6.2 replica_acks_ms=1203.8 detail="acks=2 w=2"
 //
 // Each coordinator names its own phases (put: queue, local_commit,
 // replica_acks; get: local_read, replica_replies); a phase the request never
-// reached before its answer is written "pending". A coordinated CartUpdate
-// reports itself the same way (node/node_metrics.h).
+// reached before its answer is written "pending".
 //
 // Pure: durations come from the caller, measured with the node's Clock
 // (NodeContext::Now), and the line goes to the Env's Logger. Threading: the

@@ -241,6 +241,28 @@ int AdminBackup(const Globals& g, const std::string& admin, const std::string& d
   return kExitOk;
 }
 
+// What the `admin` subcommands read from the command line.
+struct AdminOptions {
+  std::string address = "127.0.0.1:9101";  // --admin
+  std::string backup_dir;
+  uint32_t wait_s = 3600;
+};
+
+// `trolley admin ...`: its options go to `o`, its exit status to `result`.
+void AddAdminCommands(CLI::App& app, const Globals& g, AdminOptions& o, int& result) {
+  CLI::App* admin = app.add_subcommand("admin", "one node's admin listener (admin.port)");
+  admin->require_subcommand(1);
+  admin->add_option("--admin", o.address, "host:port of the node's admin listener")
+      ->capture_default_str();
+  CLI::App* backup = admin->add_subcommand(
+      "backup", "a hot, compacted copy of the node's data into DIR (on the node's host)");
+  backup->add_option("dir", o.backup_dir, "absolute path; must not exist or be empty")->required();
+  backup->add_option("--wait-s", o.wait_s, "give up waiting for the copy after this long")
+      ->capture_default_str();
+  backup->callback(
+      [&g, &o, &result] { result = AdminBackup(g, o.address, o.backup_dir, o.wait_s); });
+}
+
 int Ring(const Globals& g) {
   auto reply = Call(g, RingInfoRequest{});
   if (!reply.ok()) return Fail(g, reply.status());
@@ -546,18 +568,8 @@ int main(int argc, char** argv) {
     with_carts([&](BlockingCartClient& c) { return c.MergeGuest(guest_ns, guest_id, ns, key, s); });
   });
 
-  CLI::App* admin = app.add_subcommand("admin", "one node's admin listener (admin.port)");
-  admin->require_subcommand(1);
-  std::string admin_address = "127.0.0.1:9101", backup_dir;
-  uint32_t wait_s = 3600;
-  admin->add_option("--admin", admin_address, "host:port of the node's admin listener")
-      ->capture_default_str();
-  CLI::App* backup = admin->add_subcommand(
-      "backup", "a hot, compacted copy of the node's data into DIR (on the node's host)");
-  backup->add_option("dir", backup_dir, "absolute path; must not exist or be empty")->required();
-  backup->add_option("--wait-s", wait_s, "give up waiting for the copy after this long")
-      ->capture_default_str();
-  backup->callback([&] { result = AdminBackup(g, admin_address, backup_dir, wait_s); });
+  AdminOptions admin_options;
+  AddAdminCommands(app, g, admin_options, result);
 
   // The seeds must be known before a subcommand's callback runs.
   app.parse_complete_callback([&] {

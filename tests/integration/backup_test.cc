@@ -57,6 +57,91 @@ Result<ClientGetReply> GetAll(NodeConnection& conn, const std::string& key) {
   return *get;
 }
 
+// Writes new keys through node `via` without pause, from a thread of its
+// own, and keeps every key a client was told was written (W=2).
+class AckedWriter {
+ public:
+  AckedWriter(Cluster& cluster, int via) : thread_([this, &cluster, via] { Run(cluster, via); }) {}
+  ~AckedWriter() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  size_t count() const {
+    std::lock_guard lk(mu_);
+    return acked_.size();
+  }
+  // Waits until `more` further writes are acknowledged.
+  bool WaitForMore(size_t more) {
+    const size_t from = count();
+    return WaitFor([&] { return count() >= from + more; }, 20s);
+  }
+  std::map<std::string, std::string> acked() const {  // key -> value
+    std::lock_guard lk(mu_);
+    return acked_;
+  }
+  int failed() const { return failed_; }
+
+ private:
+  void Run(Cluster& cluster, int via) {
+    std::unique_ptr<NodeConnection> conn;
+    for (int i = 0; !stop_; ++i) {
+      if (!conn) {
+        auto c = cluster.Connect(via);
+        if (!c.ok()) continue;
+        conn = std::move(*c);
+      }
+      const std::string key = "load-" + std::to_string(i);
+      auto put = Put(*conn, key, key + "-value");
+      if (put.ok()) {
+        std::lock_guard lk(mu_);
+        acked_[key] = key + "-value";
+      } else {
+        ++failed_;
+        if (put.status().code() != StatusCode::kUnavailable) conn.reset();
+      }
+    }
+  }
+
+  mutable std::mutex mu_;
+  std::map<std::string, std::string> acked_;  // under mu_
+  std::atomic<bool> stop_{false};
+  std::atomic<int> failed_{0};
+  std::thread thread_;  // last: starts once the fields above exist
+};
+
+// `trolley admin backup` of node 0 into `backup`: it must succeed and write
+// a full copy, and a second backup into the same directory is refused.
+void BackupNode0WithCli(const Cluster& cluster, const std::filesystem::path& backup) {
+  const std::string args = "admin backup " + backup.string() +
+                           " --admin 127.0.0.1:" + std::to_string(cluster.admin_port(0));
+  std::string cli_out;
+  ASSERT_EQ(RunCli(args, &cli_out), 0) << cli_out;
+  EXPECT_NE(cli_out.find("backup done: " + backup.string()), std::string::npos) << cli_out;
+  EXPECT_TRUE(std::filesystem::exists(backup / "sync" / "data.mdb"));
+  EXPECT_TRUE(std::filesystem::exists(backup / "NAMESPACES"));
+  std::string again;
+  EXPECT_EQ(RunCli(args, &again), 2) << again;
+  EXPECT_NE(again.find("not empty"), std::string::npos) << again;
+}
+
+// Reads every key of `expected` with R=3 through `conn`; fails the test
+// for each one missing or wrong.
+void ExpectEveryAckedWriteReadable(NodeConnection& conn,
+                                   const std::map<std::string, std::string>& expected,
+                                   int failed_writes) {
+  int lost = 0;
+  for (const auto& [key, value] : expected) {
+    auto got = GetAll(conn, key);
+    if (!got.ok() || Values(got->state) != std::vector<std::string>{value}) {
+      ++lost;
+      ADD_FAILURE() << key << ": " << (got.ok() ? "wrong value" : got.status().ToString());
+    }
+  }
+  EXPECT_EQ(lost, 0) << "of " << expected.size() << " acknowledged writes (" << failed_writes
+                     << " writes failed and were not acknowledged)";
+}
+
 TEST(BackupTest, BackupUnderLoadRestoresIntoANodeThatRejoinsAndLosesNothing) {
   ClusterOptions options;
   options.admin = true;
@@ -71,68 +156,23 @@ TEST(BackupTest, BackupUnderLoadRestoresIntoANodeThatRejoinsAndLosesNothing) {
   auto status_before = GetStatus(**n1);
   ASSERT_TRUE(status_before.ok());
 
-  std::mutex mu;
-  std::map<std::string, std::string> acked;  // key -> value
-  std::atomic<bool> stop{false};
-  std::atomic<int> failed{0};
-  std::thread writer([&] {
-    std::unique_ptr<NodeConnection> conn;
-    for (int i = 0; !stop; ++i) {
-      if (!conn) {
-        auto c = cluster.Connect(1);
-        if (!c.ok()) continue;
-        conn = std::move(*c);
-      }
-      const std::string key = "load-" + std::to_string(i);
-      auto put = Put(*conn, key, key + "-value");
-      if (put.ok()) {
-        std::lock_guard lk(mu);
-        acked[key] = key + "-value";
-      } else {
-        ++failed;
-        if (put.status().code() != StatusCode::kUnavailable) conn.reset();
-      }
-    }
-  });
-  auto acked_count = [&] {
-    std::lock_guard lk(mu);
-    return acked.size();
-  };
-  ASSERT_TRUE(WaitFor([&] { return acked_count() >= 50; }, 20s));
-
+  AckedWriter writer(cluster, 1);
+  ASSERT_TRUE(writer.WaitForMore(50));
   const std::filesystem::path backup = cluster.dir() / "backup-n1";
-  std::string cli_out;
-  const int rc = RunCli("admin backup " + backup.string() +
-                            " --admin 127.0.0.1:" + std::to_string(cluster.admin_port(0)),
-                        &cli_out);
-  ASSERT_EQ(rc, 0) << cli_out;
-  EXPECT_NE(cli_out.find("backup done: " + backup.string()), std::string::npos) << cli_out;
-  EXPECT_TRUE(std::filesystem::exists(backup / "sync" / "data.mdb"));
-  EXPECT_TRUE(std::filesystem::exists(backup / "NAMESPACES"));
-  // A second backup into the same directory is refused, not merged.
-  std::string again;
-  EXPECT_EQ(RunCli("admin backup " + backup.string() +
-                       " --admin 127.0.0.1:" + std::to_string(cluster.admin_port(0)),
-                   &again),
-            2)
-      << again;
-  EXPECT_NE(again.find("not empty"), std::string::npos) << again;
+  BackupNode0WithCli(cluster, backup);
+  if (HasFatalFailure()) return;
 
-  const size_t at_backup = acked_count();
-  ASSERT_TRUE(WaitFor([&] { return acked_count() >= at_backup + 30; }, 20s));
+  ASSERT_TRUE(writer.WaitForMore(30));
   cluster.Kill(0);
   n1->reset();
   std::error_code ec;
   std::filesystem::remove_all(cluster.data_dir(0), ec);
   std::filesystem::copy(backup, cluster.data_dir(0), std::filesystem::copy_options::recursive, ec);
   ASSERT_FALSE(ec) << ec.message();
-  const size_t while_down = acked_count();
-  ASSERT_TRUE(WaitFor([&] { return acked_count() >= while_down + 20; }, 20s));
+  ASSERT_TRUE(writer.WaitForMore(20));  // while n1 is down
   ASSERT_TRUE(cluster.Restart(0).ok());
-  const size_t restarted = acked_count();
-  ASSERT_TRUE(WaitFor([&] { return acked_count() >= restarted + 30; }, 20s));
-  stop = true;
-  writer.join();
+  ASSERT_TRUE(writer.WaitForMore(30));
+  writer.Stop();
 
   n1 = cluster.Connect(0);
   ASSERT_TRUE(n1.ok());
@@ -151,21 +191,7 @@ TEST(BackupTest, BackupUnderLoadRestoresIntoANodeThatRejoinsAndLosesNothing) {
       EXPECT_EQ(Values(own->state), (std::vector<std::string>{key + "-value"}));
     }
   }
-  std::map<std::string, std::string> expected;
-  {
-    std::lock_guard lk(mu);
-    expected = acked;
-  }
-  int lost = 0;
-  for (const auto& [key, value] : expected) {
-    auto got = GetAll(**n1, key);
-    if (!got.ok() || Values(got->state) != std::vector<std::string>{value}) {
-      ++lost;
-      ADD_FAILURE() << key << ": " << (got.ok() ? "wrong value" : got.status().ToString());
-    }
-  }
-  EXPECT_EQ(lost, 0) << "of " << expected.size() << " acknowledged writes (" << failed.load()
-                     << " writes failed and were not acknowledged)";
+  ExpectEveryAckedWriteReadable(**n1, writer.acked(), writer.failed());
   EXPECT_TRUE(PutAll(**n1, "after-restore", "x").ok()) << "n1 takes W=3 writes again";
 }
 

@@ -60,12 +60,8 @@ std::vector<std::string> KeysCoordinatedByN1(int count) {
   return out;
 }
 
-TEST(MetricsTest, ScrapedDuringALoadVersionsPerReadAndHintGaugesMove) {
-  ClusterOptions options;
-  options.admin = true;
-  Cluster cluster(options);
-  ASSERT_TRUE(cluster.Start().ok());
-
+// /healthz and /readyz answer 200 on a healthy cluster; other paths 404.
+void ExpectHealthRoutesAnswer(const Cluster& cluster) {
   auto health = Curl(Url(cluster, 0, "/healthz"));
   ASSERT_TRUE(health.ok()) << health.status().ToString();
   EXPECT_EQ(health->http_status, 200);
@@ -76,6 +72,55 @@ TEST(MetricsTest, ScrapedDuringALoadVersionsPerReadAndHintGaugesMove) {
   auto missing = Curl(Url(cluster, 0, "/nope"));
   ASSERT_TRUE(missing.ok());
   EXPECT_EQ(missing->http_status, 404);
+}
+
+// Every metric docs/grafana-dashboard.json queries is in `loaded` (a
+// scrape): the dashboard cannot drift from what trolleyd serves.
+void ExpectEveryDashboardMetricServed(const std::string& loaded) {
+  std::ifstream dashboard_file(std::string(TROLLEY_SOURCE_DIR) + "/docs/grafana-dashboard.json");
+  ASSERT_TRUE(dashboard_file.good());
+  std::stringstream dashboard;
+  dashboard << dashboard_file.rdbuf();
+  const std::string text = dashboard.str();
+  const std::regex name_re("trolley_[a-z_]+");
+  std::set<std::string> queried;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), name_re);
+       it != std::sregex_iterator(); ++it) {
+    queried.insert(std::regex_replace(it->str(), std::regex("_(bucket|sum|count)$"), ""));
+  }
+  EXPECT_GE(queried.size(), 20u);
+  for (const std::string& name : queried) {
+    EXPECT_NE(loaded.find("# TYPE " + name + " "), std::string::npos)
+        << "docs/grafana-dashboard.json queries " << name << ", which trolleyd does not serve";
+  }
+}
+
+// With n2 and n3 down, W=2 cannot be met: n1's /readyz turns 503 and says
+// why.
+void ExpectNotReadyWithTwoNodesDown(Cluster& cluster, const std::string& key) {
+  cluster.Kill(1);
+  cluster.Kill(2);
+  std::string why;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto conn = cluster.Connect(0);  // a write makes n1 notice
+        if (conn.ok()) (void)Put(**conn, key, "probe");
+        auto r = Curl(Url(cluster, 0, "/readyz"));
+        why = r.ok() ? r->body : r.status().ToString();
+        return r.ok() && r->http_status == 503;
+      },
+      30s, 200ms))
+      << why;
+  EXPECT_NE(why.find("needs w=2"), std::string::npos) << why;
+}
+
+TEST(MetricsTest, ScrapedDuringALoadVersionsPerReadAndHintGaugesMove) {
+  ClusterOptions options;
+  options.admin = true;
+  Cluster cluster(options);
+  ASSERT_TRUE(cluster.Start().ok());
+
+  ExpectHealthRoutesAnswer(cluster);
 
   const std::string before = Scrape(cluster, 0);
   EXPECT_EQ(Value(before, "trolley_get_versions_count"), 0);
@@ -138,23 +183,7 @@ TEST(MetricsTest, ScrapedDuringALoadVersionsPerReadAndHintGaugesMove) {
   EXPECT_GT(Value(loaded, "trolley_lmdb_fsync_seconds_count{env=\"sync\"}"), 0);
   EXPECT_GT(Value(loaded, "trolley_lmdb_map_used_bytes{env=\"sync\"}"), 0);
 
-  // Every metric the Grafana dashboard queries is one trolleyd serves.
-  std::ifstream dashboard_file(std::string(TROLLEY_SOURCE_DIR) + "/docs/grafana-dashboard.json");
-  ASSERT_TRUE(dashboard_file.good());
-  std::stringstream dashboard;
-  dashboard << dashboard_file.rdbuf();
-  const std::string text = dashboard.str();
-  const std::regex name_re("trolley_[a-z_]+");
-  std::set<std::string> queried;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), name_re);
-       it != std::sregex_iterator(); ++it) {
-    queried.insert(std::regex_replace(it->str(), std::regex("_(bucket|sum|count)$"), ""));
-  }
-  EXPECT_GE(queried.size(), 20u);
-  for (const std::string& name : queried) {
-    EXPECT_NE(loaded.find("# TYPE " + name + " "), std::string::npos)
-        << "docs/grafana-dashboard.json queries " << name << ", which trolleyd does not serve";
-  }
+  ExpectEveryDashboardMetricServed(loaded);
 
   // n3 back: hint delivery empties n1's hints, and the gauge follows.
   ASSERT_TRUE(cluster.Restart(2).ok());
@@ -168,21 +197,7 @@ TEST(MetricsTest, ScrapedDuringALoadVersionsPerReadAndHintGaugesMove) {
       30s, 100ms))
       << "hints pending " << pending_after;
 
-  // Two nodes down: W=2 cannot be met, so n1 is not ready.
-  cluster.Kill(1);
-  cluster.Kill(2);
-  std::string why;
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        auto conn = cluster.Connect(0);  // a write makes n1 notice
-        if (conn.ok()) (void)Put(**conn, keys[0], "probe");
-        auto r = Curl(Url(cluster, 0, "/readyz"));
-        why = r.ok() ? r->body : r.status().ToString();
-        return r.ok() && r->http_status == 503;
-      },
-      30s, 200ms))
-      << why;
-  EXPECT_NE(why.find("needs w=2"), std::string::npos) << why;
+  ExpectNotReadyWithTwoNodesDown(cluster, keys[0]);
 }
 
 }  // namespace

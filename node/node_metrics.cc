@@ -41,11 +41,15 @@ NodeMetrics::NodeMetrics(MetricRegistry& r)
                                     "Client put latency at the coordinator, microseconds.")),
       get_latency_us(r.AddHistogram(std::string(metric::kGetLatencyUs),
                                     "Client get latency at the coordinator, microseconds.")),
+      cart_update_latency_us(
+          r.AddHistogram(std::string(metric::kCartUpdateLatencyUs),
+                         "Client cart update latency at the coordinator, microseconds.")),
       get_versions(r.AddHistogram(std::string(metric::kGetVersions),
                                   "Versions (siblings) a successful get returned.",
                                   HistogramUnit::kCount)),
-      put_object_bytes(r.AddHistogram(std::string(metric::kPutObjectBytes),
-                                      "Value bytes of a put's new state, all siblings.",
-                                      HistogramUnit::kBytes)) {}
+      put_object_bytes(
+          r.AddHistogram(std::string(metric::kPutObjectBytes),
+                         "Value bytes of a write's new state (put or cart update), all siblings.",
+                         HistogramUnit::kBytes)) {}
 
 }  // namespace trolley

@@ -44,6 +44,7 @@ inline constexpr std::string_view kReplicaRequestsInFlight = "replica_requests_i
 // phases: the exporter and the slow-request log need nothing more.
 inline constexpr std::string_view kPutLatencyUs = "put_latency_us";
 inline constexpr std::string_view kGetLatencyUs = "get_latency_us";
+inline constexpr std::string_view kCartUpdateLatencyUs = "cart_update_latency_us";
 // Versions per read (Dynamo, section 6.3: the siblings a successful get
 // returned, 0 for not found) and the bytes of a put's decided state (every
 // sibling's value).
@@ -72,6 +73,7 @@ struct NodeMetrics {
   Gauge& replica_requests_in_flight;
   LatencyHistogram& put_latency_us;
   LatencyHistogram& get_latency_us;
+  LatencyHistogram& cart_update_latency_us;
   LatencyHistogram& get_versions;
   LatencyHistogram& put_object_bytes;
 };

@@ -11,26 +11,19 @@ namespace trolley {
 PutCoordinator::PutCoordinator(NodeContext& ctx, FailureDetector& detector, HintedHandoff& handoff)
     : ctx_(ctx), detector_(detector), handoff_(handoff) {}
 
-void PutCoordinator::Start(const Endpoint& client, ClientPut m, RequestPlan plan) {
+void PutCoordinator::Start(const Endpoint& client, CoordinatedWrite write, RequestPlan plan) {
   const uint64_t op_id = ctx_.NextId().value;
   PutOp& op = puts_[op_id];
   ctx_.metrics().puts_in_flight.Increment();
   op.client = client;
-  op.client_id = m.id;
-  op.key = ObjectKey{m.ns, m.key};
+  op.client_id = write.client_id;
+  op.reply = write.reply;
+  op.key = write.key;
   op.w = plan.quorum;
   op.pref = std::move(plan.pref);
   op.start_ns = ctx_.Now();
   op.deadline_ns = op.start_ns + plan.timeout_ms * kNsPerMs;
-
-  WriteIntent intent;
-  intent.context = std::move(m.context);
-  intent.tombstone = m.tombstone;
-  intent.value = std::move(m.value);
-  intent.write_id = m.write_id;
-  intent.timestamp_ms = ctx_.WallMs();
-  const uint64_t ttl_ms = m.ttl_ms != 0 ? m.ttl_ms : plan.ns->ttl_ms;
-  if (ttl_ms != 0 && !m.tombstone) intent.expiry_ms = intent.timestamp_ms + ttl_ms;
+  WriteIntent intent = std::move(write.intent);
   // Replication starts once the new state is decided, in parallel with
   // the local commit (one commit latency on the write path, not two); this
   // node counts toward W only once its commit is done.
@@ -58,7 +51,16 @@ void PutCoordinator::LocalPutDone(uint64_t op_id, Result<SiblingSet> result) {
   op.stored_ns = ctx_.Now();
   if (!result.ok() && !IsDecided(op.phase)) {
     if (!IsAnswered(op.phase)) {
-      Answer(op, result.status().code(), "local write failed: " + result.status().message());
+      // A cart update refused by the cart's rules is the shopper's error,
+      // not a failed write.
+      const StatusCode code = result.status().code();
+      const bool refused =
+          op.reply == CoordinatedWrite::Reply::kCartUpdate &&
+          (code == StatusCode::kInvalidArgument || code == StatusCode::kLimitExceeded ||
+           code == StatusCode::kFailedPrecondition || code == StatusCode::kCorruption);
+      Answer(
+          op, result.status().code(),
+          refused ? result.status().message() : "local write failed: " + result.status().message());
     }
     ctx_.metrics().puts_failed.Increment();
     Retire(it);
@@ -290,10 +292,17 @@ void PutCoordinator::AnswerIfQuorumDecided(PutOp& op) {
 void PutCoordinator::Answer(PutOp& op, StatusCode code, std::string message) {
   op.phase = Answered(op.phase);  // asserts the client was not answered before
   const uint64_t now = ctx_.Now();
-  ctx_.metrics().put_latency_us.Record((now - op.start_ns) / 1000);
+  const bool cart_update = op.reply == CoordinatedWrite::Reply::kCartUpdate;
+  LatencyHistogram& latency =
+      cart_update ? ctx_.metrics().cart_update_latency_us : ctx_.metrics().put_latency_us;
+  latency.Record((now - op.start_ns) / 1000);
   ReportAnswered(op, code, now);
-  ctx_.Send(op.client, ClientPutReply{op.client_id, code, std::move(message),
-                                      code == StatusCode::kOk ? op.state : SiblingSet()});
+  SiblingSet state = code == StatusCode::kOk ? op.state : SiblingSet();
+  if (cart_update) {
+    ctx_.Send(op.client, CartUpdateReply{op.client_id, code, std::move(message), std::move(state)});
+  } else {
+    ctx_.Send(op.client, ClientPutReply{op.client_id, code, std::move(message), std::move(state)});
+  }
 }
 
 void PutCoordinator::ReportAnswered(const PutOp& op, StatusCode code, uint64_t now) {
@@ -306,7 +315,9 @@ void PutCoordinator::ReportAnswered(const PutOp& op, StatusCode code, uint64_t n
   const std::string detail =
       op.quorum ? "acks=" + std::to_string(op.quorum->acks()) + " w=" + std::to_string(op.w)
                 : "w=" + std::to_string(op.w);
-  ReportRequestDone(ctx_, RequestSummary{"put",
+  const std::string_view name =
+      op.reply == CoordinatedWrite::Reply::kCartUpdate ? "cart_update" : "put";
+  ReportRequestDone(ctx_, RequestSummary{name,
                                          &op.key,
                                          code,
                                          now - op.start_ns,

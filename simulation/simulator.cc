@@ -337,16 +337,17 @@ CartSemantics SemanticsOf(const SeedConfig& config, const std::string& ns) {
   return CartSemantics::kUnionMax;
 }
 
-// The mutations a stored state carries: applied ids, live tags and
-// tombstones of every cart sibling (an OR-Set add or set is known by its
-// tag alone, live or removed: cart_state.h).
+// The mutations whose effects a stored state carries: applied ids and live
+// tags of every cart sibling. A removed tag is not one: it is the remover's
+// effect, and it shows that the OR-Set set which made the tag existed, not
+// that the tags that set removed are still held (seed 5025: a set held
+// only by a fallback whose disk was lost, its own tag removed later).
 void MutationIds(const SiblingSet& state, CartSemantics semantics, std::set<uint64_t>& out) {
   for (const Sibling& s : state.siblings()) {
     if (s.tombstone) continue;
     auto cart = CartState::Decode(s.value, semantics);
     if (!cart.ok()) continue;
     for (const auto& [id, at_ms] : cart->applied()) out.insert(id);
-    out.insert(cart->removed_tags().begin(), cart->removed_tags().end());
     for (const auto& [sku, line] : cart->lines()) {
       for (const auto& [tag, c] : line) out.insert(tag);
     }

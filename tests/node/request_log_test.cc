@@ -12,6 +12,7 @@
 
 #include <string>
 
+#include "node/cart_update.h"
 #include "node/hinted_handoff.h"
 #include "node/put_coordinator.h"
 #include "node/request_plan.h"
@@ -57,8 +58,9 @@ TEST(RequestLogTest, OnlyRequestsAtOrOverTheThresholdAreLoggedAndCounted) {
 
 // One put coordinated by n1 (N=3, W=2): local commit after `commit_ms`,
 // then n2's ack after `acks_ms` more. Returns the lines logged.
-std::vector<std::string> PutWithDelays(uint64_t commit_ms, uint64_t acks_ms, uint64_t* slow,
-                                       uint64_t* object_samples) {
+std::vector<std::string> PutWithDelays(
+    uint64_t commit_ms, uint64_t acks_ms, uint64_t* slow, uint64_t* object_samples,
+    CoordinatedWrite::Reply reply = CoordinatedWrite::Reply::kPut) {
   NodeOptions options;
   options.slow_request_ms = 1000;
   options.replica_timeout_ms = 10'000;
@@ -68,8 +70,10 @@ std::vector<std::string> PutWithDelays(uint64_t commit_ms, uint64_t acks_ms, uin
   PutCoordinator puts(*f.ctx, fd, handoff);
   auto plan = PlanRequest(*f.ctx, "carts", "cart-1", "w", 0, 5000);
   EXPECT_TRUE(plan.ok());
-  puts.Start(Endpoint{"", 9}, ClientPut{.id = RequestId{5}, .ns = "carts", .key = "cart-1"},
-             std::move(plan).value());
+  CoordinatedWrite write = PutWriteOf(ClientPut{.id = RequestId{5}, .ns = "carts", .key = "cart-1"},
+                                      NamespaceOptions{}, 0);
+  write.reply = reply;
+  puts.Start(Endpoint{"", 9}, std::move(write), std::move(plan).value());
   f.engine.Decide(0);
   f.clock.AdvanceMs(commit_ms);
   f.engine.Finish(0, Status::Ok());
@@ -77,7 +81,11 @@ std::vector<std::string> PutWithDelays(uint64_t commit_ms, uint64_t acks_ms, uin
   RequestId id{};
   for (auto& [to, w] : f.transport.Take<ReplicaWrite>()) id = w.id;
   puts.OnReplicaWriteReply(Endpoint{"n2", 0}, ReplicaWriteReply{id, StatusCode::kOk, ""});
-  EXPECT_EQ(f.transport.Take<ClientPutReply>().size(), 1u);
+  if (reply == CoordinatedWrite::Reply::kPut) {
+    EXPECT_EQ(f.transport.Take<ClientPutReply>().size(), 1u);
+  } else {
+    EXPECT_EQ(f.transport.Take<CartUpdateReply>().size(), 1u);
+  }
   puts.CheckInvariants();
   *slow = f.ctx->metrics().slow_requests.value();
   *object_samples = f.ctx->metrics().put_object_bytes.count();
@@ -99,6 +107,18 @@ TEST(RequestLogTest, ASlowPutIsLoggedWithItsPhases) {
   const auto fast = PutWithDelays(5, 10, &slow, &object_samples);
   EXPECT_EQ(slow, 0u);
   EXPECT_TRUE(fast.empty());
+}
+
+// A cart update is coordinated like a put and logged the same way, under
+// its own name.
+TEST(RequestLogTest, ASlowCartUpdateIsLoggedUnderItsOwnName) {
+  uint64_t slow = 0, object_samples = 0;
+  const auto lines =
+      PutWithDelays(30, 1170, &slow, &object_samples, CoordinatedWrite::Reply::kCartUpdate);
+  EXPECT_EQ(slow, 1u);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].rfind("request.slow op=cart_update key=carts/cart-1 code=OK", 0), 0u)
+      << lines[0];
 }
 
 }  // namespace

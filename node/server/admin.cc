@@ -65,7 +65,7 @@ void Server::Impl::EngineMetrics::Refresh(const LmdbEngine::MetricsSnapshot& s) 
 
 Status Server::Impl::StartAdmin() {
   if (config.admin_port == 0) return Status::Ok();
-  auto started = AdminHttp::Start(io, config.AdminAddress(),
+  auto started = AdminHttp::Start(io, config.admin_host, static_cast<uint16_t>(config.admin_port),
                                   [this](const AdminRequest& r, AdminHttp::Respond respond) {
                                     OnAdminRequest(r, std::move(respond));
                                   });

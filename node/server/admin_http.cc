@@ -8,8 +8,6 @@
 
 #include <chrono>
 
-#include "common/host_port.h"
-
 namespace trolley {
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -105,17 +103,16 @@ AdminHttp::AdminHttp(asio::io_context& io, Handler handler)
 
 AdminHttp::~AdminHttp() { Close(); }
 
-Result<std::unique_ptr<AdminHttp>> AdminHttp::Start(asio::io_context& io,
-                                                    const std::string& address, Handler handler) {
-  auto hp = ParseHostPort(address, "admin");
-  if (!hp.ok()) return hp.status();
+Result<std::unique_ptr<AdminHttp>> AdminHttp::Start(asio::io_context& io, const std::string& host,
+                                                    uint16_t port, Handler handler) {
   boost::system::error_code ec;
-  const auto ip = asio::ip::make_address(hp->host, ec);
+  const auto ip = asio::ip::make_address(host, ec);
   if (ec) {
-    return Status::InvalidArgument("admin.host: '" + hp->host + "' is not an IP address");
+    return Status::InvalidArgument("admin.host: '" + host + "' is not an IP address");
   }
+  const std::string address = (ip.is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(port);
   std::unique_ptr<AdminHttp> admin(new AdminHttp(io, std::move(handler)));
-  const tcp::endpoint endpoint(ip, hp->port);
+  const tcp::endpoint endpoint(ip, port);
   admin->acceptor_.open(endpoint.protocol(), ec);
   if (!ec) admin->acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) admin->acceptor_.bind(endpoint, ec);

@@ -43,9 +43,10 @@ class AdminHttp {
   using Respond = std::function<void(AdminResponse)>;
   using Handler = std::function<void(const AdminRequest&, Respond)>;
 
-  // Binds `address` (host:port; port 0 picks one) and starts accepting.
-  static Result<std::unique_ptr<AdminHttp>> Start(asio::io_context& io, const std::string& address,
-                                                  Handler handler);
+  // Binds `host` (an IP address) and `port` (0 picks a free one: port()
+  // tells which) and starts accepting.
+  static Result<std::unique_ptr<AdminHttp>> Start(asio::io_context& io, const std::string& host,
+                                                  uint16_t port, Handler handler);
   ~AdminHttp();
   AdminHttp(const AdminHttp&) = delete;
   AdminHttp& operator=(const AdminHttp&) = delete;

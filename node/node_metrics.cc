@@ -28,6 +28,8 @@ NodeMetrics::NodeMetrics(MetricRegistry& r)
       read_repairs(C(r, metric::kReadRepairs, "Replicas sent a merged state after a get.")),
       fallback_writes(C(r, metric::kFallbackWrites,
                         "Replica writes sent to a fallback standing in for a primary.")),
+      slow_requests(C(r, metric::kSlowRequests,
+                      "Client requests answered after limits.slow_request_ms (logged).")),
       puts_in_flight(G(r, metric::kPutsInFlight, "Puts being coordinated.")),
       gets_in_flight(G(r, metric::kGetsInFlight, "Gets being coordinated.")),
       forwards_in_flight(G(r, metric::kForwardsInFlight, "Forwarded requests awaiting a reply.")),
@@ -38,6 +40,16 @@ NodeMetrics::NodeMetrics(MetricRegistry& r)
       put_latency_us(r.AddHistogram(std::string(metric::kPutLatencyUs),
                                     "Client put latency at the coordinator, microseconds.")),
       get_latency_us(r.AddHistogram(std::string(metric::kGetLatencyUs),
-                                    "Client get latency at the coordinator, microseconds.")) {}
+                                    "Client get latency at the coordinator, microseconds.")),
+      cart_update_latency_us(
+          r.AddHistogram(std::string(metric::kCartUpdateLatencyUs),
+                         "Client cart update latency at the coordinator, microseconds.")),
+      get_versions(r.AddHistogram(std::string(metric::kGetVersions),
+                                  "Versions (siblings) a successful get returned.",
+                                  HistogramUnit::kCount)),
+      put_object_bytes(
+          r.AddHistogram(std::string(metric::kPutObjectBytes),
+                         "Value bytes of a write's new state (put or cart update), all siblings.",
+                         HistogramUnit::kBytes)) {}
 
 }  // namespace trolley

@@ -35,6 +35,9 @@ struct NodeOptions {
   size_t hint_batch_max = 64;      // hints in flight per target
   uint64_t hints_max = 1'000'000;  // stored hints; more are refused and logged
   uint64_t hint_age_max_ms = 7ull * 24 * 3600 * 1000;
+  // A client request answered after this long is logged (request.slow)
+  // with its phases; 0 = never.
+  uint64_t slow_request_ms = 1000;
 };
 
 }  // namespace trolley

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "common/assert.h"
+#include "node/request_log.h"
 
 namespace trolley {
 
@@ -37,6 +38,7 @@ void PutCoordinator::LocalPutDecided(uint64_t op_id, SiblingSet state) {
   TROLLEY_ASSERT(it != puts_.end());  // ops live until their local write is done
   PutOp& op = it->second;
   op.phase = Decided(op.phase);  // asserts it was not decided before
+  op.decided_ns = ctx_.Now();
   op.state = std::move(state);
   Replicate(op_id, op);
   AnswerIfQuorumDecided(op);  // a quorum may be impossible already; not stored yet, so not done
@@ -46,6 +48,7 @@ void PutCoordinator::LocalPutDone(uint64_t op_id, Result<SiblingSet> result) {
   auto it = puts_.find(op_id);
   TROLLEY_ASSERT(it != puts_.end());  // ops live until their local write is done
   PutOp& op = it->second;
+  op.stored_ns = ctx_.Now();
   if (!result.ok() && !IsDecided(op.phase)) {
     if (!IsAnswered(op.phase)) {
       // A cart update refused by the cart's rules is the shopper's error,
@@ -65,6 +68,7 @@ void PutCoordinator::LocalPutDone(uint64_t op_id, Result<SiblingSet> result) {
   }
   if (!IsDecided(op.phase)) {  // an engine that decides at commit
     op.phase = Decided(op.phase);
+    op.decided_ns = op.stored_ns;
     op.state = result.value();
     Replicate(op_id, op);
   }
@@ -82,6 +86,7 @@ void PutCoordinator::LocalPutDone(uint64_t op_id, Result<SiblingSet> result) {
 }
 
 void PutCoordinator::Replicate(uint64_t op_id, PutOp& op) {
+  ctx_.metrics().put_object_bytes.Record(op.state.ValueBytes());
   const std::string& self = ctx_.self();
   op.used.insert(self);
   // One slot per primary: the primary itself, a fallback for it, or (when
@@ -286,13 +291,40 @@ void PutCoordinator::AnswerIfQuorumDecided(PutOp& op) {
 
 void PutCoordinator::Answer(PutOp& op, StatusCode code, std::string message) {
   op.phase = Answered(op.phase);  // asserts the client was not answered before
-  ctx_.metrics().put_latency_us.Record((ctx_.Now() - op.start_ns) / 1000);
+  const uint64_t now = ctx_.Now();
+  const bool cart_update = op.reply == CoordinatedWrite::Reply::kCartUpdate;
+  LatencyHistogram& latency =
+      cart_update ? ctx_.metrics().cart_update_latency_us : ctx_.metrics().put_latency_us;
+  latency.Record((now - op.start_ns) / 1000);
+  ReportAnswered(op, code, now);
   SiblingSet state = code == StatusCode::kOk ? op.state : SiblingSet();
-  if (op.reply == CoordinatedWrite::Reply::kCartUpdate) {
+  if (cart_update) {
     ctx_.Send(op.client, CartUpdateReply{op.client_id, code, std::move(message), std::move(state)});
   } else {
     ctx_.Send(op.client, ClientPutReply{op.client_id, code, std::move(message), std::move(state)});
   }
+}
+
+void PutCoordinator::ReportAnswered(const PutOp& op, StatusCode code, uint64_t now) {
+  auto since_start = [&](std::optional<uint64_t> t) -> std::optional<uint64_t> {
+    if (!t) return std::nullopt;
+    return *t - op.start_ns;
+  };
+  std::optional<uint64_t> acks;
+  if (op.decided_ns) acks = now - *op.decided_ns;
+  const std::string detail =
+      op.quorum ? "acks=" + std::to_string(op.quorum->acks()) + " w=" + std::to_string(op.w)
+                : "w=" + std::to_string(op.w);
+  const std::string_view name =
+      op.reply == CoordinatedWrite::Reply::kCartUpdate ? "cart_update" : "put";
+  ReportRequestDone(ctx_, RequestSummary{name,
+                                         &op.key,
+                                         code,
+                                         now - op.start_ns,
+                                         {{"queue", since_start(op.decided_ns)},
+                                          {"local_commit", since_start(op.stored_ns)},
+                                          {"replica_acks", acks}},
+                                         detail});
 }
 
 bool PutCoordinator::Done(const PutOp& op) {

@@ -25,6 +25,11 @@
 //      deadline (then every target still silent gets a hint here);
 //   4. a target silent for replica_timeout_ms, or reported unreachable, is
 //      suspected and replaced by the next unused fallback, or hinted here.
+// Each answer records put_latency_us (cart_update_latency_us for a
+// CartUpdate) and goes to the slow-request log with
+// its phases: queue (arrival to the engine's decision), local_commit
+// (arrival to the local commit's callback) and replica_acks (decision to
+// the answer).
 // Each put's progress is one PutPhase (node/put_phase.h).
 //
 // Invariants (CheckInvariants), for every put in flight:
@@ -101,6 +106,8 @@ class PutCoordinator {
     std::vector<Target> targets;
     std::set<std::string> used;  // nodes already asked
     uint64_t start_ns = 0;
+    std::optional<uint64_t> decided_ns;  // the engine decided the state
+    std::optional<uint64_t> stored_ns;   // the local commit called back
     uint64_t deadline_ns = 0;
     PutPhase phase = PutPhase::kWriting;
     LocalRole local_role = LocalRole::kUnknown;
@@ -124,6 +131,8 @@ class PutCoordinator {
   // Answers the client if the quorum has decided (and it was not answered).
   void AnswerIfQuorumDecided(PutOp& op);
   void Answer(PutOp& op, StatusCode code, std::string message);
+  // Its phases to the slow-request log (node/request_log.h).
+  void ReportAnswered(const PutOp& op, StatusCode code, uint64_t now);
   // True once nothing is outstanding: answered, stored, every target done.
   static bool Done(const PutOp& op);
   // Erases the op if Done(); the iterator is invalid afterwards.

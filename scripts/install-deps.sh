@@ -27,6 +27,8 @@ core=(
   libcli11-dev            # command-line parsing for trolleyd and the tools
   libtomlplusplus-dev     # trolleyd config files (TOML, errors with line numbers)
   nlohmann-json3-dev      # --json output of the trolley CLI
+  prometheus-cpp-dev      # trolleyd's /metrics: the Prometheus text format (prometheus-cpp core)
+  curl                    # the tests and the docs scrape /metrics with it
 )
 bench_libraries=(
   libbenchmark-dev        # storage_bench (Google Benchmark)

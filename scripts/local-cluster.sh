@@ -2,7 +2,7 @@
 # A local Trolley cluster on 127.0.0.1, for the demo and the benchmarks.
 #
 #   scripts/local-cluster.sh start DIR [--nodes 3] [--base-port 7101] [--durability sync]
-#                                      [--n 3 --r 2 --w 2]
+#                                      [--n 3 --r 2 --w 2] [--admin-base-port BASE+2000]
 #   scripts/local-cluster.sh stop DIR
 #
 # The base port defaults to $TROLLEY_BASE_PORT, else 7101.
@@ -10,7 +10,9 @@
 # (logs in DIR/nK.log, pids in DIR/nK.pid, data in DIR/nK/) and waits until
 # every node answers. Namespaces, all with the given N/R/W and durability:
 # "carts" (union-max), "carts-orset" (or-set) and "guest-carts" (or-set,
-# 30-day TTL, merged into carts-orset at login). stop sends SIGTERM to the pids it started and waits.
+# 30-day TTL, merged into carts-orset at login). Node K's admin listener
+# (/metrics, /healthz, /readyz, backups) is on 127.0.0.1, port admin base + K - 1
+# (9101.. with the default base). stop sends SIGTERM to the pids it started and waits.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TROLLEYD="${TROLLEYD:-$ROOT/build/node/server/trolleyd}"
@@ -19,7 +21,7 @@ TROLLEY="${TROLLEY:-$ROOT/build/tools/trolley}"
 cmd="${1:-}"; dir="${2:-}"
 [ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,15p' "$0"; exit 2; }
 shift 2
-nodes=3 base="${TROLLEY_BASE_PORT:-7101}" durability=sync n=3 r=2 w=2
+nodes=3 base="${TROLLEY_BASE_PORT:-7101}" durability=sync n=3 r=2 w=2 admin_base=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) nodes="$2"; shift 2 ;;
@@ -28,9 +30,12 @@ while [ $# -gt 0 ]; do
     --n) n="$2"; shift 2 ;;
     --r) r="$2"; shift 2 ;;
     --w) w="$2"; shift 2 ;;
+    --admin-base-port) admin_base="$2"; shift 2 ;;
     *) echo "local-cluster: unknown option $1" >&2; exit 2 ;;
   esac
 done
+
+admin_base="${admin_base:-$((base + 2000))}"
 
 case "$cmd" in
 start)
@@ -73,6 +78,9 @@ w = $w
 ttl_ms = 2592000000
 merge = "or-set"
 durability = "$durability"
+
+[admin]
+port = $((admin_base + i - 1))
 TOML
     "$TROLLEYD" --config "$dir/n$i.toml" >"$dir/n$i.log" 2>&1 &
     echo $! > "$dir/n$i.pid"
@@ -90,7 +98,7 @@ TOML
       exit 1
     fi
   done
-  echo "local-cluster: $nodes nodes up on 127.0.0.1:$base..$((base + nodes - 1)) (N=$n R=$r W=$w, $durability), data in $dir"
+  echo "local-cluster: $nodes nodes up on 127.0.0.1:$base..$((base + nodes - 1)) (N=$n R=$r W=$w, $durability), admin on $admin_base..$((admin_base + nodes - 1)), data in $dir"
   ;;
 stop)
   for pidfile in "$dir"/n*.pid; do

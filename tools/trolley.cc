@@ -12,6 +12,13 @@
 //   trolley ... cart clear NS CART [--context TOKEN] [--id ID]
 //   trolley ... cart checkout NS CART ORDER_ID [--context TOKEN]
 //   trolley ... cart merge GUEST_NS GUEST_CART USER_NS USER_CART [--strategy sum|max|keep-user]
+//   trolley admin backup DIR [--admin host:port] [--wait-s S]
+//
+// `admin` commands talk HTTP to one node's admin listener (its admin.host
+// and admin.port), not to the cluster: `admin backup` has that node write a
+// hot, compacted copy of its data into DIR, an absolute path on the node's
+// host that must not exist or be empty (docs/operations.md, 'Backup and
+// restore').
 //
 // --node lists seeds, tried in order until one answers (default: the
 // TROLLEY_NODES environment variable, else 127.0.0.1:7101). Cart commands
@@ -42,6 +49,7 @@
 #include "common/clock.h"
 #include "common/hex.h"
 #include "node/node_metrics.h"
+#include "tools/admin_client.h"
 
 namespace {
 
@@ -214,6 +222,46 @@ int KvPut(const Globals& g, ClientPut put, const std::string& token) {
   if (m->code != StatusCode::kOk) return Fail(g, Status(m->code, m->message));
   PrintState(g, what, m->state);
   return kExitOk;
+}
+
+// `admin backup`: POST /admin/backup with the directory; the node answers
+// once the copy is done.
+int AdminBackup(const Globals& g, const std::string& admin, const std::string& dir,
+                uint32_t wait_s) {
+  auto reply = AdminCall(admin, "POST", "/admin/backup", dir, std::chrono::seconds(wait_s));
+  if (!reply.ok()) return Fail(g, reply.status());
+  if (reply->status != 200) {
+    return Fail(g, Status::FailedPrecondition("node " + admin + " answered " +
+                                              std::to_string(reply->status) + ": " + reply->body));
+  }
+  if (g.json) {
+    std::cout << json{{"ok", true}, {"dir", dir}, {"message", reply->body}}.dump() << "\n";
+  } else {
+    std::cout << reply->body;
+  }
+  return kExitOk;
+}
+
+// What the `admin` subcommands read from the command line.
+struct AdminOptions {
+  std::string address = "127.0.0.1:9101";  // --admin
+  std::string backup_dir;
+  uint32_t wait_s = 3600;
+};
+
+// `trolley admin ...`: its options go to `o`, its exit status to `result`.
+void AddAdminCommands(CLI::App& app, const Globals& g, AdminOptions& o, int& result) {
+  CLI::App* admin = app.add_subcommand("admin", "one node's admin listener (admin.port)");
+  admin->require_subcommand(1);
+  admin->add_option("--admin", o.address, "host:port of the node's admin listener")
+      ->capture_default_str();
+  CLI::App* backup = admin->add_subcommand(
+      "backup", "a hot, compacted copy of the node's data into DIR (on the node's host)");
+  backup->add_option("dir", o.backup_dir, "absolute path; must not exist or be empty")->required();
+  backup->add_option("--wait-s", o.wait_s, "give up waiting for the copy after this long")
+      ->capture_default_str();
+  backup->callback(
+      [&g, &o, &result] { result = AdminBackup(g, o.address, o.backup_dir, o.wait_s); });
 }
 
 int Ring(const Globals& g) {
@@ -570,6 +618,9 @@ int main(int argc, char** argv) {
     }
     with_carts([&](BlockingCartClient& c) { return c.MergeGuest(guest_ns, guest_id, ns, key, s); });
   });
+
+  AdminOptions admin_options;
+  AddAdminCommands(app, g, admin_options, result);
 
   // The seeds must be known before a subcommand's callback runs.
   app.parse_complete_callback([&] {

@@ -76,10 +76,11 @@ Status ReadUint(const toml::table& table, std::string_view where, std::string_vi
 
 // The keys of each table, in one place: the parser refuses any other key and
 // DescribeSettings() lists these.
-constexpr std::string_view kTopKeys[] = {"node_id",    "listen",    "data_dir",
-                                         "partitions", "log_level", "members",
-                                         "namespaces", "limits",    "storage"};
+constexpr std::string_view kTopKeys[] = {"node_id",   "listen",  "data_dir",   "partitions",
+                                         "log_level", "members", "namespaces", "limits",
+                                         "storage",   "admin"};
 constexpr std::string_view kMemberKeys[] = {"id", "address"};
+constexpr std::string_view kAdminKeys[] = {"host", "port"};
 constexpr std::string_view kNamespaceKeys[] = {"name",   "n",     "r",         "w",
                                                "ttl_ms", "merge", "durability"};
 
@@ -101,12 +102,15 @@ constexpr UintSetting kLimitsSettings[] = {
     {"ping_interval_ms", &ServerConfig::ping_interval_ms},
     {"hint_delivery_interval_ms", &ServerConfig::hint_delivery_interval_ms},
     {"hint_backoff_max_ms", &ServerConfig::hint_backoff_max_ms},
+    {"slow_request_ms", &ServerConfig::slow_request_ms, 0},
 };
 constexpr UintSetting kStorageSettings[] = {
     {"flush_interval_ms", &ServerConfig::flush_interval_ms},
     {"map_size_mb", &ServerConfig::map_size_mb},
     {"map_size_max_mb", &ServerConfig::map_size_max_mb},
+    {"siblings_warn", &ServerConfig::siblings_warn},
     {"siblings_max", &ServerConfig::siblings_max},
+    {"object_bytes_warn", &ServerConfig::object_bytes_warn},
     {"object_bytes_max", &ServerConfig::object_bytes_max},
     {"sweep_interval_ms", &ServerConfig::sweep_interval_ms},
     {"tombstone_grace_ms", &ServerConfig::tombstone_grace_ms},
@@ -197,6 +201,17 @@ Status ReadMember(const toml::table& t, const std::string& where, ServerConfig& 
   return Status::Ok();
 }
 
+// Reads [admin]: the HTTP port for metrics, health checks and backups.
+Status ReadAdmin(const toml::table& root, ServerConfig& c) {
+  const toml::node* node = root.get("admin");
+  if (node == nullptr) return Status::Ok();
+  const toml::table* t = node->as_table();
+  if (t == nullptr) return Invalid("admin", "must be a table ([admin])");
+  TROLLEY_RETURN_IF_ERROR(CheckKnownKeys(*t, "admin", Keys(kAdminKeys)));
+  TROLLEY_RETURN_IF_ERROR(ReadString(*t, "admin", "host", c.admin_host));
+  return ReadUint(*t, "admin", "port", c.admin_port);
+}
+
 Status ReadTable(const toml::table& root, ServerConfig& c) {
   TROLLEY_RETURN_IF_ERROR(CheckKnownKeys(root, "", Keys(kTopKeys)));
   TROLLEY_RETURN_IF_ERROR(ReadString(root, "", "node_id", c.node_id));
@@ -215,7 +230,7 @@ Status ReadTable(const toml::table& root, ServerConfig& c) {
         return read;
       }));
   for (const UintTable& table : kUintTables) TROLLEY_RETURN_IF_ERROR(ReadUintTable(root, table, c));
-  return Status::Ok();
+  return ReadAdmin(root, c);
 }
 
 // True for 0.0.0.0 and :: (any spelling): an address to listen on, not one
@@ -321,7 +336,27 @@ Status ServerConfig::Validate() const {
                      std::to_string(ns.w) + " must be between 1 and n = " + std::to_string(ns.n));
     }
   }
+  if (Status s = ValidateAdmin(); !s.ok()) return s;
   return ValidateNumbers();
+}
+
+Status ServerConfig::ValidateAdmin() const {
+  if (admin_port > 65535) {
+    return Invalid("admin.port", std::to_string(admin_port) + " is not a port (0..65535)");
+  }
+  if (admin_port == 0) return Status::Ok();
+  auto hp = ParseHostPort(AdminAddress(), "admin.host");
+  if (!hp.ok()) return hp.status();
+  if (AdminAddress() == ListenAddress()) {
+    return Invalid("admin.port", "is the port the node listens on; give the admin port its own");
+  }
+  return Status::Ok();
+}
+
+std::string ServerConfig::AdminAddress() const {
+  if (admin_port == 0) return "";
+  const bool ipv6 = admin_host.find(':') != std::string::npos;
+  return (ipv6 ? "[" + admin_host + "]" : admin_host) + ":" + std::to_string(admin_port);
 }
 
 Status ServerConfig::ValidateNumbers() const {
@@ -340,6 +375,16 @@ Status ServerConfig::ValidateNumbers() const {
   }
   if (map_size_max_mb < map_size_mb) {
     return Invalid("storage.map_size_max_mb", "must be >= storage.map_size_mb");
+  }
+  if (siblings_warn > siblings_max) {
+    return Invalid("storage.siblings_warn",
+                   std::to_string(siblings_warn) +
+                       " must be at most storage.siblings_max = " + std::to_string(siblings_max));
+  }
+  if (object_bytes_warn > object_bytes_max) {
+    return Invalid("storage.object_bytes_warn", std::to_string(object_bytes_warn) +
+                                                    " must be at most storage.object_bytes_max = " +
+                                                    std::to_string(object_bytes_max));
   }
   if (object_bytes_max > kObjectBytesMaxLimit) {
     return Invalid("storage.object_bytes_max",
@@ -375,6 +420,8 @@ std::vector<SettingDescription> DescribeSettings() {
       out.push_back({Path(table.name, s.key), std::to_string(defaults.*s.field)});
     }
   }
+  out.push_back({"admin.host", quoted(defaults.admin_host)});
+  out.push_back({"admin.port", std::to_string(defaults.admin_port)});
   return out;
 }
 

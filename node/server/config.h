@@ -19,9 +19,13 @@
 //   durability = "sync"               # sync | flush | none
 //   [limits]  request_timeout_ms, replica_timeout_ms, idle_frame_timeout_ms,
 //             connections_max, output_bytes_max, hints_max, hint_age_max_ms,
-//             ping_interval_ms, hint_delivery_interval_ms, hint_backoff_max_ms
-//   [storage] flush_interval_ms, map_size_mb, map_size_max_mb, siblings_max,
-//             object_bytes_max, sweep_interval_ms, tombstone_grace_ms, max_readers
+//             ping_interval_ms, hint_delivery_interval_ms, hint_backoff_max_ms,
+//             slow_request_ms
+//   [storage] flush_interval_ms, map_size_mb, map_size_max_mb, siblings_warn,
+//             siblings_max, object_bytes_warn, object_bytes_max,
+//             sweep_interval_ms, tombstone_grace_ms, max_readers
+//   [admin]   host = "127.0.0.1", port = 0   # HTTP: /metrics, /healthz, /readyz,
+//                                            # /admin/backup; port 0 = off
 //
 // The listen address defaults to this node's member address: the one
 // interface its peers dial, never every interface. A member address must
@@ -89,22 +93,34 @@ struct ServerConfig {
   uint64_t ping_interval_ms = 500;           // NodeOptions: probe suspected peers
   uint64_t hint_delivery_interval_ms = 200;  // NodeOptions: try to deliver hints
   uint64_t hint_backoff_max_ms = 10'000;     // NodeOptions: longest wait after failures
+  uint64_t slow_request_ms = 1000;  // NodeOptions: log requests slower than this; 0 = never
 
   uint64_t flush_interval_ms = 50;
   uint64_t map_size_mb = 1024;
   uint64_t map_size_max_mb = 64 * 1024;
-  uint64_t siblings_max = 100;          // LmdbEngineOptions: refuse coordinated writes above
-  uint64_t object_bytes_max = 5 << 20;  // LmdbEngineOptions: values of one key, all siblings
+  uint64_t siblings_warn = 25;           // LmdbEngineOptions: log a warning above
+  uint64_t siblings_max = 100;           // LmdbEngineOptions: refuse coordinated writes above
+  uint64_t object_bytes_warn = 1 << 20;  // LmdbEngineOptions: log a warning above
+  uint64_t object_bytes_max = 5 << 20;   // LmdbEngineOptions: values of one key, all siblings
   uint64_t sweep_interval_ms = 10 * 60 * 1000;            // TTL expiry and tombstone purge
   uint64_t tombstone_grace_ms = 7ull * 24 * 3600 * 1000;  // a tombstone is kept this long
   uint64_t max_readers = 126;  // LmdbEngineOptions: concurrent LMDB read transactions
+
+  // The admin HTTP listener (node/server/admin_http.h): off while port is 0.
+  // Loopback by default: it serves backups, so it must not face a network.
+  std::string admin_host = "127.0.0.1";
+  uint64_t admin_port = 0;
 
   // Checks every field; the first error names it.
   Status Validate() const;
   // The [limits] and [storage] part of Validate().
   Status ValidateNumbers() const;
+  // The [admin] part of Validate().
+  Status ValidateAdmin() const;
   // The address to listen on (listen, or this node's member address).
   std::string ListenAddress() const;
+  // host:port of the admin listener; empty when it is off.
+  std::string AdminAddress() const;
 };
 
 // One accepted setting: its name as written in errors ("storage.siblings_max",

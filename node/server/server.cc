@@ -99,11 +99,13 @@ Status Server::Impl::Open() {
   if (Status s = OpenEngines(); !s.ok()) return s;
   if (Status s = CreateNode(); !s.ok()) return s;
   if (Status s = Listen(); !s.ok()) return s;
+  if (Status s = StartAdmin(); !s.ok()) return s;
   spdlog::info(
-      "trolleyd.started node={} listen={} data_dir={} incarnation={} members={} "
+      "trolleyd.started node={} listen={} admin={} data_dir={} incarnation={} members={} "
       "partitions={} engines={}",
-      config.node_id, config.ListenAddress(), config.data_dir, router->incarnation(),
-      config.members.size(), config.partitions, engines.size());
+      config.node_id, config.ListenAddress(), admin ? config.AdminAddress() : "off",
+      config.data_dir, router->incarnation(), config.members.size(), config.partitions,
+      engines.size());
   return Status::Ok();
 }
 
@@ -124,7 +126,9 @@ Status Server::Impl::OpenEngines() {
     options.flush_interval_ms = config.flush_interval_ms;
     options.map_size_mb = config.map_size_mb;
     options.map_size_max_mb = config.map_size_max_mb;
+    options.siblings_warn = config.siblings_warn;
     options.siblings_max = config.siblings_max;
+    options.object_bytes_warn = config.object_bytes_warn;
     options.object_bytes_max = config.object_bytes_max;
     options.max_readers = static_cast<unsigned>(config.max_readers);
     options.clock = &clock;
@@ -136,6 +140,7 @@ Status Server::Impl::OpenEngines() {
     engine_of[d] = engines.size();
     children.push_back(engine->get());
     engines.push_back(std::move(*engine));
+    engine_metrics.push_back(std::make_unique<EngineMetrics>(std::string(DurabilityName(d))));
   }
   for (const ServerNamespace& ns : config.namespaces)
     routes[ns.options.name] = engine_of[ns.durability];
@@ -168,6 +173,7 @@ Status Server::Impl::CreateNode() {
   options.ping_interval_ms = config.ping_interval_ms;
   options.hint_delivery_interval_ms = config.hint_delivery_interval_ms;
   options.hint_backoff_max_ms = config.hint_backoff_max_ms;
+  options.slow_request_ms = config.slow_request_ms;
   auto created = Node::Create(options, NodeEnv{this, &clock, router.get(), &random, &logger},
                               std::move(*ring));
   if (!created.ok()) return created.status();
@@ -222,6 +228,8 @@ Server::~Server() {
   // The node goes before the engines it uses; the engines drain and sync
   // in their destructors (their last completions are never run).
   impl_->CloseEverything();
+  impl_->JoinBackup();  // it reads the engines
+  impl_->admin.reset();
   impl_->node.reset();
   impl_->router.reset();
   impl_->engines.clear();

@@ -31,11 +31,15 @@ int main(int argc, char** argv) {
   std::string config_path, node_id, listen, data_dir, log_level;
   std::vector<std::string> members, namespaces;
   bool check_config = false, list_settings = false;
+  int64_t admin_port = -1;
   app.add_option("-c,--config", config_path, "TOML config file (see docs/trolleyd.example.toml)");
   app.add_option("--node-id", node_id, "this node's id; overrides node_id");
   app.add_option("--listen", listen, "host:port to listen on; overrides listen");
   app.add_option("--data-dir", data_dir, "where this node keeps its data; overrides data_dir");
   app.add_option("--log-level", log_level, "debug | info | warn | error; overrides log_level");
+  app.add_option("--admin-port", admin_port,
+                 "port of the admin HTTP listener (/metrics, /healthz, /readyz, backups) on "
+                 "admin.host; 0 = off; overrides admin.port");
   app.add_option("--member", members,
                  "id=host:port of a cluster member, repeat for each; replaces [[members]]");
   app.add_option("--namespace", namespaces,
@@ -65,6 +69,7 @@ int main(int argc, char** argv) {
   if (!listen.empty()) config.listen = listen;
   if (!data_dir.empty()) config.data_dir = data_dir;
   if (!log_level.empty()) config.log_level = log_level;
+  if (admin_port >= 0) config.admin_port = static_cast<uint64_t>(admin_port);
   if (!members.empty()) {
     config.members.clear();
     for (const std::string& m : members) {

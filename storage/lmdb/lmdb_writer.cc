@@ -190,7 +190,9 @@ int LmdbEngine::Impl::TryBatch(std::vector<Op>& batch,
     mdb_txn_abort(txn);
     return rc;
   }
+  const uint64_t commit_start_ns = options_.clock->NowMonotonicNs();
   rc = mdb_txn_commit(txn);  // in kSync this fsyncs, on this thread
+  if (rc == 0 && options_.durability == Durability::kSync) RecordFsync(commit_start_ns);
   if (rc == 0) BatchCommitted(batch.size(), std::move(floors));
   return rc;
 }
@@ -219,6 +221,10 @@ void LmdbEngine::Impl::BatchCommitted(size_t ops, std::map<ActorId, uint64_t> fl
   issued_floors_.clear();
   ++commits_;
   ops_committed_ += ops;
+  {
+    std::lock_guard lk(histograms_mu_);
+    commit_batch_ops_.Record(ops);
+  }
   if (options_.durability == Durability::kSync) ++fsyncs_;
   committed_seq_.fetch_add(1);
 }

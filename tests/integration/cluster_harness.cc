@@ -141,9 +141,13 @@ std::vector<std::string> Cluster::node_ids() const {
 }
 
 Status Cluster::PickPorts() {
-  const uint16_t first = test_support::FreeLoopbackPorts(static_cast<int>(nodes_.size()));
+  const int n = static_cast<int>(nodes_.size());
+  const uint16_t first = test_support::FreeLoopbackPorts(options_.admin ? 2 * n : n);
   if (first == 0) return Status::Unavailable("no free loopback ports found");
-  for (size_t i = 0; i < nodes_.size(); ++i) nodes_[i].port = static_cast<uint16_t>(first + i);
+  for (int i = 0; i < n; ++i) {
+    nodes_[i].port = static_cast<uint16_t>(first + i);
+    if (options_.admin) nodes_[i].admin_port = static_cast<uint16_t>(first + n + i);
+  }
   return Status::Ok();
 }
 
@@ -160,6 +164,10 @@ Status Cluster::Spawn(int i) {
   for (const std::string& ns : options_.namespaces) {
     args.push_back("--namespace");
     args.push_back(ns);
+  }
+  if (node.admin_port != 0) {
+    args.push_back("--admin-port");
+    args.push_back(std::to_string(node.admin_port));
   }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -363,6 +371,42 @@ std::string Cluster::AllLogTails(size_t lines) const {
 }
 
 // ---- client helpers
+
+Result<CurlReply> Curl(const std::string& url, const std::string& method, const std::string& body) {
+  // Arguments are ours (numbers, paths without quotes): single-quoted.
+  std::string command = "curl -s -m 10 -o - -w '\\n%{http_code}' -X " + method;
+  if (!body.empty()) command += " --data-binary '" + body + "'";
+  command += " '" + url + "' 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return Status::IOError("popen curl: " + std::string(std::strerror(errno)));
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
+  const int rc = ::pclose(pipe);
+  if (rc != 0)
+    return Status::Unavailable("curl " + url + " failed (" + std::to_string(rc) + "): " + out);
+  const size_t last = out.rfind('\n');
+  if (last == std::string::npos) return Status::Corruption("curl printed no status: " + out);
+  CurlReply reply;
+  reply.http_status = std::atoi(out.c_str() + last + 1);
+  reply.body = out.substr(0, last);
+  return reply;
+}
+
+std::optional<double> MetricValue(const std::string& text, const std::string& name) {
+  size_t at = 0;
+  while (at < text.size()) {
+    const size_t end = std::min(text.find('\n', at), text.size());
+    const std::string_view line(text.data() + at, end - at);
+    if (line.size() > name.size() && line.substr(0, name.size()) == name &&
+        line[name.size()] == ' ') {
+      return std::strtod(std::string(line.substr(name.size() + 1)).c_str(), nullptr);
+    }
+    at = end + 1;
+  }
+  return std::nullopt;
+}
 
 Result<ClientPutReply> Put(NodeConnection& conn, const std::string& key, const std::string& value,
                            const VersionVector& context, const std::string& ns) {

@@ -31,6 +31,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,9 @@ struct ClusterOptions {
   uint64_t replica_timeout_ms = 1000;
   uint64_t idle_frame_timeout_ms = 1000;
   std::string log_level = "info";
+  // Each node also serves its admin HTTP listener (--admin-port) on a free
+  // loopback port: admin_port(i).
+  bool admin = false;
   // Bound on each node's start (process spawned -> answers Hello).
   std::chrono::milliseconds start_timeout = 20s;
 };
@@ -89,6 +93,8 @@ class Cluster {
   const std::string& node_id(int i) const { return nodes_.at(i).id; }
   int IndexOf(const std::string& node_id) const;  // -1 if not a member
   uint16_t port(int i) const { return nodes_.at(i).port; }
+  // Node i's admin port (0 unless options.admin).
+  uint16_t admin_port(int i) const { return nodes_.at(i).admin_port; }
   std::string address(int i) const;
   pid_t pid(int i) const { return nodes_.at(i).pid; }
   std::vector<std::string> node_ids() const;
@@ -110,6 +116,7 @@ class Cluster {
   struct NodeProc {
     std::string id;
     uint16_t port = 0;
+    uint16_t admin_port = 0;
     std::filesystem::path data_dir;
     std::filesystem::path log_path;
     pid_t pid = -1;
@@ -148,6 +155,21 @@ Result<ClientGetReply> Get(NodeConnection& conn, const std::string& key,
 Result<ReplicaGetReply> ReadReplica(NodeConnection& conn, const std::string& key,
                                     const std::string& ns = "carts");
 Result<StatusReply> GetStatus(NodeConnection& conn);
+
+// ---- the admin listener, through the curl command (as a scraper would).
+
+struct CurlReply {
+  int http_status = 0;
+  std::string body;
+};
+// `curl -s -X method [--data-binary body] url`; an error if curl failed
+// (no answer within 10 s, connection refused).
+Result<CurlReply> Curl(const std::string& url, const std::string& method = "GET",
+                       const std::string& body = "");
+// The value of the first sample `name` (e.g. `trolley_hints_pending` or
+// `trolley_get_versions_bucket{le="1"}`) in a Prometheus text; nullopt
+// if absent.
+std::optional<double> MetricValue(const std::string& text, const std::string& name);
 
 // The values of the live (not tombstone) siblings, sorted.
 std::vector<std::string> Values(const SiblingSet& state);

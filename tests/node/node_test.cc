@@ -585,6 +585,10 @@ TEST(NodeTest, CartAddIsOneWriteThatReplacesTheSiblingsItMerged) {
   TestCluster c(3, 3, 2, 2, "or-set");
   const auto a = c.Call<CartUpdateReply>("n1", AddOf(90, "k", "apple", 11), RequestId{90});
   ASSERT_EQ(a.code, StatusCode::kOk) << a.message;
+  // Its latency goes to the cart update histogram, not the put one.
+  const MetricRegistry& n1_metrics = c.node("n1").metrics();
+  EXPECT_EQ(n1_metrics.FindHistogram(std::string(metric::kCartUpdateLatencyUs))->count(), 1u);
+  EXPECT_EQ(n1_metrics.FindHistogram(std::string(metric::kPutLatencyUs))->count(), 0u);
   const auto b = c.Call<CartUpdateReply>("n2", AddOf(91, "k", "apple", 12), RequestId{91});
   ASSERT_EQ(b.code, StatusCode::kOk) << b.message;
   ASSERT_EQ(b.state.size(), 1u) << "the new sibling covers what the coordinator merged";

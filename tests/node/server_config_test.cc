@@ -155,6 +155,57 @@ TEST(ServerConfigTest, NewSettingsAreChecked) {
             std::string::npos);
 }
 
+// The per-object warning levels are settings too, and never above their
+// limits; the slow-request threshold may be 0 (off).
+TEST(ServerConfigTest, WarningLevelsAndSlowRequestThreshold) {
+  const std::string limits = "[limits]\nidle_frame_timeout_ms = 1500\n";
+  auto c = ParseServerConfig(std::string(kValid) +
+                                 "slow_request_ms = 0\n[storage]\nsiblings_warn = 10\n"
+                                 "object_bytes_warn = 2048\n",
+                             "node.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(c->Validate().ok()) << c->Validate().ToString();
+  EXPECT_EQ(c->slow_request_ms, 0u);
+  EXPECT_EQ(c->siblings_warn, 10u);
+  EXPECT_EQ(c->object_bytes_warn, 2048u);
+  EXPECT_NE(ErrorWith(limits, limits + "[storage]\nsiblings_warn = 101\n")
+                .find("storage.siblings_warn: 101 must be at most storage.siblings_max = 100"),
+            std::string::npos);
+  EXPECT_NE(ErrorWith(limits, limits + "[storage]\nobject_bytes_max = 1000\n")
+                .find("storage.object_bytes_warn: 1048576 must be at most "
+                      "storage.object_bytes_max = 1000"),
+            std::string::npos);
+  EXPECT_NE(ErrorWith(limits, limits + "[storage]\nsiblings_warn = 0\n")
+                .find("storage.siblings_warn: must be positive"),
+            std::string::npos);
+}
+
+// [admin]: off by default, loopback unless host says otherwise, a real
+// port of its own.
+TEST(ServerConfigTest, AdminListener) {
+  auto c = ParseServerConfig(std::string(kValid), "node.toml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->admin_port, 0u);
+  EXPECT_EQ(c->AdminAddress(), "");
+  c = ParseServerConfig(std::string(kValid) + "[admin]\nport = 9101\n", "node.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(c->Validate().ok()) << c->Validate().ToString();
+  EXPECT_EQ(c->AdminAddress(), "127.0.0.1:9101");
+  c = ParseServerConfig(std::string(kValid) + "[admin]\nhost = \"::1\"\nport = 9101\n",
+                        "node.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->AdminAddress(), "[::1]:9101");
+  const std::string limits = "[limits]\nidle_frame_timeout_ms = 1500\n";
+  EXPECT_NE(
+      ErrorWith(limits, limits + "[admin]\nport = 70000\n").find("admin.port: 70000 is not a port"),
+      std::string::npos);
+  EXPECT_NE(ErrorWith(limits, limits + "[admin]\nport = 7101\n")
+                .find("admin.port: is the port the node listens on"),
+            std::string::npos);
+  EXPECT_NE(ErrorWith(limits, limits + "[admin]\nlisten = 3\n").find("unknown setting"),
+            std::string::npos);
+}
+
 // The node listens on its member address, the one interface peers dial;
 // every interface only when listen says so.
 TEST(ServerConfigTest, ListensOnTheMemberAddressNeverOnEveryInterfaceUnasked) {

@@ -84,6 +84,10 @@ int main(int argc, char** argv) {
   app.add_option("--workload", workload, "kv | flash-sale | browse")->capture_default_str();
   app.add_option("--target", target, "trolley | redis | postgres")->capture_default_str();
   app.add_option("--nodes", nodes, "trolley: comma-separated host:port of the nodes");
+  app.add_option("--tls-ca", to.tls.ca_file,
+                 "trolley: the cluster CA (PEM), for nodes with TLS on (flash-sale, browse)");
+  app.add_option("--tls-cert", to.tls.cert_file, "trolley: a client certificate with write rights");
+  app.add_option("--tls-key", to.tls.key_file, "trolley: its private key");
   app.add_option("--redis", redis.primary, "redis: host:port of the primary")
       ->capture_default_str();
   app.add_option("--redis-wait-replicas", redis.wait_replicas,
@@ -204,6 +208,12 @@ int main(int argc, char** argv) {
   if (workload == "kv") {
     if (target != "trolley") {
       std::fprintf(stderr, "trolley-bench: --workload kv runs against trolley only\n");
+      return 2;
+    }
+    if (to.tls.enabled()) {
+      std::fprintf(stderr,
+                   "trolley-bench: --workload kv speaks plain TCP only; run it against nodes "
+                   "with TLS off (scripts/local-cluster.sh --tls off)\n");
       return 2;
     }
     kv.nodes = node_list;

@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   app.add_option("--target", target, "trolley | redis | postgres")->capture_default_str();
   app.add_option("--nodes", nodes, "trolley: comma-separated host:port of the nodes");
   app.add_option("--tls-ca", to.tls.ca_file,
-                 "trolley: the cluster CA (PEM), for nodes with TLS on (flash-sale, browse)");
+                 "trolley: the cluster CA (PEM), for nodes with TLS on");
   app.add_option("--tls-cert", to.tls.cert_file, "trolley: a client certificate with write rights");
   app.add_option("--tls-key", to.tls.key_file, "trolley: its private key");
   app.add_option("--redis", redis.primary, "redis: host:port of the primary")
@@ -210,12 +210,6 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "trolley-bench: --workload kv runs against trolley only\n");
       return 2;
     }
-    if (to.tls.enabled()) {
-      std::fprintf(stderr,
-                   "trolley-bench: --workload kv speaks plain TCP only; run it against nodes "
-                   "with TLS off (scripts/local-cluster.sh --tls off)\n");
-      return 2;
-    }
     kv.nodes = node_list;
     if (!ns.empty()) kv.ns = ns;
     kv.concurrency = concurrency;
@@ -223,6 +217,7 @@ int main(int argc, char** argv) {
     if (app.count("--warmup-s") > 0) kv.warmup_s = warmup_s;
     kv.json_out = json_out;
     kv.label = label;
+    kv.tls = to.tls;
     return RunKvWorkload(kv);
   }
   if (workload == "flash-sale") {

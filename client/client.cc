@@ -132,7 +132,8 @@ struct Connection : std::enable_shared_from_this<Connection> {
     if (on_connect) on_connect();
     framed->Connect(tcp::endpoint(ip, hp->port), [this](Status connected) {
       if (connected.ok()) {
-        auto identity = PeerIdentityOf(framed->stream().tls_handle());
+        // Before the Hello goes out: the other end proved to be a node.
+        auto identity = DialledNodeIdentity(framed->stream().tls_handle(), "");
         if (identity.ok()) {
           node_identity = std::move(*identity);
           return;

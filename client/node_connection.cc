@@ -114,14 +114,23 @@ Result<std::unique_ptr<NodeConnection>> NodeConnection::Connect(const std::strin
   }
   std::optional<Status> connected;
   (void)impl->framed->SendMessage(Hello{kProtocolVersion, ""});
-  impl->framed->Connect(endpoints.begin()->endpoint(), [&](Status s) { connected = s; });
+  Result<PeerIdentity> identity = PeerIdentity{};
+  impl->framed->Connect(endpoints.begin()->endpoint(), [&](Status s) {
+    // Before the Hello goes out: the other end proved to be a node.
+    if (s.ok()) identity = DialledNodeIdentity(impl->framed->stream().tls_handle(), "");
+    if (s.ok() && !identity.ok()) {
+      impl->framed->Close();
+      s = identity.status();
+    }
+    connected = s;
+  });
   Status s =
       impl->RunUntil([&] { return connected.has_value(); }, deadline, "connect to " + address);
   if (s.ok()) s = *connected;
-  if (!s.ok()) return Status(s.code(), s.message() + " (is trolleyd running there?)");
-  auto identity = PeerIdentityOf(impl->framed->stream().tls_handle());
-  if (!identity.ok())
+  if (!identity.ok()) {
     return Status(identity.status().code(), address + ": " + identity.status().message());
+  }
+  if (!s.ok()) return Status(s.code(), s.message() + " (is trolleyd running there?)");
   auto reply = impl->Read(deadline);
   if (!reply.ok()) return reply.status();
   if (const ErrorReply* e = std::get_if<ErrorReply>(&*reply)) {

@@ -14,8 +14,8 @@
 //
 // --node lists seeds, tried in order until one answers (default: the
 // TROLLEY_NODES environment variable, else 127.0.0.1:7101). Nodes with TLS
-// on need --tls-ca, --tls-cert and --tls-key (or TROLLEY_TLS_CA,
-// TROLLEY_TLS_CERT, TROLLEY_TLS_KEY): the cluster CA and a client
+// on need --ca, --cert and --key (or TROLLEY_TLS_CA, TROLLEY_TLS_CERT,
+// TROLLEY_TLS_KEY): the cluster CA and a client
 // certificate, whose role (read or write) the nodes enforce
 // (docs/operations.md, 'TLS and authentication'). Cart commands
 // route each request to the key's coordinator themselves (client/client.h).
@@ -63,13 +63,13 @@ struct Globals {
   TlsFiles tls;  // all empty: plain TCP
 };
 
-// --tls-ca/--tls-cert/--tls-key, defaulting to TROLLEY_TLS_CA/_CERT/_KEY.
+// --ca/--cert/--key, defaulting to TROLLEY_TLS_CA/_CERT/_KEY.
 void AddTlsOptions(CLI::App& app, Globals& g) {
   for (auto [flag, variable, field, what] :
-       {std::tuple{"--tls-ca", "TROLLEY_TLS_CA", &TlsFiles::ca_file, "the cluster CA (PEM)"},
-        std::tuple{"--tls-cert", "TROLLEY_TLS_CERT", &TlsFiles::cert_file,
+       {std::tuple{"--ca", "TROLLEY_TLS_CA", &TlsFiles::ca_file, "the cluster CA (PEM)"},
+        std::tuple{"--cert", "TROLLEY_TLS_CERT", &TlsFiles::cert_file,
                    "this client's certificate (PEM; its role: trolley:client:read or write)"},
-        std::tuple{"--tls-key", "TROLLEY_TLS_KEY", &TlsFiles::key_file, "its private key (PEM)"}}) {
+        std::tuple{"--key", "TROLLEY_TLS_KEY", &TlsFiles::key_file, "its private key (PEM)"}}) {
     const char* from_env = std::getenv(variable);
     if (from_env != nullptr) g.tls.*field = from_env;
     app.add_option(flag, g.tls.*field,

@@ -13,6 +13,13 @@ bool ClientMayAsk(const Message& m) {
          std::holds_alternative<CartUpdate>(m);
 }
 
+bool MarkedForwarded(const Message& m) {
+  if (const auto* get = std::get_if<ClientGet>(&m)) return get->forwarded;
+  if (const auto* put = std::get_if<ClientPut>(&m)) return put->forwarded;
+  if (const auto* update = std::get_if<CartUpdate>(&m)) return update->forwarded;
+  return false;
+}
+
 bool ClientWrites(const Message& m) {
   return std::holds_alternative<ClientPut>(m) || std::holds_alternative<CartUpdate>(m);
 }
@@ -107,6 +114,10 @@ Admission InboundPolicy::Admit(InboundState& state, const Message& m) const {
     return Refuse(RequestIdOf(m), Status::InvalidArgument(std::string(MessageName(m)) +
                                                           " is not a client request"));
   }
+  if (!state.is_peer() && MarkedForwarded(m)) {
+    return Refuse(RequestIdOf(m), Status::InvalidArgument(std::string(MessageName(m)) +
+                                                          " marked forwarded: only nodes forward"));
+  }
   if (!state.is_peer() && ClientWrites(m) && !state.identity.may_write()) {
     return Reject(RequestIdOf(m),
                   Status::FailedPrecondition(
@@ -177,12 +188,25 @@ Status CheckHelloReply(const HelloReply& reply, std::string_view expected_node_i
     return Status::FailedPrecondition("the node answered as '" + reply.node_id + "', not '" +
                                       std::string(expected_node_id) + "'");
   }
-  if (server.kind == PeerIdentity::Kind::kClient) {
-    return Status::FailedPrecondition("the node's certificate is " + server.Describe() +
-                                      "'s, not a node's");
-  }
   if (server.kind == PeerIdentity::Kind::kNode && server.name != reply.node_id) {
     return Status::FailedPrecondition("the node answered as '" + reply.node_id +
+                                      "' but its certificate names node '" + server.name + "'");
+  }
+  return CheckServerIdentity(server, expected_node_id);
+}
+
+Status CheckServerIdentity(const PeerIdentity& server, std::string_view expected_node_id) {
+  switch (server.kind) {
+    case PeerIdentity::Kind::kUnauthenticated:
+      return Status::Ok();  // TLS off
+    case PeerIdentity::Kind::kClient:
+      return Status::FailedPrecondition("the node's certificate is " + server.Describe() +
+                                        "'s, not a node's");
+    case PeerIdentity::Kind::kNode:
+      break;
+  }
+  if (!expected_node_id.empty() && server.name != expected_node_id) {
+    return Status::FailedPrecondition("dialled node '" + std::string(expected_node_id) +
                                       "' but its certificate names node '" + server.name + "'");
   }
   return Status::Ok();

@@ -23,7 +23,9 @@
 //      to deliver.
 //   3. A Hello with an empty node id makes it a client's connection: the
 //      client may send only what ClientMayAsk allows (ClientGet, ClientPut,
-//      CartUpdate, RingInfoRequest, StatusRequest, Ping, ReplicaGet).
+//      CartUpdate, RingInfoRequest, StatusRequest, Ping, ReplicaGet), and
+//      never one marked `forwarded` (MarkedForwarded: only a node forwards
+//      a request, and a forwarded one is coordinated where it lands).
 //   4. A second Hello, or anything rules 1-3 refuse, gets an ErrorReply and
 //      the connection is closed; the refusal never affects other
 //      connections.
@@ -51,6 +53,8 @@ namespace trolley {
 
 // Rule 3: what a client may send once its Hello is answered.
 bool ClientMayAsk(const Message& message);
+// Rule 3: a ClientGet, ClientPut or CartUpdate with `forwarded` set.
+bool MarkedForwarded(const Message& message);
 // Rule 5: the client requests that write.
 bool ClientWrites(const Message& message);
 
@@ -127,5 +131,10 @@ class InboundPolicy {
 // naming what the node said.
 Status CheckHelloReply(const HelloReply& reply, std::string_view expected_node_id,
                        const PeerIdentity& server = {});
+// The part of that a dialler checks right after the TLS handshake, before
+// it sends anything: `server` (what the certificate proved) is a node's
+// and, with a non-empty `expected_node_id`, names that node. Ok when
+// unauthenticated (TLS off).
+Status CheckServerIdentity(const PeerIdentity& server, std::string_view expected_node_id);
 
 }  // namespace trolley

@@ -76,7 +76,8 @@ void PeerLink::Dial() {
 
 void PeerLink::Connected(Status connected) {
   if (!connected.ok()) return Failed(connected.message());
-  auto identity = PeerIdentityOf(connection_->stream().tls_handle());
+  // Before anything queued goes out: the peer proved to be the member dialled.
+  auto identity = DialledNodeIdentity(connection_->stream().tls_handle(), peer_);
   if (!identity.ok()) return Failed(identity.status().message());
   identity_ = std::move(*identity);
   state_ = State::kUp;

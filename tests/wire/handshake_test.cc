@@ -51,6 +51,25 @@ TEST(InboundPolicyTest, ClientMayNotSendPeerMessages) {
   EXPECT_FALSE(ClientMayAsk(CartUpdateReply{}));
 }
 
+// Only a node forwards: a client's request marked forwarded would be
+// coordinated wherever it lands.
+TEST(InboundPolicyTest, ClientMayNotMarkRequestsForwarded) {
+  for (const Message& m : std::vector<Message>{ClientGet{.id = RequestId{3}, .forwarded = true},
+                                               ClientPut{.id = RequestId{3}, .forwarded = true},
+                                               CartUpdate{.id = RequestId{3}, .forwarded = true}}) {
+    EXPECT_TRUE(MarkedForwarded(m)) << MessageName(m);
+    InboundState client;
+    (void)Policy().Admit(client, Hello{kProtocolVersion, ""});
+    ExpectRefused(Policy().Admit(client, m), StatusCode::kInvalidArgument,
+                  "marked forwarded: only nodes forward", RequestId{3});
+    InboundState peer;
+    (void)Policy().Admit(peer, Hello{kProtocolVersion, "n2"});
+    EXPECT_EQ(Policy().Admit(peer, m).kind, Admission::Kind::kDeliver) << MessageName(m);
+  }
+  EXPECT_FALSE(MarkedForwarded(ClientGet{}));
+  EXPECT_FALSE(MarkedForwarded(ReplicaWrite{}));
+}
+
 TEST(InboundPolicyTest, MemberHelloMakesAPeerLinkThatMaySendAnything) {
   InboundState state;
   const Admission hello = Policy().Admit(state, Hello{kProtocolVersion, "n2"});
@@ -116,6 +135,13 @@ PeerIdentity Client(std::string name, bool write) {
   return PeerIdentity{PeerIdentity::Kind::kClient, name, write};
 }
 
+// A connection's state before its Hello, with what its certificate proved.
+InboundState Authenticated(PeerIdentity identity) {
+  InboundState state;
+  state.identity = std::move(identity);
+  return state;
+}
+
 TEST(IdentityFromCertificateTest, ReadsTheTrolleyUriAndIgnoresOthers) {
   auto node = IdentityFromCertificate({"https://example.com/x", "trolley:node:n2"}, "n2");
   ASSERT_TRUE(node.ok()) << node.status().ToString();
@@ -148,16 +174,16 @@ TEST(IdentityFromCertificateTest, RefusesNoneSeveralOrUnknownIdentities) {
 }
 
 TEST(InboundPolicyTlsTest, PeerHelloMustMatchTheCertificatesNode) {
-  InboundState ok{Node("n2")};
+  InboundState ok = Authenticated(Node("n2"));
   EXPECT_EQ(TlsPolicy().Admit(ok, Hello{kProtocolVersion, "n2"}).kind, Admission::Kind::kAnswer);
   EXPECT_EQ(ok.peer, "n2");
 
-  InboundState other{Node("n3")};
+  InboundState other = Authenticated(Node("n3"));
   ExpectRefused(TlsPolicy().Admit(other, Hello{kProtocolVersion, "n2"}),
                 StatusCode::kFailedPrecondition, "the certificate names node 'n3'");
   EXPECT_FALSE(other.hello_done);
 
-  InboundState client{Client("alice", true)};
+  InboundState client = Authenticated(Client("alice", true));
   ExpectRefused(TlsPolicy().Admit(client, Hello{kProtocolVersion, "n2"}),
                 StatusCode::kFailedPrecondition, "clients cannot speak as peers");
   EXPECT_FALSE(client.is_peer());
@@ -173,7 +199,7 @@ TEST(InboundPolicyTlsTest, UnauthenticatedConnectionsAreRefusedWhenTlsIsOn) {
 }
 
 TEST(InboundPolicyTlsTest, ReadOnlyClientsMayReadButTheirWritesAreRejected) {
-  InboundState state{Client("bi", false)};
+  InboundState state = Authenticated(Client("bi", false));
   ASSERT_EQ(TlsPolicy().Admit(state, Hello{kProtocolVersion, ""}).kind, Admission::Kind::kAnswer);
   for (const Message& m : std::vector<Message>{ClientGet{RequestId{1}}, RingInfoRequest{},
                                                StatusRequest{}, Ping{}, ReplicaGet{}}) {
@@ -193,11 +219,25 @@ TEST(InboundPolicyTlsTest, ReadOnlyClientsMayReadButTheirWritesAreRejected) {
 
 TEST(InboundPolicyTlsTest, WritersAndNodeCertificatesMayWriteAsClients) {
   for (const PeerIdentity& identity : {Client("svc", true), Node("n3")}) {
-    InboundState state{identity};
+    InboundState state = Authenticated(identity);
     ASSERT_EQ(TlsPolicy().Admit(state, Hello{kProtocolVersion, ""}).kind, Admission::Kind::kAnswer);
     EXPECT_EQ(TlsPolicy().Admit(state, ClientPut{RequestId{1}}).kind, Admission::Kind::kDeliver);
     EXPECT_EQ(TlsPolicy().Admit(state, CartUpdate{RequestId{2}}).kind, Admission::Kind::kDeliver);
   }
+}
+
+TEST(CheckServerIdentityTest, ADialledNodeMustProveToBeTheMemberDialled) {
+  EXPECT_TRUE(CheckServerIdentity(PeerIdentity{}, "n2").ok());  // TLS off
+  EXPECT_TRUE(CheckServerIdentity(Node("n2"), "n2").ok());
+  EXPECT_TRUE(CheckServerIdentity(Node("n3"), "").ok());  // a client dials any node
+  const Status other = CheckServerIdentity(Node("n3"), "n2");
+  EXPECT_EQ(other.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(other.message().find("dialled node 'n2' but its certificate names node 'n3'"),
+            std::string::npos)
+      << other.ToString();
+  const Status client = CheckServerIdentity(Client("c", true), "");
+  EXPECT_EQ(client.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(client.message().find("not a node's"), std::string::npos) << client.ToString();
 }
 
 TEST(CheckHelloReplyTest, TheNodesCertificateMustNameTheNodeThatAnswered) {

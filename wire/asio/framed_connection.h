@@ -47,7 +47,6 @@
 //  4. At most one write is in flight; bytes go out in the order queued.
 #pragma once
 
-#include <boost/asio/ssl/stream_base.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -59,6 +58,7 @@
 
 #include "common/asio.h"
 #include "common/status.h"
+#include "wire/asio/ssl.h"
 #include "wire/asio/tcp_or_tls_stream.h"
 #include "wire/frame.h"
 #include "wire/messages.h"
@@ -106,7 +106,9 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection<St
   // of the handshake. done(Ok) once connected and secured; done(Unavailable)
   // and the connection closed (on_close is not called) if the dial or the
   // handshake fails. Frames may be queued before: they go out once
-  // secured. done is not called after Close().
+  // secured and done(Ok) has returned, so done may check the other end's
+  // certificate (stream()) and Close() before anything is sent. done is
+  // not called after Close().
   void Connect(const asio::ip::tcp::endpoint& endpoint, std::function<void(Status)> done);
 
   // Encodes `message` as one frame onto the write queue. LimitExceeded
@@ -141,7 +143,7 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection<St
   // then StartStreaming().
   void Begin(asio::ssl::stream_base::handshake_type role);
   void OnHandshake(boost::system::error_code ec);
-  // Reading and writing, once secured; completes a pending Connect().
+  // Once secured: completes a pending Connect(), then reads and writes.
   void StartStreaming();
   void StartRead();
   void OnRead(boost::system::error_code ec, size_t n);

@@ -3,11 +3,11 @@
 // for tcp::socket); everyone else includes framed_connection.h.
 #pragma once
 
-#include <boost/asio/ssl.hpp>
 #include <utility>
 
 #include "common/assert.h"
 #include "wire/asio/framed_connection.h"
+#include "wire/asio/ssl.h"
 #include "wire/message_codec.h"
 
 namespace trolley {
@@ -78,28 +78,30 @@ template <typename Stream>
 void FramedConnection<Stream>::OnHandshake(boost::system::error_code ec) {
   handshaking_ = false;
   if (closed_) return;
-  std::function<void(Status)> done = std::move(connect_done_);
-  connect_done_ = nullptr;
   if (ec) {
     const Status why = Status::Unavailable("TLS handshake: " + ec.message());
+    std::function<void(Status)> done = std::move(connect_done_);
+    connect_done_ = nullptr;
     if (!done) return Finish(why);
     Close();
     return done(why);
   }
   StartStreaming();
-  if (done) done(Status::Ok());
 }
 
 template <typename Stream>
 void FramedConnection<Stream>::StartStreaming() {
+  // Connect()'s done runs first: it may check who the other end proved to
+  // be and Close() before any queued frame goes out.
+  std::function<void(Status)> done = std::move(connect_done_);
+  connect_done_ = nullptr;
+  if (done) {
+    done(Status::Ok());
+    if (closed_) return;
+  }
   ArmIdleTimerIfWaiting();
   StartRead();
   StartWrite();
-  if constexpr (!HandshakingStream<Stream>) {
-    std::function<void(Status)> done = std::move(connect_done_);
-    connect_done_ = nullptr;
-    if (done) done(Status::Ok());
-  }
 }
 
 template <typename Stream>

@@ -13,11 +13,11 @@
 // Invariant: the kind (plain or TLS) is fixed at construction.
 #pragma once
 
-#include <boost/asio/ssl.hpp>
 #include <utility>
 #include <variant>
 
 #include "common/asio.h"
+#include "wire/asio/ssl.h"
 
 namespace trolley {
 

@@ -110,6 +110,13 @@ Result<PeerIdentity> PeerIdentityOf(SSL* ssl) {
   return IdentityOfCertificate(cert);
 }
 
+Result<PeerIdentity> DialledNodeIdentity(SSL* ssl, std::string_view expected_node_id) {
+  auto identity = PeerIdentityOf(ssl);
+  if (!identity.ok()) return identity.status();
+  if (Status s = CheckServerIdentity(*identity, expected_node_id); !s.ok()) return s;
+  return identity;
+}
+
 Result<PeerIdentity> CertificateFileIdentity(const std::string& cert_file) {
   std::FILE* file = std::fopen(cert_file.c_str(), "r");
   if (file == nullptr) {

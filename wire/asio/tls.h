@@ -16,11 +16,11 @@
 // io_context thread; create it once and keep it alive while they live.
 #pragma once
 
-#include <boost/asio/ssl.hpp>
 #include <memory>
 #include <string>
 
 #include "common/status.h"
+#include "wire/asio/ssl.h"
 #include "wire/handshake.h"
 #include "wire/tls_files.h"
 
@@ -40,6 +40,12 @@ Result<std::unique_ptr<asio::ssl::context>> MakeTlsContext(const TlsFiles& files
 // `ssl` (after a successful handshake). FailedPrecondition when there is
 // none or it names no Trolley identity.
 Result<PeerIdentity> PeerIdentityOf(SSL* ssl);
+
+// What a dialler checks right after the handshake, before sending
+// anything: PeerIdentityOf(ssl), which must pass CheckServerIdentity
+// (wire/handshake.h) for `expected_node_id` ("" for any node). Plain TCP
+// (null ssl): the unauthenticated identity.
+Result<PeerIdentity> DialledNodeIdentity(SSL* ssl, std::string_view expected_node_id);
 
 // The identity `cert_file` names (trolleyd checks its own at start).
 Result<PeerIdentity> CertificateFileIdentity(const std::string& cert_file);

@@ -9,7 +9,6 @@
 // temp dir, an acceptor on 127.0.0.1:0, one io_context on the test thread.
 #include <gtest/gtest.h>
 
-#include <boost/asio/ssl.hpp>
 #include <optional>
 
 #include "tests/support/dev_certs.h"
@@ -17,6 +16,7 @@
 #include "tests/support/temp_dir.h"
 #include "wire/asio/framed_connection.h"
 #include "wire/asio/framed_connection_impl.h"
+#include "wire/asio/ssl.h"
 #include "wire/asio/tls.h"
 
 namespace trolley {
@@ -202,6 +202,29 @@ TEST_F(TlsConnectionTest, ANodeRefusesToDialANodeOfAnotherCa) {
   EXPECT_FALSE(connected->ok());
   EXPECT_NE(connected->message().find("TLS handshake"), std::string::npos);
   client->Close();
+}
+
+// Connect()'s done runs after the handshake and before any queued frame
+// is written, so a dialler that dislikes the certificate sends nothing.
+TEST_F(TlsConnectionTest, ConnectDoneMayCloseBeforeAnythingIsSent) {
+  auto n2_tls = Context(Files(dir_->path(), "node-n2"), TlsRole::kNode);
+  Seen server_seen, client_seen;
+  AcceptAsNode(server_seen);
+  auto client = std::make_shared<TcpOrTlsConnection>(
+      TcpOrTlsStream(tcp::socket(io_), *n2_tls), FramedConnectionOptions{}, Record(client_seen));
+  client->SendFrame("must not leave");
+  std::optional<std::string> server_seen_by_client;
+  client->Connect(acceptor_.local_endpoint(), [&](Status s) {
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    auto identity = PeerIdentityOf(client->stream().tls_handle());
+    ASSERT_TRUE(identity.ok());
+    server_seen_by_client = identity->Describe();
+    client->Close();
+  });
+  ASSERT_TRUE(RunUntil(io_, [&] { return server_seen.closed.has_value(); }));
+  EXPECT_EQ(server_seen_by_client, "node n1");
+  EXPECT_TRUE(server_seen.frames.empty());
+  EXPECT_EQ(client->writes_started(), 0u);
 }
 
 TEST(TlsContextTest, MissingFilesAreNamed) {

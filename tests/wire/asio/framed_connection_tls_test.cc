@@ -97,6 +97,17 @@ class TlsConnectionTest : public ::testing::Test {
     return c;
   }
 
+  // Accepts as node n1, dials it with `tls` and runs until the node read
+  // the client's first frame; returns the client's end.
+  std::shared_ptr<TcpOrTlsConnection> DialUntilServed(asio::ssl::context& tls, Seen& server_seen,
+                                                      Seen& client_seen,
+                                                      std::optional<Status>& connected) {
+    AcceptAsNode(server_seen);
+    auto client = Dial(TcpOrTlsStream(tcp::socket(io_), tls), client_seen, connected);
+    EXPECT_TRUE(RunUntil(io_, [&] { return server_seen.frames.size() == 1; }));
+    return client;
+  }
+
   // A client with `files` is refused by the node's handshake.
   void ExpectRefused(std::unique_ptr<asio::ssl::context> client_tls) {
     Seen server_seen, client_seen;
@@ -132,9 +143,8 @@ TEST_F(TlsConnectionTest, NodesOfOneCaHandshakeAndLearnEachOthersIds) {
   auto n2_tls = Context(Files(dir_->path(), "node-n2"), TlsRole::kNode);
   Seen server_seen, client_seen;
   std::optional<Status> connected;
-  AcceptAsNode(server_seen);
-  auto client = Dial(TcpOrTlsStream(tcp::socket(io_), *n2_tls), client_seen, connected);
-  ASSERT_TRUE(RunUntil(io_, [&] { return server_seen.frames.size() == 1; }));
+  auto client = DialUntilServed(*n2_tls, server_seen, client_seen, connected);
+  ASSERT_EQ(server_seen.frames.size(), 1u);
   ASSERT_TRUE(connected.has_value() && connected->ok());
   EXPECT_EQ(server_seen.frames[0], "hello");
   server_->SendFrame("hello back");
@@ -157,9 +167,8 @@ TEST_F(TlsConnectionTest, ClientRolesComeFromTheirCertificates) {
     auto client_tls = Context(Files(dir_->path(), stem), TlsRole::kClient);
     Seen server_seen, client_seen;
     std::optional<Status> connected;
-    AcceptAsNode(server_seen);
-    auto client = Dial(TcpOrTlsStream(tcp::socket(io_), *client_tls), client_seen, connected);
-    ASSERT_TRUE(RunUntil(io_, [&] { return server_seen.frames.size() == 1; }));
+    auto client = DialUntilServed(*client_tls, server_seen, client_seen, connected);
+    ASSERT_EQ(server_seen.frames.size(), 1u);
     auto identity = PeerIdentityOf(server_->stream().tls_handle());
     ASSERT_TRUE(identity.ok());
     EXPECT_EQ(identity->Describe(), described);
@@ -182,9 +191,8 @@ TEST_F(TlsConnectionTest, PlainTcpStrangerIsRefusedAndTheNodeKeepsAccepting) {
   auto n2_tls = Context(Files(dir_->path(), "node-n2"), TlsRole::kNode);
   Seen server_seen, client_seen;
   std::optional<Status> connected;
-  AcceptAsNode(server_seen);
-  auto client = Dial(TcpOrTlsStream(tcp::socket(io_), *n2_tls), client_seen, connected);
-  ASSERT_TRUE(RunUntil(io_, [&] { return server_seen.frames.size() == 1; }));
+  auto client = DialUntilServed(*n2_tls, server_seen, client_seen, connected);
+  EXPECT_EQ(server_seen.frames.size(), 1u);
   client->Close();
   server_->Close();
 }
@@ -225,6 +233,26 @@ TEST_F(TlsConnectionTest, ConnectDoneMayCloseBeforeAnythingIsSent) {
   EXPECT_EQ(server_seen_by_client, "node n1");
   EXPECT_TRUE(server_seen.frames.empty());
   EXPECT_EQ(client->writes_started(), 0u);
+}
+
+// A stranger that opens TCP and never starts the TLS handshake is closed by
+// the idle-frame timeout, like one that never sends its first frame.
+TEST_F(TlsConnectionTest, AStalledHandshakeIsClosedByTheIdleTimeout) {
+  Seen server_seen;
+  acceptor_.async_accept([&](boost::system::error_code ec, tcp::socket s) {
+    ASSERT_FALSE(ec) << ec.message();
+    FramedConnectionOptions options;
+    options.idle_frame_timeout = std::chrono::milliseconds(100);
+    options.first_frame_description = "Hello";
+    server_ = std::make_shared<TcpOrTlsConnection>(TcpOrTlsStream(std::move(s), *node_tls_),
+                                                   std::move(options), Record(server_seen));
+    server_->Start();
+  });
+  tcp::socket silent(io_);
+  silent.connect(acceptor_.local_endpoint());
+  ASSERT_TRUE(RunUntil(io_, [&] { return server_seen.closed.has_value(); }));
+  EXPECT_NE(server_seen.closed->message().find("no Hello within 100 ms"), std::string::npos)
+      << server_seen.closed->ToString();
 }
 
 TEST(TlsContextTest, MissingFilesAreNamed) {

@@ -135,7 +135,8 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection<St
   // Socket writes started so far (each carries every frame queued before it).
   uint64_t writes_started() const { return writes_started_; }
   Stream& stream() { return stream_; }
-  // "address:port" of the other end, "?" if unknown.
+  // "address:port" of the other end, "?" if unknown; still known after
+  // Close() once Start() or a successful dial ran.
   std::string RemoteAddress() const;
 
  private:
@@ -169,6 +170,7 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection<St
   uint64_t frames_received_ = 0;
   uint64_t writes_started_ = 0;
   Status closing_reason_;
+  std::string remote_address_;                // set when started: "" until then
   std::function<void(Status)> connect_done_;  // Connect()'s, until secured
   bool started_ = false;
   bool handshaking_ = false;

@@ -59,6 +59,7 @@ void FramedConnection<Stream>::Begin(asio::ssl::stream_base::handshake_type role
   TROLLEY_ASSERT(!started_);
   if (closed_) return;
   started_ = true;
+  remote_address_ = RemoteAddress();  // kept for the logs of a refusal after the close
   boost::system::error_code ignored;
   stream_.lowest_layer().set_option(asio::ip::tcp::no_delay(true), ignored);
   last_read_ = std::chrono::steady_clock::now();
@@ -162,6 +163,7 @@ void FramedConnection<Stream>::Finish(const Status& why) {
 
 template <typename Stream>
 std::string FramedConnection<Stream>::RemoteAddress() const {
+  if (!remote_address_.empty()) return remote_address_;
   boost::system::error_code ec;
   const auto endpoint = stream_.lowest_layer().remote_endpoint(ec);
   if (ec) return "?";

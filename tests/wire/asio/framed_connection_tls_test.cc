@@ -120,6 +120,8 @@ class TlsConnectionTest : public ::testing::Test {
     EXPECT_NE(server_seen.closed->message().find("TLS handshake"), std::string::npos)
         << server_seen.closed->ToString();
     EXPECT_TRUE(server_seen.frames.empty());
+    // The node's refusal log can still name who it was.
+    EXPECT_EQ(server_->RemoteAddress().rfind("127.0.0.1:", 0), 0u) << server_->RemoteAddress();
     // The client learns it too: its handshake fails, or (TLS 1.3, where the
     // node checks the client's certificate after the client finished) the
     // connection closes.

@@ -486,6 +486,24 @@ void Client::Delete(std::string ns, std::string key, const Context& context, Req
              options, std::move(done));
 }
 
+void Client::Update(CartUpdate update, RequestOptions options, WriteCallback done) {
+  auto op = std::make_shared<Impl::Op>();
+  op->ns = update.ns;
+  op->key = update.cart_id;
+  update.w = options.w;
+  update.ttl_ms = options.ttl_ms;
+  op->request = std::move(update);
+  op->deadline = SteadyClock::now() + TimeoutOf(options, impl_->options);
+  op->done = [done = std::move(done)](Result<Message> r) {
+    if (!r.ok()) return done(r.status());
+    const auto* m = std::get_if<CartUpdateReply>(&*r);
+    if (m == nullptr) return done(Status::Corruption("unexpected reply to a cart update"));
+    if (m->code != StatusCode::kOk) return done(Status(m->code, m->message));
+    return done(WriteResult{ValuesOf(m->state), Context(m->state.context()), ""});
+  };
+  impl_->Start(std::move(op));
+}
+
 void Client::StartWrite(ClientPut put, const RequestOptions& options, WriteCallback done) {
   auto op = std::make_shared<Impl::Op>();
   op->ns = put.ns;

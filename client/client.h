@@ -128,6 +128,12 @@ class Client {
            RequestOptions options, uint64_t write_id, WriteCallback done);
   void Delete(std::string ns, std::string key, const Context& context, RequestOptions options,
               WriteCallback done);
+  // A cart mutation coordinated on the node (docs/design.md, 'Cart updates
+  // on the node'): routed and retried like a put, with the same mutation
+  // id on every attempt (the cart applies it once). options.w and
+  // options.ttl_ms apply; the result is the cart's state at the
+  // coordinator after the write. CartClient builds the update.
+  void Update(CartUpdate update, RequestOptions options, WriteCallback done);
 
   // The cluster's namespaces (N, R, W, TTL, merge semantics), from the ring
   // information; kUnavailable if no node answered.

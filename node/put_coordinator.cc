@@ -10,26 +10,19 @@ namespace trolley {
 PutCoordinator::PutCoordinator(NodeContext& ctx, FailureDetector& detector, HintedHandoff& handoff)
     : ctx_(ctx), detector_(detector), handoff_(handoff) {}
 
-void PutCoordinator::Start(const Endpoint& client, ClientPut m, RequestPlan plan) {
+void PutCoordinator::Start(const Endpoint& client, CoordinatedWrite write, RequestPlan plan) {
   const uint64_t op_id = ctx_.NextId().value;
   PutOp& op = puts_[op_id];
   ctx_.metrics().puts_in_flight.Increment();
   op.client = client;
-  op.client_id = m.id;
-  op.key = ObjectKey{m.ns, m.key};
+  op.client_id = write.client_id;
+  op.reply = write.reply;
+  op.key = write.key;
   op.w = plan.quorum;
   op.pref = std::move(plan.pref);
   op.start_ns = ctx_.Now();
   op.deadline_ns = op.start_ns + plan.timeout_ms * kNsPerMs;
-
-  WriteIntent intent;
-  intent.context = std::move(m.context);
-  intent.tombstone = m.tombstone;
-  intent.value = std::move(m.value);
-  intent.write_id = m.write_id;
-  intent.timestamp_ms = ctx_.WallMs();
-  const uint64_t ttl_ms = m.ttl_ms != 0 ? m.ttl_ms : plan.ns->ttl_ms;
-  if (ttl_ms != 0 && !m.tombstone) intent.expiry_ms = intent.timestamp_ms + ttl_ms;
+  WriteIntent intent = std::move(write.intent);
   // Replication starts once the new state is decided, in parallel with
   // the local commit (one commit latency on the write path, not two); this
   // node counts toward W only once its commit is done.
@@ -55,7 +48,16 @@ void PutCoordinator::LocalPutDone(uint64_t op_id, Result<SiblingSet> result) {
   PutOp& op = it->second;
   if (!result.ok() && !IsDecided(op.phase)) {
     if (!IsAnswered(op.phase)) {
-      Answer(op, result.status().code(), "local write failed: " + result.status().message());
+      // A cart update refused by the cart's rules is the shopper's error,
+      // not a failed write.
+      const StatusCode code = result.status().code();
+      const bool refused =
+          op.reply == CoordinatedWrite::Reply::kCartUpdate &&
+          (code == StatusCode::kInvalidArgument || code == StatusCode::kLimitExceeded ||
+           code == StatusCode::kFailedPrecondition || code == StatusCode::kCorruption);
+      Answer(
+          op, result.status().code(),
+          refused ? result.status().message() : "local write failed: " + result.status().message());
     }
     ctx_.metrics().puts_failed.Increment();
     Retire(it);
@@ -285,8 +287,12 @@ void PutCoordinator::AnswerIfQuorumDecided(PutOp& op) {
 void PutCoordinator::Answer(PutOp& op, StatusCode code, std::string message) {
   op.phase = Answered(op.phase);  // asserts the client was not answered before
   ctx_.metrics().put_latency_us.Record((ctx_.Now() - op.start_ns) / 1000);
-  ctx_.Send(op.client, ClientPutReply{op.client_id, code, std::move(message),
-                                      code == StatusCode::kOk ? op.state : SiblingSet()});
+  SiblingSet state = code == StatusCode::kOk ? op.state : SiblingSet();
+  if (op.reply == CoordinatedWrite::Reply::kCartUpdate) {
+    ctx_.Send(op.client, CartUpdateReply{op.client_id, code, std::move(message), std::move(state)});
+  } else {
+    ctx_.Send(op.client, ClientPutReply{op.client_id, code, std::move(message), std::move(state)});
+  }
 }
 
 bool PutCoordinator::Done(const PutOp& op) {

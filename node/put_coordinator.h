@@ -1,5 +1,7 @@
-// PutCoordinator: drives the client puts this node coordinates, from the
-// local write to the client's answer and the last replica's reply.
+// PutCoordinator: drives the client puts and cart updates this node
+// coordinates (node/cart_update.h), from the local write to the client's
+// answer and the last replica's reply. A cart update is a put whose value
+// the engine computes from the local copy; from then on both are the same.
 // Level 2 of the node core (docs/design.md, 'The node core'): it asks the
 // failure detector IsUp() and tells it Suspect(), and gives hinted handoff
 // the writes a target could not take; it calls nothing above it. Node
@@ -47,6 +49,7 @@
 #include <string>
 #include <vector>
 
+#include "node/cart_update.h"
 #include "node/failure_detector.h"
 #include "node/hinted_handoff.h"
 #include "node/node_context.h"
@@ -60,8 +63,9 @@ class PutCoordinator {
  public:
   PutCoordinator(NodeContext& ctx, FailureDetector& detector, HintedHandoff& handoff);
 
-  // A client put this node coordinates, planned by Node (plan.quorum = W).
-  void Start(const Endpoint& client, ClientPut m, RequestPlan plan);
+  // A client put or cart update this node coordinates, planned by Node
+  // (plan.quorum = W); answered as write.reply says.
+  void Start(const Endpoint& client, CoordinatedWrite write, RequestPlan plan);
   // A replica's answer; late or unknown ids are ignored.
   void OnReplicaWriteReply(const Endpoint& from, const ReplicaWriteReply& m);
   // Stop waiting for `node`: as if every write sent to it timed out.
@@ -88,6 +92,7 @@ class PutCoordinator {
   struct PutOp {
     Endpoint client;
     RequestId client_id;
+    CoordinatedWrite::Reply reply = CoordinatedWrite::Reply::kPut;
     ObjectKey key;
     uint32_t w = 0;
     PreferenceList pref;

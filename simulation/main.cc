@@ -66,9 +66,9 @@ int main(int argc, char** argv) {
       app.add_option("--seed", seed, "run one seed (prints its figures and trace hash)");
   auto* seeds_opt = app.add_option("--seeds", seeds, "run a sweep of seeds A..B (inclusive)");
   seed_opt->excludes(seeds_opt);
-  app.add_option(
-      "--bug", bug_name,
-      "plant a known bug: none, lww, plain-vc, drop-hints, overwrite-repair, reuse-actor");
+  app.add_option("--bug", bug_name,
+                 "plant a known bug: none, lww, plain-vc, drop-hints, overwrite-repair, "
+                 "reuse-actor, stale-remove");
   app.add_flag("--trace", trace, "print every event of the run (with --seed)");
   app.add_flag("-v,--verbose", verbose, "one line per seed");
   app.add_flag("--stop-at-failure", stop_at_failure, "stop a sweep at its first failing seed");

@@ -18,13 +18,16 @@ std::string_view PlantedBugName(PlantedBug bug) {
       return "overwrite-repair";
     case PlantedBug::kReuseActor:
       return "reuse-actor";
+    case PlantedBug::kStaleRemove:
+      return "stale-remove";
   }
   return "unknown";
 }
 
 std::vector<PlantedBug> AllPlantedBugs() {
-  return {PlantedBug::kLww, PlantedBug::kPlainVc, PlantedBug::kDropHints,
-          PlantedBug::kOverwriteRepair, PlantedBug::kReuseActor};
+  return {PlantedBug::kLww,        PlantedBug::kPlainVc,
+          PlantedBug::kDropHints,  PlantedBug::kOverwriteRepair,
+          PlantedBug::kReuseActor, PlantedBug::kStaleRemove};
 }
 
 Result<PlantedBug> ParsePlantedBug(std::string_view name) {

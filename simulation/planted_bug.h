@@ -30,6 +30,11 @@
 //                     copy, the node issues again dots the other replicas
 //                     already saw, and they drop its new writes as old
 //                     (Riak's kv679).
+//   stale-remove      An OR-Set removal delivered to a node has its observed
+//                     tags replaced by those of the node's own copy of the
+//                     cart: the coordinator removes what it holds, not what
+//                     the shopper saw. A stale copy leaves seen adds in the
+//                     cart; a newer one removes adds the shopper never saw.
 #pragma once
 
 #include <string_view>
@@ -39,7 +44,15 @@
 
 namespace trolley::sim {
 
-enum class PlantedBug { kNone, kLww, kPlainVc, kDropHints, kOverwriteRepair, kReuseActor };
+enum class PlantedBug {
+  kNone,
+  kLww,
+  kPlainVc,
+  kDropHints,
+  kOverwriteRepair,
+  kReuseActor,
+  kStaleRemove
+};
 
 std::string_view PlantedBugName(PlantedBug bug);
 // "none", "lww", ...; InvalidArgument listing the names otherwise.

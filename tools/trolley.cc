@@ -7,9 +7,10 @@
 //   trolley ... status
 //   trolley ... cart get NS CART
 //   trolley ... cart add NS CART SKU [N] [--attr k=v]... [--id MUTATION_ID]
-//   trolley ... cart set NS CART SKU QTY [--id ID]
-//   trolley ... cart remove NS CART SKU [--id ID]
-//   trolley ... cart clear NS CART [--id ID]
+//   trolley ... cart set NS CART SKU QTY [--context TOKEN] [--id ID]
+//   trolley ... cart remove NS CART SKU [--context TOKEN] [--id ID]
+//   trolley ... cart clear NS CART [--context TOKEN] [--id ID]
+//   trolley ... cart checkout NS CART ORDER_ID [--context TOKEN]
 //   trolley ... cart merge GUEST_NS GUEST_CART USER_NS USER_CART [--strategy sum|max|keep-user]
 //
 // --node lists seeds, tried in order until one answers (default: the
@@ -276,17 +277,31 @@ std::unique_ptr<BlockingCartClient> Carts(const Globals& g, Status* error) {
   return std::move(*c);
 }
 
+json LinesJson(const std::vector<CartLine>& lines) {
+  json out = json::array();
+  for (const CartLine& l : lines) {
+    out.push_back({{"sku", l.sku}, {"quantity", l.quantity}, {"attributes", l.attributes}});
+  }
+  return out;
+}
+
+void PrintLines(const std::vector<CartLine>& lines) {
+  for (const CartLine& l : lines) {
+    std::printf("  %-24s x%u", l.sku.c_str(), l.quantity);
+    for (const auto& [k, val] : l.attributes) std::printf("  %s=%s", k.c_str(), val.c_str());
+    std::printf("\n");
+  }
+}
+
 int PrintCart(const Globals& g, const Result<CartView>& r) {
   if (!r.ok()) return Fail(g, r.status());
   const CartView& v = *r;
   if (g.json) {
-    json lines = json::array();
-    for (const CartLine& l : v.lines) {
-      lines.push_back({{"sku", l.sku}, {"quantity", l.quantity}, {"attributes", l.attributes}});
-    }
+    json lines = LinesJson(v.lines);
     json out{{"ok", true},     {"cart", v.ns + "/" + v.cart_id},       {"found", v.found},
              {"lines", lines}, {"siblings_merged", v.siblings_merged}, {"expiry_ms", v.expiry_ms}};
     if (v.merged_into) out["merged_into"] = *v.merged_into;
+    out["context"] = v.context;
     std::cout << out.dump() << "\n";
     return kExitOk;
   }
@@ -303,13 +318,28 @@ int PrintCart(const Globals& g, const Result<CartView>& r) {
   }
   std::printf("\n");
   if (v.merged_into) std::printf("  merged into %s at login\n", v.merged_into->c_str());
-  for (const CartLine& l : v.lines) {
-    std::printf("  %-24s x%u", l.sku.c_str(), l.quantity);
-    for (const auto& [k, val] : l.attributes) std::printf("  %s=%s", k.c_str(), val.c_str());
-    std::printf("\n");
-  }
+  PrintLines(v.lines);
+  std::printf("context: %s\n", v.context.c_str());
   return kExitOk;
 }
+
+int PrintCheckout(const Globals& g, const std::string& order_id, const Result<CheckoutResult>& r) {
+  if (!r.ok()) return Fail(g, r.status());
+  if (g.json) {
+    json out{{"ok", true}, {"order", order_id}, {"bought", LinesJson(r->lines)}};
+    std::cout << out.dump() << "\n";
+    return kExitOk;
+  }
+  std::printf("order %s: bought %zu line%s\n", order_id.c_str(), r->lines.size(),
+              r->lines.size() == 1 ? "" : "s");
+  PrintLines(r->lines);
+  std::printf("left in the cart: ");
+  return PrintCart(g, r->cart);
+}
+
+constexpr const char* kViewContextHelp =
+    "token of the view you acted on (printed by every cart command): remove exactly what it "
+    "showed; without it the cart is read first";
 
 // Asks the --node for the members, then every member for its status.
 int ClusterStatus(const Globals& g) {
@@ -454,7 +484,7 @@ int main(int argc, char** argv) {
 
   CLI::App* cart = app.add_subcommand("cart", "shopping carts (siblings merged for you)");
   cart->require_subcommand(1);
-  std::string sku, guest_ns, guest_id, strategy = "sum";
+  std::string sku, guest_ns, guest_id, strategy = "sum", view_token, order_id;
   uint32_t quantity = 1;
   uint64_t mutation_id = 0;
   std::vector<std::string> attrs;
@@ -501,24 +531,45 @@ int main(int argc, char** argv) {
   cset->add_option("sku", sku, "product")->required();
   cset->add_option("quantity", quantity, "new quantity")->required();
   cset->add_option("--id", mutation_id, "mutation id: the same id twice is applied once");
+  cset->add_option("--context", view_token, kViewContextHelp);
   cset->callback([&] {
-    with_carts(
-        [&](BlockingCartClient& c) { return c.SetQuantity(ns, key, sku, quantity, mutation_id); });
+    with_carts([&](BlockingCartClient& c) {
+      return c.SetQuantity(ns, key, sku, quantity, mutation_id, view_token);
+    });
   });
 
   CLI::App* cremove = cart->add_subcommand("remove", "remove a SKU's line");
   cart_args(cremove);
   cremove->add_option("sku", sku, "product")->required();
   cremove->add_option("--id", mutation_id, "mutation id: the same id twice is applied once");
+  cremove->add_option("--context", view_token, kViewContextHelp);
   cremove->callback([&] {
-    with_carts([&](BlockingCartClient& c) { return c.Remove(ns, key, sku, mutation_id); });
+    with_carts(
+        [&](BlockingCartClient& c) { return c.Remove(ns, key, sku, mutation_id, view_token); });
   });
 
   CLI::App* cclear = cart->add_subcommand("clear", "remove every line");
   cart_args(cclear);
   cclear->add_option("--id", mutation_id, "mutation id: the same id twice is applied once");
-  cclear->callback(
-      [&] { with_carts([&](BlockingCartClient& c) { return c.Clear(ns, key, mutation_id); }); });
+  cclear->add_option("--context", view_token, kViewContextHelp);
+  cclear->callback([&] {
+    with_carts([&](BlockingCartClient& c) { return c.Clear(ns, key, mutation_id, view_token); });
+  });
+
+  CLI::App* ccheckout = cart->add_subcommand(
+      "checkout", "buy the lines a view showed (or-set): they leave the cart, the rest stays");
+  cart_args(ccheckout);
+  ccheckout->add_option("order", order_id, "order id: a retry with the same id buys nothing more")
+      ->required();
+  ccheckout->add_option("--context", view_token, kViewContextHelp);
+  ccheckout->callback([&] {
+    auto carts = Carts(g, &cart_error);
+    if (!carts) {
+      result = Fail(g, cart_error);
+      return;
+    }
+    result = PrintCheckout(g, order_id, carts->Checkout(ns, key, order_id, view_token));
+  });
 
   CLI::App* cmerge = cart->add_subcommand("merge", "merge a guest cart into a user cart (login)");
   cmerge->add_option("guest_ns", guest_ns, "guest cart namespace")->required();

@@ -29,6 +29,7 @@ void TrolleyTarget::Connect(std::function<void(Status)> done) {
   co.attempts_max = options_.attempts_max;
   co.connections_per_node = options_.connections_per_node;
   co.random_seed = options_.seed;
+  co.tls = options_.tls;
   auto client = Client::Create(io_, co);
   if (!client.ok()) return done(client.status());
   client_ = std::move(*client);

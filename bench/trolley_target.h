@@ -27,6 +27,7 @@ struct TrolleyTargetOptions {
   uint32_t attempts_max = 4;
   size_t connections_per_node = 2;
   uint64_t seed = 0;  // the client's backoff jitter
+  TlsFiles tls;       // the cluster CA and a client certificate; empty: plain TCP
 };
 
 class TrolleyTarget : public Target {

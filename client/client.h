@@ -36,6 +36,7 @@
 #include "common/status.h"
 #include "storage/version_vector.h"
 #include "wire/messages.h"
+#include "wire/tls_files.h"
 
 namespace trolley {
 
@@ -48,6 +49,10 @@ struct ClientOptions {
   size_t connections_per_node = 2;
   std::chrono::milliseconds ring_refresh{10'000};
   uint64_t random_seed = 0;  // jitter; 0 = from std::random_device
+  // TLS to the nodes (docs/operations.md, 'TLS and authentication'): the
+  // cluster CA and this client's certificate, whose role (read or write)
+  // the nodes enforce. All empty: plain TCP, for nodes with TLS off.
+  TlsFiles tls;
 };
 
 // Per-request settings; zero means the namespace's (R, W, TTL) or the

@@ -18,6 +18,7 @@ set -euo pipefail
 core=(
   build-essential cmake ninja-build pkg-config
   libboost-dev            # Boost.Asio: the network runtime (header-only)
+  libssl-dev openssl      # TLS (Asio's SSL stream over OpenSSL); scripts/dev-certs.sh
   capnproto libcapnp-dev  # Cap'n Proto: storage records and wire messages
   liblmdb-dev lmdb-utils  # LMDB: the storage engine (+ mdb_stat for operators)
   libxxhash-dev           # XXH3-64: key hashing onto the ring

@@ -21,7 +21,11 @@
 // restore').
 //
 // --node lists seeds, tried in order until one answers (default: the
-// TROLLEY_NODES environment variable, else 127.0.0.1:7101). Cart commands
+// TROLLEY_NODES environment variable, else 127.0.0.1:7101). Nodes with TLS
+// on need --ca, --cert and --key (or TROLLEY_TLS_CA, TROLLEY_TLS_CERT,
+// TROLLEY_TLS_KEY): the cluster CA and a client
+// certificate, whose role (read or write) the nodes enforce
+// (docs/operations.md, 'TLS and authentication'). Cart commands
 // route each request to the key's coordinator themselves (client/client.h).
 // Cart commands resolve siblings with the namespace's semantics as the
 // cluster reports them (union-max or or-set); a mutation given the same
@@ -43,6 +47,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
 
 #include "client/cart_client.h"
 #include "client/node_connection.h"
@@ -64,7 +69,22 @@ struct Globals {
   std::vector<std::string> seeds;  // node_list split, in order
   uint32_t timeout_ms = 5000;
   bool json = false;
+  TlsFiles tls;  // all empty: plain TCP
 };
+
+// --ca/--cert/--key, defaulting to TROLLEY_TLS_CA/_CERT/_KEY.
+void AddTlsOptions(CLI::App& app, Globals& g) {
+  for (auto [flag, variable, field, what] :
+       {std::tuple{"--ca", "TROLLEY_TLS_CA", &TlsFiles::ca_file, "the cluster CA (PEM)"},
+        std::tuple{"--cert", "TROLLEY_TLS_CERT", &TlsFiles::cert_file,
+                   "this client's certificate (PEM; its role: trolley:client:read or write)"},
+        std::tuple{"--key", "TROLLEY_TLS_KEY", &TlsFiles::key_file, "its private key (PEM)"}}) {
+    const char* from_env = std::getenv(variable);
+    if (from_env != nullptr) g.tls.*field = from_env;
+    app.add_option(flag, g.tls.*field,
+                   std::string(what) + " for nodes with TLS on (default: $" + variable + ")");
+  }
+}
 
 constexpr int kExitOk = 0, kExitNotFound = 1, kExitFailed = 2, kExitDegraded = 3;
 
@@ -137,7 +157,7 @@ Result<Message> Call(const Globals& g, Message request) {
   std::string failures;
   StatusCode code = StatusCode::kUnavailable;
   for (const std::string& seed : g.seeds) {
-    auto conn = NodeConnection::Connect(seed, timeout);
+    auto conn = NodeConnection::Connect(seed, timeout, g.tls);
     if (conn.ok()) return (*conn)->Call(std::move(request), timeout);
     failures += (failures.empty() ? "" : "; ") + Naming(seed, conn.status());
     code = conn.status().code();
@@ -296,6 +316,7 @@ std::unique_ptr<BlockingCartClient> Carts(const Globals& g, Status* error) {
   ClientOptions o;
   o.seeds = g.seeds;
   o.timeout = std::chrono::milliseconds(g.timeout_ms);
+  o.tls = g.tls;
   auto c = BlockingCartClient::Create(o);
   if (!c.ok()) {
     *error = c.status();
@@ -462,6 +483,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--timeout-ms", g.timeout_ms, "give up after this long")->capture_default_str();
   app.add_flag("--json", g.json, "print JSON instead of text");
+  AddTlsOptions(app, g);
 
   std::string ns, key, value, token;
   uint32_t r = 0, w = 0;

@@ -76,9 +76,19 @@ Status ReadUint(const toml::table& table, std::string_view where, std::string_vi
 
 // The keys of each table, in one place: the parser refuses any other key and
 // DescribeSettings() lists these.
-constexpr std::string_view kTopKeys[] = {"node_id",   "listen",  "data_dir",   "partitions",
-                                         "log_level", "members", "namespaces", "limits",
-                                         "storage",   "admin"};
+constexpr std::string_view kTopKeys[] = {"node_id",   "listen",   "data_dir", "partitions",
+                                         "log_level", "insecure", "members",  "namespaces",
+                                         "limits",    "storage",  "admin",    "tls"};
+// The [tls] table: PEM file paths.
+struct TlsSetting {
+  std::string_view key;
+  std::string ServerConfig::*field;
+};
+constexpr TlsSetting kTlsSettings[] = {
+    {"ca_file", &ServerConfig::tls_ca_file},
+    {"cert_file", &ServerConfig::tls_cert_file},
+    {"key_file", &ServerConfig::tls_key_file},
+};
 constexpr std::string_view kMemberKeys[] = {"id", "address"};
 constexpr std::string_view kAdminKeys[] = {"host", "port"};
 constexpr std::string_view kNamespaceKeys[] = {"name",   "n",     "r",         "w",
@@ -153,6 +163,29 @@ Status ReadUintTable(const toml::table& root, const UintTable& table, ServerConf
   return Status::Ok();
 }
 
+Status ReadBool(const toml::table& table, std::string_view key, bool& out) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) return Status::Ok();
+  const auto* b = node->as_boolean();
+  if (b == nullptr) return Invalid(key, "must be true or false");
+  out = b->get();
+  return Status::Ok();
+}
+
+Status ReadTlsTable(const toml::table& root, ServerConfig& c) {
+  const toml::node* node = root.get("tls");
+  if (node == nullptr) return Status::Ok();
+  const toml::table* t = node->as_table();
+  if (t == nullptr) return Invalid("tls", "must be a table ([tls])");
+  std::vector<std::string_view> keys;
+  for (const TlsSetting& s : kTlsSettings) keys.push_back(s.key);
+  TROLLEY_RETURN_IF_ERROR(CheckKnownKeys(*t, "tls", keys));
+  for (const TlsSetting& s : kTlsSettings) {
+    TROLLEY_RETURN_IF_ERROR(ReadString(*t, "tls", s.key, c.*s.field));
+  }
+  return Status::Ok();
+}
+
 Status ReadNamespace(const toml::table& t, const std::string& where, ServerNamespace& ns) {
   TROLLEY_RETURN_IF_ERROR(CheckKnownKeys(t, where, Keys(kNamespaceKeys)));
   TROLLEY_RETURN_IF_ERROR(ReadString(t, where, "name", ns.options.name));
@@ -219,6 +252,8 @@ Status ReadTable(const toml::table& root, ServerConfig& c) {
   TROLLEY_RETURN_IF_ERROR(ReadString(root, "", "data_dir", c.data_dir));
   TROLLEY_RETURN_IF_ERROR(ReadUint(root, "", "partitions", c.partitions));
   TROLLEY_RETURN_IF_ERROR(ReadString(root, "", "log_level", c.log_level));
+  TROLLEY_RETURN_IF_ERROR(ReadBool(root, "insecure", c.insecure));
+  TROLLEY_RETURN_IF_ERROR(ReadTlsTable(root, c));
   TROLLEY_RETURN_IF_ERROR(ReadArrayOfTables(
       root, "members",
       [&](const toml::table& t, const std::string& where) { return ReadMember(t, where, c); }));
@@ -266,6 +301,45 @@ Result<MergeSemantics> ParseMergeSemantics(std::string_view name) {
                                  "' (accepted: union-max, or-set)");
 }
 
+bool IsLoopbackHost(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost" || host == "::1") return true;
+  // 127.x.y.z, digits and dots only.
+  if (host.substr(0, 4) != "127.") return false;
+  int dots = 0;
+  for (char ch : host) {
+    if (ch == '.') {
+      ++dots;
+    } else if (ch < '0' || ch > '9') {
+      return false;
+    }
+  }
+  return dots == 3;
+}
+
+Status ServerConfig::ValidateTls() const {
+  const int set = !tls_ca_file.empty() + !tls_cert_file.empty() + !tls_key_file.empty();
+  if (set != 0 && set != 3) {
+    for (const TlsSetting& s : kTlsSettings) {
+      if ((this->*s.field).empty()) {
+        return Invalid(Path("tls", s.key),
+                       "is required with the other [tls] files (ca_file, cert_file, key_file)");
+      }
+    }
+  }
+  if (tls() || insecure) return Status::Ok();
+  auto hp = ParseHostPort(ListenAddress(), "listen");
+  if (!hp.ok()) return hp.status();
+  if (IsLoopbackHost(hp->host)) return Status::Ok();
+  return Invalid("listen", "'" + ListenAddress() +
+                               "' is not a loopback address and TLS is off: set [tls] ca_file, "
+                               "cert_file and key_file (scripts/dev-certs.sh makes a development "
+                               "set), or insecure = true to serve without TLS on a network you "
+                               "trust");
+}
+
 std::string ServerConfig::ListenAddress() const {
   if (!listen.empty()) return listen;
   for (const auto& [id, address] : members) {
@@ -309,6 +383,7 @@ Status ServerConfig::Validate() const {
                                      std::to_string(members.size()) + " members");
   }
   if (auto hp = ParseHostPort(ListenAddress(), "listen"); !hp.ok()) return hp.status();
+  if (Status s = ValidateTls(); !s.ok()) return s;
   if (namespaces.empty()) {
     return Invalid("namespaces", "is required: declare at least one namespace");
   }
@@ -405,6 +480,10 @@ std::vector<SettingDescription> DescribeSettings() {
       {"data_dir", "(required)"},
       {"partitions", std::to_string(defaults.partitions)},
       {"log_level", quoted(defaults.log_level)},
+      {"insecure", defaults.insecure ? "true" : "false"},
+      {"tls.ca_file", "(none: TLS off)"},
+      {"tls.cert_file", "(none: TLS off)"},
+      {"tls.key_file", "(none: TLS off)"},
       {"members[].id", "(required)"},
       {"members[].address", "(required)"},
       {"namespaces[].name", "(required)"},

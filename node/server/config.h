@@ -8,6 +8,8 @@
 //   data_dir  = "./data/n1"           # required
 //   partitions = 64                   # ring size Q, a power of two
 //   log_level = "info"                # debug | info | warn | error
+//   insecure  = false                 # true: serve without TLS on a non-loopback listen
+//   [tls]     ca_file, cert_file, key_file   # PEM; all three, or none (TLS off)
 //   [[members]]                       # required, the whole cluster, same on every node
 //   id = "n1"
 //   address = "127.0.0.1:7101"
@@ -32,12 +34,20 @@
 // be one a peer can dial (not 0.0.0.0 or ::); listening on every interface
 // takes an explicit `listen = "0.0.0.0:port"`.
 //
+// TLS (docs/design.md, 'Security: TLS and identities'): with [tls] set,
+// every connection, inbound and to peers, is TLS with certificates of the
+// cluster CA. Without it, Validate() refuses a listen address that is not
+// loopback (127.0.0.0/8, ::1, localhost) unless `insecure = true`; the
+// error says what to set. A host name other than localhost counts as not
+// loopback (config validation resolves nothing).
+//
 // DescribeSettings() lists every accepted setting with its default, from
 // the same tables the parser checks keys against (trolleyd --list-settings
 // prints it; scripts/check-docs.sh compares it with docs/operations.md).
 //
 // Flags (trolleyd --help) override the file: --node-id, --listen,
-// --data-dir, --log-level, --member id=host:port (repeatable; replaces the
+// --data-dir, --log-level, --tls-ca, --tls-cert, --tls-key, --insecure,
+// --member id=host:port (repeatable; replaces the
 // file's members), --namespace name:n=3,r=2,w=2,durability=flush,... (repeatable;
 // replaces the file's namespaces).
 //
@@ -78,6 +88,12 @@ struct ServerConfig {
   std::string log_level = "info";
   std::vector<std::pair<std::string, std::string>> members;  // id, host:port
   std::vector<ServerNamespace> namespaces;
+  // TLS: all three PEM files, or none (TLS off).
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Allows serving without TLS on a non-loopback listen address.
+  bool insecure = false;
 
   uint64_t request_timeout_ms = 2000;
   uint64_t replica_timeout_ms = 500;
@@ -121,6 +137,9 @@ struct ServerConfig {
   std::string ListenAddress() const;
   // host:port of the admin listener; empty when it is off.
   std::string AdminAddress() const;
+  bool tls() const { return !tls_cert_file.empty(); }
+  // The [tls] files and `insecure` part of Validate().
+  Status ValidateTls() const;
 };
 
 // One accepted setting: its name as written in errors ("storage.siblings_max",
@@ -135,6 +154,10 @@ std::vector<SettingDescription> DescribeSettings();
 // Parses the TOML text (`origin` names the file in errors, with line numbers).
 Result<ServerConfig> ParseServerConfig(std::string_view toml_text, std::string_view origin);
 Result<ServerConfig> LoadServerConfig(const std::string& path);
+
+// True for an IPv4 127.0.0.0/8 address, ::1 or "localhost" (host only,
+// brackets allowed): a listen address only this machine can reach.
+bool IsLoopbackHost(std::string_view host);
 
 // "id=host:port" for --member.
 Status ApplyMemberFlag(ServerConfig& config, std::string_view flag);

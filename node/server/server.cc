@@ -94,18 +94,45 @@ static Status CheckNamespaceLayout(const ServerConfig& config) {
   return Status::Ok();
 }
 
+Status Server::Impl::SetUpTls() {
+  if (!config.tls()) {
+    if (config.insecure) {
+      spdlog::warn(
+          "trolleyd.insecure tls=off listen={} INSECURE: insecure = true and no [tls]: anyone "
+          "who reaches this port can act as a peer or a client and overwrite any cart; set "
+          "[tls] ca_file, cert_file, key_file to authenticate connections",
+          config.ListenAddress());
+    }
+    return Status::Ok();
+  }
+  auto context = MakeTlsContext(
+      TlsFiles{config.tls_ca_file, config.tls_cert_file, config.tls_key_file}, TlsRole::kNode);
+  if (!context.ok()) return context.status();
+  auto identity = CertificateFileIdentity(config.tls_cert_file);
+  if (!identity.ok()) return identity.status();
+  if (identity->kind != PeerIdentity::Kind::kNode || identity->name != config.node_id) {
+    return Status::InvalidArgument(
+        "tls.cert_file: '" + config.tls_cert_file + "' is " + identity->Describe() +
+        "'s certificate, not this node's (its subjectAltName must be URI:trolley:node:" +
+        config.node_id + ")");
+  }
+  tls = std::move(*context);
+  return Status::Ok();
+}
+
 Status Server::Impl::Open() {
+  if (Status s = SetUpTls(); !s.ok()) return s;
   if (Status s = CheckNamespaceLayout(config); !s.ok()) return s;
   if (Status s = OpenEngines(); !s.ok()) return s;
   if (Status s = CreateNode(); !s.ok()) return s;
   if (Status s = Listen(); !s.ok()) return s;
   if (Status s = StartAdmin(); !s.ok()) return s;
   spdlog::info(
-      "trolleyd.started node={} listen={} admin={} data_dir={} incarnation={} members={} "
+      "trolleyd.started node={} listen={} tls={} admin={} data_dir={} incarnation={} members={} "
       "partitions={} engines={}",
-      config.node_id, config.ListenAddress(), admin ? config.AdminAddress() : "off",
-      config.data_dir, router->incarnation(), config.members.size(), config.partitions,
-      engines.size());
+      config.node_id, config.ListenAddress(), tls != nullptr ? "on" : "off",
+      admin ? config.AdminAddress() : "off", config.data_dir, router->incarnation(),
+      config.members.size(), config.partitions, engines.size());
   return Status::Ok();
 }
 
@@ -178,7 +205,7 @@ Status Server::Impl::CreateNode() {
                               std::move(*ring));
   if (!created.ok()) return created.status();
   node = std::move(*created);
-  policy.emplace(config.node_id, member_ids);
+  policy.emplace(config.node_id, member_ids, tls != nullptr);
 
   PeerLinkCallbacks callbacks;
   callbacks.on_message = [this](const std::string& peer, Message m) {
@@ -193,7 +220,7 @@ Status Server::Impl::CreateNode() {
     auto endpoint = Resolve(io, address, "members[" + std::to_string(i) + "].address");
     if (!endpoint.ok()) return endpoint.status();
     peers[id] = std::make_unique<PeerLink>(io, config.node_id, id, *endpoint,
-                                           config.output_bytes_max, callbacks);
+                                           config.output_bytes_max, tls.get(), callbacks);
   }
   return Status::Ok();
 }

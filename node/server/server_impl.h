@@ -32,6 +32,7 @@
 #include "storage/lmdb/lmdb_engine.h"
 #include "storage/namespace_router.h"
 #include "wire/asio/framed_connection.h"
+#include "wire/asio/tls.h"
 #include "wire/handshake.h"
 
 namespace trolley {
@@ -44,7 +45,7 @@ struct Server::Impl final : Transport {
   struct Inbound {
     uint64_t id = 0;
     InboundState state;
-    std::shared_ptr<TcpFramedConnection> connection;
+    std::shared_ptr<TcpOrTlsConnection> connection;
   };
 
   explicit Impl(ServerConfig c);
@@ -55,6 +56,9 @@ struct Server::Impl final : Transport {
 
   // server.cc
   Status Open();
+  // The TLS context from config's [tls] (none when TLS is off), and the
+  // loud warning of `insecure`.
+  Status SetUpTls();
   Status OpenEngines();
   Status CreateNode();
   Status Listen();
@@ -63,6 +67,8 @@ struct Server::Impl final : Transport {
   void StartAccept();
   void OnAccept(asio::ip::tcp::socket socket);
   void OnInboundFrame(Inbound& c, std::string frame);
+  // Before the first message: what the connection's certificate proved.
+  Status IdentifyInbound(Inbound& c);
   // False when the connection was closed for holding too many unread
   // bytes (output_bytes_max): `c` is then gone.
   [[nodiscard]] bool SendInbound(Inbound& c, const Message& m);
@@ -106,6 +112,7 @@ struct Server::Impl final : Transport {
 
   ServerConfig config;
   asio::io_context io{1};
+  std::unique_ptr<asio::ssl::context> tls;  // null: TLS off
   asio::ip::tcp::acceptor acceptor{io};
   asio::steady_timer tick_timer{io}, sweep_timer{io}, drain_timer{io};
   asio::signal_set signals{io};

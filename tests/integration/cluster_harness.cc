@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/dev_certs.h"
 #include "tests/support/loopback_ports.h"
 
 #ifndef TROLLEYD_PATH
@@ -92,6 +93,13 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
          << "request_timeout_ms = " << options_.request_timeout_ms << "\n"
          << "replica_timeout_ms = " << options_.replica_timeout_ms << "\n"
          << "idle_frame_timeout_ms = " << options_.idle_frame_timeout_ms << "\n";
+  if (options_.tls) {
+    std::vector<std::string> args = {"cluster"};
+    for (const NodeProc& n : nodes_) args.push_back(n.id);
+    if (Status s = test_support::MakeDevCerts(tls_dir().string(), args); !s.ok()) {
+      ADD_FAILURE() << s.ToString();
+    }
+  }
 }
 
 Cluster::~Cluster() {
@@ -169,6 +177,15 @@ Status Cluster::Spawn(int i) {
     args.push_back("--admin-port");
     args.push_back(std::to_string(node.admin_port));
   }
+  if (options_.tls) {
+    const TlsFiles tls = ClientTls(node.id, /*node_cert=*/true);
+    for (const auto& [flag, file] :
+         {std::pair{"--tls-ca", tls.ca_file}, std::pair{"--tls-cert", tls.cert_file},
+          std::pair{"--tls-key", tls.key_file}}) {
+      args.push_back(flag);
+      args.push_back(file);
+    }
+  }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -244,7 +261,7 @@ Status Cluster::WaitReady(int i, Clock::time_point deadline) {
     }
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    auto conn = NodeConnection::Connect(address(i), std::clamp(left, 1ms, 1000ms));
+    auto conn = NodeConnection::Connect(address(i), std::clamp(left, 1ms, 1000ms), ClientTls());
     if (conn.ok()) {
       if ((*conn)->node_id() != node.id) {
         return Status::FailedPrecondition(address(i) + " answered Hello as '" + (*conn)->node_id() +
@@ -344,7 +361,13 @@ Status Cluster::Restart(int i) {
 
 Result<std::unique_ptr<NodeConnection>> Cluster::Connect(int i,
                                                          std::chrono::milliseconds timeout) const {
-  return NodeConnection::Connect(address(i), timeout);
+  return NodeConnection::Connect(address(i), timeout, ClientTls());
+}
+
+TlsFiles Cluster::ClientTls(const std::string& name, bool node_cert) const {
+  if (!options_.tls) return TlsFiles{};
+  const std::string stem = (tls_dir() / ((node_cert ? "node-" : "client-") + name)).string();
+  return TlsFiles{(tls_dir() / "ca.pem").string(), stem + ".pem", stem + ".key"};
 }
 
 std::string Cluster::LogTail(int i, size_t lines) const {

@@ -19,7 +19,10 @@
 //
 // Configuration: --node-id/--data-dir/--member/--namespace flags plus a
 // TOML file holding the [limits] the options set (short timeouts by
-// default, so that failure handling is fast in tests).
+// default, so that failure handling is fast in tests). With options.tls,
+// scripts/dev-certs.sh makes a CA, one certificate per node and the
+// clients "admin" (write) and "reader" (read) in <temp dir>/tls; the
+// nodes get --tls-* flags and Connect() and readiness use admin's.
 //
 // Threading: one thread at a time. Not copyable.
 #pragma once
@@ -64,6 +67,8 @@ struct ClusterOptions {
   bool admin = false;
   // Bound on each node's start (process spawned -> answers Hello).
   std::chrono::milliseconds start_timeout = 20s;
+  // TLS on every connection, with certificates of a fresh development CA.
+  bool tls = false;
 };
 
 class Cluster {
@@ -103,9 +108,15 @@ class Cluster {
   const std::filesystem::path& data_dir(int i) const { return nodes_.at(i).data_dir; }
   const ClusterOptions& options() const { return options_; }
 
-  // A client connection to node i (Hello done).
+  // A client connection to node i (Hello done); with options.tls as the
+  // "admin" client.
   Result<std::unique_ptr<NodeConnection>> Connect(int i,
                                                   std::chrono::milliseconds timeout = 3s) const;
+  // The TLS files of the client certificate `name` ("admin", "reader"), or
+  // of the node `name` with node_cert; empty when options.tls is off.
+  TlsFiles ClientTls(const std::string& name = "admin", bool node_cert = false) const;
+  // Where the certificates are (<temp dir>/tls).
+  std::filesystem::path tls_dir() const { return dir_ / "tls"; }
 
   // The last `lines` lines of node i's log.
   std::string LogTail(int i, size_t lines = 40) const;

@@ -216,12 +216,77 @@ TEST(ServerConfigTest, ListensOnTheMemberAddressNeverOnEveryInterfaceUnasked) {
               std::string::npos)
         << wildcard;
   }
-  EXPECT_EQ(ErrorWith("node_id = \"n1\"", "node_id = \"n1\"\nlisten = \"0.0.0.0:7101\""), "");
+  EXPECT_EQ(
+      ErrorWith("node_id = \"n1\"", "node_id = \"n1\"\nlisten = \"0.0.0.0:7101\"\ninsecure = true"),
+      "");
   auto c = ParseServerConfig(std::string(kValid), "node.toml");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->ListenAddress(), "127.0.0.1:7101");
   c->listen = "0.0.0.0:7101";
   EXPECT_EQ(c->ListenAddress(), "0.0.0.0:7101");
+}
+
+// Without TLS a node serves only loopback, unless insecure = true; the
+// refusal says what to set.
+TEST(ServerConfigTest, NonLoopbackListenNeedsTlsOrInsecure) {
+  for (const char* listen :
+       {"0.0.0.0:7101", "10.0.0.1:7101", "[::]:7101", "db1.example:7101", "128.0.0.1:7101"}) {
+    const std::string error =
+        ErrorWith("node_id = \"n1\"", "node_id = \"n1\"\nlisten = \"" + std::string(listen) + "\"");
+    EXPECT_NE(error.find("listen: '" + std::string(listen) +
+                         "' is not a loopback address and TLS is off: set [tls] ca_file, "
+                         "cert_file and key_file"),
+              std::string::npos)
+        << error;
+    EXPECT_NE(error.find("or insecure = true"), std::string::npos) << error;
+  }
+  for (const char* listen : {"127.0.0.1:7101", "127.3.2.1:7101", "localhost:7101", "[::1]:7101"}) {
+    EXPECT_EQ(
+        ErrorWith("node_id = \"n1\"", "node_id = \"n1\"\nlisten = \"" + std::string(listen) + "\""),
+        "")
+        << listen;
+  }
+  // A member address that is not loopback is the default listen address.
+  EXPECT_NE(ErrorWith("\"127.0.0.1:7101\"", "\"10.0.0.1:7101\"").find("listen: '10.0.0.1:7101'"),
+            std::string::npos);
+  // [tls] must come after the top-level keys: put it at the end.
+  std::string text = kValid;
+  const std::string node_id = "node_id = \"n1\"";
+  text.replace(text.find(node_id), node_id.size(), node_id + "\nlisten = \"10.0.0.1:7101\"");
+  text += "[tls]\nca_file = \"ca.pem\"\ncert_file = \"n1.pem\"\nkey_file = \"n1.key\"\n";
+  auto c = ParseServerConfig(text, "node.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->Validate().ok()) << c->Validate().ToString();
+  EXPECT_TRUE(c->tls());
+  EXPECT_EQ(c->tls_ca_file, "ca.pem");
+  EXPECT_EQ(c->tls_key_file, "n1.key");
+}
+
+TEST(ServerConfigTest, TlsFilesComeTogether) {
+  std::string text = std::string(kValid) + "[tls]\ncert_file = \"n1.pem\"\n";
+  auto c = ParseServerConfig(text, "node.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_NE(c->Validate().message().find("tls.ca_file: is required with the other [tls] files"),
+            std::string::npos)
+      << c->Validate().ToString();
+  auto unknown = ParseServerConfig(std::string(kValid) + "[tls]\nca = \"x\"\n", "node.toml");
+  EXPECT_NE(unknown.status().message().find("tls.ca: unknown setting"), std::string::npos)
+      << unknown.status().ToString();
+  auto not_bool = ParseServerConfig("insecure = \"yes\"\n" + std::string(kValid), "node.toml");
+  EXPECT_NE(not_bool.status().message().find("insecure: must be true or false"), std::string::npos);
+}
+
+TEST(ServerConfigTest, LoopbackHosts) {
+  EXPECT_TRUE(IsLoopbackHost("127.0.0.1"));
+  EXPECT_TRUE(IsLoopbackHost("127.255.0.9"));
+  EXPECT_TRUE(IsLoopbackHost("::1"));
+  EXPECT_TRUE(IsLoopbackHost("[::1]"));
+  EXPECT_TRUE(IsLoopbackHost("localhost"));
+  EXPECT_FALSE(IsLoopbackHost("127.0.0.1.example"));
+  EXPECT_FALSE(IsLoopbackHost("127.0.0"));
+  EXPECT_FALSE(IsLoopbackHost("0.0.0.0"));
+  EXPECT_FALSE(IsLoopbackHost("localhost.example"));
+  EXPECT_FALSE(IsLoopbackHost("::"));
 }
 
 }  // namespace

@@ -121,7 +121,7 @@ TOML
     fi
   done
   echo "local-cluster: $nodes nodes up on 127.0.0.1:$base..$((base + nodes - 1)) (N=$n R=$r W=$w, $durability, TLS $tls), admin on $admin_base..$((admin_base + nodes - 1)), data in $dir"
-  [ "$tls" = on ] && echo "local-cluster: clients need the certificates: . $dir/client.env"
+  if [ "$tls" = on ]; then echo "local-cluster: clients need the certificates: . $dir/client.env"; fi
   ;;
 stop)
   for pidfile in "$dir"/n*.pid; do

@@ -25,7 +25,7 @@ trap 'for m in $modes; do bash "$ROOT/scripts/local-cluster.sh" stop "$work/$m" 
 
 base=17301
 for mode in $modes; do
-  bash "$ROOT/scripts/local-cluster.sh" start "$work/$mode" --durability "$mode" --base-port "$base" >/dev/null
+  bash "$ROOT/scripts/local-cluster.sh" start "$work/$mode" --durability "$mode" --base-port "$base" --tls off >/dev/null
   "$ROOT/build/bench/trolley-bench" \
     --nodes "127.0.0.1:$base,127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2))" \
     --duration-s "$duration" --concurrency "$concurrency" --connections "$connections" \

@@ -20,7 +20,7 @@
 #       [--products 10000] [--zipf 0.99] [--modes "sync flush"] [--loads "0.5 0.8"]
 #       [--no-browse] [--no-aim] [--aim-duration-s 10] [--fault sync|flush|none]
 #       [--fault-rate OPS] [--peers "postgres redis-replicated redis-standalone"]
-#       [--base-port 17501] [--quick]
+#       [--base-port 17501] [--quick] [--tls off|on]
 #
 # Per mode:
 #  - flash-sale, closed loop, at --concurrency in flight and at
@@ -36,7 +36,10 @@
 # Every run checks its carts at the end (--verify). Fault: open loop at
 # --fault-rate (default: half the closed-loop throughput of that mode, else
 # 2000/s), SIGKILL of node n2 at 1/3 of the window, restart at 2/3.
-# --quick: 10 s runs, no browse.
+# --quick: 10 s runs, no browse. --tls on: the Trolley clusters run with
+# TLS (scripts/local-cluster.sh's development CA) and trolley-bench
+# connects with the "admin" client certificate; off (the default, as in
+# every recorded run) is plain TCP on loopback.
 #
 # Build first: cmake --build build -j2 --target trolleyd trolley trolley-bench
 # (the peers' servers come from scripts/install-deps.sh).
@@ -56,6 +59,8 @@ if [ "${1:-}" = "_restart" ]; then
   "$TROLLEYD" --config "$dir/n$i.toml" </dev/null >>"$dir/n$i.log" 2>&1 &
   pid=$!
   echo "$pid" >"$dir/n$i.pid"
+  # shellcheck disable=SC1091
+  [ -f "$dir/client.env" ] && . "$dir/client.env"  # TLS on: the admin client's certificate
   for _ in $(seq 1 300); do
     if "$TROLLEY" --node "127.0.0.1:$port" --timeout-ms 500 ring >/dev/null 2>&1; then exit 0; fi
     kill -0 "$pid" 2>/dev/null || { echo "flash_sale: n$i exited on restart" >&2; exit 1; }
@@ -68,7 +73,7 @@ fi
 duration=30 warmup=2 concurrency=48 threads=1 carts=10000 products=10000 zipf=0.99
 modes="sync flush" loads="0.5 0.8" browse=1 aim=1 aim_duration=10 fault=sync fault_rate="" deep=512
 peers="postgres redis-replicated redis-standalone"
-base=17501
+base=17501 tls=off
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration-s) duration="$2"; shift 2 ;;
@@ -89,6 +94,7 @@ while [ $# -gt 0 ]; do
     --peers) peers="$2"; shift 2 ;;
     --base-port) base="$2"; shift 2 ;;
     --quick) duration=10; warmup=1; browse=0; shift ;;
+    --tls) tls="$2"; shift 2 ;;
     *) echo "flash_sale: unknown option $1" >&2; sed -n '17,22p' "$SELF" >&2; exit 2 ;;
   esac
 done
@@ -138,7 +144,7 @@ ops_per_s() { sed -n 's/^  "ops_per_s": \([0-9.e+]*\),\{0,1\}$/\1/p' "$1" | head
 
 start_cluster() {  # DIR DURABILITY BASE_PORT
   clusters+=("$1")
-  bash "$ROOT/scripts/local-cluster.sh" start "$1" --durability "$2" --base-port "$3" >/dev/null
+  bash "$ROOT/scripts/local-cluster.sh" start "$1" --durability "$2" --base-port "$3" --tls "$tls" >/dev/null
 }
 stop_cluster() { bash "$ROOT/scripts/local-cluster.sh" stop "$1"; rm -rf "$1"; }
 
@@ -156,6 +162,10 @@ run_bench() {
     trolley)
       start_cluster "$dir" "$mode" "$port"
       target_flags=(--nodes "127.0.0.1:$port,127.0.0.1:$((port + 1)),127.0.0.1:$((port + 2))")
+      if [ "$tls" = on ]; then
+        target_flags+=(--tls-ca "$dir/tls/ca.pem" --tls-cert "$dir/tls/client-admin.pem"
+          --tls-key "$dir/tls/client-admin.key")
+      fi
       pid_files="$dir/n1.pid,$dir/n2.pid,$dir/n3.pid"
       detail="$mode" ;;
     postgres)

@@ -6,8 +6,9 @@
 // loop, spread over --connections connections to the nodes round-robin.
 // Latency is from sending a request to its reply.
 //
-// One event-loop thread. Each connection is a TcpFramedConnection
-// (wire/asio/framed_connection.h), the same framing and write cork as the
+// One event-loop thread. Each connection is a TcpOrTlsConnection
+// (wire/asio/framed_connection.h; TLS with --tls-*), the same framing,
+// write cork and TLS as the
 // client library's, so requests sent in one turn go out in one write per
 // connection. Reports ops/s and p50/p90/p99/p99.9/max per phase, errors
 // by status code, and the CPU this process used (it shares the machine
@@ -29,6 +30,7 @@
 #include "common/asio.h"
 #include "common/host_port.h"
 #include "wire/asio/framed_connection.h"
+#include "wire/asio/tls.h"
 #include "wire/message_codec.h"
 
 namespace trolley::bench {
@@ -71,28 +73,48 @@ class Load {
     for (auto& c : conns_) c->framed->Close();
   }
 
-  // Dials every connection (blocking, one at a time) and queues its Hello.
+  // Dials every connection (TLS handshakes included) and queues its Hello;
+  // returns once all are connected or one failed.
   Status Connect() {
+    if (o_.tls.enabled()) {
+      auto context = MakeTlsContext(o_.tls, TlsRole::kClient);
+      if (!context.ok()) return context.status();
+      tls_ = std::move(*context);
+    }
+    size_t connected = 0;
+    Status failure;
     for (size_t i = 0; i < o_.connections; ++i) {
       const std::string& address = o_.nodes[i % o_.nodes.size()];
       auto hp = ParseHostPort(address, "--nodes");
       if (!hp.ok()) return hp.status();
-      tcp::socket socket(io_);
       boost::system::error_code ec;
-      socket.connect(tcp::endpoint(asio::ip::make_address(hp->host, ec), hp->port), ec);
-      if (ec) return Status::Unavailable("cannot connect to " + address + ": " + ec.message());
+      const tcp::endpoint endpoint(asio::ip::make_address(hp->host, ec), hp->port);
+      if (ec) return Status::InvalidArgument("--nodes: " + address + ": " + ec.message());
       conns_.push_back(std::make_unique<Conn>());
       Conn& c = *conns_.back();
       FramedConnectionCallbacks callbacks;
       callbacks.on_frame = [this, &c](std::string frame) { OnFrame(c, frame); };
       callbacks.on_bad_input = [this](const Status& why) { Broken(why.ToString()); };
       callbacks.on_close = [this](const Status& why) { Broken(why.ToString()); };
-      c.framed = std::make_shared<TcpFramedConnection>(std::move(socket), FramedConnectionOptions{},
-                                                       std::move(callbacks));
+      c.framed = std::make_shared<TcpOrTlsConnection>(
+          tls_ == nullptr ? TcpOrTlsStream(tcp::socket(io_))
+                          : TcpOrTlsStream(tcp::socket(io_), *tls_),
+          FramedConnectionOptions{}, std::move(callbacks));
       (void)c.framed->SendMessage(Hello{kProtocolVersion, ""});
+      c.framed->Connect(endpoint, [&, address, framed = c.framed.get()](Status s) {
+        if (s.ok()) s = DialledNodeIdentity(framed->stream().tls_handle(), "").status();
+        if (!s.ok()) framed->Close();
+        if (!s.ok() && failure.ok()) failure = Status(s.code(), address + ": " + s.message());
+        ++connected;
+      });
     }
-    for (auto& c : conns_) c->framed->Start();
-    return Status::Ok();
+    while (connected < conns_.size() && failure.ok() && !broken_) {
+      if (io_.run_one_for(std::chrono::seconds(5)) == 0) {
+        return Status::Timeout("no connection progress for 5 s");
+      }
+    }
+    if (failure.ok() && broken_) return Status::Unavailable("a connection broke while connecting");
+    return failure;
   }
 
   PhaseResult Run(const std::string& phase) {
@@ -143,7 +165,7 @@ class Load {
     std::string key;
   };
   struct Conn {
-    std::shared_ptr<TcpFramedConnection> framed;
+    std::shared_ptr<TcpOrTlsConnection> framed;
     uint64_t last_id = 0;
     std::map<uint64_t, Pending> pending;
   };
@@ -213,6 +235,7 @@ class Load {
   }
 
   Options o_;
+  std::unique_ptr<asio::ssl::context> tls_;  // null: plain TCP
   asio::io_context io_{1};
   std::vector<std::unique_ptr<Conn>> conns_;
   std::mt19937_64 rng_;

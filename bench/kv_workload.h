@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "wire/tls_files.h"
+
 namespace trolley::bench {
 
 struct KvOptions {
@@ -20,6 +22,7 @@ struct KvOptions {
   std::string phases = "put,get";
   std::string json_out;
   std::string label;
+  TlsFiles tls;  // the cluster CA and a client certificate; empty: plain TCP
 };
 
 // Runs the phases and prints the table; the process exit code (0 ok,

@@ -84,6 +84,10 @@ int main(int argc, char** argv) {
   app.add_option("--workload", workload, "kv | flash-sale | browse")->capture_default_str();
   app.add_option("--target", target, "trolley | redis | postgres")->capture_default_str();
   app.add_option("--nodes", nodes, "trolley: comma-separated host:port of the nodes");
+  app.add_option("--tls-ca", to.tls.ca_file,
+                 "trolley: the cluster CA (PEM), for nodes with TLS on");
+  app.add_option("--tls-cert", to.tls.cert_file, "trolley: a client certificate with write rights");
+  app.add_option("--tls-key", to.tls.key_file, "trolley: its private key");
   app.add_option("--redis", redis.primary, "redis: host:port of the primary")
       ->capture_default_str();
   app.add_option("--redis-wait-replicas", redis.wait_replicas,
@@ -213,6 +217,7 @@ int main(int argc, char** argv) {
     if (app.count("--warmup-s") > 0) kv.warmup_s = warmup_s;
     kv.json_out = json_out;
     kv.label = label;
+    kv.tls = to.tls;
     return RunKvWorkload(kv);
   }
   if (workload == "flash-sale") {

@@ -29,6 +29,7 @@ void TrolleyTarget::Connect(std::function<void(Status)> done) {
   co.attempts_max = options_.attempts_max;
   co.connections_per_node = options_.connections_per_node;
   co.random_seed = options_.seed;
+  co.tls = options_.tls;
   auto client = Client::Create(io_, co);
   if (!client.ok()) return done(client.status());
   client_ = std::move(*client);
@@ -52,19 +53,29 @@ void TrolleyTarget::Connect(std::function<void(Status)> done) {
   });
 }
 
+namespace {
+const std::string kNoView;  // no token yet: the Cart API reads the cart first
+}  // namespace
+
 void TrolleyTarget::Execute(const CartOp& op, std::function<void(OpOutcome)> done) {
   TROLLEY_ASSERT(carts_ != nullptr);
-  auto finish = [done = std::move(done)](Result<CartView> r) { done(OutcomeOf(r)); };
+  auto finish = [this, cart = op.cart, done = std::move(done)](Result<CartView> r) {
+    if (r.ok()) views_[cart] = r->context;
+    done(OutcomeOf(r));
+  };
   const std::string cart_id = CartIdOf(op.cart);
+  const auto view = views_.find(op.cart);
+  const std::string& context = view == views_.end() ? kNoView : view->second;
   switch (op.type) {
     case CartOp::Type::kAdd:
       return carts_->Add(options_.ns, cart_id, op.sku, op.quantity, {}, 0, std::move(finish));
     case CartOp::Type::kGet:
       return carts_->Get(options_.ns, cart_id, std::move(finish));
     case CartOp::Type::kSetQuantity:
-      return carts_->SetQuantity(options_.ns, cart_id, op.sku, op.quantity, 0, std::move(finish));
+      return carts_->SetQuantity(options_.ns, cart_id, op.sku, op.quantity, 0, std::move(finish),
+                                 context);
     case CartOp::Type::kRemove:
-      return carts_->Remove(options_.ns, cart_id, op.sku, 0, std::move(finish));
+      return carts_->Remove(options_.ns, cart_id, op.sku, 0, std::move(finish), context);
   }
 }
 

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "bench/target.h"
@@ -26,6 +27,7 @@ struct TrolleyTargetOptions {
   uint32_t attempts_max = 4;
   size_t connections_per_node = 2;
   uint64_t seed = 0;  // the client's backoff jitter
+  TlsFiles tls;       // the cluster CA and a client certificate; empty: plain TCP
 };
 
 class TrolleyTarget : public Target {
@@ -43,6 +45,10 @@ class TrolleyTarget : public Target {
   TrolleyTargetOptions options_;
   std::unique_ptr<Client> client_;
   std::unique_ptr<CartClient> carts_;
+  // Each cart's last view token: a shopper's set or remove acts on the view
+  // its previous operation returned (one request, no read first), as a
+  // cart service holding the token in the shopper's session would.
+  std::unordered_map<uint64_t, std::string> views_;
 };
 
 }  // namespace trolley::bench

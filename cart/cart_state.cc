@@ -112,6 +112,25 @@ Status ValidateSku(const Mutation& m, const CartLimits& limits) {
   return Status::Ok();
 }
 
+Status ValidateObserved(const Mutation& m, const CartLimits& limits, CartSemantics semantics) {
+  if (!m.observed) return Status::Ok();
+  const std::string kind(KindName(m.kind));
+  if (m.kind == Mutation::Kind::kAdd) return Invalid("an add takes no observed tags");
+  if (semantics != CartSemantics::kOrSet) {
+    return Invalid(kind + " with observed tags: only an or-set cart removes by tag");
+  }
+  if (m.observed->size() > limits.observed_tags_max) {
+    return Limit(
+        kind + " names " + std::to_string(m.observed->size()) +
+        " observed tags, above observed_tags_max = " + std::to_string(limits.observed_tags_max));
+  }
+  for (uint64_t tag : *m.observed) {
+    if (tag == 0) return Invalid(kind + " names observed tag 0; tags are nonzero");
+    if (tag == m.id) return Invalid(kind + " names its own id among the tags it observed");
+  }
+  return Status::Ok();
+}
+
 Status ValidateMutation(const Mutation& m, const CartLimits& limits) {
   const std::string kind(KindName(m.kind));
   switch (m.kind) {
@@ -183,6 +202,7 @@ Status CartState::Apply(const Mutation& m, const CartLimits& limits) {
                    " is above what a cart stores (" + std::to_string(kCartQuantityLimit) + ")");
   }
   if (Status s = ValidateMutation(m, limits); !s.ok()) return s;
+  if (Status s = ValidateObserved(m, limits, semantics_); !s.ok()) return s;
   TROLLEY_ASSERT(limits.applied_ids_max >= 1);
 
   // Only the size limit can refuse a mutation once it changed the state
@@ -239,6 +259,8 @@ size_t CartState::GrowthBytesMax(const Mutation& m) const {
   }
   size_t bytes = 128 + 2 * m.sku.size();
   for (const auto& [key, value] : *attributes) bytes += 64 + 2 * (key.size() + value.size());
+  // Observed tags this state lacks become tombstones, 8 bytes each.
+  if (m.observed) bytes += 16 + 8 * m.observed->size();
   return bytes;
 }
 
@@ -278,6 +300,22 @@ bool CartState::HasLiveTag(uint64_t tag) const {
     if (line.contains(tag)) return true;
   }
   return false;
+}
+
+std::vector<uint64_t> CartState::ObservedTags(const std::string* sku) const {
+  std::vector<uint64_t> tags;
+  for (const auto& [line_sku, line] : lines_) {
+    if (sku != nullptr && line_sku != *sku) continue;
+    for (const auto& [tag, c] : line) tags.push_back(tag);
+  }
+  std::sort(tags.begin(), tags.end());
+  return tags;
+}
+
+CartState CartState::LinesOnly() const {
+  CartState out(semantics_);
+  out.lines_ = lines_;
+  return out;
 }
 
 bool CartState::Applied(uint64_t mutation_id) const {

@@ -109,7 +109,8 @@ struct CartLimits {
   size_t attributes_max = 8;              // per line
   size_t attribute_bytes_max = 256;       // key + value of one attribute
   size_t sku_bytes_max = 128;
-  size_t applied_ids_max = 1024;  // the idempotence window (see above)
+  size_t applied_ids_max = 1024;    // the idempotence window (see above)
+  size_t observed_tags_max = 8192;  // Mutation::observed
 };
 
 // The format version this build writes, and the newest it reads (it reads
@@ -148,6 +149,16 @@ struct Mutation {
   uint32_t quantity = 0;
   CartAttributes attributes;
   uint64_t now_ms = 0;  // the client's wall clock, Unix ms
+  // OR-Set remove, set and clear only: the contribution tags of the view the
+  // shopper acted on (CartState::ObservedTags). When given, exactly these
+  // are removed, whether or not this state holds them yet: a tag it lacks
+  // becomes a tombstone that removes the contribution when it arrives, so
+  // a coordinator with an older copy still applies the removal fully, and
+  // a contribution the shopper did not see is never removed. A tag live
+  // in another line than a remove's or set's sku is left alone. When
+  // absent, what this state holds is what was observed (a client applying
+  // the mutation to the state it just read). At most observed_tags_max.
+  std::optional<std::vector<uint64_t>> observed{};
 
   static Mutation Add(uint64_t id, std::string sku, uint32_t n, uint64_t now_ms,
                       CartAttributes attributes = {});
@@ -205,6 +216,14 @@ class CartState {
   // True if Apply of a mutation with this id would change nothing.
   bool Applied(uint64_t mutation_id) const;
 
+  // The contribution tags of line `sku` (sorted; empty if there is no such
+  // line), or of every line when `sku` is null: what a remove, set or clear
+  // acting on this state observes (Mutation::observed).
+  std::vector<uint64_t> ObservedTags(const std::string* sku) const;
+  // This state's lines only (no tombstones, applied ids or merge mark):
+  // what a view token carries (cart/view_token.h).
+  CartState LinesOnly() const;
+
   // Guest carts: after a guest cart is merged into a user's cart at login
   // (cart/guest_merge.h), the guest cart is marked rather than deleted, so
   // a device still holding it can tell where its lines went. The mark
@@ -255,6 +274,10 @@ class CartState {
   void RecordApplied(const Mutation& m, const CartLimits& limits);
   bool IsTombstone(uint64_t tag) const;
   bool HasLiveTag(uint64_t tag) const;
+  // OR-Set: removes the live contributions `observed` names (of line `sku`
+  // only, or of any line when `sku` is null) and makes every named tag not
+  // live elsewhere a tombstone.
+  void KillObserved(const std::vector<uint64_t>& observed, const std::string* sku);
 
   CartSemantics semantics_;
   std::map<std::string, CartContributions> lines_;  // by sku

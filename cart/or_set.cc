@@ -49,6 +49,10 @@ Status CartState::ApplyOrSet(const Mutation& m, const CartLimits& limits) {
   const bool remove = m.kind == Mutation::Kind::kRemove ||
                       (m.kind == Mutation::Kind::kSetQuantity && m.quantity == 0);
   if (remove) {
+    if (m.observed) {
+      KillObserved(*m.observed, &m.sku);
+      return Status::Ok();
+    }
     if (it == lines_.end()) return Status::Ok();
     AddTombstones(removed_tags_, Observed(it->second));
     lines_.erase(it);
@@ -73,18 +77,27 @@ Status CartState::ApplyOrSet(const Mutation& m, const CartLimits& limits) {
     case Mutation::Kind::kSetQuantity: {
       if (Status s = CheckNewLine(m, limits); !s.ok()) return s;
       CartContribution c{CartContribution::Kind::kSet, m.quantity, m.now_ms, m.attributes};
-      CartContributions line;
-      if (it != lines_.end()) {
-        if (c.attributes.empty()) {
-          c.attributes = cart_internal::NewestContribution(it->second).attributes;
-        }
-        AddTombstones(removed_tags_, Observed(it->second));
+      if (it != lines_.end() && c.attributes.empty()) {
+        c.attributes = cart_internal::NewestContribution(it->second).attributes;
       }
+      if (m.observed) {
+        // Contributions the shopper did not see stay beside the "set"
+        // (add-wins): the line shows the set plus their adds.
+        KillObserved(*m.observed, &m.sku);
+        lines_[m.sku].emplace(m.id, std::move(c));
+        return Status::Ok();
+      }
+      CartContributions line;
+      if (it != lines_.end()) AddTombstones(removed_tags_, Observed(it->second));
       line.emplace(m.id, std::move(c));
       lines_[m.sku] = std::move(line);
       return Status::Ok();
     }
     case Mutation::Kind::kClear: {
+      if (m.observed) {
+        KillObserved(*m.observed, nullptr);
+        return Status::Ok();
+      }
       std::vector<uint64_t> observed;
       for (const auto& [sku, line] : lines_) {
         for (const auto& [tag, c] : line) observed.push_back(tag);
@@ -98,6 +111,29 @@ Status CartState::ApplyOrSet(const Mutation& m, const CartLimits& limits) {
   }
   TROLLEY_ASSERT_MSG(false, "unreachable mutation kind in ApplyOrSet");
   return Status::Ok();
+}
+
+void CartState::KillObserved(const std::vector<uint64_t>& observed, const std::string* sku) {
+  TROLLEY_ASSERT(semantics_ == CartSemantics::kOrSet);
+  std::vector<uint64_t> kill;
+  kill.reserve(observed.size());
+  for (uint64_t tag : observed) {
+    bool elsewhere = false;
+    for (auto line = lines_.begin(); line != lines_.end();) {
+      auto next = std::next(line);
+      if (line->second.contains(tag)) {
+        if (sku == nullptr || line->first == *sku) {
+          line->second.erase(tag);
+          if (line->second.empty()) lines_.erase(line);
+        } else {
+          elsewhere = true;
+        }
+      }
+      line = next;
+    }
+    if (!elsewhere) kill.push_back(tag);
+  }
+  AddTombstones(removed_tags_, std::move(kill));
 }
 
 void CartState::MergeOrSet(std::span<const CartState> siblings, CartState& out) {

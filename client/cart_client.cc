@@ -2,8 +2,10 @@
 
 #include <random>
 
+#include "cart/view_token.h"
 #include "common/clock.h"
 #include "common/key.h"
+#include "wire/cart_mutation.h"
 
 namespace trolley {
 namespace {
@@ -82,7 +84,25 @@ CartView CartClient::ViewOf(const CartNamespace& ns, const std::string& cart_id,
   view.siblings_merged = read.siblings;
   view.expiry_ms = read.expiry_ms;
   view.merged_into = read.state.merged_into();
+  view.context = CartViewToken(read.state);
   return view;
+}
+
+Result<CartClient::Read> CartClient::ReadOfWrite(const CartNamespace& ns,
+                                                 const WriteResult& w) const {
+  Read out{CartState(ns.semantics), w.context, 0, 0, true};
+  std::vector<CartState> siblings;
+  for (const Value& v : w.siblings) {
+    ++out.siblings;
+    out.expiry_ms = std::max(out.expiry_ms, v.expiry_ms);
+    if (v.tombstone) continue;
+    auto s = CartState::Decode(v.bytes, ns.semantics);
+    if (!s.ok()) return s.status();
+    siblings.push_back(std::move(*s));
+  }
+  out.state =
+      siblings.size() == 1 ? std::move(siblings.front()) : CartState::Merge(ns.semantics, siblings);
+  return out;
 }
 
 void CartClient::WriteCart(const CartNamespace& ns, const std::string& cart_id,
@@ -102,17 +122,9 @@ void CartClient::WriteCart(const CartNamespace& ns, const std::string& cart_id,
                 }
                 // Otherwise writes concurrent with ours left siblings: show
                 // their merge.
-                Read after{CartState(ns.semantics), w->context, 0, 0, true};
-                std::vector<CartState> siblings;
-                for (const Value& v : w->siblings) {
-                  ++after.siblings;
-                  after.expiry_ms = std::max(after.expiry_ms, v.expiry_ms);
-                  if (v.tombstone) continue;
-                  auto s = CartState::Decode(v.bytes, ns.semantics);
-                  if (s.ok()) siblings.push_back(std::move(*s));
-                }
-                after.state = CartState::Merge(ns.semantics, siblings);
-                done(ViewOf(ns, cart_id, after));
+                Result<Read> after = ReadOfWrite(ns, *w);
+                if (!after.ok()) return done(after.status());
+                done(ViewOf(ns, cart_id, *after));
               });
 }
 
@@ -134,12 +146,50 @@ void CartClient::Get(const std::string& ns_name, const std::string& cart_id, Vie
 }
 
 void CartClient::Mutate(const std::string& ns_name, const std::string& cart_id, Mutation m,
-                        ViewCallback done) {
+                        ViewCallback done, const std::string& context) {
   auto ns = Find(ns_name);
   if (!ns.ok()) return done(ns.status());
   if (m.id == 0) m.id = NewId();
   if (m.now_ms == 0) m.now_ms = NowMs();
   const CartNamespace& n = **ns;
+  if (m.kind == Mutation::Kind::kAdd) return SendUpdate(n, cart_id, m, std::move(done));
+  if (n.semantics == CartSemantics::kUnionMax) {
+    return ReadModifyWrite(n, cart_id, std::move(m), std::move(done));
+  }
+  const std::string* sku = m.kind == Mutation::Kind::kClear ? nullptr : &m.sku;
+  if (!m.observed && !context.empty()) {
+    Result<CartState> view = ParseCartViewToken(context, n.semantics);
+    if (!view.ok()) return done(view.status());
+    m.observed = view->ObservedTags(sku);
+  }
+  if (m.observed) return SendUpdate(n, cart_id, m, std::move(done));
+  // No view to act on: read one (a quorum read, refused while too few
+  // replicas answer), then remove what it shows.
+  ReadCart(n, cart_id,
+           [this, &n, cart_id, m = std::move(m), done = std::move(done)](Result<Read> r) mutable {
+             if (!r.ok()) return done(r.status());
+             m.observed =
+                 r->state.ObservedTags(m.kind == Mutation::Kind::kClear ? nullptr : &m.sku);
+             SendUpdate(n, cart_id, m, std::move(done));
+           });
+}
+
+void CartClient::SendUpdate(const CartNamespace& ns, const std::string& cart_id, const Mutation& m,
+                            ViewCallback done) {
+  CartUpdate update = CartUpdateOf(ns.name, cart_id, m);
+  RequestOptions options;
+  options.ttl_ms = ns.ttl_ms;
+  client_.Update(std::move(update), options,
+                 [this, &ns, cart_id, done = std::move(done)](Result<WriteResult> w) {
+                   if (!w.ok()) return done(w.status());
+                   Result<Read> after = ReadOfWrite(ns, *w);
+                   if (!after.ok()) return done(after.status());
+                   done(ViewOf(ns, cart_id, *after));
+                 });
+}
+
+void CartClient::ReadModifyWrite(const CartNamespace& n, const std::string& cart_id, Mutation m,
+                                 ViewCallback done) {
   ReadCart(n, cart_id,
            [this, &n, cart_id, m = std::move(m), done = std::move(done)](Result<Read> r) {
              if (!r.ok()) return done(r.status());
@@ -155,6 +205,41 @@ void CartClient::Mutate(const std::string& ns_name, const std::string& cart_id, 
            });
 }
 
+void CartClient::Checkout(const std::string& ns_name, const std::string& cart_id,
+                          const std::string& order_id, const std::string& context,
+                          CheckoutCallback done) {
+  auto ns = Find(ns_name);
+  if (!ns.ok()) return done(ns.status());
+  const CartNamespace& n = **ns;
+  if (n.semantics != CartSemantics::kOrSet) {
+    return done(Status::FailedPrecondition(
+        "checkout needs an or-set namespace: '" + ns_name +
+        "' is union-max, which cannot remove exactly the contributions bought (a concurrent "
+        "sibling would bring them back)"));
+  }
+  if (order_id.empty()) return done(Status::InvalidArgument("checkout: the order id is empty"));
+  // One mutation id per (cart, order): a retried checkout removes nothing more.
+  const uint64_t id = KeyHash("checkout/" + ns_name + "/" + cart_id, order_id) | 1;
+  auto buy = [this, &n, cart_id, id, done](const CartState& view) {
+    Mutation m = Mutation::Clear(id, NowMs());
+    m.observed = view.ObservedTags(nullptr);
+    std::vector<CartLine> lines = view.Lines(n.limits);
+    SendUpdate(n, cart_id, m, [lines = std::move(lines), done](Result<CartView> after) mutable {
+      if (!after.ok()) return done(after.status());
+      done(CheckoutResult{std::move(lines), std::move(*after)});
+    });
+  };
+  if (!context.empty()) {
+    Result<CartState> view = ParseCartViewToken(context, n.semantics);
+    if (!view.ok()) return done(view.status());
+    return buy(*view);
+  }
+  ReadCart(n, cart_id, [buy, done](Result<Read> r) {
+    if (!r.ok()) return done(r.status());
+    buy(r->state);
+  });
+}
+
 void CartClient::Add(const std::string& ns, const std::string& cart_id, const std::string& sku,
                      uint32_t quantity, std::map<std::string, std::string> attributes,
                      uint64_t mutation_id, ViewCallback done) {
@@ -164,18 +249,19 @@ void CartClient::Add(const std::string& ns, const std::string& cart_id, const st
 
 void CartClient::SetQuantity(const std::string& ns, const std::string& cart_id,
                              const std::string& sku, uint32_t quantity, uint64_t mutation_id,
-                             ViewCallback done) {
-  Mutate(ns, cart_id, Mutation::SetQuantity(mutation_id, sku, quantity, 0), std::move(done));
+                             ViewCallback done, const std::string& context) {
+  Mutate(ns, cart_id, Mutation::SetQuantity(mutation_id, sku, quantity, 0), std::move(done),
+         context);
 }
 
 void CartClient::Remove(const std::string& ns, const std::string& cart_id, const std::string& sku,
-                        uint64_t mutation_id, ViewCallback done) {
-  Mutate(ns, cart_id, Mutation::Remove(mutation_id, sku, 0), std::move(done));
+                        uint64_t mutation_id, ViewCallback done, const std::string& context) {
+  Mutate(ns, cart_id, Mutation::Remove(mutation_id, sku, 0), std::move(done), context);
 }
 
 void CartClient::Clear(const std::string& ns, const std::string& cart_id, uint64_t mutation_id,
-                       ViewCallback done) {
-  Mutate(ns, cart_id, Mutation::Clear(mutation_id, 0), std::move(done));
+                       ViewCallback done, const std::string& context) {
+  Mutate(ns, cart_id, Mutation::Clear(mutation_id, 0), std::move(done), context);
 }
 
 void CartClient::MergeGuest(const std::string& guest_ns, const std::string& guest_id,
@@ -262,10 +348,10 @@ Result<std::unique_ptr<BlockingCartClient>> BlockingCartClient::Create(ClientOpt
   return c;
 }
 
-template <typename Start>
-Result<CartView> BlockingCartClient::Wait(Start start) {
-  std::optional<Result<CartView>> out;
-  start([&](Result<CartView> r) { out.emplace(std::move(r)); });
+template <typename T, typename Start>
+Result<T> BlockingCartClient::Wait(Start start) {
+  std::optional<Result<T>> out;
+  start([&](Result<T> r) { out.emplace(std::move(r)); });
   asio::io_context& io = client_->io();
   io.restart();
   while (!out) {
@@ -276,39 +362,49 @@ Result<CartView> BlockingCartClient::Wait(Start start) {
 }
 
 Result<CartView> BlockingCartClient::Get(const std::string& ns, const std::string& cart_id) {
-  return Wait([&](auto done) { carts_->Get(ns, cart_id, done); });
+  return Wait<CartView>([&](auto done) { carts_->Get(ns, cart_id, done); });
 }
 Result<CartView> BlockingCartClient::Add(const std::string& ns, const std::string& cart_id,
                                          const std::string& sku, uint32_t quantity,
                                          std::map<std::string, std::string> attributes,
                                          uint64_t mutation_id) {
-  return Wait(
+  return Wait<CartView>(
       [&](auto done) { carts_->Add(ns, cart_id, sku, quantity, attributes, mutation_id, done); });
 }
 Result<CartView> BlockingCartClient::SetQuantity(const std::string& ns, const std::string& cart_id,
                                                  const std::string& sku, uint32_t quantity,
-                                                 uint64_t mutation_id) {
-  return Wait(
-      [&](auto done) { carts_->SetQuantity(ns, cart_id, sku, quantity, mutation_id, done); });
+                                                 uint64_t mutation_id, const std::string& context) {
+  return Wait<CartView>([&](auto done) {
+    carts_->SetQuantity(ns, cart_id, sku, quantity, mutation_id, done, context);
+  });
 }
 Result<CartView> BlockingCartClient::Remove(const std::string& ns, const std::string& cart_id,
-                                            const std::string& sku, uint64_t mutation_id) {
-  return Wait([&](auto done) { carts_->Remove(ns, cart_id, sku, mutation_id, done); });
+                                            const std::string& sku, uint64_t mutation_id,
+                                            const std::string& context) {
+  return Wait<CartView>(
+      [&](auto done) { carts_->Remove(ns, cart_id, sku, mutation_id, done, context); });
 }
 Result<CartView> BlockingCartClient::Clear(const std::string& ns, const std::string& cart_id,
-                                           uint64_t mutation_id) {
-  return Wait([&](auto done) { carts_->Clear(ns, cart_id, mutation_id, done); });
+                                           uint64_t mutation_id, const std::string& context) {
+  return Wait<CartView>([&](auto done) { carts_->Clear(ns, cart_id, mutation_id, done, context); });
 }
 Result<CartView> BlockingCartClient::Mutate(const std::string& ns, const std::string& cart_id,
-                                            Mutation mutation) {
-  return Wait([&](auto done) { carts_->Mutate(ns, cart_id, mutation, done); });
+                                            Mutation mutation, const std::string& context) {
+  return Wait<CartView>([&](auto done) { carts_->Mutate(ns, cart_id, mutation, done, context); });
+}
+Result<CheckoutResult> BlockingCartClient::Checkout(const std::string& ns,
+                                                    const std::string& cart_id,
+                                                    const std::string& order_id,
+                                                    const std::string& context) {
+  return Wait<CheckoutResult>(
+      [&](auto done) { carts_->Checkout(ns, cart_id, order_id, context, done); });
 }
 Result<CartView> BlockingCartClient::MergeGuest(const std::string& guest_ns,
                                                 const std::string& guest_id,
                                                 const std::string& user_ns,
                                                 const std::string& user_id,
                                                 GuestMergeStrategy strategy) {
-  return Wait(
+  return Wait<CartView>(
       [&](auto done) { carts_->MergeGuest(guest_ns, guest_id, user_ns, user_id, strategy, done); });
 }
 

@@ -2,17 +2,31 @@
 // API'), on top of Client. A cart is one key; its value is a CartState (cart/cart_state.h),
 // whose siblings this layer merges, so callers never see siblings.
 //
-// Every mutation is a read-modify-write with the context of the read:
-//   read (R) -> decode and merge the siblings -> apply the mutation ->
-//   write the merged result back with the joined context (W).
+// Mutations are one request, coordinated on the node (docs/design.md, 'Cart
+// updates on the node'): the coordinator applies the mutation to its own
+// copy and replicates the result like a put, answering after W acks. An
+// add never reads first, so it is refused only when fewer than W nodes are
+// reachable at all. Every view carries a context token (CartView::context):
+// an OR-Set remove, set, clear or checkout that passes the token of the
+// view the shopper acted on removes exactly what that view showed, through
+// any coordinator, however stale its copy; an add the view did not show is
+// never removed. Without a token, the client reads the cart first (a read
+// quorum, which can be refused while replicas are down) and acts on what it
+// read. union+max carts cannot remove by tag: their removes, sets and
+// clears are a read-modify-write with the read's context (read R, apply,
+// write W), as in Dynamo.
 // Each mutation has an id (generated when the caller passes 0). The id is
-// recorded in the cart, so retrying a mutation with the same id after a
-// timeout or an error never applies it twice, even if the first attempt
-// did land and its write became a sibling. (Each write has its own store
-// write id; reusing the mutation id there would let the store drop the
-// retry's newer state as a duplicate.) A read that finds siblings
-// writes the merged cart back (with the joined context), so siblings do
-// not pile up.
+// recorded in the cart, so retrying a mutation with the same id, through
+// any node, never applies it twice, even while the first attempt is still
+// replicating. A read that finds siblings writes the merged cart back
+// (with the joined context), so siblings do not pile up.
+//
+// Checkout (OR-Set only) returns the lines of the view a token names and
+// removes exactly those contributions, under a mutation id derived from
+// the order id: lines added meanwhile stay in the cart, and a retry with
+// the same order id and token returns the same lines and removes nothing
+// more. A bought contribution leaves a tombstone, so no replica, hint or
+// repair brings it back.
 //
 // Namespaces: the caller declares each cart namespace's semantics (the same
 // `merge` as in the nodes' config; a mismatch is a FailedPrecondition on
@@ -58,6 +72,15 @@ struct CartView {
   size_t siblings_merged = 0;              // versions the read found (1 = no conflict)
   uint64_t expiry_ms = 0;                  // wall clock; 0 = never
   std::optional<std::string> merged_into;  // a guest cart merged at login: "ns/cart_id"
+  // The token of this view (cart/view_token.h): pass it to the next
+  // remove, set, clear or checkout the shopper makes from this view.
+  std::string context;
+};
+
+// What a checkout bought, and the cart after it.
+struct CheckoutResult {
+  std::vector<CartLine> lines;  // the lines of the view the token named
+  CartView cart;                // what is left (lines added meanwhile)
 };
 
 // The cart namespaces of a cluster, from its namespace list (merge
@@ -67,6 +90,7 @@ std::vector<CartNamespace> CartNamespacesOf(const std::vector<NamespaceInfo>& na
 class CartClient {
  public:
   using ViewCallback = std::function<void(Result<CartView>)>;
+  using CheckoutCallback = std::function<void(Result<CheckoutResult>)>;
 
   CartClient(Client& client, std::vector<CartNamespace> namespaces);
 
@@ -74,15 +98,23 @@ class CartClient {
   void Add(const std::string& ns, const std::string& cart_id, const std::string& sku,
            uint32_t quantity, std::map<std::string, std::string> attributes, uint64_t mutation_id,
            ViewCallback done);
+  // `context`: the token of the view the shopper acted on; empty: read first.
   void SetQuantity(const std::string& ns, const std::string& cart_id, const std::string& sku,
-                   uint32_t quantity, uint64_t mutation_id, ViewCallback done);
+                   uint32_t quantity, uint64_t mutation_id, ViewCallback done,
+                   const std::string& context = "");
   void Remove(const std::string& ns, const std::string& cart_id, const std::string& sku,
-              uint64_t mutation_id, ViewCallback done);
+              uint64_t mutation_id, ViewCallback done, const std::string& context = "");
   void Clear(const std::string& ns, const std::string& cart_id, uint64_t mutation_id,
-             ViewCallback done);
-  // Any mutation (its id 0: one is generated; its now_ms 0: the wall clock).
+             ViewCallback done, const std::string& context = "");
+  // Any mutation (its id 0: one is generated; its now_ms 0: the wall
+  // clock). For an OR-Set removal, mutation.observed, else `context`'s
+  // tags, else a read's.
   void Mutate(const std::string& ns, const std::string& cart_id, Mutation mutation,
-              ViewCallback done);
+              ViewCallback done, const std::string& context = "");
+  // OR-Set only (FailedPrecondition otherwise). `context` empty: the cart
+  // is read first and its lines are what is bought.
+  void Checkout(const std::string& ns, const std::string& cart_id, const std::string& order_id,
+                const std::string& context, CheckoutCallback done);
   // Returns the user cart after the merge.
   void MergeGuest(const std::string& guest_ns, const std::string& guest_id,
                   const std::string& user_ns, const std::string& user_id,
@@ -104,7 +136,16 @@ class CartClient {
   void ReadCart(const CartNamespace& ns, const std::string& cart_id, ReadCallback done);
   void WriteCart(const CartNamespace& ns, const std::string& cart_id, const CartState& state,
                  const Context& context, uint64_t write_id, ViewCallback done);
+  // The mutation as one CartUpdate; `m` is complete (OR-Set removals carry
+  // their observed tags).
+  void SendUpdate(const CartNamespace& ns, const std::string& cart_id, const Mutation& m,
+                  ViewCallback done);
+  // union+max removals: read, apply, write back with the read's context.
+  void ReadModifyWrite(const CartNamespace& ns, const std::string& cart_id, Mutation m,
+                       ViewCallback done);
   CartView ViewOf(const CartNamespace& ns, const std::string& cart_id, const Read& read) const;
+  // The merge of a write's answer (siblings concurrent with it included).
+  Result<Read> ReadOfWrite(const CartNamespace& ns, const WriteResult& w) const;
   uint64_t NewId();
 
   Client& client_;
@@ -124,21 +165,26 @@ class BlockingCartClient {
                        uint32_t quantity, std::map<std::string, std::string> attributes = {},
                        uint64_t mutation_id = 0);
   Result<CartView> SetQuantity(const std::string& ns, const std::string& cart_id,
-                               const std::string& sku, uint32_t quantity, uint64_t mutation_id = 0);
+                               const std::string& sku, uint32_t quantity, uint64_t mutation_id = 0,
+                               const std::string& context = "");
   Result<CartView> Remove(const std::string& ns, const std::string& cart_id, const std::string& sku,
-                          uint64_t mutation_id = 0);
+                          uint64_t mutation_id = 0, const std::string& context = "");
   Result<CartView> Clear(const std::string& ns, const std::string& cart_id,
-                         uint64_t mutation_id = 0);
-  Result<CartView> Mutate(const std::string& ns, const std::string& cart_id, Mutation mutation);
+                         uint64_t mutation_id = 0, const std::string& context = "");
+  Result<CartView> Mutate(const std::string& ns, const std::string& cart_id, Mutation mutation,
+                          const std::string& context = "");
+  Result<CheckoutResult> Checkout(const std::string& ns, const std::string& cart_id,
+                                  const std::string& order_id, const std::string& context);
   Result<CartView> MergeGuest(const std::string& guest_ns, const std::string& guest_id,
                               const std::string& user_ns, const std::string& user_id,
                               GuestMergeStrategy strategy);
   CartClient& async() { return *carts_; }
+  BlockingClient& client() { return *client_; }
 
  private:
   BlockingCartClient() = default;
-  template <typename Start>
-  Result<CartView> Wait(Start start);
+  template <typename T, typename Start>
+  Result<T> Wait(Start start);
   std::unique_ptr<BlockingClient> client_;
   std::unique_ptr<CartClient> carts_;
 };

@@ -12,6 +12,7 @@
 #include "ring/ring.h"
 #include "storage/record_codec.h"
 #include "wire/asio/framed_connection.h"
+#include "wire/asio/tls.h"
 #include "wire/handshake.h"
 #include "wire/message_codec.h"
 #include "wire/messages.h"
@@ -65,7 +66,9 @@ struct Connection : std::enable_shared_from_this<Connection> {
     std::shared_ptr<asio::steady_timer> timer;
   };
 
-  Connection(asio::io_context& io_ctx, std::string addr) : io(io_ctx), address(std::move(addr)) {}
+  // `tls`: the client's context (wire/asio/tls.h), or null for plain TCP.
+  Connection(asio::io_context& io_ctx, std::string addr, asio::ssl::context* tls_context)
+      : io(io_ctx), address(std::move(addr)), tls(tls_context) {}
   ~Connection() { Close(); }
 
   void Call(Message request, SteadyClock::time_point deadline, Callback done) {
@@ -95,7 +98,9 @@ struct Connection : std::enable_shared_from_this<Connection> {
 
   asio::io_context& io;
   std::string address;
-  std::shared_ptr<TcpFramedConnection> framed;  // null or closed: idle
+  asio::ssl::context* tls;
+  std::shared_ptr<TcpOrTlsConnection> framed;  // null or closed: idle
+  PeerIdentity node_identity;                  // what the node's certificate proved
   uint64_t last_id = 0;
   std::map<uint64_t, Pending> pending;
   std::function<void()> on_connect;  // counts connects
@@ -110,8 +115,9 @@ struct Connection : std::enable_shared_from_this<Connection> {
     callbacks.on_close = [this](const Status& why) {
       Fail(address + " closed the connection: " + why.message());
     };
-    framed = std::make_shared<TcpFramedConnection>(tcp::socket(io), FramedConnectionOptions{},
-                                                   std::move(callbacks));
+    framed = std::make_shared<TcpOrTlsConnection>(
+        tls == nullptr ? TcpOrTlsStream(tcp::socket(io)) : TcpOrTlsStream(tcp::socket(io), *tls),
+        FramedConnectionOptions{}, std::move(callbacks));
     (void)framed->SendMessage(Hello{kProtocolVersion, ""});
     auto hp = ParseHostPort(address, "node address");
     boost::system::error_code ec;
@@ -125,7 +131,15 @@ struct Connection : std::enable_shared_from_this<Connection> {
     }
     if (on_connect) on_connect();
     framed->Connect(tcp::endpoint(ip, hp->port), [this](Status connected) {
-      if (connected.ok()) return;
+      if (connected.ok()) {
+        // Before the Hello goes out: the other end proved to be a node.
+        auto identity = DialledNodeIdentity(framed->stream().tls_handle(), "");
+        if (identity.ok()) {
+          node_identity = std::move(*identity);
+          return;
+        }
+        connected = identity.status();
+      }
       const std::string& why = connected.message();
       Fail(why.find(address) != std::string::npos ? why : address + ": " + why);
     });
@@ -135,7 +149,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
     auto m = DecodeMessage(frame);
     if (!m.ok()) return Fail("bad reply from " + address + ": " + m.status().message());
     if (const auto* hello = std::get_if<HelloReply>(&*m)) {
-      if (Status s = CheckHelloReply(*hello, ""); !s.ok())
+      if (Status s = CheckHelloReply(*hello, "", node_identity); !s.ok())
         return Fail(address + ": " + s.message());
       return;
     }
@@ -179,13 +193,15 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     std::function<void(Result<Message>)> done;
   };
 
-  Impl(asio::io_context& io_ctx, ClientOptions o)
+  Impl(asio::io_context& io_ctx, ClientOptions o, std::unique_ptr<asio::ssl::context> tls_context)
       : io(io_ctx),
         options(std::move(o)),
+        tls(std::move(tls_context)),
         rng(options.random_seed != 0 ? options.random_seed : std::random_device{}()) {}
 
   asio::io_context& io;
   ClientOptions options;
+  std::unique_ptr<asio::ssl::context> tls;  // null: TLS off
   std::mt19937_64 rng;
   Stats stats;
   bool closed = false;
@@ -204,7 +220,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   std::shared_ptr<Connection> ConnectionTo(const std::string& address) {
     auto& pool = pools[address];
     if (pool.size() < std::max<size_t>(1, options.connections_per_node)) {
-      pool.push_back(std::make_shared<Connection>(io, address));
+      pool.push_back(std::make_shared<Connection>(io, address, tls.get()));
       pool.back()->on_connect = [this] { ++stats.connects; };
       return pool.back();
     }
@@ -403,7 +419,16 @@ Result<std::unique_ptr<Client>> Client::Create(asio::io_context& io, ClientOptio
     return Status::InvalidArgument("ClientOptions.attempts_max: must be >= 1");
   if (options.timeout.count() <= 0)
     return Status::InvalidArgument("ClientOptions.timeout: must be positive");
-  return std::unique_ptr<Client>(new Client(std::make_unique<Impl>(io, std::move(options))));
+  std::unique_ptr<asio::ssl::context> tls;
+  if (options.tls.enabled()) {
+    auto context = MakeTlsContext(options.tls, TlsRole::kClient);
+    if (!context.ok()) {
+      return Status::InvalidArgument("ClientOptions.tls: " + context.status().message());
+    }
+    tls = std::move(*context);
+  }
+  return std::unique_ptr<Client>(
+      new Client(std::make_unique<Impl>(io, std::move(options), std::move(tls))));
 }
 
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -459,6 +484,24 @@ void Client::Delete(std::string ns, std::string key, const Context& context, Req
                        .write_id = impl_->rng() | 1,
                        .w = options.w},
              options, std::move(done));
+}
+
+void Client::Update(CartUpdate update, RequestOptions options, WriteCallback done) {
+  auto op = std::make_shared<Impl::Op>();
+  op->ns = update.ns;
+  op->key = update.cart_id;
+  update.w = options.w;
+  update.ttl_ms = options.ttl_ms;
+  op->request = std::move(update);
+  op->deadline = SteadyClock::now() + TimeoutOf(options, impl_->options);
+  op->done = [done = std::move(done)](Result<Message> r) {
+    if (!r.ok()) return done(r.status());
+    const auto* m = std::get_if<CartUpdateReply>(&*r);
+    if (m == nullptr) return done(Status::Corruption("unexpected reply to a cart update"));
+    if (m->code != StatusCode::kOk) return done(Status(m->code, m->message));
+    return done(WriteResult{ValuesOf(m->state), Context(m->state.context()), ""});
+  };
+  impl_->Start(std::move(op));
 }
 
 void Client::StartWrite(ClientPut put, const RequestOptions& options, WriteCallback done) {

@@ -36,6 +36,7 @@
 #include "common/status.h"
 #include "storage/version_vector.h"
 #include "wire/messages.h"
+#include "wire/tls_files.h"
 
 namespace trolley {
 
@@ -48,6 +49,10 @@ struct ClientOptions {
   size_t connections_per_node = 2;
   std::chrono::milliseconds ring_refresh{10'000};
   uint64_t random_seed = 0;  // jitter; 0 = from std::random_device
+  // TLS to the nodes (docs/operations.md, 'TLS and authentication'): the
+  // cluster CA and this client's certificate, whose role (read or write)
+  // the nodes enforce. All empty: plain TCP, for nodes with TLS off.
+  TlsFiles tls;
 };
 
 // Per-request settings; zero means the namespace's (R, W, TTL) or the
@@ -123,6 +128,12 @@ class Client {
            RequestOptions options, uint64_t write_id, WriteCallback done);
   void Delete(std::string ns, std::string key, const Context& context, RequestOptions options,
               WriteCallback done);
+  // A cart mutation coordinated on the node (docs/design.md, 'Cart updates
+  // on the node'): routed and retried like a put, with the same mutation
+  // id on every attempt (the cart applies it once). options.w and
+  // options.ttl_ms apply; the result is the cart's state at the
+  // coordinator after the write. CartClient builds the update.
+  void Update(CartUpdate update, RequestOptions options, WriteCallback done);
 
   // The cluster's namespaces (N, R, W, TTL, merge semantics), from the ring
   // information; kUnavailable if no node answered.

@@ -6,6 +6,7 @@
 #include "common/asio.h"
 #include "common/host_port.h"
 #include "wire/asio/framed_connection.h"
+#include "wire/asio/tls.h"
 #include "wire/handshake.h"
 #include "wire/message_codec.h"
 
@@ -26,13 +27,14 @@ void SetId(M& m, RequestId id) {
 // io_context that runs only while a call waits.
 struct NodeConnection::Impl {
   asio::io_context io{1};
-  std::shared_ptr<TcpFramedConnection> framed;
+  std::unique_ptr<asio::ssl::context> tls;  // null: plain TCP
+  std::shared_ptr<TcpOrTlsConnection> framed;
   std::deque<std::string> frames;  // read, not yet taken
   Status failure;                  // why the connection broke
   uint64_t last_id = 0;
   bool broken = false;
 
-  Impl() {
+  explicit Impl(std::unique_ptr<asio::ssl::context> tls_context) : tls(std::move(tls_context)) {
     FramedConnectionCallbacks callbacks;
     callbacks.on_frame = [this](std::string frame) { frames.push_back(std::move(frame)); };
     callbacks.on_bad_input = [this](const Status& why) {
@@ -41,8 +43,9 @@ struct NodeConnection::Impl {
     callbacks.on_close = [this](const Status& why) {
       if (failure.ok()) failure = Status::Unavailable(why.message());
     };
-    framed = std::make_shared<TcpFramedConnection>(tcp::socket(io), FramedConnectionOptions{},
-                                                   std::move(callbacks));
+    framed = std::make_shared<TcpOrTlsConnection>(
+        tls == nullptr ? TcpOrTlsStream(tcp::socket(io)) : TcpOrTlsStream(tcp::socket(io), *tls),
+        FramedConnectionOptions{}, std::move(callbacks));
   }
   ~Impl() { framed->Close(); }
 
@@ -91,11 +94,18 @@ NodeConnection::~NodeConnection() = default;
 bool NodeConnection::is_open() const { return !impl_->broken; }
 
 Result<std::unique_ptr<NodeConnection>> NodeConnection::Connect(const std::string& address,
-                                                                std::chrono::milliseconds timeout) {
+                                                                std::chrono::milliseconds timeout,
+                                                                const TlsFiles& tls) {
   auto hp = ParseHostPort(address, "node address");
   if (!hp.ok()) return hp.status();
   const auto deadline = Clock::now() + timeout;
-  auto impl = std::make_unique<Impl>();
+  std::unique_ptr<asio::ssl::context> context;
+  if (tls.enabled()) {
+    auto made = MakeTlsContext(tls, TlsRole::kClient);
+    if (!made.ok()) return made.status();
+    context = std::move(*made);
+  }
+  auto impl = std::make_unique<Impl>(std::move(context));
   boost::system::error_code ec;
   tcp::resolver resolver(impl->io);
   auto endpoints = resolver.resolve(hp->host, std::to_string(hp->port), ec);
@@ -104,10 +114,22 @@ Result<std::unique_ptr<NodeConnection>> NodeConnection::Connect(const std::strin
   }
   std::optional<Status> connected;
   (void)impl->framed->SendMessage(Hello{kProtocolVersion, ""});
-  impl->framed->Connect(endpoints.begin()->endpoint(), [&](Status s) { connected = s; });
+  Result<PeerIdentity> identity = PeerIdentity{};
+  impl->framed->Connect(endpoints.begin()->endpoint(), [&](Status s) {
+    // Before the Hello goes out: the other end proved to be a node.
+    if (s.ok()) identity = DialledNodeIdentity(impl->framed->stream().tls_handle(), "");
+    if (s.ok() && !identity.ok()) {
+      impl->framed->Close();
+      s = identity.status();
+    }
+    connected = s;
+  });
   Status s =
       impl->RunUntil([&] { return connected.has_value(); }, deadline, "connect to " + address);
   if (s.ok()) s = *connected;
+  if (!identity.ok()) {
+    return Status(identity.status().code(), address + ": " + identity.status().message());
+  }
   if (!s.ok()) return Status(s.code(), s.message() + " (is trolleyd running there?)");
   auto reply = impl->Read(deadline);
   if (!reply.ok()) return reply.status();
@@ -118,7 +140,7 @@ Result<std::unique_ptr<NodeConnection>> NodeConnection::Connect(const std::strin
   if (hr == nullptr) {
     return Status::Corruption(address + " answered Hello with " + std::string(MessageName(*reply)));
   }
-  if (Status checked = CheckHelloReply(*hr, ""); !checked.ok()) {
+  if (Status checked = CheckHelloReply(*hr, "", *identity); !checked.ok()) {
     return Status(checked.code(), address + ": " + checked.message());
   }
   auto conn = std::unique_ptr<NodeConnection>(new NodeConnection(std::move(impl), address));

@@ -3,15 +3,15 @@
 // one node; cart services use the client library, which routes, pools and
 // retries on top of connections like this one.
 //
-// Connect() opens TCP, sends Hello and checks the node's HelloReply
-// (protocol version). Call() stamps the request with a fresh RequestId,
-// sends it and waits for the reply carrying that id; replies to earlier,
-// timed-out calls are skipped. Every wait is bounded by a timeout: a node
-// that does not answer gives kTimeout, a refused or broken connection
-// kUnavailable, a reply that does not decode kCorruption. After any error
-// except a node's ErrorReply, the connection is closed and every later
-// call fails; open a new one.
-// Threading: one thread at a time.
+// Connect() opens TCP (and TLS when `tls` names a CA: the node's
+// certificate must be a node certificate of that CA, and this side shows
+// tls.cert_file if given), sends Hello and checks the node's HelloReply
+// (protocol version; with TLS, the node its certificate names). Call() stamps the request with a
+// fresh RequestId, sends it and waits for the reply carrying that id; replies to earlier, timed-out
+// calls are skipped. Every wait is bounded by a timeout: a node that does not answer gives
+// kTimeout, a refused or broken connection kUnavailable, a reply that does not decode kCorruption.
+// After any error except a node's ErrorReply, the connection is closed and every later call fails;
+// open a new one. Threading: one thread at a time.
 #pragma once
 
 #include <chrono>
@@ -22,6 +22,7 @@
 
 #include "common/status.h"
 #include "wire/messages.h"
+#include "wire/tls_files.h"
 
 namespace trolley {
 
@@ -29,7 +30,8 @@ class NodeConnection {
  public:
   // `address` is host:port.
   static Result<std::unique_ptr<NodeConnection>> Connect(const std::string& address,
-                                                         std::chrono::milliseconds timeout);
+                                                         std::chrono::milliseconds timeout,
+                                                         const TlsFiles& tls = {});
   ~NodeConnection();
   NodeConnection(const NodeConnection&) = delete;
   NodeConnection& operator=(const NodeConnection&) = delete;

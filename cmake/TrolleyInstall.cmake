@@ -267,6 +267,11 @@ foreach(ext IN LISTS _trolley_external)
   elseif(ext MATCHES "^Boost::")
     # Header-only Boost in a public interface; no .pc file (headers in /usr/include).
     string(APPEND TROLLEY_CONFIG_DEPENDENCIES "find_dependency(Boost 1.74)\n")
+  elseif(ext MATCHES "^OpenSSL::")
+    # TLS (wire/asio/tls.h): Debian's libssl-dev ships FindOpenSSL's
+    # libraries and openssl.pc.
+    string(APPEND TROLLEY_CONFIG_DEPENDENCIES "find_dependency(OpenSSL)\n")
+    list(APPEND TROLLEY_PC_REQUIRES openssl)
   elseif(ext STREQUAL "Threads::Threads")
     string(APPEND TROLLEY_CONFIG_DEPENDENCIES "find_dependency(Threads)\n")
     list(APPEND TROLLEY_PC_LIBS_EXTRA "-pthread")

@@ -62,6 +62,13 @@ void LatencyHistogram::Merge(const LatencyHistogram& other) {
 
 void LatencyHistogram::Reset() { *this = LatencyHistogram(); }
 
+uint64_t LatencyHistogram::CountAtOrBelow(uint64_t value) const {
+  const size_t last = std::min(BucketOf(value) + 1, counts_.size());
+  uint64_t n = 0;
+  for (size_t b = 0; b < last; ++b) n += counts_[b];
+  return n;
+}
+
 double LatencyHistogram::Mean() const {
   return count_ == 0 ? 0.0 : static_cast<double>(sum_ / static_cast<long double>(count_));
 }

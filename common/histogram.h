@@ -47,6 +47,13 @@ class LatencyHistogram {
   uint64_t min() const { return count_ == 0 ? 0 : min_; }
   uint64_t max() const { return max_; }
   double Mean() const;
+  // The sum of every value recorded (for Prometheus' _sum).
+  long double Sum() const { return sum_; }
+  // The values recorded that are at most `value`, counting whole buckets:
+  // exact up to 255, and above that it may also count values up to 0.79%
+  // above `value` (those sharing its bucket). For Prometheus' cumulative
+  // buckets (le = value).
+  uint64_t CountAtOrBelow(uint64_t value) const;
   // q in [0, 100]; 0 for an empty histogram.
   uint64_t Percentile(double q) const;
 

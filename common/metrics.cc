@@ -48,8 +48,10 @@ Gauge& MetricRegistry::AddGauge(std::string name, std::string help) {
   return *slot.gauge;
 }
 
-LatencyHistogram& MetricRegistry::AddHistogram(std::string name, std::string help) {
+LatencyHistogram& MetricRegistry::AddHistogram(std::string name, std::string help,
+                                               HistogramUnit unit) {
   Slot& slot = Register(std::move(name), std::move(help), MetricKind::kHistogram);
+  slot.entry.unit = unit;
   slot.histogram = std::make_unique<LatencyHistogram>();
   slot.entry.histogram = slot.histogram.get();
   return *slot.histogram;

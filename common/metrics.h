@@ -1,6 +1,6 @@
 // MetricRegistry: the one place a process keeps its named counters, gauges
 // and latency histograms, so that every reader (StatusReply, the CLI, the
-// simulator's report, a later Prometheus exporter) enumerates the same
+// simulator's report, the Prometheus exporter) enumerates the same
 // list instead of copying fields one by one.
 //
 // Who drives it: the owner (a Node) registers every metric once, at
@@ -59,6 +59,10 @@ class Gauge {
 
 enum class MetricKind { kCounter, kGauge, kHistogram };
 
+// What a histogram's values count: an exporter picks bucket bounds (and
+// Prometheus' base unit, seconds or bytes) by it.
+enum class HistogramUnit { kMicroseconds, kCount, kBytes };
+
 // One counter's or gauge's value by name, as StatusReply carries it.
 struct NamedValue {
   std::string name;
@@ -75,8 +79,10 @@ class MetricRegistry {
   // `help` is one sentence for humans (and Prometheus' # HELP line).
   Counter& AddCounter(std::string name, std::string help);
   Gauge& AddGauge(std::string name, std::string help);
-  // Latencies in microseconds.
-  LatencyHistogram& AddHistogram(std::string name, std::string help);
+  // Latencies in microseconds, unless `unit` says otherwise (the class is
+  // a log-linear histogram of any unsigned values).
+  LatencyHistogram& AddHistogram(std::string name, std::string help,
+                                 HistogramUnit unit = HistogramUnit::kMicroseconds);
 
   // One registered metric, for enumeration. Exactly one of the pointers is
   // set, matching kind.
@@ -84,6 +90,7 @@ class MetricRegistry {
     std::string name;
     std::string help;
     MetricKind kind = MetricKind::kCounter;
+    HistogramUnit unit = HistogramUnit::kMicroseconds;  // histograms only
     const Counter* counter = nullptr;
     const Gauge* gauge = nullptr;
     const LatencyHistogram* histogram = nullptr;

@@ -13,6 +13,25 @@ struct Overloaded : Ts... {
   using Ts::operator()...;
 };
 
+// The variant index of the reply that answers `request`.
+size_t ReplyKindOf(const Message& request) {
+  if (std::holds_alternative<ClientPut>(request)) return Message(ClientPutReply{}).index();
+  if (std::holds_alternative<ClientGet>(request)) return Message(ClientGetReply{}).index();
+  TROLLEY_ASSERT(std::holds_alternative<CartUpdate>(request));
+  return Message(CartUpdateReply{}).index();
+}
+
+Message TimeoutReplyTo(const Message& request, RequestId client_id, const std::string& why) {
+  if (std::holds_alternative<ClientPut>(request)) {
+    return ClientPutReply{client_id, StatusCode::kTimeout, why, {}};
+  }
+  if (std::holds_alternative<ClientGet>(request)) {
+    return ClientGetReply{client_id, StatusCode::kTimeout, why, {}};
+  }
+  TROLLEY_ASSERT(std::holds_alternative<CartUpdate>(request));
+  return CartUpdateReply{client_id, StatusCode::kTimeout, why, {}};
+}
+
 }  // namespace
 
 Forwarder::Forwarder(NodeContext& ctx, FailureDetector& detector)
@@ -26,13 +45,13 @@ bool Forwarder::Forward(const Endpoint& client, RequestId client_id, const Prefe
     Message original = request;  // kept to re-route if this primary turns out to be down
     std::visit(Overloaded{[&](ClientPut& m) { m.id = id, m.forwarded = true; },
                           [&](ClientGet& m) { m.id = id, m.forwarded = true; },
+                          [&](CartUpdate& m) { m.id = id, m.forwarded = true; },
                           [](auto&) { TROLLEY_ASSERT(false); }},
                request);
     const uint64_t now = ctx_.Now();
-    const bool is_put = std::holds_alternative<ClientPut>(request);
     auto [it, inserted] = forwards_.try_emplace(
-        id.value, ForwardOp{client, client_id, primary.name, is_put, now + timeout_ms * kNsPerMs,
-                            now, std::move(original)});
+        id.value, ForwardOp{client, client_id, primary.name, now + timeout_ms * kNsPerMs, now,
+                            std::move(original)});
     TROLLEY_ASSERT(inserted);
     ctx_.metrics().forwards_in_flight.Increment();
     ctx_.SendToNode(primary.name, std::move(request));
@@ -45,12 +64,15 @@ bool Forwarder::Forward(const Endpoint& client, RequestId client_id, const Prefe
 void Forwarder::OnForwardedReply(const Endpoint& from, Message reply) {
   const RequestId id = std::visit(
       Overloaded{[](ClientPutReply& m) { return m.id; }, [](ClientGetReply& m) { return m.id; },
-                 [](auto&) { return RequestId{}; }},
+                 [](CartUpdateReply& m) { return m.id; }, [](auto&) { return RequestId{}; }},
       reply);
   auto it = forwards_.find(id.value);
   if (it == forwards_.end() || it->second.to != from.node) return;  // late or stray
+  // Only the reply that matches the request's kind answers it.
+  if (ReplyKindOf(it->second.request) != reply.index()) return;
   std::visit(Overloaded{[&](ClientPutReply& m) { m.id = it->second.client_id; },
-                        [&](ClientGetReply& m) { m.id = it->second.client_id; }, [](auto&) {}},
+                        [&](ClientGetReply& m) { m.id = it->second.client_id; },
+                        [&](CartUpdateReply& m) { m.id = it->second.client_id; }, [](auto&) {}},
              reply);
   ctx_.Send(it->second.client, std::move(reply));
   Retire(it);
@@ -66,6 +88,7 @@ Reroute Forwarder::TakeForReroute(OpMap::iterator it, uint64_t now) {
   const auto timeout_ms = static_cast<uint32_t>(std::min<uint64_t>(left_ms, UINT32_MAX));
   std::visit(Overloaded{[&](ClientPut& m) { m.timeout_ms = timeout_ms; },
                         [&](ClientGet& m) { m.timeout_ms = timeout_ms; },
+                        [&](CartUpdate& m) { m.timeout_ms = timeout_ms; },
                         [](auto&) { TROLLEY_ASSERT(false); }},
              op.request);
   Reroute out{op.client, std::move(op.request)};
@@ -102,11 +125,7 @@ std::vector<Reroute> Forwarder::Tick(uint64_t now) {
     }
     const std::string msg = "forwarded to " + op.to + " and got no answer in time";
     detector_.Suspect(op.to, "forwarded request timed out");
-    if (op.is_put) {
-      ctx_.Send(op.client, ClientPutReply{op.client_id, StatusCode::kTimeout, msg, {}});
-    } else {
-      ctx_.Send(op.client, ClientGetReply{op.client_id, StatusCode::kTimeout, msg, {}});
-    }
+    ctx_.Send(op.client, TimeoutReplyTo(op.request, op.client_id, msg));
     Retire(it);
     it = next;
   }
@@ -122,8 +141,9 @@ void Forwarder::CheckInvariants() const {
   TROLLEY_ASSERT(ctx_.metrics().forwards_in_flight.value() == forwards_.size());
   for (const auto& [id, op] : forwards_) {
     TROLLEY_ASSERT_MSG(op.to != ctx_.self(), op.to);
-    TROLLEY_ASSERT(op.is_put ? std::holds_alternative<ClientPut>(op.request)
-                             : std::holds_alternative<ClientGet>(op.request));
+    TROLLEY_ASSERT(std::holds_alternative<ClientPut>(op.request) ||
+                   std::holds_alternative<ClientGet>(op.request) ||
+                   std::holds_alternative<CartUpdate>(op.request));
     TROLLEY_ASSERT(op.sent_ns <= op.deadline_ns);
   }
 }

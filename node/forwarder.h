@@ -17,7 +17,7 @@
 //
 // Invariants (CheckInvariants), for every forwarded request in flight:
 //   1. it went to a node other than this one (a primary of its key).
-//   2. it carries a ClientPut or a ClientGet, matching is_put.
+//   2. it carries a ClientPut, a ClientGet or a CartUpdate.
 //   3. it was sent before its deadline.
 //   4. the forwards_in_flight gauge equals the requests in flight.
 // A forwarded request is answered at most once: the answer retires it.
@@ -39,19 +39,21 @@ namespace trolley {
 // timeout_ms cut to what is left of its original deadline.
 struct Reroute {
   Endpoint client;
-  Message request;  // ClientPut or ClientGet
+  Message request;  // ClientPut, ClientGet or CartUpdate
 };
 
 class Forwarder {
  public:
   Forwarder(NodeContext& ctx, FailureDetector& detector);
 
-  // Sends `request` (a ClientPut or ClientGet from `client`) to the first
-  // up primary of `pref`. False if none is up: the caller coordinates it.
+  // Sends `request` (a ClientPut, ClientGet or CartUpdate from `client`) to
+  // the first up primary of `pref`. False if none is up: the caller
+  // coordinates it.
   bool Forward(const Endpoint& client, RequestId client_id, const PreferenceList& pref,
                Message request, uint64_t timeout_ms);
-  // A ClientPutReply or ClientGetReply from a primary: relayed to the
-  // client if it answers a request in flight from that primary.
+  // A ClientPutReply, ClientGetReply or CartUpdateReply from a primary:
+  // relayed to the client if it answers a request in flight from that
+  // primary, of the same kind.
   void OnForwardedReply(const Endpoint& from, Message reply);
   // Requests waiting on `node`, to route again now.
   std::vector<Reroute> OnPeerUnreachable(const std::string& node);
@@ -67,7 +69,6 @@ class Forwarder {
     Endpoint client;
     RequestId client_id;
     std::string to;
-    bool is_put = false;
     uint64_t deadline_ns = 0;
     uint64_t sent_ns = 0;
     Message request;  // as the client sent it, to re-route

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/assert.h"
+#include "node/request_log.h"
 
 namespace trolley {
 
@@ -37,6 +38,7 @@ void GetCoordinator::Start(const Endpoint& client, const ClientGet& m, const Req
   op.key = ObjectKey{m.ns, m.key};
   op.deadline_ns = ctx_.Now() + plan.timeout_ms * kNsPerMs;
   op.quorum.emplace(r, targets);
+  op.r = r;
   op.sent_ns = ctx_.Now();
   for (const std::string& t : targets) {
     if (t == ctx_.self()) {
@@ -48,6 +50,7 @@ void GetCoordinator::Start(const Endpoint& client, const ClientGet& m, const Req
       } else {
         op.quorum->AddFailure(t);
       }
+      op.local_read_ns = ctx_.Now() - op.sent_ns;
     } else {
       ctx_.SendToNode(t, ReplicaGet{RequestId{op_id}, m.ns, m.key});
     }
@@ -108,8 +111,9 @@ void GetCoordinator::AnswerAndRetireIfDone(OpMap::iterator it) {
   if (op.state == GetState::kWaiting) {
     switch (op.quorum->Decision()) {
       case QuorumDecision::kSucceeded: {
-        const bool absent = op.quorum->merged().Visible(ctx_.WallMs()).empty();
-        Answer(op, absent ? StatusCode::kNotFound : StatusCode::kOk, "");
+        const size_t versions = op.quorum->merged().Visible(ctx_.WallMs()).size();
+        ctx_.metrics().get_versions.Record(versions);
+        Answer(op, versions == 0 ? StatusCode::kNotFound : StatusCode::kOk, "");
         ctx_.metrics().gets_ok.Increment();
         break;
       }
@@ -131,7 +135,15 @@ void GetCoordinator::AnswerAndRetireIfDone(OpMap::iterator it) {
 void GetCoordinator::Answer(GetOp& op, StatusCode code, std::string message) {
   TROLLEY_ASSERT(op.state == GetState::kWaiting);  // one answer per request
   op.state = GetState::kAnswered;
-  ctx_.metrics().get_latency_us.Record((ctx_.Now() - op.sent_ns) / 1000);
+  const uint64_t total_ns = ctx_.Now() - op.sent_ns;
+  ctx_.metrics().get_latency_us.Record(total_ns / 1000);
+  ReportRequestDone(
+      ctx_, RequestSummary{"get",
+                           &op.key,
+                           code,
+                           total_ns,
+                           {{"local_read", op.local_read_ns}, {"replica_replies", total_ns}},
+                           "r=" + std::to_string(op.r)});
   // The state goes back even when every sibling is a tombstone: its context
   // lets the client write over the delete.
   const bool failed = code == StatusCode::kUnavailable || code == StatusCode::kTimeout;

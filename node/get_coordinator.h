@@ -56,6 +56,8 @@ class GetCoordinator {
     ObjectKey key;
     std::optional<GetQuorum> quorum;
     uint64_t sent_ns = 0;
+    std::optional<uint64_t> local_read_ns;  // this node's copy read (if a target)
+    uint32_t r = 0;
     uint64_t deadline_ns = 0;
     GetState state = GetState::kWaiting;
   };

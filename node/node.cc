@@ -75,16 +75,8 @@ void Node::Dispatch(const Endpoint& from, Message& message) {
                  [&](ClientGetReply& m) { forwarder_.OnForwardedReply(from, std::move(m)); },
                  [&](RingInfoRequest& m) { status_.OnRingInfoRequest(from, m); },
                  [&](StatusRequest& m) { status_.OnStatusRequest(from, m, PendingRequests()); },
-                 [&](CartUpdate& m) {
-                   // Answered, never dropped: a client must not wait for its
-                   // timeout. Coordination on the node is the next step of
-                   // docs/design.md, 'The Cart API'.
-                   ctx_.Send(from, CartUpdateReply{m.id,
-                                                   StatusCode::kFailedPrecondition,
-                                                   "cart updates are not coordinated on the "
-                                                   "node yet: read, merge and put",
-                                                   {}});
-                 },
+                 [&](CartUpdate& m) { OnCartUpdate(from, std::move(m)); },
+                 [&](CartUpdateReply& m) { forwarder_.OnForwardedReply(from, std::move(m)); },
                  [&](Ping& m) { ctx_.Send(from, Pong{m.nonce}); },
                  [&](Pong&) {},
                  [&](ErrorReply& m) {
@@ -109,7 +101,26 @@ void Node::OnClientPut(const Endpoint& from, ClientPut m) {
       forwarder_.Forward(from, m.id, plan->pref, m, plan->timeout_ms)) {
     return;
   }
-  puts_.Start(from, std::move(m), std::move(plan).value());
+  CoordinatedWrite write = PutWriteOf(std::move(m), *plan->ns, ctx_.WallMs());
+  puts_.Start(from, std::move(write), std::move(plan).value());
+}
+
+void Node::OnCartUpdate(const Endpoint& from, CartUpdate m) {
+  Result<RequestPlan> plan = PlanRequest(ctx_, m.ns, m.cart_id, "w", m.w, m.timeout_ms);
+  Result<CoordinatedWrite> write =
+      plan.ok() ? CartWriteOf(m, *plan->ns, ctx_.WallMs()) : plan.status();
+  if (!write.ok()) {
+    ctx_.Send(from, CartUpdateReply{m.id, write.status().code(), write.status().message(), {}});
+    return;
+  }
+  // Routed as a put: to the first primary believed up, else coordinated
+  // here (a fallback coordinator: the update is never refused for want of
+  // a primary while W nodes are reachable).
+  if (!plan->self_primary && !m.forwarded &&
+      forwarder_.Forward(from, m.id, plan->pref, m, plan->timeout_ms)) {
+    return;
+  }
+  puts_.Start(from, std::move(write).value(), std::move(plan).value());
 }
 
 void Node::OnClientGet(const Endpoint& from, ClientGet m) {
@@ -142,6 +153,7 @@ void Node::RouteReroutes(std::vector<Reroute> reroutes) {
   for (Reroute& r : reroutes) {
     std::visit(Overloaded{[&](ClientPut& m) { OnClientPut(r.client, std::move(m)); },
                           [&](ClientGet& m) { OnClientGet(r.client, std::move(m)); },
+                          [&](CartUpdate& m) { OnCartUpdate(r.client, std::move(m)); },
                           [](auto&) { TROLLEY_ASSERT(false); }},
                r.request);
   }

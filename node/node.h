@@ -89,6 +89,7 @@ class Node {
 
   void OnClientPut(const Endpoint& from, ClientPut m);
   void OnClientGet(const Endpoint& from, ClientGet m);
+  void OnCartUpdate(const Endpoint& from, CartUpdate m);
   void OnReplicaWriteReply(const Endpoint& from, const ReplicaWriteReply& m);
   void OnReplicaGetReply(const Endpoint& from, const ReplicaGetReply& m);
   void Dispatch(const Endpoint& from, Message& message);

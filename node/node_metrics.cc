@@ -39,6 +39,8 @@ NodeMetrics::NodeMetrics(MetricRegistry& r)
           C(r, metric::kAaeKeysRepaired, "Keys anti-entropy repaired by merge (either way).")),
       aae_keys_rehashed(C(r, metric::kAaeKeysRehashed,
                           "Keys whose tree entry had drifted (expiry) and was re-hashed.")),
+      slow_requests(C(r, metric::kSlowRequests,
+                      "Client requests answered after limits.slow_request_ms (logged).")),
       puts_in_flight(G(r, metric::kPutsInFlight, "Puts being coordinated.")),
       gets_in_flight(G(r, metric::kGetsInFlight, "Gets being coordinated.")),
       forwards_in_flight(G(r, metric::kForwardsInFlight, "Forwarded requests awaiting a reply.")),
@@ -51,6 +53,16 @@ NodeMetrics::NodeMetrics(MetricRegistry& r)
       put_latency_us(r.AddHistogram(std::string(metric::kPutLatencyUs),
                                     "Client put latency at the coordinator, microseconds.")),
       get_latency_us(r.AddHistogram(std::string(metric::kGetLatencyUs),
-                                    "Client get latency at the coordinator, microseconds.")) {}
+                                    "Client get latency at the coordinator, microseconds.")),
+      cart_update_latency_us(
+          r.AddHistogram(std::string(metric::kCartUpdateLatencyUs),
+                         "Client cart update latency at the coordinator, microseconds.")),
+      get_versions(r.AddHistogram(std::string(metric::kGetVersions),
+                                  "Versions (siblings) a successful get returned.",
+                                  HistogramUnit::kCount)),
+      put_object_bytes(
+          r.AddHistogram(std::string(metric::kPutObjectBytes),
+                         "Value bytes of a write's new state (put or cart update), all siblings.",
+                         HistogramUnit::kBytes)) {}
 
 }  // namespace trolley

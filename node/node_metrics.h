@@ -36,6 +36,7 @@ inline constexpr std::string_view kAaeExchangesFailed = "aae_exchanges_failed";
 inline constexpr std::string_view kAaeSegmentsDiffering = "aae_segments_differing";
 inline constexpr std::string_view kAaeKeysRepaired = "aae_keys_repaired";
 inline constexpr std::string_view kAaeKeysRehashed = "aae_keys_rehashed";
+inline constexpr std::string_view kSlowRequests = "slow_requests";
 // Gauges: work in flight, one per module that tracks requests.
 inline constexpr std::string_view kPutsInFlight = "puts_in_flight";
 inline constexpr std::string_view kGetsInFlight = "gets_in_flight";
@@ -44,9 +45,18 @@ inline constexpr std::string_view kHintDeliveriesInFlight = "hint_deliveries_in_
 inline constexpr std::string_view kReplicaRequestsInFlight = "replica_requests_in_flight";
 inline constexpr std::string_view kAaeExchangesInFlight = "aae_exchanges_in_flight";
 // Histograms: client request latency at the coordinator, in microseconds,
-// from the request's arrival to its reply (ok or not).
+// from the request's arrival to its reply (ok or not). One per operation;
+// a new coordinated operation registers its own here, records it the same
+// way and reports itself to ReportRequestDone (node/request_log.h) with its
+// phases: the exporter and the slow-request log need nothing more.
 inline constexpr std::string_view kPutLatencyUs = "put_latency_us";
 inline constexpr std::string_view kGetLatencyUs = "get_latency_us";
+inline constexpr std::string_view kCartUpdateLatencyUs = "cart_update_latency_us";
+// Versions per read (Dynamo, section 6.3: the siblings a successful get
+// returned, 0 for not found) and the bytes of a put's decided state (every
+// sibling's value).
+inline constexpr std::string_view kGetVersions = "get_versions";
+inline constexpr std::string_view kPutObjectBytes = "put_object_bytes";
 }  // namespace metric
 
 struct NodeMetrics {
@@ -68,6 +78,7 @@ struct NodeMetrics {
   Counter& aae_segments_differing;
   Counter& aae_keys_repaired;
   Counter& aae_keys_rehashed;
+  Counter& slow_requests;
   Gauge& puts_in_flight;
   Gauge& gets_in_flight;
   Gauge& forwards_in_flight;
@@ -76,6 +87,9 @@ struct NodeMetrics {
   Gauge& aae_exchanges_in_flight;
   LatencyHistogram& put_latency_us;
   LatencyHistogram& get_latency_us;
+  LatencyHistogram& cart_update_latency_us;
+  LatencyHistogram& get_versions;
+  LatencyHistogram& put_object_bytes;
 };
 
 }  // namespace trolley

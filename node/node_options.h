@@ -43,6 +43,9 @@ struct NodeOptions {
   uint64_t aae_bytes_per_second = 8ull << 20;  // key lists and repaired values
   size_t aae_segments_per_exchange = 1024;     // differing segments listed per exchange
   uint64_t aae_exchange_timeout_ms = 60'000;   // an exchange running longer is abandoned
+  // A client request answered after this long is logged (request.slow)
+  // with its phases; 0 = never.
+  uint64_t slow_request_ms = 1000;
 };
 
 }  // namespace trolley

@@ -4,32 +4,26 @@
 #include <utility>
 
 #include "common/assert.h"
+#include "node/request_log.h"
 
 namespace trolley {
 
 PutCoordinator::PutCoordinator(NodeContext& ctx, FailureDetector& detector, HintedHandoff& handoff)
     : ctx_(ctx), detector_(detector), handoff_(handoff) {}
 
-void PutCoordinator::Start(const Endpoint& client, ClientPut m, RequestPlan plan) {
+void PutCoordinator::Start(const Endpoint& client, CoordinatedWrite write, RequestPlan plan) {
   const uint64_t op_id = ctx_.NextId().value;
   PutOp& op = puts_[op_id];
   ctx_.metrics().puts_in_flight.Increment();
   op.client = client;
-  op.client_id = m.id;
-  op.key = ObjectKey{m.ns, m.key};
+  op.client_id = write.client_id;
+  op.reply = write.reply;
+  op.key = write.key;
   op.w = plan.quorum;
   op.pref = std::move(plan.pref);
   op.start_ns = ctx_.Now();
   op.deadline_ns = op.start_ns + plan.timeout_ms * kNsPerMs;
-
-  WriteIntent intent;
-  intent.context = std::move(m.context);
-  intent.tombstone = m.tombstone;
-  intent.value = std::move(m.value);
-  intent.write_id = m.write_id;
-  intent.timestamp_ms = ctx_.WallMs();
-  const uint64_t ttl_ms = m.ttl_ms != 0 ? m.ttl_ms : plan.ns->ttl_ms;
-  if (ttl_ms != 0 && !m.tombstone) intent.expiry_ms = intent.timestamp_ms + ttl_ms;
+  WriteIntent intent = std::move(write.intent);
   // Replication starts once the new state is decided, in parallel with
   // the local commit (one commit latency on the write path, not two); this
   // node counts toward W only once its commit is done.
@@ -44,6 +38,7 @@ void PutCoordinator::LocalPutDecided(uint64_t op_id, SiblingSet state) {
   TROLLEY_ASSERT(it != puts_.end());  // ops live until their local write is done
   PutOp& op = it->second;
   op.phase = Decided(op.phase);  // asserts it was not decided before
+  op.decided_ns = ctx_.Now();
   op.state = std::move(state);
   Replicate(op_id, op);
   AnswerIfQuorumDecided(op);  // a quorum may be impossible already; not stored yet, so not done
@@ -53,9 +48,19 @@ void PutCoordinator::LocalPutDone(uint64_t op_id, Result<SiblingSet> result) {
   auto it = puts_.find(op_id);
   TROLLEY_ASSERT(it != puts_.end());  // ops live until their local write is done
   PutOp& op = it->second;
+  op.stored_ns = ctx_.Now();
   if (!result.ok() && !IsDecided(op.phase)) {
     if (!IsAnswered(op.phase)) {
-      Answer(op, result.status().code(), "local write failed: " + result.status().message());
+      // A cart update refused by the cart's rules is the shopper's error,
+      // not a failed write.
+      const StatusCode code = result.status().code();
+      const bool refused =
+          op.reply == CoordinatedWrite::Reply::kCartUpdate &&
+          (code == StatusCode::kInvalidArgument || code == StatusCode::kLimitExceeded ||
+           code == StatusCode::kFailedPrecondition || code == StatusCode::kCorruption);
+      Answer(
+          op, result.status().code(),
+          refused ? result.status().message() : "local write failed: " + result.status().message());
     }
     ctx_.metrics().puts_failed.Increment();
     Retire(it);
@@ -63,6 +68,7 @@ void PutCoordinator::LocalPutDone(uint64_t op_id, Result<SiblingSet> result) {
   }
   if (!IsDecided(op.phase)) {  // an engine that decides at commit
     op.phase = Decided(op.phase);
+    op.decided_ns = op.stored_ns;
     op.state = result.value();
     Replicate(op_id, op);
   }
@@ -80,6 +86,7 @@ void PutCoordinator::LocalPutDone(uint64_t op_id, Result<SiblingSet> result) {
 }
 
 void PutCoordinator::Replicate(uint64_t op_id, PutOp& op) {
+  ctx_.metrics().put_object_bytes.Record(op.state.ValueBytes());
   const std::string& self = ctx_.self();
   op.used.insert(self);
   // One slot per primary: the primary itself, a fallback for it, or (when
@@ -284,9 +291,40 @@ void PutCoordinator::AnswerIfQuorumDecided(PutOp& op) {
 
 void PutCoordinator::Answer(PutOp& op, StatusCode code, std::string message) {
   op.phase = Answered(op.phase);  // asserts the client was not answered before
-  ctx_.metrics().put_latency_us.Record((ctx_.Now() - op.start_ns) / 1000);
-  ctx_.Send(op.client, ClientPutReply{op.client_id, code, std::move(message),
-                                      code == StatusCode::kOk ? op.state : SiblingSet()});
+  const uint64_t now = ctx_.Now();
+  const bool cart_update = op.reply == CoordinatedWrite::Reply::kCartUpdate;
+  LatencyHistogram& latency =
+      cart_update ? ctx_.metrics().cart_update_latency_us : ctx_.metrics().put_latency_us;
+  latency.Record((now - op.start_ns) / 1000);
+  ReportAnswered(op, code, now);
+  SiblingSet state = code == StatusCode::kOk ? op.state : SiblingSet();
+  if (cart_update) {
+    ctx_.Send(op.client, CartUpdateReply{op.client_id, code, std::move(message), std::move(state)});
+  } else {
+    ctx_.Send(op.client, ClientPutReply{op.client_id, code, std::move(message), std::move(state)});
+  }
+}
+
+void PutCoordinator::ReportAnswered(const PutOp& op, StatusCode code, uint64_t now) {
+  auto since_start = [&](std::optional<uint64_t> t) -> std::optional<uint64_t> {
+    if (!t) return std::nullopt;
+    return *t - op.start_ns;
+  };
+  std::optional<uint64_t> acks;
+  if (op.decided_ns) acks = now - *op.decided_ns;
+  const std::string detail =
+      op.quorum ? "acks=" + std::to_string(op.quorum->acks()) + " w=" + std::to_string(op.w)
+                : "w=" + std::to_string(op.w);
+  const std::string_view name =
+      op.reply == CoordinatedWrite::Reply::kCartUpdate ? "cart_update" : "put";
+  ReportRequestDone(ctx_, RequestSummary{name,
+                                         &op.key,
+                                         code,
+                                         now - op.start_ns,
+                                         {{"queue", since_start(op.decided_ns)},
+                                          {"local_commit", since_start(op.stored_ns)},
+                                          {"replica_acks", acks}},
+                                         detail});
 }
 
 bool PutCoordinator::Done(const PutOp& op) {

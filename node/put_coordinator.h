@@ -1,5 +1,7 @@
-// PutCoordinator: drives the client puts this node coordinates, from the
-// local write to the client's answer and the last replica's reply.
+// PutCoordinator: drives the client puts and cart updates this node
+// coordinates (node/cart_update.h), from the local write to the client's
+// answer and the last replica's reply. A cart update is a put whose value
+// the engine computes from the local copy; from then on both are the same.
 // Level 2 of the node core (docs/design.md, 'The node core'): it asks the
 // failure detector IsUp() and tells it Suspect(), and gives hinted handoff
 // the writes a target could not take; it calls nothing above it. Node
@@ -23,6 +25,11 @@
 //      deadline (then every target still silent gets a hint here);
 //   4. a target silent for replica_timeout_ms, or reported unreachable, is
 //      suspected and replaced by the next unused fallback, or hinted here.
+// Each answer records put_latency_us (cart_update_latency_us for a
+// CartUpdate) and goes to the slow-request log with
+// its phases: queue (arrival to the engine's decision), local_commit
+// (arrival to the local commit's callback) and replica_acks (decision to
+// the answer).
 // Each put's progress is one PutPhase (node/put_phase.h).
 //
 // Invariants (CheckInvariants), for every put in flight:
@@ -47,6 +54,7 @@
 #include <string>
 #include <vector>
 
+#include "node/cart_update.h"
 #include "node/failure_detector.h"
 #include "node/hinted_handoff.h"
 #include "node/node_context.h"
@@ -60,8 +68,9 @@ class PutCoordinator {
  public:
   PutCoordinator(NodeContext& ctx, FailureDetector& detector, HintedHandoff& handoff);
 
-  // A client put this node coordinates, planned by Node (plan.quorum = W).
-  void Start(const Endpoint& client, ClientPut m, RequestPlan plan);
+  // A client put or cart update this node coordinates, planned by Node
+  // (plan.quorum = W); answered as write.reply says.
+  void Start(const Endpoint& client, CoordinatedWrite write, RequestPlan plan);
   // A replica's answer; late or unknown ids are ignored.
   void OnReplicaWriteReply(const Endpoint& from, const ReplicaWriteReply& m);
   // Stop waiting for `node`: as if every write sent to it timed out.
@@ -88,6 +97,7 @@ class PutCoordinator {
   struct PutOp {
     Endpoint client;
     RequestId client_id;
+    CoordinatedWrite::Reply reply = CoordinatedWrite::Reply::kPut;
     ObjectKey key;
     uint32_t w = 0;
     PreferenceList pref;
@@ -96,6 +106,8 @@ class PutCoordinator {
     std::vector<Target> targets;
     std::set<std::string> used;  // nodes already asked
     uint64_t start_ns = 0;
+    std::optional<uint64_t> decided_ns;  // the engine decided the state
+    std::optional<uint64_t> stored_ns;   // the local commit called back
     uint64_t deadline_ns = 0;
     PutPhase phase = PutPhase::kWriting;
     LocalRole local_role = LocalRole::kUnknown;
@@ -119,6 +131,8 @@ class PutCoordinator {
   // Answers the client if the quorum has decided (and it was not answered).
   void AnswerIfQuorumDecided(PutOp& op);
   void Answer(PutOp& op, StatusCode code, std::string message);
+  // Its phases to the slow-request log (node/request_log.h).
+  void ReportAnswered(const PutOp& op, StatusCode code, uint64_t now);
   // True once nothing is outstanding: answered, stored, every target done.
   static bool Done(const PutOp& op);
   // Erases the op if Done(); the iterator is invalid afterwards.

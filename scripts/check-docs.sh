@@ -19,7 +19,8 @@
 #    Ports: 7100 (the one-node quick start) and 7101..7103 (a 3-node cluster)
 #    are rewritten to free ports; scripts/local-cluster.sh takes its base port
 #    from TROLLEY_BASE_PORT. For docs/operations.md, a 3-node cluster is
-#    started first (scripts/local-cluster.sh start ./data/c1) and stopped after.
+#    started first (scripts/local-cluster.sh start ./data/c1, TLS on; its
+#    ./data/c1/client.env is sourced, as that document says) and stopped after.
 #    Each document gets 180 s. Its script runs in a session of its own; a
 #    process of that session still alive when the script ends (a block that
 #    forgot to stop a node) fails the test and is killed. Nothing else is.
@@ -124,6 +125,7 @@ run_document_once() {
     echo "set -euo pipefail"
     echo "export TROLLEY_BASE_PORT=$((base + 1))"
     [ -n "$with_cluster" ] && echo "bash scripts/local-cluster.sh start ./data/c1 >&2"
+    [ -n "$with_cluster" ] && echo ". ./data/c1/client.env  # its TLS client certificate"
     if ! extract_blocks "$ROOT/$doc"; then echo "exit 99"; fi
     [ -n "$with_cluster" ] && echo "bash scripts/local-cluster.sh stop ./data/c1 >&2"
     echo "echo '+++ all blocks done' >&2"

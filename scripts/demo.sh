@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: installs dependencies, builds, starts a local 3-node cluster
-# (N=3 R=2 W=2, sync durability, data in ./data/demo-cluster, wiped first),
+# (N=3 R=2 W=2, sync durability, TLS with a development CA made by
+# scripts/dev-certs.sh, data in ./data/demo-cluster, wiped first),
 # shows siblings, their resolution, a node killed and catching up through
 # hinted handoff, runs a short load, prints what happened and stops the
 # cluster. Options: --keep leaves the cluster running (stop it with
@@ -25,8 +26,11 @@ bash scripts/local-cluster.sh stop "$DIR" 2>/dev/null || true
 rm -rf "$DIR"
 [ -z "$keep" ] && trap 'bash scripts/local-cluster.sh stop "$DIR"' EXIT
 
-step "1. start a local cluster: 3 nodes, N=3 R=2 W=2, durability sync"
+step "1. start a local cluster: 3 nodes, N=3 R=2 W=2, durability sync, TLS on"
 bash scripts/local-cluster.sh start "$DIR" --base-port $BASE --durability sync
+# The development CA and the "admin" client certificate it made, for trolley
+# (TROLLEY_TLS_CA, _CERT, _KEY) and trolley-bench (--tls-*).
+. "$DIR/client.env"
 run --node $N1 ring
 
 step "2. alice adds from her phone (through n1) and her laptop (through n2), neither having read the cart"
@@ -71,7 +75,8 @@ echo "n3's own copy of shopper-3, read with R=1 through n3:"
 run --node $N3 kv get carts shopper-3 --r 1
 
 step "7. a short load: 3 s of 1.5 KB puts, then 3 s of gets, 48 in flight"
-./build/bench/trolley-bench --nodes "$N1,$N2,$N3" --duration-s 3 --warmup-s 0.5 --label demo
+./build/bench/trolley-bench --nodes "$N1,$N2,$N3" --duration-s 3 --warmup-s 0.5 --label demo \
+  --tls-ca "$TROLLEY_TLS_CA" --tls-cert "$TROLLEY_TLS_CERT" --tls-key "$TROLLEY_TLS_KEY"
 
 step "8. done"
 if [ -n "$keep" ]; then

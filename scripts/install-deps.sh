@@ -18,6 +18,7 @@ set -euo pipefail
 core=(
   build-essential cmake ninja-build pkg-config
   libboost-dev            # Boost.Asio: the network runtime (header-only)
+  libssl-dev openssl      # TLS (Asio's SSL stream over OpenSSL); scripts/dev-certs.sh
   capnproto libcapnp-dev  # Cap'n Proto: storage records and wire messages
   liblmdb-dev lmdb-utils  # LMDB: the storage engine (+ mdb_stat for operators)
   libxxhash-dev           # XXH3-64: key hashing onto the ring
@@ -27,6 +28,8 @@ core=(
   libcli11-dev            # command-line parsing for trolleyd and the tools
   libtomlplusplus-dev     # trolleyd config files (TOML, errors with line numbers)
   nlohmann-json3-dev      # --json output of the trolley CLI
+  prometheus-cpp-dev      # trolleyd's /metrics: the Prometheus text format (prometheus-cpp core)
+  curl                    # the tests and the docs scrape /metrics with it
 )
 bench_libraries=(
   libbenchmark-dev        # storage_bench (Google Benchmark)

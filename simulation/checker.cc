@@ -107,6 +107,7 @@ uint32_t History::Observe(const ObjectKey& key, CartSemantics semantics, const M
     }
   }
   if (!clear) attempt.skus.insert(m.sku);
+  if (semantics == CartSemantics::kOrSet && m.observed) observed = *m.observed;  // as sent
   if (semantics == CartSemantics::kUnionMax) {
     for (const auto& [id, at_ms] : read.applied()) {
       auto c = h.mutations.find(id);

@@ -116,7 +116,8 @@ struct CheckResult {
 class History {
  public:
   // Mutation `m` of cart `key` is about to be applied to `read` (the merged
-  // state the client read). Returns the attempt's number.
+  // state the client read; an OR-Set removal carrying `m.observed` observed
+  // exactly those tags). Returns the attempt's number.
   uint32_t Observe(const ObjectKey& key, CartSemantics semantics, const Mutation& m,
                    const CartState& read);
   // A write carrying the mutation was sent; `attempt` is the Observe that

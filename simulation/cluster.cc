@@ -715,6 +715,28 @@ void Cluster::DeliverToNode(int from, uint32_t from_life, int to, uint32_t to_li
   });
 }
 
+void Cluster::ObserveOwnCopy(SimNode& n, Message& m) {
+  auto* update = std::get_if<CartUpdate>(&m);
+  if (update == nullptr || update->kind == CartMutationKind::kAdd) return;
+  const SimNamespace* ns = nullptr;
+  for (const SimNamespace& candidate : config_.namespaces) {
+    if (candidate.name == update->ns) ns = &candidate;
+  }
+  if (ns == nullptr || ns->semantics != CartSemantics::kOrSet) return;
+  Result<SiblingSet> stored = n.engine->Get(ObjectKey{update->ns, update->cart_id});
+  std::vector<CartState> carts;
+  if (stored.ok()) {
+    for (const Sibling& s : stored->siblings()) {
+      if (s.tombstone) continue;
+      auto cart = CartState::Decode(s.value, ns->semantics);
+      if (cart.ok()) carts.push_back(std::move(*cart));
+    }
+  }
+  const CartState own = CartState::Merge(ns->semantics, carts);
+  update->observed =
+      own.ObservedTags(update->kind == CartMutationKind::kClear ? nullptr : &update->sku);
+}
+
 void Cluster::ClientSend(uint64_t conn, int target, Message m) {
   ++net_.sent;
   SimNode& t = *nodes_[target];
@@ -740,6 +762,7 @@ void Cluster::ClientSend(uint64_t conn, int target, Message m) {
       trace_.Event(kTraceDeliver, 300, static_cast<uint64_t>(target), msg.index(),
                    MessageIdOf(msg));
       n.activity = Activity::kOther;
+      if (bug_ == PlantedBug::kStaleRemove) ObserveOwnCopy(n, msg);
       n.node->OnMessage(Endpoint{"", conn}, std::move(msg));
     });
   };

@@ -189,6 +189,9 @@ class Cluster {
   void DeliverToNode(int from, uint32_t from_life, int to, uint32_t to_life, Message m,
                      bool repair);
   void NoteRequestReply(int from, int to, const Message& m);
+  // Planted bug stale-remove: an OR-Set CartUpdate removal's observed tags
+  // become those of node `n`'s own copy of the cart.
+  void ObserveOwnCopy(SimNode& n, Message& m);
   // Runs `fn` on node `i` if it is still in life `life`; waits while paused.
   template <class Fn>
   void RunOnNode(int i, uint32_t life, Fn&& fn);

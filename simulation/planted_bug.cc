@@ -20,6 +20,8 @@ std::string_view PlantedBugName(PlantedBug bug) {
       return "reuse-actor";
     case PlantedBug::kAaeOverwrite:
       return "aae-overwrite";
+    case PlantedBug::kStaleRemove:
+      return "stale-remove";
   }
   return "unknown";
 }
@@ -27,7 +29,7 @@ std::string_view PlantedBugName(PlantedBug bug) {
 std::vector<PlantedBug> AllPlantedBugs() {
   return {PlantedBug::kLww,        PlantedBug::kPlainVc,
           PlantedBug::kDropHints,  PlantedBug::kOverwriteRepair,
-          PlantedBug::kReuseActor, PlantedBug::kAaeOverwrite};
+          PlantedBug::kReuseActor, PlantedBug::kStaleRemove, PlantedBug::kAaeOverwrite};
 }
 
 Result<PlantedBug> ParsePlantedBug(std::string_view name) {

@@ -35,6 +35,11 @@
 //                     copy, the node issues again dots the other replicas
 //                     already saw, and they drop its new writes as old
 //                     (Riak's kv679).
+//   stale-remove      An OR-Set removal delivered to a node has its observed
+//                     tags replaced by those of the node's own copy of the
+//                     cart: the coordinator removes what it holds, not what
+//                     the shopper saw. A stale copy leaves seen adds in the
+//                     cart; a newer one removes adds the shopper never saw.
 #pragma once
 
 #include <string_view>
@@ -51,6 +56,7 @@ enum class PlantedBug {
   kDropHints,
   kOverwriteRepair,
   kReuseActor,
+  kStaleRemove,
   kAaeOverwrite
 };
 

@@ -43,6 +43,8 @@ void SweepSummary::Add(const SeedResult& r) {
   ops += w.ops_started;
   ops_acked += w.ops_acked;
   ops_failed += w.ops_failed;
+  adds_acked += w.adds_acked;
+  adds_gave_up += w.adds_gave_up;
   mutations += w.mutations;
   requests += w.requests;
   acked_adds += r.check.acked_adds;
@@ -94,6 +96,9 @@ std::string SweepSummary::Table() const {
                                                          std::to_string(ops_failed) + ")");
   row("client requests (get/put, before retries)", std::to_string(requests));
   row("acknowledged adds", std::to_string(acked_adds));
+  row("cart adds acknowledged, of those issued (the device retries included)",
+      Percent(adds_acked, adds_acked + adds_gave_up) + " of " +
+          std::to_string(adds_acked + adds_gave_up));
   row("lost acknowledged adds / sets (failures)", std::to_string(lost_adds));
   row("OR-Set observed removes undone (failures)", std::to_string(removes_undone));
   row("phantom mutations in final carts (failures)", std::to_string(phantoms));

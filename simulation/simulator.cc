@@ -354,16 +354,35 @@ CartSemantics SemanticsOf(const SeedConfig& config, const std::string& ns) {
   return CartSemantics::kUnionMax;
 }
 
+// Whether `removed` (a cart's sorted removed tags) holds every tag that
+// mutation `id` may have removed; true when `id` removed nothing.
+bool HoldsRemovalsOf(const CartHistory& history, uint64_t id,
+                     const std::vector<uint64_t>& removed) {
+  const auto m = history.mutations.find(id);
+  if (m == history.mutations.end() || !m->second.IsKiller()) return true;
+  for (uint64_t tag : m->second.MaybeObserved()) {
+    if (tag != id && !std::binary_search(removed.begin(), removed.end(), tag)) return false;
+  }
+  return true;
+}
+
 // The mutations a stored state carries: applied ids, live tags and
 // tombstones of every cart sibling (an OR-Set add or set is known by its
-// tag alone, live or removed: cart_state.h).
-void MutationIds(const SiblingSet& state, CartSemantics semantics, std::set<uint64_t>& out) {
+// tag alone, live or removed: cart_state.h). With `history`, a removed tag
+// counts only when the state also holds what that mutation removed (an
+// OR-Set set whose tag a later remove took may be all that is left of it,
+// while its own removals were lost with another disk).
+void MutationIds(const SiblingSet& state, CartSemantics semantics, std::set<uint64_t>& out,
+                 const CartHistory* history = nullptr) {
   for (const Sibling& s : state.siblings()) {
     if (s.tombstone) continue;
     auto cart = CartState::Decode(s.value, semantics);
     if (!cart.ok()) continue;
     for (const auto& [id, at_ms] : cart->applied()) out.insert(id);
-    out.insert(cart->removed_tags().begin(), cart->removed_tags().end());
+    const std::vector<uint64_t>& removed = cart->removed_tags();
+    for (uint64_t tag : removed) {
+      if (history == nullptr || HoldsRemovalsOf(*history, tag, removed)) out.insert(tag);
+    }
     for (const auto& [sku, line] : cart->lines()) {
       for (const auto& [tag, c] : line) out.insert(tag);
     }
@@ -375,14 +394,15 @@ void MutationIds(const SiblingSet& state, CartSemantics semantics, std::set<uint
 // `lost_node` (a node outside the preference list that coordinated a put
 // keeps an object too, but nothing ever reads it).
 std::set<uint64_t> HeldMutations(Cluster& cluster, int node, bool replica, const ObjectKey& key,
-                                 CartSemantics semantics, const std::string& lost_node) {
+                                 CartSemantics semantics, const std::string& lost_node,
+                                 const CartHistory* history) {
   std::set<uint64_t> out;
   const SimDisk& disk = cluster.disk(node);
   if (auto it = disk.objects.find(key); replica && it != disk.objects.end()) {
-    MutationIds(it->second, semantics, out);
+    MutationIds(it->second, semantics, out, history);
   }
   for (const auto& [hk, hint] : disk.hints) {
-    if (hk.key == key && hk.target != lost_node) MutationIds(hint.state, semantics, out);
+    if (hk.key == key && hk.target != lost_node) MutationIds(hint.state, semantics, out, history);
   }
   return out;
 }
@@ -399,11 +419,13 @@ void NoteLostToPowerLoss(Cluster& cluster, const SeedConfig& config, History& hi
     std::set<uint64_t> forgotten;
     MutationIds(ks.state, semantics, forgotten);
     if (forgotten.empty()) continue;
+    const auto h = history.carts().find(ks.key);
+    const CartHistory* cart = h == history.carts().end() ? nullptr : &h->second;
     const std::vector<int> primaries = Primaries(cluster, config, ks.key);
     for (int j = 0; j < cluster.size() && !forgotten.empty(); ++j) {
       const bool replica = std::find(primaries.begin(), primaries.end(), j) != primaries.end();
       for (uint64_t id :
-           HeldMutations(cluster, j, replica, ks.key, semantics, cluster.name(node))) {
+           HeldMutations(cluster, j, replica, ks.key, semantics, cluster.name(node), cart)) {
         forgotten.erase(id);
       }
     }

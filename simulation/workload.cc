@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <utility>
 
 #include "cart/guest_merge.h"
 #include "common/assert.h"
 #include "common/key.h"
 #include "ring/preference_list.h"
+#include "wire/cart_mutation.h"
 
 namespace trolley::sim {
 namespace {
@@ -40,6 +42,7 @@ void SetAttempt(Message& m, uint64_t id, uint32_t timeout_ms) {
 uint64_t ReplyId(const Message& m) {
   if (const auto* g = std::get_if<ClientGetReply>(&m)) return g->id.value;
   if (const auto* p = std::get_if<ClientPutReply>(&m)) return p->id.value;
+  if (const auto* u = std::get_if<CartUpdateReply>(&m)) return u->id.value;
   return 0;
 }
 
@@ -83,7 +86,7 @@ struct Workload::Device {
     int ns = 0;
     std::string key;        // the cart (the user cart for a merge)
     std::string guest_key;  // merge: the guest cart
-    Mutation m;
+    Mutation m;             // its `observed` is set by the first attempt; a retry sends it again
     GuestMergeStrategy strategy = GuestMergeStrategy::kSum;
     uint32_t retries = 0;
   };
@@ -105,6 +108,10 @@ struct Workload::Device {
   Call call;
   Op op;
   bool busy = false;
+  // The last view of each cart ("ns/key") this device was shown: what its
+  // next OR-Set removal acts on (CartView::context in the Cart API).
+  std::map<std::string, CartState> views;
+  std::string ViewKey() const { return Ns(op.ns).name + "/" + op.key; }
 
   std::string Name() const {
     return "d" + std::to_string(shopper + 1) + "." + std::to_string(index + 1);
@@ -293,6 +300,7 @@ struct Workload::Device {
                 read.found = read.siblings > 0;
                 if (read.siblings > 0) ++w.stats_.siblings[std::min<size_t>(read.siblings, 5) - 1];
                 read.state = CartState::Merge(semantics, siblings);
+                views.insert_or_assign(Ns(ns).name + "/" + key, read.state);
                 done(std::move(read));
               });
   }
@@ -313,7 +321,78 @@ struct Workload::Device {
     });
   }
 
+  // One CartUpdate (CartClient::SendUpdate): the node applies `m` to its
+  // copy; the reply's state becomes this device's view of the cart.
+  void SendUpdate(const Mutation& m, std::function<void(Status)> done) {
+    CartUpdate update = CartUpdateOf(Ns(op.ns).name, op.key, m);
+    StartCall(std::move(update), op.ns, op.key, true,
+              [this, done = std::move(done)](Result<Message> r) {
+                if (!r.ok()) return done(r.status());
+                const auto* reply = std::get_if<CartUpdateReply>(&*r);
+                if (reply == nullptr) {
+                  return done(Status::Corruption("unexpected reply to an update"));
+                }
+                if (reply->code != StatusCode::kOk) {
+                  return done(Status(reply->code, reply->message));
+                }
+                RecordView(reply->state);
+                done(Status::Ok());
+              });
+  }
+
+  void RecordView(const SiblingSet& state) {
+    const CartSemantics semantics = Ns(op.ns).semantics;
+    std::vector<CartState> siblings;
+    const uint64_t now = NowWallMs();
+    for (const Sibling& s : state.siblings()) {
+      if (s.ExpiredAt(now) || s.tombstone) continue;
+      auto cart = CartState::Decode(s.value, semantics);
+      if (!cart.ok()) return;  // the next read reports it
+      siblings.push_back(std::move(*cart));
+    }
+    views.insert_or_assign(ViewKey(), CartState::Merge(semantics, siblings));
+  }
+
+  // A mutation as the Cart API sends it (CartClient::Mutate): adds and
+  // OR-Set removals are one CartUpdate (a removal carries the tags of this
+  // device's last view of the cart, read first if it has none); union+max
+  // removals are a read-modify-write.
   void RunMutate() {
+    const bool update =
+        op.m.kind == Mutation::Kind::kAdd || Ns(op.ns).semantics == CartSemantics::kOrSet;
+    if (!update) return RunReadModifyWrite();
+    if (op.m.kind == Mutation::Kind::kAdd || op.m.observed) {  // a retry keeps its tags
+      const auto view = views.find(ViewKey());
+      return SendObserved(view == views.end() ? CartState(Ns(op.ns).semantics) : view->second);
+    }
+    if (const auto view = views.find(ViewKey()); view != views.end()) {
+      return SendObserved(view->second);
+    }
+    ReadCart(op.ns, op.key, [this](Result<Read> r) {
+      if (!r.ok()) return OpFailed(r.status());
+      SendObserved(r->state);
+    });
+  }
+
+  // Sends op.m acting on `view` (OR-Set removals: exactly its tags). A
+  // retry is the same request: it removes what the first attempt's view
+  // showed, never what the device saw since (the mutation may have landed).
+  void SendObserved(const CartState& view) {
+    const ObjectKey key = Key(op.ns, op.key);
+    if (op.m.kind != Mutation::Kind::kAdd && !op.m.observed) {
+      op.m.observed = view.ObservedTags(op.m.kind == Mutation::Kind::kClear ? nullptr : &op.m.sku);
+    }
+    const Mutation m = op.m;
+    const uint32_t attempt =
+        view.Applied(m.id) ? kNoAttempt : w.history_.Observe(key, Ns(op.ns).semantics, m, view);
+    w.history_.Written(key, m.id, attempt);
+    SendUpdate(m, [this, attempt](Status s) {
+      if (!s.ok()) return OpFailed(s);
+      OpAcked(attempt);
+    });
+  }
+
+  void RunReadModifyWrite() {
     const ObjectKey key = Key(op.ns, op.key);
     ReadCart(op.ns, op.key, [this, key](Result<Read> r) {
       if (!r.ok()) return OpFailed(r.status());
@@ -431,9 +510,12 @@ struct Workload::Device {
   }
 
   // `attempt`: the History attempt whose write was acknowledged, if any.
+  bool IsAdd() const { return op.kind == OpKind::kMutate && op.m.kind == Mutation::Kind::kAdd; }
+
   void OpAcked(uint32_t attempt) {
     busy = false;
     ++w.stats_.ops_acked;
+    if (IsAdd()) ++w.stats_.adds_acked;
     if (op.kind == OpKind::kMutate) w.history_.Acked(Key(op.ns, op.key), op.m.id, attempt);
     w.trace_.Event(kTraceClientOp, conn, 100, op.m.id);
     if (w.trace_.lines()) Line("acked " + Describe());
@@ -451,6 +533,7 @@ struct Workload::Device {
       w.loop_.After(rng.Range(50, 500) * kNsPerMs, [this] { RunOp(); });
       return;
     }
+    if (IsAdd()) ++w.stats_.adds_gave_up;
     if (Retryable(s.code())) {
       ++w.stats_.ops_failed;
     } else {

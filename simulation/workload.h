@@ -9,10 +9,14 @@
 // carts (as real carts are short-lived), which keeps every cart's history
 // well inside the cart's idempotence window.
 //
-// Cart semantics are the real ones (cart/): a mutation is exactly
-// CartClient::Mutate (client/cart_client.cc): read the key, decode and
-// merge every sibling, Apply the mutation, write the result back with the
-// read's context and the mutation id as write id; a read that finds
+// Cart semantics are the real ones (cart/), and a mutation is exactly
+// CartClient::Mutate (client/cart_client.cc): an add, and any OR-Set
+// mutation, is one CartUpdate that the node applies to its own copy
+// (node/cart_update.h), an OR-Set removal carrying the tags of the
+// device's last view of the cart (read first when it has none); a
+// union+max removal is a read-modify-write: read the key, decode and
+// merge every sibling, Apply, write the result back with the read's
+// context and a fresh write id. A read that finds
 // siblings writes their merge back (CartClient::Get); a guest merge is
 // CartClient::MergeGuest (GuestMergeMutations / MergeGuestCart, then the
 // guest cart marked merged_into). The Asio client itself cannot run here,
@@ -47,6 +51,8 @@ struct WorkloadStats {
   uint64_t ops_started = 0, ops_acked = 0, ops_failed = 0, ops_refused = 0;
   uint64_t mutations = 0, gets = 0, merges = 0, device_retries = 0;
   uint64_t requests = 0, attempts = 0;
+  // Cart adds as the shopper issued them (retries are the same add).
+  uint64_t adds_acked = 0, adds_gave_up = 0;
   // Write attempts (a ClientPut sent to a node), and those sent while the
   // node was up and could reach W nodes (itself included) over unblocked
   // links, overall and while some partition was in place.

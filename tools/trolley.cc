@@ -7,13 +7,25 @@
 //   trolley ... status
 //   trolley ... cart get NS CART
 //   trolley ... cart add NS CART SKU [N] [--attr k=v]... [--id MUTATION_ID]
-//   trolley ... cart set NS CART SKU QTY [--id ID]
-//   trolley ... cart remove NS CART SKU [--id ID]
-//   trolley ... cart clear NS CART [--id ID]
+//   trolley ... cart set NS CART SKU QTY [--context TOKEN] [--id ID]
+//   trolley ... cart remove NS CART SKU [--context TOKEN] [--id ID]
+//   trolley ... cart clear NS CART [--context TOKEN] [--id ID]
+//   trolley ... cart checkout NS CART ORDER_ID [--context TOKEN]
 //   trolley ... cart merge GUEST_NS GUEST_CART USER_NS USER_CART [--strategy sum|max|keep-user]
+//   trolley admin backup DIR [--admin host:port] [--wait-s S]
+//
+// `admin` commands talk HTTP to one node's admin listener (its admin.host
+// and admin.port), not to the cluster: `admin backup` has that node write a
+// hot, compacted copy of its data into DIR, an absolute path on the node's
+// host that must not exist or be empty (docs/operations.md, 'Backup and
+// restore').
 //
 // --node lists seeds, tried in order until one answers (default: the
-// TROLLEY_NODES environment variable, else 127.0.0.1:7101). Cart commands
+// TROLLEY_NODES environment variable, else 127.0.0.1:7101). Nodes with TLS
+// on need --ca, --cert and --key (or TROLLEY_TLS_CA, TROLLEY_TLS_CERT,
+// TROLLEY_TLS_KEY): the cluster CA and a client
+// certificate, whose role (read or write) the nodes enforce
+// (docs/operations.md, 'TLS and authentication'). Cart commands
 // route each request to the key's coordinator themselves (client/client.h).
 // Cart commands resolve siblings with the namespace's semantics as the
 // cluster reports them (union-max or or-set); a mutation given the same
@@ -36,12 +48,14 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include "client/cart_client.h"
 #include "client/node_connection.h"
 #include "common/clock.h"
 #include "common/hex.h"
 #include "node/node_metrics.h"
+#include "tools/admin_client.h"
 
 namespace {
 
@@ -56,7 +70,22 @@ struct Globals {
   std::vector<std::string> seeds;  // node_list split, in order
   uint32_t timeout_ms = 5000;
   bool json = false;
+  TlsFiles tls;  // all empty: plain TCP
 };
+
+// --ca/--cert/--key, defaulting to TROLLEY_TLS_CA/_CERT/_KEY.
+void AddTlsOptions(CLI::App& app, Globals& g) {
+  for (auto [flag, variable, field, what] :
+       {std::tuple{"--ca", "TROLLEY_TLS_CA", &TlsFiles::ca_file, "the cluster CA (PEM)"},
+        std::tuple{"--cert", "TROLLEY_TLS_CERT", &TlsFiles::cert_file,
+                   "this client's certificate (PEM; its role: trolley:client:read or write)"},
+        std::tuple{"--key", "TROLLEY_TLS_KEY", &TlsFiles::key_file, "its private key (PEM)"}}) {
+    const char* from_env = std::getenv(variable);
+    if (from_env != nullptr) g.tls.*field = from_env;
+    app.add_option(flag, g.tls.*field,
+                   std::string(what) + " for nodes with TLS on (default: $" + variable + ")");
+  }
+}
 
 constexpr int kExitOk = 0, kExitNotFound = 1, kExitFailed = 2, kExitDegraded = 3;
 
@@ -129,7 +158,7 @@ Result<Message> Call(const Globals& g, Message request) {
   std::string failures;
   StatusCode code = StatusCode::kUnavailable;
   for (const std::string& seed : g.seeds) {
-    auto conn = NodeConnection::Connect(seed, timeout);
+    auto conn = NodeConnection::Connect(seed, timeout, g.tls);
     if (conn.ok()) return (*conn)->Call(std::move(request), timeout);
     failures += (failures.empty() ? "" : "; ") + Naming(seed, conn.status());
     code = conn.status().code();
@@ -216,6 +245,46 @@ int KvPut(const Globals& g, ClientPut put, const std::string& token) {
   return kExitOk;
 }
 
+// `admin backup`: POST /admin/backup with the directory; the node answers
+// once the copy is done.
+int AdminBackup(const Globals& g, const std::string& admin, const std::string& dir,
+                uint32_t wait_s) {
+  auto reply = AdminCall(admin, "POST", "/admin/backup", dir, std::chrono::seconds(wait_s));
+  if (!reply.ok()) return Fail(g, reply.status());
+  if (reply->status != 200) {
+    return Fail(g, Status::FailedPrecondition("node " + admin + " answered " +
+                                              std::to_string(reply->status) + ": " + reply->body));
+  }
+  if (g.json) {
+    std::cout << json{{"ok", true}, {"dir", dir}, {"message", reply->body}}.dump() << "\n";
+  } else {
+    std::cout << reply->body;
+  }
+  return kExitOk;
+}
+
+// What the `admin` subcommands read from the command line.
+struct AdminOptions {
+  std::string address = "127.0.0.1:9101";  // --admin
+  std::string backup_dir;
+  uint32_t wait_s = 3600;
+};
+
+// `trolley admin ...`: its options go to `o`, its exit status to `result`.
+void AddAdminCommands(CLI::App& app, const Globals& g, AdminOptions& o, int& result) {
+  CLI::App* admin = app.add_subcommand("admin", "one node's admin listener (admin.port)");
+  admin->require_subcommand(1);
+  admin->add_option("--admin", o.address, "host:port of the node's admin listener")
+      ->capture_default_str();
+  CLI::App* backup = admin->add_subcommand(
+      "backup", "a hot, compacted copy of the node's data into DIR (on the node's host)");
+  backup->add_option("dir", o.backup_dir, "absolute path; must not exist or be empty")->required();
+  backup->add_option("--wait-s", o.wait_s, "give up waiting for the copy after this long")
+      ->capture_default_str();
+  backup->callback(
+      [&g, &o, &result] { result = AdminBackup(g, o.address, o.backup_dir, o.wait_s); });
+}
+
 int Ring(const Globals& g) {
   auto reply = Call(g, RingInfoRequest{});
   if (!reply.ok()) return Fail(g, reply.status());
@@ -248,6 +317,7 @@ std::unique_ptr<BlockingCartClient> Carts(const Globals& g, Status* error) {
   ClientOptions o;
   o.seeds = g.seeds;
   o.timeout = std::chrono::milliseconds(g.timeout_ms);
+  o.tls = g.tls;
   auto c = BlockingCartClient::Create(o);
   if (!c.ok()) {
     *error = c.status();
@@ -256,17 +326,31 @@ std::unique_ptr<BlockingCartClient> Carts(const Globals& g, Status* error) {
   return std::move(*c);
 }
 
+json LinesJson(const std::vector<CartLine>& lines) {
+  json out = json::array();
+  for (const CartLine& l : lines) {
+    out.push_back({{"sku", l.sku}, {"quantity", l.quantity}, {"attributes", l.attributes}});
+  }
+  return out;
+}
+
+void PrintLines(const std::vector<CartLine>& lines) {
+  for (const CartLine& l : lines) {
+    std::printf("  %-24s x%u", l.sku.c_str(), l.quantity);
+    for (const auto& [k, val] : l.attributes) std::printf("  %s=%s", k.c_str(), val.c_str());
+    std::printf("\n");
+  }
+}
+
 int PrintCart(const Globals& g, const Result<CartView>& r) {
   if (!r.ok()) return Fail(g, r.status());
   const CartView& v = *r;
   if (g.json) {
-    json lines = json::array();
-    for (const CartLine& l : v.lines) {
-      lines.push_back({{"sku", l.sku}, {"quantity", l.quantity}, {"attributes", l.attributes}});
-    }
+    json lines = LinesJson(v.lines);
     json out{{"ok", true},     {"cart", v.ns + "/" + v.cart_id},       {"found", v.found},
              {"lines", lines}, {"siblings_merged", v.siblings_merged}, {"expiry_ms", v.expiry_ms}};
     if (v.merged_into) out["merged_into"] = *v.merged_into;
+    out["context"] = v.context;
     std::cout << out.dump() << "\n";
     return kExitOk;
   }
@@ -283,11 +367,8 @@ int PrintCart(const Globals& g, const Result<CartView>& r) {
   }
   std::printf("\n");
   if (v.merged_into) std::printf("  merged into %s at login\n", v.merged_into->c_str());
-  for (const CartLine& l : v.lines) {
-    std::printf("  %-24s x%u", l.sku.c_str(), l.quantity);
-    for (const auto& [k, val] : l.attributes) std::printf("  %s=%s", k.c_str(), val.c_str());
-    std::printf("\n");
-  }
+  PrintLines(v.lines);
+  std::printf("context: %s\n", v.context.c_str());
   return kExitOk;
 }
 
@@ -297,6 +378,23 @@ struct MemberStatus {
   std::optional<StatusReply> reply;
   std::string why;  // when there is no reply
 };
+int PrintCheckout(const Globals& g, const std::string& order_id, const Result<CheckoutResult>& r) {
+  if (!r.ok()) return Fail(g, r.status());
+  if (g.json) {
+    json out{{"ok", true}, {"order", order_id}, {"bought", LinesJson(r->lines)}};
+    std::cout << out.dump() << "\n";
+    return kExitOk;
+  }
+  std::printf("order %s: bought %zu line%s\n", order_id.c_str(), r->lines.size(),
+              r->lines.size() == 1 ? "" : "s");
+  PrintLines(r->lines);
+  std::printf("left in the cart: ");
+  return PrintCart(g, r->cart);
+}
+
+constexpr const char* kViewContextHelp =
+    "token of the view you acted on (printed by every cart command): remove exactly what it "
+    "showed; without it the cart is read first";
 
 // Asks the --node for the members, then every member for its status.
 Result<std::vector<MemberStatus>> AskEveryMember(const Globals& g) {
@@ -457,6 +555,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--timeout-ms", g.timeout_ms, "give up after this long")->capture_default_str();
   app.add_flag("--json", g.json, "print JSON instead of text");
+  AddTlsOptions(app, g);
 
   std::string ns, key, value, token;
   uint32_t r = 0, w = 0;
@@ -509,7 +608,7 @@ int main(int argc, char** argv) {
 
   CLI::App* cart = app.add_subcommand("cart", "shopping carts (siblings merged for you)");
   cart->require_subcommand(1);
-  std::string sku, guest_ns, guest_id, strategy = "sum";
+  std::string sku, guest_ns, guest_id, strategy = "sum", view_token, order_id;
   uint32_t quantity = 1;
   uint64_t mutation_id = 0;
   std::vector<std::string> attrs;
@@ -556,24 +655,45 @@ int main(int argc, char** argv) {
   cset->add_option("sku", sku, "product")->required();
   cset->add_option("quantity", quantity, "new quantity")->required();
   cset->add_option("--id", mutation_id, "mutation id: the same id twice is applied once");
+  cset->add_option("--context", view_token, kViewContextHelp);
   cset->callback([&] {
-    with_carts(
-        [&](BlockingCartClient& c) { return c.SetQuantity(ns, key, sku, quantity, mutation_id); });
+    with_carts([&](BlockingCartClient& c) {
+      return c.SetQuantity(ns, key, sku, quantity, mutation_id, view_token);
+    });
   });
 
   CLI::App* cremove = cart->add_subcommand("remove", "remove a SKU's line");
   cart_args(cremove);
   cremove->add_option("sku", sku, "product")->required();
   cremove->add_option("--id", mutation_id, "mutation id: the same id twice is applied once");
+  cremove->add_option("--context", view_token, kViewContextHelp);
   cremove->callback([&] {
-    with_carts([&](BlockingCartClient& c) { return c.Remove(ns, key, sku, mutation_id); });
+    with_carts(
+        [&](BlockingCartClient& c) { return c.Remove(ns, key, sku, mutation_id, view_token); });
   });
 
   CLI::App* cclear = cart->add_subcommand("clear", "remove every line");
   cart_args(cclear);
   cclear->add_option("--id", mutation_id, "mutation id: the same id twice is applied once");
-  cclear->callback(
-      [&] { with_carts([&](BlockingCartClient& c) { return c.Clear(ns, key, mutation_id); }); });
+  cclear->add_option("--context", view_token, kViewContextHelp);
+  cclear->callback([&] {
+    with_carts([&](BlockingCartClient& c) { return c.Clear(ns, key, mutation_id, view_token); });
+  });
+
+  CLI::App* ccheckout = cart->add_subcommand(
+      "checkout", "buy the lines a view showed (or-set): they leave the cart, the rest stays");
+  cart_args(ccheckout);
+  ccheckout->add_option("order", order_id, "order id: a retry with the same id buys nothing more")
+      ->required();
+  ccheckout->add_option("--context", view_token, kViewContextHelp);
+  ccheckout->callback([&] {
+    auto carts = Carts(g, &cart_error);
+    if (!carts) {
+      result = Fail(g, cart_error);
+      return;
+    }
+    result = PrintCheckout(g, order_id, carts->Checkout(ns, key, order_id, view_token));
+  });
 
   CLI::App* cmerge = cart->add_subcommand("merge", "merge a guest cart into a user cart (login)");
   cmerge->add_option("guest_ns", guest_ns, "guest cart namespace")->required();
@@ -596,6 +716,9 @@ int main(int argc, char** argv) {
     }
     with_carts([&](BlockingCartClient& c) { return c.MergeGuest(guest_ns, guest_id, ns, key, s); });
   });
+
+  AdminOptions admin_options;
+  AddAdminCommands(app, g, admin_options, result);
 
   // The seeds must be known before a subcommand's callback runs.
   app.parse_complete_callback([&] {

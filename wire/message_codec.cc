@@ -170,12 +170,14 @@ struct Writer {
     }
     b.setNowMs(m.now_ms);
     b.setMutationId(m.mutation_id);
-    if (!m.context.empty()) {
-      WriteContextRecord(m.context, b.initContext(static_cast<unsigned>(m.context.size())));
+    if (!m.observed.empty()) {
+      auto list = b.initObserved(static_cast<unsigned>(m.observed.size()));
+      for (unsigned i = 0; i < list.size(); ++i) list.set(i, m.observed[i]);
     }
     b.setW(m.w);
     b.setTimeoutMs(m.timeout_ms);
     b.setForwarded(m.forwarded);
+    b.setTtlMs(m.ttl_ms);
   }
   void operator()(const CartUpdateReply& m) const {
     auto b = env.initCartUpdateReply();
@@ -325,7 +327,7 @@ struct Estimator {
   }
   size_t operator()(const ClientPutReply& m) const { return Words(m.message) + Words(m.state); }
   size_t operator()(const CartUpdate& m) const {
-    size_t words = Words(m.ns) + Words(m.cart_id) + Words(m.sku) + Words(m.context);
+    size_t words = Words(m.ns) + Words(m.cart_id) + Words(m.sku) + 1 + m.observed.size();
     for (const auto& [key, value] : m.attributes) words += 2 + Words(key) + Words(value);
     return words;
   }
@@ -478,8 +480,12 @@ Result<CartUpdate> Read(wire::CartUpdate::Reader in) {
                                    " attributes exceed the limit of " +
                                    std::to_string(kCartAttributesMax));
   }
-  Result<VersionVector> context = ReadContextRecord(in.getContext());
-  if (!context.ok()) return context.status();
+  const auto observed = in.getObserved();
+  if (observed.size() > kCartObservedTagsMax) {
+    return Status::InvalidArgument(std::to_string(observed.size()) +
+                                   " observed tags exceed the limit of " +
+                                   std::to_string(kCartObservedTagsMax));
+  }
   CartUpdate out;
   out.id = RequestId{in.getId()};
   out.ns = Str(in.getNs());
@@ -493,10 +499,12 @@ Result<CartUpdate> Read(wire::CartUpdate::Reader in) {
   }
   out.now_ms = in.getNowMs();
   out.mutation_id = in.getMutationId();
-  out.context = std::move(context).value();
+  out.observed.reserve(observed.size());
+  for (uint64_t tag : observed) out.observed.push_back(tag);
   out.w = in.getW();
   out.timeout_ms = in.getTimeoutMs();
   out.forwarded = in.getForwarded();
+  out.ttl_ms = in.getTtlMs();
   return out;
 }
 Result<CartUpdateReply> Read(wire::CartUpdateReply::Reader in) {

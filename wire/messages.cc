@@ -142,6 +142,11 @@ Status CheckCartUpdate(const CartUpdate& m) {
                                    " attributes; the limit is " +
                                    std::to_string(kCartAttributesMax));
   }
+  if (m.observed.size() > kCartObservedTagsMax) {
+    return Status::InvalidArgument(std::to_string(m.observed.size()) +
+                                   " observed tags exceed the limit of " +
+                                   std::to_string(kCartObservedTagsMax));
+  }
   for (size_t i = 0; i < m.attributes.size(); ++i) {
     const auto& [key, value] = m.attributes[i];
     if (key.size() + value.size() > kCartAttributeBytesMax) {

@@ -170,6 +170,7 @@ enum class CartMutationKind : uint8_t { kAdd, kSetQuantity, kRemove, kClear };
 inline constexpr size_t kCartSkuBytesMax = 1024;        // cart/ applies its own, smaller limit
 inline constexpr size_t kCartAttributesMax = 64;        // per mutation
 inline constexpr size_t kCartAttributeBytesMax = 4096;  // key + value of one attribute
+inline constexpr size_t kCartObservedTagsMax = 8192;    // CartLimits::observed_tags_max
 
 struct CartUpdate {
   RequestId id{};
@@ -181,10 +182,14 @@ struct CartUpdate {
   std::vector<std::pair<std::string, std::string>> attributes{};  // sorted, unique keys
   uint64_t now_ms = 0;       // the client's wall clock, Unix ms
   uint64_t mutation_id = 0;  // nonzero; the same on every retry
-  VersionVector context{};   // what the client had read (for removes, later)
-  uint32_t w = 0;            // 0 = the namespace default
-  uint32_t timeout_ms = 0;   // 0 = the node's default
+  // OR-Set remove, set and clear: the contribution tags of the view the
+  // shopper acted on (cart/cart_state.h, Mutation::observed); at most
+  // kCartObservedTagsMax.
+  std::vector<uint64_t> observed{};
+  uint32_t w = 0;           // 0 = the namespace default
+  uint32_t timeout_ms = 0;  // 0 = the node's default
   bool forwarded = false;
+  uint64_t ttl_ms = 0;  // 0 = the namespace default; every update refreshes the expiry
   friend bool operator==(const CartUpdate&, const CartUpdate&) = default;
 };
 

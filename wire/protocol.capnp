@@ -113,10 +113,11 @@ struct CartUpdate {
   attributes @6 :List(CartAttribute);
   nowMs @7 :UInt64;       # the client's wall clock, Unix ms
   mutationId @8 :UInt64;  # nonzero; the same on every retry
-  context @9 :List(Record.VvEntry);  # what the client had read (later: removes)
+  observed @9 :List(UInt64);  # or-set remove/set/clear: the tags of the view acted on
   w @10 :UInt32;          # 0 = the namespace default
   timeoutMs @11 :UInt32;  # 0 = the node's default
   forwarded @12 :Bool;
+  ttlMs @13 :UInt64;      # 0 = the namespace default; every update refreshes it
 }
 
 struct CartUpdateReply {

@@ -76,10 +76,22 @@ Status ReadUint(const toml::table& table, std::string_view where, std::string_vi
 
 // The keys of each table, in one place: the parser refuses any other key and
 // DescribeSettings() lists these.
-constexpr std::string_view kTopKeys[] = {"node_id",   "listen",  "data_dir",   "partitions",
-                                         "log_level", "members", "namespaces", "limits",
-                                         "storage",   "aae"};
+constexpr std::string_view kTopKeys[] = {"node_id",   "listen",   "data_dir", "partitions",
+                                         "log_level", "insecure", "members",  "namespaces",
+                                         "limits",    "storage",  "admin",    "tls",
+                                         "aae"};
+// The [tls] table: PEM file paths.
+struct TlsSetting {
+  std::string_view key;
+  std::string ServerConfig::*field;
+};
+constexpr TlsSetting kTlsSettings[] = {
+    {"ca_file", &ServerConfig::tls_ca_file},
+    {"cert_file", &ServerConfig::tls_cert_file},
+    {"key_file", &ServerConfig::tls_key_file},
+};
 constexpr std::string_view kMemberKeys[] = {"id", "address"};
+constexpr std::string_view kAdminKeys[] = {"host", "port"};
 constexpr std::string_view kNamespaceKeys[] = {"name",   "n",     "r",         "w",
                                                "ttl_ms", "merge", "durability"};
 
@@ -101,12 +113,15 @@ constexpr UintSetting kLimitsSettings[] = {
     {"ping_interval_ms", &ServerConfig::ping_interval_ms},
     {"hint_delivery_interval_ms", &ServerConfig::hint_delivery_interval_ms},
     {"hint_backoff_max_ms", &ServerConfig::hint_backoff_max_ms},
+    {"slow_request_ms", &ServerConfig::slow_request_ms, 0},
 };
 constexpr UintSetting kStorageSettings[] = {
     {"flush_interval_ms", &ServerConfig::flush_interval_ms},
     {"map_size_mb", &ServerConfig::map_size_mb},
     {"map_size_max_mb", &ServerConfig::map_size_max_mb},
+    {"siblings_warn", &ServerConfig::siblings_warn},
     {"siblings_max", &ServerConfig::siblings_max},
+    {"object_bytes_warn", &ServerConfig::object_bytes_warn},
     {"object_bytes_max", &ServerConfig::object_bytes_max},
     {"sweep_interval_ms", &ServerConfig::sweep_interval_ms},
     {"tombstone_grace_ms", &ServerConfig::tombstone_grace_ms},
@@ -154,6 +169,29 @@ Status ReadUintTable(const toml::table& root, const UintTable& table, ServerConf
   TROLLEY_RETURN_IF_ERROR(CheckKnownKeys(*t, table.name, Keys(table.settings)));
   for (const UintSetting& s : table.settings) {
     TROLLEY_RETURN_IF_ERROR(ReadUint(*t, table.name, s.key, c.*s.field));
+  }
+  return Status::Ok();
+}
+
+Status ReadBool(const toml::table& table, std::string_view key, bool& out) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) return Status::Ok();
+  const auto* b = node->as_boolean();
+  if (b == nullptr) return Invalid(key, "must be true or false");
+  out = b->get();
+  return Status::Ok();
+}
+
+Status ReadTlsTable(const toml::table& root, ServerConfig& c) {
+  const toml::node* node = root.get("tls");
+  if (node == nullptr) return Status::Ok();
+  const toml::table* t = node->as_table();
+  if (t == nullptr) return Invalid("tls", "must be a table ([tls])");
+  std::vector<std::string_view> keys;
+  for (const TlsSetting& s : kTlsSettings) keys.push_back(s.key);
+  TROLLEY_RETURN_IF_ERROR(CheckKnownKeys(*t, "tls", keys));
+  for (const TlsSetting& s : kTlsSettings) {
+    TROLLEY_RETURN_IF_ERROR(ReadString(*t, "tls", s.key, c.*s.field));
   }
   return Status::Ok();
 }
@@ -206,6 +244,17 @@ Status ReadMember(const toml::table& t, const std::string& where, ServerConfig& 
   return Status::Ok();
 }
 
+// Reads [admin]: the HTTP port for metrics, health checks and backups.
+Status ReadAdmin(const toml::table& root, ServerConfig& c) {
+  const toml::node* node = root.get("admin");
+  if (node == nullptr) return Status::Ok();
+  const toml::table* t = node->as_table();
+  if (t == nullptr) return Invalid("admin", "must be a table ([admin])");
+  TROLLEY_RETURN_IF_ERROR(CheckKnownKeys(*t, "admin", Keys(kAdminKeys)));
+  TROLLEY_RETURN_IF_ERROR(ReadString(*t, "admin", "host", c.admin_host));
+  return ReadUint(*t, "admin", "port", c.admin_port);
+}
+
 Status ReadTable(const toml::table& root, ServerConfig& c) {
   TROLLEY_RETURN_IF_ERROR(CheckKnownKeys(root, "", Keys(kTopKeys)));
   TROLLEY_RETURN_IF_ERROR(ReadString(root, "", "node_id", c.node_id));
@@ -213,6 +262,8 @@ Status ReadTable(const toml::table& root, ServerConfig& c) {
   TROLLEY_RETURN_IF_ERROR(ReadString(root, "", "data_dir", c.data_dir));
   TROLLEY_RETURN_IF_ERROR(ReadUint(root, "", "partitions", c.partitions));
   TROLLEY_RETURN_IF_ERROR(ReadString(root, "", "log_level", c.log_level));
+  TROLLEY_RETURN_IF_ERROR(ReadBool(root, "insecure", c.insecure));
+  TROLLEY_RETURN_IF_ERROR(ReadTlsTable(root, c));
   TROLLEY_RETURN_IF_ERROR(ReadArrayOfTables(
       root, "members",
       [&](const toml::table& t, const std::string& where) { return ReadMember(t, where, c); }));
@@ -224,7 +275,7 @@ Status ReadTable(const toml::table& root, ServerConfig& c) {
         return read;
       }));
   for (const UintTable& table : kUintTables) TROLLEY_RETURN_IF_ERROR(ReadUintTable(root, table, c));
-  return Status::Ok();
+  return ReadAdmin(root, c);
 }
 
 // True for 0.0.0.0 and :: (any spelling): an address to listen on, not one
@@ -258,6 +309,45 @@ Result<MergeSemantics> ParseMergeSemantics(std::string_view name) {
   if (name == "or-set") return MergeSemantics::kOrSet;
   return Status::InvalidArgument("unknown merge semantics '" + std::string(name) +
                                  "' (accepted: union-max, or-set)");
+}
+
+bool IsLoopbackHost(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost" || host == "::1") return true;
+  // 127.x.y.z, digits and dots only.
+  if (host.substr(0, 4) != "127.") return false;
+  int dots = 0;
+  for (char ch : host) {
+    if (ch == '.') {
+      ++dots;
+    } else if (ch < '0' || ch > '9') {
+      return false;
+    }
+  }
+  return dots == 3;
+}
+
+Status ServerConfig::ValidateTls() const {
+  const int set = !tls_ca_file.empty() + !tls_cert_file.empty() + !tls_key_file.empty();
+  if (set != 0 && set != 3) {
+    for (const TlsSetting& s : kTlsSettings) {
+      if ((this->*s.field).empty()) {
+        return Invalid(Path("tls", s.key),
+                       "is required with the other [tls] files (ca_file, cert_file, key_file)");
+      }
+    }
+  }
+  if (tls() || insecure) return Status::Ok();
+  auto hp = ParseHostPort(ListenAddress(), "listen");
+  if (!hp.ok()) return hp.status();
+  if (IsLoopbackHost(hp->host)) return Status::Ok();
+  return Invalid("listen", "'" + ListenAddress() +
+                               "' is not a loopback address and TLS is off: set [tls] ca_file, "
+                               "cert_file and key_file (scripts/dev-certs.sh makes a development "
+                               "set), or insecure = true to serve without TLS on a network you "
+                               "trust");
 }
 
 std::string ServerConfig::ListenAddress() const {
@@ -303,6 +393,7 @@ Status ServerConfig::Validate() const {
                                      std::to_string(members.size()) + " members");
   }
   if (auto hp = ParseHostPort(ListenAddress(), "listen"); !hp.ok()) return hp.status();
+  if (Status s = ValidateTls(); !s.ok()) return s;
   if (namespaces.empty()) {
     return Invalid("namespaces", "is required: declare at least one namespace");
   }
@@ -330,7 +421,27 @@ Status ServerConfig::Validate() const {
                      std::to_string(ns.w) + " must be between 1 and n = " + std::to_string(ns.n));
     }
   }
+  if (Status s = ValidateAdmin(); !s.ok()) return s;
   return ValidateNumbers();
+}
+
+Status ServerConfig::ValidateAdmin() const {
+  if (admin_port > 65535) {
+    return Invalid("admin.port", std::to_string(admin_port) + " is not a port (0..65535)");
+  }
+  if (admin_port == 0) return Status::Ok();
+  auto hp = ParseHostPort(AdminAddress(), "admin.host");
+  if (!hp.ok()) return hp.status();
+  if (AdminAddress() == ListenAddress()) {
+    return Invalid("admin.port", "is the port the node listens on; give the admin port its own");
+  }
+  return Status::Ok();
+}
+
+std::string ServerConfig::AdminAddress() const {
+  if (admin_port == 0) return "";
+  const bool ipv6 = admin_host.find(':') != std::string::npos;
+  return (ipv6 ? "[" + admin_host + "]" : admin_host) + ":" + std::to_string(admin_port);
 }
 
 Status ServerConfig::ValidateNumbers() const {
@@ -351,6 +462,16 @@ Status ServerConfig::ValidateNumbers() const {
   if (map_size_max_mb < map_size_mb) {
     return Invalid("storage.map_size_max_mb", "must be >= storage.map_size_mb");
   }
+  if (siblings_warn > siblings_max) {
+    return Invalid("storage.siblings_warn",
+                   std::to_string(siblings_warn) +
+                       " must be at most storage.siblings_max = " + std::to_string(siblings_max));
+  }
+  if (object_bytes_warn > object_bytes_max) {
+    return Invalid("storage.object_bytes_warn", std::to_string(object_bytes_warn) +
+                                                    " must be at most storage.object_bytes_max = " +
+                                                    std::to_string(object_bytes_max));
+  }
   if (object_bytes_max > kObjectBytesMaxLimit) {
     return Invalid("storage.object_bytes_max",
                    std::to_string(object_bytes_max) + " must be between 1 and " +
@@ -370,6 +491,10 @@ std::vector<SettingDescription> DescribeSettings() {
       {"data_dir", "(required)"},
       {"partitions", std::to_string(defaults.partitions)},
       {"log_level", quoted(defaults.log_level)},
+      {"insecure", defaults.insecure ? "true" : "false"},
+      {"tls.ca_file", "(none: TLS off)"},
+      {"tls.cert_file", "(none: TLS off)"},
+      {"tls.key_file", "(none: TLS off)"},
       {"members[].id", "(required)"},
       {"members[].address", "(required)"},
       {"namespaces[].name", "(required)"},
@@ -385,6 +510,8 @@ std::vector<SettingDescription> DescribeSettings() {
       out.push_back({Path(table.name, s.key), std::to_string(defaults.*s.field)});
     }
   }
+  out.push_back({"admin.host", quoted(defaults.admin_host)});
+  out.push_back({"admin.port", std::to_string(defaults.admin_port)});
   return out;
 }
 

@@ -88,6 +88,7 @@ void Server::Impl::CloseEverything() {
   sweep_timer.cancel();
   drain_timer.cancel();
   signals.cancel(ignored);
+  if (admin) admin->Close();
   for (auto& [id, c] : inbound) c->connection->Close();
   inbound.clear();
   for (auto& [id, link] : peers) link->Close();

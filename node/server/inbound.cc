@@ -51,9 +51,18 @@ void Server::Impl::OnAccept(tcp::socket socket) {
     LogRefusal(*c, why);
     (void)SendInbound(*c, RefusalReply(RequestId{}, why));
   };
-  callbacks.on_close = [this, id = c->id](const Status&) { inbound.erase(id); };
-  c->connection = std::make_shared<TcpFramedConnection>(std::move(socket), std::move(options),
-                                                        std::move(callbacks));
+  callbacks.on_close = [this, id = c->id](const Status& why) {
+    auto it = inbound.find(id);
+    // With TLS, a connection that ends before its Hello is most often one
+    // the handshake refused (no certificate, another CA): say so.
+    if (it != inbound.end() && tls != nullptr && !it->second->state.hello_done) {
+      LogRefusal(*it->second, why);
+    }
+    inbound.erase(id);
+  };
+  c->connection = std::make_shared<TcpOrTlsConnection>(
+      tls == nullptr ? TcpOrTlsStream(std::move(socket)) : TcpOrTlsStream(std::move(socket), *tls),
+      std::move(options), std::move(callbacks));
   inbound[c->id] = std::move(owned);
   c->connection->Start();
 }
@@ -63,13 +72,25 @@ void Server::Impl::OnInboundFrame(Inbound& c, std::string frame) {
   if (!decoded.ok()) {
     return Refuse(c, RefusalReply(RequestId{}, decoded.status()), decoded.status());
   }
+  if (!c.state.hello_done) {
+    if (Status s = IdentifyInbound(c); !s.ok()) return Refuse(c, RefusalReply(RequestId{}, s), s);
+  }
   Admission admission = policy->Admit(c.state, *decoded);
   switch (admission.kind) {
     case Admission::Kind::kAnswer:
+      if (c.state.identity.kind != PeerIdentity::Kind::kUnauthenticated) {
+        spdlog::debug("connection.authenticated id={} identity=\"{}\"", c.id,
+                      c.state.identity.Describe());
+      }
       (void)SendInbound(c, admission.reply);
       return;
     case Admission::Kind::kRefuse:
       return Refuse(c, admission.reply, admission.refusal);
+    case Admission::Kind::kReject:
+      spdlog::info("request.refused id={} identity=\"{}\" reason=\"{}\"", c.id,
+                   c.state.identity.Describe(), admission.refusal.message());
+      (void)SendInbound(c, admission.reply);
+      return;
     case Admission::Kind::kDeliver:
       break;
   }
@@ -80,10 +101,17 @@ void Server::Impl::OnInboundFrame(Inbound& c, std::string frame) {
   }
 }
 
+Status Server::Impl::IdentifyInbound(Inbound& c) {
+  auto identity = PeerIdentityOf(c.connection->stream().tls_handle());
+  if (!identity.ok()) return identity.status();
+  c.state.identity = std::move(*identity);
+  return Status::Ok();
+}
+
 void Server::Impl::LogRefusal(const Inbound& c, const Status& why) {
-  spdlog::warn("connection.refused id={} peer={} remote={} reason=\"{}\"", c.id,
-               c.state.is_peer() ? c.state.peer : "-", c.connection->RemoteAddress(),
-               why.message());
+  spdlog::warn("connection.refused id={} peer={} identity=\"{}\" remote={} reason=\"{}\"", c.id,
+               c.state.is_peer() ? c.state.peer : "-", c.state.identity.Describe(),
+               c.connection->RemoteAddress(), why.message());
 }
 
 void Server::Impl::Refuse(Inbound& c, const Message& reply, const Status& why) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "wire/asio/tls.h"
 #include "wire/handshake.h"
 #include "wire/message_codec.h"
 
@@ -20,12 +21,13 @@ constexpr size_t kReadChunkBytes = 16 * 1024;
 
 PeerLink::PeerLink(asio::io_context& io, std::string self_node_id, std::string peer,
                    asio::ip::tcp::endpoint address, size_t output_bytes_max,
-                   PeerLinkCallbacks callbacks)
+                   asio::ssl::context* tls, PeerLinkCallbacks callbacks)
     : io_(io),
       self_node_id_(std::move(self_node_id)),
       peer_(std::move(peer)),
       address_(std::move(address)),
       output_bytes_max_(output_bytes_max),
+      tls_(tls),
       callbacks_(std::move(callbacks)),
       backoff_ms_(kRedialBackoffMinMs) {}
 
@@ -63,22 +65,31 @@ void PeerLink::Dial() {
   FramedConnectionCallbacks callbacks;
   callbacks.on_frame = [this](std::string frame) { OnFrame(std::move(frame)); };
   callbacks.on_close = [this](const Status& why) { Failed(why.message()); };
-  connection_ = std::make_shared<TcpFramedConnection>(asio::ip::tcp::socket(io_),
-                                                      std::move(options), std::move(callbacks));
+  asio::ip::tcp::socket socket(io_);
+  connection_ = std::make_shared<TcpOrTlsConnection>(tls_ == nullptr
+                                                         ? TcpOrTlsStream(std::move(socket))
+                                                         : TcpOrTlsStream(std::move(socket), *tls_),
+                                                     std::move(options), std::move(callbacks));
   (void)connection_->SendMessage(Hello{kProtocolVersion, self_node_id_});
-  connection_->Connect(address_, [this](Status connected) {
-    if (!connected.ok()) return Failed(connected.message());
-    state_ = State::kUp;
-    backoff_ms_ = kRedialBackoffMinMs;
-    spdlog::info("peer.connected node={}", peer_);
-  });
+  connection_->Connect(address_, [this](Status connected) { Connected(std::move(connected)); });
+}
+
+void PeerLink::Connected(Status connected) {
+  if (!connected.ok()) return Failed(connected.message());
+  // Before anything queued goes out: the peer proved to be the member dialled.
+  auto identity = DialledNodeIdentity(connection_->stream().tls_handle(), peer_);
+  if (!identity.ok()) return Failed(identity.status().message());
+  identity_ = std::move(*identity);
+  state_ = State::kUp;
+  backoff_ms_ = kRedialBackoffMinMs;
+  spdlog::info("peer.connected node={} tls={}", peer_, tls_ != nullptr ? "on" : "off");
 }
 
 void PeerLink::OnFrame(std::string frame) {
   auto m = DecodeMessage(frame);
   if (!m.ok()) return Failed("bad input: " + m.status().message());
   if (const HelloReply* r = std::get_if<HelloReply>(&*m)) {
-    if (Status s = CheckHelloReply(*r, peer_); !s.ok()) Failed(s.message());
+    if (Status s = CheckHelloReply(*r, peer_, identity_); !s.ok()) Failed(s.message());
     return;
   }
   if (const ErrorReply* e = std::get_if<ErrorReply>(&*m)) {

@@ -2,16 +2,17 @@
 // (wire/asio/framed_connection.h); see docs/design.md, 'The runtime:
 // trolleyd'.
 //
-// Dialled on first use; it opens with a Hello carrying this node's id, and
-// the peer's HelloReply must name the member dialled (CheckHelloReply,
-// wire/handshake.h). It carries all of this node's messages to that peer;
-// the peer answers on its own link to us, so what arrives here is mostly
-// the HelloReply (anything else is delivered like a peer's message). A
-// refused or broken link drops what was queued, reports on_unreachable,
-// and is not redialled before a backoff of 50 ms doubling to 1 s (reset by
-// a successful dial); messages sent meanwhile are dropped: the node relies
-// on its timeouts, never on delivery.
-// Threading: the server's event-loop thread. Close() before destruction.
+// Dialled on first use; with TLS (a context given) the handshake comes
+// first and the peer's certificate must be a node certificate of the
+// cluster CA. It opens with a Hello carrying this node's id, and the
+// peer's HelloReply must name the member dialled and, with TLS, the node
+// its certificate names (CheckHelloReply, wire/handshake.h). It carries all of this node's messages
+// to that peer; the peer answers on its own link to us, so what arrives here is mostly the
+// HelloReply (anything else is delivered like a peer's message). A refused or broken link drops
+// what was queued, reports on_unreachable, and is not redialled before a backoff of 50 ms doubling
+// to 1 s (reset by a successful dial); messages sent meanwhile are dropped: the node relies on its
+// timeouts, never on delivery. Threading: the server's event-loop thread. Close() before
+// destruction.
 #pragma once
 
 #include <chrono>
@@ -22,6 +23,7 @@
 
 #include "common/asio.h"
 #include "wire/asio/framed_connection.h"
+#include "wire/handshake.h"
 #include "wire/messages.h"
 
 namespace trolley {
@@ -35,8 +37,11 @@ struct PeerLinkCallbacks {
 
 class PeerLink {
  public:
+  // `tls`: this node's context (wire/asio/tls.h), or null for plain TCP;
+  // it must outlive the link.
   PeerLink(asio::io_context& io, std::string self_node_id, std::string peer,
-           asio::ip::tcp::endpoint address, size_t output_bytes_max, PeerLinkCallbacks callbacks);
+           asio::ip::tcp::endpoint address, size_t output_bytes_max, asio::ssl::context* tls,
+           PeerLinkCallbacks callbacks);
   ~PeerLink();
   PeerLink(const PeerLink&) = delete;
   PeerLink& operator=(const PeerLink&) = delete;
@@ -53,6 +58,7 @@ class PeerLink {
  private:
   enum class State { kIdle, kConnecting, kUp };
   void Dial();
+  void Connected(Status connected);
   void OnFrame(std::string frame);
   void Failed(const std::string& why);
 
@@ -61,8 +67,10 @@ class PeerLink {
   const std::string peer_;
   const asio::ip::tcp::endpoint address_;
   const size_t output_bytes_max_;
+  asio::ssl::context* const tls_;
   PeerLinkCallbacks callbacks_;
-  std::shared_ptr<TcpFramedConnection> connection_;  // null when idle
+  std::shared_ptr<TcpOrTlsConnection> connection_;  // null when idle
+  PeerIdentity identity_;                           // what the peer's certificate proved
   State state_ = State::kIdle;
   std::chrono::steady_clock::time_point retry_at_{};
   uint64_t backoff_ms_;

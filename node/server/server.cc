@@ -94,15 +94,44 @@ static Status CheckNamespaceLayout(const ServerConfig& config) {
   return Status::Ok();
 }
 
+Status Server::Impl::SetUpTls() {
+  if (!config.tls()) {
+    if (config.insecure) {
+      spdlog::warn(
+          "trolleyd.insecure tls=off listen={} INSECURE: insecure = true and no [tls]: anyone "
+          "who reaches this port can act as a peer or a client and overwrite any cart; set "
+          "[tls] ca_file, cert_file, key_file to authenticate connections",
+          config.ListenAddress());
+    }
+    return Status::Ok();
+  }
+  auto context = MakeTlsContext(
+      TlsFiles{config.tls_ca_file, config.tls_cert_file, config.tls_key_file}, TlsRole::kNode);
+  if (!context.ok()) return context.status();
+  auto identity = CertificateFileIdentity(config.tls_cert_file);
+  if (!identity.ok()) return identity.status();
+  if (identity->kind != PeerIdentity::Kind::kNode || identity->name != config.node_id) {
+    return Status::InvalidArgument(
+        "tls.cert_file: '" + config.tls_cert_file + "' is " + identity->Describe() +
+        "'s certificate, not this node's (its subjectAltName must be URI:trolley:node:" +
+        config.node_id + ")");
+  }
+  tls = std::move(*context);
+  return Status::Ok();
+}
+
 Status Server::Impl::Open() {
+  if (Status s = SetUpTls(); !s.ok()) return s;
   if (Status s = CheckNamespaceLayout(config); !s.ok()) return s;
   if (Status s = OpenEngines(); !s.ok()) return s;
   if (Status s = CreateNode(); !s.ok()) return s;
   if (Status s = Listen(); !s.ok()) return s;
+  if (Status s = StartAdmin(); !s.ok()) return s;
   spdlog::info(
-      "trolleyd.started node={} listen={} data_dir={} incarnation={} members={} "
+      "trolleyd.started node={} listen={} tls={} admin={} data_dir={} incarnation={} members={} "
       "partitions={} engines={}",
-      config.node_id, config.ListenAddress(), config.data_dir, router->incarnation(),
+      config.node_id, config.ListenAddress(), tls != nullptr ? "on" : "off",
+      admin ? config.AdminAddress() : "off", config.data_dir, router->incarnation(),
       config.members.size(), config.partitions, engines.size());
   return Status::Ok();
 }
@@ -124,7 +153,9 @@ Status Server::Impl::OpenEngines() {
     options.flush_interval_ms = config.flush_interval_ms;
     options.map_size_mb = config.map_size_mb;
     options.map_size_max_mb = config.map_size_max_mb;
+    options.siblings_warn = config.siblings_warn;
     options.siblings_max = config.siblings_max;
+    options.object_bytes_warn = config.object_bytes_warn;
     options.object_bytes_max = config.object_bytes_max;
     options.max_readers = static_cast<unsigned>(config.max_readers);
     options.clock = &clock;
@@ -136,6 +167,7 @@ Status Server::Impl::OpenEngines() {
     engine_of[d] = engines.size();
     children.push_back(engine->get());
     engines.push_back(std::move(*engine));
+    engine_metrics.push_back(std::make_unique<EngineMetrics>(std::string(DurabilityName(d))));
   }
   for (const ServerNamespace& ns : config.namespaces)
     routes[ns.options.name] = engine_of[ns.durability];
@@ -174,11 +206,12 @@ Status Server::Impl::CreateNode() {
   options.aae_bytes_per_second = config.aae_bytes_per_second;
   options.aae_segments_per_exchange = config.aae_segments_per_exchange;
   options.aae_exchange_timeout_ms = config.aae_exchange_timeout_ms;
+  options.slow_request_ms = config.slow_request_ms;
   auto created = Node::Create(options, NodeEnv{this, &clock, router.get(), &random, &logger},
                               std::move(*ring));
   if (!created.ok()) return created.status();
   node = std::move(*created);
-  policy.emplace(config.node_id, member_ids);
+  policy.emplace(config.node_id, member_ids, tls != nullptr);
 
   PeerLinkCallbacks callbacks;
   callbacks.on_message = [this](const std::string& peer, Message m) {
@@ -193,7 +226,7 @@ Status Server::Impl::CreateNode() {
     auto endpoint = Resolve(io, address, "members[" + std::to_string(i) + "].address");
     if (!endpoint.ok()) return endpoint.status();
     peers[id] = std::make_unique<PeerLink>(io, config.node_id, id, *endpoint,
-                                           config.output_bytes_max, callbacks);
+                                           config.output_bytes_max, tls.get(), callbacks);
   }
   return Status::Ok();
 }
@@ -228,6 +261,8 @@ Server::~Server() {
   // The node goes before the engines it uses; the engines drain and sync
   // in their destructors (their last completions are never run).
   impl_->CloseEverything();
+  impl_->JoinBackup();  // it reads the engines
+  impl_->admin.reset();
   impl_->node.reset();
   impl_->router.reset();
   impl_->engines.clear();

@@ -28,14 +28,24 @@ int Fail(const Status& status) {
 
 int main(int argc, char** argv) {
   CLI::App app{"trolleyd: a Trolley storage node (replicated, always-writable cart store)"};
-  std::string config_path, node_id, listen, data_dir, log_level;
+  std::string config_path, node_id, listen, data_dir, log_level, tls_ca, tls_cert, tls_key;
   std::vector<std::string> members, namespaces;
-  bool check_config = false, list_settings = false;
+  bool check_config = false, list_settings = false, insecure = false;
+  int64_t admin_port = -1;
   app.add_option("-c,--config", config_path, "TOML config file (see docs/trolleyd.example.toml)");
   app.add_option("--node-id", node_id, "this node's id; overrides node_id");
   app.add_option("--listen", listen, "host:port to listen on; overrides listen");
   app.add_option("--data-dir", data_dir, "where this node keeps its data; overrides data_dir");
   app.add_option("--log-level", log_level, "debug | info | warn | error; overrides log_level");
+  app.add_option("--admin-port", admin_port,
+                 "port of the admin HTTP listener (/metrics, /healthz, /readyz, backups) on "
+                 "admin.host; 0 = off; overrides admin.port");
+  app.add_option("--tls-ca", tls_ca, "cluster CA certificate (PEM); overrides tls.ca_file");
+  app.add_option("--tls-cert", tls_cert,
+                 "this node's certificate (PEM, URI trolley:node:<id>); overrides tls.cert_file");
+  app.add_option("--tls-key", tls_key, "its private key (PEM); overrides tls.key_file");
+  app.add_flag("--insecure", insecure,
+               "serve without TLS even on a non-loopback address; sets insecure = true");
   app.add_option("--member", members,
                  "id=host:port of a cluster member, repeat for each; replaces [[members]]");
   app.add_option("--namespace", namespaces,
@@ -65,6 +75,11 @@ int main(int argc, char** argv) {
   if (!listen.empty()) config.listen = listen;
   if (!data_dir.empty()) config.data_dir = data_dir;
   if (!log_level.empty()) config.log_level = log_level;
+  if (admin_port >= 0) config.admin_port = static_cast<uint64_t>(admin_port);
+  if (!tls_ca.empty()) config.tls_ca_file = tls_ca;
+  if (!tls_cert.empty()) config.tls_cert_file = tls_cert;
+  if (!tls_key.empty()) config.tls_key_file = tls_key;
+  if (insecure) config.insecure = true;
   if (!members.empty()) {
     config.members.clear();
     for (const std::string& m : members) {

@@ -307,6 +307,46 @@ LmdbEngine::Counters LmdbEngine::Impl::counters() const {
   return c;
 }
 
+LmdbEngine::MetricsSnapshot LmdbEngine::Impl::Snapshot() {
+  MetricsSnapshot snapshot;
+  snapshot.counters = counters();
+  {
+    std::lock_guard lk(histograms_mu_);
+    snapshot.commit_batch_ops = commit_batch_ops_;
+    snapshot.fsync_us = fsync_us_;
+  }
+  std::shared_lock lk(resize_mu_);  // the map is not being resized
+  MDB_envinfo info;
+  MDB_stat stat;
+  if (mdb_env_info(env_, &info) == 0 && mdb_env_stat(env_, &stat) == 0) {
+    snapshot.map_bytes = info.me_mapsize;
+    snapshot.map_used_bytes = (uint64_t{info.me_last_pgno} + 1) * stat.ms_psize;
+  }
+  return snapshot;
+}
+
+void LmdbEngine::Impl::RecordFsync(uint64_t start_ns) {
+  const uint64_t now = options_.clock->NowMonotonicNs();
+  std::lock_guard lk(histograms_mu_);
+  fsync_us_.Record(now > start_ns ? (now - start_ns) / 1000 : 0);
+}
+
+Status LmdbEngine::Impl::CopyCompacted(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IOError("cannot create " + dir + ": " + ec.message());
+  if (!std::filesystem::is_empty(dir, ec) || ec) {
+    return Status::FailedPrecondition(dir + " is not empty; a backup goes into a new directory");
+  }
+  // A read transaction for the whole copy: the map must not be resized
+  // under it (a resize waits for the copy).
+  std::shared_lock lk(resize_mu_);
+  const int rc = mdb_env_copy2(env_, dir.c_str(), MDB_CP_COMPACT);
+  if (rc != 0)
+    return Status::IOError("copy of " + options_.path + " to " + dir + " failed: " + LmdbError(rc));
+  return Status::Ok();
+}
+
 // ---- LmdbEngine: thin forwarding to Impl ----
 
 Result<std::unique_ptr<LmdbEngine>> LmdbEngine::Open(LmdbEngineOptions options) {
@@ -316,6 +356,8 @@ Result<std::unique_ptr<LmdbEngine>> LmdbEngine::Open(LmdbEngineOptions options) 
 }
 
 LmdbEngine::LmdbEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LmdbEngine::MetricsSnapshot LmdbEngine::Snapshot() const { return impl_->Snapshot(); }
+Status LmdbEngine::CopyCompacted(const std::string& dir) const { return impl_->CopyCompacted(dir); }
 LmdbEngine::~LmdbEngine() = default;
 
 Result<SiblingSet> LmdbEngine::Get(const ObjectKey& key) { return impl_->Get(key); }

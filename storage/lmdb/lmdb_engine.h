@@ -43,6 +43,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/histogram.h"
 #include "storage/engine.h"
 
 namespace trolley {
@@ -124,6 +125,27 @@ class LmdbEngine final : public Engine, public HintStore {
     uint64_t dot_floors_dropped_at_open = 0;
   };
   Counters counters() const;
+
+  // For the metrics endpoint; any thread, a consistent copy of each part.
+  struct MetricsSnapshot {
+    Counters counters;
+    LatencyHistogram commit_batch_ops;  // ops (writes, barriers, ...) per committed batch
+    // Each fsync of this environment: in kSync a commit's (its
+    // mdb_txn_commit), in kFlush the flusher's and SyncNow's mdb_env_sync.
+    LatencyHistogram fsync_us;
+    uint64_t map_bytes = 0;       // the map's current size
+    uint64_t map_used_bytes = 0;  // pages in use (last page number + 1) times the page size
+  };
+  MetricsSnapshot Snapshot() const;
+
+  // A hot, consistent copy of the environment into `dir` (created; it must
+  // not exist or be empty): mdb_env_copy2 with MDB_CP_COMPACT, so free pages
+  // are left out. It runs one read transaction: writes go on meanwhile and
+  // the copy holds exactly what was committed when it began. The copy's
+  // clean_shutdown mark is whatever it was then; the actor epoch in it is
+  // replaced at its first open like any other (docs/operations.md, 'Backup
+  // and restore'). Blocking: call it off the event loop. Thread-safe.
+  Status CopyCompacted(const std::string& dir) const;
 
   class Impl;
 

@@ -128,6 +128,11 @@ class LmdbEngine::Impl {
 
   uint64_t epoch() const { return epoch_; }
   Counters counters() const;
+  // lmdb_engine.cc: LmdbEngine::Snapshot and CopyCompacted.
+  MetricsSnapshot Snapshot();
+  Status CopyCompacted(const std::string& dir);
+  // Records one fsync's duration (writer and flusher threads).
+  void RecordFsync(uint64_t start_ns);
 
  private:
   // RAII read transaction; holds the resize lock shared.
@@ -310,6 +315,11 @@ class LmdbEngine::Impl {
 
   std::atomic<uint64_t> commits_{0}, ops_committed_{0}, fsyncs_{0}, map_resizes_{0},
       map_resizes_after_decided_{0};
+  // Distributions for Snapshot(): the writer and the flusher record, the
+  // metrics endpoint copies.
+  mutable std::mutex histograms_mu_;
+  LatencyHistogram commit_batch_ops_;  // under histograms_mu_
+  LatencyHistogram fsync_us_;          // under histograms_mu_
 };
 
 }  // namespace trolley

@@ -37,7 +37,9 @@ void LmdbEngine::Impl::FlusherLoop() {
 Status LmdbEngine::Impl::FlushOnce(std::unique_lock<std::mutex>& lk, uint64_t committed) {
   if (committed == synced_seq_.load()) return Status::Ok();
   lk.unlock();
+  const uint64_t start_ns = options_.clock->NowMonotonicNs();
   const int rc = mdb_env_sync(env_, 1);
+  if (rc == 0) RecordFsync(start_ns);
   lk.lock();
   if (rc != 0) {
     spdlog::error("storage.flush_failed path={} error={}: recent writes are not on disk",
@@ -106,7 +108,9 @@ Status LmdbEngine::Impl::SyncNow() {
   Submit(std::move(op));
   if (Status s = committed.get(); !s.ok()) return s;
   const uint64_t seq = committed_seq_.load();
+  const uint64_t start_ns = options_.clock->NowMonotonicNs();
   const int rc = mdb_env_sync(env_, 1);
+  if (rc == 0) RecordFsync(start_ns);
   if (rc != 0) return Status::IOError("fsync of " + options_.path + " failed: " + LmdbError(rc));
   MarkSynced(seq);
   ++fsyncs_;

@@ -192,7 +192,9 @@ int LmdbEngine::Impl::TryBatch(std::vector<Op>& batch,
     tree_deltas_.clear();
     return rc;
   }
+  const uint64_t commit_start_ns = options_.clock->NowMonotonicNs();
   rc = mdb_txn_commit(txn);  // in kSync this fsyncs, on this thread
+  if (rc == 0 && options_.durability == Durability::kSync) RecordFsync(commit_start_ns);
   if (rc == 0) {
     ApplyTreeDeltas();
     BatchCommitted(batch.size(), std::move(floors));
@@ -225,6 +227,10 @@ void LmdbEngine::Impl::BatchCommitted(size_t ops, std::map<ActorId, uint64_t> fl
   issued_floors_.clear();
   ++commits_;
   ops_committed_ += ops;
+  {
+    std::lock_guard lk(histograms_mu_);
+    commit_batch_ops_.Record(ops);
+  }
   if (options_.durability == Durability::kSync) ++fsyncs_;
   committed_seq_.fetch_add(1);
 }

@@ -2,9 +2,11 @@
 // connections end to end: it says Hello, keeps requests in flight on every
 // connection, counts ok replies and errors by status code into its JSON, and
 // exits 1 (not a hang) when a node refuses it or a request cannot be sent,
-// 2 when no node is reachable. Method: fake nodes on 127.0.0.1:0, each a
-// thread with its own io_context that answers every frame with a canned
-// reply over TcpFramedConnection; RunKvWorkload runs on the test thread with
+// 2 when no node is reachable; with --tls-* it runs over TLS, and a node
+// that refuses its certificate stops it. Method: fake nodes on
+// 127.0.0.1:0, each a thread with its own io_context that answers every
+// frame with a canned reply over TcpOrTlsConnection (TLS with certificates
+// from scripts/dev-certs.sh); RunKvWorkload runs on the test thread with
 // short phases.
 #include "bench/kv_workload.h"
 
@@ -19,8 +21,10 @@
 #include <vector>
 
 #include "common/asio.h"
+#include "tests/support/dev_certs.h"
 #include "tests/support/temp_dir.h"
 #include "wire/asio/framed_connection.h"
+#include "wire/asio/tls.h"
 #include "wire/frame.h"
 #include "wire/message_codec.h"
 
@@ -33,11 +37,14 @@ using tcp = asio::ip::tcp;
 enum class Answer { kOk, kGetsNotFound, kRefuse };
 
 // A node that answers Hello with HelloReply and each ClientPut/ClientGet
-// with a reply of the same id (per `answer`), on its own thread.
+// with a reply of the same id (per `answer`), on its own thread; over TLS
+// with `tls` (which must outlive it).
 class FakeNode {
  public:
-  explicit FakeNode(Answer answer)
-      : answer_(answer), acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+  explicit FakeNode(Answer answer, asio::ssl::context* tls = nullptr)
+      : answer_(answer),
+        tls_(tls),
+        acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
     Accept();
     thread_ = std::thread([this] { io_.run(); });
   }
@@ -62,8 +69,10 @@ class FakeNode {
     acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
       if (ec) return;
       ++accepted_;
-      auto conn = std::make_shared<TcpFramedConnection>(std::move(socket),
-                                                        FramedConnectionOptions{}, Callbacks());
+      auto conn = std::make_shared<TcpOrTlsConnection>(
+          tls_ == nullptr ? TcpOrTlsStream(std::move(socket))
+                          : TcpOrTlsStream(std::move(socket), *tls_),
+          FramedConnectionOptions{}, Callbacks());
       conns_.push_back(conn);
       conn->Start();
       Accept();
@@ -97,12 +106,13 @@ class FakeNode {
   }
 
   Answer answer_;
+  asio::ssl::context* tls_;
   asio::io_context io_{1};
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work_ =
       std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
           io_.get_executor());
   tcp::acceptor acceptor_;
-  std::vector<std::shared_ptr<TcpFramedConnection>> conns_;
+  std::vector<std::shared_ptr<TcpOrTlsConnection>> conns_;
   std::atomic<int> accepted_{0};
   std::atomic<uint64_t> requests_{0};
   std::thread thread_;
@@ -173,6 +183,32 @@ TEST(KvWorkloadTest, ARequestAboveTheFrameLimitEndsTheRunWithOne) {
   o.value_bytes = kFrameBytesMax + 1;
   EXPECT_EQ(RunKvWorkload(o), 1);
   EXPECT_EQ(node.requests(), 0u);
+}
+
+TEST(KvWorkloadTest, RunsOverTlsAndStopsWhenTheNodeRefusesItsCertificate) {
+  test_support::TempDir dir("kv-workload-tls-test");
+  ASSERT_TRUE(test_support::MakeDevCerts(dir.path(), {"cluster", "n1"}).ok());
+  ASSERT_TRUE(test_support::MakeDevCerts(dir.path() + "/other", {"cluster", "n1"}).ok());
+  const std::string ca = dir.path() + "/ca.pem";
+  auto node_tls = MakeTlsContext(
+      TlsFiles{ca, dir.path() + "/node-n1.pem", dir.path() + "/node-n1.key"}, TlsRole::kNode);
+  ASSERT_TRUE(node_tls.ok()) << node_tls.status().ToString();
+  FakeNode node(Answer::kOk, node_tls->get());
+  KvOptions o = ShortRun({node.address()}, dir.path() + "/out.json");
+  o.phases = "put";
+  o.tls = TlsFiles{ca, dir.path() + "/client-admin.pem", dir.path() + "/client-admin.key"};
+  ASSERT_EQ(RunKvWorkload(o), 0);
+  EXPECT_GT(ReadJson(o.json_out)[0]["ok"].get<uint64_t>(), 0u);
+
+  // A client certificate of another CA: the node's handshake fails, the run
+  // stops (2 while connecting, 1 if the close comes after) and sends nothing.
+  FakeNode strict(Answer::kOk, node_tls->get());
+  KvOptions foreign = ShortRun({strict.address()}, "");
+  foreign.phases = "put";
+  foreign.tls =
+      TlsFiles{ca, dir.path() + "/other/client-admin.pem", dir.path() + "/other/client-admin.key"};
+  EXPECT_NE(RunKvWorkload(foreign), 0);
+  EXPECT_EQ(strict.requests(), 0u);
 }
 
 TEST(KvWorkloadTest, NoReachableNodeEndsTheRunWithTwo) {

@@ -463,6 +463,72 @@ TEST(OrSetTest, SetRemovesWhatItObservedAndKeepsConcurrentAdds) {
   EXPECT_EQ(Quantity(MergeOf({a, b, c}), "apple"), 10u);
 }
 
+// ---- Removals that carry the tags they observed (Mutation::observed)
+
+Mutation Observing(Mutation m, std::vector<uint64_t> tags) {
+  m.observed = std::move(tags);
+  return m;
+}
+
+TEST(OrSetObservedTest, StaleCopyStillRemovesEverythingTheShopperSaw) {
+  CartState shopper(CartSemantics::kOrSet);
+  MustApply(shopper, Mutation::Add(1, "apple", 2, kT0));
+  CartState stale = shopper;  // a coordinator that missed the next add
+  MustApply(shopper, Mutation::Add(2, "apple", 3, kT0));
+  const std::vector<uint64_t> seen = shopper.ObservedTags(nullptr);
+  EXPECT_EQ(seen, (std::vector<uint64_t>{1, 2}));
+  MustApply(stale, Observing(Mutation::Remove(3, "apple", kT0 + 1), seen));
+  EXPECT_EQ(Quantity(stale, "apple"), 0u);
+  EXPECT_EQ(stale.removed_tags(), (std::vector<uint64_t>{1, 2})) << "2 is a tombstone in waiting";
+  EXPECT_EQ(Quantity(MergeOf({stale, shopper}), "apple"), 0u)
+      << "the add the stale copy lacked is removed when it arrives";
+}
+
+TEST(OrSetObservedTest, NewerCopyKeepsTheAddTheShopperDidNotSee) {
+  CartState shopper(CartSemantics::kOrSet);
+  MustApply(shopper, Mutation::Add(1, "apple", 2, kT0));
+  CartState newer = shopper;
+  MustApply(newer, Mutation::Add(2, "apple", 1, kT0 + 1));  // another device
+  MustApply(newer, Observing(Mutation::Remove(3, "apple", kT0 + 2), shopper.ObservedTags(nullptr)));
+  EXPECT_EQ(Quantity(newer, "apple"), 1u) << "only what the shopper saw goes";
+  MustApply(newer, Observing(Mutation::SetQuantity(4, "apple", 5, kT0 + 3), {}));
+  EXPECT_EQ(Quantity(newer, "apple"), 6u) << "a set that saw nothing keeps the +1 beside it";
+}
+
+TEST(OrSetObservedTest, RemoveLeavesTagsOfOtherLinesAndClearTakesThemAll) {
+  CartState s(CartSemantics::kOrSet);
+  MustApply(s, Mutation::Add(1, "apple", 2, kT0));
+  MustApply(s, Mutation::Add(2, "pear", 1, kT0));
+  MustApply(s, Observing(Mutation::Remove(3, "apple", kT0 + 1), {1, 2}));
+  EXPECT_EQ(Quantity(s, "apple"), 0u);
+  EXPECT_EQ(Quantity(s, "pear"), 1u) << "tag 2 is live in another line: left alone";
+  MustApply(s, Mutation::Add(4, "plum", 1, kT0 + 2));
+  MustApply(s, Observing(Mutation::Clear(5, kT0 + 3), {2, 9}));
+  EXPECT_EQ(Quantity(s, "pear"), 0u);
+  EXPECT_EQ(Quantity(s, "plum"), 1u) << "not observed by the clear";
+  // Retried: nothing more.
+  const CartState before = s;
+  MustApply(s, Observing(Mutation::Clear(5, kT0 + 3), {4}));
+  EXPECT_EQ(s, before);
+}
+
+TEST(OrSetObservedTest, ObservedTagsAreValidated) {
+  CartState s(CartSemantics::kOrSet);
+  ExpectError(s, Observing(Mutation::Remove(3, "apple", kT0), {0}), StatusCode::kInvalidArgument,
+              {"tag 0"});
+  ExpectError(s, Observing(Mutation::Remove(3, "apple", kT0), {3}), StatusCode::kInvalidArgument,
+              {"its own id"});
+  ExpectError(s, Observing(Mutation::Add(3, "apple", 1, kT0), {1}), StatusCode::kInvalidArgument,
+              {"an add takes no observed tags"});
+  CartLimits small = kLimits;
+  small.observed_tags_max = 2;
+  ExpectError(s, Observing(Mutation::Clear(3, kT0), {1, 2, 4}), StatusCode::kLimitExceeded,
+              {"observed_tags_max = 2"}, small);
+  CartState u(CartSemantics::kUnionMax);
+  ExpectError(u, Observing(Mutation::Remove(3, "apple", kT0), {1}), StatusCode::kInvalidArgument,
+              {"only an or-set cart"});
+}
+
 TEST(OrSetTest, ClearKeepsConcurrentAdds) {
   CartState a(CartSemantics::kOrSet);
   MustApply(a, Mutation::Add(1, "apple", 2, kT0));

@@ -160,5 +160,25 @@ TEST(LatencyHistogramTest, Extremes) {
   EXPECT_EQ(one.Percentile(50), 0u);
 }
 
+// CountAtOrBelow counts whole buckets: exact up to 255; above, it counts
+// the values of the bound's own bucket too (at most 0.79% above it), never
+// one of a higher bucket. Sum() is exact.
+TEST(LatencyHistogramTest, CountAtOrBelowAndSum) {
+  LatencyHistogram h;
+  EXPECT_EQ(h.CountAtOrBelow(1000), 0u);
+  for (uint64_t v : {0, 1, 1, 2, 255, 256, 1000, 1003, 1004, 5000}) h.Record(v);
+  EXPECT_EQ(h.CountAtOrBelow(0), 1u);
+  EXPECT_EQ(h.CountAtOrBelow(1), 3u);
+  EXPECT_EQ(h.CountAtOrBelow(254), 4u);
+  EXPECT_EQ(h.CountAtOrBelow(255), 5u);
+  EXPECT_EQ(h.CountAtOrBelow(256), 6u);
+  // 1000..1003 share a bucket (4 wide at 2^9..2^10); 1004 starts the next.
+  EXPECT_EQ(h.CountAtOrBelow(1000), 8u);
+  EXPECT_EQ(h.CountAtOrBelow(1003), 8u);
+  EXPECT_EQ(h.CountAtOrBelow(1004), 9u);
+  EXPECT_EQ(h.CountAtOrBelow(uint64_t{1} << 40), 10u);
+  EXPECT_EQ(static_cast<uint64_t>(h.Sum()), 0u + 1 + 1 + 2 + 255 + 256 + 1000 + 1003 + 1004 + 5000);
+}
+
 }  // namespace
 }  // namespace trolley

@@ -55,6 +55,17 @@ TEST(MetricRegistryTest, CountersGaugesAndHistogramsEnumerateInRegistrationOrder
   EXPECT_EQ(r.CounterValues(), (std::vector<NamedValue>{{"puts_ok", 3}, {"gets_ok", 1}}));
 }
 
+TEST(MetricRegistryTest, HistogramsKeepTheirUnit) {
+  MetricRegistry r;
+  r.AddHistogram("put_latency_us", "latency");
+  r.AddHistogram("get_versions", "versions", HistogramUnit::kCount);
+  r.AddHistogram("put_object_bytes", "bytes", HistogramUnit::kBytes);
+  std::vector<HistogramUnit> units;
+  r.ForEach([&](const MetricRegistry::Entry& e) { units.push_back(e.unit); });
+  EXPECT_EQ(units, (std::vector<HistogramUnit>{HistogramUnit::kMicroseconds, HistogramUnit::kCount,
+                                               HistogramUnit::kBytes}));
+}
+
 TEST(MetricRegistryTest, ReferencesStayValidAsMoreMetricsAreAdded) {
   MetricRegistry r;
   Counter& first = r.AddCounter("c0", "first");

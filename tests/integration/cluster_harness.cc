@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/dev_certs.h"
 #include "tests/support/loopback_ports.h"
 
 #ifndef TROLLEYD_PATH
@@ -93,6 +94,14 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
          << "replica_timeout_ms = " << options_.replica_timeout_ms << "\n"
          << "idle_frame_timeout_ms = " << options_.idle_frame_timeout_ms << "\n"
          << options_.config_tail;
+         << "idle_frame_timeout_ms = " << options_.idle_frame_timeout_ms << "\n";
+  if (options_.tls) {
+    std::vector<std::string> args = {"cluster"};
+    for (const NodeProc& n : nodes_) args.push_back(n.id);
+    if (Status s = test_support::MakeDevCerts(tls_dir().string(), args); !s.ok()) {
+      ADD_FAILURE() << s.ToString();
+    }
+  }
 }
 
 Cluster::~Cluster() {
@@ -142,9 +151,13 @@ std::vector<std::string> Cluster::node_ids() const {
 }
 
 Status Cluster::PickPorts() {
-  const uint16_t first = test_support::FreeLoopbackPorts(static_cast<int>(nodes_.size()));
+  const int n = static_cast<int>(nodes_.size());
+  const uint16_t first = test_support::FreeLoopbackPorts(options_.admin ? 2 * n : n);
   if (first == 0) return Status::Unavailable("no free loopback ports found");
-  for (size_t i = 0; i < nodes_.size(); ++i) nodes_[i].port = static_cast<uint16_t>(first + i);
+  for (int i = 0; i < n; ++i) {
+    nodes_[i].port = static_cast<uint16_t>(first + i);
+    if (options_.admin) nodes_[i].admin_port = static_cast<uint16_t>(first + n + i);
+  }
   return Status::Ok();
 }
 
@@ -161,6 +174,19 @@ Status Cluster::Spawn(int i) {
   for (const std::string& ns : options_.namespaces) {
     args.push_back("--namespace");
     args.push_back(ns);
+  }
+  if (node.admin_port != 0) {
+    args.push_back("--admin-port");
+    args.push_back(std::to_string(node.admin_port));
+  }
+  if (options_.tls) {
+    const TlsFiles tls = ClientTls(node.id, /*node_cert=*/true);
+    for (const auto& [flag, file] :
+         {std::pair{"--tls-ca", tls.ca_file}, std::pair{"--tls-cert", tls.cert_file},
+          std::pair{"--tls-key", tls.key_file}}) {
+      args.push_back(flag);
+      args.push_back(file);
+    }
   }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -237,7 +263,7 @@ Status Cluster::WaitReady(int i, Clock::time_point deadline) {
     }
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    auto conn = NodeConnection::Connect(address(i), std::clamp(left, 1ms, 1000ms));
+    auto conn = NodeConnection::Connect(address(i), std::clamp(left, 1ms, 1000ms), ClientTls());
     if (conn.ok()) {
       if ((*conn)->node_id() != node.id) {
         return Status::FailedPrecondition(address(i) + " answered Hello as '" + (*conn)->node_id() +
@@ -337,7 +363,13 @@ Status Cluster::Restart(int i) {
 
 Result<std::unique_ptr<NodeConnection>> Cluster::Connect(int i,
                                                          std::chrono::milliseconds timeout) const {
-  return NodeConnection::Connect(address(i), timeout);
+  return NodeConnection::Connect(address(i), timeout, ClientTls());
+}
+
+TlsFiles Cluster::ClientTls(const std::string& name, bool node_cert) const {
+  if (!options_.tls) return TlsFiles{};
+  const std::string stem = (tls_dir() / ((node_cert ? "node-" : "client-") + name)).string();
+  return TlsFiles{(tls_dir() / "ca.pem").string(), stem + ".pem", stem + ".key"};
 }
 
 std::string Cluster::LogTail(int i, size_t lines) const {
@@ -364,6 +396,42 @@ std::string Cluster::AllLogTails(size_t lines) const {
 }
 
 // ---- client helpers
+
+Result<CurlReply> Curl(const std::string& url, const std::string& method, const std::string& body) {
+  // Arguments are ours (numbers, paths without quotes): single-quoted.
+  std::string command = "curl -s -m 10 -o - -w '\\n%{http_code}' -X " + method;
+  if (!body.empty()) command += " --data-binary '" + body + "'";
+  command += " '" + url + "' 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return Status::IOError("popen curl: " + std::string(std::strerror(errno)));
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
+  const int rc = ::pclose(pipe);
+  if (rc != 0)
+    return Status::Unavailable("curl " + url + " failed (" + std::to_string(rc) + "): " + out);
+  const size_t last = out.rfind('\n');
+  if (last == std::string::npos) return Status::Corruption("curl printed no status: " + out);
+  CurlReply reply;
+  reply.http_status = std::atoi(out.c_str() + last + 1);
+  reply.body = out.substr(0, last);
+  return reply;
+}
+
+std::optional<double> MetricValue(const std::string& text, const std::string& name) {
+  size_t at = 0;
+  while (at < text.size()) {
+    const size_t end = std::min(text.find('\n', at), text.size());
+    const std::string_view line(text.data() + at, end - at);
+    if (line.size() > name.size() && line.substr(0, name.size()) == name &&
+        line[name.size()] == ' ') {
+      return std::strtod(std::string(line.substr(name.size() + 1)).c_str(), nullptr);
+    }
+    at = end + 1;
+  }
+  return std::nullopt;
+}
 
 Result<ClientPutReply> Put(NodeConnection& conn, const std::string& key, const std::string& value,
                            const VersionVector& context, const std::string& ns) {

@@ -19,7 +19,10 @@
 //
 // Configuration: --node-id/--data-dir/--member/--namespace flags plus a
 // TOML file holding the [limits] the options set (short timeouts by
-// default, so that failure handling is fast in tests).
+// default, so that failure handling is fast in tests). With options.tls,
+// scripts/dev-certs.sh makes a CA, one certificate per node and the
+// clients "admin" (write) and "reader" (read) in <temp dir>/tls; the
+// nodes get --tls-* flags and Connect() and readiness use admin's.
 //
 // Threading: one thread at a time. Not copyable.
 #pragma once
@@ -31,6 +34,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,8 +65,13 @@ struct ClusterOptions {
   // Appended to the config file after the [limits] keys: more [limits]
   // keys first, then whole tables (e.g. "hints_max = 0\n[aae]\n...").
   std::string config_tail;
+  // Each node also serves its admin HTTP listener (--admin-port) on a free
+  // loopback port: admin_port(i).
+  bool admin = false;
   // Bound on each node's start (process spawned -> answers Hello).
   std::chrono::milliseconds start_timeout = 20s;
+  // TLS on every connection, with certificates of a fresh development CA.
+  bool tls = false;
 };
 
 class Cluster {
@@ -92,6 +101,8 @@ class Cluster {
   const std::string& node_id(int i) const { return nodes_.at(i).id; }
   int IndexOf(const std::string& node_id) const;  // -1 if not a member
   uint16_t port(int i) const { return nodes_.at(i).port; }
+  // Node i's admin port (0 unless options.admin).
+  uint16_t admin_port(int i) const { return nodes_.at(i).admin_port; }
   std::string address(int i) const;
   pid_t pid(int i) const { return nodes_.at(i).pid; }
   std::vector<std::string> node_ids() const;
@@ -100,9 +111,15 @@ class Cluster {
   const std::filesystem::path& data_dir(int i) const { return nodes_.at(i).data_dir; }
   const ClusterOptions& options() const { return options_; }
 
-  // A client connection to node i (Hello done).
+  // A client connection to node i (Hello done); with options.tls as the
+  // "admin" client.
   Result<std::unique_ptr<NodeConnection>> Connect(int i,
                                                   std::chrono::milliseconds timeout = 3s) const;
+  // The TLS files of the client certificate `name` ("admin", "reader"), or
+  // of the node `name` with node_cert; empty when options.tls is off.
+  TlsFiles ClientTls(const std::string& name = "admin", bool node_cert = false) const;
+  // Where the certificates are (<temp dir>/tls).
+  std::filesystem::path tls_dir() const { return dir_ / "tls"; }
 
   // The last `lines` lines of node i's log.
   std::string LogTail(int i, size_t lines = 40) const;
@@ -113,6 +130,7 @@ class Cluster {
   struct NodeProc {
     std::string id;
     uint16_t port = 0;
+    uint16_t admin_port = 0;
     std::filesystem::path data_dir;
     std::filesystem::path log_path;
     pid_t pid = -1;
@@ -151,6 +169,21 @@ Result<ClientGetReply> Get(NodeConnection& conn, const std::string& key,
 Result<ReplicaGetReply> ReadReplica(NodeConnection& conn, const std::string& key,
                                     const std::string& ns = "carts");
 Result<StatusReply> GetStatus(NodeConnection& conn);
+
+// ---- the admin listener, through the curl command (as a scraper would).
+
+struct CurlReply {
+  int http_status = 0;
+  std::string body;
+};
+// `curl -s -X method [--data-binary body] url`; an error if curl failed
+// (no answer within 10 s, connection refused).
+Result<CurlReply> Curl(const std::string& url, const std::string& method = "GET",
+                       const std::string& body = "");
+// The value of the first sample `name` (e.g. `trolley_hints_pending` or
+// `trolley_get_versions_bucket{le="1"}`) in a Prometheus text; nullopt
+// if absent.
+std::optional<double> MetricValue(const std::string& text, const std::string& name);
 
 // The values of the live (not tombstone) siblings, sorted.
 std::vector<std::string> Values(const SiblingSet& state);

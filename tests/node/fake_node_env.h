@@ -144,6 +144,15 @@ class ScriptedEngine final : public Engine {
   FakeHintStore hint_store;
 };
 
+// Keeps every line logged, with its level.
+class CapturingLogger final : public Logger {
+ public:
+  void Log(LogLevel level, std::string_view line) override {
+    lines.emplace_back(level, std::string(line));
+  }
+  std::vector<std::pair<LogLevel, std::string>> lines;
+};
+
 // A NodeContext over the fakes, for node `self` of a ring of `members`.
 struct FakeNode {
   explicit FakeNode(const std::vector<std::string>& members, const std::string& self,
@@ -160,7 +169,7 @@ struct FakeNode {
   ManualClock clock;
   ScriptedEngine engine;
   Random random{42};
-  NullLogger log;
+  CapturingLogger log;
   std::unique_ptr<NodeContext> ctx;
 };
 

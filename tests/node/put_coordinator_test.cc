@@ -49,7 +49,9 @@ class PutHarness {
   void Start() {
     auto plan = PlanRequest(*f_.ctx, "carts", "cart-1", "w", 0, 1000);
     ASSERT_TRUE(plan.ok());
-    puts_.Start(Endpoint{"", 9}, ClientPut{.id = RequestId{5}, .ns = "carts", .key = "cart-1"},
+    puts_.Start(Endpoint{"", 9},
+                PutWriteOf(ClientPut{.id = RequestId{5}, .ns = "carts", .key = "cart-1"},
+                           NamespaceOptions{}, 0),
                 std::move(plan).value());
     Check();
   }

@@ -155,6 +155,57 @@ TEST(ServerConfigTest, NewSettingsAreChecked) {
             std::string::npos);
 }
 
+// The per-object warning levels are settings too, and never above their
+// limits; the slow-request threshold may be 0 (off).
+TEST(ServerConfigTest, WarningLevelsAndSlowRequestThreshold) {
+  const std::string limits = "[limits]\nidle_frame_timeout_ms = 1500\n";
+  auto c = ParseServerConfig(std::string(kValid) +
+                                 "slow_request_ms = 0\n[storage]\nsiblings_warn = 10\n"
+                                 "object_bytes_warn = 2048\n",
+                             "node.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(c->Validate().ok()) << c->Validate().ToString();
+  EXPECT_EQ(c->slow_request_ms, 0u);
+  EXPECT_EQ(c->siblings_warn, 10u);
+  EXPECT_EQ(c->object_bytes_warn, 2048u);
+  EXPECT_NE(ErrorWith(limits, limits + "[storage]\nsiblings_warn = 101\n")
+                .find("storage.siblings_warn: 101 must be at most storage.siblings_max = 100"),
+            std::string::npos);
+  EXPECT_NE(ErrorWith(limits, limits + "[storage]\nobject_bytes_max = 1000\n")
+                .find("storage.object_bytes_warn: 1048576 must be at most "
+                      "storage.object_bytes_max = 1000"),
+            std::string::npos);
+  EXPECT_NE(ErrorWith(limits, limits + "[storage]\nsiblings_warn = 0\n")
+                .find("storage.siblings_warn: must be positive"),
+            std::string::npos);
+}
+
+// [admin]: off by default, loopback unless host says otherwise, a real
+// port of its own.
+TEST(ServerConfigTest, AdminListener) {
+  auto c = ParseServerConfig(std::string(kValid), "node.toml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->admin_port, 0u);
+  EXPECT_EQ(c->AdminAddress(), "");
+  c = ParseServerConfig(std::string(kValid) + "[admin]\nport = 9101\n", "node.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(c->Validate().ok()) << c->Validate().ToString();
+  EXPECT_EQ(c->AdminAddress(), "127.0.0.1:9101");
+  c = ParseServerConfig(std::string(kValid) + "[admin]\nhost = \"::1\"\nport = 9101\n",
+                        "node.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->AdminAddress(), "[::1]:9101");
+  const std::string limits = "[limits]\nidle_frame_timeout_ms = 1500\n";
+  EXPECT_NE(
+      ErrorWith(limits, limits + "[admin]\nport = 70000\n").find("admin.port: 70000 is not a port"),
+      std::string::npos);
+  EXPECT_NE(ErrorWith(limits, limits + "[admin]\nport = 7101\n")
+                .find("admin.port: is the port the node listens on"),
+            std::string::npos);
+  EXPECT_NE(ErrorWith(limits, limits + "[admin]\nlisten = 3\n").find("unknown setting"),
+            std::string::npos);
+}
+
 // The node listens on its member address, the one interface peers dial;
 // every interface only when listen says so.
 TEST(ServerConfigTest, ListensOnTheMemberAddressNeverOnEveryInterfaceUnasked) {
@@ -165,12 +216,77 @@ TEST(ServerConfigTest, ListensOnTheMemberAddressNeverOnEveryInterfaceUnasked) {
               std::string::npos)
         << wildcard;
   }
-  EXPECT_EQ(ErrorWith("node_id = \"n1\"", "node_id = \"n1\"\nlisten = \"0.0.0.0:7101\""), "");
+  EXPECT_EQ(
+      ErrorWith("node_id = \"n1\"", "node_id = \"n1\"\nlisten = \"0.0.0.0:7101\"\ninsecure = true"),
+      "");
   auto c = ParseServerConfig(std::string(kValid), "node.toml");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->ListenAddress(), "127.0.0.1:7101");
   c->listen = "0.0.0.0:7101";
   EXPECT_EQ(c->ListenAddress(), "0.0.0.0:7101");
+}
+
+// Without TLS a node serves only loopback, unless insecure = true; the
+// refusal says what to set.
+TEST(ServerConfigTest, NonLoopbackListenNeedsTlsOrInsecure) {
+  for (const char* listen :
+       {"0.0.0.0:7101", "10.0.0.1:7101", "[::]:7101", "db1.example:7101", "128.0.0.1:7101"}) {
+    const std::string error =
+        ErrorWith("node_id = \"n1\"", "node_id = \"n1\"\nlisten = \"" + std::string(listen) + "\"");
+    EXPECT_NE(error.find("listen: '" + std::string(listen) +
+                         "' is not a loopback address and TLS is off: set [tls] ca_file, "
+                         "cert_file and key_file"),
+              std::string::npos)
+        << error;
+    EXPECT_NE(error.find("or insecure = true"), std::string::npos) << error;
+  }
+  for (const char* listen : {"127.0.0.1:7101", "127.3.2.1:7101", "localhost:7101", "[::1]:7101"}) {
+    EXPECT_EQ(
+        ErrorWith("node_id = \"n1\"", "node_id = \"n1\"\nlisten = \"" + std::string(listen) + "\""),
+        "")
+        << listen;
+  }
+  // A member address that is not loopback is the default listen address.
+  EXPECT_NE(ErrorWith("\"127.0.0.1:7101\"", "\"10.0.0.1:7101\"").find("listen: '10.0.0.1:7101'"),
+            std::string::npos);
+  // [tls] must come after the top-level keys: put it at the end.
+  std::string text = kValid;
+  const std::string node_id = "node_id = \"n1\"";
+  text.replace(text.find(node_id), node_id.size(), node_id + "\nlisten = \"10.0.0.1:7101\"");
+  text += "[tls]\nca_file = \"ca.pem\"\ncert_file = \"n1.pem\"\nkey_file = \"n1.key\"\n";
+  auto c = ParseServerConfig(text, "node.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->Validate().ok()) << c->Validate().ToString();
+  EXPECT_TRUE(c->tls());
+  EXPECT_EQ(c->tls_ca_file, "ca.pem");
+  EXPECT_EQ(c->tls_key_file, "n1.key");
+}
+
+TEST(ServerConfigTest, TlsFilesComeTogether) {
+  std::string text = std::string(kValid) + "[tls]\ncert_file = \"n1.pem\"\n";
+  auto c = ParseServerConfig(text, "node.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_NE(c->Validate().message().find("tls.ca_file: is required with the other [tls] files"),
+            std::string::npos)
+      << c->Validate().ToString();
+  auto unknown = ParseServerConfig(std::string(kValid) + "[tls]\nca = \"x\"\n", "node.toml");
+  EXPECT_NE(unknown.status().message().find("tls.ca: unknown setting"), std::string::npos)
+      << unknown.status().ToString();
+  auto not_bool = ParseServerConfig("insecure = \"yes\"\n" + std::string(kValid), "node.toml");
+  EXPECT_NE(not_bool.status().message().find("insecure: must be true or false"), std::string::npos);
+}
+
+TEST(ServerConfigTest, LoopbackHosts) {
+  EXPECT_TRUE(IsLoopbackHost("127.0.0.1"));
+  EXPECT_TRUE(IsLoopbackHost("127.255.0.9"));
+  EXPECT_TRUE(IsLoopbackHost("::1"));
+  EXPECT_TRUE(IsLoopbackHost("[::1]"));
+  EXPECT_TRUE(IsLoopbackHost("localhost"));
+  EXPECT_FALSE(IsLoopbackHost("127.0.0.1.example"));
+  EXPECT_FALSE(IsLoopbackHost("127.0.0"));
+  EXPECT_FALSE(IsLoopbackHost("0.0.0.0"));
+  EXPECT_FALSE(IsLoopbackHost("localhost.example"));
+  EXPECT_FALSE(IsLoopbackHost("::"));
 }
 
 }  // namespace

@@ -432,6 +432,12 @@ INSTANTIATE_TEST_SUITE_P(RetriedMutationAbsorbed, RegressionSeeds,
 // The seed that reported the hint deleted before its owner's fsync; it no
 // longer meets that case (see HintIsDeletedOnlyOnceItsOwnerHasItOnDisk).
 INSTANTIATE_TEST_SUITE_P(HintDeletedBeforeOwnersFsync, RegressionSeeds, ::testing::Values(15553));
+// A device retrying an OR-Set removal must send the tags of its first
+// attempt's view, not of a newer one (the first attempt may have landed).
+INSTANTIATE_TEST_SUITE_P(RetriedRemovalKeepsItsTags, RegressionSeeds, ::testing::Values(1312));
+// A set held only by a fallback whose disk was lost, its own tag removed
+// later: lost with the disk (reported), not an undone remove.
+INSTANTIATE_TEST_SUITE_P(SetLostWithAFallbacksDisk, RegressionSeeds, ::testing::Values(5025));
 
 }  // namespace
 }  // namespace trolley::sim

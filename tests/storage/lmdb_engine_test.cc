@@ -375,6 +375,55 @@ TEST_P(LmdbEngineTest, ManyWritesInFlightShareCommits) {
   EXPECT_LT(c.commits, static_cast<uint64_t>(kWrites));  // group commit happened
 }
 
+// The metrics endpoint's view: one batch-size sample per commit summing to
+// the operations committed (the 50 puts and SyncNow's barrier), one fsync
+// sample per fsync, and the map's use.
+TEST_P(LmdbEngineTest, SnapshotCountsBatchesFsyncsAndMapUse) {
+  for (int i = 0; i < 50; ++i) {
+    WriteIntent w;
+    w.value = std::string(1000, 'x');
+    ASSERT_TRUE(Put({"carts", "k" + std::to_string(i)}, std::move(w)).ok());
+  }
+  ASSERT_TRUE(engine_->SyncNow().ok());
+  const LmdbEngine::MetricsSnapshot s = engine_->Snapshot();
+  EXPECT_EQ(s.counters.ops_committed, 51u);
+  EXPECT_EQ(s.commit_batch_ops.count(), s.counters.commits);
+  EXPECT_EQ(static_cast<uint64_t>(s.commit_batch_ops.Sum()), s.counters.ops_committed);
+  EXPECT_GE(s.counters.fsyncs, 1u);  // SyncNow's, at least
+  EXPECT_EQ(s.fsync_us.count(), s.counters.fsyncs);
+  EXPECT_EQ(s.map_bytes, uint64_t{1024} << 20);
+  EXPECT_GT(s.map_used_bytes, 50u * 1000);  // the 50 values are in pages
+  EXPECT_LT(s.map_used_bytes, s.map_bytes);
+}
+
+// A backup (CopyCompacted) is a consistent copy as of its start: it holds
+// what was written before and nothing after, it opens as an engine of its
+// own, and that open takes a new actor epoch, so a node restored from it
+// never issues the dots its earlier life issued after the copy
+// (docs/operations.md, 'Backup and restore').
+TEST_P(LmdbEngineTest, CopyCompactedIsAConsistentCopyThatOpensWithANewEpoch) {
+  const ObjectKey before{"carts", "before"}, after{"carts", "after"};
+  ASSERT_TRUE(Put(before, {}, "v1").ok());
+  test_support::TempDir backups{"trolley-backup"};
+  const std::string copy = backups.path() + "/sync";
+  ASSERT_TRUE(engine_->CopyCompacted(copy).ok());
+  ASSERT_TRUE(Put(after, {}, "v2").ok());
+  const Status again = engine_->CopyCompacted(copy);
+  EXPECT_EQ(again.code(), StatusCode::kFailedPrecondition) << again.ToString();
+  EXPECT_NE(again.message().find("not empty"), std::string::npos) << again.ToString();
+
+  LmdbEngineOptions o = Options();
+  o.path = copy;
+  auto restored = LmdbEngine::Open(o);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  auto got = (*restored)->Get(before);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(Values(*got), (std::vector<std::string>{"v1"}));
+  EXPECT_TRUE((*restored)->Get(after).status().IsNotFound());
+  EXPECT_NE((*restored)->incarnation(), engine_->incarnation());
+  EXPECT_NE((*restored)->incarnation(), 0u);
+}
+
 TEST_P(LmdbEngineTest, CorkedWritesShareOneCommit) {
   const uint64_t commits_before = engine_->counters().commits;
   std::atomic<int> acked{0};

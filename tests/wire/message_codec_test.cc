@@ -103,10 +103,11 @@ TEST(MessageCodecTest, CartUpdateRoundTripsEveryField) {
                              .attributes = {{"colour", "red"}, {"size", "M"}},
                              .now_ms = 1'700'000'000'000,
                              .mutation_id = 0xfeedface,
-                             .context = VersionVector::FromEntries({{1, 4}, {9, 2}}),
+                             .observed = {0x11, 0x22, 0xfeedfa00},
                              .w = 2,
                              .timeout_ms = 500,
-                             .forwarded = true});
+                             .forwarded = true,
+                             .ttl_ms = 86'400'000});
 }
 
 // The untrusted-input limits of a CartUpdate, each on an otherwise valid one.
@@ -161,6 +162,9 @@ TEST(MessageCodecTest, InvalidCartUpdateIsRefused) {
         m.attributes = {{"a", "1"}, {"a", "2"}};
       },
       "not sorted and unique");
+  with(
+      "many observed tags", [](CartUpdate& m) { m.observed.assign(kCartObservedTagsMax + 1, 7); },
+      "observed tags");
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
     EXPECT_FALSE(ValidateMessage(c.m).ok());

@@ -96,14 +96,16 @@ CartUpdate RandomCartUpdate(Random& rng) {
                .quantity = static_cast<uint32_t>(rng.Next()),
                .now_ms = rng.Next(),
                .mutation_id = rng.Next() | 1,
-               .context = RandomState(rng).context(),
                .w = static_cast<uint32_t>(rng.Next()),
                .timeout_ms = static_cast<uint32_t>(rng.Next()),
-               .forwarded = rng.Chance(0.5)};
+               .forwarded = rng.Chance(0.5),
+               .ttl_ms = rng.Next()};
   std::map<std::string, std::string> attributes;
   const size_t count = rng.Uniform(4);
   for (size_t i = 0; i < count; ++i) attributes[RandomBytes(rng, 1, 16)] = RandomBytes(rng, 0, 32);
   m.attributes.assign(attributes.begin(), attributes.end());
+  const size_t tags = rng.Uniform(6);
+  for (size_t i = 0; i < tags; ++i) m.observed.push_back(rng.Next() | 1);
   return m;
 }
 

@@ -5,5 +5,6 @@
 namespace trolley {
 
 template class FramedConnection<asio::ip::tcp::socket>;
+template class FramedConnection<TcpOrTlsStream>;
 
 }  // namespace trolley

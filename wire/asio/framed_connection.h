@@ -4,13 +4,16 @@
 // (node/server/) and for the client library (client/); see docs/design.md,
 // 'The runtime: trolleyd'.
 //
-// Stream: a template parameter, the byte stream the frames travel on. Today
-// asio::ip::tcp::socket; the class uses only async_read_some, async_write
-// (free function), lowest_layer() (connect, TCP_NODELAY, close) and
-// get_executor(), which asio::ssl::stream<tcp::socket> offers too, so TLS
-// becomes another instantiation plus a handshake step in Connect()/Start().
-// The definitions are in framed_connection_impl.h; framed_connection.cc
-// instantiates FramedConnection<tcp::socket> (the alias TcpFramedConnection).
+// Stream: a template parameter, the byte stream the frames travel on:
+// TcpOrTlsStream (tcp_or_tls_stream.h; TCP or TLS chosen at run time, the
+// alias TcpOrTlsConnection, what trolleyd and the client use),
+// asio::ip::tcp::socket (TcpFramedConnection) or asio::ssl::stream. The
+// class uses async_read_some, async_write (free function), lowest_layer()
+// (connect, TCP_NODELAY, close), get_executor() and, when the stream has
+// one, async_handshake(): Start() runs the server side of the handshake,
+// Connect() the client side, before any frame is read or written. The
+// definitions are in framed_connection_impl.h; framed_connection.cc
+// instantiates the two aliases.
 //
 // Who drives it: the owner creates it around a stream, then calls Start()
 // (an accepted stream) or Connect() (a dial). It reads continuously and
@@ -55,6 +58,8 @@
 
 #include "common/asio.h"
 #include "common/status.h"
+#include "wire/asio/ssl.h"
+#include "wire/asio/tcp_or_tls_stream.h"
 #include "wire/frame.h"
 #include "wire/messages.h"
 
@@ -93,13 +98,17 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection<St
   FramedConnection(const FramedConnection&) = delete;
   FramedConnection& operator=(const FramedConnection&) = delete;
 
-  // For an accepted stream: sets TCP_NODELAY, starts reading, and lets the
-  // frames queued so far go out.
+  // For an accepted stream: sets TCP_NODELAY, runs the server side of the
+  // handshake (if the stream has one; a failure closes with on_close), then
+  // starts reading and lets the frames queued so far go out.
   void Start();
-  // Dials `endpoint` on the stream's lowest layer, then Start()s. done(Ok)
-  // once connected; done(Unavailable) and the connection closed (on_close
-  // is not called) if the dial fails. Frames may be queued before: they go
-  // out once connected. done is not called after Close().
+  // Dials `endpoint` on the stream's lowest layer and runs the client side
+  // of the handshake. done(Ok) once connected and secured; done(Unavailable)
+  // and the connection closed (on_close is not called) if the dial or the
+  // handshake fails. Frames may be queued before: they go out once
+  // secured and done(Ok) has returned, so done may check the other end's
+  // certificate (stream()) and Close() before anything is sent. done is
+  // not called after Close().
   void Connect(const asio::ip::tcp::endpoint& endpoint, std::function<void(Status)> done);
 
   // Encodes `message` as one frame onto the write queue. LimitExceeded
@@ -126,10 +135,17 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection<St
   // Socket writes started so far (each carries every frame queued before it).
   uint64_t writes_started() const { return writes_started_; }
   Stream& stream() { return stream_; }
-  // "address:port" of the other end, "?" if unknown.
+  // "address:port" of the other end, "?" if unknown; still known after
+  // Close() once Start() or a successful dial ran.
   std::string RemoteAddress() const;
 
  private:
+  // Start() and Connect(): TLS handshake in `role` if the stream has one,
+  // then StartStreaming().
+  void Begin(asio::ssl::stream_base::handshake_type role);
+  void OnHandshake(boost::system::error_code ec);
+  // Once secured: completes a pending Connect(), then reads and writes.
+  void StartStreaming();
   void StartRead();
   void OnRead(boost::system::error_code ec, size_t n);
   void DeliverFrames();
@@ -154,7 +170,10 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection<St
   uint64_t frames_received_ = 0;
   uint64_t writes_started_ = 0;
   Status closing_reason_;
+  std::string remote_address_;                // set when started: "" until then
+  std::function<void(Status)> connect_done_;  // Connect()'s, until secured
   bool started_ = false;
+  bool handshaking_ = false;
   bool writing_now_ = false;
   bool flush_posted_ = false;
   bool idle_timer_armed_ = false;
@@ -164,5 +183,7 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection<St
 
 using TcpFramedConnection = FramedConnection<asio::ip::tcp::socket>;
 extern template class FramedConnection<asio::ip::tcp::socket>;
+using TcpOrTlsConnection = FramedConnection<TcpOrTlsStream>;
+extern template class FramedConnection<TcpOrTlsStream>;
 
 }  // namespace trolley

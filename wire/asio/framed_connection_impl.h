@@ -7,6 +7,7 @@
 
 #include "common/assert.h"
 #include "wire/asio/framed_connection.h"
+#include "wire/asio/ssl.h"
 #include "wire/message_codec.h"
 
 namespace trolley {
@@ -24,17 +25,15 @@ FramedConnection<Stream>::FramedConnection(Stream stream, FramedConnectionOption
   TROLLEY_ASSERT(!chunk_.empty());
 }
 
+// A stream with a handshake step (TLS); plain TCP sockets have none.
+template <typename Stream>
+concept HandshakingStream = requires(Stream& s) {
+  s.async_handshake(asio::ssl::stream_base::server, [](boost::system::error_code) {});
+};
+
 template <typename Stream>
 void FramedConnection<Stream>::Start() {
-  TROLLEY_ASSERT(!started_);
-  if (closed_) return;
-  started_ = true;
-  boost::system::error_code ignored;
-  stream_.lowest_layer().set_option(asio::ip::tcp::no_delay(true), ignored);
-  last_read_ = std::chrono::steady_clock::now();
-  ArmIdleTimerIfWaiting();
-  StartRead();
-  StartWrite();
+  Begin(asio::ssl::stream_base::server);
 }
 
 template <typename Stream>
@@ -42,7 +41,7 @@ void FramedConnection<Stream>::Connect(const asio::ip::tcp::endpoint& endpoint,
                                        std::function<void(Status)> done) {
   stream_.lowest_layer().async_connect(
       endpoint, [self = this->shared_from_this(), endpoint,
-                 done = std::move(done)](boost::system::error_code ec) {
+                 done = std::move(done)](boost::system::error_code ec) mutable {
         if (self->closed_) return;
         if (ec) {
           self->Close();
@@ -50,9 +49,60 @@ void FramedConnection<Stream>::Connect(const asio::ip::tcp::endpoint& endpoint,
                                    std::to_string(endpoint.port()) + ": " + ec.message()));
           return;
         }
-        self->Start();
-        done(Status::Ok());
+        self->connect_done_ = std::move(done);
+        self->Begin(asio::ssl::stream_base::client);
       });
+}
+
+template <typename Stream>
+void FramedConnection<Stream>::Begin(asio::ssl::stream_base::handshake_type role) {
+  TROLLEY_ASSERT(!started_);
+  if (closed_) return;
+  started_ = true;
+  remote_address_ = RemoteAddress();  // kept for the logs of a refusal after the close
+  boost::system::error_code ignored;
+  stream_.lowest_layer().set_option(asio::ip::tcp::no_delay(true), ignored);
+  last_read_ = std::chrono::steady_clock::now();
+  if constexpr (HandshakingStream<Stream>) {
+    handshaking_ = true;
+    // The idle-frame timeout (invariant 2) also bounds a stalled handshake.
+    ArmIdleTimerIfWaiting();
+    stream_.async_handshake(role, [self = this->shared_from_this()](boost::system::error_code ec) {
+      self->OnHandshake(ec);
+    });
+  } else {
+    StartStreaming();
+  }
+}
+
+template <typename Stream>
+void FramedConnection<Stream>::OnHandshake(boost::system::error_code ec) {
+  handshaking_ = false;
+  if (closed_) return;
+  if (ec) {
+    const Status why = Status::Unavailable("TLS handshake: " + ec.message());
+    std::function<void(Status)> done = std::move(connect_done_);
+    connect_done_ = nullptr;
+    if (!done) return Finish(why);
+    Close();
+    return done(why);
+  }
+  StartStreaming();
+}
+
+template <typename Stream>
+void FramedConnection<Stream>::StartStreaming() {
+  // Connect()'s done runs first: it may check who the other end proved to
+  // be and Close() before any queued frame goes out.
+  std::function<void(Status)> done = std::move(connect_done_);
+  connect_done_ = nullptr;
+  if (done) {
+    done(Status::Ok());
+    if (closed_) return;
+  }
+  ArmIdleTimerIfWaiting();
+  StartRead();
+  StartWrite();
 }
 
 template <typename Stream>
@@ -85,8 +135,9 @@ void FramedConnection<Stream>::CloseAfterFlush(const Status& why) {
   closing_reason_ = why;
   boost::system::error_code ignored;
   idle_timer_.cancel(ignored);
-  // Not started (still dialling): nothing can be written, so close now.
-  if (!started_) return Finish(why);
+  // Not started (still dialling) or not secured yet: nothing can be
+  // written, so close now.
+  if (!started_ || handshaking_) return Finish(why);
   if (!writing_now_ && !flush_posted_) StartWrite();
 }
 
@@ -112,6 +163,7 @@ void FramedConnection<Stream>::Finish(const Status& why) {
 
 template <typename Stream>
 std::string FramedConnection<Stream>::RemoteAddress() const {
+  if (!remote_address_.empty()) return remote_address_;
   boost::system::error_code ec;
   const auto endpoint = stream_.lowest_layer().remote_endpoint(ec);
   if (ec) return "?";
@@ -205,7 +257,7 @@ void FramedConnection<Stream>::ScheduleFlush() {
 
 template <typename Stream>
 void FramedConnection<Stream>::StartWrite() {
-  if (closed_ || writing_now_ || !started_) return;
+  if (closed_ || writing_now_ || !started_ || handshaking_) return;
   if (out_.empty()) {
     if (closing_) Finish(closing_reason_);
     return;

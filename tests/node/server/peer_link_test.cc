@@ -39,7 +39,7 @@ class PeerLinkTest : public ::testing::Test {
       ++unreachable_;
     };
     return std::make_unique<PeerLink>(io_, "n1", "n2", acceptor_.local_endpoint(), output_bytes_max,
-                                      callbacks);
+                                      /*tls=*/nullptr, callbacks);
   }
 
   // Accepts the link's connection as the peer; its messages land in received_.

@@ -94,7 +94,6 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
          << "replica_timeout_ms = " << options_.replica_timeout_ms << "\n"
          << "idle_frame_timeout_ms = " << options_.idle_frame_timeout_ms << "\n"
          << options_.config_tail;
-         << "idle_frame_timeout_ms = " << options_.idle_frame_timeout_ms << "\n";
   if (options_.tls) {
     std::vector<std::string> args = {"cluster"};
     for (const NodeProc& n : nodes_) args.push_back(n.id);

@@ -1180,7 +1180,7 @@ bool TreesAgree(TestCluster& c) {
 }
 
 TEST(NodeAaeTest, AReplicaThatMissedWritesIsRepairedWithoutAnyRead) {
-  TestCluster c(3, 3, 2, 2, EnableAae);
+  TestCluster c(3, 3, 2, 2, "union-max", EnableAae);
   c.Kill("n3");
   std::vector<std::string> keys;
   for (int i = 0; i < 40; ++i) keys.push_back("k" + std::to_string(i));
@@ -1206,7 +1206,7 @@ TEST(NodeAaeTest, AReplicaThatMissedWritesIsRepairedWithoutAnyRead) {
 }
 
 TEST(NodeAaeTest, RepairMergesSiblingsEachSideHeldAndNeverOverwrites) {
-  TestCluster c(3, 3, 1, 1, EnableAae);
+  TestCluster c(3, 3, 1, 1, "union-max", EnableAae);
   const std::string key = "shared";
   // Two writes nobody else saw: n1 and n3 each hold one (W=1, peers silenced).
   c.Silence("n2");
@@ -1227,7 +1227,7 @@ TEST(NodeAaeTest, RepairMergesSiblingsEachSideHeldAndNeverOverwrites) {
 }
 
 TEST(NodeAaeTest, AnExpiredSiblingIsNeverShippedAndItsTreeEntryIsRehashed) {
-  TestCluster c(3, 3, 2, 2, EnableAae);
+  TestCluster c(3, 3, 2, 2, "union-max", EnableAae);
   const std::string key = "guest";
   c.Kill("n3");
   ClientPut put;
@@ -1250,7 +1250,7 @@ TEST(NodeAaeTest, AnExpiredSiblingIsNeverShippedAndItsTreeEntryIsRehashed) {
 }
 
 TEST(NodeAaeTest, TombstoneCutoffWaitsForACleanExchangeWithEveryOtherReplica) {
-  TestCluster c(3, 3, 2, 2, EnableAae);
+  TestCluster c(3, 3, 2, 2, "union-max", EnableAae);
   const uint64_t key_hash = KeyHash("carts", "any");
   EXPECT_EQ(c.node("n1").TombstoneCutoffSnapshot()(key_hash), 0u);  // no exchange yet
   const uint64_t before = c.WallMs();
@@ -1269,7 +1269,7 @@ TEST(NodeAaeTest, TombstoneCutoffWaitsForACleanExchangeWithEveryOtherReplica) {
 }
 
 TEST(NodeAaeTest, AWipedReplicaGetsItsKeysBack) {
-  TestCluster c(3, 3, 2, 2, EnableAae);
+  TestCluster c(3, 3, 2, 2, "union-max", EnableAae);
   for (int i = 0; i < 30; ++i) {
     const std::string k = "w" + std::to_string(i);
     ASSERT_EQ(c.Put("n1", k, "v").code, StatusCode::kOk);

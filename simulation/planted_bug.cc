@@ -27,9 +27,10 @@ std::string_view PlantedBugName(PlantedBug bug) {
 }
 
 std::vector<PlantedBug> AllPlantedBugs() {
-  return {PlantedBug::kLww,        PlantedBug::kPlainVc,
-          PlantedBug::kDropHints,  PlantedBug::kOverwriteRepair,
-          PlantedBug::kReuseActor, PlantedBug::kStaleRemove, PlantedBug::kAaeOverwrite};
+  return {PlantedBug::kLww,         PlantedBug::kPlainVc,
+          PlantedBug::kDropHints,   PlantedBug::kOverwriteRepair,
+          PlantedBug::kReuseActor,  PlantedBug::kStaleRemove,
+          PlantedBug::kAaeOverwrite};
 }
 
 Result<PlantedBug> ParsePlantedBug(std::string_view name) {

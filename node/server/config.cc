@@ -76,10 +76,9 @@ Status ReadUint(const toml::table& table, std::string_view where, std::string_vi
 
 // The keys of each table, in one place: the parser refuses any other key and
 // DescribeSettings() lists these.
-constexpr std::string_view kTopKeys[] = {"node_id",   "listen",   "data_dir", "partitions",
-                                         "log_level", "insecure", "members",  "namespaces",
-                                         "limits",    "storage",  "admin",    "tls",
-                                         "aae"};
+constexpr std::string_view kTopKeys[] = {
+    "node_id",    "listen", "data_dir", "partitions", "log_level", "insecure", "members",
+    "namespaces", "limits", "storage",  "admin",      "tls",       "aae"};
 // The [tls] table: PEM file paths.
 struct TlsSetting {
   std::string_view key;

@@ -18,9 +18,9 @@
 #include <optional>
 #include <set>
 
+#include "cart/cart_state.h"
 #include "common/key.h"
 #include "storage/aae_tree.h"
-#include "cart/cart_state.h"
 #include "storage/lmdb/lmdb_engine.h"
 #include "tests/support/temp_dir.h"
 

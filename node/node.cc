@@ -66,7 +66,11 @@ void Node::Dispatch(const Endpoint& from, Message& message) {
                  [&](ReplicaWrite& m) { replica_.OnReplicaWrite(from, std::move(m)); },
                  [&](ReplicaWriteReply& m) { OnReplicaWriteReply(from, m); },
                  [&](ReplicaGet& m) { replica_.OnReplicaGet(from, m); },
-                 [&](ReplicaGetReply& m) { gets_.OnReplicaGetReply(from, m); },
+                 [&](ReplicaGetReply& m) { OnReplicaGetReply(from, m); },
+                 [&](AaeHashRequest& m) { aae_.OnAaeHashRequest(from, m); },
+                 [&](AaeHashReply& m) { aae_.OnAaeHashReply(from, m); },
+                 [&](AaeKeysRequest& m) { aae_.OnAaeKeysRequest(from, m); },
+                 [&](AaeKeysReply& m) { aae_.OnAaeKeysReply(from, m); },
                  [&](ClientPutReply& m) { forwarder_.OnForwardedReply(from, std::move(m)); },
                  [&](ClientGetReply& m) { forwarder_.OnForwardedReply(from, std::move(m)); },
                  [&](RingInfoRequest& m) { status_.OnRingInfoRequest(from, m); },
@@ -136,7 +140,13 @@ void Node::OnReplicaWriteReply(const Endpoint& from, const ReplicaWriteReply& m)
   // A hint delivery's answer, or else a put's (read repair acks match
   // neither and are dropped by the put coordinator).
   if (handoff_.OnReplicaWriteReply(from, m)) return;
+  if (aae_.OnReplicaWriteReply(from, m)) return;
   puts_.OnReplicaWriteReply(from, m);
+}
+
+void Node::OnReplicaGetReply(const Endpoint& from, const ReplicaGetReply& m) {
+  if (aae_.OnReplicaGetReply(from, m)) return;  // an anti-entropy repair's read
+  gets_.OnReplicaGetReply(from, m);
 }
 
 void Node::RouteReroutes(std::vector<Reroute> reroutes) {
@@ -162,6 +172,7 @@ void Node::RoutePeerEvents() {
           RouteReroutes(forwarder_.OnPeerUnreachable(e.node));
           puts_.OnPeerUnreachable(e.node);
           gets_.OnPeerUnreachable(e.node);
+          aae_.OnPeerUnreachable(e.node);
           break;
       }
     }
@@ -180,6 +191,7 @@ void Node::Tick() {
   RouteReroutes(forwarder_.Tick(now));
   detector_.Tick(now);
   handoff_.Tick(now);
+  aae_.Tick(now);
   RoutePeerEvents();
 }
 
@@ -192,6 +204,7 @@ void Node::CheckInvariants() const {
   forwarder_.CheckInvariants();
   replica_.CheckInvariants();
   status_.CheckInvariants();
+  aae_.CheckInvariants();
 }
 
 }  // namespace trolley

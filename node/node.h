@@ -11,6 +11,7 @@
 //   1  HintedHandoff     hints kept for peers, and their delivery
 //   2  PutCoordinator, GetCoordinator (with read repair), Forwarder,
 //      Replica           the request roles
+//   2  AntiEntropy       exchanges with the other replicas of each partition
 //   3  NodeStatus        StatusReply and RingInfoReply (reads only)
 // The forwarder hands requests to re-route back to Node (a Reroute), which
 // routes them like new client requests; events from the failure detector
@@ -27,6 +28,7 @@
 #include <memory>
 #include <string>
 
+#include "node/anti_entropy.h"
 #include "node/env.h"
 #include "node/failure_detector.h"
 #include "node/forwarder.h"
@@ -69,6 +71,10 @@ class Node {
   const Membership& membership() const { return ctx_.membership(); }
   const Ring& ring() const { return ctx_.membership().ring(); }
   ActorId actor() const { return ctx_.actor(); }
+  // Anti-entropy: the tombstone purge rule for the engine's sweep (a copy,
+  // callable from any thread) and the state of each (partition, peer) pair.
+  TombstoneCutoff TombstoneCutoffSnapshot() const { return aae_.TombstoneCutoffSnapshot(); }
+  std::vector<AaePairStatus> AaeStatus() const { return aae_.PairStatus(); }
   // Client requests still tracked (for tests: everything settles to zero).
   size_t PendingRequests() const {
     return puts_.InFlight() + gets_.InFlight() + forwarder_.InFlight();
@@ -85,6 +91,7 @@ class Node {
   void OnClientGet(const Endpoint& from, ClientGet m);
   void OnCartUpdate(const Endpoint& from, CartUpdate m);
   void OnReplicaWriteReply(const Endpoint& from, const ReplicaWriteReply& m);
+  void OnReplicaGetReply(const Endpoint& from, const ReplicaGetReply& m);
   void Dispatch(const Endpoint& from, Message& message);
   void RouteReroutes(std::vector<Reroute> reroutes);
   // Routes the failure detector's queued events to the modules above it,
@@ -98,6 +105,7 @@ class Node {
   GetCoordinator gets_{ctx_, detector_};
   Forwarder forwarder_{ctx_, detector_};
   Replica replica_{ctx_, handoff_};
+  AntiEntropy aae_{ctx_, detector_};
   NodeStatus status_{ctx_, detector_};
 };
 

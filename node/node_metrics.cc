@@ -28,6 +28,17 @@ NodeMetrics::NodeMetrics(MetricRegistry& r)
       read_repairs(C(r, metric::kReadRepairs, "Replicas sent a merged state after a get.")),
       fallback_writes(C(r, metric::kFallbackWrites,
                         "Replica writes sent to a fallback standing in for a primary.")),
+      aae_exchanges(C(r, metric::kAaeExchanges, "Anti-entropy exchanges this node ran.")),
+      aae_exchanges_clean(C(r, metric::kAaeExchangesClean,
+                            "Exchanges that compared and repaired every difference they found.")),
+      aae_exchanges_failed(C(r, metric::kAaeExchangesFailed,
+                             "Exchanges abandoned or cut short (timeout, error, peer down).")),
+      aae_segments_differing(
+          C(r, metric::kAaeSegmentsDiffering, "Tree segments found differing by exchanges.")),
+      aae_keys_repaired(
+          C(r, metric::kAaeKeysRepaired, "Keys anti-entropy repaired by merge (either way).")),
+      aae_keys_rehashed(C(r, metric::kAaeKeysRehashed,
+                          "Keys whose tree entry had drifted (expiry) and was re-hashed.")),
       slow_requests(C(r, metric::kSlowRequests,
                       "Client requests answered after limits.slow_request_ms (logged).")),
       puts_in_flight(G(r, metric::kPutsInFlight, "Puts being coordinated.")),
@@ -37,6 +48,8 @@ NodeMetrics::NodeMetrics(MetricRegistry& r)
           G(r, metric::kHintDeliveriesInFlight, "Hints sent to their owner, not yet answered.")),
       replica_requests_in_flight(
           G(r, metric::kReplicaRequestsInFlight, "Replica writes received and not yet answered.")),
+      aae_exchanges_in_flight(
+          G(r, metric::kAaeExchangesInFlight, "Anti-entropy exchanges running (0 or 1).")),
       put_latency_us(r.AddHistogram(std::string(metric::kPutLatencyUs),
                                     "Client put latency at the coordinator, microseconds.")),
       get_latency_us(r.AddHistogram(std::string(metric::kGetLatencyUs),

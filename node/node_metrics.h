@@ -30,6 +30,12 @@ inline constexpr std::string_view kHintsDelivered = "hints_delivered";
 inline constexpr std::string_view kHintsDropped = "hints_dropped";
 inline constexpr std::string_view kReadRepairs = "read_repairs";
 inline constexpr std::string_view kFallbackWrites = "fallback_writes";
+inline constexpr std::string_view kAaeExchanges = "aae_exchanges";
+inline constexpr std::string_view kAaeExchangesClean = "aae_exchanges_clean";
+inline constexpr std::string_view kAaeExchangesFailed = "aae_exchanges_failed";
+inline constexpr std::string_view kAaeSegmentsDiffering = "aae_segments_differing";
+inline constexpr std::string_view kAaeKeysRepaired = "aae_keys_repaired";
+inline constexpr std::string_view kAaeKeysRehashed = "aae_keys_rehashed";
 inline constexpr std::string_view kSlowRequests = "slow_requests";
 // Gauges: work in flight, one per module that tracks requests.
 inline constexpr std::string_view kPutsInFlight = "puts_in_flight";
@@ -37,6 +43,7 @@ inline constexpr std::string_view kGetsInFlight = "gets_in_flight";
 inline constexpr std::string_view kForwardsInFlight = "forwards_in_flight";
 inline constexpr std::string_view kHintDeliveriesInFlight = "hint_deliveries_in_flight";
 inline constexpr std::string_view kReplicaRequestsInFlight = "replica_requests_in_flight";
+inline constexpr std::string_view kAaeExchangesInFlight = "aae_exchanges_in_flight";
 // Histograms: client request latency at the coordinator, in microseconds,
 // from the request's arrival to its reply (ok or not). One per operation;
 // a new coordinated operation registers its own here, records it the same
@@ -65,12 +72,19 @@ struct NodeMetrics {
   Counter& hints_dropped;
   Counter& read_repairs;
   Counter& fallback_writes;
+  Counter& aae_exchanges;
+  Counter& aae_exchanges_clean;
+  Counter& aae_exchanges_failed;
+  Counter& aae_segments_differing;
+  Counter& aae_keys_repaired;
+  Counter& aae_keys_rehashed;
   Counter& slow_requests;
   Gauge& puts_in_flight;
   Gauge& gets_in_flight;
   Gauge& forwards_in_flight;
   Gauge& hint_deliveries_in_flight;
   Gauge& replica_requests_in_flight;
+  Gauge& aae_exchanges_in_flight;
   LatencyHistogram& put_latency_us;
   LatencyHistogram& get_latency_us;
   LatencyHistogram& cart_update_latency_us;

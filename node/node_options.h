@@ -35,6 +35,14 @@ struct NodeOptions {
   size_t hint_batch_max = 64;      // hints in flight per target
   uint64_t hints_max = 1'000'000;  // stored hints; more are refused and logged
   uint64_t hint_age_max_ms = 7ull * 24 * 3600 * 1000;
+  // Active anti-entropy (node/anti_entropy.h): one exchange at a time,
+  // started every aae_interval_ms (jittered by +-50%), within the budgets.
+  bool aae_enabled = true;
+  uint64_t aae_interval_ms = 1000;
+  uint64_t aae_keys_per_second = 2000;         // keys repaired
+  uint64_t aae_bytes_per_second = 8ull << 20;  // key lists and repaired values
+  size_t aae_segments_per_exchange = 1024;     // differing segments listed per exchange
+  uint64_t aae_exchange_timeout_ms = 60'000;   // an exchange running longer is abandoned
   // A client request answered after this long is logged (request.slow)
   // with its phases; 0 = never.
   uint64_t slow_request_ms = 1000;

@@ -311,6 +311,10 @@ void Cluster::Restart(int i) {
   no.hint_delivery_interval_ms = config_.hint_interval_ms;
   no.hint_backoff_max_ms = config_.hint_backoff_max_ms;
   no.hint_batch_max = config_.hint_batch_max;
+  no.hints_max = config_.hints_max;
+  no.aae_enabled = config_.aae;
+  no.aae_interval_ms = config_.aae_interval_ms;
+  no.aae_exchange_timeout_ms = config_.aae_exchange_timeout_ms;
   NodeEnv ne{n.transport.get(), &n.clock, n.engine.get(), n.random.get(), n.logger.get()};
   auto created = Node::Create(std::move(no), ne, ring_);
   TROLLEY_ASSERT_MSG(created.ok(), created.status().ToString());
@@ -614,6 +618,9 @@ void Cluster::SendFromNode(int from, const Endpoint& to, Message m) {
   bool repair = false;
   if (bug_ == PlantedBug::kOverwriteRepair) {
     if (const auto* w = std::get_if<ReplicaWrite>(&m)) repair = IsRepairWrite(from, *w);
+  } else if (bug_ == PlantedBug::kAaeOverwrite) {
+    repair = std::holds_alternative<ReplicaWrite>(m) &&
+             nodes_[static_cast<size_t>(from)]->activity == Activity::kAaeKeysReply;
   }
   const uint32_t life = t.life;
   const uint32_t from_life = nodes_[static_cast<size_t>(from)]->life;
@@ -696,8 +703,11 @@ void Cluster::DeliverToNode(int from, uint32_t from_life, int to, uint32_t to_li
       TraceLine(n.name + " <- " + name(from) + " " + std::string(MessageName(m)) +
                 " id=" + std::to_string(MessageIdOf(m)));
     const bool get_reply = std::holds_alternative<ReplicaGetReply>(m);
-    n.activity = get_reply ? Activity::kGetReply : Activity::kOther;
-    const bool repair_merges = bug_ == PlantedBug::kOverwriteRepair && (repair || get_reply);
+    n.activity = get_reply                                 ? Activity::kGetReply
+                 : std::holds_alternative<AaeKeysReply>(m) ? Activity::kAaeKeysReply
+                                                           : Activity::kOther;
+    const bool repair_merges = (bug_ == PlantedBug::kOverwriteRepair && (repair || get_reply)) ||
+                               (bug_ == PlantedBug::kAaeOverwrite && repair);
     if (repair_merges) n.engine->set_repair_merges(true);
     n.node->OnMessage(Endpoint{name(from), 0}, std::move(m));
     if (repair_merges && n.engine) n.engine->set_repair_merges(false);

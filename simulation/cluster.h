@@ -181,7 +181,7 @@ class Cluster {
   struct SimNode;
   class NodeTransport;
   class NodeLogger;
-  enum class Activity { kOther, kGetReply, kTick };
+  enum class Activity { kOther, kGetReply, kTick, kAaeKeysReply };
 
   void SendFromNode(int from, const Endpoint& to, Message m);
   void SendToClient(int from, const Endpoint& to, Message m);

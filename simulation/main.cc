@@ -36,8 +36,9 @@ bool ParseRange(const std::string& text, uint64_t* first, uint64_t* last) {
   return *first <= *last;
 }
 
-std::string ReplayCommand(uint64_t seed, PlantedBug bug, double scale) {
+std::string ReplayCommand(uint64_t seed, PlantedBug bug, double scale, bool aae) {
   std::string cmd = "trolley-sim --seed " + std::to_string(seed);
+  if (!aae) cmd += " --aae off";
   if (bug != PlantedBug::kNone) cmd += " --bug " + std::string(trolley::sim::PlantedBugName(bug));
   if (scale != 1.0) {
     char buf[32];
@@ -66,9 +67,13 @@ int main(int argc, char** argv) {
       app.add_option("--seed", seed, "run one seed (prints its figures and trace hash)");
   auto* seeds_opt = app.add_option("--seeds", seeds, "run a sweep of seeds A..B (inclusive)");
   seed_opt->excludes(seeds_opt);
-  app.add_option("--bug", bug_name,
-                 "plant a known bug: none, lww, plain-vc, drop-hints, overwrite-repair, "
-                 "reuse-actor, stale-remove");
+  app.add_option(
+      "--bug", bug_name,
+      "plant a known bug: none, lww, plain-vc, drop-hints, overwrite-repair, reuse-actor, "
+      "stale-remove, aae-overwrite");
+  std::string aae = "on";
+  app.add_option("--aae", aae, "anti-entropy on every node: on (default) or off")
+      ->check(CLI::IsMember({"on", "off"}));
   app.add_flag("--trace", trace, "print every event of the run (with --seed)");
   app.add_flag("-v,--verbose", verbose, "one line per seed");
   app.add_flag("--stop-at-failure", stop_at_failure, "stop a sweep at its first failing seed");
@@ -101,6 +106,7 @@ int main(int argc, char** argv) {
   trolley::sim::SimOptions options;
   options.bug = *bug;
   options.scale = scale;
+  options.aae = aae == "on";
   if (trace) options.trace_sink = [](std::string_view line) { std::cout << line << "\n"; };
 
   trolley::sim::SweepSummary summary;
@@ -119,7 +125,7 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < r.failures.size() && i < 5; ++i)
         std::cout << "  failure: " << r.failures[i] << "\n";
       if (r.failures.size() > 5) std::cout << "  ... and " << (r.failures.size() - 5) << " more\n";
-      std::cout << "  replay: " << ReplayCommand(s, *bug, scale) << "\n";
+      std::cout << "  replay: " << ReplayCommand(s, *bug, scale, options.aae) << "\n";
       std::cout.flush();
       if (stop_at_failure) break;
     }
@@ -132,7 +138,7 @@ int main(int argc, char** argv) {
     std::cout << "\nFAILED: " << summary.failed << " of " << summary.seeds << " seeds";
     if (*bug != PlantedBug::kNone) std::cout << " (planted bug " << bug_name << " caught)";
     std::cout << "; replay the first with: "
-              << ReplayCommand(summary.failed_seeds.front(), *bug, scale) << "\n";
+              << ReplayCommand(summary.failed_seeds.front(), *bug, scale, options.aae) << "\n";
     return 1;
   }
   std::cout << "\nOK: " << summary.seeds << " seeds passed";

@@ -18,6 +18,8 @@ std::string_view PlantedBugName(PlantedBug bug) {
       return "overwrite-repair";
     case PlantedBug::kReuseActor:
       return "reuse-actor";
+    case PlantedBug::kAaeOverwrite:
+      return "aae-overwrite";
     case PlantedBug::kStaleRemove:
       return "stale-remove";
   }
@@ -25,9 +27,10 @@ std::string_view PlantedBugName(PlantedBug bug) {
 }
 
 std::vector<PlantedBug> AllPlantedBugs() {
-  return {PlantedBug::kLww,        PlantedBug::kPlainVc,
-          PlantedBug::kDropHints,  PlantedBug::kOverwriteRepair,
-          PlantedBug::kReuseActor, PlantedBug::kStaleRemove};
+  return {PlantedBug::kLww,         PlantedBug::kPlainVc,
+          PlantedBug::kDropHints,   PlantedBug::kOverwriteRepair,
+          PlantedBug::kReuseActor,  PlantedBug::kStaleRemove,
+          PlantedBug::kAaeOverwrite};
 }
 
 Result<PlantedBug> ParsePlantedBug(std::string_view name) {

@@ -23,6 +23,11 @@
 //                     replaces the stored state with the repair's state
 //                     instead of merging: writes that reached the replica
 //                     after it answered the read are lost.
+//   aae-overwrite     The simulator marks the ReplicaWrites a node sends
+//                     while it handles an AaeKeysReply (anti-entropy's
+//                     pushes of keys that differ) and SimEngine replaces the
+//                     receiver's state with the pushed one instead of
+//                     merging: siblings only the receiver held are lost.
 //   reuse-actor       SimEngine's actor epoch is the rule before epochs
 //                     existed: a counter on the disk, new after an unclean
 //                     stop, kept after a clean one, and 1 again on an empty
@@ -51,7 +56,8 @@ enum class PlantedBug {
   kDropHints,
   kOverwriteRepair,
   kReuseActor,
-  kStaleRemove
+  kStaleRemove,
+  kAaeOverwrite
 };
 
 std::string_view PlantedBugName(PlantedBug bug);

@@ -115,6 +115,7 @@ std::string SeedConfig::Describe() const {
   add(clock_jumps, "clock-jumps");
   add(disk_stalls, "disk-stalls");
   out += faults.empty() ? "none" : faults;
+  out += aae ? " aae" : " aae=off";
   return out;
 }
 

@@ -45,6 +45,11 @@ struct SeedConfig {
   uint64_t hint_interval_ms = 200;
   uint64_t hint_backoff_max_ms = 10'000;
   uint64_t hint_batch_max = 64;
+  uint64_t hints_max = 1'000'000;  // stored hints per node; scenarios shrink it to drop hints
+  // Anti-entropy (not drawn from the seed: SimOptions::aae sets it).
+  bool aae = true;
+  uint64_t aae_interval_ms = 500;
+  uint64_t aae_exchange_timeout_ms = 5000;
 
   // Workload.
   uint32_t shoppers = 3;

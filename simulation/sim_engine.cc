@@ -53,6 +53,73 @@ SimEngine::SimEngine(SimDisk& disk, SimEngineOptions options, Env env)
     disk_.undo_floors.reset();
   }
   disk_.clean_shutdown = false;
+  // The anti-entropy index is written in the transaction of each object,
+  // so after any crash it is a function of the objects: their versions as
+  // written (LmdbEngine persists it; a sweep may since have re-hashed an
+  // expired sibling away, which only spares an exchange a re-hash).
+  for (const auto& [key, state] : disk_.objects) SetIndexed(key, VersionHash(state, 0));
+  ++aae_stats_.rebuilds;
+  aae_stats_.rebuilt_keys += index_.size();
+}
+
+void SimEngine::SetIndexed(const ObjectKey& key, uint64_t version) {
+  auto it = index_.find(key);
+  const uint64_t old = it == index_.end() ? 0 : it->second;
+  if (old == version) return;
+  if (version == 0) {
+    index_.erase(it);
+  } else {
+    index_[key] = version;
+  }
+  const std::string raw = key_layout::EncodeObjectKey(key);
+  tree_.Apply(KeyHash(key.ns, key.key), KeyContribution(raw, old) ^ KeyContribution(raw, version));
+}
+
+uint64_t SimEngine::IndexedVersion(const ObjectKey& key) const {
+  auto it = index_.find(key);
+  return it == index_.end() ? 0 : it->second;
+}
+
+std::vector<uint64_t> SimEngine::AaeSegments(uint32_t first, uint32_t count) {
+  TROLLEY_ASSERT(first + count <= AaeTree::kSegments);
+  std::vector<uint64_t> out(count);
+  for (uint32_t i = 0; i < count; ++i) out[i] = tree_.segment(first + i);
+  return out;
+}
+
+std::vector<uint64_t> SimEngine::AaeBranches(uint32_t first, uint32_t count) {
+  TROLLEY_ASSERT(first + count <= AaeTree::kBranches);
+  std::vector<uint64_t> out(count);
+  for (uint32_t i = 0; i < count; ++i) out[i] = tree_.branch(first + i);
+  return out;
+}
+
+Result<std::vector<AaeKeyVersion>> SimEngine::AaeSegmentKeys(uint32_t segment) {
+  const uint64_t first = AaeTree::SegmentFirstHash(segment);
+  const uint64_t last = AaeTree::SegmentLastHash(segment);
+  const uint64_t now_ms = env_.clock->NowWallMs();
+  std::vector<std::pair<uint64_t, const ObjectKey*>> keys;
+  for (const auto& [key, version] : index_) {  // every stored object with a version...
+    const uint64_t h = KeyHash(key.ns, key.key);
+    if (h >= first && h <= last) keys.emplace_back(h, &key);
+  }
+  for (const auto& [key, state] : disk_.objects) {  // ...and those without (sorted below)
+    if (index_.contains(key)) continue;
+    const uint64_t h = KeyHash(key.ns, key.key);
+    if (h >= first && h <= last) keys.emplace_back(h, &key);
+  }
+  std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
+    return key_layout::CompareObjectKeys(a.first, *a.second, b.first, *b.second) < 0;
+  });
+  std::vector<AaeKeyVersion> out;
+  for (const auto& [h, key] : keys) {
+    auto it = disk_.objects.find(*key);
+    AaeKeyVersion entry{*key, it == disk_.objects.end() ? 0 : VersionHash(it->second, now_ms),
+                        IndexedVersion(*key)};
+    if (entry.version == 0 && entry.tree_version == 0) continue;
+    out.push_back(std::move(entry));
+  }
+  return out;
 }
 
 // ---- reads ----
@@ -99,11 +166,13 @@ Result<ScanPage> SimEngine::Scan(uint64_t first_hash, uint64_t last_hash,
   return page;
 }
 
-void SimEngine::Sweep(uint64_t tombstone_grace_ms, SweepCallback done) {
+void SimEngine::Sweep(uint64_t tombstone_grace_ms, TombstoneCutoff exchange_cutoff,
+                      SweepCallback done) {
   const uint64_t now_ms = env_.clock->NowWallMs();
   const uint64_t cutoff = now_ms > tombstone_grace_ms ? now_ms - tombstone_grace_ms : 0;
   SweepReport report;
   std::vector<ObjectKey> remove;
+  std::vector<std::pair<ObjectKey, uint64_t>> reindex;
   // LmdbEngine sweeps between commits: a key the in-flight commit writes
   // (its new state already decided) waits for the next sweep.
   std::set<ObjectKey> in_flight;
@@ -111,20 +180,21 @@ void SimEngine::Sweep(uint64_t tombstone_grace_ms, SweepCallback done) {
   for (const auto& [key, state] : disk_.objects) {
     if (in_flight.contains(key)) continue;
     ++report.keys_scanned;
-    if (state.FullyExpiredAt(now_ms)) {
-      ++report.expired_removed;
+    if (JudgeForSweep(state, KeyHash(key.ns, key.key), now_ms, cutoff, exchange_cutoff, &report) ==
+        SweepVerdict::kRemove) {
       remove.push_back(key);
-    } else if (state.OnlyTombstonesOlderThan(cutoff)) {
-      ++report.tombstones_purged;
-      remove.push_back(key);
+      continue;
     }
+    // LmdbEngine's verification of the index (lmdb_aae.cc, VerifyIndexed).
+    const uint64_t live = VersionHash(state, now_ms);
+    const uint64_t indexed = IndexedVersion(key);
+    if (indexed == live) continue;
+    if (indexed != VersionHash(state, 0)) ++report.aae_index_fixed;
+    reindex.emplace_back(key, live);
   }
-  for (const ObjectKey& key : remove) {
-    if (options_.durability == Durability::kFlush && !disk_.undo_objects.contains(key)) {
-      disk_.undo_objects.emplace(key, disk_.objects.at(key));
-    }
-    disk_.objects.erase(key);
-  }
+  for (const auto& [key, version] : reindex) SetIndexed(key, version);
+  aae_stats_.verify_fixed += report.aae_index_fixed;
+  for (const ObjectKey& key : remove) EraseObject(key);
   env_.schedule(env_.now_ns(), [done = std::move(done), report] { done(report); });
 }
 
@@ -166,7 +236,8 @@ void SimEngine::Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallb
 
 void SimEngine::Merge(ObjectKey key, SiblingSet remote, StateCallback done) {
   Op op{EngineOp::Merge(std::move(key), std::move(remote), std::move(done))};
-  op.overwrite = repair_merges_ && options_.bug == PlantedBug::kOverwriteRepair;
+  op.overwrite = repair_merges_ && (options_.bug == PlantedBug::kOverwriteRepair ||
+                                    options_.bug == PlantedBug::kAaeOverwrite);
   Submit(std::move(op));
 }
 
@@ -241,9 +312,11 @@ void SimEngine::DecideInFlight() {
   // Applied to the disk and then undone: what the touched objects, the
   // floors and the undo log held before.
   std::map<ObjectKey, std::optional<SiblingSet>> objects_before;
+  std::map<ObjectKey, uint64_t> indexed_before;
   std::set<ObjectKey> undo_before;
   for (const Op& op : in_flight_) {
     if (!is_object_op(op) || objects_before.contains(op.key)) continue;
+    indexed_before.emplace(op.key, IndexedVersion(op.key));
     auto it = disk_.objects.find(op.key);
     objects_before.emplace(
         op.key, it == disk_.objects.end() ? std::nullopt : std::optional<SiblingSet>(it->second));
@@ -277,6 +350,7 @@ void SimEngine::DecideInFlight() {
       disk_.objects.erase(key);
     }
     if (!undo_before.contains(key)) disk_.undo_objects.erase(key);
+    SetIndexed(key, indexed_before.at(key));
   }
   disk_.floors = floors_before;
   disk_.undo_floors = undo_floors_before;
@@ -321,10 +395,7 @@ void SimEngine::ApplyOp(Op& op, uint64_t now_ms) {
   if (op.kind == Op::Kind::kExpire) {
     if (it == disk_.objects.end() || !it->second.FullyExpiredAt(now_ms))
       return;  // written again since
-    if (options_.durability != Durability::kSync && !disk_.undo_objects.contains(op.key)) {
-      disk_.undo_objects.emplace(op.key, it->second);
-    }
-    disk_.objects.erase(it);
+    EraseObject(op.key);
     return;
   }
   if (op.kind == Op::Kind::kMerge && !op.overwrite && options_.bug != PlantedBug::kLww &&
@@ -334,6 +405,11 @@ void SimEngine::ApplyOp(Op& op, uint64_t now_ms) {
     ApplyMerge(stored, op.state, now_ms);
     stored.CheckInvariants();
     op.result = stored;
+    if (stored.empty()) {
+      EraseObject(op.key);  // every sibling expired: removed, as LmdbEngine does
+    } else {
+      SetIndexed(op.key, VersionHash(stored, now_ms));
+    }
     return;
   }
   SiblingSet state = it == disk_.objects.end() ? SiblingSet() : it->second;
@@ -368,7 +444,23 @@ void SimEngine::ApplyOp(Op& op, uint64_t now_ms) {
   }
   state.CheckInvariants();
   op.result = state;
+  if (state.empty()) {  // a merge that left no live sibling: removed, as LmdbEngine does
+    EraseObject(op.key);
+    return;
+  }
+  SetIndexed(op.key, VersionHash(state, now_ms));
   SetObject(op.key, std::move(state));
+}
+
+void SimEngine::EraseObject(const ObjectKey& key) {
+  auto it = disk_.objects.find(key);
+  if (it != disk_.objects.end()) {
+    if (options_.durability != Durability::kSync && !disk_.undo_objects.contains(key)) {
+      disk_.undo_objects.emplace(key, it->second);
+    }
+    disk_.objects.erase(it);
+  }
+  SetIndexed(key, 0);
 }
 
 void SimEngine::ApplyHintOp(Op& op) {

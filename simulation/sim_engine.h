@@ -40,6 +40,10 @@
 //     fsync now (done after one commit latency, or when a stall ends) and
 //     calls back after the first fsync (that one, or the periodic Fsync()),
 //     as LmdbEngine's flusher does.
+//   - Anti-entropy: the same tree code as LmdbEngine (storage/aae_tree.h),
+//     moved by every object write, removal and sweep in the same step, and
+//     rebuilt from the objects at every open (LmdbEngine's persisted index
+//     always equals the objects' versions after a crash: same transaction).
 //   - Actor epoch: every open, clean restart or not, of any disk (new,
 //     emptied, or a copy of an older state of itself) takes a new random
 //     epoch (Env::random_epoch) and drops the dot floors of earlier ones, as
@@ -64,6 +68,7 @@
 
 #include "common/clock.h"
 #include "simulation/planted_bug.h"
+#include "storage/aae_tree.h"
 #include "storage/engine.h"
 #include "storage/engine_op.h"
 #include "storage/key_layout.h"
@@ -144,7 +149,14 @@ class SimEngine final : public Engine, public HintStore {
   void Merge(ObjectKey key, SiblingSet remote, StateCallback done) override;
   Result<ScanPage> Scan(uint64_t first_hash, uint64_t last_hash, const ObjectKey* resume_after,
                         size_t limit) override;
-  void Sweep(uint64_t tombstone_grace_ms, SweepCallback done) override;
+  using Engine::Sweep;
+  void Sweep(uint64_t tombstone_grace_ms, TombstoneCutoff cutoff, SweepCallback done) override;
+  std::vector<uint64_t> AaeSegments(uint32_t first, uint32_t count) override;
+  std::vector<uint64_t> AaeBranches(uint32_t first, uint32_t count) override;
+  Result<std::vector<AaeKeyVersion>> AaeSegmentKeys(uint32_t segment) override;
+  AaeTreeStats AaeStats() override { return aae_stats_; }
+  // The tree (tests compare it with one rebuilt from the objects).
+  const AaeTree& aae_tree() const { return tree_; }
   HintStore& hints() override { return *this; }
   void Sync(std::string_view ns, DoneCallback done) override;
   void Cork() override {}
@@ -170,7 +182,7 @@ class SimEngine final : public Engine, public HintStore {
   // Nothing queued, committing or waiting to start, no Sync() waiting.
   bool Idle() const { return queue_.empty() && !commit_pending_ && durable_waiters_.empty(); }
 
-  // Merges submitted while set are read repairs (planted bug overwrite-repair).
+  // Merges submitted while set are repairs (planted bugs overwrite-repair, aae-overwrite).
   void set_repair_merges(bool on) { repair_merges_ = on; }
   // Commits do not complete before this time (a stalled disk).
   void set_stall_until_ns(uint64_t t) { stall_until_ns_ = t; }
@@ -193,6 +205,11 @@ class SimEngine final : public Engine, public HintStore {
   void ApplyOp(Op& op, uint64_t now_ms);
   void ApplyHintOp(Op& op);
   void SetObject(const ObjectKey& key, SiblingSet state);
+  // Removes the object (keeping its durable value in the undo log) and its index entry.
+  void EraseObject(const ObjectKey& key);
+  // The anti-entropy index and tree, in step (LmdbEngine's SetIndexedVersion).
+  void SetIndexed(const ObjectKey& key, uint64_t version);
+  uint64_t IndexedVersion(const ObjectKey& key) const;
   void SetHint(const HintKey& key, std::optional<Hint> hint);
   void SetFloor(ActorId actor, uint64_t floor);
   // Forgets the undo log: what is committed is now durable.
@@ -214,6 +231,11 @@ class SimEngine final : public Engine, public HintStore {
   bool fsync_pending_ = false;
   bool repair_merges_ = false;
   uint64_t stall_until_ns_ = 0;
+  // The anti-entropy index (key -> version) and tree of the committed
+  // objects; rebuilt from them at every open (see the constructor).
+  std::map<ObjectKey, uint64_t> index_;
+  AaeTree tree_;
+  AaeTreeStats aae_stats_;
 };
 
 // The key of one hint, as HintStore orders hints.

@@ -14,6 +14,7 @@ namespace {
 
 constexpr uint64_t kSettleMaxNs = 120'000 * kNsPerMs;
 constexpr uint64_t kSettleStepNs = 10 * kNsPerMs;
+constexpr uint64_t kAaeSettleStepNs = 250 * kNsPerMs;
 constexpr uint64_t kFinalReadConn = 1'000'000;
 
 std::string Names(const Cluster& c, const std::vector<int>& nodes) {
@@ -329,6 +330,22 @@ bool RunUntilQuiet(EventLoop& loop, Cluster& cluster, Workload& workload, uint64
   return true;
 }
 
+// With anti-entropy on: runs, quiet step after quiet step, until every
+// key's replicas agree (the exchanges, never a read, repaired them) or
+// `limit_ns`. Keys still differing then count as needing the final read.
+void RunUntilAaeConverged(EventLoop& loop, Cluster& cluster, Workload& workload,
+                          const SeedConfig& config, const std::vector<ObjectKey>& keys,
+                          uint64_t limit_ns) {
+  const auto all_converged = [&] {
+    return std::all_of(keys.begin(), keys.end(),
+                       [&](const ObjectKey& key) { return Converged(cluster, config, key); });
+  };
+  while (!all_converged() && loop.now_ns() < limit_ns) {
+    loop.RunUntil(loop.now_ns() + kAaeSettleStepNs);
+    RunUntilQuiet(loop, cluster, workload, limit_ns);
+  }
+}
+
 CartSemantics SemanticsOf(const SeedConfig& config, const std::string& ns) {
   for (const SimNamespace& n : config.namespaces) {
     if (n.name == ns) return n.semantics;
@@ -467,7 +484,8 @@ void CheckFinalKey(Cluster& cluster, const SeedConfig& config, History& history,
 SeedResult RunSeed(uint64_t seed, const SimOptions& options) {
   SeedResult result;
   result.seed = seed;
-  const SeedConfig config = ChooseConfig(seed, options.scale);
+  SeedConfig config = ChooseConfig(seed, options.scale);
+  config.aae = options.aae;
   result.config = config.Describe();
 
   EventLoop loop;
@@ -514,6 +532,10 @@ SeedResult RunSeed(uint64_t seed, const SimOptions& options) {
   }
   const std::vector<ObjectKey> keys = workload.Keys();
   result.keys = keys.size();
+  if (config.aae && result.settled) {
+    RunUntilAaeConverged(loop, cluster, workload, config, keys, heal_at + kSettleMaxNs);
+    result.settle_ms = (loop.now_ns() - heal_at) / kNsPerMs;
+  }
   for (const ObjectKey& key : keys) {
     if (!Converged(cluster, config, key)) ++result.keys_needing_read;
   }

@@ -16,7 +16,10 @@
 //               believing every peer up (at most settle_max, 120 s). The
 //               time this takes is the convergence time. Keys whose
 //               replicas still differ are the keys that "needed the final
-//               read" (what anti-entropy must bring to zero);
+//               read" (what anti-entropy must bring to zero). With
+//               anti-entropy on, settling also waits (up to settle_max)
+//               until every key's replicas agree or exchanges stop
+//               repairing;
 //   4. final read   one ClientGet of every key through the normal read
 //               path (its read repair merges the replicas), then quiet
 //               again;
@@ -43,6 +46,7 @@ namespace trolley::sim {
 struct SimOptions {
   PlantedBug bug = PlantedBug::kNone;
   double scale = 1.0;      // multiplies the workload duration
+  bool aae = true;         // anti-entropy on every node (--aae off: the final read alone)
   Trace::Sink trace_sink;  // --trace: every event as a line
 };
 

@@ -67,6 +67,30 @@ struct SweepReport {
   uint64_t keys_scanned = 0;
   uint64_t expired_removed = 0;    // every sibling past its expiry
   uint64_t tombstones_purged = 0;  // only tombstones, older than the grace period
+  uint64_t tombstones_kept = 0;    // old enough, but not yet seen by every replica's exchange
+  uint64_t aae_index_fixed = 0;    // anti-entropy index entries that disagreed with the data
+};
+
+// Which tombstones a sweep may purge: those of a key whose hash is `key_hash`
+// and whose newest tombstone was written at or before the cutoff returned
+// (wall ms). Anti-entropy returns the start of the oldest clean exchange
+// with every other replica of the key's partition (docs/design.md,
+// 'Active anti-entropy'); empty = only the grace period counts.
+using TombstoneCutoff = std::function<uint64_t(uint64_t key_hash)>;
+
+// One key of an anti-entropy segment (docs/design.md, 'Active anti-entropy').
+struct AaeKeyVersion {
+  ObjectKey key;
+  uint64_t version = 0;       // live now (VersionHash); never 0 in a listing
+  uint64_t tree_version = 0;  // what the tree holds for the key; differs when it drifted
+  friend bool operator==(const AaeKeyVersion&, const AaeKeyVersion&) = default;
+};
+
+// Anti-entropy tree counters of one engine (a router: the sum of its engines').
+struct AaeTreeStats {
+  uint64_t rebuilds = 0;      // trees rebuilt from the per-key index (one per open)
+  uint64_t rebuilt_keys = 0;  // index entries those rebuilds read
+  uint64_t verify_fixed = 0;  // index entries a sweep found wrong and fixed
 };
 
 // A write held for an unreachable owner (sloppy quorum). One hint per
@@ -158,8 +182,23 @@ class Engine {
                                 const ObjectKey* resume_after, size_t limit) = 0;
 
   // Removes expired keys and tombstone-only keys whose newest tombstone is
-  // older than `tombstone_grace_ms`, using the engine's clock.
-  virtual void Sweep(uint64_t tombstone_grace_ms, SweepCallback done) = 0;
+  // older than `tombstone_grace_ms` and, when `cutoff` is given, written at
+  // or before cutoff(key hash), using the engine's clock. Also verifies the
+  // anti-entropy index against the data and fixes what disagrees.
+  virtual void Sweep(uint64_t tombstone_grace_ms, TombstoneCutoff cutoff, SweepCallback done) = 0;
+  void Sweep(uint64_t tombstone_grace_ms, SweepCallback done) {
+    Sweep(tombstone_grace_ms, nullptr, std::move(done));
+  }
+
+  // ---- anti-entropy (storage/aae_tree.h; docs/design.md, 'Active anti-entropy') ----
+  // Hashes of the tree's segments [first, first + count) and branches, as
+  // of the last committed write.
+  virtual std::vector<uint64_t> AaeSegments(uint32_t first, uint32_t count) = 0;
+  virtual std::vector<uint64_t> AaeBranches(uint32_t first, uint32_t count) = 0;
+  // Every key of `segment` with a live version, in key order, read from
+  // the data (expired siblings left out), with what the tree holds for it.
+  virtual Result<std::vector<AaeKeyVersion>> AaeSegmentKeys(uint32_t segment) = 0;
+  virtual AaeTreeStats AaeStats() = 0;
 
   virtual HintStore& hints() = 0;
 

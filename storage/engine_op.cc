@@ -115,4 +115,20 @@ void ApplyMerge(SiblingSet& state, const SiblingSet& remote, uint64_t now_ms) {
   state.DropExpiredAt(now_ms);
 }
 
+SweepVerdict JudgeForSweep(const SiblingSet& state, uint64_t key_hash, uint64_t now_ms,
+                           uint64_t grace_cutoff_ms, const TombstoneCutoff& exchange_cutoff,
+                           SweepReport* report) {
+  if (state.FullyExpiredAt(now_ms)) {
+    ++report->expired_removed;
+    return SweepVerdict::kRemove;
+  }
+  if (!state.OnlyTombstonesOlderThan(grace_cutoff_ms)) return SweepVerdict::kKeep;
+  if (exchange_cutoff && !state.OnlyTombstonesOlderThan(exchange_cutoff(key_hash))) {
+    ++report->tombstones_kept;  // a replica may not have seen the delete yet
+    return SweepVerdict::kKeep;
+  }
+  ++report->tombstones_purged;
+  return SweepVerdict::kRemove;
+}
+
 }  // namespace trolley

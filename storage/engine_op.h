@@ -81,4 +81,15 @@ Result<WriteOutcome> ApplyPut(SiblingSet& state, const EngineOp& op, uint64_t fl
 // siblings expired at `now_ms` before and after.
 void ApplyMerge(SiblingSet& state, const SiblingSet& remote, uint64_t now_ms);
 
+// Engine::Sweep's rule for one stored object at `now_ms`: kRemove if every
+// sibling expired (counted in expired_removed), or if only tombstones
+// remain, all written at or before `grace_cutoff_ms` and, when
+// `exchange_cutoff` is given, at or before exchange_cutoff(key_hash)
+// (tombstones_purged; those only the exchange cutoff holds back count in
+// tombstones_kept). kKeep otherwise.
+enum class SweepVerdict { kKeep, kRemove };
+SweepVerdict JudgeForSweep(const SiblingSet& state, uint64_t key_hash, uint64_t now_ms,
+                           uint64_t grace_cutoff_ms, const TombstoneCutoff& exchange_cutoff,
+                           SweepReport* report);
+
 }  // namespace trolley

@@ -9,9 +9,17 @@
 //            Hash first makes every ring partition a contiguous key range.
 //   hints    key = target length (1) | target | object key as above
 //            value = created_ms (8, little-endian) | SiblingSet record
+//   aae_index  key = object key as above; value = the key's anti-entropy
+//            version (storage/aae_tree.h, VersionHash) as of its last write
+//            or verification (8, BE). Written in the transaction that
+//            writes the object; no entry for an absent key (version 0).
 //   meta     kMetaFormatVersion, kMetaActorEpoch, kMetaCleanShutdown:
 //            8-byte big-endian values; kDotFloorPrefix | actor (8, BE):
-//            that actor's dot counter floor (8, BE).
+//            that actor's dot counter floor (8, BE). kMetaAaeIndexBuilt
+//            (8, BE, value 1): aae_index covers every object; absent, the
+//            next open builds it from the objects (a dir from a build
+//            without it, or one such a build wrote to: that build leaves
+//            the index stale, and sweeps' verification repairs it).
 //
 // Format history: 1 kept a counter under kMetaIncarnationV1 (the actor id
 // was derived from it, so an emptied or restored dir reissued old dots);
@@ -58,6 +66,7 @@ inline constexpr std::string_view kMetaActorEpoch = "actor_epoch";
 // Format 1 only: the incarnation counter; a migration deletes it.
 inline constexpr std::string_view kMetaIncarnationV1 = "incarnation";
 inline constexpr std::string_view kMetaCleanShutdown = "clean_shutdown";
+inline constexpr std::string_view kMetaAaeIndexBuilt = "aae_index_built";
 inline constexpr std::string_view kDotFloorPrefix = "dot/";
 inline constexpr size_t kDotFloorKeyBytes = kDotFloorPrefix.size() + 8;
 

@@ -141,8 +141,9 @@ Result<ScanPage> NamespaceRouter::Scan(uint64_t first_hash, uint64_t last_hash,
   return out;
 }
 
-void NamespaceRouter::Sweep(uint64_t tombstone_grace_ms, SweepCallback done) {
-  if (single()) return engines_[0]->Sweep(tombstone_grace_ms, std::move(done));
+void NamespaceRouter::Sweep(uint64_t tombstone_grace_ms, TombstoneCutoff cutoff,
+                            SweepCallback done) {
+  if (single()) return engines_[0]->Sweep(tombstone_grace_ms, cutoff, std::move(done));
   // Children may call back on their own threads, concurrently, or inline.
   // Each writes only its own slot; the release/acquire countdown hands
   // every slot to the last one, which alone reads them. No lock: the
@@ -157,7 +158,7 @@ void NamespaceRouter::Sweep(uint64_t tombstone_grace_ms, SweepCallback done) {
   join->results.resize(engines_.size());
   join->done = std::move(done);
   for (size_t i = 0; i < engines_.size(); ++i) {
-    engines_[i]->Sweep(tombstone_grace_ms, [join, i](Result<SweepReport> r) {
+    engines_[i]->Sweep(tombstone_grace_ms, cutoff, [join, i](Result<SweepReport> r) {
       TROLLEY_ASSERT(!join->results[i].has_value());  // each child calls back once
       join->results[i] = std::move(r);
       const size_t before = join->remaining.fetch_sub(1, std::memory_order_acq_rel);
@@ -169,10 +170,55 @@ void NamespaceRouter::Sweep(uint64_t tombstone_grace_ms, SweepCallback done) {
         sum.keys_scanned += (*result)->keys_scanned;
         sum.expired_removed += (*result)->expired_removed;
         sum.tombstones_purged += (*result)->tombstones_purged;
+        sum.tombstones_kept += (*result)->tombstones_kept;
+        sum.aae_index_fixed += (*result)->aae_index_fixed;
       }
       join->done(sum);
     });
   }
+}
+
+std::vector<uint64_t> NamespaceRouter::AaeSegments(uint32_t first, uint32_t count) {
+  std::vector<uint64_t> out(count, 0);
+  for (Engine* engine : engines_) {  // the tree of the union is the XOR of the trees
+    const std::vector<uint64_t> part = engine->AaeSegments(first, count);
+    for (uint32_t i = 0; i < count; ++i) out[i] ^= part[i];
+  }
+  return out;
+}
+
+std::vector<uint64_t> NamespaceRouter::AaeBranches(uint32_t first, uint32_t count) {
+  std::vector<uint64_t> out(count, 0);
+  for (Engine* engine : engines_) {
+    const std::vector<uint64_t> part = engine->AaeBranches(first, count);
+    for (uint32_t i = 0; i < count; ++i) out[i] ^= part[i];
+  }
+  return out;
+}
+
+Result<std::vector<AaeKeyVersion>> NamespaceRouter::AaeSegmentKeys(uint32_t segment) {
+  if (single()) return engines_[0]->AaeSegmentKeys(segment);
+  std::vector<AaeKeyVersion> out;
+  for (Engine* engine : engines_) {
+    auto keys = engine->AaeSegmentKeys(segment);
+    if (!keys.ok()) return keys.status();
+    for (AaeKeyVersion& k : *keys) out.push_back(std::move(k));
+  }
+  std::sort(out.begin(), out.end(), [](const AaeKeyVersion& a, const AaeKeyVersion& b) {
+    return key_layout::CompareObjectKeys(a.key, b.key) < 0;
+  });
+  return out;
+}
+
+AaeTreeStats NamespaceRouter::AaeStats() {
+  AaeTreeStats sum;
+  for (Engine* engine : engines_) {
+    const AaeTreeStats s = engine->AaeStats();
+    sum.rebuilds += s.rebuilds;
+    sum.rebuilt_keys += s.rebuilt_keys;
+    sum.verify_fixed += s.verify_fixed;
+  }
+  return sum;
 }
 
 HintStore& NamespaceRouter::hints() {

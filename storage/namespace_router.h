@@ -24,6 +24,9 @@
 //   Sweep: runs on every engine; `done` runs once, after the last one, with
 //     the summed reports, or with the error of the lowest-index engine that
 //     failed. It runs on the completion thread of the last child to finish.
+//   AaeSegments, AaeBranches: the XOR of the engines' (the tree of the
+//     union of their keys); AaeSegmentKeys: the union in key order;
+//     AaeStats: summed.
 //   hints().Targets: the union. hints().Stats: counts summed, the smallest
 //     nonzero oldest_created_ms.
 //   Cork, Uncork: every engine.
@@ -77,7 +80,12 @@ class NamespaceRouter final : public Engine, public HintStore {
   void Merge(ObjectKey key, SiblingSet remote, StateCallback done) override;
   Result<ScanPage> Scan(uint64_t first_hash, uint64_t last_hash, const ObjectKey* resume_after,
                         size_t limit) override;
-  void Sweep(uint64_t tombstone_grace_ms, SweepCallback done) override;
+  using Engine::Sweep;
+  void Sweep(uint64_t tombstone_grace_ms, TombstoneCutoff cutoff, SweepCallback done) override;
+  std::vector<uint64_t> AaeSegments(uint32_t first, uint32_t count) override;
+  std::vector<uint64_t> AaeBranches(uint32_t first, uint32_t count) override;
+  Result<std::vector<AaeKeyVersion>> AaeSegmentKeys(uint32_t segment) override;
+  AaeTreeStats AaeStats() override;
   HintStore& hints() override;
   void Sync(std::string_view ns, DoneCallback done) override;
   void Cork() override;

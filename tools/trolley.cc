@@ -46,6 +46,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -371,6 +372,12 @@ int PrintCart(const Globals& g, const Result<CartView>& r) {
   return kExitOk;
 }
 
+// One member's StatusReply, or why there is none.
+struct MemberStatus {
+  std::string id, address;
+  std::optional<StatusReply> reply;
+  std::string why;  // when there is no reply
+};
 int PrintCheckout(const Globals& g, const std::string& order_id, const Result<CheckoutResult>& r) {
   if (!r.ok()) return Fail(g, r.status());
   if (g.json) {
@@ -390,12 +397,45 @@ constexpr const char* kViewContextHelp =
     "showed; without it the cart is read first";
 
 // Asks the --node for the members, then every member for its status.
-int ClusterStatus(const Globals& g) {
+Result<std::vector<MemberStatus>> AskEveryMember(const Globals& g) {
   auto ring = Call(g, RingInfoRequest{});
-  if (!ring.ok()) return Fail(g, ring.status());
+  if (!ring.ok()) return ring.status();
   const auto* info = std::get_if<RingInfoReply>(&*ring);
   if (info == nullptr)
-    return Fail(g, Status::Corruption("unexpected reply " + std::string(MessageName(*ring))));
+    return Status::Corruption("unexpected reply " + std::string(MessageName(*ring)));
+  std::vector<MemberStatus> out;
+  for (const auto& [id, address] : info->members) {
+    Globals one = g;
+    one.node_list = address;
+    one.seeds = {address};
+    auto reply = Call(one, StatusRequest{});
+    const auto* st = reply.ok() ? std::get_if<StatusReply>(&*reply) : nullptr;
+    MemberStatus m{id, address, std::nullopt, ""};
+    if (st != nullptr && st->code == StatusCode::kOk) {
+      m.reply = *st;
+    } else {
+      m.why = !reply.ok()     ? reply.status().ToString()
+              : st == nullptr ? "unexpected reply"
+                              : st->message;
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+// Prints a member that did not answer; false.
+bool ReportDown(const Globals& g, const MemberStatus& m, json& nodes) {
+  if (g.json) {
+    nodes.push_back({{"id", m.id}, {"address", m.address}, {"up", false}, {"error", m.why}});
+  } else {
+    std::printf("%-10s %-22s %-5s  (%s)\n", m.id.c_str(), m.address.c_str(), "DOWN", m.why.c_str());
+  }
+  return false;
+}
+
+int ClusterStatus(const Globals& g) {
+  auto members = AskEveryMember(g);
+  if (!members.ok()) return Fail(g, members.status());
   json nodes = json::array();
   if (!g.json) {
     std::printf("%-10s %-22s %-5s %6s %6s %8s %10s %10s  %s\n", "node", "address", "state", "owns",
@@ -403,23 +443,14 @@ int ClusterStatus(const Globals& g) {
   }
   bool all_up = true;
   std::string counter_lines;  // every counter of every node, after the table
-  for (const auto& [id, address] : info->members) {
-    Globals one = g;
-    one.node_list = address;
-    one.seeds = {address};
-    auto reply = Call(one, StatusRequest{});
-    const auto* st = reply.ok() ? std::get_if<StatusReply>(&*reply) : nullptr;
-    if (st == nullptr || st->code != StatusCode::kOk) {
-      all_up = false;
-      const std::string why = !reply.ok()     ? reply.status().ToString()
-                              : st == nullptr ? "unexpected reply"
-                                              : st->message;
-      if (g.json)
-        nodes.push_back({{"id", id}, {"address", address}, {"up", false}, {"error", why}});
-      else
-        std::printf("%-10s %-22s %-5s  (%s)\n", id.c_str(), address.c_str(), "DOWN", why.c_str());
+  for (const MemberStatus& m : *members) {
+    if (!m.reply) {
+      all_up = ReportDown(g, m, nodes) && all_up;
       continue;
     }
+    const std::string& id = m.id;
+    const std::string& address = m.address;
+    const StatusReply* st = &*m.reply;
     std::string down;
     json counters = json::object();
     std::string counter_line;
@@ -462,6 +493,47 @@ int ClusterStatus(const Globals& g) {
         "(owns: ring partitions it is first owner of; holds: ring partitions it "
         "replicates; hints: writes held for nodes that were down)\n");
     std::printf("counters since each node started:\n%s", counter_lines.c_str());
+  }
+  return all_up ? kExitOk : kExitDegraded;
+}
+
+// Every node's anti-entropy counters (docs/design.md, 'Active anti-entropy').
+int AaeStatus(const Globals& g) {
+  auto members = AskEveryMember(g);
+  if (!members.ok()) return Fail(g, members.status());
+  constexpr std::string_view kColumns[] = {
+      metric::kAaeExchanges,         metric::kAaeExchangesClean, metric::kAaeExchangesFailed,
+      metric::kAaeSegmentsDiffering, metric::kAaeKeysRepaired,   metric::kAaeKeysRehashed};
+  json nodes = json::array();
+  if (!g.json) {
+    std::printf("%-10s %-5s %10s %10s %10s %10s %10s %10s\n", "node", "state", "exchanges", "clean",
+                "failed", "segments", "repaired", "rehashed");
+  }
+  bool all_up = true;
+  for (const MemberStatus& m : *members) {
+    if (!m.reply) {
+      all_up = ReportDown(g, m, nodes) && all_up;
+      continue;
+    }
+    json counters = json::object();
+    for (std::string_view c : kColumns) counters[std::string(c)] = FindValue(m.reply->counters, c);
+    if (g.json) {
+      nodes.push_back({{"id", m.id}, {"address", m.address}, {"up", true}, {"aae", counters}});
+      continue;
+    }
+    std::printf("%-10s %-5s", m.id.c_str(), "up");
+    for (std::string_view c : kColumns) {
+      std::printf(" %10llu", static_cast<unsigned long long>(FindValue(m.reply->counters, c)));
+    }
+    std::printf("\n");
+  }
+  if (g.json) {
+    std::cout << json{{"ok", true}, {"nodes", nodes}}.dump() << "\n";
+  } else {
+    std::printf(
+        "(since each node started: exchanges it ran, clean ones (every difference repaired), "
+        "failed ones; tree segments found differing; keys repaired by merge; drifted keys "
+        "re-hashed)\n");
   }
   return all_up ? kExitOk : kExitDegraded;
 }
@@ -529,6 +601,10 @@ int main(int argc, char** argv) {
                      "every node: up or down, partitions, hints pending, counters; exits 3 "
                      "when a node did not answer")
       ->callback([&] { result = ClusterStatus(g); });
+  app.add_subcommand("aae",
+                     "every node's anti-entropy counters: exchanges (clean, failed), segments "
+                     "found differing, keys repaired; exits 3 when a node did not answer")
+      ->callback([&] { result = AaeStatus(g); });
 
   CLI::App* cart = app.add_subcommand("cart", "shopping carts (siblings merged for you)");
   cart->require_subcommand(1);

@@ -48,8 +48,11 @@ static_assert(static_cast<int>(wire::StatusCode::FAILED_PRECONDITION) ==
 constexpr uint16_t kStatusCodeLast = static_cast<uint16_t>(StatusCode::kFailedPrecondition);
 
 // The union's ordinals are the variant's indices.
-static_assert(static_cast<size_t>(wire::Envelope::CART_UPDATE_REPLY) + 1 ==
+static_assert(static_cast<size_t>(wire::Envelope::AAE_KEYS_REPLY) + 1 ==
               std::variant_size_v<Message>);
+static_assert(static_cast<size_t>(wire::Envelope::AAE_HASH_REQUEST) ==
+              Message(AaeHashRequest{}).index());
+static_assert(static_cast<int>(wire::AaeLevel::SEGMENTS) == static_cast<int>(AaeLevel::kSegments));
 static_assert(static_cast<size_t>(wire::Envelope::CART_UPDATE) == Message(CartUpdate{}).index());
 static_assert(static_cast<int>(wire::CartMutationKind::CLEAR) ==
               static_cast<int>(CartMutationKind::kClear));
@@ -96,6 +99,11 @@ template <typename B, typename M>
 void WriteStateReply(B& b, const M& m) {
   WriteReplyHead(b, m);
   WriteState(m.state, [&] { return b.initState(); });
+}
+
+template <typename L>
+void WriteU32s(const std::vector<uint32_t>& values, L list) {
+  for (unsigned i = 0; i < list.size(); ++i) list.set(i, values[i]);
 }
 
 // Fills one union member of the envelope.
@@ -177,6 +185,42 @@ struct Writer {
     b.setCode(ToWire(m.code));
     if (!m.message.empty()) b.setMessage(AsText(m.message));
     WriteState(m.state, [&] { return b.initState(); });
+  }
+  void operator()(const AaeHashRequest& m) const {
+    auto b = env.initAaeHashRequest();
+    b.setId(m.id.value);
+    b.setPartition(m.partition);
+    b.setLog2Partitions(m.log2_partitions);
+    b.setLevel(static_cast<wire::AaeLevel>(m.level));
+    if (!m.groups.empty())
+      WriteU32s(m.groups, b.initGroups(static_cast<unsigned>(m.groups.size())));
+  }
+  void operator()(const AaeHashReply& m) const {
+    auto b = env.initAaeHashReply();
+    WriteReplyHead(b, m);
+    if (m.hashes.empty()) return;
+    auto list = b.initHashes(static_cast<unsigned>(m.hashes.size()));
+    for (unsigned i = 0; i < list.size(); ++i) list.set(i, m.hashes[i]);
+  }
+  void operator()(const AaeKeysRequest& m) const {
+    auto b = env.initAaeKeysRequest();
+    b.setId(m.id.value);
+    b.setPartition(m.partition);
+    b.setLog2Partitions(m.log2_partitions);
+    if (!m.segments.empty()) {
+      WriteU32s(m.segments, b.initSegments(static_cast<unsigned>(m.segments.size())));
+    }
+  }
+  void operator()(const AaeKeysReply& m) const {
+    auto b = env.initAaeKeysReply();
+    WriteReplyHead(b, m);
+    if (m.keys.empty()) return;
+    auto list = b.initKeys(static_cast<unsigned>(m.keys.size()));
+    for (unsigned i = 0; i < list.size(); ++i) {
+      list[i].setNs(AsData(m.keys[i].ns));
+      list[i].setKey(AsData(m.keys[i].key));
+      list[i].setVersion(m.keys[i].version);
+    }
   }
   void operator()(const ReplicaGet& m) const {
     auto b = env.initReplicaGet();
@@ -289,6 +333,14 @@ struct Estimator {
   }
   size_t operator()(const CartUpdateReply& m) const { return Words(m.message) + Words(m.state); }
   size_t operator()(const ReplicaGet& m) const { return Words(m.ns) + Words(m.key); }
+  size_t operator()(const AaeHashRequest& m) const { return 1 + m.groups.size() / 2; }
+  size_t operator()(const AaeHashReply& m) const { return Words(m.message) + 1 + m.hashes.size(); }
+  size_t operator()(const AaeKeysRequest& m) const { return 1 + m.segments.size() / 2; }
+  size_t operator()(const AaeKeysReply& m) const {
+    size_t words = Words(m.message) + 1;
+    for (const AaeKeyEntry& k : m.keys) words += 3 + Words(k.ns) + Words(k.key);
+    return words;
+  }
   size_t operator()(const ReplicaGetReply& m) const { return Words(m.message) + Words(m.state); }
   size_t operator()(const ReplicaWrite& m) const {
     return Words(m.ns) + Words(m.key) + Words(m.state) + Words(m.hint_for);
@@ -458,6 +510,61 @@ Result<CartUpdate> Read(wire::CartUpdate::Reader in) {
 Result<CartUpdateReply> Read(wire::CartUpdateReply::Reader in) {
   return ReadStateReply<CartUpdateReply>(in);
 }
+// A bounded List(UInt32) (ValidateMessage checks the indices).
+template <typename L>
+Result<std::vector<uint32_t>> ReadU32s(L list, size_t max, std::string_view what) {
+  if (list.size() > max) {
+    return Status::InvalidArgument(std::to_string(list.size()) + " " + std::string(what) +
+                                   " exceeds the limit of " + std::to_string(max));
+  }
+  std::vector<uint32_t> out;
+  out.reserve(list.size());
+  for (uint32_t v : list) out.push_back(v);
+  return out;
+}
+Result<AaeHashRequest> Read(wire::AaeHashRequest::Reader in) {
+  const auto level = static_cast<uint16_t>(in.getLevel());
+  if (level > static_cast<uint16_t>(AaeLevel::kSegments)) {
+    return Status::InvalidArgument("unknown level " + std::to_string(level));
+  }
+  Result<std::vector<uint32_t>> groups =
+      ReadU32s(in.getGroups(), kAaeGroupsPerRequestMax, "groups");
+  if (!groups.ok()) return groups.status();
+  return AaeHashRequest{RequestId{in.getId()}, in.getPartition(), in.getLog2Partitions(),
+                        static_cast<AaeLevel>(level), std::move(groups).value()};
+}
+Result<AaeHashReply> Read(wire::AaeHashReply::Reader in) {
+  const auto hashes = in.getHashes();
+  if (hashes.size() > 64 * kAaeGroupsPerRequestMax) {
+    return Status::InvalidArgument(std::to_string(hashes.size()) + " hashes exceed the limit");
+  }
+  Result<AaeHashReply> out = ReadReplyHead<AaeHashReply>(in);
+  if (!out.ok()) return out;
+  out->hashes.reserve(hashes.size());
+  for (uint64_t h : hashes) out->hashes.push_back(h);
+  return out;
+}
+Result<AaeKeysRequest> Read(wire::AaeKeysRequest::Reader in) {
+  Result<std::vector<uint32_t>> segments =
+      ReadU32s(in.getSegments(), kAaeSegmentsPerRequestMax, "segments");
+  if (!segments.ok()) return segments.status();
+  return AaeKeysRequest{RequestId{in.getId()}, in.getPartition(), in.getLog2Partitions(),
+                        std::move(segments).value()};
+}
+Result<AaeKeysReply> Read(wire::AaeKeysReply::Reader in) {
+  const auto keys = in.getKeys();
+  if (keys.size() > kAaeKeysPerReplyMax) {
+    return Status::InvalidArgument(std::to_string(keys.size()) + " keys exceed the limit of " +
+                                   std::to_string(kAaeKeysPerReplyMax));
+  }
+  Result<AaeKeysReply> out = ReadReplyHead<AaeKeysReply>(in);
+  if (!out.ok()) return out;
+  out->keys.reserve(keys.size());
+  for (wire::AaeKeyVersion::Reader k : keys) {
+    out->keys.push_back(AaeKeyEntry{Str(k.getNs()), Str(k.getKey()), k.getVersion()});
+  }
+  return out;
+}
 Result<ReplicaGet> Read(wire::ReplicaGet::Reader in) {
   return ReplicaGet{RequestId{in.getId()}, Str(in.getNs()), Str(in.getKey())};
 }
@@ -603,6 +710,14 @@ Result<Message> ReadEnvelope(wire::Envelope::Reader env) {
       return Lift<CartUpdate>(env.getCartUpdate());
     case E::CART_UPDATE_REPLY:
       return Lift<CartUpdateReply>(env.getCartUpdateReply());
+    case E::AAE_HASH_REQUEST:
+      return Lift<AaeHashRequest>(env.getAaeHashRequest());
+    case E::AAE_HASH_REPLY:
+      return Lift<AaeHashReply>(env.getAaeHashReply());
+    case E::AAE_KEYS_REQUEST:
+      return Lift<AaeKeysRequest>(env.getAaeKeysRequest());
+    case E::AAE_KEYS_REPLY:
+      return Lift<AaeKeysReply>(env.getAaeKeysReply());
   }
   return Status::InvalidArgument("unknown message type " +
                                  std::to_string(static_cast<uint16_t>(env.which())));

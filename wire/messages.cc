@@ -10,11 +10,12 @@
 namespace trolley {
 namespace {
 
-constexpr std::array<std::string_view, 19> kMessageNames = {
-    "Hello",          "HelloReply",  "ClientGet",       "ClientGetReply", "ClientPut",
-    "ClientPutReply", "ReplicaGet",  "ReplicaGetReply", "ReplicaWrite",   "ReplicaWriteReply",
-    "Ping",           "Pong",        "RingInfoRequest", "RingInfoReply",  "ErrorReply",
-    "StatusRequest",  "StatusReply", "CartUpdate",      "CartUpdateReply"};
+constexpr std::array<std::string_view, 23> kMessageNames = {
+    "Hello",          "HelloReply",     "ClientGet",       "ClientGetReply",  "ClientPut",
+    "ClientPutReply", "ReplicaGet",     "ReplicaGetReply", "ReplicaWrite",    "ReplicaWriteReply",
+    "Ping",           "Pong",           "RingInfoRequest", "RingInfoReply",   "ErrorReply",
+    "StatusRequest",  "StatusReply",    "CartUpdate",      "CartUpdateReply", "AaeHashRequest",
+    "AaeHashReply",   "AaeKeysRequest", "AaeKeysReply"};
 static_assert(kMessageNames.size() == std::variant_size_v<Message>);
 
 // Prefixes `status` (not ok) with the field it is about.
@@ -160,6 +161,64 @@ Status CheckCartUpdate(const CartUpdate& m) {
   return CheckObjectKey(m.ns, m.cart_id);
 }
 
+// The partition's segment count, or InvalidArgument.
+Result<uint32_t> AaePartitionSegments(uint32_t partition, uint32_t log2_partitions) {
+  if (log2_partitions > kAaeLog2PartitionsMax) {
+    return Status::InvalidArgument("log2_partitions " + std::to_string(log2_partitions) +
+                                   " exceeds " + std::to_string(kAaeLog2PartitionsMax));
+  }
+  if (partition >= (uint32_t{1} << log2_partitions)) {
+    return Status::InvalidArgument("partition " + std::to_string(partition) +
+                                   " is outside a ring of 2^" + std::to_string(log2_partitions));
+  }
+  return uint32_t{1} << (kAaeLog2PartitionsMax - log2_partitions);
+}
+
+// Ok if there are at most `max` indices, each below `bound`.
+Status CheckIndices(std::string_view what, const std::vector<uint32_t>& indices, size_t max,
+                    uint32_t bound) {
+  if (indices.size() > max) {
+    return Status::InvalidArgument(std::to_string(indices.size()) + " " + std::string(what) +
+                                   "; the limit is " + std::to_string(max));
+  }
+  for (uint32_t i : indices) {
+    if (i >= bound) {
+      return Status::InvalidArgument(std::string(what) + " index " + std::to_string(i) +
+                                     " is outside the partition's " + std::to_string(bound));
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckAaeHashRequest(const AaeHashRequest& m) {
+  Result<uint32_t> segments = AaePartitionSegments(m.partition, m.log2_partitions);
+  if (!segments.ok()) return segments.status();
+  if (m.level > AaeLevel::kSegments) {
+    return Status::InvalidArgument("unknown level " + std::to_string(static_cast<int>(m.level)));
+  }
+  const uint32_t groups = *segments / std::min<uint32_t>(64, *segments);
+  return CheckIndices("groups", m.groups, kAaeGroupsPerRequestMax, groups);
+}
+
+Status CheckAaeKeysRequest(const AaeKeysRequest& m) {
+  Result<uint32_t> segments = AaePartitionSegments(m.partition, m.log2_partitions);
+  if (!segments.ok()) return segments.status();
+  return CheckIndices("segments", m.segments, kAaeSegmentsPerRequestMax, *segments);
+}
+
+Status CheckAaeKeysReply(const AaeKeysReply& m) {
+  if (Status s = CheckStatusMessage(m.message); !s.ok()) return s;
+  if (m.keys.size() > kAaeKeysPerReplyMax) {
+    return Status::InvalidArgument(std::to_string(m.keys.size()) + " keys; the limit is " +
+                                   std::to_string(kAaeKeysPerReplyMax));
+  }
+  for (const AaeKeyEntry& k : m.keys) {
+    if (Status s = CheckObjectKey(k.ns, k.key); !s.ok()) return s;
+    if (k.version == 0) return Status::InvalidArgument("key with version 0");
+  }
+  return Status::Ok();
+}
+
 struct Validator {
   Status operator()(const Hello& m) const { return CheckNodeId("node_id", m.node_id, true); }
   Status operator()(const HelloReply& m) const { return CheckNodeId("node_id", m.node_id, true); }
@@ -189,6 +248,16 @@ struct Validator {
   Status operator()(const StatusReply& m) const { return CheckStatusReply(m); }
   Status operator()(const CartUpdate& m) const { return CheckCartUpdate(m); }
   Status operator()(const CartUpdateReply& m) const { return CheckStatusMessage(m.message); }
+  Status operator()(const AaeHashRequest& m) const { return CheckAaeHashRequest(m); }
+  Status operator()(const AaeHashReply& m) const {
+    if (m.hashes.size() > 64 * kAaeGroupsPerRequestMax) {
+      return Status::InvalidArgument(std::to_string(m.hashes.size()) + " hashes; the limit is " +
+                                     std::to_string(64 * kAaeGroupsPerRequestMax));
+    }
+    return CheckStatusMessage(m.message);
+  }
+  Status operator()(const AaeKeysRequest& m) const { return CheckAaeKeysRequest(m); }
+  Status operator()(const AaeKeysReply& m) const { return CheckAaeKeysReply(m); }
 };
 
 }  // namespace

@@ -24,6 +24,10 @@
 //     write is on disk (Engine::Sync): the sender deletes its hint on that
 //     reply. A peer that predates the field ignores it and replies on
 //     commit, as before.
+//   - AaeHashRequest / AaeKeysRequest and their replies go between the
+//     replicas of a partition, for anti-entropy: tree hashes, then the
+//     (key, version) lists of differing segments; repairs then travel as
+//     ReplicaGet and ReplicaWrite. Never from a client.
 //   - Ping / Pong probe liveness; RingInfoRequest / RingInfoReply give a
 //     client the claim so it can route to a coordinator directly.
 //   - ErrorReply is sent, where possible, before a connection is closed for
@@ -57,6 +61,10 @@
 //   7. CartUpdate: a valid kind, a nonzero mutation_id, a sku of at most
 //      kCartSkuBytesMax bytes, at most kCartAttributesMax attributes, keys
 //      sorted and unique, each key + value at most kCartAttributeBytesMax.
+//   8. Aae*: log2_partitions <= kAaeLog2PartitionsMax, partition below
+//      2^log2_partitions, at most kAaeGroupsPerRequestMax groups and
+//      kAaeSegmentsPerRequestMax segments, each within the partition; at
+//      most kAaeKeysPerReplyMax keys, each a valid key with a nonzero version.
 // SiblingSet and VersionVector keep their own invariants (see their headers);
 // the decoder checks those while converting.
 //
@@ -314,12 +322,67 @@ struct StatusReply {
   friend bool operator==(const StatusReply&, const StatusReply&) = default;
 };
 
+// Anti-entropy (docs/design.md, 'Active anti-entropy'), node to node only
+// (never ClientMayAsk). A partition of a ring of 2^log2_partitions
+// (<= kAaeLog2PartitionsMax) is a run of C tree segments (storage/aae_tree.h);
+// a group is min(64, C) consecutive segments of it.
+enum class AaeLevel : uint8_t {
+  kRoot = 0,      // one hash, the partition's
+  kGroups = 1,    // every group's hash, in order
+  kSegments = 2,  // the segments of the groups named, group after group
+};
+inline constexpr uint32_t kAaeLog2PartitionsMax = 16;
+inline constexpr size_t kAaeGroupsPerRequestMax = 1024;
+inline constexpr size_t kAaeSegmentsPerRequestMax = 256;
+inline constexpr size_t kAaeKeysPerReplyMax = 16384;
+
+struct AaeHashRequest {
+  RequestId id{};
+  uint32_t partition = 0;
+  uint32_t log2_partitions = 0;
+  AaeLevel level = AaeLevel::kRoot;
+  std::vector<uint32_t> groups{};  // kSegments: group indices within the partition
+  friend bool operator==(const AaeHashRequest&, const AaeHashRequest&) = default;
+};
+
+struct AaeHashReply {
+  RequestId id{};
+  StatusCode code = StatusCode::kOk;
+  std::string message{};
+  std::vector<uint64_t> hashes{};
+  friend bool operator==(const AaeHashReply&, const AaeHashReply&) = default;
+};
+
+struct AaeKeysRequest {
+  RequestId id{};
+  uint32_t partition = 0;
+  uint32_t log2_partitions = 0;
+  std::vector<uint32_t> segments{};  // indices within the partition
+  friend bool operator==(const AaeKeysRequest&, const AaeKeysRequest&) = default;
+};
+
+struct AaeKeyEntry {
+  std::string ns{};
+  std::string key{};
+  uint64_t version = 0;  // nonzero: the key's live version
+  friend bool operator==(const AaeKeyEntry&, const AaeKeyEntry&) = default;
+};
+
+struct AaeKeysReply {
+  RequestId id{};
+  StatusCode code = StatusCode::kOk;
+  std::string message{};
+  std::vector<AaeKeyEntry> keys{};  // in key order, at most kAaeKeysPerReplyMax
+  friend bool operator==(const AaeKeysReply&, const AaeKeysReply&) = default;
+};
+
 // Alternatives are never reordered (tests and logs use the index); new
 // messages are appended.
-using Message = std::variant<Hello, HelloReply, ClientGet, ClientGetReply, ClientPut,
-                             ClientPutReply, ReplicaGet, ReplicaGetReply, ReplicaWrite,
-                             ReplicaWriteReply, Ping, Pong, RingInfoRequest, RingInfoReply,
-                             ErrorReply, StatusRequest, StatusReply, CartUpdate, CartUpdateReply>;
+using Message =
+    std::variant<Hello, HelloReply, ClientGet, ClientGetReply, ClientPut, ClientPutReply,
+                 ReplicaGet, ReplicaGetReply, ReplicaWrite, ReplicaWriteReply, Ping, Pong,
+                 RingInfoRequest, RingInfoReply, ErrorReply, StatusRequest, StatusReply, CartUpdate,
+                 CartUpdateReply, AaeHashRequest, AaeHashReply, AaeKeysRequest, AaeKeysReply>;
 
 // "ClientPut", ...: for logs and error messages.
 std::string_view MessageName(const Message& message);

@@ -246,6 +246,50 @@ struct NamedCounter {
 }
 
 # The root of every frame's payload.
+# Anti-entropy (docs/design.md, 'Active anti-entropy'): node to node only.
+# A partition of a ring of 2^log2Partitions is a run of C tree segments;
+# a group is min(64, C) of them.
+enum AaeLevel {
+  root @0;      # one hash: the partition's
+  groups @1;    # every group's hash, in order
+  segments @2;  # the segments of the groups named, group after group
+}
+
+struct AaeHashRequest {
+  id @0 :UInt64;
+  partition @1 :UInt32;
+  log2Partitions @2 :UInt32;
+  level @3 :AaeLevel;
+  groups @4 :List(UInt32);  # level segments: group indices within the partition
+}
+
+struct AaeHashReply {
+  id @0 :UInt64;
+  code @1 :StatusCode;
+  message @2 :Text;
+  hashes @3 :List(UInt64);
+}
+
+struct AaeKeysRequest {
+  id @0 :UInt64;
+  partition @1 :UInt32;
+  log2Partitions @2 :UInt32;
+  segments @3 :List(UInt32);  # indices within the partition
+}
+
+struct AaeKeyVersion {
+  ns @0 :Data;
+  key @1 :Data;
+  version @2 :UInt64;  # nonzero: the key's live version (storage/aae_tree.h)
+}
+
+struct AaeKeysReply {
+  id @0 :UInt64;
+  code @1 :StatusCode;
+  message @2 :Text;
+  keys @3 :List(AaeKeyVersion);
+}
+
 struct Envelope {
   union {
     hello @0 :Hello;
@@ -267,5 +311,9 @@ struct Envelope {
     statusReply @16 :StatusReply;
     cartUpdate @17 :CartUpdate;  # clients to a node; forwarded once like clientPut
     cartUpdateReply @18 :CartUpdateReply;
+    aaeHashRequest @19 :AaeHashRequest;  # node to node only (anti-entropy)
+    aaeHashReply @20 :AaeHashReply;
+    aaeKeysRequest @21 :AaeKeysRequest;  # node to node only (anti-entropy)
+    aaeKeysReply @22 :AaeKeysReply;
   }
 }

@@ -76,9 +76,9 @@ Status ReadUint(const toml::table& table, std::string_view where, std::string_vi
 
 // The keys of each table, in one place: the parser refuses any other key and
 // DescribeSettings() lists these.
-constexpr std::string_view kTopKeys[] = {"node_id",   "listen",   "data_dir", "partitions",
-                                         "log_level", "insecure", "members",  "namespaces",
-                                         "limits",    "storage",  "admin",    "tls"};
+constexpr std::string_view kTopKeys[] = {
+    "node_id",    "listen", "data_dir", "partitions", "log_level", "insecure", "members",
+    "namespaces", "limits", "storage",  "admin",      "tls",       "aae"};
 // The [tls] table: PEM file paths.
 struct TlsSetting {
   std::string_view key;
@@ -136,7 +136,16 @@ struct UintTable {
   std::string_view name;
   std::span<const UintSetting> settings;
 };
-constexpr UintTable kUintTables[] = {{"limits", kLimitsSettings}, {"storage", kStorageSettings}};
+constexpr UintSetting kAaeSettings[] = {
+    {"enabled", &ServerConfig::aae_enabled, 0},
+    {"interval_ms", &ServerConfig::aae_interval_ms},
+    {"keys_per_second", &ServerConfig::aae_keys_per_second},
+    {"bytes_per_second", &ServerConfig::aae_bytes_per_second, 64u << 10},
+    {"segments_per_exchange", &ServerConfig::aae_segments_per_exchange},
+    {"exchange_timeout_ms", &ServerConfig::aae_exchange_timeout_ms},
+};
+constexpr UintTable kUintTables[] = {
+    {"limits", kLimitsSettings}, {"storage", kStorageSettings}, {"aae", kAaeSettings}};
 
 std::vector<std::string_view> Keys(std::span<const std::string_view> keys) {
   return {keys.begin(), keys.end()};
@@ -442,6 +451,7 @@ Status ServerConfig::ValidateNumbers() const {
                      s.min == 1 ? "must be positive" : "must be >= " + std::to_string(s.min));
     }
   }
+  if (aae_enabled > 1) return Invalid("aae.enabled", "must be 0 (off) or 1 (on)");
   if (hint_backoff_max_ms < hint_delivery_interval_ms) {
     return Invalid("limits.hint_backoff_max_ms", "must be >= limits.hint_delivery_interval_ms");
   }

@@ -28,6 +28,8 @@
 //             sweep_interval_ms, tombstone_grace_ms, max_readers
 //   [admin]   host = "127.0.0.1", port = 0   # HTTP: /metrics, /healthz, /readyz,
 //                                            # /admin/backup; port 0 = off
+//   [aae]     enabled (1 | 0), interval_ms, keys_per_second, bytes_per_second,
+//             segments_per_exchange, exchange_timeout_ms (NodeOptions aae_*)
 //
 // The listen address defaults to this node's member address: the one
 // interface its peers dial, never every interface. A member address must
@@ -122,6 +124,13 @@ struct ServerConfig {
   uint64_t tombstone_grace_ms = 7ull * 24 * 3600 * 1000;  // a tombstone is kept this long
   uint64_t max_readers = 126;  // LmdbEngineOptions: concurrent LMDB read transactions
 
+  // Active anti-entropy (NodeOptions aae_*; docs/operations.md).
+  uint64_t aae_enabled = 1;
+  uint64_t aae_interval_ms = 1000;
+  uint64_t aae_keys_per_second = 2000;
+  uint64_t aae_bytes_per_second = 8ull << 20;
+  uint64_t aae_segments_per_exchange = 1024;
+  uint64_t aae_exchange_timeout_ms = 60'000;
   // The admin HTTP listener (node/server/admin_http.h): off while port is 0.
   // Loopback by default: it serves backups, so it must not face a network.
   std::string admin_host = "127.0.0.1";

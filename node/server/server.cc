@@ -200,6 +200,12 @@ Status Server::Impl::CreateNode() {
   options.ping_interval_ms = config.ping_interval_ms;
   options.hint_delivery_interval_ms = config.hint_delivery_interval_ms;
   options.hint_backoff_max_ms = config.hint_backoff_max_ms;
+  options.aae_enabled = config.aae_enabled != 0;
+  options.aae_interval_ms = config.aae_interval_ms;
+  options.aae_keys_per_second = config.aae_keys_per_second;
+  options.aae_bytes_per_second = config.aae_bytes_per_second;
+  options.aae_segments_per_exchange = config.aae_segments_per_exchange;
+  options.aae_exchange_timeout_ms = config.aae_exchange_timeout_ms;
   options.slow_request_ms = config.slow_request_ms;
   auto created = Node::Create(options, NodeEnv{this, &clock, router.get(), &random, &logger},
                               std::move(*ring));

@@ -82,7 +82,7 @@ Status LmdbEngine::Impl::OpenEnvironment() {
   int rc = mdb_env_create(&env_);
   if (rc != 0) return Status::IOError("mdb_env_create failed: " + LmdbError(rc));
   map_mb_ = std::max<uint64_t>(options_.map_size_mb, 1);
-  mdb_env_set_maxdbs(env_, 4);
+  mdb_env_set_maxdbs(env_, 5);
   mdb_env_set_maxreaders(env_, options_.max_readers);
   mdb_env_set_mapsize(env_, map_mb_ << 20);
   unsigned flags = MDB_NOTLS;
@@ -113,6 +113,7 @@ Status LmdbEngine::Impl::InitMeta() {
   }
   Status s = InitFormat(txn);
   if (s.ok()) s = TakeActorEpoch(txn);
+  if (s.ok()) s = InitAaeIndex(txn);
   if (!s.ok()) {
     mdb_txn_abort(txn);
     return s;
@@ -376,9 +377,23 @@ Result<ScanPage> LmdbEngine::Scan(uint64_t first_hash, uint64_t last_hash,
   return impl_->Scan(first_hash, last_hash, resume_after, limit);
 }
 
-void LmdbEngine::Sweep(uint64_t tombstone_grace_ms, SweepCallback done) {
-  impl_->SubmitSweep(tombstone_grace_ms, std::move(done));
+void LmdbEngine::Sweep(uint64_t tombstone_grace_ms, TombstoneCutoff cutoff, SweepCallback done) {
+  impl_->SubmitSweep(tombstone_grace_ms, std::move(cutoff), std::move(done));
 }
+
+std::vector<uint64_t> LmdbEngine::AaeSegments(uint32_t first, uint32_t count) {
+  return impl_->AaeSegments(first, count);
+}
+
+std::vector<uint64_t> LmdbEngine::AaeBranches(uint32_t first, uint32_t count) {
+  return impl_->AaeBranches(first, count);
+}
+
+Result<std::vector<AaeKeyVersion>> LmdbEngine::AaeSegmentKeys(uint32_t segment) {
+  return impl_->AaeSegmentKeys(segment);
+}
+
+AaeTreeStats LmdbEngine::AaeStats() { return impl_->AaeStats(); }
 
 void LmdbEngine::Sync(std::string_view /*ns*/, DoneCallback done) { impl_->Sync(std::move(done)); }
 

@@ -85,7 +85,12 @@ class LmdbEngine final : public Engine, public HintStore {
   void Merge(ObjectKey key, SiblingSet remote, StateCallback done) override;
   Result<ScanPage> Scan(uint64_t first_hash, uint64_t last_hash, const ObjectKey* resume_after,
                         size_t limit) override;
-  void Sweep(uint64_t tombstone_grace_ms, SweepCallback done) override;
+  using Engine::Sweep;
+  void Sweep(uint64_t tombstone_grace_ms, TombstoneCutoff cutoff, SweepCallback done) override;
+  std::vector<uint64_t> AaeSegments(uint32_t first, uint32_t count) override;
+  std::vector<uint64_t> AaeBranches(uint32_t first, uint32_t count) override;
+  Result<std::vector<AaeKeyVersion>> AaeSegmentKeys(uint32_t segment) override;
+  AaeTreeStats AaeStats() override;
   HintStore& hints() override { return *this; }
   void Sync(std::string_view ns, DoneCallback done) override;
   void Cork() override;

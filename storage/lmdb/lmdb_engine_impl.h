@@ -5,13 +5,18 @@
 //   lmdb_writer.cc    the writer thread: queue, batches, applying ops,
 //                     callbacks, map growth, sweeps;
 //   lmdb_reads.cc     reads on the caller's thread: Get, Scan, hints;
-//   lmdb_flusher.cc   kFlush's flusher thread, Sync() and SyncNow().
+//   lmdb_flusher.cc   kFlush's flusher thread, Sync() and SyncNow();
+//   lmdb_aae.cc       the anti-entropy index and tree: kept in the write
+//                     transaction of every object, loaded at open, read
+//                     by AaeSegments/AaeBranches/AaeSegmentKeys.
 // Key and value bytes follow storage/key_layout.h.
 //
 // Threads and what each owns:
 //   writer thread   dot_floors_, issued_floors_, map_mb_ (GrowMap), the
 //                   write transaction;
 //   mu_             queue_, sweeps_, stopping_, corks_;
+//   tree_mu_        tree_ (written by the writer thread after each commit
+//                   with that commit's deltas, so it holds committed state);
 //   flush_mu_       durable_waiters_, flush_stop_;
 //   resize_mu_      shared by every read transaction, exclusive for a map
 //                   resize;
@@ -23,6 +28,8 @@
 //   3. synced_seq_ <= committed_seq_; a Sync() waiter waits for a commit
 //      not yet synced when it queues.
 //   4. corks_ >= 0.
+//   5. tree_ is the XOR of KeyContribution over the aae_index entries
+//      (rebuilt from them at open; moved only by committed deltas).
 #pragma once
 
 #include <lmdb.h>
@@ -42,6 +49,7 @@
 #include <vector>
 
 #include "common/assert.h"
+#include "storage/aae_tree.h"
 #include "storage/engine_op.h"
 #include "storage/lmdb/lmdb_engine.h"
 
@@ -103,7 +111,7 @@ class LmdbEngine::Impl {
 
   // lmdb_writer.cc
   void Submit(Op op);
-  void SubmitSweep(uint64_t grace_ms, SweepCallback done);
+  void SubmitSweep(uint64_t grace_ms, TombstoneCutoff cutoff, SweepCallback done);
   void Cork();
   void Uncork();
 
@@ -111,6 +119,12 @@ class LmdbEngine::Impl {
   Status SyncNow();
   // Engine::Sync. kFlush: waits for the flusher, which it wakes.
   void Sync(Engine::DoneCallback done);
+
+  // lmdb_aae.cc
+  std::vector<uint64_t> AaeSegments(uint32_t first, uint32_t count);
+  std::vector<uint64_t> AaeBranches(uint32_t first, uint32_t count);
+  Result<std::vector<AaeKeyVersion>> AaeSegmentKeys(uint32_t segment);
+  AaeTreeStats AaeStats() const;
 
   uint64_t epoch() const { return epoch_; }
   Counters counters() const;
@@ -153,6 +167,7 @@ class LmdbEngine::Impl {
 
   struct SweepJob {
     uint64_t grace_ms = 0;
+    TombstoneCutoff cutoff;  // may be empty
     SweepCallback done;
     std::string cursor;  // raw key to resume after; empty = from the start
     SweepReport report;
@@ -181,6 +196,23 @@ class LmdbEngine::Impl {
   // Commits the clean mark (informational: logged by the next open).
   void MarkCleanShutdown();
   void StopThreads();
+
+  // ---- lmdb_aae.cc ----
+  // In InitMeta's transaction: builds aae_index from the objects unless
+  // the meta mark says it is complete, then loads tree_ from it.
+  Status InitAaeIndex(MDB_txn* txn);
+  int BuildAaeIndex(MDB_txn* txn, uint64_t* keys);
+  int LoadAaeTree(MDB_txn* txn);
+  // In a write transaction: sets raw_key's index entry to `version`
+  // (removing it at 0) and queues the tree delta for the commit.
+  int SetIndexedVersion(MDB_txn* txn, const std::string& raw_key, uint64_t version);
+  int IndexedVersion(MDB_txn* txn, std::string_view raw_key, uint64_t* version);
+  // Sweep's verification of one stored object: its index entry must be
+  // its version as written or as live at `now`; anything else is fixed.
+  int VerifyIndexed(MDB_txn* txn, std::string_view raw_key, const SiblingSet& state, uint64_t now,
+                    SweepReport* report);
+  // After a commit: the queued deltas into tree_. After an abort: dropped.
+  void ApplyTreeDeltas();
 
   // ---- lmdb_writer.cc ----
   void WriterLoop();
@@ -215,6 +247,8 @@ class LmdbEngine::Impl {
                         size_t bytes_before) const;
   int ApplyHintOp(MDB_txn* txn, Op& op);
   int ReadState(MDB_txn* txn, const std::string& raw_key, SiblingSet* state, Status* decode);
+  // Removes the object and its index entry.
+  int DeleteObject(MDB_txn* txn, const std::string& raw_key);
   int WriteState(MDB_txn* txn, const std::string& raw_key, const SiblingSet& state);
   void RunSweepChunk(SweepJob& job);
   // Scans (and deletes from) up to kSweepChunkKeys objects after the job's cursor.
@@ -243,7 +277,13 @@ class LmdbEngine::Impl {
   LmdbEngineOptions options_;
   int lock_fd_ = -1;
   MDB_env* env_ = nullptr;
-  MDB_dbi objects_ = 0, hints_ = 0, meta_ = 0;
+  MDB_dbi objects_ = 0, hints_ = 0, meta_ = 0, aae_index_ = 0;
+  // Writer thread only: (key hash, contribution delta) of the transaction
+  // being built; into tree_ on commit, dropped on abort.
+  std::vector<std::pair<uint64_t, uint64_t>> tree_deltas_;
+  mutable std::mutex tree_mu_;
+  AaeTree tree_;
+  std::atomic<uint64_t> aae_rebuilt_keys_{0}, aae_verify_fixed_{0};
   uint64_t epoch_ = 0;               // this open's actor epoch; set before the writer starts
   uint64_t dot_floors_dropped_ = 0;  // by this open; set before the writer starts
   uint64_t map_mb_ = 0;

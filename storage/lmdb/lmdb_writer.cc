@@ -58,9 +58,9 @@ void LmdbEngine::Impl::Submit(Op op) {
   Complete(op);
 }
 
-void LmdbEngine::Impl::SubmitSweep(uint64_t grace_ms, SweepCallback done) {
+void LmdbEngine::Impl::SubmitSweep(uint64_t grace_ms, TombstoneCutoff cutoff, SweepCallback done) {
   std::lock_guard lk(mu_);
-  sweeps_.push_back(SweepJob{grace_ms, std::move(done), {}, {}});
+  sweeps_.push_back(SweepJob{grace_ms, std::move(cutoff), std::move(done), {}, {}});
   cv_.notify_one();
 }
 
@@ -174,6 +174,7 @@ int LmdbEngine::Impl::TryBatch(std::vector<Op>& batch,
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
   if (rc != 0) return rc;
+  tree_deltas_.clear();  // a retry after a map resize starts over
   std::map<ActorId, uint64_t> floors = start_floors;
   for (Op& op : batch) {
     op.status = Status::Ok();  // a retry after a map resize starts over
@@ -188,12 +189,17 @@ int LmdbEngine::Impl::TryBatch(std::vector<Op>& batch,
   if (rc == 0) rc = PutRaisedFloors(txn, floors);
   if (rc != 0) {
     mdb_txn_abort(txn);
+    tree_deltas_.clear();
     return rc;
   }
   const uint64_t commit_start_ns = options_.clock->NowMonotonicNs();
   rc = mdb_txn_commit(txn);  // in kSync this fsyncs, on this thread
   if (rc == 0 && options_.durability == Durability::kSync) RecordFsync(commit_start_ns);
-  if (rc == 0) BatchCommitted(batch.size(), std::move(floors));
+  if (rc == 0) {
+    ApplyTreeDeltas();
+    BatchCommitted(batch.size(), std::move(floors));
+  }
+  tree_deltas_.clear();
   return rc;
 }
 
@@ -287,6 +293,13 @@ int LmdbEngine::Impl::WriteState(MDB_txn* txn, const std::string& raw_key,
   return mdb_put(txn, objects_, &k, &v, 0);
 }
 
+int LmdbEngine::Impl::DeleteObject(MDB_txn* txn, const std::string& raw_key) {
+  MDB_val k = Val(raw_key);
+  const int rc = mdb_del(txn, objects_, &k, nullptr);
+  if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+  return SetIndexedVersion(txn, raw_key, 0);
+}
+
 int LmdbEngine::Impl::ApplyOp(MDB_txn* txn, Op& op, std::map<ActorId, uint64_t>& floors) {
   if (op.kind == Op::Kind::kBarrier) return 0;
   if (IsObjectOp(op)) return ApplyObjectOp(txn, op, floors, NowMs());
@@ -322,16 +335,18 @@ int LmdbEngine::Impl::ApplyObjectOp(MDB_txn* txn, Op& op, std::map<ActorId, uint
   if (int rc = ReadStateFor(txn, raw_key, op, &state, &refused); rc != 0 || refused) return rc;
   if (op.kind == Op::Kind::kExpire) {
     if (!state.FullyExpiredAt(now)) return 0;  // written again since the read
-    MDB_val k = Val(raw_key);
-    const int rc = mdb_del(txn, objects_, &k, nullptr);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    return DeleteObject(txn, raw_key);
   }
   state.DropExpiredAt(now);
   const size_t siblings_before = state.size();
   const size_t bytes_before = state.ValueBytes();
   if (!UpdateState(op, state, floors, now)) return 0;
   WarnOnThresholds(op, state, siblings_before, bytes_before);
-  if (int rc = WriteState(txn, raw_key, state); rc != 0) return rc;
+  // A merge can leave no sibling (everything expired, e.g. anti-entropy's
+  // rehash of an expired key): the key is removed, as kExpire does.
+  int rc = state.empty() ? DeleteObject(txn, raw_key) : WriteState(txn, raw_key, state);
+  if (rc == 0 && !state.empty()) rc = SetIndexedVersion(txn, raw_key, VersionHash(state, now));
+  if (rc != 0) return rc;
   op.result = std::move(state);
   return 0;
 }
@@ -457,6 +472,7 @@ void LmdbEngine::Impl::RunSweepChunk(SweepJob& job) {
     MDB_txn* txn = nullptr;
     rc = mdb_txn_begin(env_, nullptr, 0, &txn);
     if (rc != 0) break;
+    tree_deltas_.clear();
     SweepChunk chunk;
     rc = SweepScan(txn, job, now, cutoff, &chunk);
     if (rc == 0) {
@@ -464,6 +480,8 @@ void LmdbEngine::Impl::RunSweepChunk(SweepJob& job) {
     } else {
       mdb_txn_abort(txn);
     }
+    if (rc == 0) ApplyTreeDeltas();
+    tree_deltas_.clear();
     if (rc == MDB_MAP_FULL && GrowMap() == 0) continue;
     if (rc == 0) SweepChunkCommitted(job, chunk);
     break;
@@ -488,17 +506,19 @@ int LmdbEngine::Impl::SweepScan(MDB_txn* txn, const SweepJob& job, uint64_t now,
     ++chunk->report.keys_scanned;
     chunk->last = std::string(View(k));
     auto state = DecodeSiblingSet(View(v));
-    bool remove = false;
-    if (state.ok()) {
-      if (state->FullyExpiredAt(now)) {
-        remove = true;
-        ++chunk->report.expired_removed;
-      } else if (state->OnlyTombstonesOlderThan(cutoff)) {
-        remove = true;
-        ++chunk->report.tombstones_purged;
+    const Result<uint64_t> key_hash = key_layout::ObjectKeyHash(View(k));
+    const SweepVerdict verdict =
+        state.ok() && key_hash.ok()
+            ? JudgeForSweep(*state, *key_hash, now, cutoff, job.cutoff, &chunk->report)
+            : SweepVerdict::kKeep;
+    if (verdict == SweepVerdict::kRemove) {
+      if ((rc = mdb_cursor_del(cursor.get(), 0)) != 0 ||
+          (rc = SetIndexedVersion(txn, chunk->last, 0)) != 0) {
+        return rc;
       }
+    } else if (state.ok() && (rc = VerifyIndexed(txn, View(k), *state, now, &chunk->report)) != 0) {
+      return rc;
     }
-    if (remove && (rc = mdb_cursor_del(cursor.get(), 0)) != 0) return rc;
     rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
   }
   TROLLEY_ASSERT(chunk->report.keys_scanned <= kSweepChunkKeys);
@@ -514,10 +534,15 @@ void LmdbEngine::Impl::SweepChunkCommitted(SweepJob& job, const SweepChunk& chun
   job.report.keys_scanned += chunk.report.keys_scanned;
   job.report.expired_removed += chunk.report.expired_removed;
   job.report.tombstones_purged += chunk.report.tombstones_purged;
+  job.report.tombstones_kept += chunk.report.tombstones_kept;
+  job.report.aae_index_fixed += chunk.report.aae_index_fixed;
+  aae_verify_fixed_ += chunk.report.aae_index_fixed;
   if (!chunk.finished) return;
-  spdlog::info("storage.sweep_done path={} scanned={} expired_removed={} tombstones_purged={}",
-               options_.path, job.report.keys_scanned, job.report.expired_removed,
-               job.report.tombstones_purged);
+  spdlog::info(
+      "storage.sweep_done path={} scanned={} expired_removed={} tombstones_purged={} "
+      "tombstones_kept={} aae_index_fixed={}",
+      options_.path, job.report.keys_scanned, job.report.expired_removed,
+      job.report.tombstones_purged, job.report.tombstones_kept, job.report.aae_index_fixed);
   Deliver([cb = std::move(job.done), r = job.report]() mutable { cb(r); });
   job.done = nullptr;
 }

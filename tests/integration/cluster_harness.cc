@@ -92,7 +92,8 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
          << "[limits]\n"
          << "request_timeout_ms = " << options_.request_timeout_ms << "\n"
          << "replica_timeout_ms = " << options_.replica_timeout_ms << "\n"
-         << "idle_frame_timeout_ms = " << options_.idle_frame_timeout_ms << "\n";
+         << "idle_frame_timeout_ms = " << options_.idle_frame_timeout_ms << "\n"
+         << options_.config_tail;
   if (options_.tls) {
     std::vector<std::string> args = {"cluster"};
     for (const NodeProc& n : nodes_) args.push_back(n.id);

@@ -62,6 +62,9 @@ struct ClusterOptions {
   uint64_t replica_timeout_ms = 1000;
   uint64_t idle_frame_timeout_ms = 1000;
   std::string log_level = "info";
+  // Appended to the config file after the [limits] keys: more [limits]
+  // keys first, then whole tables (e.g. "hints_max = 0\n[aae]\n...").
+  std::string config_tail;
   // Each node also serves its admin HTTP listener (--admin-port) on a free
   // loopback port: admin_port(i).
   bool admin = false;

@@ -111,7 +111,19 @@ class ScriptedEngine final : public Engine {
   Result<ScanPage> Scan(uint64_t, uint64_t, const ObjectKey*, size_t) override {
     return ScanPage{};
   }
-  void Sweep(uint64_t, SweepCallback done) override { done(SweepReport{}); }
+  using Engine::Sweep;
+  void Sweep(uint64_t, TombstoneCutoff, SweepCallback done) override { done(SweepReport{}); }
+  // No key is ever stored: an empty tree.
+  std::vector<uint64_t> AaeSegments(uint32_t, uint32_t count) override {
+    return std::vector<uint64_t>(count, 0);
+  }
+  std::vector<uint64_t> AaeBranches(uint32_t, uint32_t count) override {
+    return std::vector<uint64_t>(count, 0);
+  }
+  Result<std::vector<AaeKeyVersion>> AaeSegmentKeys(uint32_t) override {
+    return std::vector<AaeKeyVersion>{};
+  }
+  AaeTreeStats AaeStats() override { return {}; }
   HintStore& hints() override { return hint_store; }
   void Sync(std::string_view, DoneCallback done) override { done(Status::Ok()); }
   void Cork() override {}

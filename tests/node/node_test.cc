@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -18,6 +19,8 @@
 #include <set>
 
 #include "cart/cart_state.h"
+#include "common/key.h"
+#include "storage/aae_tree.h"
 #include "storage/lmdb/lmdb_engine.h"
 #include "tests/support/temp_dir.h"
 
@@ -46,8 +49,12 @@ class TestTransport final : public Transport {
 
 class TestCluster {
  public:
+  // Anti-entropy is off unless `tweak` turns it on: the other tests watch
+  // replicas that only hints and reads may repair.
   explicit TestCluster(int nodes, uint32_t n = 3, uint32_t r = 2, uint32_t w = 2,
-                       std::string merge = "union-max") {
+                       std::string merge = "union-max",
+                       std::function<void(NodeOptions&)> tweak = nullptr)
+      : tweak_(std::move(tweak)) {
     std::vector<NodeId> members;
     for (int i = 1; i <= nodes; ++i) members.push_back(NodeId{"n" + std::to_string(i)});
     ring_ = std::move(Ring::Build(members, 64)).value();
@@ -82,6 +89,8 @@ class TestCluster {
     NodeOptions no;
     no.node_id = name;
     no.namespaces = {ns};
+    no.aae_enabled = false;
+    if (tweak_) tweak_(no);
     NodeEnv env{h.transport.get(), &clock_, h.engine.get(), h.random.get(), &log_};
     h.node = std::move(Node::Create(no, env, ring_)).value();
   }
@@ -234,6 +243,12 @@ class TestCluster {
   Engine& engine(const std::string& name) { return *hosts_[name]->engine; }
   const Ring& ring() const { return ring_; }
   uint64_t WallMs() { return clock_.NowWallMs(); }
+  void AdvanceClockOnly(uint64_t ms) { clock_.AdvanceMs(ms); }
+  // Removes the node's data dir contents (it must be down): a lost disk.
+  void WipeData(const std::string& name) {
+    std::filesystem::remove_all(hosts_[name]->dir.path());
+    std::filesystem::create_directories(hosts_[name]->dir.path());
+  }
 
   static std::vector<std::string> Values(const SiblingSet& s) {
     std::vector<std::string> out;
@@ -250,6 +265,7 @@ class TestCluster {
     std::unique_ptr<LmdbEngine> engine;
     std::unique_ptr<Node> node;
   };
+  std::function<void(NodeOptions&)> tweak_;
   Ring ring_ = std::move(Ring::Build({NodeId{"x"}}, 64)).value();
   NamespaceOptions ns_;
   ManualClock clock_;
@@ -860,9 +876,20 @@ class FaultyHintsEngine final : public Engine, public HintStore {
                         size_t limit) override {
     return inner_->Scan(first_hash, last_hash, resume_after, limit);
   }
-  void Sweep(uint64_t grace_ms, SweepCallback done) override {
-    inner_->Sweep(grace_ms, std::move(done));
+  using Engine::Sweep;
+  void Sweep(uint64_t grace_ms, TombstoneCutoff cutoff, SweepCallback done) override {
+    inner_->Sweep(grace_ms, std::move(cutoff), std::move(done));
   }
+  std::vector<uint64_t> AaeSegments(uint32_t first, uint32_t count) override {
+    return inner_->AaeSegments(first, count);
+  }
+  std::vector<uint64_t> AaeBranches(uint32_t first, uint32_t count) override {
+    return inner_->AaeBranches(first, count);
+  }
+  Result<std::vector<AaeKeyVersion>> AaeSegmentKeys(uint32_t segment) override {
+    return inner_->AaeSegmentKeys(segment);
+  }
+  AaeTreeStats AaeStats() override { return inner_->AaeStats(); }
   HintStore& hints() override { return *this; }
   void Sync(std::string_view ns, Engine::DoneCallback done) override {
     if (hold_syncs) {
@@ -1134,6 +1161,127 @@ TEST(NodeTest, CoordinatorReplicatesWhileItsOwnCommitRuns) {
           << client_replies()[0].second.message;
     }
     EXPECT_EQ(node->PendingRequests(), 0u);
+  }
+}
+
+// ---- Active anti-entropy (node/anti_entropy.h) ----
+
+void EnableAae(NodeOptions& o) {
+  o.aae_enabled = true;
+  o.aae_interval_ms = 20;
+  o.hints_max = 0;  // no hints: only anti-entropy can bring a replica back
+}
+
+// Every node holds the same tree (the engines' hashes agree everywhere).
+bool TreesAgree(TestCluster& c) {
+  const auto first = c.engine("n1").AaeBranches(0, AaeTree::kBranches);
+  return c.engine("n2").AaeBranches(0, AaeTree::kBranches) == first &&
+         c.engine("n3").AaeBranches(0, AaeTree::kBranches) == first;
+}
+
+TEST(NodeAaeTest, AReplicaThatMissedWritesIsRepairedWithoutAnyRead) {
+  TestCluster c(3, 3, 2, 2, "union-max", EnableAae);
+  c.Kill("n3");
+  std::vector<std::string> keys;
+  for (int i = 0; i < 40; ++i) keys.push_back("k" + std::to_string(i));
+  for (const std::string& k : keys) {
+    const std::string via =
+        c.Pref(k).primaries[0].name == "n3" ? "n1" : c.Pref(k).primaries[0].name;
+    ASSERT_EQ(c.Put(via, k, "v-" + k).code, StatusCode::kOk);
+  }
+  c.Restart("n3");  // hints_max = 0: it missed every write, and no hint holds them
+  EXPECT_TRUE(c.Local("n3", "k0").empty());
+  c.Advance(20'000, 20);  // 64 partitions x 2 peers at 20 ms each, twice over
+  for (const std::string& k : keys) {
+    EXPECT_EQ(TestCluster::Values(c.Local("n3", k)), std::vector<std::string>{"v-" + k}) << k;
+  }
+  EXPECT_TRUE(TreesAgree(c));
+  const MetricRegistry& m = c.node("n3").metrics();
+  uint64_t repaired = 0;
+  for (const char* n : {"n1", "n2", "n3"}) {
+    repaired += c.node(n).metrics().Value(metric::kAaeKeysRepaired);
+  }
+  EXPECT_GE(repaired, keys.size());
+  EXPECT_GT(m.Value(metric::kAaeExchangesClean), 0u);
+}
+
+TEST(NodeAaeTest, RepairMergesSiblingsEachSideHeldAndNeverOverwrites) {
+  TestCluster c(3, 3, 1, 1, "union-max", EnableAae);
+  const std::string key = "shared";
+  // Two writes nobody else saw: n1 and n3 each hold one (W=1, peers silenced).
+  c.Silence("n2");
+  c.Silence("n3");
+  ASSERT_EQ(c.Put("n1", key, "from-n1", {}, 1).code, StatusCode::kOk);
+  c.Unsilence("n3");
+  c.Silence("n1");
+  ASSERT_EQ(c.Put("n3", key, "from-n3", {}, 1).code, StatusCode::kOk);
+  c.Unsilence("n1");
+  c.Unsilence("n2");
+  c.Advance(20'000, 20);
+  for (const char* n : {"n1", "n2", "n3"}) {
+    EXPECT_EQ(TestCluster::Values(c.Local(n, key)),
+              (std::vector<std::string>{"from-n1", "from-n3"}))
+        << n;
+  }
+  EXPECT_TRUE(TreesAgree(c));
+}
+
+TEST(NodeAaeTest, AnExpiredSiblingIsNeverShippedAndItsTreeEntryIsRehashed) {
+  TestCluster c(3, 3, 2, 2, "union-max", EnableAae);
+  const std::string key = "guest";
+  c.Kill("n3");
+  ClientPut put;
+  put.id = RequestId{777};
+  put.ns = "carts";
+  put.key = key;
+  put.value = "short-lived";
+  put.ttl_ms = 1000;
+  const std::string via =
+      c.Pref(key).primaries[0].name == "n3" ? "n1" : c.Pref(key).primaries[0].name;
+  ASSERT_EQ(c.Call<ClientPutReply>(via, put, put.id).code, StatusCode::kOk);
+  c.Restart("n3");
+  c.AdvanceClockOnly(5000);  // expired before any exchange ran
+  c.Advance(20'000, 20);
+  EXPECT_TRUE(c.Local("n3", key).empty());
+  EXPECT_TRUE(c.engine("n3").Get(ObjectKey{"carts", key}).status().IsNotFound());
+  // The holders re-hashed it away: the trees agree again, and stay so.
+  EXPECT_TRUE(TreesAgree(c));
+  EXPECT_EQ(c.node("n3").metrics().Value(metric::kAaeKeysRepaired), 0u);
+}
+
+TEST(NodeAaeTest, TombstoneCutoffWaitsForACleanExchangeWithEveryOtherReplica) {
+  TestCluster c(3, 3, 2, 2, "union-max", EnableAae);
+  const uint64_t key_hash = KeyHash("carts", "any");
+  EXPECT_EQ(c.node("n1").TombstoneCutoffSnapshot()(key_hash), 0u);  // no exchange yet
+  const uint64_t before = c.WallMs();
+  c.Advance(20'000, 20);
+  const uint64_t cutoff = c.node("n1").TombstoneCutoffSnapshot()(key_hash);
+  EXPECT_GE(cutoff, before);
+  EXPECT_LE(cutoff, c.WallMs());
+  for (const AaePairStatus& s : c.node("n1").AaeStatus()) {
+    EXPECT_GT(s.exchanges, 0u) << s.partition << " " << s.peer;
+    EXPECT_GT(s.last_clean_exchange_ms, 0u);
+  }
+  // A peer that stops answering holds its partitions' cutoff back.
+  c.Silence("n2");
+  c.Advance(10'000, 20);
+  EXPECT_LE(c.node("n1").TombstoneCutoffSnapshot()(key_hash), c.WallMs() - 9000);
+}
+
+TEST(NodeAaeTest, AWipedReplicaGetsItsKeysBack) {
+  TestCluster c(3, 3, 2, 2, "union-max", EnableAae);
+  for (int i = 0; i < 30; ++i) {
+    const std::string k = "w" + std::to_string(i);
+    ASSERT_EQ(c.Put("n1", k, "v").code, StatusCode::kOk);
+  }
+  c.Kill("n2");
+  c.WipeData("n2");
+  c.Restart("n2");
+  EXPECT_TRUE(c.Local("n2", "w0").empty());
+  c.Advance(20'000, 20);
+  for (int i = 0; i < 30; ++i) {
+    EXPECT_EQ(TestCluster::Values(c.Local("n2", "w" + std::to_string(i))),
+              std::vector<std::string>{"v"});
   }
 }
 

@@ -3,6 +3,9 @@
 // limits, expiry), and models crashes as documented in sim_engine.h: a
 // process crash loses what was not committed, a power loss also what was
 // not fsynced, and every open takes a new actor epoch.
+// Both keep the same anti-entropy tree (storage/aae_tree.h) step by step,
+// and after a sweep (which re-hashes entries that expiry made drift) it
+// equals the tree rebuilt from scratch from the stored objects.
 // Method: the same random operation sequences against both engines
 // (LmdbEngine in a temp dir, durability none), compared after every step;
 // then hand-written crash scenarios against SimEngine alone.
@@ -14,8 +17,11 @@
 #include <optional>
 #include <set>
 
+#include "common/key.h"
 #include "common/random.h"
 #include "simulation/event_loop.h"
+#include "storage/aae_tree.h"
+#include "storage/key_layout.h"
 #include "storage/lmdb/lmdb_engine.h"
 #include "tests/support/temp_dir.h"
 
@@ -75,6 +81,12 @@ class SimHarness {
     Run();
     return std::move(*out);
   }
+  Result<SweepReport> Sweep(uint64_t grace_ms) {
+    std::optional<Result<SweepReport>> out;
+    engine->Sweep(grace_ms, [&](Result<SweepReport> r) { out.emplace(std::move(r)); });
+    Run();
+    return std::move(*out);
+  }
   Status HintOp(std::function<void(HintStore&, Engine::DoneCallback)> op) {
     std::optional<Status> out;
     op(engine->hints(), [&](Status s) { out = s; });
@@ -119,6 +131,11 @@ class LmdbHarness {
     engine->Merge(key, remote, [&](Result<SiblingSet> r) { p.set_value(std::move(r)); });
     return p.get_future().get();
   }
+  Result<SweepReport> Sweep(uint64_t grace_ms) {
+    std::promise<Result<SweepReport>> p;
+    engine->Sweep(grace_ms, [&](Result<SweepReport> r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  }
   Status HintOp(std::function<void(HintStore&, Engine::DoneCallback)> op) {
     std::promise<Status> p;
     op(engine->hints(), [&](Status s) { p.set_value(s); });
@@ -152,6 +169,19 @@ std::vector<std::string> HintSummary(HintStore& hints, const std::string& target
   return out;
 }
 
+// The anti-entropy tree of `engine`'s stored objects at their live
+// versions, built from scratch by a full scan.
+std::vector<uint64_t> ScratchSegments(Engine& engine, uint64_t now_ms) {
+  AaeTree tree;
+  const ScanPage page = engine.Scan(0, ~uint64_t{0}, nullptr, 1'000'000).value();
+  for (const KeyState& ks : page.entries) {
+    tree.Apply(KeyHash(ks.key.ns, ks.key.key),
+               KeyContribution(key_layout::EncodeObjectKey(ks.key), VersionHash(ks.state, now_ms)));
+  }
+  tree.CheckInvariants();
+  return std::vector<uint64_t>(tree.segments().begin(), tree.segments().end());
+}
+
 // A computed write's transform: pure, refuses on more than 3 visible
 // siblings (like a cart limit), else a short summary of what it saw.
 Result<std::string> SummarizeVisible(const SiblingSet& current) {
@@ -177,6 +207,7 @@ TEST(SimEngineConformance, RandomOperationsMatchLmdbEngine) {
     std::vector<VersionVector> contexts = {{}};  // contexts some client once read
     SiblingSet remote;                           // another replica's state of every key
     std::vector<uint64_t> write_ids;
+    int sweeps = 0;
     for (int step = 0; step < 300; ++step) {
       const ObjectKey key{"carts", keys[rng.Uniform(keys.size())]};
       const std::string what = "step " + std::to_string(step);
@@ -233,9 +264,24 @@ TEST(SimEngineConformance, RandomOperationsMatchLmdbEngine) {
       } else if (kind < 95) {
         auto state = lmdb.engine->Get(key);
         if (state.ok()) contexts.push_back(state->context());
-      } else {
+      } else if (kind < 97) {
         clock.AdvanceMs(rng.Range(1, 20));
+      } else {
+        // Removes expired keys and old tombstones (keys leave the tree) and
+        // re-hashes drifted entries: the tree is then exactly the data's.
+        const uint64_t grace_ms = rng.Range(0, 10);
+        const Result<SweepReport> a = sim.Sweep(grace_ms), b = lmdb.Sweep(grace_ms);
+        ASSERT_TRUE(a.ok() && b.ok()) << what;
+        EXPECT_EQ(a->expired_removed, b->expired_removed) << what;
+        EXPECT_EQ(a->tombstones_purged, b->tombstones_purged) << what;
+        const std::vector<uint64_t> scratch = ScratchSegments(*lmdb.engine, clock.NowWallMs());
+        EXPECT_EQ(sim.engine->AaeSegments(0, AaeTree::kSegments), scratch) << what << " sweep";
+        EXPECT_EQ(lmdb.engine->AaeSegments(0, AaeTree::kSegments), scratch) << what << " sweep";
+        ++sweeps;
       }
+      EXPECT_EQ(sim.engine->AaeBranches(0, AaeTree::kBranches),
+                lmdb.engine->AaeBranches(0, AaeTree::kBranches))
+          << what << " aae tree";
       for (const std::string& k : keys) {
         const ObjectKey ok{"carts", k};
         ExpectSame(sim.engine->Get(ok), lmdb.engine->Get(ok), what + " get " + k);
@@ -248,6 +294,7 @@ TEST(SimEngineConformance, RandomOperationsMatchLmdbEngine) {
       EXPECT_EQ(sim.engine->Stats()->count, lmdb.engine->Stats()->count) << what;
       if (::testing::Test::HasFailure()) return;
     }
+    EXPECT_GT(sweeps, 0);
   }
 }
 

@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/key.h"
+#include "storage/aae_tree.h"
 #include "storage/key_layout.h"
 #include "storage/lmdb/lmdb_engine.h"
 #include "tests/support/temp_dir.h"
@@ -428,7 +429,16 @@ class FakeEngine final : public Engine, public HintStore {
     if (!scan_status.ok()) return scan_status;
     return ScanPage{};
   }
-  void Sweep(uint64_t, SweepCallback done) override { done(sweep_result); }
+  using Engine::Sweep;
+  void Sweep(uint64_t, TombstoneCutoff, SweepCallback done) override { done(sweep_result); }
+  std::vector<uint64_t> AaeSegments(uint32_t first, uint32_t count) override {
+    return std::vector<uint64_t>(segments.begin() + first, segments.begin() + first + count);
+  }
+  std::vector<uint64_t> AaeBranches(uint32_t first, uint32_t count) override {
+    return std::vector<uint64_t>(branches.begin() + first, branches.begin() + first + count);
+  }
+  Result<std::vector<AaeKeyVersion>> AaeSegmentKeys(uint32_t) override { return segment_keys; }
+  AaeTreeStats AaeStats() override { return aae_stats; }
   HintStore& hints() override { return *this; }
   void Sync(std::string_view ns, DoneCallback done) override {
     synced.emplace_back(ns);
@@ -452,7 +462,35 @@ class FakeEngine final : public Engine, public HintStore {
   Status scan_status;
   Result<SweepReport> sweep_result = SweepReport{};
   Result<HintStats> stats_result = HintStats{};
+  std::vector<uint64_t> segments = std::vector<uint64_t>(AaeTree::kSegments, 0);
+  std::vector<uint64_t> branches = std::vector<uint64_t>(AaeTree::kBranches, 0);
+  std::vector<AaeKeyVersion> segment_keys;
+  AaeTreeStats aae_stats;
 };
+
+TEST(NamespaceRouterFakeTest, AaeTreeIsTheXorOfTheChildrenAndKeysTheirUnionInKeyOrder) {
+  FakeEngine a, b;
+  a.segments[5] = 0b1100;
+  b.segments[5] = 0b1010;
+  a.branches[0] = 3;
+  b.branches[0] = 5;
+  const ObjectKey k1{"x", "1"}, k2{"y", "2"};
+  const bool k1_first = key_layout::CompareObjectKeys(k1, k2) < 0;
+  a.segment_keys = {AaeKeyVersion{k1_first ? k2 : k1, 7, 7}};
+  b.segment_keys = {AaeKeyVersion{k1_first ? k1 : k2, 8, 9}};
+  a.aae_stats.rebuilds = 1;
+  b.aae_stats.rebuilds = 1;
+  b.aae_stats.verify_fixed = 4;
+  NamespaceRouter router({&a, &b}, {{"y", 1}}, 0);
+  EXPECT_EQ(router.AaeSegments(4, 2), (std::vector<uint64_t>{0, 0b0110}));
+  EXPECT_EQ(router.AaeBranches(0, 1), (std::vector<uint64_t>{6}));
+  const auto keys = router.AaeSegmentKeys(0);
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_TRUE(key_layout::CompareObjectKeys((*keys)[0].key, (*keys)[1].key) < 0);
+  EXPECT_EQ(router.AaeStats().rebuilds, 2u);
+  EXPECT_EQ(router.AaeStats().verify_fixed, 4u);
+}
 
 TEST(NamespaceRouterFakeTest, IncarnationChangesWhenAnyChildsDoes) {
   FakeEngine a, b, c;

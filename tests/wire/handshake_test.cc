@@ -49,6 +49,8 @@ TEST(InboundPolicyTest, ClientMayNotSendPeerMessages) {
   EXPECT_FALSE(ClientMayAsk(HelloReply{}));
   EXPECT_FALSE(ClientMayAsk(ErrorReply{}));
   EXPECT_FALSE(ClientMayAsk(CartUpdateReply{}));
+  EXPECT_FALSE(ClientMayAsk(AaeHashRequest{}));
+  EXPECT_FALSE(ClientMayAsk(AaeKeysRequest{}));
 }
 
 // Only a node forwards: a client's request marked forwarded would be

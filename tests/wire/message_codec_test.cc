@@ -288,7 +288,9 @@ TEST(MessageCodecTest, NamesFollowTheVariantOrder) {
   EXPECT_EQ(MessageName(StatusReply{}), "StatusReply");
   EXPECT_EQ(MessageName(CartUpdate{}), "CartUpdate");
   EXPECT_EQ(MessageName(CartUpdateReply{}), "CartUpdateReply");
-  EXPECT_EQ(Message(CartUpdateReply{}).index(), kMessageTypes - 1);
+  EXPECT_EQ(MessageName(AaeHashRequest{}), "AaeHashRequest");
+  EXPECT_EQ(MessageName(AaeKeysReply{}), "AaeKeysReply");
+  EXPECT_EQ(Message(AaeKeysReply{}).index(), kMessageTypes - 1);
 }
 
 // Another writer may use many segments; they decode the same.

@@ -90,6 +90,34 @@ TEST(MessagesTest, FieldsPastTheirLimitsAreRefused) {
       "StatusReply: 65537 peers; the limit is 65536");
 }
 
+TEST(MessagesTest, AaeMessagesStayInsideTheirPartitionAndLimits) {
+  // 2^6 partitions: 1024 segments each, 16 groups of 64.
+  const std::vector<Message> ok = {
+      AaeHashRequest{RequestId{1}, 63, 6, AaeLevel::kSegments, {0, 15}},
+      AaeHashRequest{RequestId{1}, 0, 16, AaeLevel::kSegments, {0}},  // one segment, one group
+      AaeKeysRequest{RequestId{1}, 0, 6, {0, 1023}},
+      AaeKeysReply{RequestId{1}, StatusCode::kOk, "", {AaeKeyEntry{"n", "k", 1}}},
+  };
+  for (const Message& m : ok) EXPECT_TRUE(ValidateMessage(m).ok()) << ValidateMessage(m).ToString();
+  ExpectRefused(AaeHashRequest{RequestId{1}, 64, 6, AaeLevel::kRoot, {}},
+                "AaeHashRequest: partition 64 is outside");
+  ExpectRefused(AaeHashRequest{RequestId{1}, 0, 17, AaeLevel::kRoot, {}},
+                "AaeHashRequest: log2_partitions 17 exceeds 16");
+  ExpectRefused(AaeHashRequest{RequestId{1}, 0, 6, AaeLevel::kSegments, {16}},
+                "AaeHashRequest: groups index 16 is outside");
+  ExpectRefused(AaeHashRequest{RequestId{1}, 0, 6, static_cast<AaeLevel>(3), {}},
+                "AaeHashRequest: unknown level 3");
+  ExpectRefused(AaeKeysRequest{RequestId{1}, 0, 6, {1024}},
+                "AaeKeysRequest: segments index 1024 is outside");
+  ExpectRefused(
+      AaeKeysRequest{RequestId{1}, 0, 6, std::vector<uint32_t>(kAaeSegmentsPerRequestMax + 1, 0)},
+      "AaeKeysRequest: 257 segments");
+  ExpectRefused(AaeKeysReply{RequestId{1}, StatusCode::kOk, "", {AaeKeyEntry{"n", "k", 0}}},
+                "AaeKeysReply: key with version 0");
+  ExpectRefused(AaeKeysReply{RequestId{1}, StatusCode::kOk, "", {AaeKeyEntry{"", "k", 1}}},
+                "AaeKeysReply: ns/key:");
+}
+
 TEST(MessagesTest, RequestIdIsAStrongOrderedType) {
   EXPECT_LT(RequestId{1}, RequestId{2});
   EXPECT_EQ(RequestId{7}, RequestId{7});

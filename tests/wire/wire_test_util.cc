@@ -109,6 +109,33 @@ CartUpdate RandomCartUpdate(Random& rng) {
   return m;
 }
 
+// A valid AaeHashRequest: a partition of a ring of up to 2^16, groups inside it.
+AaeHashRequest RandomAaeHashRequest(Random& rng) {
+  const auto log2 = static_cast<uint32_t>(rng.Uniform(kAaeLog2PartitionsMax + 1));
+  const uint32_t segments = uint32_t{1} << (kAaeLog2PartitionsMax - log2);
+  const uint32_t groups = segments / std::min<uint32_t>(64, segments);
+  AaeHashRequest m{RandomId(rng),
+                   static_cast<uint32_t>(rng.Uniform(uint64_t{1} << log2)),
+                   log2,
+                   static_cast<AaeLevel>(rng.Uniform(3)),
+                   {}};
+  if (m.level == AaeLevel::kSegments) {
+    m.groups.resize(rng.Uniform(std::min<uint64_t>(groups, 16) + 1));
+    for (uint32_t& g : m.groups) g = static_cast<uint32_t>(rng.Uniform(groups));
+  }
+  return m;
+}
+
+AaeKeysRequest RandomAaeKeysRequest(Random& rng) {
+  const auto log2 = static_cast<uint32_t>(rng.Uniform(kAaeLog2PartitionsMax + 1));
+  const uint32_t segments = uint32_t{1} << (kAaeLog2PartitionsMax - log2);
+  AaeKeysRequest m{
+      RandomId(rng), static_cast<uint32_t>(rng.Uniform(uint64_t{1} << log2)), log2, {}};
+  m.segments.resize(rng.Uniform(std::min<uint64_t>(segments, kAaeSegmentsPerRequestMax) + 1));
+  for (uint32_t& s : m.segments) s = static_cast<uint32_t>(rng.Uniform(segments));
+  return m;
+}
+
 }  // namespace
 
 Message RandomMessage(Random& rng, size_t index) {
@@ -175,6 +202,21 @@ Message RandomMessage(Random& rng, size_t index) {
       return RandomCartUpdate(rng);
     case 18:
       return CartUpdateReply{RandomId(rng), RandomCode(rng), RandomText(rng, 80), RandomState(rng)};
+    case 19:
+      return RandomAaeHashRequest(rng);
+    case 20: {
+      std::vector<uint64_t> hashes(rng.Uniform(200));
+      for (uint64_t& h : hashes) h = rng.Next();
+      return AaeHashReply{RandomId(rng), RandomCode(rng), RandomText(rng, 80), std::move(hashes)};
+    }
+    case 21:
+      return RandomAaeKeysRequest(rng);
+    case 22: {
+      std::vector<AaeKeyEntry> keys(rng.Uniform(20));
+      for (AaeKeyEntry& k : keys)
+        k = AaeKeyEntry{RandomNs(rng), RandomKey(rng), 1 + rng.Uniform(~uint64_t{0} - 1)};
+      return AaeKeysReply{RandomId(rng), RandomCode(rng), RandomText(rng, 80), std::move(keys)};
+    }
   }
   TROLLEY_ASSERT(false);
   return Ping{};

@@ -1,0 +1,161 @@
+// AntiEntropy: active anti-entropy between the replicas of each ring
+// partition (docs/design.md, 'Active anti-entropy'). Level 2 of the node
+// core, beside the request roles: it asks the failure detector IsUp() and
+// calls nothing above it.
+//
+// The exchange. One at a time per node. Every aae_interval_ms (jittered
+// between half and one and a half times; a tick with an exchange still
+// running starts none) it takes the next (partition, peer) pair in turn,
+// both primaries of the partition (N = the largest namespace N), the peer
+// believed up, and compares the engines' hash trees (storage/aae_tree.h)
+// top down over AaeHashRequest: the partition's root; if they differ, its
+// groups of 64 segments; then the segments of the differing groups. At most
+// aae_segments_per_exchange differing segments are then listed with
+// AaeKeysRequest, kAaeKeysSegmentsPerRequest at a time, and compared with
+// the local listing key by key (live versions, expired siblings left out).
+// Each key that differs is repaired by merge, never overwrite: a key live
+// here goes to the peer as a ReplicaWrite (the replica write path, which
+// merges); a key live there is read with ReplicaGet and merged into the
+// local engine. Keys of a namespace whose N does not make both nodes
+// primaries, or that this node does not serve, are left alone. A key
+// whose tree entry drifted from its live version (an expired sibling) is
+// re-hashed by merging an empty state into it, on both sides (the peer
+// does it when it lists the key), so the trees converge instead of
+// repairing the same keys forever. States sent or merged have their
+// expired siblings dropped first: repair never ships or accepts one.
+//
+// Throttling. Repairs and key lists spend two token buckets, refilled on
+// every tick: aae_keys_per_second (keys repaired) and aae_bytes_per_second
+// (key-list bytes and repaired value bytes); an exchange out of tokens
+// waits for the next tick. An exchange silent or stalled past
+// aae_exchange_timeout_ms is abandoned (not clean).
+//
+// Tombstone purge. An exchange that ends with every differing segment
+// listed and every repair acknowledged is clean; its start time (wall ms)
+// is recorded per (partition, peer). TombstoneCutoff() returns, per
+// partition, the oldest such time over the partition's other primaries (0
+// while one has never had a clean exchange): a sweep purges a tombstone
+// only if it was written before then (storage/engine.h, TombstoneCutoff).
+//
+// Serving. AaeHashRequest and AaeKeysRequest from peers are answered from
+// the local engine at once (reads only, plus the re-hash of drifted keys).
+//
+// Invariants (CheckInvariants):
+//   1. at most one exchange runs; its requests in flight are the ids in
+//      repair_gets_ / repair_writes_ plus at most one tree or key request;
+//   2. the aae_exchanges_in_flight gauge is 1 while one runs, else 0;
+//   3. the token buckets never exceed one second of budget.
+// Not thread-safe; the engine's callbacks run on the node's thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "node/failure_detector.h"
+#include "node/node_context.h"
+#include "storage/engine.h"
+
+namespace trolley {
+
+// Segments listed per AaeKeysRequest.
+inline constexpr size_t kAaeKeysSegmentsPerRequest = 64;
+
+// What the node knows of one (partition, peer) pair, for `trolley aae`.
+struct AaePairStatus {
+  uint32_t partition = 0;
+  std::string peer;
+  uint64_t last_exchange_ms = 0;        // wall ms of the last exchange's start; 0 = never
+  uint64_t last_clean_exchange_ms = 0;  // of the last clean one
+  uint64_t exchanges = 0;
+  uint64_t differing_segments = 0;  // found by the last exchange
+  uint64_t keys_repaired = 0;       // over every exchange
+};
+
+class AntiEntropy {
+ public:
+  AntiEntropy(NodeContext& ctx, FailureDetector& detector);
+
+  void OnAaeHashRequest(const Endpoint& from, const AaeHashRequest& m);
+  void OnAaeKeysRequest(const Endpoint& from, const AaeKeysRequest& m);
+  void OnAaeHashReply(const Endpoint& from, const AaeHashReply& m);
+  void OnAaeKeysReply(const Endpoint& from, const AaeKeysReply& m);
+  // True if the reply answered one of this module's repairs (consumed).
+  bool OnReplicaWriteReply(const Endpoint& from, const ReplicaWriteReply& m);
+  bool OnReplicaGetReply(const Endpoint& from, const ReplicaGetReply& m);
+  void OnPeerUnreachable(const std::string& node);
+  void Tick(uint64_t now);
+
+  // A copy, safe to call from any thread (the engine's sweep runs on its
+  // writer thread): see 'Tombstone purge' above.
+  TombstoneCutoff TombstoneCutoffSnapshot() const;
+  std::vector<AaePairStatus> PairStatus() const;
+  bool Running() const { return exchange_.has_value(); }
+  void CheckInvariants() const;
+
+ private:
+  enum class Phase { kRoot, kGroups, kSegments, kKeys, kRepair };
+  // One differing key and what each side holds.
+  struct Repair {
+    ObjectKey key;
+    bool push = false;  // live here: send it to the peer
+    bool pull = false;  // live there: read it and merge it here
+  };
+  struct Exchange {
+    uint64_t serial = 0;  // tells this exchange's engine callbacks from an earlier one's
+    uint64_t id = 0;      // the id of the request in flight (tree or keys); 0 if none
+    uint32_t partition = 0;
+    std::string peer;
+    Phase phase = Phase::kRoot;
+    uint64_t started_ms = 0;
+    uint64_t deadline_ns = 0;
+    std::vector<uint32_t> segments;      // differing segments (within the partition) still to list
+    std::vector<uint32_t> listed;        // the segments of the keys request in flight
+    std::vector<Repair> repairs;         // still to send
+    std::map<uint64_t, ObjectKey> gets;  // ReplicaGets in flight
+    std::map<uint64_t, ObjectKey> writes;  // ReplicaWrites and local merges in flight
+    uint64_t differing_segments = 0;
+    uint64_t keys_repaired = 0;
+    bool truncated = false;  // segments left out by aae_segments_per_exchange
+    bool failed = false;
+  };
+
+  // The pairs this node exchanges with, in turn.
+  std::vector<std::pair<uint32_t, std::string>> Pairs() const;
+  void StartNext(uint64_t now);
+  void SendHashRequest(AaeLevel level, std::vector<uint32_t> groups);
+  void SendNextKeysRequest();
+  // The tree hashes of `level` for `partition`, as AaeHashRequest defines them.
+  std::vector<uint64_t> LocalHashes(uint32_t partition, AaeLevel level,
+                                    const std::vector<uint32_t>& groups) const;
+  // The local live listing of `segments` (within `partition`), re-hashing drifted keys.
+  std::vector<AaeKeyVersion> ListAndRehash(uint32_t partition,
+                                           const std::vector<uint32_t>& segments);
+  void CompareKeys(const std::vector<AaeKeyEntry>& remote);
+  // Whether both this node and the peer replicate `key` (its namespace's N).
+  bool BothReplicate(const ObjectKey& key, const std::string& peer) const;
+  void Refill(uint64_t now);
+  // Sends repairs while tokens last; finishes when nothing is left.
+  void Pump();
+  void SendRepair(const Repair& r);
+  void RepairDone(bool ok);
+  void Finish(bool clean);
+  uint32_t Log2Partitions() const;
+
+  NodeContext& ctx_;
+  FailureDetector& detector_;
+  std::optional<Exchange> exchange_;
+  size_t next_pair_ = 0;
+  uint64_t serial_ = 0;
+  uint64_t next_start_ns_ = 0;
+  uint64_t last_refill_ns_ = 0;
+  double key_tokens_ = 0;
+  double byte_tokens_ = 0;
+  std::map<std::pair<uint32_t, std::string>, AaePairStatus> status_;
+};
+
+}  // namespace trolley

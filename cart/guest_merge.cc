@@ -5,20 +5,22 @@
 #include <utility>
 
 #include "common/assert.h"
+#include "common/enum_names.h"
 #include "common/key.h"
 
 namespace trolley {
 
+namespace {
+
+constexpr EnumName<GuestMergeStrategy> kGuestMergeStrategyNames[] = {
+    {GuestMergeStrategy::kSum, "sum"},
+    {GuestMergeStrategy::kMax, "max"},
+    {GuestMergeStrategy::kKeepUser, "keep-user"}};
+
+}  // namespace
+
 std::string_view GuestMergeStrategyName(GuestMergeStrategy strategy) {
-  switch (strategy) {
-    case GuestMergeStrategy::kSum:
-      return "sum";
-    case GuestMergeStrategy::kMax:
-      return "max";
-    case GuestMergeStrategy::kKeepUser:
-      return "keep-user";
-  }
-  return "unknown";
+  return NameOf(kGuestMergeStrategyNames, strategy);
 }
 
 uint64_t GuestMergeMutationId(uint64_t merge_id, std::string_view sku) {

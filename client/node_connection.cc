@@ -14,7 +14,7 @@ namespace trolley {
 namespace {
 
 using tcp = asio::ip::tcp;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 template <typename M>
 void SetId(M& m, RequestId id) {
@@ -52,17 +52,18 @@ struct NodeConnection::Impl {
   // Runs the loop until `done()` or `deadline` (then the connection is
   // closed and the call gives kTimeout) or the connection broke.
   template <typename Done>
-  Status RunUntil(Done done, Clock::time_point deadline, std::string_view what) {
+  Status RunUntil(Done done, SteadyClock::time_point deadline, std::string_view what) {
     for (;;) {
       if (done()) return Status::Ok();
       if (!failure.ok()) break;
-      if (Clock::now() >= deadline) {
+      if (SteadyClock::now() >= deadline) {
         framed->Close();
         broken = true;
         return Status::Timeout(std::string(what) + " timed out");
       }
       io.restart();
-      if (io.run_one_until(deadline) == 0 && !done() && failure.ok() && Clock::now() < deadline) {
+      if (io.run_one_until(deadline) == 0 && !done() && failure.ok() &&
+          SteadyClock::now() < deadline) {
         failure = Status::Unavailable("the connection stopped");
       }
     }
@@ -71,7 +72,7 @@ struct NodeConnection::Impl {
     return Status(failure.code(), std::string(what) + ": " + failure.message());
   }
 
-  Result<Message> Read(Clock::time_point deadline) {
+  Result<Message> Read(SteadyClock::time_point deadline) {
     if (Status s = RunUntil([&] { return !frames.empty(); }, deadline, "waiting for the reply");
         !s.ok()) {
       return s;
@@ -98,7 +99,7 @@ Result<std::unique_ptr<NodeConnection>> NodeConnection::Connect(const std::strin
                                                                 const TlsFiles& tls) {
   auto hp = ParseHostPort(address, "node address");
   if (!hp.ok()) return hp.status();
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = SteadyClock::now() + timeout;
   std::unique_ptr<asio::ssl::context> context;
   if (tls.enabled()) {
     auto made = MakeTlsContext(tls, TlsRole::kClient);
@@ -152,7 +153,7 @@ Result<Message> NodeConnection::Call(Message request, std::chrono::milliseconds 
   if (impl_->broken) {
     return Status::Unavailable("connection to " + address_ + " is closed after an earlier error");
   }
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = SteadyClock::now() + timeout;
   const RequestId id{++impl_->last_id};
   std::visit([&](auto& m) { SetId(m, id); }, request);
   if (Status s = impl_->framed->SendMessage(request); !s.ok()) return s;

@@ -1,32 +1,26 @@
 #include "common/status.h"
 
+#include "common/enum_names.h"
+
 namespace trolley {
 
-std::string_view StatusCodeName(StatusCode code) {
-  switch (code) {
-    case StatusCode::kOk:
-      return "OK";
-    case StatusCode::kNotFound:
-      return "NotFound";
-    case StatusCode::kUnavailable:
-      return "Unavailable";
-    case StatusCode::kTimeout:
-      return "Timeout";
-    case StatusCode::kBusy:
-      return "Busy";
-    case StatusCode::kCorruption:
-      return "Corruption";
-    case StatusCode::kIOError:
-      return "IOError";
-    case StatusCode::kInvalidArgument:
-      return "InvalidArgument";
-    case StatusCode::kLimitExceeded:
-      return "LimitExceeded";
-    case StatusCode::kFailedPrecondition:
-      return "FailedPrecondition";
-  }
-  return "Unknown";
-}
+namespace {
+
+constexpr EnumName<StatusCode> kStatusCodeNames[] = {
+    {StatusCode::kOk, "OK"},
+    {StatusCode::kNotFound, "NotFound"},
+    {StatusCode::kUnavailable, "Unavailable"},
+    {StatusCode::kTimeout, "Timeout"},
+    {StatusCode::kBusy, "Busy"},
+    {StatusCode::kCorruption, "Corruption"},
+    {StatusCode::kIOError, "IOError"},
+    {StatusCode::kInvalidArgument, "InvalidArgument"},
+    {StatusCode::kLimitExceeded, "LimitExceeded"},
+    {StatusCode::kFailedPrecondition, "FailedPrecondition"}};
+
+}  // namespace
+
+std::string_view StatusCodeName(StatusCode code) { return NameOf(kStatusCodeNames, code); }
 
 std::string Status::ToString() const {
   if (ok()) return "OK";

@@ -3,6 +3,7 @@
 #include <cstddef>
 
 #include "common/assert.h"
+#include "common/enum_names.h"
 
 namespace trolley {
 
@@ -58,22 +59,18 @@ PutPhase Stored(PutPhase phase) { return Follow(kStoredEdges, phase); }
 
 PutPhase Answered(PutPhase phase) { return Follow(kAnsweredEdges, phase); }
 
-std::string_view PutPhaseName(PutPhase phase) {
-  switch (phase) {
-    case PutPhase::kWriting:
-      return "writing";
-    case PutPhase::kWritingAnswered:
-      return "writing_answered";
-    case PutPhase::kReplicating:
-      return "replicating";
-    case PutPhase::kReplicatingStored:
-      return "replicating_stored";
-    case PutPhase::kAnsweredStoring:
-      return "answered_storing";
-    case PutPhase::kDraining:
-      return "draining";
-  }
-  return "?";
-}
+namespace {
+
+constexpr EnumName<PutPhase> kPutPhaseNames[] = {
+    {PutPhase::kWriting, "writing"},
+    {PutPhase::kWritingAnswered, "writing_answered"},
+    {PutPhase::kReplicating, "replicating"},
+    {PutPhase::kReplicatingStored, "replicating_stored"},
+    {PutPhase::kAnsweredStoring, "answered_storing"},
+    {PutPhase::kDraining, "draining"}};
+
+}  // namespace
+
+std::string_view PutPhaseName(PutPhase phase) { return NameOf(kPutPhaseNames, phase); }
 
 }  // namespace trolley

@@ -2,45 +2,37 @@
 
 #include <string>
 
+#include "common/enum_names.h"
+
 namespace trolley::sim {
 
-std::string_view PlantedBugName(PlantedBug bug) {
-  switch (bug) {
-    case PlantedBug::kNone:
-      return "none";
-    case PlantedBug::kLww:
-      return "lww";
-    case PlantedBug::kPlainVc:
-      return "plain-vc";
-    case PlantedBug::kDropHints:
-      return "drop-hints";
-    case PlantedBug::kOverwriteRepair:
-      return "overwrite-repair";
-    case PlantedBug::kReuseActor:
-      return "reuse-actor";
-    case PlantedBug::kAaeOverwrite:
-      return "aae-overwrite";
-    case PlantedBug::kStaleRemove:
-      return "stale-remove";
-  }
-  return "unknown";
-}
+namespace {
+
+// kNone first: the names a message lists start with "none".
+constexpr EnumName<PlantedBug> kPlantedBugNames[] = {
+    {PlantedBug::kNone, "none"},
+    {PlantedBug::kLww, "lww"},
+    {PlantedBug::kPlainVc, "plain-vc"},
+    {PlantedBug::kDropHints, "drop-hints"},
+    {PlantedBug::kOverwriteRepair, "overwrite-repair"},
+    {PlantedBug::kReuseActor, "reuse-actor"},
+    {PlantedBug::kStaleRemove, "stale-remove"},
+    {PlantedBug::kAaeOverwrite, "aae-overwrite"}};
+
+}  // namespace
+
+std::string_view PlantedBugName(PlantedBug bug) { return NameOf(kPlantedBugNames, bug); }
 
 std::vector<PlantedBug> AllPlantedBugs() {
-  return {PlantedBug::kLww,         PlantedBug::kPlainVc,
-          PlantedBug::kDropHints,   PlantedBug::kOverwriteRepair,
-          PlantedBug::kReuseActor,  PlantedBug::kStaleRemove,
-          PlantedBug::kAaeOverwrite};
+  std::vector<PlantedBug> bugs;
+  for (const EnumName<PlantedBug>& entry : kPlantedBugNames) {
+    if (entry.value != PlantedBug::kNone) bugs.push_back(entry.value);
+  }
+  return bugs;
 }
 
 Result<PlantedBug> ParsePlantedBug(std::string_view name) {
-  if (name == "none") return PlantedBug::kNone;
-  std::string names = "none";
-  for (PlantedBug bug : AllPlantedBugs()) {
-    if (name == PlantedBugName(bug)) return bug;
-    names += ", " + std::string(PlantedBugName(bug));
-  }
-  return Status::InvalidArgument("unknown bug '" + std::string(name) + "': use one of " + names);
+  return ParseName(kPlantedBugNames, name, "bug");
 }
 
 }  // namespace trolley::sim

@@ -2,26 +2,21 @@
 
 #include <string>
 
+#include "common/enum_names.h"
+
 namespace trolley {
 
-std::string_view DurabilityName(Durability d) {
-  switch (d) {
-    case Durability::kSync:
-      return "sync";
-    case Durability::kFlush:
-      return "flush";
-    case Durability::kNone:
-      return "none";
-  }
-  return "unknown";
-}
+namespace {
+
+constexpr EnumName<Durability> kDurabilityNames[] = {
+    {Durability::kSync, "sync"}, {Durability::kFlush, "flush"}, {Durability::kNone, "none"}};
+
+}  // namespace
+
+std::string_view DurabilityName(Durability d) { return NameOf(kDurabilityNames, d); }
 
 Result<Durability> ParseDurability(std::string_view name) {
-  if (name == "sync") return Durability::kSync;
-  if (name == "flush") return Durability::kFlush;
-  if (name == "none") return Durability::kNone;
-  return Status::InvalidArgument("unknown durability '" + std::string(name) +
-                                 "': use sync, flush or none");
+  return ParseName(kDurabilityNames, name, "durability");
 }
 
 Status ValidateObjectKey(const ObjectKey& key) {

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/ring/ring_members.h"
+
 namespace trolley {
 namespace {
 
@@ -22,12 +24,6 @@ std::vector<NodeId> Ids(std::initializer_list<const char*> names) {
   std::vector<NodeId> ids;
   for (const char* name : names) ids.push_back({name});
   return ids;
-}
-
-std::vector<NodeId> Members(int n) {
-  std::vector<NodeId> members;
-  for (int i = 1; i <= n; ++i) members.push_back({"n" + std::to_string(i)});
-  return members;
 }
 
 // The owners met walking clockwise from `partition`, each once: written

@@ -12,15 +12,10 @@
 
 #include "common/key.h"
 #include "common/random.h"
+#include "tests/ring/ring_members.h"
 
 namespace trolley {
 namespace {
-
-std::vector<NodeId> Members(int n) {
-  std::vector<NodeId> members;
-  for (int i = 1; i <= n; ++i) members.push_back({"n" + std::to_string(i)});
-  return members;
-}
 
 Ring MustBuild(int n, uint32_t q) {
   Result<Ring> ring = Ring::Build(Members(n), q);

@@ -17,7 +17,7 @@
 namespace trolley {
 namespace {
 
-constexpr uint64_t kSeed = 20261123;
+constexpr uint64_t kFrameSeed = 20261123;
 
 std::string Stream(const std::vector<std::string>& payloads) {
   std::string out;
@@ -87,7 +87,7 @@ TEST(FrameTest, ManyFramesInOneChunk) {
 
 TEST(FrameTest, RandomChunkingsReassemble) {
   for (uint64_t c = 0; c < 300; ++c) {
-    const uint64_t seed = kSeed + c;
+    const uint64_t seed = kFrameSeed + c;
     SCOPED_TRACE("seed=" + std::to_string(seed));
     Random rng(seed);
     std::vector<std::string> payloads;

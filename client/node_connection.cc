@@ -131,7 +131,14 @@ Result<std::unique_ptr<NodeConnection>> NodeConnection::Connect(const std::strin
   if (!identity.ok()) {
     return Status(identity.status().code(), address + ": " + identity.status().message());
   }
-  if (!s.ok()) return Status(s.code(), s.message() + " (is trolleyd running there?)");
+  if (!s.ok()) {
+    // A refused TLS handshake means a node answered: the question is the
+    // certificates, not whether trolleyd runs.
+    const bool handshake = s.message().find("TLS handshake") != std::string::npos;
+    return Status(s.code(), s.message() + (handshake ? " (is TLS on there, and do this client's CA "
+                                                       "and certificate match the cluster's?)"
+                                                     : " (is trolleyd running there?)"));
+  }
   auto reply = impl->Read(deadline);
   if (!reply.ok()) return reply.status();
   if (const ErrorReply* e = std::get_if<ErrorReply>(&*reply)) {

@@ -117,12 +117,20 @@ int Fail(const Globals& g, const Status& status) {
               << "\n";
   } else {
     std::fprintf(stderr, "trolley: %s\n", status.ToString().c_str());
-    if (status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kTimeout) {
+    if (status.message().find("TLS handshake") != std::string::npos) {
+      std::fprintf(stderr,
+                   "hint: the node answered but the TLS handshake failed: check that it runs "
+                   "with TLS on, and that --ca/--cert/--key (or TROLLEY_TLS_CA/_CERT/_KEY) are "
+                   "the cluster's CA and a client certificate that CA signed\n");
+    } else if (status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kTimeout) {
       std::fprintf(stderr,
                    "hint: check that the node named above is running, or list more nodes: "
                    "--node host:port,host:port (or %s; seeds now: %s); a write needs W "
-                   "replicas reachable\n",
-                   kNodesVariable, g.node_list.c_str());
+                   "replicas reachable%s\n",
+                   kNodesVariable, g.node_list.c_str(),
+                   g.tls.ca_file.empty() ? "; a node with TLS on closes a plain connection: "
+                                           "give --ca/--cert/--key (or TROLLEY_TLS_CA/_CERT/_KEY)"
+                                         : "");
     }
   }
   return kExitFailed;

@@ -131,6 +131,16 @@ TEST(TlsTest, StrangersAndOtherCasAreRefusedAndTheNodeKeepsServing) {
       cluster.address(0), 3s,
       TlsFiles{ca, other + "/client-admin.pem", other + "/client-admin.key"});
   EXPECT_FALSE(foreign.ok());
+  // This side trusting only another CA: its own handshake fails, and the
+  // error says to check the certificates, not whether trolleyd runs.
+  auto distrusting = NodeConnection::Connect(
+      cluster.address(0), 3s,
+      TlsFiles{other + "/ca.pem", other + "/client-admin.pem", other + "/client-admin.key"});
+  ASSERT_FALSE(distrusting.ok());
+  EXPECT_NE(distrusting.status().message().find("TLS handshake"), std::string::npos)
+      << distrusting.status().ToString();
+  EXPECT_NE(distrusting.status().message().find("CA and certificate match"), std::string::npos)
+      << distrusting.status().ToString();
   // ...and a node certificate of another CA saying Hello as member n2.
   auto foreign_node =
       HelloAs(cluster, 0, TlsFiles{ca, other + "/node-n2.pem", other + "/node-n2.key"}, "n2");

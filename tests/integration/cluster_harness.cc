@@ -467,6 +467,18 @@ Result<StatusReply> GetStatus(NodeConnection& conn) {
   return reply;
 }
 
+CommandRun RunCommand(const std::string& command) {
+  CommandRun run;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return run;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) run.output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
 std::vector<std::string> Values(const SiblingSet& state) {
   std::vector<std::string> values;
   for (const Sibling& s : state.siblings()) {

@@ -185,6 +185,15 @@ Result<CurlReply> Curl(const std::string& url, const std::string& method = "GET"
 // if absent.
 std::optional<double> MetricValue(const std::string& text, const std::string& name);
 
+// ---- commands, e.g. the trolley CLI (TROLLEY_CLI_PATH in the test's target).
+
+struct CommandRun {
+  int exit_code = -1;  // -1 if it could not run or did not exit normally
+  std::string output;  // stdout and stderr
+};
+// Runs `command 2>&1` through the shell.
+CommandRun RunCommand(const std::string& command);
+
 // The values of the live (not tombstone) siblings, sorted.
 std::vector<std::string> Values(const SiblingSet& state);
 

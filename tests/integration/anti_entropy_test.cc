@@ -28,24 +28,6 @@ namespace {
 constexpr int kKeys = 20;
 constexpr auto kCallTimeout = 3000ms;
 
-// Node i's `counter` (0 if it does not answer).
-uint64_t CounterOf(Cluster& cluster, int i, std::string_view counter) {
-  auto conn = cluster.Connect(i);
-  if (!conn.ok()) return 0;
-  auto reply = (*conn)->Call(StatusRequest{RequestId{1}}, kCallTimeout);
-  const auto* st = reply.ok() ? std::get_if<StatusReply>(&*reply) : nullptr;
-  return st == nullptr ? 0 : FindValue(st->counters, counter);
-}
-
-// The sum of `counter` over the running nodes.
-uint64_t SumCounter(Cluster& cluster, std::string_view counter) {
-  uint64_t sum = 0;
-  for (int i = 0; i < cluster.size(); ++i) {
-    if (cluster.IsRunning(i)) sum += CounterOf(cluster, i, counter);
-  }
-  return sum;
-}
-
 // n3's StatusReply and `trolley aae` after its repair (see the goal above).
 void CheckAaeStatusOfN3(Cluster& cluster, uint64_t keys_repaired_min) {
   uint64_t repaired_by_pairs = 0;

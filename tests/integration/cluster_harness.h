@@ -36,6 +36,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "client/node_connection.h"
@@ -169,6 +170,10 @@ Result<ClientGetReply> Get(NodeConnection& conn, const std::string& key,
 Result<ReplicaGetReply> ReadReplica(NodeConnection& conn, const std::string& key,
                                     const std::string& ns = "carts");
 Result<StatusReply> GetStatus(NodeConnection& conn);
+// Node i's counter `name` from its StatusReply; 0 if it does not answer.
+uint64_t CounterOf(Cluster& cluster, int i, std::string_view name);
+// The sum of CounterOf over the nodes that run.
+uint64_t SumCounter(Cluster& cluster, std::string_view name);
 
 // ---- the admin listener, through the curl command (as a scraper would).
 

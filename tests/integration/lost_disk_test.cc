@@ -342,14 +342,7 @@ TEST(LostDiskTest, WipedNodeIsRebuiltByAntiEntropy) {
   EXPECT_TRUE(rebuilt) << missing << " missing on n3, first: " << first_missing << "\n"
                        << cluster.AllLogTails();
   // The cold keys came back through anti-entropy (no read ran, no hints).
-  uint64_t repaired = 0;
-  for (int i = 0; i < cluster.size(); ++i) {
-    auto conn = cluster.Connect(i);
-    ASSERT_TRUE(conn.ok()) << conn.status().ToString();
-    auto st = GetStatus(**conn);
-    ASSERT_TRUE(st.ok()) << st.status().ToString();
-    repaired += FindValue(st->counters, "aae_keys_repaired");
-  }
+  const uint64_t repaired = SumCounter(cluster, "aae_keys_repaired");
   std::printf("[lost disk, aae] aae_keys_repaired over the nodes: %llu\n",
               static_cast<unsigned long long>(repaired));
   EXPECT_GE(repaired, (run.kv_keys.size() + run.cart_ids.size()) / 2);

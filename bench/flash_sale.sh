@@ -20,7 +20,7 @@
 #       [--products 10000] [--zipf 0.99] [--modes "sync flush"] [--loads "0.5 0.8"]
 #       [--no-browse] [--no-aim] [--aim-duration-s 10] [--fault sync|flush|none]
 #       [--fault-rate OPS] [--peers "postgres redis-replicated redis-standalone"]
-#       [--base-port 17501] [--quick] [--tls off|on]
+#       [--base-port 17501] [--quick] [--tls off|on] [--aae on|off]
 #
 # Per mode:
 #  - flash-sale, closed loop, at --concurrency in flight and at
@@ -39,7 +39,10 @@
 # --quick: 10 s runs, no browse. --tls on: the Trolley clusters run with
 # TLS (scripts/local-cluster.sh's development CA) and trolley-bench
 # connects with the "admin" client certificate; off (the default, as in
-# every recorded run) is plain TCP on loopback.
+# every recorded run) is plain TCP on loopback. --aae off: the Trolley
+# clusters run without active anti-entropy exchanges ([aae] enabled = 0);
+# on (the default) runs them with the node's default throttles. The hash
+# trees are kept in the write transaction either way.
 #
 # Build first: cmake --build build -j2 --target trolleyd trolley trolley-bench
 # (the peers' servers come from scripts/install-deps.sh).
@@ -73,7 +76,7 @@ fi
 duration=30 warmup=2 concurrency=48 threads=1 carts=10000 products=10000 zipf=0.99
 modes="sync flush" loads="0.5 0.8" browse=1 aim=1 aim_duration=10 fault=sync fault_rate="" deep=512
 peers="postgres redis-replicated redis-standalone"
-base=17501 tls=off
+base=17501 tls=off aae=on
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration-s) duration="$2"; shift 2 ;;
@@ -95,7 +98,8 @@ while [ $# -gt 0 ]; do
     --base-port) base="$2"; shift 2 ;;
     --quick) duration=10; warmup=1; browse=0; shift ;;
     --tls) tls="$2"; shift 2 ;;
-    *) echo "flash_sale: unknown option $1" >&2; sed -n '17,22p' "$SELF" >&2; exit 2 ;;
+    --aae) aae="$2"; shift 2 ;;
+    *) echo "flash_sale: unknown option $1" >&2; sed -n '18,23p' "$SELF" >&2; exit 2 ;;
   esac
 done
 for bin in "$TROLLEYD" "$TROLLEY" "$BENCH"; do
@@ -144,7 +148,8 @@ ops_per_s() { sed -n 's/^  "ops_per_s": \([0-9.e+]*\),\{0,1\}$/\1/p' "$1" | head
 
 start_cluster() {  # DIR DURABILITY BASE_PORT
   clusters+=("$1")
-  bash "$ROOT/scripts/local-cluster.sh" start "$1" --durability "$2" --base-port "$3" --tls "$tls" >/dev/null
+  bash "$ROOT/scripts/local-cluster.sh" start "$1" --durability "$2" --base-port "$3" --tls "$tls" \
+    --aae "$aae" >/dev/null
 }
 stop_cluster() { bash "$ROOT/scripts/local-cluster.sh" stop "$1"; rm -rf "$1"; }
 
@@ -324,7 +329,7 @@ fi
     "$BENCH" --compare "${pairs[@]}"
   fi
   echo
-  echo "Trolley: 3 nodes on loopback, N=3 R=2 W=2, namespace carts-orset; $carts carts, $products products, Zipf $zipf;"
+  echo "Trolley: 3 nodes on loopback, N=3 R=2 W=2, anti-entropy $aae, namespace carts-orset; $carts carts, $products products, Zipf $zipf;"
   echo "${duration} s measured after ${warmup} s warm-up per run; latency from the intended start (open loop)."
   echo "PostgreSQL 15: one server, jsonb row per cart, SELECT ... FOR UPDATE, synchronous_commit on."
   echo "Redis 7: WATCH/MULTI/EXEC per operation; replicated = 1 primary + 2 replicas and WAIT 1 per write."

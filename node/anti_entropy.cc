@@ -128,7 +128,20 @@ std::vector<std::pair<uint32_t, std::string>> AntiEntropy::Pairs() const {
   return out;
 }
 
+void AntiEntropy::CopyTreeStats() {
+  const AaeTreeStats now = ctx_.env().engine->AaeStats();
+  NodeMetrics& m = ctx_.metrics();
+  // A counter only grows: an engine's stats never go down while it is open.
+  m.aae_tree_rebuilds.Add(now.rebuilds - std::min(now.rebuilds, tree_stats_seen_.rebuilds));
+  m.aae_tree_rebuilt_keys.Add(now.rebuilt_keys -
+                              std::min(now.rebuilt_keys, tree_stats_seen_.rebuilt_keys));
+  m.aae_tree_index_fixed.Add(now.verify_fixed -
+                             std::min(now.verify_fixed, tree_stats_seen_.verify_fixed));
+  tree_stats_seen_ = now;
+}
+
 void AntiEntropy::Tick(uint64_t now) {
+  CopyTreeStats();
   if (!ctx_.options().aae_enabled) return;
   Refill(now);
   if (exchange_) {
@@ -404,9 +417,11 @@ TombstoneCutoff AntiEntropy::TombstoneCutoffSnapshot() const {
 
 std::vector<AaePairStatus> AntiEntropy::PairStatus() const {
   std::vector<AaePairStatus> out;
+  if (!ctx_.options().aae_enabled) return out;
   for (const auto& [partition, peer] : Pairs()) {
     auto it = status_.find({partition, peer});
-    out.push_back(it == status_.end() ? AaePairStatus{partition, peer, 0, 0, 0, 0, 0} : it->second);
+    out.push_back(it == status_.end() ? AaePairStatus{.partition = partition, .peer = peer}
+                                      : it->second);
   }
   return out;
 }

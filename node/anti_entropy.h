@@ -37,6 +37,12 @@
 // while one has never had a clean exchange): a sweep purges a tombstone
 // only if it was written before then (storage/engine.h, TombstoneCutoff).
 //
+// Status. Per (partition, peer) pair the node keeps what `trolley aae`
+// shows (AaePairStatus, wire/messages.h): bounded by the pairs of the ring,
+// partitions x (N - 1). The engine's tree counters (rebuilds at open, keys
+// read by them, index entries a verify sweep fixed) are copied into the
+// counter registry on every tick, so they show with the other counters.
+//
 // Serving. AaeHashRequest and AaeKeysRequest from peers are answered from
 // the local engine at once (reads only, plus the re-hash of drifted keys).
 //
@@ -65,17 +71,6 @@ namespace trolley {
 // Segments listed per AaeKeysRequest.
 inline constexpr size_t kAaeKeysSegmentsPerRequest = 64;
 
-// What the node knows of one (partition, peer) pair, for `trolley aae`.
-struct AaePairStatus {
-  uint32_t partition = 0;
-  std::string peer;
-  uint64_t last_exchange_ms = 0;        // wall ms of the last exchange's start; 0 = never
-  uint64_t last_clean_exchange_ms = 0;  // of the last clean one
-  uint64_t exchanges = 0;
-  uint64_t differing_segments = 0;  // found by the last exchange
-  uint64_t keys_repaired = 0;       // over every exchange
-};
-
 class AntiEntropy {
  public:
   AntiEntropy(NodeContext& ctx, FailureDetector& detector);
@@ -93,6 +88,8 @@ class AntiEntropy {
   // A copy, safe to call from any thread (the engine's sweep runs on its
   // writer thread): see 'Tombstone purge' above.
   TombstoneCutoff TombstoneCutoffSnapshot() const;
+  // One entry per pair this node exchanges with, by partition;
+  // empty with anti-entropy off.
   std::vector<AaePairStatus> PairStatus() const;
   bool Running() const { return exchange_.has_value(); }
   void CheckInvariants() const;
@@ -139,6 +136,8 @@ class AntiEntropy {
   // Whether both this node and the peer replicate `key` (its namespace's N).
   bool BothReplicate(const ObjectKey& key, const std::string& peer) const;
   void Refill(uint64_t now);
+  // Adds what the engine's tree counters gained since the last call.
+  void CopyTreeStats();
   // Sends repairs while tokens last; finishes when nothing is left.
   void Pump();
   void SendRepair(const Repair& r);
@@ -156,6 +155,7 @@ class AntiEntropy {
   double key_tokens_ = 0;
   double byte_tokens_ = 0;
   std::map<std::pair<uint32_t, std::string>, AaePairStatus> status_;
+  AaeTreeStats tree_stats_seen_;
 };
 
 }  // namespace trolley

@@ -74,7 +74,9 @@ void Node::Dispatch(const Endpoint& from, Message& message) {
                  [&](ClientPutReply& m) { forwarder_.OnForwardedReply(from, std::move(m)); },
                  [&](ClientGetReply& m) { forwarder_.OnForwardedReply(from, std::move(m)); },
                  [&](RingInfoRequest& m) { status_.OnRingInfoRequest(from, m); },
-                 [&](StatusRequest& m) { status_.OnStatusRequest(from, m, PendingRequests()); },
+                 [&](StatusRequest& m) {
+                   status_.OnStatusRequest(from, m, PendingRequests(), aae_.PairStatus());
+                 },
                  [&](CartUpdate& m) { OnCartUpdate(from, std::move(m)); },
                  [&](CartUpdateReply& m) { forwarder_.OnForwardedReply(from, std::move(m)); },
                  [&](Ping& m) { ctx_.Send(from, Pong{m.nonce}); },

@@ -39,6 +39,12 @@ NodeMetrics::NodeMetrics(MetricRegistry& r)
           C(r, metric::kAaeKeysRepaired, "Keys anti-entropy repaired by merge (either way).")),
       aae_keys_rehashed(C(r, metric::kAaeKeysRehashed,
                           "Keys whose tree entry had drifted (expiry) and was re-hashed.")),
+      aae_tree_rebuilds(C(r, metric::kAaeTreeRebuilds,
+                          "Anti-entropy trees rebuilt from the per-key index (one per open).")),
+      aae_tree_rebuilt_keys(
+          C(r, metric::kAaeTreeRebuiltKeys, "Per-key index entries read by tree rebuilds.")),
+      aae_tree_index_fixed(C(r, metric::kAaeTreeIndexFixed,
+                             "Per-key index entries a verify sweep found wrong and fixed.")),
       slow_requests(C(r, metric::kSlowRequests,
                       "Client requests answered after limits.slow_request_ms (logged).")),
       puts_in_flight(G(r, metric::kPutsInFlight, "Puts being coordinated.")),

@@ -36,6 +36,11 @@ inline constexpr std::string_view kAaeExchangesFailed = "aae_exchanges_failed";
 inline constexpr std::string_view kAaeSegmentsDiffering = "aae_segments_differing";
 inline constexpr std::string_view kAaeKeysRepaired = "aae_keys_repaired";
 inline constexpr std::string_view kAaeKeysRehashed = "aae_keys_rehashed";
+// The engine's hash-tree counters (storage/engine.h, AaeTreeStats), copied
+// in by the anti-entropy module.
+inline constexpr std::string_view kAaeTreeRebuilds = "aae_tree_rebuilds";
+inline constexpr std::string_view kAaeTreeRebuiltKeys = "aae_tree_rebuilt_keys";
+inline constexpr std::string_view kAaeTreeIndexFixed = "aae_tree_index_fixed";
 inline constexpr std::string_view kSlowRequests = "slow_requests";
 // Gauges: work in flight, one per module that tracks requests.
 inline constexpr std::string_view kPutsInFlight = "puts_in_flight";
@@ -78,6 +83,9 @@ struct NodeMetrics {
   Counter& aae_segments_differing;
   Counter& aae_keys_repaired;
   Counter& aae_keys_rehashed;
+  Counter& aae_tree_rebuilds;
+  Counter& aae_tree_rebuilt_keys;
+  Counter& aae_tree_index_fixed;
   Counter& slow_requests;
   Gauge& puts_in_flight;
   Gauge& gets_in_flight;

@@ -47,7 +47,7 @@ const NodeStatus::RingShare& NodeStatus::Share() {
 }
 
 void NodeStatus::OnStatusRequest(const Endpoint& from, const StatusRequest& m,
-                                 uint64_t pending_requests) {
+                                 uint64_t pending_requests, std::vector<AaePairStatus> aae_pairs) {
   const RingShare& share = Share();
   StatusReply reply;
   reply.id = m.id;
@@ -60,6 +60,9 @@ void NodeStatus::OnStatusRequest(const Endpoint& from, const StatusRequest& m,
   reply.pending_requests = pending_requests;
   FillHints(reply);
   reply.counters = ctx_.registry().CounterValues();
+  reply.aae_pairs_total = static_cast<uint32_t>(aae_pairs.size());
+  if (aae_pairs.size() > kStatusAaePairsMax) aae_pairs.resize(kStatusAaePairsMax);
+  reply.aae_pairs = std::move(aae_pairs);
   if (reply.message.size() > kStatusMessageBytesMax) reply.message.resize(kStatusMessageBytesMax);
   ctx_.Send(from, std::move(reply));
 }

@@ -1,10 +1,12 @@
 // NodeStatus: answers the questions asked about this node rather than
 // about a key: StatusRequest (the node as it sees itself: ring share,
-// hints, peers, and every counter of its metric registry) and
+// hints, peers, every counter of its metric registry, and its
+// anti-entropy per partition and peer) and
 // RingInfoRequest (the membership: owners, member addresses, its epoch,
 // and the namespaces). The top level of the node core (docs/design.md,
 // 'The node core'): it only reads (the failure detector's view, the hint
-// store, the registry); Node passes the count of requests in flight.
+// store, the registry); Node passes the count of requests in flight and
+// the anti-entropy pairs.
 //
 // StatusReply's per-peer hint counts read at most kStatusPeerHintsCountedMax
 // hints per peer (HintStore has no per-target count): a lower bound once
@@ -20,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "node/failure_detector.h"
 #include "node/node_context.h"
@@ -32,7 +35,10 @@ class NodeStatus {
  public:
   NodeStatus(NodeContext& ctx, const FailureDetector& detector);
 
-  void OnStatusRequest(const Endpoint& from, const StatusRequest& m, uint64_t pending_requests);
+  // `aae_pairs`: AntiEntropy::PairStatus(); the reply carries the first
+  // kStatusAaePairsMax of them.
+  void OnStatusRequest(const Endpoint& from, const StatusRequest& m, uint64_t pending_requests,
+                       std::vector<AaePairStatus> aae_pairs);
   void OnRingInfoRequest(const Endpoint& from, const RingInfoRequest& m);
 
   void CheckInvariants() const;

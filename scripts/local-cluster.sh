@@ -3,6 +3,7 @@
 #
 #   scripts/local-cluster.sh start DIR [--nodes 3] [--base-port 7101] [--durability sync]
 #                                      [--n 3 --r 2 --w 2] [--admin-base-port BASE+2000] [--tls on|off]
+#                                      [--aae on|off]
 #   scripts/local-cluster.sh stop DIR
 #
 # The base port defaults to $TROLLEY_BASE_PORT, else 7101. TLS is on by
@@ -11,6 +12,8 @@
 # DIR/client.env exports TROLLEY_TLS_CA/_CERT/_KEY for the "admin" (write)
 # client certificate: `. DIR/client.env` before using trolley or trolley-bench
 # (DIR/tls/client-reader.* is a read-only one). --tls off: plain TCP on loopback.
+# --aae (default on, with the node's default throttles): active anti-entropy
+# exchanges between the nodes ([aae] enabled = 1 or 0; docs/operations.md).
 # start writes DIR/nK.toml, starts build/node/server/trolleyd for each node
 # (logs in DIR/nK.log, pids in DIR/nK.pid, data in DIR/nK/) and waits until
 # every node answers. Namespaces, all with the given N/R/W and durability:
@@ -26,7 +29,7 @@ TROLLEY="${TROLLEY:-$ROOT/build/tools/trolley}"
 cmd="${1:-}"; dir="${2:-}"
 [ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,21p' "$0"; exit 2; }
 shift 2
-nodes=3 base="${TROLLEY_BASE_PORT:-7101}" durability=sync n=3 r=2 w=2 admin_base="" tls=on
+nodes=3 base="${TROLLEY_BASE_PORT:-7101}" durability=sync n=3 r=2 w=2 admin_base="" tls=on aae=on
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) nodes="$2"; shift 2 ;;
@@ -37,6 +40,7 @@ while [ $# -gt 0 ]; do
     --w) w="$2"; shift 2 ;;
     --admin-base-port) admin_base="$2"; shift 2 ;;
     --tls) tls="$2"; shift 2 ;;
+    --aae) aae="$2"; shift 2 ;;
     *) echo "local-cluster: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -46,6 +50,11 @@ admin_base="${admin_base:-$((base + 2000))}"
 case "$cmd" in
 start)
   mkdir -p "$dir"; dir="$(cd "$dir" && pwd)"
+  case "$aae" in
+    on) aae_enabled=1 ;;
+    off) aae_enabled=0 ;;
+    *) echo "local-cluster: --aae must be on or off" >&2; exit 2 ;;
+  esac
   tls_section=""
   case "$tls" in
     on)
@@ -102,6 +111,9 @@ durability = "$durability"
 
 [admin]
 port = $((admin_base + i - 1))
+
+[aae]
+enabled = $aae_enabled
 $tls_section
 TOML
     "$TROLLEYD" --config "$dir/n$i.toml" >"$dir/n$i.log" 2>&1 &
@@ -120,7 +132,7 @@ TOML
       exit 1
     fi
   done
-  echo "local-cluster: $nodes nodes up on 127.0.0.1:$base..$((base + nodes - 1)) (N=$n R=$r W=$w, $durability, TLS $tls), admin on $admin_base..$((admin_base + nodes - 1)), data in $dir"
+  echo "local-cluster: $nodes nodes up on 127.0.0.1:$base..$((base + nodes - 1)) (N=$n R=$r W=$w, $durability, TLS $tls, anti-entropy $aae), admin on $admin_base..$((admin_base + nodes - 1)), data in $dir"
   if [ "$tls" = on ]; then echo "local-cluster: clients need the certificates: . $dir/client.env"; fi
   ;;
 stop)

@@ -5,6 +5,7 @@
 //   trolley ... kv delete NS KEY [--context TOKEN] [--w W]
 //   trolley ... ring
 //   trolley ... status
+//   trolley ... aae
 //   trolley ... cart get NS CART
 //   trolley ... cart add NS CART SKU [N] [--attr k=v]... [--id MUTATION_ID]
 //   trolley ... cart set NS CART SKU QTY [--context TOKEN] [--id ID]
@@ -505,17 +506,76 @@ int ClusterStatus(const Globals& g) {
   return all_up ? kExitOk : kExitDegraded;
 }
 
-// Every node's anti-entropy counters (docs/design.md, 'Active anti-entropy').
+// The node-wide anti-entropy counters `trolley aae` shows, with their column titles.
+constexpr std::pair<std::string_view, const char*> kAaeColumns[] = {
+    {metric::kAaeExchanges, "exchanges"},    {metric::kAaeExchangesClean, "clean"},
+    {metric::kAaeExchangesFailed, "failed"}, {metric::kAaeSegmentsDiffering, "segments"},
+    {metric::kAaeKeysRepaired, "repaired"},  {metric::kAaeKeysRehashed, "rehashed"},
+    {metric::kAaeTreeRebuilds, "rebuilds"},  {metric::kAaeTreeIndexFixed, "fixed"}};
+
+// "never", or how long before `now_ms` the wall time `ms` was ("12.3s ago").
+std::string AgeText(uint64_t ms, uint64_t now_ms) {
+  if (ms == 0) return "never";
+  char out[32];
+  std::snprintf(out, sizeof out, "%.1fs ago",
+                static_cast<double>(now_ms > ms ? now_ms - ms : 0) / 1000.0);
+  return out;
+}
+
+json AaePairsJson(const StatusReply& st) {
+  json pairs = json::array();
+  for (const AaePairStatus& p : st.aae_pairs) {
+    pairs.push_back({{"partition", p.partition},
+                     {"peer", p.peer},
+                     {"last_exchange_ms", p.last_exchange_ms},
+                     {"last_clean_exchange_ms", p.last_clean_exchange_ms},
+                     {"exchanges", p.exchanges},
+                     {"differing_segments", p.differing_segments},
+                     {"keys_repaired", p.keys_repaired}});
+  }
+  return pairs;
+}
+
+// The per-(partition, peer) table of every node that answered.
+void PrintAaePairs(const std::vector<MemberStatus>& members) {
+  const uint64_t now_ms =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+  std::printf("\nper partition and peer (ages by this host's clock):\n");
+  std::printf("%-10s %9s %-10s %-14s %-14s %9s %9s %9s\n", "node", "partition", "peer",
+              "last exchange", "last clean", "exchanges", "differing", "repaired");
+  for (const MemberStatus& m : members) {
+    if (!m.reply) continue;
+    for (const AaePairStatus& p : m.reply->aae_pairs) {
+      std::printf("%-10s %9u %-10s %-14s %-14s %9llu %9llu %9llu\n", m.id.c_str(), p.partition,
+                  p.peer.c_str(), AgeText(p.last_exchange_ms, now_ms).c_str(),
+                  AgeText(p.last_clean_exchange_ms, now_ms).c_str(),
+                  static_cast<unsigned long long>(p.exchanges),
+                  static_cast<unsigned long long>(p.differing_segments),
+                  static_cast<unsigned long long>(p.keys_repaired));
+    }
+    if (m.reply->aae_pairs.size() < m.reply->aae_pairs_total) {
+      std::printf("%-10s (%zu of %u pairs shown)\n", m.id.c_str(), m.reply->aae_pairs.size(),
+                  m.reply->aae_pairs_total);
+    }
+  }
+  std::printf(
+      "(differing: tree segments the last exchange with that peer found differing; repaired: "
+      "keys repaired by merge over every exchange; a last exchange newer than the last clean "
+      "one did not finish clean)\n");
+}
+
+// Every node's anti-entropy counters, then its state per partition and peer
+// (docs/design.md, 'Active anti-entropy').
 int AaeStatus(const Globals& g) {
   auto members = AskEveryMember(g);
   if (!members.ok()) return Fail(g, members.status());
-  constexpr std::string_view kColumns[] = {
-      metric::kAaeExchanges,         metric::kAaeExchangesClean, metric::kAaeExchangesFailed,
-      metric::kAaeSegmentsDiffering, metric::kAaeKeysRepaired,   metric::kAaeKeysRehashed};
   json nodes = json::array();
   if (!g.json) {
-    std::printf("%-10s %-5s %10s %10s %10s %10s %10s %10s\n", "node", "state", "exchanges", "clean",
-                "failed", "segments", "repaired", "rehashed");
+    std::printf("%-10s %-5s", "node", "state");
+    for (const auto& [name, title] : kAaeColumns) std::printf(" %9s", title);
+    std::printf("\n");
   }
   bool all_up = true;
   for (const MemberStatus& m : *members) {
@@ -524,25 +584,36 @@ int AaeStatus(const Globals& g) {
       continue;
     }
     json counters = json::object();
-    for (std::string_view c : kColumns) counters[std::string(c)] = FindValue(m.reply->counters, c);
+    for (const auto& [name, title] : kAaeColumns) {
+      counters[std::string(name)] = FindValue(m.reply->counters, name);
+    }
+    counters[std::string(metric::kAaeTreeRebuiltKeys)] =
+        FindValue(m.reply->counters, metric::kAaeTreeRebuiltKeys);
     if (g.json) {
-      nodes.push_back({{"id", m.id}, {"address", m.address}, {"up", true}, {"aae", counters}});
+      nodes.push_back({{"id", m.id},
+                       {"address", m.address},
+                       {"up", true},
+                       {"aae", counters},
+                       {"pairs", AaePairsJson(*m.reply)},
+                       {"pairs_total", m.reply->aae_pairs_total}});
       continue;
     }
     std::printf("%-10s %-5s", m.id.c_str(), "up");
-    for (std::string_view c : kColumns) {
-      std::printf(" %10llu", static_cast<unsigned long long>(FindValue(m.reply->counters, c)));
+    for (const auto& [name, title] : kAaeColumns) {
+      std::printf(" %9llu", static_cast<unsigned long long>(FindValue(m.reply->counters, name)));
     }
     std::printf("\n");
   }
   if (g.json) {
     std::cout << json{{"ok", true}, {"nodes", nodes}}.dump() << "\n";
-  } else {
-    std::printf(
-        "(since each node started: exchanges it ran, clean ones (every difference repaired), "
-        "failed ones; tree segments found differing; keys repaired by merge; drifted keys "
-        "re-hashed)\n");
+    return all_up ? kExitOk : kExitDegraded;
   }
+  std::printf(
+      "(since each node started: exchanges it ran, clean ones (every difference repaired), "
+      "failed ones; tree segments found differing; keys repaired by merge; drifted keys "
+      "re-hashed; hash trees rebuilt from the per-key index (one per open of a store; the tree "
+      "is per store, not per partition); index entries a verify sweep fixed)\n");
+  PrintAaePairs(*members);
   return all_up ? kExitOk : kExitDegraded;
 }
 
@@ -610,8 +681,10 @@ int main(int argc, char** argv) {
                      "when a node did not answer")
       ->callback([&] { result = ClusterStatus(g); });
   app.add_subcommand("aae",
-                     "every node's anti-entropy counters: exchanges (clean, failed), segments "
-                     "found differing, keys repaired; exits 3 when a node did not answer")
+                     "every node's anti-entropy counters (exchanges, segments found differing, "
+                     "keys repaired, tree rebuilds), then its state per partition and peer (last "
+                     "exchange, last clean one, differing segments, keys repaired); exits 3 when "
+                     "a node did not answer")
       ->callback([&] { result = AaeStatus(g); });
 
   CLI::App* cart = app.add_subcommand("cart", "shopping carts (siblings merged for you)");

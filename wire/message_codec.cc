@@ -303,6 +303,20 @@ struct Writer {
         counters[i].setValue(m.counters[i].value);
       }
     }
+    b.setAaePairsTotal(m.aae_pairs_total);
+    if (!m.aae_pairs.empty()) {
+      auto pairs = b.initAaePairs(static_cast<unsigned>(m.aae_pairs.size()));
+      for (unsigned i = 0; i < pairs.size(); ++i) {
+        const AaePairStatus& in = m.aae_pairs[i];
+        pairs[i].setPartition(in.partition);
+        pairs[i].setPeer(AsText(in.peer));
+        pairs[i].setLastExchangeMs(in.last_exchange_ms);
+        pairs[i].setLastCleanExchangeMs(in.last_clean_exchange_ms);
+        pairs[i].setExchanges(in.exchanges);
+        pairs[i].setDifferingSegments(in.differing_segments);
+        pairs[i].setKeysRepaired(in.keys_repaired);
+      }
+    }
   }
 };
 
@@ -368,6 +382,9 @@ struct Estimator {
     // One 2-word struct (1 data word, 1 pointer) per counter plus its name.
     words += 1;
     for (const NamedValue& counter : m.counters) words += 2 + Words(counter.name);
+    // One 7-word struct (6 data words, 1 pointer) per anti-entropy pair plus its peer.
+    words += 1;
+    for (const AaePairStatus& pair : m.aae_pairs) words += 7 + Words(pair.peer);
     return words;
   }
 };
@@ -636,6 +653,12 @@ Result<StatusReply> Read(wire::StatusReply::Reader in) {
                                    " counters exceeds the limit of " +
                                    std::to_string(kStatusCountersMax));
   }
+  const auto aae_pairs = in.getAaePairs();
+  if (aae_pairs.size() > kStatusAaePairsMax) {
+    return Status::InvalidArgument(std::to_string(aae_pairs.size()) +
+                                   " anti-entropy pairs exceeds the limit of " +
+                                   std::to_string(kStatusAaePairsMax));
+  }
   Result<StatusReply> out = ReadReplyHead<StatusReply>(in);
   if (!out.ok()) return out;
   out->node_id = Str(in.getNodeId());
@@ -654,6 +677,14 @@ Result<StatusReply> Read(wire::StatusReply::Reader in) {
   out->counters.reserve(counters.size());
   for (wire::NamedCounter::Reader counter : counters) {
     out->counters.push_back(NamedValue{Str(counter.getName()), counter.getValue()});
+  }
+  out->aae_pairs_total = in.getAaePairsTotal();
+  out->aae_pairs.reserve(aae_pairs.size());
+  for (wire::AaePairStatus::Reader pair : aae_pairs) {
+    out->aae_pairs.push_back(AaePairStatus{pair.getPartition(), Str(pair.getPeer()),
+                                           pair.getLastExchangeMs(), pair.getLastCleanExchangeMs(),
+                                           pair.getExchanges(), pair.getDifferingSegments(),
+                                           pair.getKeysRepaired()});
   }
   return out;
 }

@@ -86,6 +86,24 @@ Status CheckRingInfo(const RingInfoReply& m) {
   return Status::Ok();
 }
 
+Status CheckAaePairs(const StatusReply& m) {
+  if (m.aae_pairs.size() > kStatusAaePairsMax || m.aae_pairs.size() > m.aae_pairs_total) {
+    return Status::InvalidArgument(std::to_string(m.aae_pairs.size()) +
+                                   " anti-entropy pairs; the limit is " +
+                                   std::to_string(kStatusAaePairsMax) + " and aae_pairs_total " +
+                                   std::to_string(m.aae_pairs_total));
+  }
+  for (const AaePairStatus& pair : m.aae_pairs) {
+    Status s = CheckNodeId("aae peer", pair.peer, /*empty_ok=*/false);
+    if (!s.ok()) return s;
+    if (m.partitions != 0 && pair.partition >= m.partitions) {
+      return Status::InvalidArgument("aae partition " + std::to_string(pair.partition) +
+                                     " is not below " + std::to_string(m.partitions));
+    }
+  }
+  return Status::Ok();
+}
+
 Status CheckStatusReply(const StatusReply& m) {
   Status s = CheckStatusMessage(m.message);
   if (!s.ok()) return s;
@@ -124,7 +142,7 @@ Status CheckStatusReply(const StatusReply& m) {
                                      std::to_string(kCounterNameBytesMax) + " bytes of [a-z0-9_]");
     }
   }
-  return Status::Ok();
+  return CheckAaePairs(m);
 }
 
 Status CheckCartUpdate(const CartUpdate& m) {

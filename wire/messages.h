@@ -57,7 +57,9 @@
 //      partition count, and partitions_owned <= partitions_replicated <=
 //      partitions; at most kPartitionsMax peers, each with a valid id; at
 //      most kStatusCountersMax counters, each named 1..kCounterNameBytesMax
-//      bytes of [a-z0-9_].
+//      bytes of [a-z0-9_]; at most kStatusAaePairsMax aae_pairs, no more
+//      than aae_pairs_total, each with a valid peer id and a partition
+//      below partitions (when partitions is set).
 //   7. CartUpdate: a valid kind, a nonzero mutation_id, a sku of at most
 //      kCartSkuBytesMax bytes, at most kCartAttributesMax attributes, keys
 //      sorted and unique, each key + value at most kCartAttributeBytesMax.
@@ -96,7 +98,11 @@ inline constexpr uint32_t kProtocolVersion = 1;
 inline constexpr size_t kStatusMessageBytesMax = 4096;
 inline constexpr size_t kStatusCountersMax = 256;   // StatusReply::counters
 inline constexpr size_t kCounterNameBytesMax = 64;  // one counter's name
-inline constexpr size_t kAddressBytesMax = 300;     // "host:port"; a DNS name is <= 253 bytes
+// StatusReply::aae_pairs: about 80 bytes each, so at most ~1.3 MB of the
+// 8 MiB frame (kFrameBytesMax). A node with more (partition, peer) pairs
+// reports the first ones by partition and says how many it has.
+inline constexpr size_t kStatusAaePairsMax = 16384;
+inline constexpr size_t kAddressBytesMax = 300;  // "host:port"; a DNS name is <= 253 bytes
 
 // Every field has a default (zero, empty, kOk), so designated initializers
 // name only what they set: ClientGet{.id = id, .ns = "carts", .key = k}.
@@ -296,6 +302,20 @@ struct PeerStatus {
   friend bool operator==(const PeerStatus&, const PeerStatus&) = default;
 };
 
+// What a node knows of its anti-entropy with one peer over one partition
+// (docs/design.md, 'Active anti-entropy'), for `trolley aae`. Times are the
+// replying node's wall clock.
+struct AaePairStatus {
+  uint32_t partition = 0;
+  std::string peer{};
+  uint64_t last_exchange_ms = 0;        // start of the last exchange, clean or not; 0 = never
+  uint64_t last_clean_exchange_ms = 0;  // start of the last clean one; 0 = never
+  uint64_t exchanges = 0;               // exchanges that finished, clean or not
+  uint64_t differing_segments = 0;      // tree segments the last exchange found differing
+  uint64_t keys_repaired = 0;           // over every exchange
+  friend bool operator==(const AaePairStatus&, const AaePairStatus&) = default;
+};
+
 // The replying node's state when it handled the request. code is kOk, or
 // the error of a hint store read that failed: the hint figures it would have
 // given are then 0 and message says which read failed; every other field is
@@ -319,6 +339,11 @@ struct StatusReply {
   // (common/metrics.h; the names are in node/node_metrics.h), in
   // registration order. Read one with FindValue(counters, name).
   std::vector<NamedValue> counters{};
+  // Anti-entropy per (partition, peer) this node exchanges with, by
+  // partition: at most kStatusAaePairsMax of aae_pairs_total.
+  // Empty from a node that runs no anti-entropy or predates it.
+  std::vector<AaePairStatus> aae_pairs{};
+  uint32_t aae_pairs_total = 0;
   friend bool operator==(const StatusReply&, const StatusReply&) = default;
 };
 

@@ -237,6 +237,21 @@ struct StatusReply {
   fallbackWrites @22 :UInt64;
   # Every counter of the node's metric registry, in its registration order.
   counters @23 :List(NamedCounter);
+  # Anti-entropy per (partition, peer), by partition; at most
+  # kStatusAaePairsMax (wire/messages.h) of aaePairsTotal.
+  aaePairs @24 :List(AaePairStatus);
+  aaePairsTotal @25 :UInt32;
+}
+
+# What a node knows of its anti-entropy with one peer over one partition.
+struct AaePairStatus {
+  partition @0 :UInt32;
+  peer @1 :Text;
+  lastExchangeMs @2 :UInt64;       # 0 = never
+  lastCleanExchangeMs @3 :UInt64;  # 0 = never
+  exchanges @4 :UInt64;
+  differingSegments @5 :UInt64;    # found by the last exchange
+  keysRepaired @6 :UInt64;
 }
 
 # One counter of a node's metric registry (StatusReply.counters).

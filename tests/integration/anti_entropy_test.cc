@@ -9,9 +9,13 @@
 // nodes' counters (StatusRequest), never a key, until they report at least 20 keys repaired and n3
 // has run two rounds of clean exchanges (2 x 64 partitions x 2 peers; a clean one leaves nothing
 // differing with that peer; bounded: 25 s). Then n1 and n2 are killed and every key is read with
-// R=1 from n3 alone: each must hold its value.
+// R=1 from n3 alone: each must hold its value. Before that, `trolley aae`
+// and the StatusReply it reads must show n3's state per partition and peer:
+// every pair exchanged cleanly, and the pairs' repairs add up.
 #include <gtest/gtest.h>
 
+#include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,22 +28,33 @@ namespace {
 constexpr int kKeys = 20;
 constexpr auto kCallTimeout = 3000ms;
 
-// Node i's `counter` (0 if it does not answer).
-uint64_t CounterOf(Cluster& cluster, int i, std::string_view counter) {
-  auto conn = cluster.Connect(i);
-  if (!conn.ok()) return 0;
-  auto reply = (*conn)->Call(StatusRequest{RequestId{1}}, kCallTimeout);
-  const auto* st = reply.ok() ? std::get_if<StatusReply>(&*reply) : nullptr;
-  return st == nullptr ? 0 : FindValue(st->counters, counter);
-}
-
-// The sum of `counter` over the running nodes.
-uint64_t SumCounter(Cluster& cluster, std::string_view counter) {
-  uint64_t sum = 0;
+// n3's StatusReply and `trolley aae` after its repair (see the goal above).
+void CheckAaeStatusOfN3(Cluster& cluster, uint64_t keys_repaired_min) {
+  uint64_t repaired_by_pairs = 0;
   for (int i = 0; i < cluster.size(); ++i) {
-    if (cluster.IsRunning(i)) sum += CounterOf(cluster, i, counter);
+    auto conn = cluster.Connect(i);
+    ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+    auto st = GetStatus(**conn);
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+    // N = 3 on 3 nodes: every partition, with both other nodes.
+    EXPECT_EQ(st->aae_pairs.size(), cluster.options().partitions * 2u);
+    EXPECT_EQ(st->aae_pairs_total, st->aae_pairs.size());
+    for (const AaePairStatus& p : st->aae_pairs) {
+      repaired_by_pairs += p.keys_repaired;
+      if (i == 2) {
+        EXPECT_GT(p.last_clean_exchange_ms, 0u) << p.partition << " " << p.peer;
+      }
+    }
   }
-  return sum;
+  EXPECT_GE(repaired_by_pairs, keys_repaired_min);
+
+  const CommandRun cli = RunCommand("'" TROLLEY_CLI_PATH "' --node " + cluster.address(2) + " aae");
+  EXPECT_EQ(cli.exit_code, 0) << cli.output;
+  const std::regex n3_pair(R"(^n3 +\d+ +n[12] +[0-9.]+s ago +[0-9.]+s ago +\d+ +\d+ +\d+$)");
+  std::istringstream lines(cli.output);
+  size_t n3_pairs = 0;
+  for (std::string line; std::getline(lines, line);) n3_pairs += std::regex_match(line, n3_pair);
+  EXPECT_EQ(n3_pairs, cluster.options().partitions * 2u) << cli.output;
 }
 
 TEST(AntiEntropyTest, DroppedHintsAreRepairedWithoutAnyRead) {
@@ -89,6 +104,7 @@ TEST(AntiEntropyTest, DroppedHintsAreRepairedWithoutAnyRead) {
               static_cast<unsigned long long>(SumCounter(cluster, "aae_keys_repaired")),
               static_cast<unsigned long long>(CounterOf(cluster, 2, "aae_exchanges_clean")));
   EXPECT_TRUE(repaired) << cluster.AllLogTails();
+  CheckAaeStatusOfN3(cluster, kKeys);
 
   // n3 alone: nothing else can answer, and no read ran before this point.
   cluster.Kill(0);

@@ -28,13 +28,9 @@ namespace {
 
 // Runs the trolley CLI; its exit status and what it printed.
 int RunCli(const std::string& args, std::string* out) {
-  FILE* pipe = ::popen((std::string(TROLLEY_CLI_PATH) + " " + args + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) out->append(buf, n);
-  const int rc = ::pclose(pipe);
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  CommandRun run = RunCommand(std::string(TROLLEY_CLI_PATH) + " " + args);
+  *out += run.output;
+  return run.exit_code;
 }
 
 Result<ClientPutReply> PutAll(NodeConnection& conn, const std::string& key,

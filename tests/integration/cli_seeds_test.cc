@@ -5,10 +5,7 @@
 // Method: real trolleyd processes (cluster_harness.h); the CLI built by
 // this tree is run through the shell, its exit status and output checked.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <string>
 
 #include "tests/integration/cluster_harness.h"
@@ -16,22 +13,9 @@
 namespace trolley::integration {
 namespace {
 
-struct CliRun {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
 // Runs `env_prefix TROLLEY_CLI_PATH args 2>&1`.
-CliRun RunCli(const std::string& args, const std::string& env_prefix = "") {
-  const std::string command = env_prefix + " '" TROLLEY_CLI_PATH "' " + args + " 2>&1";
-  CliRun run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 512> buffer{};
-  while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) run.output += buffer.data();
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+CommandRun RunCli(const std::string& args, const std::string& env_prefix = "") {
+  return RunCommand(env_prefix + " '" TROLLEY_CLI_PATH "' " + args);
 }
 
 class CliSeedsTest : public ::testing::Test {
@@ -46,44 +30,45 @@ class CliSeedsTest : public ::testing::Test {
 };
 
 TEST_F(CliSeedsTest, OneNodeCommandsUseTheNextSeed) {
-  CliRun ring = RunCli("--node " + seeds_ + " ring");
+  CommandRun ring = RunCli("--node " + seeds_ + " ring");
   EXPECT_EQ(ring.exit_code, 0) << ring.output;
   EXPECT_NE(ring.output.find("3 members"), std::string::npos) << ring.output;
 
-  CliRun put = RunCli("--node " + seeds_ + " kv put carts alice v1");
+  CommandRun put = RunCli("--node " + seeds_ + " kv put carts alice v1");
   EXPECT_EQ(put.exit_code, 0) << put.output;
-  CliRun get = RunCli("--node " + seeds_ + " --json kv get carts alice");
+  CommandRun get = RunCli("--node " + seeds_ + " --json kv get carts alice");
   EXPECT_EQ(get.exit_code, 0) << get.output;
   EXPECT_NE(get.output.find("\"v1\""), std::string::npos) << get.output;
 }
 
 TEST_F(CliSeedsTest, CartCommandsUseTheNextSeed) {
-  CliRun get = RunCli("--node " + seeds_ + " --json cart get carts bob");
+  CommandRun get = RunCli("--node " + seeds_ + " --json cart get carts bob");
   EXPECT_EQ(get.exit_code, 0) << get.output;
   EXPECT_NE(get.output.find("\"ok\":true"), std::string::npos) << get.output;
 }
 
 TEST_F(CliSeedsTest, TheEnvironmentVariableIsTheDefault) {
-  CliRun ring = RunCli("ring", "TROLLEY_NODES=" + seeds_);
+  CommandRun ring = RunCli("ring", "TROLLEY_NODES=" + seeds_);
   EXPECT_EQ(ring.exit_code, 0) << ring.output;
-  CliRun cart = RunCli("cart get carts bob", "TROLLEY_NODES=" + seeds_);
+  CommandRun cart = RunCli("cart get carts bob", "TROLLEY_NODES=" + seeds_);
   EXPECT_EQ(cart.exit_code, 0) << cart.output;
   // --node wins over the variable.
-  CliRun only_down = RunCli("--node " + cluster_.address(0) + " ring", "TROLLEY_NODES=" + seeds_);
+  CommandRun only_down =
+      RunCli("--node " + cluster_.address(0) + " ring", "TROLLEY_NODES=" + seeds_);
   EXPECT_EQ(only_down.exit_code, 2) << only_down.output;
 }
 
 TEST_F(CliSeedsTest, FailuresNameTheNodeThatFailed) {
   // Only the dead node: the error and the hint name it, and no other node.
   for (const char* command : {"ring", "kv get carts alice", "cart get carts bob"}) {
-    CliRun run = RunCli("--node " + cluster_.address(0) + " " + std::string(command));
+    CommandRun run = RunCli("--node " + cluster_.address(0) + " " + std::string(command));
     EXPECT_EQ(run.exit_code, 2) << command << ": " << run.output;
     EXPECT_NE(run.output.find(cluster_.address(0)), std::string::npos) << run.output;
     EXPECT_EQ(run.output.find(cluster_.address(1)), std::string::npos) << run.output;
     EXPECT_NE(run.output.find("hint: check that the node named above"), std::string::npos)
         << run.output;
   }
-  CliRun bad = RunCli("--node " + cluster_.address(1) + ",, ring");
+  CommandRun bad = RunCli("--node " + cluster_.address(1) + ",, ring");
   EXPECT_NE(bad.exit_code, 0) << bad.output;
   EXPECT_NE(bad.output.find("several separated by commas"), std::string::npos) << bad.output;
 }

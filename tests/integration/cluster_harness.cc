@@ -467,6 +467,33 @@ Result<StatusReply> GetStatus(NodeConnection& conn) {
   return reply;
 }
 
+uint64_t CounterOf(Cluster& cluster, int i, std::string_view name) {
+  auto conn = cluster.Connect(i);
+  if (!conn.ok()) return 0;
+  auto status = GetStatus(**conn);
+  return status.ok() ? FindValue(status->counters, name) : 0;
+}
+
+uint64_t SumCounter(Cluster& cluster, std::string_view name) {
+  uint64_t sum = 0;
+  for (int i = 0; i < cluster.size(); ++i) {
+    if (cluster.IsRunning(i)) sum += CounterOf(cluster, i, name);
+  }
+  return sum;
+}
+
+CommandRun RunCommand(const std::string& command) {
+  CommandRun run;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return run;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) run.output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
 std::vector<std::string> Values(const SiblingSet& state) {
   std::vector<std::string> values;
   for (const Sibling& s : state.siblings()) {

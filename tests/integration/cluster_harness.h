@@ -36,6 +36,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "client/node_connection.h"
@@ -169,6 +170,10 @@ Result<ClientGetReply> Get(NodeConnection& conn, const std::string& key,
 Result<ReplicaGetReply> ReadReplica(NodeConnection& conn, const std::string& key,
                                     const std::string& ns = "carts");
 Result<StatusReply> GetStatus(NodeConnection& conn);
+// Node i's counter `name` from its StatusReply; 0 if it does not answer.
+uint64_t CounterOf(Cluster& cluster, int i, std::string_view name);
+// The sum of CounterOf over the nodes that run.
+uint64_t SumCounter(Cluster& cluster, std::string_view name);
 
 // ---- the admin listener, through the curl command (as a scraper would).
 
@@ -184,6 +189,15 @@ Result<CurlReply> Curl(const std::string& url, const std::string& method = "GET"
 // `trolley_get_versions_bucket{le="1"}`) in a Prometheus text; nullopt
 // if absent.
 std::optional<double> MetricValue(const std::string& text, const std::string& name);
+
+// ---- commands, e.g. the trolley CLI (TROLLEY_CLI_PATH in the test's target).
+
+struct CommandRun {
+  int exit_code = -1;  // -1 if it could not run or did not exit normally
+  std::string output;  // stdout and stderr
+};
+// Runs `command 2>&1` through the shell.
+CommandRun RunCommand(const std::string& command);
 
 // The values of the live (not tombstone) siblings, sorted.
 std::vector<std::string> Values(const SiblingSet& state);

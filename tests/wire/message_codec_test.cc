@@ -216,7 +216,10 @@ TEST(MessageCodecTest, StatusReplyRoundTripsEveryField) {
                       .peers = {{"cart-db-2", true, 0},
                                 {"cart-db-3", false, 107},
                                 {"cart-db-4", true, ~uint64_t{0}}},
-                      .counters = {{"puts_ok", 108}, {"fallback_writes", 117}, {"x_9", 0}}};
+                      .counters = {{"puts_ok", 108}, {"fallback_writes", 117}, {"x_9", 0}},
+                      .aae_pairs = {{7, "cart-db-2", 118, 119, 120, 121, 122},
+                                    {63, "cart-db-3", 123, 0, 124, 125, 126}},
+                      .aae_pairs_total = 127};
   ExpectRoundTrip(m);
   Result<Message> decoded = DecodeMessage(EncodeMessage(m));
   ASSERT_TRUE(decoded.ok());
@@ -227,6 +230,39 @@ TEST(MessageCodecTest, StatusReplyRoundTripsEveryField) {
   EXPECT_EQ(FindValue(got.counters, "fallback_writes"), 117u);
   EXPECT_EQ(got.counters[0], (NamedValue{"puts_ok", 108}));
   EXPECT_EQ(got.code, StatusCode::kIOError);
+  ASSERT_EQ(got.aae_pairs.size(), 2u);
+  EXPECT_EQ(got.aae_pairs[1], (AaePairStatus{63, "cart-db-3", 123, 0, 124, 125, 126}));
+  EXPECT_EQ(got.aae_pairs_total, 127u);
+}
+
+TEST(MessageCodecTest, StatusReplyAaePairsAreBoundedAndChecked) {
+  auto decode = [](const StatusReply& m) { return DecodeMessage(EncodeMessage(m)); };
+  // More pairs than a reply may hold: refused while reading.
+  StatusReply crowded{.node_id = "n1", .aae_pairs_total = kStatusAaePairsMax + 1};
+  crowded.aae_pairs.assign(kStatusAaePairsMax + 1, AaePairStatus{.peer = "n2"});
+  Result<Message> too_many = decode(crowded);
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(too_many.status().message(),
+            "StatusReply: 16385 anti-entropy pairs exceeds the limit of 16384");
+  crowded.aae_pairs.pop_back();
+  ExpectRoundTrip(crowded);
+  // A partition past the ring, a bad peer id, more pairs than the total.
+  Result<Message> past_ring = decode(StatusReply{.node_id = "n1",
+                                                 .partitions = 8,
+                                                 .aae_pairs = {{.partition = 8, .peer = "n2"}},
+                                                 .aae_pairs_total = 1});
+  ASSERT_FALSE(past_ring.ok());
+  EXPECT_EQ(past_ring.status().message(), "StatusReply: aae partition 8 is not below 8");
+  Result<Message> bad_peer = decode(
+      StatusReply{.node_id = "n1", .aae_pairs = {{.peer = "bad peer"}}, .aae_pairs_total = 1});
+  ASSERT_FALSE(bad_peer.ok());
+  EXPECT_EQ(bad_peer.status().message().rfind("StatusReply: aae peer: ", 0), 0u)
+      << bad_peer.status().message();
+  Result<Message> over_total = decode(StatusReply{
+      .node_id = "n1", .aae_pairs = {{.peer = "n2"}, {.peer = "n3"}}, .aae_pairs_total = 1});
+  ASSERT_FALSE(over_total.ok());
+  EXPECT_EQ(over_total.status().message(),
+            "StatusReply: 2 anti-entropy pairs; the limit is 16384 and aae_pairs_total 1");
 }
 
 TEST(MessageCodecTest, InvalidStatusReplyIsRefused) {

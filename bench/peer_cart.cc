@@ -25,6 +25,25 @@ Result<PeerCart> PeerCart::Decode(std::string_view json) {
   return cart;
 }
 
+Result<PeerCart> PeerCart::FromLines(
+    const std::vector<std::pair<std::string, std::string>>& sku_and_quantity) {
+  PeerCart cart;
+  for (const auto& [sku, text] : sku_and_quantity) {
+    uint64_t quantity = 0;
+    const bool digits =
+        !text.empty() && text.size() <= 10 &&
+        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (digits) quantity = std::stoull(text);
+    if (!digits || quantity == 0 || quantity > std::numeric_limits<uint32_t>::max()) {
+      return Status::InvalidArgument("peer cart: line '" + sku +
+                                     "' has no quantity in [1, 2^32): '" + text.substr(0, 32) +
+                                     "'");
+    }
+    cart.lines_[sku] = static_cast<uint32_t>(quantity);
+  }
+  return cart;
+}
+
 std::string PeerCart::Encode() const {
   nlohmann::json doc = nlohmann::json::object();
   for (const auto& [sku, quantity] : lines_) doc[sku] = quantity;
@@ -51,6 +70,9 @@ void PeerCart::Apply(const CartOp& op, uint32_t quantity_max) {
       return;
     case CartOp::Type::kRemove:
       lines_.erase(op.sku);
+      return;
+    case CartOp::Type::kCheckout:
+      lines_.clear();
       return;
   }
 }

@@ -6,6 +6,17 @@
 
 namespace trolley::bench {
 
+std::string_view CartLayoutName(CartLayout layout) {
+  return layout == CartLayout::kPerLine ? "per-line" : "whole-cart";
+}
+
+Result<CartLayout> ParseCartLayout(std::string_view text) {
+  if (text == "whole-cart") return CartLayout::kWholeCart;
+  if (text == "per-line") return CartLayout::kPerLine;
+  return Status::InvalidArgument("--layout: '" + std::string(text) +
+                                 "' is not whole-cart or per-line");
+}
+
 Result<PeerCart> PeerCart::Decode(std::string_view json) {
   PeerCart cart;
   if (json.empty()) return cart;

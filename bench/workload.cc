@@ -188,7 +188,13 @@ CartOp Workload::Next(uint64_t cart, const Ledger& ledger) {
   CartOp op = NextDrawn(cart, ledger);
   if (modifications_per_checkout_ <= 0 || op.type == CartOp::Type::kGet) return op;
   CheckoutClock& clock = checkout_clocks_[cart];
-  if (clock.due == 0) clock.due = DrawCheckoutGap();
+  if (clock.due == 0) {
+    // A shopper met for the first time is somewhere in its cycle, so that
+    // checkouts run at their share from the start of a run, not only once
+    // every cart has made its first M/2 modifications.
+    clock.due = DrawCheckoutGap();
+    clock.done = static_cast<uint32_t>(random_.Uniform(clock.due));
+  }
   if (clock.done < clock.due) {
     ++clock.done;
     return op;

@@ -15,8 +15,9 @@
 // or checkout (buy what the cart holds: it reads the lines and empties the
 // cart). Checkouts are not drawn like the others: a shopper checks out
 // after its K-th modification (add, set, remove) since its last checkout,
-// K drawn uniformly from [M/2, 3M/2] each time, M = (add + set_remove) /
-// checkout shares of the mix. So checkouts are the mix's share of the
+// K drawn uniformly from [M/2, 3M/2] each time (the first time, at a
+// uniform point of that cycle), M = (add + set_remove) / checkout shares of
+// the mix. So checkouts are the mix's share of the
 // operations, and a cart holds what ~M/2 modifications left in it. (Drawn
 // at random like the others, the gaps would be geometric and the mean cart
 // twice as large: a shopper's cart would not remember its last checkout.)

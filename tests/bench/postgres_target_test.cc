@@ -52,6 +52,22 @@ CommandResult RunCommand(const std::string& command) {
   return result;
 }
 
+// Adds, sets, removes (one of an absent line, one by a set to 0), an add
+// beyond quantity_max, a get: the one-cart test of both layouts; the cart
+// ends as {sku-2: 5, sku-4: 999}.
+std::vector<CartOp> OneCartOps(uint64_t cart) {
+  return {CartOp::Add(cart, "sku-1", 2),
+          CartOp::Add(cart, "sku-1"),
+          CartOp::Add(cart, "sku-2"),
+          CartOp::SetQuantity(cart, "sku-2", 5),
+          CartOp::Add(cart, "sku-3", 4),
+          CartOp::Remove(cart, "sku-1"),
+          CartOp::SetQuantity(cart, "sku-3", 0),
+          CartOp::Remove(cart, "sku-absent"),
+          CartOp::Add(cart, "sku-4", 1000),
+          CartOp::Get(cart)};
+}
+
 class PostgresTargetTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -143,6 +159,18 @@ class PostgresTargetTest : public ::testing::Test {
     return lines;
   }
 
+  // Runs OneCartOps(cart), each ok, and reads the cart back.
+  void RunOneCartOps(PostgresTarget& target, uint64_t cart) {
+    for (const CartOp& op : OneCartOps(cart)) {
+      const OpOutcome out = Do(target, op);
+      EXPECT_TRUE(out.ok) << out.error_kind << ": " << out.error_message;
+    }
+    auto lines = Read(target, cart);
+    ASSERT_TRUE(lines.ok()) << lines.status().ToString();
+    const std::map<std::string, uint32_t> want = {{"sku-2", 5}, {"sku-4", 999}};  // 999: the cap
+    EXPECT_EQ(*lines, want);
+  }
+
   // One SQL command through psql, as another client of the server.
   static CommandResult Psql(const std::string& sql) {
     return RunCommand(kPgBin + "/psql \"" + conninfo_ + "\" -X -q -t -A -v ON_ERROR_STOP=1 -c \"" +
@@ -201,18 +229,7 @@ TEST_F(PostgresTargetTest, OperationsOnOneCart) {
   PostgresTarget target(io_, Options());
   ASSERT_TRUE(ConnectTarget(target).ok());
   const uint64_t cart = 1000;
-  for (const CartOp& op :
-       {CartOp::Add(cart, "sku-1", 2), CartOp::Add(cart, "sku-1"), CartOp::Add(cart, "sku-2"),
-        CartOp::SetQuantity(cart, "sku-2", 5), CartOp::Add(cart, "sku-3", 4),
-        CartOp::Remove(cart, "sku-1"), CartOp::SetQuantity(cart, "sku-3", 0),
-        CartOp::Add(cart, "sku-4", 1000), CartOp::Get(cart)}) {
-    const OpOutcome out = Do(target, op);
-    EXPECT_TRUE(out.ok) << out.error_kind << ": " << out.error_message;
-  }
-  auto lines = Read(target, cart);
-  ASSERT_TRUE(lines.ok()) << lines.status().ToString();
-  const std::map<std::string, uint32_t> want = {{"sku-2", 5}, {"sku-4", 999}};  // 999: the cap
-  EXPECT_EQ(*lines, want);
+  RunOneCartOps(target, cart);
 
   auto missing = Read(target, cart + 1);
   ASSERT_TRUE(missing.ok()) << missing.status().ToString();
@@ -300,24 +317,7 @@ TEST_F(PostgresTargetTest, PerLineOperationsAreOneStatementEach) {
   const std::string commits = "SELECT xact_commit FROM pg_stat_database WHERE datname = 'trolley'";
   const CommandResult before = Psql(commits);
   ASSERT_EQ(before.status, 0) << before.output;
-  const std::vector<CartOp> ops = {CartOp::Add(cart, "sku-1", 2),
-                                   CartOp::Add(cart, "sku-1"),
-                                   CartOp::Add(cart, "sku-2"),
-                                   CartOp::SetQuantity(cart, "sku-2", 5),
-                                   CartOp::Add(cart, "sku-3", 4),
-                                   CartOp::Remove(cart, "sku-1"),
-                                   CartOp::SetQuantity(cart, "sku-3", 0),
-                                   CartOp::Remove(cart, "sku-absent"),
-                                   CartOp::Add(cart, "sku-4", 1000),
-                                   CartOp::Get(cart)};
-  for (const CartOp& op : ops) {
-    const OpOutcome out = Do(target, op);
-    EXPECT_TRUE(out.ok) << out.error_kind << ": " << out.error_message;
-  }
-  auto lines = Read(target, cart);
-  ASSERT_TRUE(lines.ok()) << lines.status().ToString();
-  const std::map<std::string, uint32_t> want = {{"sku-2", 5}, {"sku-4", 999}};  // 999: the cap
-  EXPECT_EQ(*lines, want);
+  RunOneCartOps(target, cart);
   EXPECT_EQ(Psql("SELECT sku || '=' || quantity FROM line_cart_items WHERE cart_id = 'cart-3000' "
                  "ORDER BY sku")
                 .output,
@@ -326,7 +326,7 @@ TEST_F(PostgresTargetTest, PerLineOperationsAreOneStatementEach) {
   // One transaction per operation (and per read), no BEGIN/COMMIT pairs
   // around them; psql's own SELECT counts one. The statistics are sent
   // when a backend goes idle, so allow them a moment.
-  const uint64_t expected = std::stoull(before.output) + ops.size() + 1 + 1;
+  const uint64_t expected = std::stoull(before.output) + OneCartOps(cart).size() + 1 + 1;
   uint64_t after = 0;
   for (int i = 0; i < 40 && after < expected; ++i) {
     after = std::stoull(Psql(commits).output);

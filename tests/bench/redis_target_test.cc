@@ -105,6 +105,23 @@ CartOp Op(CartOp::Type type, uint64_t cart, std::string sku = "", uint32_t quant
   return op;
 }
 
+// Adds, sets, removes (one of an absent line, one by a set to 0), an add
+// beyond quantity_max, a get: the one-cart test of both layouts.
+std::vector<CartOp> OneCartOps(uint64_t cart) {
+  return {
+      Op(CartOp::Type::kAdd, cart, "sku-1", 2),
+      Op(CartOp::Type::kAdd, cart, "sku-1", 3),
+      Op(CartOp::Type::kAdd, cart, "sku-2", 1),
+      Op(CartOp::Type::kSetQuantity, cart, "sku-2", 4),
+      Op(CartOp::Type::kAdd, cart, "sku-3", 1),
+      Op(CartOp::Type::kRemove, cart, "sku-1"),
+      Op(CartOp::Type::kRemove, cart, "sku-absent"),
+      Op(CartOp::Type::kSetQuantity, cart, "sku-3", 0),
+      Op(CartOp::Type::kAdd, cart, "sku-capped", 5000),
+      Op(CartOp::Type::kGet, cart),
+  };
+}
+
 // A port nothing listens on (bound, then released).
 uint16_t UnusedPort(asio::io_context& io) {
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
@@ -227,6 +244,30 @@ class RedisTargetTest : public ::testing::Test {
     return Shell("redis-cli -h 127.0.0.1 -p " + std::to_string(port_) + " " + args).second;
   }
 
+  void ExpectAllOk(RedisTarget& target, const std::vector<CartOp>& ops) {
+    for (const CartOp& op : ops) {
+      const OpOutcome out = ExecuteSync(io_, target, op);
+      EXPECT_TRUE(out.ok) << out.error_kind << ": " << out.error_message;
+    }
+  }
+
+  // With 2 replicas asked and 1 there: each write fails NotReplicated.
+  void ExpectNotReplicated(RedisTarget& target, const std::vector<CartOp>& writes) {
+    for (const CartOp& op : writes) {
+      const OpOutcome out = ExecuteSync(io_, target, op);
+      EXPECT_FALSE(out.ok);
+      EXPECT_EQ(out.error_kind, "NotReplicated") << out.error_message;
+      EXPECT_NE(out.error_message.find("1 of 2 replicas"), std::string::npos) << out.error_message;
+    }
+  }
+
+  // Five adds of 1 to `sku` of `cart`, each ok, with options_.
+  void AddFiveTimes(uint64_t cart, const std::string& sku) {
+    RedisTarget target(io_, options_);
+    ASSERT_TRUE(ConnectSync(io_, target).ok());
+    ExpectAllOk(target, std::vector<CartOp>(5, Op(CartOp::Type::kAdd, cart, sku, 1)));
+  }
+
   // INFO commandstats' count of calls of `command` since the last CONFIG
   // RESETSTAT.
   uint64_t Calls(const std::string& command) {
@@ -249,17 +290,7 @@ TEST_F(RedisTargetTest, ReadModifyWritesOfOneCart) {
   ASSERT_TRUE(ConnectSync(io_, target).ok());
   EXPECT_TRUE(ReadSync(io_, target, 7).empty());  // no such key: an empty cart
 
-  const std::vector<CartOp> ops = {
-      Op(CartOp::Type::kAdd, 7, "sku-1", 2),         Op(CartOp::Type::kAdd, 7, "sku-1", 3),
-      Op(CartOp::Type::kAdd, 7, "sku-2", 1),         Op(CartOp::Type::kSetQuantity, 7, "sku-2", 4),
-      Op(CartOp::Type::kAdd, 7, "sku-3", 1),         Op(CartOp::Type::kRemove, 7, "sku-1"),
-      Op(CartOp::Type::kRemove, 7, "sku-absent"),    Op(CartOp::Type::kSetQuantity, 7, "sku-3", 0),
-      Op(CartOp::Type::kAdd, 7, "sku-capped", 5000), Op(CartOp::Type::kGet, 7),
-  };
-  for (const CartOp& op : ops) {
-    const OpOutcome out = ExecuteSync(io_, target, op);
-    EXPECT_TRUE(out.ok) << out.error_kind << ": " << out.error_message;
-  }
+  ExpectAllOk(target, OneCartOps(7));
   const std::map<std::string, uint32_t> expected = {{"sku-2", 4}, {"sku-capped", 999}};
   EXPECT_EQ(ReadSync(io_, target, 7), expected);
   EXPECT_EQ(Cli("get cart:cart-7"), "{\"sku-2\":4,\"sku-capped\":999}\n");
@@ -335,14 +366,7 @@ TEST_F(RedisTargetTest, ConcurrentAddsToTheSameCartsAllCount) {
 TEST_F(RedisTargetTest, WaitForReplicas) {
   options_.connections = 2;
   options_.wait_replicas = 1;
-  {
-    RedisTarget target(io_, options_);
-    ASSERT_TRUE(ConnectSync(io_, target).ok());
-    for (int i = 0; i < 5; ++i) {
-      const OpOutcome out = ExecuteSync(io_, target, Op(CartOp::Type::kAdd, 1, "sku-1", 1));
-      EXPECT_TRUE(out.ok) << out.error_kind << ": " << out.error_message;
-    }
-  }
+  AddFiveTimes(1, "sku-1");
   const std::string replica = "redis-cli -h 127.0.0.1 -p " + std::to_string(port_ + 1);
   EXPECT_EQ(Shell(replica + " get cart:cart-1").second, "{\"sku-1\":5}\n");
 
@@ -355,12 +379,7 @@ TEST_F(RedisTargetTest, WaitForReplicas) {
   const std::vector<CartOp> writes = {Op(CartOp::Type::kAdd, 1, "sku-1", 1),
                                       Op(CartOp::Type::kSetQuantity, 1, "sku-2", 3),
                                       Op(CartOp::Type::kRemove, 1, "sku-2")};
-  for (const CartOp& op : writes) {
-    const OpOutcome out = ExecuteSync(io_, target, op);
-    EXPECT_FALSE(out.ok);
-    EXPECT_EQ(out.error_kind, "NotReplicated") << out.error_message;
-    EXPECT_NE(out.error_message.find("1 of 2 replicas"), std::string::npos) << out.error_message;
-  }
+  ExpectNotReplicated(target, writes);
   EXPECT_TRUE(ExecuteSync(io_, target, Op(CartOp::Type::kGet, 1)).ok);
   const std::map<std::string, uint32_t> expected = {{"sku-1", 6}};
   EXPECT_EQ(ReadSync(io_, target, 1), expected);
@@ -384,21 +403,11 @@ TEST_F(RedisTargetTest, PerLineOperationsAreOneCommandEach) {
   ASSERT_TRUE(ConnectSync(io_, target).ok());
   EXPECT_TRUE(ReadSync(io_, target, 7).empty());  // no such key: an empty cart
   ASSERT_EQ(Cli("config resetstat"), "OK\n");
-  const std::vector<CartOp> ops = {
-      Op(CartOp::Type::kAdd, 7, "sku-1", 2),      Op(CartOp::Type::kAdd, 7, "sku-1", 3),
-      Op(CartOp::Type::kAdd, 7, "sku-2", 1),      Op(CartOp::Type::kSetQuantity, 7, "sku-2", 4),
-      Op(CartOp::Type::kAdd, 7, "sku-3", 1),      Op(CartOp::Type::kRemove, 7, "sku-1"),
-      Op(CartOp::Type::kRemove, 7, "sku-absent"), Op(CartOp::Type::kSetQuantity, 7, "sku-3", 0),
-      Op(CartOp::Type::kAdd, 7, "sku-big", 5000), Op(CartOp::Type::kGet, 7),
-  };
-  for (const CartOp& op : ops) {
-    const OpOutcome out = ExecuteSync(io_, target, op);
-    EXPECT_TRUE(out.ok) << out.error_kind << ": " << out.error_message;
-  }
+  ExpectAllOk(target, OneCartOps(7));
   // HINCRBY does not cap: the per-line layout stores what was added.
-  const std::map<std::string, uint32_t> expected = {{"sku-2", 4}, {"sku-big", 5000}};
+  const std::map<std::string, uint32_t> expected = {{"sku-2", 4}, {"sku-capped", 5000}};
   EXPECT_EQ(ReadSync(io_, target, 7), expected);
-  EXPECT_EQ(Cli("hgetall cart:cart-7"), "sku-2\n4\nsku-big\n5000\n");
+  EXPECT_EQ(Cli("hgetall cart:cart-7"), "sku-2\n4\nsku-capped\n5000\n");
   EXPECT_EQ(Calls("hincrby"), 5u);  // one command per add, no read first
   EXPECT_EQ(Calls("hset"), 1u);
   EXPECT_EQ(Calls("hdel"), 3u);  // two removes and a set to 0
@@ -457,14 +466,7 @@ TEST_F(RedisTargetTest, PerLineWritesWaitForReplicas) {
   options_.connections = 2;
   options_.layout = CartLayout::kPerLine;
   options_.wait_replicas = 1;
-  {
-    RedisTarget target(io_, options_);
-    ASSERT_TRUE(ConnectSync(io_, target).ok());
-    for (int i = 0; i < 5; ++i) {
-      const OpOutcome out = ExecuteSync(io_, target, Op(CartOp::Type::kAdd, 1, "sku-1", 1));
-      EXPECT_TRUE(out.ok) << out.error_kind << ": " << out.error_message;
-    }
-  }
+  AddFiveTimes(1, "sku-1");
   const std::string replica = "redis-cli -h 127.0.0.1 -p " + std::to_string(port_ + 1);
   EXPECT_EQ(Shell(replica + " hget cart:cart-1 sku-1").second, "5\n");
 
@@ -475,12 +477,7 @@ TEST_F(RedisTargetTest, PerLineWritesWaitForReplicas) {
   const std::vector<CartOp> writes = {Op(CartOp::Type::kAdd, 1, "sku-1", 1),
                                       Op(CartOp::Type::kSetQuantity, 1, "sku-2", 3),
                                       Op(CartOp::Type::kRemove, 1, "sku-2"), CartOp::Checkout(1)};
-  for (const CartOp& op : writes) {
-    const OpOutcome out = ExecuteSync(io_, target, op);
-    EXPECT_FALSE(out.ok);
-    EXPECT_EQ(out.error_kind, "NotReplicated") << out.error_message;
-    EXPECT_NE(out.error_message.find("1 of 2 replicas"), std::string::npos) << out.error_message;
-  }
+  ExpectNotReplicated(target, writes);
   EXPECT_TRUE(ExecuteSync(io_, target, Op(CartOp::Type::kGet, 1)).ok);
   EXPECT_TRUE(ReadSync(io_, target, 1).empty());  // the checkout landed on the primary
 }

@@ -78,6 +78,22 @@ TEST(WorkloadTest, MixIsFollowed) {
   EXPECT_NEAR(counts[CartOp::Type::kCheckout] / modifications, 3000.0 / 85000, 0.003);
 }
 
+TEST(WorkloadTest, CheckoutsRunAtTheirShareFromTheStart) {
+  // 10 operations per shopper on average: far fewer than the 28
+  // modifications between two checkouts, yet checkouts keep their share.
+  WorkloadOptions options;
+  options.mix = OpMix::FlashSale();
+  Workload workload(options, 7);
+  Ledger ledger;
+  double modifications = 0, checkouts = 0;
+  for (int i = 0; i < 100'000; ++i) {
+    const CartOp op = workload.Next(workload.PickCart(1, 0), ledger);
+    checkouts += op.type == CartOp::Type::kCheckout;
+    modifications += op.type != CartOp::Type::kCheckout && op.type != CartOp::Type::kGet;
+  }
+  EXPECT_NEAR(checkouts / modifications, 3000.0 / 85000, 0.006);
+}
+
 TEST(WorkloadTest, NoCheckoutsWithoutAShare) {
   WorkloadOptions options;
   options.mix = OpMix{100, 0, 0, 0};

@@ -41,7 +41,8 @@ TEST(OpMixTest, Parse) {
   EXPECT_FALSE(OpMix::Parse("add=0,get=0").ok());
   EXPECT_EQ(OpMix::Parse(OpMix::FlashSale().ToString())->add, 60);
   EXPECT_EQ(OpMix::Parse(OpMix::FlashSale().ToString())->checkout, 2.5);
-  EXPECT_EQ(OpMix::Parse("checkout=1")->checkout, 1);
+  EXPECT_EQ(OpMix::Parse("get=1,checkout=1")->checkout, 1);
+  EXPECT_FALSE(OpMix::Parse("checkout=1").ok());  // nothing to check out after
   EXPECT_EQ(OpMix::Parse("add=1")->checkout, 0);  // missing kinds are 0: no checkout
 }
 

@@ -2,11 +2,19 @@
 # Flash-sale benchmark, one command, Trolley against the stores a team
 # would otherwise pick, side by side in one run. For each durability class:
 #  - sync:  local 3-node Trolley clusters (N=3 R=2 W=2, `sync`) against
-#           PostgreSQL 15 (one jsonb row per cart, SELECT ... FOR UPDATE,
-#           synchronous_commit on; bench/peers/postgres.sh);
+#           PostgreSQL 15 with synchronous_commit on (bench/peers/postgres.sh),
+#           per line as the design documents build it (postgres-lines:
+#           carts + cart_items rows, one upsert per add) and whole cart
+#           (postgres: one jsonb row per cart, SELECT ... FOR UPDATE);
 #  - flush: Trolley in `flush` against Redis 7, one primary and two
-#           replicas with WATCH/MULTI/EXEC then WAIT 1, and standalone Redis
-#           as the no-replication ceiling (bench/peers/redis.sh).
+#           replicas with WAIT 1 after each write, per line (redis-lines-
+#           replicated: a hash per cart, one HINCRBY per add) and whole cart
+#           (redis-replicated: WATCH/MULTI/EXEC of a JSON string), and
+#           standalone whole-cart Redis as the no-replication ceiling
+#           (bench/peers/redis.sh).
+# The ratios that matter are against the per-line peers (flush against
+# redis-lines-replicated, sync against postgres-lines); the whole-cart ones
+# follow as extra rows.
 # Every run gets a fresh target (empty carts: carts grow during a run, and
 # with them the cost of each read-modify-write) driven by trolley-bench with
 # the same workload, seed and load (after a `sync` and 3 s of quiet between
@@ -19,8 +27,8 @@
 #       [--saturation-concurrency 512] [--threads 1] [--carts 10000]
 #       [--products 10000] [--zipf 0.99] [--modes "sync flush"] [--loads "0.5 0.8"]
 #       [--no-browse] [--no-aim] [--aim-duration-s 10] [--fault sync|flush|none]
-#       [--fault-rate OPS] [--peers "postgres redis-replicated redis-standalone"]
-#       [--base-port 17501] [--quick] [--tls off|on] [--aae on|off]
+#       [--fault-rate OPS] [--base-port 17501] [--quick] [--long] [--tls off|on] [--aae on|off]
+#       [--peers "postgres-lines postgres redis-lines-replicated redis-replicated redis-standalone"]
 #
 # Per mode:
 #  - flash-sale, closed loop, at --concurrency in flight and at
@@ -36,7 +44,12 @@
 # Every run checks its carts at the end (--verify). Fault: open loop at
 # --fault-rate (default: half the closed-loop throughput of that mode, else
 # 2000/s), SIGKILL of node n2 at 1/3 of the window, restart at 2/3.
-# --quick: 10 s runs, no browse. --tls on: the Trolley clusters run with
+# --quick: 10 s runs, no browse. --long: the stability run: 300 s closed
+# loop at --concurrency only (no saturation, open-loop, aim, browse or
+# fault runs), for every store; each run's ok ops/s per 10 s go to
+# $OUT/NAME.intervals.csv and stability.png, and the summary's "last 10 s /
+# first 30 s" column is the issue's within-15% figure (flags after --long
+# override it, e.g. --long --duration-s 120). --tls on: the Trolley clusters run with
 # TLS (scripts/local-cluster.sh's development CA) and trolley-bench
 # connects with the "admin" client certificate; off (the default, as in
 # every recorded run) is plain TCP on loopback. --aae off: the Trolley
@@ -75,7 +88,7 @@ fi
 
 duration=30 warmup=2 concurrency=48 threads=1 carts=10000 products=10000 zipf=0.99
 modes="sync flush" loads="0.5 0.8" browse=1 aim=1 aim_duration=10 fault=sync fault_rate="" deep=512
-peers="postgres redis-replicated redis-standalone"
+peers="postgres-lines postgres redis-lines-replicated redis-replicated redis-standalone"
 base=17501 tls=off aae=on
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -97,9 +110,10 @@ while [ $# -gt 0 ]; do
     --peers) peers="$2"; shift 2 ;;
     --base-port) base="$2"; shift 2 ;;
     --quick) duration=10; warmup=1; browse=0; shift ;;
+    --long) duration=300; deep=0; loads=""; aim=0; browse=0; fault=none; shift ;;
     --tls) tls="$2"; shift 2 ;;
     --aae) aae="$2"; shift 2 ;;
-    *) echo "flash_sale: unknown option $1" >&2; sed -n '18,23p' "$SELF" >&2; exit 2 ;;
+    *) echo "flash_sale: unknown option $1" >&2; sed -n '26,31p' "$SELF" >&2; exit 2 ;;
   esac
 done
 for bin in "$TROLLEYD" "$TROLLEY" "$BENCH"; do
@@ -108,9 +122,11 @@ done
 # The peers' servers, checked before anything runs.
 for peer in $peers; do
   case "$peer" in
-    postgres) need=/usr/lib/postgresql/15/bin/postgres ;;
-    redis-replicated|redis-standalone) need="$(command -v redis-server || echo redis-server)" ;;
-    *) echo "flash_sale: unknown peer $peer (postgres, redis-replicated, redis-standalone)" >&2
+    postgres|postgres-lines) need=/usr/lib/postgresql/15/bin/postgres ;;
+    redis-replicated|redis-standalone|redis-lines-replicated|redis-lines-standalone)
+      need="$(command -v redis-server || echo redis-server)" ;;
+    *) echo "flash_sale: unknown peer $peer (postgres-lines, postgres, redis-lines-replicated," \
+         "redis-replicated, redis-lines-standalone, redis-standalone)" >&2
        exit 2 ;;
   esac
   [ -x "$need" ] || {
@@ -137,7 +153,8 @@ cleanup() {
 trap cleanup EXIT
 
 results=()       # JSON files, in run order, for the table
-pairs=()         # TROLLEY.json=PEER.json, for the side-by-side table
+pairs=()         # TROLLEY.json=PEER.json against the per-line peers, for the side-by-side table
+whole_pairs=()   # the same against the whole-cart peers (extra rows)
 failed_checks=0
 declare -A closed_rate  # durability -> closed-loop ops/s
 declare -A suite        # durability -> the runs Trolley did: "suffix:flag,flag,..." words
@@ -156,9 +173,10 @@ stop_cluster() { bash "$ROOT/scripts/local-cluster.sh" stop "$1"; rm -rf "$1"; }
 # One trolley-bench run on a fresh target (empty carts, so every run starts
 # from the same state):
 #   run_bench NAME TARGET DURABILITY BASE_PORT [trolley-bench flags...]
-# TARGET: trolley (a 3-node cluster in DURABILITY), postgres,
-# redis-replicated, redis-standalone. (run_duration=S before the call
-# overrides --duration-s for this run.)
+# TARGET: trolley (a 3-node cluster in DURABILITY), postgres-lines,
+# postgres, redis-lines-replicated, redis-replicated, redis-lines-standalone,
+# redis-standalone. (run_duration=S before the call overrides --duration-s
+# for this run.)
 run_bench() {
   local name="$1" target="$2" mode="$3" port="$4"; shift 4
   local dir="$work/$name" rc=0 target_flags=() pid_files detail
@@ -173,22 +191,29 @@ run_bench() {
       fi
       pid_files="$dir/n1.pid,$dir/n2.pid,$dir/n3.pid"
       detail="$mode" ;;
-    postgres)
+    postgres|postgres-lines)
       peer_dirs+=("postgres:$dir")
       bash "$ROOT/bench/peers/postgres.sh" start "$dir" --port "$port" >/dev/null
       target_flags=(--target postgres
         --pg-conninfo "host=127.0.0.1 port=$port dbname=trolley user=$(postgres_user)")
       pid_files="$dir/postgres.pid"
-      detail="15, synchronous_commit=on" ;;
-    redis-replicated|redis-standalone)
+      if [ "$target" = postgres-lines ]; then
+        target_flags+=(--layout per-line)
+        detail="15, per line, synchronous_commit=on"
+      else
+        detail="15, whole cart, synchronous_commit=on"
+      fi ;;
+    redis-replicated|redis-standalone|redis-lines-replicated|redis-lines-standalone)
       peer_dirs+=("redis:$dir")
-      local replicas=2 wait=1
-      [ "$target" = redis-standalone ] && replicas=0 wait=0
+      local replicas=2 wait=1 layout=whole-cart shape="whole cart"
+      case "$target" in *-standalone) replicas=0 wait=0 ;; esac
+      case "$target" in redis-lines-*) layout=per-line shape="per line" ;; esac
       bash "$ROOT/bench/peers/redis.sh" start "$dir" --port "$port" --replicas "$replicas" >/dev/null
-      target_flags=(--target redis --redis "127.0.0.1:$port" --redis-wait-replicas "$wait")
+      target_flags=(--target redis --redis "127.0.0.1:$port" --redis-wait-replicas "$wait"
+        --layout "$layout")
       pid_files="$(ls "$dir"/*.pid | paste -sd, -)"
-      if [ "$replicas" -gt 0 ]; then detail="7, primary + $replicas replicas, WAIT $wait"
-      else detail="7, standalone"; fi ;;
+      if [ "$replicas" -gt 0 ]; then detail="7, $shape, primary + $replicas replicas, WAIT $wait"
+      else detail="7, $shape, standalone"; fi ;;
     *) echo "flash_sale: unknown target $target" >&2; return 2 ;;
   esac
   "$BENCH" "${target_flags[@]}" \
@@ -196,7 +221,8 @@ run_bench() {
     --carts "$carts" --products "$products" --zipf "$zipf" --verify \
     --cpu-pid-files "$pid_files" --target-detail "$detail" \
     --label "$name" --json "$OUT/$name.json" --markdown "$OUT/$name.md" \
-    --series "$OUT/$name.tsv" "${@//@DIR@/$dir}" >/dev/null || rc=$?
+    --series "$OUT/$name.tsv" --intervals "$OUT/$name.intervals.csv" \
+    "${@//@DIR@/$dir}" >/dev/null || rc=$?
   stop_target "$target" "$dir"
   settle
   if [ "$rc" = 3 ]; then
@@ -218,7 +244,7 @@ settle() { sync; sleep 3; }
 stop_target() {  # TARGET DIR
   case "$1" in
     trolley) stop_cluster "$2" ;;
-    postgres) bash "$ROOT/bench/peers/postgres.sh" stop "$2" || true; rm -rf "$2" ;;
+    postgres*) bash "$ROOT/bench/peers/postgres.sh" stop "$2" || true; rm -rf "$2" ;;
     redis-*) bash "$ROOT/bench/peers/redis.sh" stop "$2" || true; rm -rf "$2" ;;
   esac
 }
@@ -278,7 +304,10 @@ run_peer() {
     else
       run_bench "$peer-$suffix" "$peer" "$mode" "$port" "${flags[@]}"
     fi
-    pairs+=("$OUT/trolley-$mode-$suffix.json=$OUT/$peer-$suffix.json")
+    case "$peer" in
+      *-lines*) pairs+=("$OUT/trolley-$mode-$suffix.json=$OUT/$peer-$suffix.json") ;;
+      *) whole_pairs+=("$OUT/trolley-$mode-$suffix.json=$OUT/$peer-$suffix.json") ;;
+    esac
   done
   bash "$ROOT/bench/plot.sh" "$OUT/$peer.png" "$OUT"/"$peer"-*.tsv >&2 || true
 }
@@ -303,7 +332,7 @@ for mode in $modes; do
   side=("$OUT/trolley-$mode-closed.tsv")
   for peer in $peers; do
     case "$mode:$peer" in
-      sync:postgres | flush:redis-replicated | flush:redis-standalone)
+      sync:postgres* | flush:redis-*)
         run_peer "$peer" "$mode" "$((port + 5))"
         side+=("$OUT/$peer-closed.tsv") ;;
     esac
@@ -317,6 +346,12 @@ done
 if [ "$fault" != none ]; then
   run_trolley_fault "$fault" "$port"
 fi
+# Ok ops/s per 10 s of every closed-loop run at --concurrency, on one plot
+# (the stability figure of --long).
+closed_csvs=("$OUT"/*-closed.intervals.csv)
+if [ -f "${closed_csvs[0]}" ]; then
+  bash "$ROOT/bench/plot.sh" --intervals "$OUT/stability.png" "${closed_csvs[@]}" >&2 || true
+fi
 
 {
   echo "## Flash-sale benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average now $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -324,16 +359,27 @@ fi
   "$BENCH" --summarize "${results[@]}"
   if [ ${#pairs[@]} -gt 0 ]; then
     echo
-    echo "### Trolley against each peer (same workload, concurrency and rate; ratio = Trolley / peer)"
+    echo "### Trolley against the per-line peers (same workload, concurrency and rate; ratio = Trolley / peer)"
     echo
     "$BENCH" --compare "${pairs[@]}"
+  fi
+  if [ ${#whole_pairs[@]} -gt 0 ]; then
+    echo
+    echo "### Extra rows: Trolley against the whole-cart peers (read-modify-write of one value per cart)"
+    echo
+    "$BENCH" --compare "${whole_pairs[@]}"
   fi
   echo
   echo "Trolley: 3 nodes on loopback, N=3 R=2 W=2, anti-entropy $aae, namespace carts-orset; $carts carts, $products products, Zipf $zipf;"
   echo "${duration} s measured after ${warmup} s warm-up per run; latency from the intended start (open loop)."
-  echo "PostgreSQL 15: one server, jsonb row per cart, SELECT ... FOR UPDATE, synchronous_commit on."
-  echo "Redis 7: WATCH/MULTI/EXEC per operation; replicated = 1 primary + 2 replicas and WAIT 1 per write."
-  echo "Per-run tables: $OUT/*.md; plots: $OUT/*.png."
+  echo "Workload mix: add 60, get 30, set/remove 10, checkout 2.5 per 70 modifications (flash-sale)."
+  echo "PostgreSQL 15: one server, synchronous_commit on; per line: carts + cart_items, one statement per"
+  echo "operation (checkout: SELECT ... FOR UPDATE + DELETE in one transaction); whole cart: a jsonb row"
+  echo "per cart, SELECT ... FOR UPDATE then UPDATE."
+  echo "Redis 7: replicated = 1 primary + 2 replicas and WAIT 1 per write; per line: a hash per cart,"
+  echo "HINCRBY/HSET/HDEL (checkout: MULTI HGETALL DEL EXEC); whole cart: WATCH/MULTI/EXEC of a JSON string."
+  echo "Last 10 s / first 30 s: the long-run stability figure (runs of 40 s or more; --long)."
+  echo "Per-run tables: $OUT/*.md; plots: $OUT/*.png; ok ops/s per 10 s: $OUT/*.intervals.csv."
 } | tee "$OUT/summary.md"
 if [ "$failed_checks" -gt 0 ]; then
   echo "flash_sale: $failed_checks run(s) failed the end-of-run check" >&2

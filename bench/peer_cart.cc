@@ -6,6 +6,17 @@
 
 namespace trolley::bench {
 
+std::string_view CartLayoutName(CartLayout layout) {
+  return layout == CartLayout::kPerLine ? "per-line" : "whole-cart";
+}
+
+Result<CartLayout> ParseCartLayout(std::string_view text) {
+  if (text == "whole-cart") return CartLayout::kWholeCart;
+  if (text == "per-line") return CartLayout::kPerLine;
+  return Status::InvalidArgument("--layout: '" + std::string(text) +
+                                 "' is not whole-cart or per-line");
+}
+
 Result<PeerCart> PeerCart::Decode(std::string_view json) {
   PeerCart cart;
   if (json.empty()) return cart;
@@ -21,6 +32,25 @@ Result<PeerCart> PeerCart::Decode(std::string_view json) {
                                      "' has no quantity in [1, 2^32): " + quantity.dump());
     }
     cart.lines_[sku] = quantity.get<uint32_t>();
+  }
+  return cart;
+}
+
+Result<PeerCart> PeerCart::FromLines(
+    const std::vector<std::pair<std::string, std::string>>& sku_and_quantity) {
+  PeerCart cart;
+  for (const auto& [sku, text] : sku_and_quantity) {
+    uint64_t quantity = 0;
+    const bool digits =
+        !text.empty() && text.size() <= 10 &&
+        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (digits) quantity = std::stoull(text);
+    if (!digits || quantity == 0 || quantity > std::numeric_limits<uint32_t>::max()) {
+      return Status::InvalidArgument("peer cart: line '" + sku +
+                                     "' has no quantity in [1, 2^32): '" + text.substr(0, 32) +
+                                     "'");
+    }
+    cart.lines_[sku] = static_cast<uint32_t>(quantity);
   }
   return cart;
 }
@@ -51,6 +81,9 @@ void PeerCart::Apply(const CartOp& op, uint32_t quantity_max) {
       return;
     case CartOp::Type::kRemove:
       lines_.erase(op.sku);
+      return;
+    case CartOp::Type::kCheckout:
+      lines_.clear();
       return;
   }
 }

@@ -7,13 +7,15 @@
 //
 // Apply() is the same mutation Trolley's Cart API performs (cart/
 // cart_state.h): add sums (capped at quantity_max), set replaces (0
-// removes), remove deletes. Decode treats its input as untrusted.
+// removes), remove deletes, checkout empties the cart (what it bought is
+// what the cart held). Decode treats its input as untrusted.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "bench/target.h"
@@ -29,7 +31,12 @@ class PeerCart {
   static Result<PeerCart> Decode(std::string_view json);
   std::string Encode() const;
 
-  // Applies an add, set or remove; a get leaves the cart as it is.
+  // A cart from lines stored one per field or row (the per-line layouts);
+  // InvalidArgument for a quantity that is not an integer in [1, 2^32).
+  static Result<PeerCart> FromLines(
+      const std::vector<std::pair<std::string, std::string>>& sku_and_quantity);
+
+  // Applies an add, set, remove or checkout; a get leaves the cart as it is.
   void Apply(const CartOp& op, uint32_t quantity_max);
 
   const std::map<std::string, uint32_t>& lines() const { return lines_; }

@@ -3,19 +3,46 @@
 # (ok operations/s) on top, p99 latency (ms, log scale) below, one line
 # per series, as one PNG. A series written by a fault-mode run carries the
 # kill and restart times; they are drawn as vertical lines.
+# With --intervals, plots ok operations/s per 10 s instead (--intervals
+# FILE, CSV), one line per run, for the long-run stability figure.
 #
 #   bash bench/plot.sh OUT.png SERIES.tsv [SERIES.tsv ...]
+#   bash bench/plot.sh --intervals OUT.png RUN.intervals.csv [...]
 #
 # Needs gnuplot with the pngcairo terminal (Debian: gnuplot-nox). Without
 # it, says so and exits 0: plots are optional, the tables are the result.
 set -euo pipefail
-if [ $# -lt 2 ]; then sed -n '2,9p' "$0"; exit 2; fi
+intervals=0
+if [ "${1:-}" = --intervals ]; then intervals=1; shift; fi
+if [ $# -lt 2 ]; then sed -n '2,12p' "$0"; exit 2; fi
 out="$1"; shift
 if ! command -v gnuplot >/dev/null 2>&1; then
   echo "plot: gnuplot is not installed (apt-get install gnuplot-nox); skipping $out" >&2
   exit 0
 fi
 for f in "$@"; do [ -f "$f" ] || { echo "plot: no such series $f" >&2; exit 2; }; done
+
+if [ "$intervals" = 1 ]; then
+  plots=""
+  for f in "$@"; do
+    # Each point at the middle of its interval.
+    plots+="'$f' using ((\$1 + \$2) / 2):3 with linespoints lw 2 title '$(basename "$f" .intervals.csv)', "
+  done
+  gnuplot <<GNUPLOT
+set terminal pngcairo size 1000,500 font ',10'
+set output '$out'
+set datafile separator ','
+set key outside right
+set grid
+set title 'Ok operations per second, per 10 s of the measured window'
+set ylabel 'ops/s'
+set xlabel 'seconds into the measured window'
+set yrange [0:*]
+plot ${plots%, }
+GNUPLOT
+  echo "plot: wrote $out"
+  exit 0
+fi
 
 marks=""
 for f in "$@"; do

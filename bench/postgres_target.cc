@@ -25,6 +25,13 @@ constexpr const char* kStmtGet = "trolley_get";
 constexpr const char* kStmtLock = "trolley_lock";
 constexpr const char* kStmtUpdate = "trolley_update";
 constexpr const char* kStmtInsert = "trolley_insert";
+// The per-line layout's.
+constexpr const char* kStmtLineAdd = "trolley_line_add";
+constexpr const char* kStmtLineSet = "trolley_line_set";
+constexpr const char* kStmtLineRemove = "trolley_line_remove";
+constexpr const char* kStmtLines = "trolley_lines";
+constexpr const char* kStmtLinesLock = "trolley_lines_lock";
+constexpr const char* kStmtLinesDelete = "trolley_lines_delete";
 
 // One statement's answer within a pipelined batch.
 struct QueryResult {
@@ -33,6 +40,8 @@ struct QueryResult {
   int rows = 0;                      // rows returned
   std::optional<std::string> value;  // column 0 of row 0, unless null
   std::string rows_affected;         // PQcmdTuples: "1", "0", or "" for utility statements
+  // Every row's columns 0 and 1, for two-column results (a cart's lines).
+  std::vector<std::pair<std::string, std::string>> pairs;
 };
 
 QueryResult ResultOf(const PGresult* r) {
@@ -50,6 +59,11 @@ QueryResult ResultOf(const PGresult* r) {
     q.value.emplace(PQgetvalue(r, 0, 0), static_cast<size_t>(PQgetlength(r, 0, 0)));
   }
   q.rows_affected = PQcmdTuples(const_cast<PGresult*>(r));
+  if (PQnfields(r) == 2) {
+    for (int row = 0; row < q.rows; ++row) {
+      q.pairs.emplace_back(PQgetvalue(r, row, 0), PQgetvalue(r, row, 1));
+    }
+  }
   return q;
 }
 
@@ -144,7 +158,8 @@ struct Task {
 // socket_gen (waits) or life (the dial timer) and do nothing when it moved.
 struct Conn {
   enum class State { kDown, kDialing, kSetup, kIdle, kBusy };
-  enum class Phase { kCheck, kPrepare, kLock, kWrite, kGet };
+  // kLine: a per-line write, one batch (a checkout's is a transaction).
+  enum class Phase { kCheck, kPrepare, kLock, kWrite, kGet, kLine };
 
   Conn(asio::io_context& io, size_t i) : index(i), dial_timer(io) {}
 
@@ -172,23 +187,20 @@ struct PostgresTarget::Impl : std::enable_shared_from_this<Impl> {
   using State = Conn::State;
   using Phase = Conn::Phase;
 
+  struct Statement {
+    const char* name;
+    std::string sql;
+    int params;
+  };
+
   Impl(asio::io_context& io_context, PostgresTargetOptions o)
       : io(io_context),
         options(std::move(o)),
         dial_timeout(std::max<ms>(options.timeout, kDialTimeoutMin)) {
     const size_t n = std::max<size_t>(options.connections, 1);
     for (size_t i = 0; i < n; ++i) conns.push_back(std::make_unique<Conn>(io, i));
-    const std::string& t = options.table;
-    statements = {
-        {kStmtBegin, "BEGIN", 0},
-        {kStmtCommit, "COMMIT", 0},
-        {kStmtRollback, "ROLLBACK", 0},
-        {kStmtGet, "SELECT body FROM " + t + " WHERE id = $1", 1},
-        {kStmtLock, "SELECT body FROM " + t + " WHERE id = $1 FOR UPDATE", 1},
-        {kStmtUpdate, "UPDATE " + t + " SET body = $2 WHERE id = $1", 2},
-        {kStmtInsert,
-         "INSERT INTO " + t + " (id, body) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", 2},
-    };
+    statements =
+        options.layout == CartLayout::kPerLine ? PerLineStatements() : WholeCartStatements();
     auto address = AddressOf(options.conninfo);
     if (address.ok()) {
       server = address->first + ":" + address->second;
@@ -199,6 +211,58 @@ struct PostgresTarget::Impl : std::enable_shared_from_this<Impl> {
   }
 
   ~Impl() { Close(); }
+
+  std::vector<Statement> WholeCartStatements() const {
+    const std::string& t = options.table;
+    return {
+        {kStmtBegin, "BEGIN", 0},
+        {kStmtCommit, "COMMIT", 0},
+        {kStmtRollback, "ROLLBACK", 0},
+        {kStmtGet, "SELECT body FROM " + t + " WHERE id = $1", 1},
+        {kStmtLock, "SELECT body FROM " + t + " WHERE id = $1 FOR UPDATE", 1},
+        {kStmtUpdate, "UPDATE " + t + " SET body = $2 WHERE id = $1", 2},
+        {kStmtInsert,
+         "INSERT INTO " + t + " (id, body) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", 2},
+    };
+  }
+
+  // One statement per add, set and remove; the cart's row is created by
+  // the first write's CTE. $4 is quantity_max.
+  std::vector<Statement> PerLineStatements() const {
+    const std::string& c = options.table;
+    const std::string& i = options.items_table;
+    const std::string upsert = "WITH cart AS (INSERT INTO " + c +
+                               " (cart_id) VALUES ($1) ON CONFLICT (cart_id) DO NOTHING) "
+                               "INSERT INTO " +
+                               i +
+                               " (cart_id, sku, quantity) VALUES ($1, $2, LEAST($3::integer, "
+                               "$4::integer)) ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = ";
+    return {
+        {kStmtBegin, "BEGIN", 0},
+        {kStmtCommit, "COMMIT", 0},
+        {kStmtRollback, "ROLLBACK", 0},
+        {kStmtLineAdd, upsert + "LEAST(" + i + ".quantity + EXCLUDED.quantity, $4::integer)", 4},
+        {kStmtLineSet, upsert + "EXCLUDED.quantity", 4},
+        {kStmtLineRemove, "DELETE FROM " + i + " WHERE cart_id = $1 AND sku = $2", 2},
+        {kStmtLines, "SELECT sku, quantity FROM " + i + " WHERE cart_id = $1", 1},
+        {kStmtLinesLock, "SELECT sku, quantity FROM " + i + " WHERE cart_id = $1 FOR UPDATE", 1},
+        {kStmtLinesDelete, "DELETE FROM " + i + " WHERE cart_id = $1", 1},
+    };
+  }
+
+  // The tables, created at Connect if they do not exist.
+  std::vector<std::string> CreateTables() const {
+    if (options.layout == CartLayout::kWholeCart) {
+      return {"CREATE TABLE IF NOT EXISTS " + options.table +
+              " (id text PRIMARY KEY, body jsonb NOT NULL)"};
+    }
+    return {"CREATE TABLE IF NOT EXISTS " + options.table +
+                " (cart_id text PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now())",
+            "CREATE TABLE IF NOT EXISTS " + options.items_table +
+                " (cart_id text NOT NULL, sku text NOT NULL, quantity integer NOT NULL CHECK "
+                "(quantity > 0), attributes jsonb NOT NULL DEFAULT '{}', PRIMARY KEY (cart_id, "
+                "sku))"};
+  }
 
   // Drops everything without calling back.
   void Close() {
@@ -216,9 +280,11 @@ struct PostgresTarget::Impl : std::enable_shared_from_this<Impl> {
 
   void Connect(std::function<void(Status)> done) {
     TROLLEY_ASSERT(!connect_done);
-    if (!IsPlainIdentifier(options.table)) {
-      return done(Status::InvalidArgument("PostgreSQL table '" + options.table +
-                                          "': use a plain identifier ([a-z_][a-z0-9_]*)"));
+    for (const std::string& table : {options.table, options.items_table}) {
+      if (!IsPlainIdentifier(table)) {
+        return done(Status::InvalidArgument("PostgreSQL table '" + table +
+                                            "': use a plain identifier ([a-z_][a-z0-9_]*)"));
+      }
     }
     if (!conninfo_error.ok()) return done(conninfo_error);
     connect_done = std::move(done);
@@ -295,9 +361,67 @@ struct PostgresTarget::Impl : std::enable_shared_from_this<Impl> {
     c.state = State::kBusy;
     if (c.task->read_only) {
       BeginBatch(c, Phase::kGet, /*fresh=*/true);
-      return EndBatch(c, SendPrepared(c, kStmtGet, {&c.task->cart_id}));
+      const bool per_line = options.layout == CartLayout::kPerLine;
+      return EndBatch(c, SendPrepared(c, per_line ? kStmtLines : kStmtGet, {&c.task->cart_id}));
     }
+    StartWrite(c);
+  }
+
+  void StartWrite(Conn& c) {
+    if (options.layout == CartLayout::kPerLine) return SendLine(c);
     SendLock(c);
+  }
+
+  // A per-line write in one batch: one statement (autocommit), or for a
+  // checkout BEGIN, SELECT ... FOR UPDATE, DELETE, COMMIT.
+  void SendLine(Conn& c) {
+    const Task& t = *c.task;
+    const CartOp& op = t.op;
+    BeginBatch(c, Phase::kLine, /*fresh=*/true);
+    const std::string quantity = std::to_string(op.quantity);
+    const std::string quantity_max = std::to_string(options.quantity_max);
+    bool sent = false;
+    switch (op.type) {
+      case CartOp::Type::kAdd:
+        sent = SendPrepared(c, kStmtLineAdd, {&t.cart_id, &op.sku, &quantity, &quantity_max});
+        break;
+      case CartOp::Type::kSetQuantity:
+        if (op.quantity > 0) {
+          sent = SendPrepared(c, kStmtLineSet, {&t.cart_id, &op.sku, &quantity, &quantity_max});
+          break;
+        }
+        [[fallthrough]];
+      case CartOp::Type::kRemove:
+        sent = SendPrepared(c, kStmtLineRemove, {&t.cart_id, &op.sku});
+        break;
+      case CartOp::Type::kCheckout:
+        sent = SendPrepared(c, kStmtBegin, {}) && SendPrepared(c, kStmtLinesLock, {&t.cart_id}) &&
+               SendPrepared(c, kStmtLinesDelete, {&t.cart_id}) && SendPrepared(c, kStmtCommit, {});
+        break;
+      case CartOp::Type::kGet:
+        TROLLEY_ASSERT(false);
+    }
+    EndBatch(c, sent);
+  }
+
+  void OnLineDone(Conn& c) {
+    if (const QueryResult* e = FirstError(c)) return OnStatementError(c, *e);
+    PeerCart bought;  // a checkout's lines
+    if (c.task->op.type == CartOp::Type::kCheckout) {
+      auto lines = LinesOf(c, c.results[1]);
+      if (!lines.ok()) return Finish(c, Outcome::Error("Corruption", lines.status()));
+      bought = std::move(*lines);
+    }
+    Finish(c, Outcome::Ok(std::move(bought)));
+  }
+
+  Result<PeerCart> LinesOf(const Conn& c, const QueryResult& q) const {
+    auto cart = PeerCart::FromLines(q.pairs);
+    if (!cart.ok()) {
+      return Status::Corruption(c.task->cart_id + " in table " + options.items_table + ": " +
+                                cart.status().message());
+    }
+    return cart;
   }
 
   // Round trip 1 of a write: BEGIN, SELECT ... FOR UPDATE.
@@ -337,6 +461,11 @@ struct PostgresTarget::Impl : std::enable_shared_from_this<Impl> {
 
   void OnGetDone(Conn& c) {
     if (const QueryResult* e = FirstError(c)) return OnStatementError(c, *e);
+    if (options.layout == CartLayout::kPerLine) {
+      auto lines = LinesOf(c, c.results.back());
+      if (!lines.ok()) return Finish(c, Outcome::Error("Corruption", lines.status()));
+      return Finish(c, Outcome::Ok(std::move(*lines)));
+    }
     auto cart = PeerCart::Decode(c.results.back().value.value_or(""));
     if (!cart.ok()) {
       return Finish(
@@ -367,7 +496,7 @@ struct PostgresTarget::Impl : std::enable_shared_from_this<Impl> {
                                          std::to_string(t.retries) + " retries; last: " + why)));
     }
     ++t.retries;
-    SendLock(c);
+    StartWrite(c);
   }
 
   void OnTaskTimeout(const std::shared_ptr<Task>& task) {
@@ -504,9 +633,9 @@ struct PostgresTarget::Impl : std::enable_shared_from_this<Impl> {
     }
     if (connect_done && c.index == 0) {
       BeginBatch(c, Phase::kCheck, /*fresh=*/false);
-      return EndBatch(c, SendQuery(c, "SHOW synchronous_commit") && SendQuery(c, "SHOW fsync") &&
-                             SendQuery(c, "CREATE TABLE IF NOT EXISTS " + options.table +
-                                              " (id text PRIMARY KEY, body jsonb NOT NULL)"));
+      bool sent = SendQuery(c, "SHOW synchronous_commit") && SendQuery(c, "SHOW fsync");
+      for (const std::string& create : CreateTables()) sent = sent && SendQuery(c, create);
+      return EndBatch(c, sent);
     }
     SendPrepares(c);
   }
@@ -523,7 +652,7 @@ struct PostgresTarget::Impl : std::enable_shared_from_this<Impl> {
       if (q.status == PGRES_COMMAND_OK || q.status == PGRES_TUPLES_OK) continue;
       // Two load threads creating the table at once: the loser sees
       // duplicate_table or unique_violation, and the table exists.
-      if (&q == &r[2] && (q.sqlstate == "42P07" || q.sqlstate == "23505")) continue;
+      if (&q >= &r[2] && (q.sqlstate == "42P07" || q.sqlstate == "23505")) continue;
       return FailConnect(Status::IOError("PostgreSQL at " + server + ": SQLSTATE " + q.sqlstate +
                                          ": " + q.message + " (checking settings, creating table " +
                                          options.table + ")"));
@@ -731,6 +860,8 @@ struct PostgresTarget::Impl : std::enable_shared_from_this<Impl> {
         return OnWriteDone(c);
       case Phase::kGet:
         return OnGetDone(c);
+      case Phase::kLine:
+        return OnLineDone(c);
     }
   }
 
@@ -740,12 +871,6 @@ struct PostgresTarget::Impl : std::enable_shared_from_this<Impl> {
     }
     return nullptr;
   }
-
-  struct Statement {
-    const char* name;
-    std::string sql;
-    int params;
-  };
 
   asio::io_context& io;
   const PostgresTargetOptions options;

@@ -1,10 +1,25 @@
 // PostgresTarget: the Target for PostgreSQL 15 (Debian's postgresql-15),
-// the store a team picks when it wants durability from one primary. A cart
-// is one row of
-//     CREATE TABLE carts (id text PRIMARY KEY, body jsonb NOT NULL)
-// whose body is a PeerCart (peer_cart.h). Connect creates the table if it
-// does not exist.
+// the store a team picks when it wants durability from one primary, in one
+// of two layouts (target.h). Connect creates the tables if they do not exist.
 //
+// Per line (CartLayout::kPerLine), as the design documents build it:
+//     carts (cart_id text PRIMARY KEY, created_at timestamptz)      -- `table`
+//     cart_items (cart_id, sku, quantity integer CHECK (quantity > 0),
+//                 attributes jsonb, PRIMARY KEY (cart_id, sku))     -- `items_table`
+// Every operation is one prepared statement in its own (implicit)
+// transaction, whatever the cart's size: an add is
+//     WITH cart AS (INSERT INTO carts ... ON CONFLICT DO NOTHING)
+//     INSERT INTO cart_items ... ON CONFLICT (cart_id, sku)
+//       DO UPDATE SET quantity = LEAST(cart_items.quantity + EXCLUDED.quantity, quantity_max)
+// a set the same upsert with SET quantity = EXCLUDED.quantity, a remove a
+// DELETE of the row, a get a SELECT of the cart's rows; a checkout is one
+// transaction, pipelined in one round trip: BEGIN, SELECT ... FOR UPDATE of
+// the cart's rows, DELETE of them, COMMIT (a line added meanwhile, a row the
+// SELECT did not lock, stays).
+//
+// Whole cart (CartLayout::kWholeCart): a cart is one row of
+//     CREATE TABLE carts (id text PRIMARY KEY, body jsonb NOT NULL)
+// whose body is a PeerCart (peer_cart.h).
 // Each operation is a read-modify-write in one transaction on one pooled
 // connection, with synchronous_commit on (the server's setting; Connect
 // checks it, and fsync, and refuses to run with either off): BEGIN; SELECT
@@ -14,8 +29,8 @@
 // The statements are prepared on every connection and each round trip is
 // pipelined (libpq pipeline mode): BEGIN + SELECT in one, UPDATE + COMMIT
 // in the next. A get is one SELECT without a transaction. What an ack
-// guarantees: the commit's WAL record is fsynced on the one server; there
-// is no replica and no failover.
+// guarantees, in both layouts: the commit's WAL record is fsynced on the
+// one server; there is no replica and no failover.
 //
 // I/O: libpq in non-blocking mode, its socket watched by the worker's
 // io_context (asio::posix::stream_descriptor, released before libpq closes
@@ -34,6 +49,8 @@
 //    to create a cart are retried up to conflict_retries_max times in all,
 //    then "Conflict";
 //  - a body that is not a PeerCart is "Corruption".
+// The two layouts share the pool, the pipelining, the checks and the
+// errors; they differ only in their statements and batches.
 //
 // Threading and lifetime: as Target. Destroy the Target before its
 // io_context; operations still outstanding then are dropped without their
@@ -55,8 +72,10 @@ struct PostgresTargetOptions {
   size_t connections = 48;                  // pool size of this Target (one worker)
   std::chrono::milliseconds timeout{2000};  // per operation, all retries
   uint32_t conflict_retries_max = 16;
-  uint32_t quantity_max = 999;  // as CartLimits::quantity_max
-  std::string table = "carts";  // a plain identifier: [a-z_][a-z0-9_]*
+  uint32_t quantity_max = 999;             // as CartLimits::quantity_max
+  std::string table = "carts";             // a plain identifier: [a-z_][a-z0-9_]*
+  std::string items_table = "cart_items";  // per line: the lines' table
+  CartLayout layout = CartLayout::kWholeCart;
 };
 
 class PostgresTarget : public Target {

@@ -124,11 +124,14 @@ struct Slot;
 
 // One Execute, ReadCart or Connect's PING, from the call to its callback.
 struct Op {
-  enum class Kind : uint8_t { kPing, kGet, kUpdate };
+  // kUpdate: a whole-cart read-modify-write; kLineWrite: a per-line write
+  // (one round trip).
+  enum class Kind : uint8_t { kPing, kGet, kUpdate, kLineWrite };
   // The round trip in flight; its replies are, in order:
-  //   kPing: PING; kGet: GET; kWatchGet: WATCH, GET;
-  //   kExec: MULTI, SET, EXEC and, with wait_replicas > 0, WAIT.
-  enum class Step : uint8_t { kNone, kPing, kGet, kWatchGet, kExec };
+  //   kPing: PING; kGet: GET (per line: HGETALL); kWatchGet: WATCH, GET;
+  //   kExec: MULTI, SET, EXEC and, with wait_replicas > 0, WAIT;
+  //   kLineWrite: the commands named in line_commands, then WAIT if asked.
+  enum class Step : uint8_t { kNone, kPing, kGet, kWatchGet, kExec, kLineWrite };
 
   explicit Op(asio::io_context& io) : timer(io) {}
 
@@ -141,7 +144,8 @@ struct Op {
   Slot* slot = nullptr;  // while it has a connection
   uint32_t conflicts = 0;
   bool finished = false;
-  PeerCart cart;  // kExec: the cart being written
+  PeerCart cart;                                // kExec: the cart being written
+  std::vector<std::string_view> line_commands;  // kLineWrite: the names, for messages
 };
 
 // A place in the pool: a connection (or none: dial before use) and the
@@ -151,14 +155,16 @@ struct Slot {
   std::shared_ptr<Op> op;
 };
 
-// The command whose reply is the i-th of a round trip of `step`.
-std::string_view CommandOf(Op::Step step, size_t i) {
+// The command whose reply is the i-th of the round trip in flight.
+std::string_view CommandOf(const Op& op, size_t i, CartLayout layout) {
   static constexpr std::array<std::string_view, 4> kExec = {"MULTI", "SET", "EXEC", "WAIT"};
-  switch (step) {
+  switch (op.step) {
+    case Op::Step::kLineWrite:
+      return i < op.line_commands.size() ? op.line_commands[i] : "WAIT";
     case Op::Step::kPing:
       return "PING";
     case Op::Step::kGet:
-      return "GET";
+      return layout == CartLayout::kPerLine ? "HGETALL" : "GET";
     case Op::Step::kWatchGet:
       return i == 0 ? "WATCH" : "GET";
     case Op::Step::kExec:
@@ -338,13 +344,64 @@ struct RedisTarget::Impl : std::enable_shared_from_this<RedisTarget::Impl> {
         AppendCommand(commands, {"PING"});
         return Send(slot, Op::Step::kPing, std::move(commands), 1);
       case Op::Kind::kGet:
-        AppendCommand(commands, {"GET", op.key});
+        AppendCommand(commands,
+                      {options.layout == CartLayout::kPerLine ? "HGETALL" : "GET", op.key});
         return Send(slot, Op::Step::kGet, std::move(commands), 1);
+      case Op::Kind::kLineWrite:
+        return SendLineWrite(slot);
       case Op::Kind::kUpdate:
         AppendCommand(commands, {"WATCH", op.key});
         AppendCommand(commands, {"GET", op.key});
         return Send(slot, Op::Step::kWatchGet, std::move(commands), 2);
     }
+  }
+
+  // A per-line write, in one round trip: the line's command(s), then WAIT
+  // if asked (after EXEC, as for the whole cart). The workload sets no
+  // attributes, so no add writes an item hash; a remove still deletes the
+  // line's (a cart service's remove does not know whether one exists).
+  void SendLineWrite(Slot& slot) {
+    Op& op = *slot.op;
+    const CartOp& c = op.cart_op;
+    std::string commands;
+    auto append = [&](std::initializer_list<std::string_view> args) {
+      AppendCommand(commands, args);
+      op.line_commands.push_back(*args.begin());
+    };
+    op.line_commands.clear();
+    const std::string item_key = op.key + ":item:" + c.sku;
+    switch (c.type) {
+      case CartOp::Type::kAdd:
+        append({"HINCRBY", op.key, c.sku, std::to_string(c.quantity)});
+        break;
+      case CartOp::Type::kSetQuantity:
+        if (c.quantity > 0) {
+          append(
+              {"HSET", op.key, c.sku, std::to_string(std::min(c.quantity, options.quantity_max))});
+          break;
+        }
+        [[fallthrough]];
+      case CartOp::Type::kRemove:
+        append({"HDEL", op.key, c.sku});
+        append({"DEL", item_key});
+        break;
+      case CartOp::Type::kCheckout:
+        // The lines bought and the cart's end, atomically.
+        append({"MULTI"});
+        append({"HGETALL", op.key});
+        append({"DEL", op.key});
+        append({"EXEC"});
+        break;
+      case CartOp::Type::kGet:
+        TROLLEY_ASSERT(false);
+    }
+    size_t replies = op.line_commands.size();
+    if (options.wait_replicas > 0) {
+      AppendCommand(commands, {"WAIT", std::to_string(options.wait_replicas),
+                               std::to_string(options.wait_timeout_ms)});
+      ++replies;
+    }
+    Send(slot, Op::Step::kLineWrite, std::move(commands), replies);
   }
 
   void Send(Slot& slot, Op::Step step, std::string commands, size_t replies) {
@@ -430,8 +487,8 @@ struct RedisTarget::Impl : std::enable_shared_from_this<RedisTarget::Impl> {
       if (error != nullptr) {
         return Finish(op,
                       Failure("RedisError", "redis at " + options.primary + " answered " +
-                                                std::string(CommandOf(op->step, i)) + " with " +
-                                                std::string(TextOf(*error))),
+                                                std::string(CommandOf(*op, i, options.layout)) +
+                                                " with " + std::string(TextOf(*error))),
                       /*close=*/true);
       }
     }
@@ -444,6 +501,8 @@ struct RedisTarget::Impl : std::enable_shared_from_this<RedisTarget::Impl> {
         return OnWatchGetReplies(slot, *replies[0], *replies[1]);
       case Op::Step::kExec:
         return OnExecReplies(slot, replies);
+      case Op::Step::kLineWrite:
+        return OnLineWriteReplies(slot, replies);
       case Op::Step::kNone:
         break;
     }
@@ -513,28 +572,68 @@ struct RedisTarget::Impl : std::enable_shared_from_this<RedisTarget::Impl> {
     if (exec.type != REDIS_REPLY_ARRAY || exec.elements != 1 || !IsStatus(*exec.element[0], "OK")) {
       return Unexpected(slot, "EXEC", exec);
     }
-    if (options.wait_replicas > 0) {
-      const redisReply& wait = *replies[3];
-      if (wait.type != REDIS_REPLY_INTEGER) return Unexpected(slot, "WAIT", wait);
-      if (wait.integer < static_cast<long long>(options.wait_replicas)) {
-        return Finish(op,
-                      Failure("NotReplicated", "redis at " + options.primary +
-                                                   ": WAIT: " + std::to_string(wait.integer) +
-                                                   " of " + std::to_string(options.wait_replicas) +
-                                                   " replicas acknowledged the write within " +
-                                                   std::to_string(options.wait_timeout_ms) +
-                                                   " ms (it is applied on the primary)"),
-                      /*close=*/false);
-      }
-    }
+    if (options.wait_replicas > 0 && !WaitAnswered(slot, *replies[3])) return;
     Answer a;
     a.cart = std::move(op->cart);
     Finish(op, std::move(a), /*close=*/false);
   }
 
-  // The cart in a GET reply (nil: an empty cart); nullopt if the reply was
-  // not a GET's, in which case the operation has failed already.
+  // WAIT's reply: true if enough replicas acknowledged; else the operation
+  // has failed (NotReplicated, or the connection for a malformed reply).
+  bool WaitAnswered(Slot& slot, const redisReply& wait) {
+    if (wait.type != REDIS_REPLY_INTEGER) {
+      Unexpected(slot, "WAIT", wait);
+      return false;
+    }
+    if (wait.integer >= static_cast<long long>(options.wait_replicas)) return true;
+    Finish(
+        slot.op,
+        Failure("NotReplicated",
+                "redis at " + options.primary + ": WAIT: " + std::to_string(wait.integer) + " of " +
+                    std::to_string(options.wait_replicas) +
+                    " replicas acknowledged the write within " +
+                    std::to_string(options.wait_timeout_ms) + " ms (it is applied on the primary)"),
+        /*close=*/false);
+    return false;
+  }
+
+  // Error replies were caught by OnReplies; a checkout's EXEC carries the
+  // lines it bought.
+  void OnLineWriteReplies(Slot& slot, const std::vector<ReplyPtr>& replies) {
+    std::shared_ptr<Op> op = slot.op;
+    Answer a;
+    if (op->cart_op.type == CartOp::Type::kCheckout) {
+      const redisReply& exec = *replies[3];
+      if (exec.type != REDIS_REPLY_ARRAY || exec.elements != 2) {
+        return Unexpected(slot, "EXEC", exec);
+      }
+      std::optional<Result<PeerCart>> bought = CartOf(slot, *exec.element[0]);
+      if (!bought) return;
+      if (!bought->ok()) return Finish(op, Corrupt(*op, bought->status()), /*close=*/false);
+      a.cart = std::move(**bought);
+    }
+    if (options.wait_replicas > 0 && !WaitAnswered(slot, *replies.back())) return;
+    Finish(op, std::move(a), /*close=*/false);
+  }
+
+  // The cart in a GET reply (nil: an empty cart), or per line in an
+  // HGETALL reply (field, value, ...); nullopt if the reply was of another
+  // shape, in which case the operation has failed already.
   std::optional<Result<PeerCart>> CartOf(Slot& slot, const redisReply& get) {
+    if (options.layout == CartLayout::kPerLine) {
+      std::vector<std::pair<std::string, std::string>> lines;
+      bool strings = get.type == REDIS_REPLY_ARRAY && get.elements % 2 == 0;
+      for (size_t i = 0; strings && i < get.elements; i += 2) {
+        strings = get.element[i]->type == REDIS_REPLY_STRING &&
+                  get.element[i + 1]->type == REDIS_REPLY_STRING;
+        if (strings) lines.emplace_back(TextOf(*get.element[i]), TextOf(*get.element[i + 1]));
+      }
+      if (!strings) {
+        Unexpected(slot, "HGETALL", get);
+        return std::nullopt;
+      }
+      return PeerCart::FromLines(lines);
+    }
     if (get.type == REDIS_REPLY_NIL) return Result<PeerCart>(PeerCart());
     if (get.type != REDIS_REPLY_STRING) {
       Unexpected(slot, "GET", get);
@@ -632,7 +731,10 @@ void RedisTarget::Connect(std::function<void(Status)> done) {
 
 void RedisTarget::Execute(const CartOp& op, std::function<void(OpOutcome)> done) {
   std::shared_ptr<Impl> impl = impl_;
-  const auto kind = op.type == CartOp::Type::kGet ? Op::Kind::kGet : Op::Kind::kUpdate;
+  Op::Kind kind = Op::Kind::kGet;
+  if (op.type != CartOp::Type::kGet) {
+    kind = impl->options.layout == CartLayout::kPerLine ? Op::Kind::kLineWrite : Op::Kind::kUpdate;
+  }
   impl->Submit(kind, op, [done = std::move(done)](Answer a) {
     OpOutcome out;
     out.ok = a.ok();

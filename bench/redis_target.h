@@ -1,7 +1,17 @@
 // RedisTarget: the Target for Redis (7.0, Debian's redis-server), the store
-// a team picks when it wants speed. A cart is one string key
-// "<key_prefix><cart id>" holding a PeerCart (peer_cart.h) as JSON.
+// a team picks when it wants speed, in one of two layouts (target.h):
 //
+// Per line (CartLayout::kPerLine), as the design documents build it: a cart
+// is a hash "<key_prefix><cart id>", one field per sku holding its
+// quantity (and, for a line with attributes, a hash "<cart key>:item:<sku>";
+// the workload sets none). Every operation is one round trip, whatever the
+// cart's size: an add is HINCRBY (not capped at quantity_max: one command
+// cannot cap), a set HSET, a remove HDEL plus DEL of the item hash, a get
+// HGETALL, a checkout MULTI, HGETALL, DEL, EXEC (the lines bought and the
+// cart's end, atomically); then WAIT as below.
+//
+// Whole cart (CartLayout::kWholeCart): a cart is one string key
+// "<key_prefix><cart id>" holding a PeerCart (peer_cart.h) as JSON.
 // Each operation is a read-modify-write in an optimistic transaction on one
 // pooled connection: WATCH key, GET key, then MULTI, SET key, EXEC; EXEC
 // answering nil (another client changed the key) aborts and the adapter
@@ -9,15 +19,16 @@
 // "Conflict"). A get is a plain GET. With wait_replicas > 0, after EXEC it
 // sends WAIT <wait_replicas> <wait_timeout_ms>, Redis's closest thing to
 // W=2; fewer replicas than asked is error kind "NotReplicated". What an ack
-// guarantees: the primary applied it in memory and (with WAIT) that many
-// replicas received it; replication is asynchronous and a failover may
-// still lose acknowledged writes; nothing is on disk.
+// guarantees, in both layouts: the primary applied it in memory and (with
+// WAIT) that many replicas received it; replication is asynchronous and a
+// failover may still lose acknowledged writes; nothing is on disk.
 //
 // Protocol: RESP through hiredis (its redisReader parses replies, its
 // redisFormatCommandArgv builds commands) over Asio sockets of the worker's
 // io_context; no hiredis I/O, no threads. Each connection runs one
 // operation at a time (WATCH is per connection) and pipelines each round
-// trip: WATCH + GET in one write, MULTI + SET + EXEC (+ WAIT) in the next.
+// trip: WATCH + GET in one write, MULTI + SET + EXEC (+ WAIT) in the next;
+// per line, the operation's commands and WAIT in one write.
 // A conflict retries at once from WATCH on the same connection. Every add,
 // set and remove writes, even one that leaves the cart as it was (a remove
 // of an absent line), as Trolley's Cart API does. Operations wait in FIFO for
@@ -33,7 +44,8 @@
 //    still have happened.
 //  - "RedisError": Redis answered with an error (its text follows); the
 //    connection is closed too, as its WATCH/MULTI state is unknown.
-//  - "Corruption": the stored value is not a PeerCart.
+//  - "Corruption": the stored value is not a PeerCart (per line: a field's
+//    value is not a quantity).
 //  - "Conflict", "NotReplicated", "Busy": as above.
 //
 // Lifetime: destroying the Target drops every pending callback uncalled
@@ -59,6 +71,7 @@ struct RedisTargetOptions {
   uint32_t conflict_retries_max = 16;
   uint32_t quantity_max = 999;  // as CartLimits::quantity_max
   std::string key_prefix = "cart:";
+  CartLayout layout = CartLayout::kWholeCart;
 };
 
 class RedisTarget : public Target {
@@ -71,7 +84,7 @@ class RedisTarget : public Target {
   // is not host:port, else Unavailable or Timeout naming the address.
   void Connect(std::function<void(Status)> done) override;
   void Execute(const CartOp& op, std::function<void(OpOutcome)> done) override;
-  // A plain GET; errors as Status: Unavailable, Timeout, Corruption, and
+  // A plain GET (per line: HGETALL); errors as Status: Unavailable, Timeout, Corruption, and
   // Unavailable for a Redis error reply.
   void ReadCart(uint64_t cart,
                 std::function<void(Result<std::vector<CartLineView>>)> done) override;

@@ -1,5 +1,6 @@
 #include "bench/results.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -209,6 +210,7 @@ nlohmann::json RunResult::ToJson() const {
                       {"add", b.ok[0]},
                       {"get", b.ok[1]},
                       {"set_remove", b.ok[2]},
+                      {"checkout", b.ok[3]},
                       {"errors", b.errors},
                       {"p50_ms", Ms(b.all_ok.Percentile(50))},
                       {"p99_ms", Ms(b.all_ok.Percentile(99))},
@@ -216,6 +218,12 @@ nlohmann::json RunResult::ToJson() const {
                       {"get_p99_ms", Ms(b.get_ok.Percentile(99))}});
   }
   j["per_second"] = series;
+  j["interval_s"] = kStabilityIntervalS;
+  j["interval_ops_per_s"] = IntervalThroughput(kStabilityIntervalS);
+  const Stability st = StabilityFigures();
+  j["stability"] = {{"reference_ops_per_s", st.reference_ops_per_s},
+                    {"last_interval_ops_per_s", st.last_interval_ops_per_s},
+                    {"ratio", st.ratio}};
   if (fault.enabled) {
     nlohmann::json f;
     f["pid_file"] = fault.pid_file;
@@ -307,6 +315,15 @@ std::string RunResult::ToMarkdown() const {
     out << " **" << abandoned << " operations never answered** (not in the figures above).";
   }
   out << "\n";
+  const std::vector<double> intervals = IntervalThroughput(kStabilityIntervalS);
+  if (!intervals.empty()) {
+    out << "\nThroughput per " << Fmt("%.0f", kStabilityIntervalS) << " s:";
+    for (double x : intervals) out << " " << Fmt("%.0f", x);
+    const Stability st = StabilityFigures();
+    out << " ops/s; last " << Fmt("%.0f", kStabilityIntervalS) << " s / first 30 s: "
+        << (st.ratio < 0 ? std::string("- (a run of 40 s or more)") : Fmt("%.2f", st.ratio))
+        << ".\n";
+  }
   if (fault.enabled) {
     out << "\nFault: SIGKILL of pid " << fault.killed_pid << " (" << fault.pid_file << ") at "
         << Fmt("%.1f", fault.killed_at_s) << " s, restart at " << Fmt("%.1f", fault.restarted_at_s)
@@ -347,18 +364,63 @@ std::string RunResult::SeriesTsv() const {
         << " restarted_at_s=" << Fmt("%.1f", fault.restarted_at_s) << "\n";
   }
   out << "# second\tadd_ops\tget_ops\tset_remove_ops\tok_ops\terrors\tp50_ms\tp99_ms\tadd_p99_ms"
-         "\tget_p99_ms\n";
+         "\tget_p99_ms\tcheckout_ops\n";
   for (size_t s = 0; s < recorder.seconds().size(); ++s) {
     const SecondStats& b = recorder.seconds()[s];
     // A second that is not wholly inside the window (the drain, or a
     // partial last second) would plot as a false dip: keep it, commented.
     if (static_cast<double>(s + 1) > duration_s + 1e-9) out << "# drain ";
     out << s << '\t' << b.ok[0] << '\t' << b.ok[1] << '\t' << b.ok[2] << '\t'
-        << (b.ok[0] + b.ok[1] + b.ok[2]) << '\t' << b.errors << '\t'
+        << (b.ok[0] + b.ok[1] + b.ok[2] + b.ok[3]) << '\t' << b.errors << '\t'
         << Fmt("%.3f", Ms(b.all_ok.Percentile(50))) << '\t'
         << Fmt("%.3f", Ms(b.all_ok.Percentile(99))) << '\t'
         << Fmt("%.3f", Ms(b.add_ok.Percentile(99))) << '\t'
-        << Fmt("%.3f", Ms(b.get_ok.Percentile(99))) << '\n';
+        << Fmt("%.3f", Ms(b.get_ok.Percentile(99))) << '\t' << b.ok[3] << '\n';
+  }
+  return out.str();
+}
+
+std::vector<double> RunResult::IntervalThroughput(double interval_s) const {
+  TROLLEY_ASSERT(interval_s >= 1);
+  const auto seconds_per_interval = static_cast<size_t>(interval_s);
+  const auto window = static_cast<size_t>(std::floor(duration_s + 1e-9));
+  std::vector<double> out;
+  for (size_t start = 0; start + seconds_per_interval <= window; start += seconds_per_interval) {
+    uint64_t ok = 0;
+    for (size_t s = start; s < start + seconds_per_interval && s < recorder.seconds().size(); ++s) {
+      for (uint64_t n : recorder.seconds()[s].ok) ok += n;
+    }
+    out.push_back(static_cast<double>(ok) / static_cast<double>(seconds_per_interval));
+  }
+  return out;
+}
+
+RunResult::Stability RunResult::StabilityFigures() const {
+  Stability st;
+  const std::vector<double> intervals = IntervalThroughput(kStabilityIntervalS);
+  if (intervals.empty()) return st;
+  const size_t reference_intervals =
+      std::min(intervals.size(), static_cast<size_t>(30 / kStabilityIntervalS));
+  double sum = 0;
+  for (size_t i = 0; i < reference_intervals; ++i) sum += intervals[i];
+  st.reference_ops_per_s = sum / static_cast<double>(reference_intervals);
+  st.last_interval_ops_per_s = intervals.back();
+  // Only a last interval that starts at or after the 30 s mark says
+  // anything about how the throughput holds up.
+  if (intervals.size() * kStabilityIntervalS >= 40 && st.reference_ops_per_s > 0) {
+    st.ratio = st.last_interval_ops_per_s / st.reference_ops_per_s;
+  }
+  return st;
+}
+
+std::string RunResult::IntervalsCsv() const {
+  std::ostringstream out;
+  out << "interval_start_s,interval_end_s,ok_ops_per_s\n";
+  const std::vector<double> intervals = IntervalThroughput(kStabilityIntervalS);
+  for (size_t i = 0; i < intervals.size(); ++i) {
+    out << Fmt("%.0f", static_cast<double>(i) * kStabilityIntervalS) << ','
+        << Fmt("%.0f", static_cast<double>(i + 1) * kStabilityIntervalS) << ','
+        << Fmt("%.1f", intervals[i]) << '\n';
   }
   return out.str();
 }
@@ -372,14 +434,21 @@ std::string ModeOf(const nlohmann::json& j) {
              : "closed " + std::to_string(j.at("concurrency").get<uint64_t>());
 }
 
+// "0.97", or "-" for a run too short to say (or from before issue 15).
+std::string StabilityText(const nlohmann::json& j) {
+  if (!j.contains("stability")) return "-";
+  const double ratio = j["stability"].at("ratio").get<double>();
+  return ratio < 0 ? std::string("-") : Fmt("%.2f", ratio);
+}
+
 }  // namespace
 
 Result<std::string> SummarizeRuns(const std::vector<std::string>& json_files) {
   std::ostringstream out;
   out << "| run | target | mode | ok ops/s | adds/s | add p50 ms | add p99 ms | get p99 ms | "
-         "set/remove p99 ms | all p99.9 ms | max ms | errors | check | loadgen CPU % | "
-         "server CPU % | load avg before |\n";
-  out << "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|\n";
+         "set/remove p99 ms | checkout p99 ms | all p99.9 ms | max ms | last 10 s / first 30 s | "
+         "errors | check | loadgen CPU % | server CPU % | load avg before |\n";
+  out << "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|\n";
   for (const std::string& path : json_files) {
     std::ifstream in(path);
     if (!in) return Status::InvalidArgument("cannot read " + path);
@@ -429,9 +498,12 @@ Result<std::string> SummarizeRuns(const std::vector<std::string>& json_files) {
           << Fmt("%.2f", k.at("add").at("latency").at("p99_ms").get<double>()) << " | "
           << Fmt("%.2f", k.at("get").at("latency").at("p99_ms").get<double>()) << " | "
           << Fmt("%.2f", k.at("set_remove").at("latency").at("p99_ms").get<double>()) << " | "
-          << Fmt("%.2f", all.at("latency").at("p999_ms").get<double>()) << " | "
-          << Fmt("%.1f", all.at("latency").at("max_ms").get<double>()) << " | "
-          << (errors.empty() ? "0" : errors)
+          << (k.contains("checkout")
+                  ? Fmt("%.2f", k["checkout"].at("latency").at("p99_ms").get<double>())
+                  : std::string("-"))
+          << " | " << Fmt("%.2f", all.at("latency").at("p999_ms").get<double>()) << " | "
+          << Fmt("%.1f", all.at("latency").at("max_ms").get<double>()) << " | " << StabilityText(j)
+          << " | " << (errors.empty() ? "0" : errors)
           << (j.value("not_issued", 0) > 0
                   ? "; **" + std::to_string(j.value("not_issued", 0)) + " never started**"
                   : std::string())

@@ -150,8 +150,26 @@ struct RunResult {
   // starts with "# fault killed_at_s=K restarted_at_s=R" (bench/plot.sh).
   // Seconds not wholly inside the window (the drain) are commented out
   // ("# drain ...") so that they do not plot as a dip.
+  // Since issue 15 a last column, checkout_ops, follows (plot.sh reads
+  // columns by number).
   std::string SeriesTsv() const;
+
+  // Long-run stability. Ok operations/s per interval of the window, by
+  // completion, whole intervals only (a 35 s window has three of 10 s).
+  std::vector<double> IntervalThroughput(double interval_s) const;
+  struct Stability {
+    double reference_ops_per_s = 0;      // mean of the intervals in the first 30 s
+    double last_interval_ops_per_s = 0;  // the last whole interval
+    double ratio = -1;                   // last / reference; -1 for windows under 40 s
+  };
+  Stability StabilityFigures() const;  // over kStabilityIntervalS intervals
+  // "interval_start_s,interval_end_s,ok_ops_per_s" rows (bench/plot.sh --intervals).
+  std::string IntervalsCsv() const;
 };
+
+// The interval of the stability figures (issue 15: over a 300 s run the
+// throughput stays within 15% of its 30 s figure).
+inline constexpr double kStabilityIntervalS = 10;
 
 // One Markdown table from several result JSON files (any mix of runs);
 // the rows in file order. Used by bench/flash_sale.sh. Errors: unreadable

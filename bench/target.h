@@ -26,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bench/workload.h"
@@ -65,6 +66,19 @@ class Target {
 // threads, concurrently: it must be thread-safe.
 using TargetFactory =
     std::function<Result<std::unique_ptr<Target>>(asio::io_context& io, size_t worker)>;
+
+// How a peer stores a cart (issue 15: the peers as the design documents
+// build them, the whole-cart layout kept as extra rows):
+//  - kWholeCart: one value per cart (a JSON string in Redis, a jsonb row in
+//    PostgreSQL); each operation is a read-modify-write of the whole cart.
+//  - kPerLine: one field or row per line (a Redis hash per cart, PostgreSQL
+//    rows of cart_items); each operation is one command or statement on
+//    its line, whatever the cart's size. A checkout reads and deletes the
+//    cart's lines in one transaction.
+enum class CartLayout : uint8_t { kWholeCart, kPerLine };
+std::string_view CartLayoutName(CartLayout layout);  // "whole-cart", "per-line"
+// "whole-cart" or "per-line"; InvalidArgument otherwise.
+Result<CartLayout> ParseCartLayout(std::string_view text);
 
 // What the report says about a target; filled by main from the options.
 struct TargetInfo {

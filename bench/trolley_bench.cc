@@ -1,15 +1,17 @@
 // trolley-bench: load generator for a running Trolley cluster.
 //
 // Targets (--target): trolley (a cluster, --nodes; the Cart API), redis
-// (--redis, WATCH/MULTI/EXEC, optionally WAIT) and postgres (--pg-conninfo,
-// SELECT ... FOR UPDATE), the last two for the flash-sale and browse
-// workloads only (bench/redis_target.h, bench/postgres_target.h).
+// (--redis, optionally WAIT) and postgres (--pg-conninfo), the last two for
+// the flash-sale and browse workloads only, with --layout whole-cart (a
+// read-modify-write of one value per cart) or per-line (one command or
+// statement per line: bench/redis_target.h, bench/postgres_target.h).
 //
 // Workloads (--workload):
 //   kv          raw puts then gets of fresh keys (kv_workload.h); the
 //               default, so bench/cluster_bench.sh runs as before.
 //   flash-sale  shoppers adding (60%), reading (30%) and changing or
-//               removing (10%) cart lines through the Cart API, product
+//               removing (10%) cart lines through the Cart API, and
+//               checking out (2.5 per 70 modifications), product
 //               popularity Zipf-skewed (workload.h, load.h).
 //   browse      the same shoppers, read-heavy (90% get).
 // Closed loop (--concurrency in flight) or open loop (--rate ops/s, latency
@@ -17,7 +19,9 @@
 // checks the acknowledged adds; --kill-node-at/--restart-node-at kill and
 // restart one node during the run. Results: a Markdown table on stdout
 // (and --markdown FILE), --json FILE, --series FILE (TSV per second, for
-// bench/plot.sh). --summarize A.json B.json ... prints one table of runs;
+// bench/plot.sh), --intervals FILE (CSV of ok ops/s per 10 s, for
+// bench/plot.sh --intervals; the Markdown gives the last 10 s / first 30 s). --summarize A.json
+// B.json ... prints one table of runs;
 // --compare T.json=P.json ... one table of Trolley-vs-peer pairs.
 //
 // bench/flash_sale.sh starts a cluster and runs the whole comparison;
@@ -69,7 +73,8 @@ bool WriteFile(const std::string& path, const std::string& text) {
 int main(int argc, char** argv) {
   CLI::App app{"trolley-bench: load generator for a Trolley cluster (kv, flash-sale, browse)"};
   std::string workload = "kv", target = "trolley", nodes, ns, mix_text, progress = "auto";
-  std::string json_out, markdown_out, series_out, label, target_detail, cpu_pid_files;
+  std::string json_out, markdown_out, series_out, intervals_out, label, target_detail,
+      cpu_pid_files, layout_text = "whole-cart";
   std::vector<std::string> summarize, compare;
   KvOptions kv;
   LoadOptions lo;
@@ -97,6 +102,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--pg-conninfo", postgres.conninfo,
                  "postgres: libpq connection string (host=... port=... dbname=... user=...)");
+  app.add_option("--layout", layout_text,
+                 "redis, postgres: whole-cart (read-modify-write of one value per cart) or "
+                 "per-line (one command or statement per line)")
+      ->capture_default_str();
   app.add_option("--pool-max", pool_max,
                  "redis, postgres: connections per load thread at most (the pool is the "
                  "operations in flight per thread, capped at this)")
@@ -156,6 +165,8 @@ int main(int argc, char** argv) {
   app.add_option("--target-detail", target_detail, "what to call the target's setup (e.g. sync)");
   app.add_option("--markdown", markdown_out, "also write the Markdown table to this file");
   app.add_option("--series", series_out, "write the per-second series (TSV) to this file");
+  app.add_option("--intervals", intervals_out,
+                 "write ok ops/s per 10 s of the window (CSV) to this file");
   app.add_option("--progress", progress, "auto | tty | plain | off")->capture_default_str();
   app.add_option("--summarize", summarize, "print one table of these result JSON files and exit");
   app.add_option("--compare", compare,
@@ -200,6 +211,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "trolley-bench: --nodes is required for --target trolley\n");
     return 2;
   }
+  auto layout = ParseCartLayout(layout_text);
+  if (!layout.ok()) {
+    std::fprintf(stderr, "trolley-bench: %s\n", layout.status().ToString().c_str());
+    return 2;
+  }
+  redis.layout = postgres.layout = *layout;
   if (target == "postgres" && postgres.conninfo.empty()) {
     std::fprintf(stderr, "trolley-bench: --pg-conninfo is required for --target postgres\n");
     return 2;
@@ -302,7 +319,12 @@ int main(int argc, char** argv) {
     result->ns = to.ns;
   } else {
     result->target_detail = target_detail;
-    result->ns = target == "redis" ? redis.key_prefix + "*" : postgres.table;
+    if (*layout == CartLayout::kPerLine) {
+      result->ns = target == "redis" ? "hashes " + redis.key_prefix + "*"
+                                     : postgres.table + " + " + postgres.items_table;
+    } else {
+      result->ns = target == "redis" ? redis.key_prefix + "*" : postgres.table;
+    }
   }
   const std::string markdown = result->ToMarkdown();
   std::printf("%s", markdown.c_str());
@@ -315,6 +337,7 @@ int main(int argc, char** argv) {
   if (!json_out.empty()) written &= WriteFile(json_out, result->ToJson().dump(2) + "\n");
   if (!markdown_out.empty()) written &= WriteFile(markdown_out, markdown);
   if (!series_out.empty()) written &= WriteFile(series_out, result->SeriesTsv());
+  if (!intervals_out.empty()) written &= WriteFile(intervals_out, result->IntervalsCsv());
   if (!written) return 2;
   if (result->verify.enabled && !result->verify.passed()) return 3;
   return 0;

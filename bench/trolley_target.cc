@@ -76,6 +76,16 @@ void TrolleyTarget::Execute(const CartOp& op, std::function<void(OpOutcome)> don
                                  context);
     case CartOp::Type::kRemove:
       return carts_->Remove(options_.ns, cart_id, op.sku, 0, std::move(finish), context);
+    case CartOp::Type::kCheckout: {
+      // A fresh order id per checkout: the client retries under it, so a
+      // retried checkout buys the view's lines once.
+      const std::string order_id = cart_id + "-order-" + std::to_string(++orders_);
+      return carts_->Checkout(options_.ns, cart_id, order_id, context,
+                              [finish = std::move(finish)](Result<CheckoutResult> r) {
+                                if (!r.ok()) return finish(r.status());
+                                finish(std::move(r->cart));
+                              });
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 #include "bench/workload.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -16,6 +17,8 @@ std::string_view OpKindName(OpKind kind) {
       return "get";
     case OpKind::kSetOrRemove:
       return "set/remove";
+    case OpKind::kCheckout:
+      return "checkout";
   }
   return "?";
 }
@@ -33,6 +36,8 @@ OpKind CartOp::kind() const {
     case Type::kSetQuantity:
     case Type::kRemove:
       return OpKind::kSetOrRemove;
+    case Type::kCheckout:
+      return OpKind::kCheckout;
   }
   return OpKind::kGet;
 }
@@ -41,7 +46,7 @@ std::string CartIdOf(uint64_t cart) { return "cart-" + std::to_string(cart); }
 std::string SkuOf(uint64_t rank) { return "sku-" + std::to_string(rank); }
 
 Result<OpMix> OpMix::Parse(std::string_view text) {
-  OpMix mix{0, 0, 0};
+  OpMix mix{0, 0, 0, 0};
   size_t start = 0;
   while (start <= text.size()) {
     size_t comma = text.find(',', start);
@@ -65,19 +70,24 @@ Result<OpMix> OpMix::Parse(std::string_view text) {
       mix.get = share;
     } else if (name == "set_remove" || name == "set" || name == "update") {
       mix.set_remove = share;
+    } else if (name == "checkout") {
+      mix.checkout = share;
     } else {
-      return Status::InvalidArgument("--mix: unknown kind '" + name + "' (add, get, set_remove)");
+      return Status::InvalidArgument("--mix: unknown kind '" + name +
+                                     "' (add, get, set_remove, checkout)");
     }
   }
   if (mix.add + mix.get + mix.set_remove <= 0) {
-    return Status::InvalidArgument("--mix: the shares sum to 0");
+    // Checkouts come after modifications (Workload::Next): alone, none runs.
+    return Status::InvalidArgument("--mix: add, get and set_remove sum to 0");
   }
   return mix;
 }
 
 std::string OpMix::ToString() const {
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "add=%g,get=%g,set_remove=%g", add, get, set_remove);
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "add=%g,get=%g,set_remove=%g,checkout=%g", add, get, set_remove,
+                checkout);
   return buf;
 }
 
@@ -86,6 +96,14 @@ uint64_t LineBound::Bound(uint32_t quantity_max) const {
 }
 
 void Ledger::OnStart(const CartOp& op) {
+  if (op.type == CartOp::Type::kCheckout) {
+    // It buys (removes) whatever it observes: every line may be gone.
+    for (auto& [sku, line] : carts_[op.cart]) {
+      line.base = 0;
+      line.acked_adds = 0;
+    }
+    return;
+  }
   if (op.type != CartOp::Type::kSetQuantity && op.type != CartOp::Type::kRemove) return;
   // From here on, what the line held may be gone (if this lands, acked or not).
   LineBound& line = carts_[op.cart][op.sku];
@@ -94,7 +112,7 @@ void Ledger::OnStart(const CartOp& op) {
 }
 
 void Ledger::OnDone(const CartOp& op, bool acked) {
-  if (op.type == CartOp::Type::kGet) {
+  if (op.type == CartOp::Type::kGet || op.type == CartOp::Type::kCheckout) {
     carts_.try_emplace(op.cart);  // read back at the end too
     return;
   }
@@ -141,10 +159,14 @@ Workload::Workload(const WorkloadOptions& options, uint64_t seed)
     : options_(options), random_(seed), zipf_(options.products, options.zipf_exponent) {
   TROLLEY_ASSERT(options.carts >= 1);
   TROLLEY_ASSERT(options.set_quantity_max >= 1);
-  const double total = options.mix.add + options.mix.get + options.mix.set_remove;
+  const OpMix& mix = options.mix;
+  const double total = mix.add + mix.get + mix.set_remove;
   TROLLEY_ASSERT(total > 0);
-  add_share_ = options.mix.add / total;
-  get_share_ = add_share_ + options.mix.get / total;
+  add_share_ = mix.add / total;
+  get_share_ = add_share_ + mix.get / total;
+  if (mix.checkout > 0) {
+    modifications_per_checkout_ = std::max(1.0, (mix.add + mix.set_remove) / mix.checkout);
+  }
 }
 
 uint64_t Workload::PickCart(uint64_t stride, uint64_t offset) {
@@ -156,7 +178,33 @@ uint64_t Workload::PickCart(uint64_t stride, uint64_t offset) {
   return offset + stride * random_.Uniform(owned);
 }
 
+uint32_t Workload::DrawCheckoutGap() {
+  const double m = modifications_per_checkout_;
+  const auto lo = static_cast<uint64_t>(std::max(1.0, std::round(m / 2)));
+  const auto hi = static_cast<uint64_t>(std::max(1.0, std::round(3 * m / 2)));
+  return static_cast<uint32_t>(random_.Range(lo, hi));
+}
+
 CartOp Workload::Next(uint64_t cart, const Ledger& ledger) {
+  CartOp op = NextDrawn(cart, ledger);
+  if (modifications_per_checkout_ <= 0 || op.type == CartOp::Type::kGet) return op;
+  CheckoutClock& clock = checkout_clocks_[cart];
+  if (clock.due == 0) {
+    // A shopper met for the first time is somewhere in its cycle, so that
+    // checkouts run at their share from the start of a run, not only once
+    // every cart has made its first M/2 modifications.
+    clock.due = DrawCheckoutGap();
+    clock.done = static_cast<uint32_t>(random_.Uniform(clock.due));
+  }
+  if (clock.done < clock.due) {
+    ++clock.done;
+    return op;
+  }
+  clock = CheckoutClock{DrawCheckoutGap(), 0};
+  return CartOp::Checkout(cart);
+}
+
+CartOp Workload::NextDrawn(uint64_t cart, const Ledger& ledger) {
   CartOp op;
   op.cart = cart;
   const double x = random_.NextDouble();

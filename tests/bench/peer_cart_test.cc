@@ -1,6 +1,7 @@
 // Goal: the cart the Redis and PostgreSQL adapters store behaves as the
 // Cart API's mutations do (add sums and caps, set replaces, 0 and remove
-// delete), round-trips through its JSON, and refuses malformed input with
+// delete, checkout empties), round-trips through its JSON, is rebuilt from
+// per-line fields or rows, and refuses malformed input with
 // a message instead of storing nonsense. Method: small explicit cases.
 #include "bench/peer_cart.h"
 
@@ -26,6 +27,22 @@ TEST(PeerCartTest, MutationsMatchTheCartApi) {
   cart.Apply(Op(CartOp::Type::kSetQuantity, "sku-2", 0), 999);
   cart.Apply(Op(CartOp::Type::kRemove, "sku-9"), 999);
   EXPECT_TRUE(cart.lines().empty());
+  cart.Apply(Op(CartOp::Type::kAdd, "sku-3", 2), 999);
+  cart.Apply(Op(CartOp::Type::kAdd, "sku-4", 1), 999);
+  cart.Apply(Op(CartOp::Type::kCheckout, ""), 999);
+  EXPECT_TRUE(cart.lines().empty());
+}
+
+TEST(PeerCartTest, FromLinesReadsFieldsOrRowsAndRefusesBadQuantities) {
+  auto cart = PeerCart::FromLines({{"sku-1", "3"}, {"sku-2", "4294967295"}});
+  ASSERT_TRUE(cart.ok()) << cart.status().ToString();
+  EXPECT_EQ(cart->lines(), (std::map<std::string, uint32_t>{{"sku-1", 3}, {"sku-2", 4294967295}}));
+  EXPECT_TRUE(PeerCart::FromLines({})->lines().empty());
+  EXPECT_FALSE(PeerCart::FromLines({{"sku-1", "0"}}).ok());
+  EXPECT_FALSE(PeerCart::FromLines({{"sku-1", "-1"}}).ok());
+  EXPECT_FALSE(PeerCart::FromLines({{"sku-1", "4294967296"}}).ok());
+  EXPECT_FALSE(PeerCart::FromLines({{"sku-1", ""}}).ok());
+  EXPECT_FALSE(PeerCart::FromLines({{"sku-1", "2x"}}).ok());
 }
 
 TEST(PeerCartTest, QuantitiesAreCappedAsTheCartCapsThem) {

@@ -1,5 +1,7 @@
 // Goal: RedisTarget (bench/redis_target.h) keeps its contract against real
-// Redis: read-modify-writes that add up under WATCH conflicts, WAIT's
+// Redis, in both layouts: whole-cart read-modify-writes that add up under
+// WATCH conflicts, per-line operations that are one command each (a hash
+// field per line, a checkout that reads and deletes atomically), WAIT's
 // replica count, clear errors for a missing server, a corrupt cart, a key
 // of another type and a server that never answers, and a safe destruction
 // with operations in flight. Method: each test that needs Redis starts a
@@ -101,6 +103,23 @@ CartOp Op(CartOp::Type type, uint64_t cart, std::string sku = "", uint32_t quant
   op.sku = std::move(sku);
   op.quantity = quantity;
   return op;
+}
+
+// Adds, sets, removes (one of an absent line, one by a set to 0), an add
+// beyond quantity_max, a get: the one-cart test of both layouts.
+std::vector<CartOp> OneCartOps(uint64_t cart) {
+  return {
+      Op(CartOp::Type::kAdd, cart, "sku-1", 2),
+      Op(CartOp::Type::kAdd, cart, "sku-1", 3),
+      Op(CartOp::Type::kAdd, cart, "sku-2", 1),
+      Op(CartOp::Type::kSetQuantity, cart, "sku-2", 4),
+      Op(CartOp::Type::kAdd, cart, "sku-3", 1),
+      Op(CartOp::Type::kRemove, cart, "sku-1"),
+      Op(CartOp::Type::kRemove, cart, "sku-absent"),
+      Op(CartOp::Type::kSetQuantity, cart, "sku-3", 0),
+      Op(CartOp::Type::kAdd, cart, "sku-capped", 5000),
+      Op(CartOp::Type::kGet, cart),
+  };
 }
 
 // A port nothing listens on (bound, then released).
@@ -225,6 +244,30 @@ class RedisTargetTest : public ::testing::Test {
     return Shell("redis-cli -h 127.0.0.1 -p " + std::to_string(port_) + " " + args).second;
   }
 
+  void ExpectAllOk(RedisTarget& target, const std::vector<CartOp>& ops) {
+    for (const CartOp& op : ops) {
+      const OpOutcome out = ExecuteSync(io_, target, op);
+      EXPECT_TRUE(out.ok) << out.error_kind << ": " << out.error_message;
+    }
+  }
+
+  // With 2 replicas asked and 1 there: each write fails NotReplicated.
+  void ExpectNotReplicated(RedisTarget& target, const std::vector<CartOp>& writes) {
+    for (const CartOp& op : writes) {
+      const OpOutcome out = ExecuteSync(io_, target, op);
+      EXPECT_FALSE(out.ok);
+      EXPECT_EQ(out.error_kind, "NotReplicated") << out.error_message;
+      EXPECT_NE(out.error_message.find("1 of 2 replicas"), std::string::npos) << out.error_message;
+    }
+  }
+
+  // Five adds of 1 to `sku` of `cart`, each ok, with options_.
+  void AddFiveTimes(uint64_t cart, const std::string& sku) {
+    RedisTarget target(io_, options_);
+    ASSERT_TRUE(ConnectSync(io_, target).ok());
+    ExpectAllOk(target, std::vector<CartOp>(5, Op(CartOp::Type::kAdd, cart, sku, 1)));
+  }
+
   // INFO commandstats' count of calls of `command` since the last CONFIG
   // RESETSTAT.
   uint64_t Calls(const std::string& command) {
@@ -247,17 +290,7 @@ TEST_F(RedisTargetTest, ReadModifyWritesOfOneCart) {
   ASSERT_TRUE(ConnectSync(io_, target).ok());
   EXPECT_TRUE(ReadSync(io_, target, 7).empty());  // no such key: an empty cart
 
-  const std::vector<CartOp> ops = {
-      Op(CartOp::Type::kAdd, 7, "sku-1", 2),         Op(CartOp::Type::kAdd, 7, "sku-1", 3),
-      Op(CartOp::Type::kAdd, 7, "sku-2", 1),         Op(CartOp::Type::kSetQuantity, 7, "sku-2", 4),
-      Op(CartOp::Type::kAdd, 7, "sku-3", 1),         Op(CartOp::Type::kRemove, 7, "sku-1"),
-      Op(CartOp::Type::kRemove, 7, "sku-absent"),    Op(CartOp::Type::kSetQuantity, 7, "sku-3", 0),
-      Op(CartOp::Type::kAdd, 7, "sku-capped", 5000), Op(CartOp::Type::kGet, 7),
-  };
-  for (const CartOp& op : ops) {
-    const OpOutcome out = ExecuteSync(io_, target, op);
-    EXPECT_TRUE(out.ok) << out.error_kind << ": " << out.error_message;
-  }
+  ExpectAllOk(target, OneCartOps(7));
   const std::map<std::string, uint32_t> expected = {{"sku-2", 4}, {"sku-capped", 999}};
   EXPECT_EQ(ReadSync(io_, target, 7), expected);
   EXPECT_EQ(Cli("get cart:cart-7"), "{\"sku-2\":4,\"sku-capped\":999}\n");
@@ -333,14 +366,7 @@ TEST_F(RedisTargetTest, ConcurrentAddsToTheSameCartsAllCount) {
 TEST_F(RedisTargetTest, WaitForReplicas) {
   options_.connections = 2;
   options_.wait_replicas = 1;
-  {
-    RedisTarget target(io_, options_);
-    ASSERT_TRUE(ConnectSync(io_, target).ok());
-    for (int i = 0; i < 5; ++i) {
-      const OpOutcome out = ExecuteSync(io_, target, Op(CartOp::Type::kAdd, 1, "sku-1", 1));
-      EXPECT_TRUE(out.ok) << out.error_kind << ": " << out.error_message;
-    }
-  }
+  AddFiveTimes(1, "sku-1");
   const std::string replica = "redis-cli -h 127.0.0.1 -p " + std::to_string(port_ + 1);
   EXPECT_EQ(Shell(replica + " get cart:cart-1").second, "{\"sku-1\":5}\n");
 
@@ -353,15 +379,107 @@ TEST_F(RedisTargetTest, WaitForReplicas) {
   const std::vector<CartOp> writes = {Op(CartOp::Type::kAdd, 1, "sku-1", 1),
                                       Op(CartOp::Type::kSetQuantity, 1, "sku-2", 3),
                                       Op(CartOp::Type::kRemove, 1, "sku-2")};
-  for (const CartOp& op : writes) {
-    const OpOutcome out = ExecuteSync(io_, target, op);
-    EXPECT_FALSE(out.ok);
-    EXPECT_EQ(out.error_kind, "NotReplicated") << out.error_message;
-    EXPECT_NE(out.error_message.find("1 of 2 replicas"), std::string::npos) << out.error_message;
-  }
+  ExpectNotReplicated(target, writes);
   EXPECT_TRUE(ExecuteSync(io_, target, Op(CartOp::Type::kGet, 1)).ok);
   const std::map<std::string, uint32_t> expected = {{"sku-1", 6}};
   EXPECT_EQ(ReadSync(io_, target, 1), expected);
+}
+
+TEST_F(RedisTargetTest, WholeCartCheckoutEmptiesTheCart) {
+  options_.connections = 1;
+  RedisTarget target(io_, options_);
+  ASSERT_TRUE(ConnectSync(io_, target).ok());
+  ASSERT_TRUE(ExecuteSync(io_, target, Op(CartOp::Type::kAdd, 2, "sku-1", 2)).ok);
+  const OpOutcome out = ExecuteSync(io_, target, CartOp::Checkout(2));
+  EXPECT_TRUE(out.ok) << out.error_kind << ": " << out.error_message;
+  EXPECT_TRUE(ReadSync(io_, target, 2).empty());
+  EXPECT_EQ(Cli("get cart:cart-2"), "{}\n");
+}
+
+TEST_F(RedisTargetTest, PerLineOperationsAreOneCommandEach) {
+  options_.connections = 2;
+  options_.layout = CartLayout::kPerLine;
+  RedisTarget target(io_, options_);
+  ASSERT_TRUE(ConnectSync(io_, target).ok());
+  EXPECT_TRUE(ReadSync(io_, target, 7).empty());  // no such key: an empty cart
+  ASSERT_EQ(Cli("config resetstat"), "OK\n");
+  ExpectAllOk(target, OneCartOps(7));
+  // HINCRBY does not cap: the per-line layout stores what was added.
+  const std::map<std::string, uint32_t> expected = {{"sku-2", 4}, {"sku-capped", 5000}};
+  EXPECT_EQ(ReadSync(io_, target, 7), expected);
+  EXPECT_EQ(Cli("hgetall cart:cart-7"), "sku-2\n4\nsku-capped\n5000\n");
+  EXPECT_EQ(Calls("hincrby"), 5u);  // one command per add, no read first
+  EXPECT_EQ(Calls("hset"), 1u);
+  EXPECT_EQ(Calls("hdel"), 3u);  // two removes and a set to 0
+  EXPECT_EQ(Calls("del"), 3u);   // their item hashes
+  EXPECT_EQ(Calls("watch"), 0u);
+  EXPECT_EQ(Calls("get"), 0u);
+
+  // Checkout: the lines are read and the cart deleted in one transaction.
+  const OpOutcome out = ExecuteSync(io_, target, CartOp::Checkout(7));
+  EXPECT_TRUE(out.ok) << out.error_kind << ": " << out.error_message;
+  EXPECT_TRUE(ReadSync(io_, target, 7).empty());
+  EXPECT_EQ(Cli("exists cart:cart-7"), "0\n");
+  EXPECT_EQ(Calls("exec"), 1u);
+  EXPECT_TRUE(ExecuteSync(io_, target, CartOp::Checkout(7)).ok);  // an empty cart: nothing bought
+
+  // A field that is not a quantity, and a key of another type.
+  ASSERT_EQ(Cli("hset cart:cart-8 sku-1 x"), "1\n");
+  const auto read = ReadSync(io_, target, 8);
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read.begin()->first.rfind("error: Corruption", 0), 0u) << read.begin()->first;
+  ASSERT_EQ(Cli("set cart:cart-9 x"), "OK\n");
+  const OpOutcome wrong = ExecuteSync(io_, target, Op(CartOp::Type::kAdd, 9, "sku-1", 1));
+  EXPECT_EQ(wrong.error_kind, "RedisError");
+  EXPECT_NE(wrong.error_message.find("answered HINCRBY with WRONGTYPE"), std::string::npos)
+      << wrong.error_message;
+  EXPECT_TRUE(ExecuteSync(io_, target, Op(CartOp::Type::kAdd, 7, "sku-1", 1)).ok);
+}
+
+TEST_F(RedisTargetTest, PerLineConcurrentAddsAllCountWithoutRetries) {
+  options_.connections = 8;
+  options_.layout = CartLayout::kPerLine;
+  RedisTarget target(io_, options_);
+  ASSERT_TRUE(ConnectSync(io_, target).ok());
+  ASSERT_EQ(Cli("config resetstat"), "OK\n");
+  constexpr int kOps = 200, kCarts = 20;
+  std::map<uint64_t, std::map<std::string, uint32_t>> expected;
+  int answered = 0, failed = 0;
+  for (int i = 0; i < kOps; ++i) {
+    const uint64_t cart = static_cast<uint64_t>(i / (kOps / kCarts));
+    const std::string sku = "sku-" + std::to_string(i % 3);
+    ++expected[cart][sku];
+    target.Execute(Op(CartOp::Type::kAdd, cart, sku, 1), [&](OpOutcome out) {
+      ++answered;
+      failed += !out.ok;
+    });
+  }
+  ASSERT_TRUE(RunUntil(io_, [&] { return answered == kOps; }));
+  EXPECT_EQ(failed, 0);
+  for (const auto& [cart, lines] : expected) {
+    EXPECT_EQ(ReadSync(io_, target, cart), lines) << "cart " << cart;
+  }
+  EXPECT_EQ(Calls("hincrby"), static_cast<uint64_t>(kOps));
+}
+
+TEST_F(RedisTargetTest, PerLineWritesWaitForReplicas) {
+  options_.connections = 2;
+  options_.layout = CartLayout::kPerLine;
+  options_.wait_replicas = 1;
+  AddFiveTimes(1, "sku-1");
+  const std::string replica = "redis-cli -h 127.0.0.1 -p " + std::to_string(port_ + 1);
+  EXPECT_EQ(Shell(replica + " hget cart:cart-1 sku-1").second, "5\n");
+
+  options_.wait_replicas = 2;  // one exists
+  options_.wait_timeout_ms = 50;
+  RedisTarget target(io_, options_);
+  ASSERT_TRUE(ConnectSync(io_, target).ok());
+  const std::vector<CartOp> writes = {Op(CartOp::Type::kAdd, 1, "sku-1", 1),
+                                      Op(CartOp::Type::kSetQuantity, 1, "sku-2", 3),
+                                      Op(CartOp::Type::kRemove, 1, "sku-2"), CartOp::Checkout(1)};
+  ExpectNotReplicated(target, writes);
+  EXPECT_TRUE(ExecuteSync(io_, target, Op(CartOp::Type::kGet, 1)).ok);
+  EXPECT_TRUE(ReadSync(io_, target, 1).empty());  // the checkout landed on the primary
 }
 
 // Options for a target of two connections to `server`.

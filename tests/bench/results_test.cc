@@ -110,6 +110,49 @@ TEST(RunResultTest, JsonAndMarkdownCarryTheFigures) {
   EXPECT_NE(tsv.find("0\t100\t0\t0\t100\t0\t"), std::string::npos) << tsv;
 }
 
+TEST(RunResultTest, CheckoutsAreTheirOwnRowAndColumn) {
+  RunResult run = SampleRun();
+  run.recorder.Record(OpKind::kCheckout, true, "", 4000, 0.2, 0.3);
+  run.recorder.CountCompletion(OpKind::kCheckout, true, 0.3);
+  EXPECT_DOUBLE_EQ(run.Throughput(), 50.5);
+  EXPECT_EQ(run.ToJson()["kinds"]["checkout"]["ok"], 1);
+  EXPECT_NE(run.ToMarkdown().find("| checkout | 0 | 4.00 |"), std::string::npos)
+      << run.ToMarkdown();
+  // The checkout column comes last, after the columns plot.sh reads.
+  EXPECT_NE(run.SeriesTsv().find("0\t100\t0\t0\t101\t0\t"), std::string::npos) << run.SeriesTsv();
+  EXPECT_NE(run.SeriesTsv().find("\t1\n"), std::string::npos) << run.SeriesTsv();
+}
+
+// A run whose throughput falls from 100/s to 70/s after 30 s.
+RunResult SlowingRun(double duration_s) {
+  RunResult run;
+  run.duration_s = duration_s;
+  run.recorder = Recorder(1e300, 1e300, duration_s);
+  for (int second = 0; second < static_cast<int>(duration_s) + 2; ++second) {
+    const int ops = second < 30 ? 100 : 70;
+    for (int i = 0; i < ops; ++i) run.recorder.CountCompletion(OpKind::kAdd, true, second + 0.5);
+  }
+  return run;
+}
+
+TEST(RunResultTest, IntervalsAndTheStabilityRatio) {
+  const RunResult run = SlowingRun(45);  // 4 whole intervals: the drain's seconds do not count
+  EXPECT_EQ(run.IntervalThroughput(10), (std::vector<double>{100, 100, 100, 70}));
+  const RunResult::Stability st = run.StabilityFigures();
+  EXPECT_DOUBLE_EQ(st.reference_ops_per_s, 100);
+  EXPECT_DOUBLE_EQ(st.last_interval_ops_per_s, 70);
+  EXPECT_DOUBLE_EQ(st.ratio, 0.7);
+  EXPECT_EQ(run.IntervalsCsv(),
+            "interval_start_s,interval_end_s,ok_ops_per_s\n0,10,100.0\n10,20,100.0\n"
+            "20,30,100.0\n30,40,70.0\n");
+  EXPECT_NE(run.ToMarkdown().find("last 10 s / first 30 s: 0.70"), std::string::npos)
+      << run.ToMarkdown();
+  EXPECT_DOUBLE_EQ(run.ToJson()["stability"]["ratio"].get<double>(), 0.7);
+  // Too short to say: no ratio.
+  EXPECT_EQ(SlowingRun(30).StabilityFigures().ratio, -1);
+  EXPECT_EQ(SlowingRun(30).IntervalThroughput(10).size(), 3u);
+}
+
 TEST(RunResultTest, SummarizeReadsResultFiles) {
   const std::string path = ::testing::TempDir() + "/results_test_run.json";
   {

@@ -1,7 +1,7 @@
 // Goal: the flash-sale workload picks operations in the configured mix,
 // spreads shoppers over threads as documented, and its ledger demands
 // exactly what acknowledged operations guarantee: every acked add, unless
-// a set/remove of that line was issued after it. Method: table-style
+// a set/remove of that line, or a checkout of its cart, was issued after it. Method: table-style
 // ledger scenarios, each with the read-back that must pass and one that
 // must fail; seeded loops for the mix.
 #include "bench/workload.h"
@@ -40,11 +40,16 @@ TEST(OpMixTest, Parse) {
   EXPECT_FALSE(OpMix::Parse("add").ok());
   EXPECT_FALSE(OpMix::Parse("add=0,get=0").ok());
   EXPECT_EQ(OpMix::Parse(OpMix::FlashSale().ToString())->add, 60);
+  EXPECT_EQ(OpMix::Parse(OpMix::FlashSale().ToString())->checkout, 2.5);
+  EXPECT_EQ(OpMix::Parse("get=1,checkout=1")->checkout, 1);
+  EXPECT_FALSE(OpMix::Parse("checkout=1").ok());  // nothing to check out after
+  EXPECT_EQ(OpMix::Parse("add=1")->checkout, 0);  // missing kinds are 0: no checkout
 }
 
 TEST(WorkloadTest, MixIsFollowed) {
   WorkloadOptions options;
   options.mix = OpMix::FlashSale();
+  options.carts = 50;  // each shopper checks out many times
   Workload workload(options, 1);
   Ledger ledger;
   std::map<CartOp::Type, int> counts;
@@ -61,11 +66,42 @@ TEST(WorkloadTest, MixIsFollowed) {
       EXPECT_LE(op.quantity, options.set_quantity_max);
     }
   }
-  EXPECT_NEAR(counts[CartOp::Type::kAdd] / double{n}, 0.60, 0.01);
+  // Checkouts take the place of one modification in 29 (M = 70 / 2.5 = 28
+  // modifications, then the checkout).
   EXPECT_NEAR(counts[CartOp::Type::kGet] / double{n}, 0.30, 0.01);
+  EXPECT_NEAR(counts[CartOp::Type::kAdd] / double{n}, 0.60 * 28 / 29, 0.01);
   EXPECT_NEAR((counts[CartOp::Type::kSetQuantity] + counts[CartOp::Type::kRemove]) / double{n},
-              0.10, 0.01);
-  EXPECT_NEAR(counts[CartOp::Type::kSetQuantity] / double{n}, 0.05, 0.005);
+              0.10 * 28 / 29, 0.01);
+  EXPECT_NEAR(counts[CartOp::Type::kSetQuantity] / double{n}, 0.05 * 28 / 29, 0.005);
+  // About 3,000 checkouts per 85,000 modifications (adds, sets, removes).
+  const double modifications = counts[CartOp::Type::kAdd] + counts[CartOp::Type::kSetQuantity] +
+                               counts[CartOp::Type::kRemove];
+  EXPECT_NEAR(counts[CartOp::Type::kCheckout] / modifications, 3000.0 / 85000, 0.003);
+}
+
+TEST(WorkloadTest, CheckoutsRunAtTheirShareFromTheStart) {
+  // 10 operations per shopper on average: far fewer than the 28
+  // modifications between two checkouts, yet checkouts keep their share.
+  WorkloadOptions options;
+  options.mix = OpMix::FlashSale();
+  Workload workload(options, 7);
+  Ledger ledger;
+  double modifications = 0, checkouts = 0;
+  for (int i = 0; i < 100'000; ++i) {
+    const CartOp op = workload.Next(workload.PickCart(1, 0), ledger);
+    checkouts += op.type == CartOp::Type::kCheckout;
+    modifications += op.type != CartOp::Type::kCheckout && op.type != CartOp::Type::kGet;
+  }
+  EXPECT_NEAR(checkouts / modifications, 3000.0 / 85000, 0.006);
+}
+
+TEST(WorkloadTest, NoCheckoutsWithoutAShare) {
+  WorkloadOptions options;
+  options.mix = OpMix{100, 0, 0, 0};
+  options.carts = 1;
+  Workload workload(options, 6);
+  Ledger ledger;
+  for (int i = 0; i < 10'000; ++i) EXPECT_EQ(workload.Next(0, ledger).type, CartOp::Type::kAdd);
 }
 
 TEST(WorkloadTest, BrowseIsReadHeavyAndHotProductsDominate) {
@@ -90,7 +126,7 @@ TEST(WorkloadTest, BrowseIsReadHeavyAndHotProductsDominate) {
 
 TEST(WorkloadTest, SetAndRemoveTargetTheShoppersLines) {
   WorkloadOptions options;
-  options.mix = OpMix{0, 0, 1};
+  options.mix = OpMix{0, 0, 1, 0};
   Workload workload(options, 3);
   Ledger ledger;
   Do(ledger, CartOp::Add(5, "sku-77"), true);
@@ -151,6 +187,46 @@ TEST(LedgerTest, AnAckedSetIsTheNewBase) {
   // A failed set: the line may hold anything from 0 up; only later acks count.
   Do(ledger, CartOp::SetQuantity(2, "a", 5), false);
   EXPECT_EQ(Shortfalls(ledger, 2, {}), 0u);
+}
+
+TEST(LedgerTest, AnIssuedCheckoutReleasesEveryLineBeforeIt) {
+  Ledger ledger;
+  Do(ledger, CartOp::Add(6, "a"), true);
+  Do(ledger, CartOp::Add(6, "b", 3), true);
+  Do(ledger, CartOp::Add(7, "a"), true);   // another shopper's cart: untouched
+  Do(ledger, CartOp::Checkout(6), false);  // may have landed: both lines may be gone
+  EXPECT_EQ(Shortfalls(ledger, 6, {}), 0u);
+  EXPECT_EQ(Shortfalls(ledger, 7, {}), 1u);
+  Do(ledger, CartOp::Add(6, "b"), true);  // issued after the checkout: must survive it
+  EXPECT_EQ(Shortfalls(ledger, 6, {}), 1u);
+  EXPECT_EQ(Shortfalls(ledger, 6, {{"b", 1}}), 0u);
+  EXPECT_EQ(ledger.LinesOf(6).at("b").acked_add_ops, 2u);
+}
+
+TEST(WorkloadTest, CheckoutsKeepCartsNearTenLines) {
+  // Simulates a store that applies every operation: with the flash-sale
+  // mix, a cart averages about ten lines (the design documents' cart)
+  // instead of growing for the whole run.
+  WorkloadOptions options;
+  options.mix = OpMix::FlashSale();
+  options.carts = 100;
+  Workload workload(options, 5);
+  Ledger ledger;
+  std::map<uint64_t, std::set<std::string>> carts;
+  double lines_sum = 0;
+  const int n = 200'000;
+  for (int i = 0; i < n; ++i) {
+    const CartOp op = workload.Next(workload.PickCart(1, 0), ledger);
+    Do(ledger, op, true);
+    std::set<std::string>& lines = carts[op.cart];
+    if (op.type == CartOp::Type::kAdd || op.type == CartOp::Type::kSetQuantity)
+      lines.insert(op.sku);
+    if (op.type == CartOp::Type::kRemove) lines.erase(op.sku);
+    if (op.type == CartOp::Type::kCheckout) lines.clear();
+    lines_sum += static_cast<double>(lines.size());
+  }
+  EXPECT_GT(lines_sum / n, 7);
+  EXPECT_LT(lines_sum / n, 13);
 }
 
 TEST(LedgerTest, BoundIsCappedAtTheCartsQuantityMax) {

@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
   seed_opt->excludes(seeds_opt);
   app.add_option("--bug", bug_name,
                  "plant a known bug: none, lww, plain-vc, drop-hints, overwrite-repair, "
-                 "reuse-actor, stale-remove");
+                 "reuse-actor, stale-remove, remove-forgets-context");
   app.add_flag("--trace", trace, "print every event of the run (with --seed)");
   app.add_flag("-v,--verbose", verbose, "one line per seed");
   app.add_flag("--stop-at-failure", stop_at_failure, "stop a sweep at its first failing seed");

@@ -20,14 +20,20 @@ std::string_view PlantedBugName(PlantedBug bug) {
       return "reuse-actor";
     case PlantedBug::kStaleRemove:
       return "stale-remove";
+    case PlantedBug::kRemoveForgetsContext:
+      return "remove-forgets-context";
   }
   return "unknown";
 }
 
 std::vector<PlantedBug> AllPlantedBugs() {
-  return {PlantedBug::kLww,        PlantedBug::kPlainVc,
-          PlantedBug::kDropHints,  PlantedBug::kOverwriteRepair,
-          PlantedBug::kReuseActor, PlantedBug::kStaleRemove};
+  return {PlantedBug::kLww,
+          PlantedBug::kPlainVc,
+          PlantedBug::kDropHints,
+          PlantedBug::kOverwriteRepair,
+          PlantedBug::kReuseActor,
+          PlantedBug::kStaleRemove,
+          PlantedBug::kRemoveForgetsContext};
 }
 
 Result<PlantedBug> ParsePlantedBug(std::string_view name) {

@@ -380,6 +380,13 @@ std::string CartState::DebugString() const {
   out += ": " + std::to_string(lines_.size()) + " lines, context of " +
          std::to_string(context_.sessions().size()) + " sessions and " +
          std::to_string(context_.dots().size()) + " other ids\n";
+  out += "  context:";
+  for (const auto& [session, max] : context_.sessions()) {
+    out += " " + std::to_string(MutationIdOf(session, 1)) + ".." +
+           std::to_string(MutationIdOf(session, max));
+  }
+  for (const uint64_t id : context_.dots()) out += " " + std::to_string(id);
+  out += "\n";
   for (const auto& [sku, line] : lines_) {
     out += "  " + Quoted(sku) + " =" + std::to_string(cart_internal::RawQuantity(line)) + ":";
     for (const auto& [tag, c] : line) {

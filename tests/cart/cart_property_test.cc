@@ -221,7 +221,10 @@ class History {
     Sibling next = base;
     const Status st = next.state.Apply(m, kLimits);
     if (!st.ok()) return Fail(why, "Apply failed: " + st.ToString());
-    if (base.model.applied.contains(m.id)) {
+    // Applied here, or its contribution already named by a removal that saw
+    // it elsewhere (so it was applied there, and its effects merge in from
+    // there): the context covers it either way, and a retry changes nothing.
+    if (base.model.applied.contains(m.id) || base.model.killed.contains(m.id)) {
       ++stats.retries_absorbed;
       if (!(next.state == base.state)) {
         return Fail(why, "retry of #" + std::to_string(m.id) +
@@ -261,8 +264,9 @@ class History {
         if (m.kind == Mutation::Kind::kClear || by_id_.at(t).sku == m.sku) model.killed.insert(t);
       }
     }
-    // A tag the model already killed stays dead: the mutation was already
-    // applied where it was killed, so it is in `applied` and we never get here.
+    // A tag the model already killed stays dead: the mutation was applied
+    // where it was killed (or named by a removal that saw it), so we never
+    // get here for it.
     if (creates) model.created.insert(m.id);
     model.applied.insert(m.id);
   }

@@ -3,6 +3,9 @@
 # in a 4-byte header ("TK" + u16 format version) and is the only code that
 # reads or writes it. Format version 1 is a CartRecord; version 2 (written
 # since 2026-11) is a CartColumns: the same state in about 40% of the bytes.
+# Version 3 (written since 2026-12) is a CartColumns whose removedTags and
+# applied are null and whose contextSessions / contextDots hold the cart's
+# causal context (cart/cart_context.h): no tombstones.
 #
 # Evolving this schema follows the rules at the top of storage/record.capnp:
 # a new field at a new ordinal whose loss on a rewrite by an old client is
@@ -79,9 +82,14 @@ struct CartColumns {
                                    # "set", clear for an "add"; bits 0-30 the
                                    # quantity, >= 1 (union-max: all "set")
   attributes @5 :List(ContributionAttributes);  # only contributions with some
-  removedTags @6 :List(UInt64);        # as CartRecord
-  applied @7 :List(AppliedMutation);   # as CartRecord
+  removedTags @6 :List(UInt64);        # as CartRecord; version 3: null
+  applied @7 :List(AppliedMutation);   # as CartRecord; version 3: null
   mergedInto @8 :Text;                 # as CartRecord
+  # Version 3: the causal context. One id per session, its largest counter
+  # (the session's ids 1..counter are covered), ascending by session; then
+  # the other covered ids, ascending. Canonical as cart_context.h says.
+  contextSessions @9 :List(UInt64);
+  contextDots @10 :List(UInt64);
 }
 
 struct ContributionAttributes {

@@ -7,10 +7,14 @@
 //   2       2     format version, u16; this build writes kCartFormatVersion
 //   4       8k    a Cap'n Proto message as written by capnp::messageToFlatArray
 //                 (segment table, then segments; unpacked), root
-//                 trolley::cart_record::CartColumns (version 2) or CartRecord
-//                 (version 1; still read, written only by
-//                 cart_internal::EncodeV1 for tests) (cart/cart.capnp). It ends
-//                 exactly at the end of the input: trailing bytes are corruption.
+//                 trolley::cart_record::CartColumns (versions 3 and 2) or
+//                 CartRecord (version 1) (cart/cart.capnp). Versions 1 and 2
+//                 are still read (written only by cart_internal::EncodeV1 and
+//                 EncodeV2, for tests): their tombstones, applied ids and live
+//                 tags become the context, every id they name having been
+//                 seen, so a value keeps what it removed and what it applied.
+//                 It ends exactly at the end of the input: trailing bytes are
+//                 corruption.
 //
 // The header lets a reader refuse a value from a newer client release
 // (FailedPrecondition, "upgrade") before parsing anything, and tells a cart
@@ -206,37 +210,9 @@ Status AddLine(std::string sku, CartContributions contributions, CartSemantics s
   return Status::Ok();
 }
 
-// What both versions store the same way: tombstones, applied ids, the mark.
+// Every version: the guest-merge mark.
 template <typename Root>
-Status ReadTail(Root root, const std::set<uint64_t>& live_tags, CartParts& parts) {
-  const capnp::List<uint64_t>::Reader removed_list = root.getRemovedTags();
-  if (parts.semantics == CartSemantics::kUnionMax && removed_list.size() != 0) {
-    return Corrupt("a union-max cart holds " + std::to_string(removed_list.size()) +
-                   " removed tags");
-  }
-  std::vector<uint64_t>& removed = parts.removed_tags;
-  removed.reserve(removed_list.size());
-  for (const uint64_t tag : removed_list) {
-    if (tag == 0) return Corrupt("removed tag 0");
-    if (!removed.empty() && removed.back() >= tag) {
-      return Corrupt("removed tags are not ascending (" + std::to_string(removed.back()) +
-                     " then " + std::to_string(tag) + ")");
-    }
-    if (live_tags.contains(tag)) {
-      return Corrupt("tag " + std::to_string(tag) + " is both live and removed");
-    }
-    removed.push_back(tag);
-  }
-  for (rec::AppliedMutation::Reader a : root.getApplied()) {
-    const uint64_t id = a.getId();
-    if (id == 0) return Corrupt("applied mutation id 0");
-    if (!parts.applied.empty() && parts.applied.rbegin()->first >= id) {
-      return Corrupt("applied ids are not ascending (" +
-                     std::to_string(parts.applied.rbegin()->first) + " then " + std::to_string(id) +
-                     ")");
-    }
-    parts.applied.emplace_hint(parts.applied.end(), id, a.getAtMs());
-  }
+Status ReadMergedInto(Root root, CartParts& parts) {
   if (root.hasMergedInto()) {
     const capnp::Text::Reader text = root.getMergedInto();
     if (text.size() == 0) return Corrupt("merged-into key is present but empty");
@@ -245,11 +221,73 @@ Status ReadTail(Root root, const std::set<uint64_t>& live_tags, CartParts& parts
   return Status::Ok();
 }
 
+// Versions 1 and 2: tombstones and the applied-id window. Every id they
+// name, and every live tag, was seen: together they are the context.
+template <typename Root>
+Status ReadLegacyTail(Root root, const std::set<uint64_t>& live_tags, CartParts& parts) {
+  const capnp::List<uint64_t>::Reader removed_list = root.getRemovedTags();
+  if (parts.semantics == CartSemantics::kUnionMax && removed_list.size() != 0) {
+    return Corrupt("a union-max cart holds " + std::to_string(removed_list.size()) +
+                   " removed tags");
+  }
+  uint64_t previous = 0;
+  for (const uint64_t tag : removed_list) {
+    if (tag == 0) return Corrupt("removed tag 0");
+    if (previous >= tag && previous != 0) {
+      return Corrupt("removed tags are not ascending (" + std::to_string(previous) + " then " +
+                     std::to_string(tag) + ")");
+    }
+    if (live_tags.contains(tag)) {
+      return Corrupt("tag " + std::to_string(tag) + " is both live and removed");
+    }
+    parts.context.Add(tag);
+    previous = tag;
+  }
+  previous = 0;
+  for (rec::AppliedMutation::Reader a : root.getApplied()) {
+    const uint64_t id = a.getId();
+    if (id == 0) return Corrupt("applied mutation id 0");
+    if (previous >= id && previous != 0) {
+      return Corrupt("applied ids are not ascending (" + std::to_string(previous) + " then " +
+                     std::to_string(id) + ")");
+    }
+    parts.context.Add(id);
+    previous = id;
+  }
+  for (const uint64_t tag : live_tags) parts.context.Add(tag);
+  return ReadMergedInto(root, parts);
+}
+
+// Version 3: the context, which covers every live tag.
+Status ReadContext(rec::CartColumns::Reader root, const std::set<uint64_t>& live_tags,
+                   CartParts& parts) {
+  if (root.getRemovedTags().size() != 0 || root.getApplied().size() != 0) {
+    return Corrupt("a version-3 cart holds removed tags or applied ids");
+  }
+  std::vector<uint64_t> sessions;
+  std::vector<uint64_t> dots;
+  for (const uint64_t id : root.getContextSessions()) sessions.push_back(id);
+  for (const uint64_t id : root.getContextDots()) dots.push_back(id);
+  std::optional<CartContext> context = CartContext::FromParts(sessions, dots);
+  if (!context) {
+    return Corrupt(
+        "the causal context is not canonical (sessions or ids out of order, a zero "
+        "counter, or an id its session already covers)");
+  }
+  for (const uint64_t tag : live_tags) {
+    if (!context->Covers(tag)) {
+      return Corrupt("live tag " + std::to_string(tag) + " is not in the causal context");
+    }
+  }
+  parts.context = std::move(*context);
+  return ReadMergedInto(root, parts);
+}
+
 // Format version 1.
 Result<CartParts> ReadRecord(rec::CartRecord::Reader root, CartSemantics expected) {
   Result<CartSemantics> semantics = ReadSemantics(root.getSemantics(), expected);
   if (!semantics.ok()) return semantics.status();
-  CartParts parts{*semantics, {}, {}, {}, {}};
+  CartParts parts{*semantics, {}, {}, {}};
   std::set<uint64_t> live_tags;
   for (rec::Line::Reader line : root.getLines()) {
     const capnp::Text::Reader sku_text = line.getSku();
@@ -287,15 +325,16 @@ Result<CartParts> ReadRecord(rec::CartRecord::Reader root, CartSemantics expecte
       return s;
     }
   }
-  if (Status s = ReadTail(root, live_tags, parts); !s.ok()) return s;
+  if (Status s = ReadLegacyTail(root, live_tags, parts); !s.ok()) return s;
   return parts;
 }
 
-// Format version 2.
-Result<CartParts> ReadColumns(rec::CartColumns::Reader root, CartSemantics expected) {
+// Format versions 2 and 3.
+Result<CartParts> ReadColumns(rec::CartColumns::Reader root, CartSemantics expected,
+                              uint16_t version) {
   Result<CartSemantics> semantics = ReadSemantics(root.getSemantics(), expected);
   if (!semantics.ok()) return semantics.status();
-  CartParts parts{*semantics, {}, {}, {}, {}};
+  CartParts parts{*semantics, {}, {}, {}};
   const capnp::Data::Reader skus = root.getSkus();
   const capnp::List<uint32_t>::Reader line_columns = root.getLines();
   const capnp::List<uint64_t>::Reader contribution_columns = root.getContributions();
@@ -376,24 +415,59 @@ Result<CartParts> ReadColumns(rec::CartColumns::Reader root, CartSemantics expec
   if (next != contributions) {
     return Corrupt(std::to_string(contributions - next) + " contributions belong to no line");
   }
-  if (Status s = ReadTail(root, live_tags, parts); !s.ok()) return s;
+  if (version == 2) {
+    if (root.getContextSessions().size() != 0 || root.getContextDots().size() != 0) {
+      return Corrupt("a version-2 cart holds a causal context");
+    }
+    if (Status s = ReadLegacyTail(root, live_tags, parts); !s.ok()) return s;
+    return parts;
+  }
+  if (Status s = ReadContext(root, live_tags, parts); !s.ok()) return s;
   return parts;
 }
 
-template <typename Root>
-void WriteTail(const CartState& s, Root root) {
-  if (!s.removed_tags().empty()) {
-    auto removed = root.initRemovedTags(static_cast<unsigned>(s.removed_tags().size()));
-    for (unsigned i = 0; i < s.removed_tags().size(); ++i) removed.set(i, s.removed_tags()[i]);
-  }
-  if (!s.applied().empty()) {
-    auto applied = root.initApplied(static_cast<unsigned>(s.applied().size()));
+// Version 3: the context and the mark.
+void WriteTail(const CartState& s, rec::CartColumns::Builder root) {
+  const CartContext& context = s.context();
+  if (!context.sessions().empty()) {
+    auto sessions = root.initContextSessions(static_cast<unsigned>(context.sessions().size()));
     unsigned i = 0;
-    for (const auto& [id, at_ms] : s.applied()) {
-      applied[i].setId(id);
-      applied[i].setAtMs(at_ms);
-      ++i;
+    for (const auto& [session, max] : context.sessions()) {
+      sessions.set(i++, MutationIdOf(session, max));
     }
+  }
+  if (!context.dots().empty()) {
+    auto dots = root.initContextDots(static_cast<unsigned>(context.dots().size()));
+    unsigned i = 0;
+    for (const uint64_t id : context.dots()) dots.set(i++, id);
+  }
+  if (s.merged_into()) root.setMergedInto(TextOf(*s.merged_into()));
+}
+
+// The ids versions 1 and 2 stored as tombstones (OR-Set) or applied ids
+// (union+max): the context's ids that are not live.
+std::vector<uint64_t> LegacyIds(const CartState& s) {
+  std::set<uint64_t> live;
+  for (const auto& [sku, line] : s.lines()) {
+    for (const auto& [tag, c] : line) live.insert(tag);
+  }
+  std::vector<uint64_t> out;
+  for (const uint64_t id : s.context().Ids()) {
+    if (!live.contains(id)) out.push_back(id);
+  }
+  return out;
+}
+
+// Versions 1 and 2, for tests.
+template <typename Root>
+void WriteLegacyTail(const CartState& s, Root root) {
+  const std::vector<uint64_t> ids = LegacyIds(s);
+  if (!ids.empty() && s.semantics() == CartSemantics::kOrSet) {
+    auto removed = root.initRemovedTags(static_cast<unsigned>(ids.size()));
+    for (unsigned i = 0; i < ids.size(); ++i) removed.set(i, ids[i]);
+  } else if (!ids.empty()) {
+    auto applied = root.initApplied(static_cast<unsigned>(ids.size()));
+    for (unsigned i = 0; i < ids.size(); ++i) applied[i].setId(ids[i]);
   }
   if (s.merged_into()) root.setMergedInto(TextOf(*s.merged_into()));
 }
@@ -416,10 +490,22 @@ size_t AttributesWords(const CartAttributes& attributes) {
   return words;
 }
 
-// Words of what both versions store the same way.
+// Words of the context and the mark (a List(UInt64) has no tag word).
 size_t TailWords(const CartState& s) {
-  size_t words = s.removed_tags().size();  // a List(UInt64) has no tag word
-  if (!s.applied().empty()) words += 1 + s.applied().size() * StructWords<rec::AppliedMutation>();
+  size_t words = s.context().sessions().size() + s.context().dots().size();
+  if (s.merged_into()) words += TextWords(s.merged_into()->size());
+  return words;
+}
+
+// The same in versions 1 and 2.
+size_t LegacyTailWords(const CartState& s) {
+  const size_t ids = LegacyIds(s).size();
+  size_t words = 0;
+  if (ids != 0 && s.semantics() == CartSemantics::kOrSet) {
+    words += ids;
+  } else if (ids != 0) {
+    words += 1 + ids * StructWords<rec::AppliedMutation>();
+  }
   if (s.merged_into()) words += TextWords(s.merged_into()->size());
   return words;
 }
@@ -451,8 +537,9 @@ ColumnSizes SizesOf(const std::map<std::string, CartContributions>& lines) {
   return out;
 }
 
-// Encode().size() of a cart whose lines have `sizes`.
-size_t ColumnsBytes(const CartState& s, const ColumnSizes& sizes) {
+// Encode().size() of a cart whose lines have `sizes` and whose tail (the
+// context and the mark) takes `tail_words`.
+size_t ColumnsBytes(const ColumnSizes& sizes, size_t tail_words) {
   size_t words = 1 + 1 + StructWords<rec::CartColumns>();  // segment table, root pointer
   if (sizes.lines != 0) {
     words += BytesWords(sizes.sku_bytes);
@@ -464,7 +551,7 @@ size_t ColumnsBytes(const CartState& s, const ColumnSizes& sizes) {
                sizes.attributes_words;
     }
   }
-  return kCartHeaderBytes + (words + TailWords(s)) * kWordBytes;
+  return kCartHeaderBytes + (words + tail_words) * kWordBytes;
 }
 
 // The header, then the single segment of `builder`; `expected_bytes` is
@@ -496,24 +583,31 @@ unsigned SegmentWords(size_t bytes) {
 CartState CartState::FromParts(CartParts parts) {
   CartState out(parts.semantics);
   out.lines_ = std::move(parts.lines);
-  out.removed_tags_ = std::move(parts.removed_tags);
-  out.applied_ = std::move(parts.applied);
+  out.context_ = std::move(parts.context);
   out.merged_into_ = std::move(parts.merged_into);
   out.CheckInvariants();  // the pair of the check in Encode
   return out;
 }
 
-size_t CartState::EncodedBytes() const { return ColumnsBytes(*this, SizesOf(lines_)); }
+size_t CartState::EncodedBytes() const { return ColumnsBytes(SizesOf(lines_), TailWords(*this)); }
 
 std::string CartState::Encode() const {
-  CheckInvariants();
-  const ColumnSizes sizes = SizesOf(lines_);
-  const size_t expected_bytes = ColumnsBytes(*this, sizes);
+  return cart_internal::EncodeColumns(*this, kCartFormatVersion);
+}
+
+namespace cart_internal {
+
+std::string EncodeColumns(const CartState& s, uint16_t version) {
+  TROLLEY_ASSERT(version == 2 || version == 3);
+  s.CheckInvariants();
+  const ColumnSizes sizes = SizesOf(s.lines());
+  const size_t expected_bytes =
+      ColumnsBytes(sizes, version == 3 ? TailWords(s) : LegacyTailWords(s));
   capnp::MallocMessageBuilder builder(SegmentWords(expected_bytes),
                                       capnp::AllocationStrategy::FIXED_SIZE);
   rec::CartColumns::Builder root = builder.initRoot<rec::CartColumns>();
-  root.setSemantics(RecordSemantics(semantics_));
-  if (!lines_.empty()) {
+  root.setSemantics(RecordSemantics(s.semantics()));
+  if (!s.lines().empty()) {
     const auto lines = static_cast<unsigned>(sizes.lines);
     const auto count = static_cast<unsigned>(sizes.contributions);
     kj::byte* skus = root.initSkus(static_cast<unsigned>(sizes.sku_bytes)).begin();
@@ -527,7 +621,7 @@ std::string CartState::Encode() const {
     unsigned i = 0;
     unsigned j = 0;
     unsigned a = 0;
-    for (const auto& [sku, line] : lines_) {
+    for (const auto& [sku, line] : s.lines()) {
       std::memcpy(skus, sku.data(), sku.size());
       skus += sku.size();
       line_columns.set(i++, static_cast<uint32_t>(sku.size()));
@@ -547,11 +641,15 @@ std::string CartState::Encode() const {
       }
     }
   }
-  WriteTail(*this, root);
-  return Frame(builder, kCartFormatVersion, expected_bytes);
+  if (version == 3) {
+    WriteTail(s, root);
+  } else {
+    WriteLegacyTail(s, root);
+  }
+  return Frame(builder, version, expected_bytes);
 }
 
-namespace cart_internal {
+std::string EncodeV2(const CartState& s) { return EncodeColumns(s, 2); }
 
 std::string EncodeV1(const CartState& s) {
   s.CheckInvariants();
@@ -566,7 +664,7 @@ std::string EncodeV1(const CartState& s) {
       }
     }
   }
-  const size_t expected_bytes = kCartHeaderBytes + (words + TailWords(s)) * kWordBytes;
+  const size_t expected_bytes = kCartHeaderBytes + (words + LegacyTailWords(s)) * kWordBytes;
   capnp::MallocMessageBuilder builder(SegmentWords(expected_bytes),
                                       capnp::AllocationStrategy::FIXED_SIZE);
   rec::CartRecord::Builder root = builder.initRoot<rec::CartRecord>();
@@ -591,7 +689,7 @@ std::string EncodeV1(const CartState& s) {
       }
     }
   }
-  WriteTail(s, root);
+  WriteLegacyTail(s, root);
   return Frame(builder, 1, expected_bytes);
 }
 
@@ -612,9 +710,10 @@ Result<CartState> CartState::Decode(std::string_view bytes, CartSemantics expect
       return Corrupt(std::to_string((words.end() - reader.getEnd()) * kWordBytes) +
                      " trailing bytes after the Cap'n Proto message");
     }
-    Result<CartParts> parts = framed->version == 1
-                                  ? ReadRecord(reader.getRoot<rec::CartRecord>(), expected)
-                                  : ReadColumns(reader.getRoot<rec::CartColumns>(), expected);
+    Result<CartParts> parts =
+        framed->version == 1
+            ? ReadRecord(reader.getRoot<rec::CartRecord>(), expected)
+            : ReadColumns(reader.getRoot<rec::CartColumns>(), expected, framed->version);
     if (!parts.ok()) return parts.status();
     return FromParts(std::move(parts).value());
   } catch (const kj::Exception& e) {

@@ -16,8 +16,7 @@ namespace trolley {
 struct CartParts {
   CartSemantics semantics;
   std::map<std::string, CartContributions> lines;
-  std::vector<uint64_t> removed_tags;
-  std::map<uint64_t, uint64_t> applied;
+  CartContext context;
   std::optional<std::string> merged_into;
 };
 
@@ -37,8 +36,13 @@ uint64_t RawQuantity(const CartContributions& line);
 const CartContribution& NewestContribution(const CartContributions& line);
 
 // `s` in format version 1 (a CartRecord), as releases before version 2
-// wrote it: for tests that an old value still reads.
+// wrote it, or version 2 (a CartColumns with tombstones and applied ids):
+// for tests that an old value still reads. The context's ids that are not
+// live are written as removed tags (OR-Set) or applied ids (union+max).
 std::string EncodeV1(const CartState& s);
+std::string EncodeV2(const CartState& s);
+// `s` as a CartColumns of format version 2 or 3 (Encode).
+std::string EncodeColumns(const CartState& s, uint16_t version);
 
 // "add", "set_quantity", "remove", "clear".
 std::string_view KindName(Mutation::Kind kind);

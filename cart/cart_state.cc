@@ -1,5 +1,5 @@
-// The parts of CartState both semantics share: validation, the idempotence
-// window, Lines(), the guest-merge mark, invariants. The semantics live in
+// The parts of CartState both semantics share: validation, the context's
+// idempotence, Lines(), the guest-merge mark, invariants. The semantics live in
 // union_max.cc and or_set.cc; the encoding in cart_codec.cc.
 #include "cart/cart_state.h"
 
@@ -203,7 +203,6 @@ Status CartState::Apply(const Mutation& m, const CartLimits& limits) {
   }
   if (Status s = ValidateMutation(m, limits); !s.ok()) return s;
   if (Status s = ValidateObserved(m, limits, semantics_); !s.ok()) return s;
-  TROLLEY_ASSERT(limits.applied_ids_max >= 1);
 
   // Only the size limit can refuse a mutation once it changed the state
   // (ApplyOrSet / ApplyUnionMax refuse before changing anything). So when
@@ -220,14 +219,14 @@ Status CartState::Apply(const Mutation& m, const CartLimits& limits) {
   CartState next = *this;
   if (Status s = next.ApplyChecked(m, limits); !s.ok()) return s;
   // Refuse only growth past the limit, so a cart over it (limits lowered,
-  // many tombstones) can still shrink.
+  // a large version-2 history) can still shrink.
   const size_t bytes = next.EncodedBytes();
   if (bytes > limits.encoded_bytes_max && bytes > before) {
     return Limit(
         std::string(KindName(m.kind)) + " would make the encoded cart " + std::to_string(bytes) +
         " bytes, above encoded_bytes_max = " + std::to_string(limits.encoded_bytes_max) + " (" +
-        std::to_string(lines_.size()) + " lines, " + std::to_string(removed_tags_.size()) +
-        " tombstones, " + std::to_string(applied_.size()) + " applied ids)");
+        std::to_string(lines_.size()) + " lines, " + std::to_string(context_.sessions().size()) +
+        " sessions and " + std::to_string(context_.dots().size()) + " other ids in the context)");
   }
   *this = std::move(next);
   return Status::Ok();
@@ -237,9 +236,7 @@ Status CartState::ApplyChecked(const Mutation& m, const CartLimits& limits) {
   const Status s =
       semantics_ == CartSemantics::kOrSet ? ApplyOrSet(m, limits) : ApplyUnionMax(m, limits);
   if (!s.ok()) return s;
-  // An OR-Set contribution's tag already says it was applied, live or
-  // removed; the window holds the rest (removes, clears, capped-out adds).
-  if (semantics_ != CartSemantics::kOrSet || !HasLiveTag(m.id)) RecordApplied(m, limits);
+  context_.Add(m.id);
   CheckInvariants();
   TROLLEY_ASSERT(Applied(m.id));
   return Status::Ok();
@@ -247,10 +244,9 @@ Status CartState::ApplyChecked(const Mutation& m, const CartLimits& limits) {
 
 size_t CartState::GrowthBytesMax(const Mutation& m) const {
   // Generous on purpose (Apply asserts it holds): a new line (its sku, its
-  // entry in the line list), one contribution, one applied id, each with
-  // word rounding and a list's first tag word, and the contribution's
-  // attributes, given or inherited from the line. Tombstones are 8 bytes
-  // each for contributions of 20 or more that go, so they never add.
+  // entry in the line list), one contribution, the id in the context, each
+  // with word rounding, and the contribution's attributes, given or
+  // inherited from the line.
   const CartAttributes* attributes = &m.attributes;
   if (attributes->empty()) {
     if (auto it = lines_.find(m.sku); it != lines_.end()) {
@@ -259,7 +255,7 @@ size_t CartState::GrowthBytesMax(const Mutation& m) const {
   }
   size_t bytes = 128 + 2 * m.sku.size();
   for (const auto& [key, value] : *attributes) bytes += 64 + 2 * (key.size() + value.size());
-  // Observed tags this state lacks become tombstones, 8 bytes each.
+  // Observed tags this state lacks join the context, 8 bytes each at most.
   if (m.observed) bytes += 16 + 8 * m.observed->size();
   return bytes;
 }
@@ -269,30 +265,6 @@ Status CartState::CheckNewLine(const Mutation& m, const CartLimits& limits) cons
   return Limit(std::string(KindName(m.kind)) + " of new sku " + Quoted(m.sku) + ": the cart has " +
                std::to_string(lines_.size()) +
                " lines, lines_max = " + std::to_string(limits.lines_max));
-}
-
-void CartState::RecordApplied(const Mutation& m, const CartLimits& limits) {
-  applied_[m.id] = m.now_ms;
-  if (applied_.size() <= limits.applied_ids_max) return;
-  // Keep the newest by (now_ms, id), and always the mutation just applied:
-  // evicting it at once (a client whose clock lags) would make its retry
-  // apply again.
-  std::vector<std::pair<uint64_t, uint64_t>> by_age;  // (now_ms, id), oldest first
-  by_age.reserve(applied_.size());
-  for (const auto& [id, at_ms] : applied_) {
-    if (id != m.id) by_age.emplace_back(at_ms, id);
-  }
-  const size_t evict = applied_.size() - limits.applied_ids_max;
-  TROLLEY_ASSERT(evict <= by_age.size());
-  std::nth_element(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(evict),
-                   by_age.end());
-  for (size_t i = 0; i < evict; ++i) applied_.erase(by_age[i].second);
-  TROLLEY_ASSERT(applied_.size() == limits.applied_ids_max);
-  TROLLEY_ASSERT(applied_.contains(m.id));
-}
-
-bool CartState::IsTombstone(uint64_t tag) const {
-  return std::binary_search(removed_tags_.begin(), removed_tags_.end(), tag);
 }
 
 bool CartState::HasLiveTag(uint64_t tag) const {
@@ -315,14 +287,18 @@ std::vector<uint64_t> CartState::ObservedTags(const std::string* sku) const {
 CartState CartState::LinesOnly() const {
   CartState out(semantics_);
   out.lines_ = lines_;
+  for (const auto& [sku, line] : lines_) {
+    for (const auto& [tag, c] : line) out.context_.Add(tag);
+  }
   return out;
 }
 
-bool CartState::Applied(uint64_t mutation_id) const {
-  if (applied_.contains(mutation_id)) return true;
-  // An OR-Set Add or SetQuantity leaves its tag behind for good.
-  return semantics_ == CartSemantics::kOrSet &&
-         (IsTombstone(mutation_id) || HasLiveTag(mutation_id));
+bool CartState::Applied(uint64_t mutation_id) const { return context_.Covers(mutation_id); }
+
+void CartState::ForgetContextId(uint64_t id) {
+  TROLLEY_ASSERT(!HasLiveTag(id));
+  context_.Forget(id);
+  CheckInvariants();
 }
 
 CartState CartState::Merge(CartSemantics semantics, std::span<const CartState> siblings) {
@@ -330,10 +306,6 @@ CartState CartState::Merge(CartSemantics semantics, std::span<const CartState> s
   for (const CartState& s : siblings) {
     TROLLEY_ASSERT_MSG(s.semantics_ == semantics, "merging carts of different semantics");
     s.CheckInvariants();
-    for (const auto& [id, at_ms] : s.applied_) {
-      uint64_t& merged = out.applied_[id];
-      merged = std::max(merged, at_ms);  // equal unless a client reused an id
-    }
     if (s.merged_into_ && (!out.merged_into_ || *out.merged_into_ < *s.merged_into_)) {
       out.merged_into_ = s.merged_into_;
     }
@@ -343,6 +315,8 @@ CartState CartState::Merge(CartSemantics semantics, std::span<const CartState> s
   } else {
     MergeUnionMax(siblings, out);
   }
+  // After the lines: the OR-Set merge reads each sibling's own context.
+  for (const CartState& s : siblings) out.context_.Join(s.context_);
   out.CheckInvariants();
   return out;
 }
@@ -381,35 +355,38 @@ void CartState::CheckInvariants() const {
       for (const auto& [key, value] : c.attributes) TROLLEY_ASSERT(!key.empty());
     }
   }
-  if (semantics_ == CartSemantics::kUnionMax) {
-    TROLLEY_ASSERT(removed_tags_.empty());
-    for (const auto& [sku, line] : lines_) {
+  context_.CheckInvariants();
+  std::vector<uint64_t> tags;
+  for (const auto& [sku, line] : lines_) {
+    if (semantics_ == CartSemantics::kUnionMax) {
       TROLLEY_ASSERT(line.size() == 1);
       TROLLEY_ASSERT(line.begin()->second.kind == CartContribution::Kind::kSet);
     }
-  } else {
-    TROLLEY_ASSERT(std::adjacent_find(removed_tags_.begin(), removed_tags_.end(),
-                                      [](uint64_t a, uint64_t b) { return a >= b; }) ==
-                   removed_tags_.end());
-    std::vector<uint64_t> tags;
-    for (const auto& [sku, line] : lines_) {
-      for (const auto& [tag, c] : line) {
-        TROLLEY_ASSERT(!IsTombstone(tag));
-        tags.push_back(tag);
-      }
+    for (const auto& [tag, c] : line) {
+      TROLLEY_ASSERT_MSG(context_.Covers(tag), "a live tag is not in the cart's context");
+      tags.push_back(tag);
     }
+  }
+  if (semantics_ == CartSemantics::kOrSet) {
     std::sort(tags.begin(), tags.end());
     TROLLEY_ASSERT(std::adjacent_find(tags.begin(), tags.end()) == tags.end());
   }
-  TROLLEY_ASSERT(!applied_.contains(0));
   TROLLEY_ASSERT(!merged_into_ || !merged_into_->empty());
 }
 
 std::string CartState::DebugString() const {
   std::string out = std::string(CartSemanticsName(semantics_)) + " cart";
   if (merged_into_) out += " merged into " + Quoted(*merged_into_);
-  out += ": " + std::to_string(lines_.size()) + " lines, " + std::to_string(removed_tags_.size()) +
-         " tombstones, " + std::to_string(applied_.size()) + " applied ids\n";
+  out += ": " + std::to_string(lines_.size()) + " lines, context of " +
+         std::to_string(context_.sessions().size()) + " sessions and " +
+         std::to_string(context_.dots().size()) + " other ids\n";
+  out += "  context:";
+  for (const auto& [session, max] : context_.sessions()) {
+    out += " " + std::to_string(MutationIdOf(session, 1)) + ".." +
+           std::to_string(MutationIdOf(session, max));
+  }
+  for (const uint64_t id : context_.dots()) out += " " + std::to_string(id);
+  out += "\n";
   for (const auto& [sku, line] : lines_) {
     out += "  " + Quoted(sku) + " =" + std::to_string(cart_internal::RawQuantity(line)) + ":";
     for (const auto& [tag, c] : line) {

@@ -22,42 +22,37 @@
 //
 //  * OR-Set (observed-remove set, add-wins; Shapiro, Preguiça, Baquero,
 //    Zawirski, "A comprehensive study of Convergent and Commutative
-//    Replicated Data Types", INRIA RR-7506, 2011, §3.3.5). A line is a set
-//    of contributions, each tagged with the id of the mutation that made it:
-//    Add(+n) adds an "add n"; SetQuantity(q) removes the contributions of
-//    that sku it observed and adds a "set q"; Remove removes the observed
-//    contributions; Clear removes every observed contribution. Quantity =
-//    the largest surviving "set" (or 0) + the sum of surviving "add"s,
-//    capped at quantity_max. Merge = union of contributions minus the union
-//    of removed tags. So concurrent "+1"s both count, a concurrent add
+//    Replicated Data Types", INRIA RR-7506, 2011, §3.3.5), held as an
+//    ORSWOT (Bieniusa et al., "An optimized conflict-free replicated set",
+//    2012): no tombstones. A line is a set of contributions, each tagged
+//    with the id of the mutation that made it: Add(+n) adds an "add n";
+//    SetQuantity(q) removes the contributions of that sku it observed and
+//    adds a "set q"; Remove removes the observed contributions; Clear
+//    removes every observed contribution. Quantity = the largest surviving
+//    "set" (or 0) + the sum of surviving "add"s, capped at quantity_max.
+//    The state's causal context (cart/cart_context.h) holds every mutation
+//    id it has seen; a removal drops the observed contributions and adds
+//    their tags to the context (also tags it has not seen yet: when that
+//    contribution arrives, it is dropped). Merge keeps a contribution iff
+//    every sibling either holds it or has not seen it (its context does not
+//    cover the tag). So concurrent "+1"s both count, a concurrent add
 //    survives a remove that did not observe it, and an observed remove
-//    never comes back.
+//    never comes back, while a removed contribution leaves nothing behind
+//    but its id in the context, which costs nothing once its session's ids
+//    are contiguous.
 //
-// Idempotence (both semantics). Every mutation carries a nonzero id. An
-// OR-Set Add or SetQuantity that adds a contribution is known by its tag,
-// kept forever (live, or as a tombstone once removed). The state keeps the
-// ids of the other mutations it applied (every union+max mutation; OR-Set
-// removes, clears and capped-out adds), with their now_ms; Merge unions
-// them, so a mutation applied in any sibling is applied in the merge. Apply
-// of an id the state already holds (Applied()) changes nothing. The applied
-// ids are a window: Apply keeps the applied_ids_max ids with the largest
-// (now_ms, id), evicting the oldest (never the id it just applied). A retry
-// of a mutation evicted from the window could apply again: in union+max any
-// retry; in OR-Set only Remove, Clear and a capped-out Add.
-// With the default 1024 ids and a client that retries for at most a minute,
-// a cart would need over 1024 mutations in that minute to lose protection.
+// Idempotence (both semantics). Every mutation carries a nonzero id; Apply
+// adds it to the context, and Apply of an id the context covers (Applied())
+// changes nothing. Merge joins contexts, so a mutation applied in any
+// sibling is applied in the merge, forever: no window, no eviction. A
+// mutation id is a dot (cart_context.h): numbered by a session without gaps
+// (CartSession), a cart's ids cost 8 bytes per session; any other id costs
+// 8 bytes for good (as a version-2 tombstone did). union+max keeps the
+// context for idempotence only.
 //
-// Tombstones (OR-Set). A removed tag is kept as a tombstone (8 bytes)
-// forever: dropping it safely would need to know every replica and every
-// sibling has seen the removal, causal information this value does not
-// have, and a dropped tombstone lets a stale sibling resurrect the
-// contribution. Set/Remove/Clear each turn the observed contributions into
-// tombstones, so a cart grows by 8 bytes per removed contribution; at the
-// default encoded_bytes_max (256 KiB) that is tens of thousands of
-// removals. When a mutation would grow the encoding past encoded_bytes_max,
-// Apply refuses it with LimitExceeded naming the limit and the tombstone
-// count: the cart becomes read-only rather than silently unsafe.
-// (Mutations that shrink the encoding are always accepted.)
+// Size. A mutation that would grow the encoding past encoded_bytes_max is
+// refused with LimitExceeded naming the limit: the cart becomes read-only
+// rather than silently unsafe. (Mutations that shrink it are accepted.)
 //
 // Limits and capping (CartLimits). An Add whose result would exceed
 // quantity_max is capped at quantity_max, not refused: an always-writable
@@ -77,10 +72,10 @@
 //  1. Lines are keyed by non-empty skus; every line has >= 1 contribution;
 //     every contribution has a nonzero tag and quantity >= 1, and its
 //     attributes have non-empty keys.
-//  2. union+max: exactly one contribution per line, of kind set; no
-//     tombstones.
-//  3. OR-Set: no tag appears in two lines; no live tag is a tombstone.
-//  4. Applied ids are nonzero; merged_into, when present, is non-empty.
+//  2. union+max: exactly one contribution per line, of kind set.
+//  3. OR-Set: no tag appears in two lines.
+//  4. Every live tag is covered by the context; the context is canonical
+//     (cart_context.h); merged_into, when present, is non-empty.
 // Decode checks the same on untrusted bytes and returns Corruption instead.
 #pragma once
 
@@ -93,6 +88,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cart/cart_context.h"
 #include "common/status.h"
 
 namespace trolley {
@@ -109,13 +105,12 @@ struct CartLimits {
   size_t attributes_max = 8;              // per line
   size_t attribute_bytes_max = 256;       // key + value of one attribute
   size_t sku_bytes_max = 128;
-  size_t applied_ids_max = 1024;    // the idempotence window (see above)
   size_t observed_tags_max = 8192;  // Mutation::observed
 };
 
 // The format version this build writes, and the newest it reads (it reads
 // every version from 1).
-inline constexpr uint16_t kCartFormatVersion = 2;
+inline constexpr uint16_t kCartFormatVersion = 3;
 inline constexpr size_t kCartHeaderBytes = 4;
 inline constexpr char kCartMagic[2] = {'T', 'K'};
 // The largest quantity a cart stores (the format's bound): a larger
@@ -135,7 +130,8 @@ struct CartLine {
 };
 
 // One change to a cart, as the client issues it. `id` names the mutation
-// for idempotence and must be unique per cart (random 64-bit ids do).
+// for idempotence and must be unique per cart: a session's numbering
+// (CartSession) keeps the cart small; random 64-bit ids are unique too.
 struct Mutation {
   enum class Kind : uint8_t {
     kAdd,          // quantity += n; n in 1..quantity_max
@@ -152,7 +148,7 @@ struct Mutation {
   // OR-Set remove, set and clear only: the contribution tags of the view the
   // shopper acted on (CartState::ObservedTags). When given, exactly these
   // are removed, whether or not this state holds them yet: a tag it lacks
-  // becomes a tombstone that removes the contribution when it arrives, so
+  // joins the context, which drops the contribution when it arrives, so
   // a coordinator with an older copy still applies the removal fully, and
   // a contribution the shopper did not see is never removed. A tag live
   // in another line than a remove's or set's sku is left alone. When
@@ -205,8 +201,7 @@ class CartState {
   // idempotent), so the same siblings in any order, grouped any way, give
   // equal states and byte-identical encodings. Every sibling must have
   // `semantics` (Decode guarantees it; asserted). No siblings: an empty
-  // cart. Applied ids are unioned without trimming, so no retry protection
-  // is lost; the next Apply trims to the window.
+  // cart. Contexts are joined.
   static CartState Merge(CartSemantics semantics, std::span<const CartState> siblings);
 
   // The lines a shopper sees, sorted by sku, each with quantity >= 1
@@ -215,13 +210,19 @@ class CartState {
 
   // True if Apply of a mutation with this id would change nothing.
   bool Applied(uint64_t mutation_id) const;
+  // True if some line holds a contribution tagged `tag`.
+  bool HasLiveTag(uint64_t tag) const;
+  // Drops `id` (not live) from the context: the removal it stood for can
+  // come undone. Only the simulator's planted bug remove-forgets-context
+  // calls it (simulation/planted_bug.h).
+  void ForgetContextId(uint64_t id);
 
   // The contribution tags of line `sku` (sorted; empty if there is no such
   // line), or of every line when `sku` is null: what a remove, set or clear
   // acting on this state observes (Mutation::observed).
   std::vector<uint64_t> ObservedTags(const std::string* sku) const;
-  // This state's lines only (no tombstones, applied ids or merge mark):
-  // what a view token carries (cart/view_token.h).
+  // This state's lines, with a context of exactly their tags (no other
+  // ids, no merge mark): what a view token carries (cart/view_token.h).
   CartState LinesOnly() const;
 
   // Guest carts: after a guest cart is merged into a user's cart at login
@@ -253,15 +254,14 @@ class CartState {
 
   // Read-only internals (see CartContribution).
   const std::map<std::string, CartContributions>& lines() const { return lines_; }
-  const std::vector<uint64_t>& removed_tags() const { return removed_tags_; }  // sorted
-  const std::map<uint64_t, uint64_t>& applied() const { return applied_; }     // id -> now_ms
+  const CartContext& context() const { return context_; }
 
   friend bool operator==(const CartState&, const CartState&) = default;
 
  private:
   // From checked parts (Decode); asserts the invariants.
   static CartState FromParts(CartParts parts);
-  // Apply after validation: the semantics, then the applied-id window.
+  // Apply after validation: the semantics, then the id into the context.
   // Changes nothing on error.
   Status ApplyChecked(const Mutation& m, const CartLimits& limits);
   // An upper bound on how much Apply(m) can grow EncodedBytes().
@@ -271,18 +271,14 @@ class CartState {
   static void MergeUnionMax(std::span<const CartState> siblings, CartState& out);
   static void MergeOrSet(std::span<const CartState> siblings, CartState& out);
   Status CheckNewLine(const Mutation& m, const CartLimits& limits) const;
-  void RecordApplied(const Mutation& m, const CartLimits& limits);
-  bool IsTombstone(uint64_t tag) const;
-  bool HasLiveTag(uint64_t tag) const;
   // OR-Set: removes the live contributions `observed` names (of line `sku`
-  // only, or of any line when `sku` is null) and makes every named tag not
-  // live elsewhere a tombstone.
+  // only, or of any line when `sku` is null) and adds every named tag to
+  // the context.
   void KillObserved(const std::vector<uint64_t>& observed, const std::string* sku);
 
   CartSemantics semantics_;
   std::map<std::string, CartContributions> lines_;  // by sku
-  std::vector<uint64_t> removed_tags_;              // OR-Set tombstones, sorted, unique
-  std::map<uint64_t, uint64_t> applied_;            // mutation id -> now_ms
+  CartContext context_;                             // every id seen
   std::optional<std::string> merged_into_;
 };
 

@@ -8,8 +8,7 @@
 // id is derived from (merge_id, sku) (GuestMergeMutationId), so doing the
 // same merge again, on the same user cart or on any sibling or merge of
 // siblings that saw it, changes nothing: the ids are already applied
-// (within the idempotence window of cart_state.h; for OR-Set carts, whose
-// Add and SetQuantity tags stay behind, for good).
+// (every cart's causal context keeps them for good, cart_state.h).
 // The caller picks merge_id once per (guest cart, user cart) login, e.g. a
 // hash of both keys, and uses it for every retry.
 //

@@ -2,12 +2,14 @@
 // Zawirski ("A comprehensive study of Convergent and Commutative Replicated
 // Data Types", INRIA RR-7506, 2011, §3.3.5), add-wins, with a line's
 // elements being quantity contributions (an "add n" or a "set q") tagged by
-// the mutation that made them. State-based: removes keep their tags as
-// tombstones so that a merge can tell "removed" from "not yet seen".
-// Why tombstones are never dropped, and what bounds them: cart_state.h.
+// the mutation that made them. Held without tombstones, as an ORSWOT
+// (Bieniusa et al., "An optimized conflict-free replicated set", 2012): the
+// state's causal context (cart/cart_context.h) tells "removed" (seen, not
+// held) from "not yet seen". Why that is enough: cart_state.h.
 #include <algorithm>
 #include <iterator>
 #include <map>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -18,32 +20,10 @@
 #include "common/assert.h"
 
 namespace trolley {
-namespace {
-
-// `tags` (any order) into the sorted, unique `into`.
-void AddTombstones(std::vector<uint64_t>& into, std::vector<uint64_t> tags) {
-  if (tags.empty()) return;
-  std::sort(tags.begin(), tags.end());
-  std::vector<uint64_t> merged;
-  merged.reserve(into.size() + tags.size());
-  std::set_union(into.begin(), into.end(), tags.begin(), tags.end(), std::back_inserter(merged));
-  into = std::move(merged);
-}
-
-// The tags of `line`: what a remove or set at this replica observed.
-std::vector<uint64_t> Observed(const CartContributions& line) {
-  std::vector<uint64_t> tags;
-  tags.reserve(line.size());
-  for (const auto& [tag, c] : line) tags.push_back(tag);
-  return tags;
-}
-
-}  // namespace
-
 Status CartState::ApplyOrSet(const Mutation& m, const CartLimits& limits) {
   TROLLEY_ASSERT(semantics_ == CartSemantics::kOrSet);
-  // Applied() covers a tag we already hold or removed; so this tag is new.
-  TROLLEY_ASSERT(!IsTombstone(m.id));
+  // Applied() covers every tag we hold or removed; so this tag is new.
+  TROLLEY_ASSERT(!context_.Covers(m.id));
   TROLLEY_ASSERT(!HasLiveTag(m.id));
   const auto it = lines_.find(m.sku);
   const bool remove = m.kind == Mutation::Kind::kRemove ||
@@ -53,9 +33,8 @@ Status CartState::ApplyOrSet(const Mutation& m, const CartLimits& limits) {
       KillObserved(*m.observed, &m.sku);
       return Status::Ok();
     }
-    if (it == lines_.end()) return Status::Ok();
-    AddTombstones(removed_tags_, Observed(it->second));
-    lines_.erase(it);
+    // What this state holds was observed; its tags are in the context.
+    if (it != lines_.end()) lines_.erase(it);
     return Status::Ok();
   }
   switch (m.kind) {
@@ -88,7 +67,6 @@ Status CartState::ApplyOrSet(const Mutation& m, const CartLimits& limits) {
         return Status::Ok();
       }
       CartContributions line;
-      if (it != lines_.end()) AddTombstones(removed_tags_, Observed(it->second));
       line.emplace(m.id, std::move(c));
       lines_[m.sku] = std::move(line);
       return Status::Ok();
@@ -98,11 +76,6 @@ Status CartState::ApplyOrSet(const Mutation& m, const CartLimits& limits) {
         KillObserved(*m.observed, nullptr);
         return Status::Ok();
       }
-      std::vector<uint64_t> observed;
-      for (const auto& [sku, line] : lines_) {
-        for (const auto& [tag, c] : line) observed.push_back(tag);
-      }
-      AddTombstones(removed_tags_, std::move(observed));
       lines_.clear();
       return Status::Ok();
     }
@@ -115,38 +88,39 @@ Status CartState::ApplyOrSet(const Mutation& m, const CartLimits& limits) {
 
 void CartState::KillObserved(const std::vector<uint64_t>& observed, const std::string* sku) {
   TROLLEY_ASSERT(semantics_ == CartSemantics::kOrSet);
-  std::vector<uint64_t> kill;
-  kill.reserve(observed.size());
   for (uint64_t tag : observed) {
-    bool elsewhere = false;
     for (auto line = lines_.begin(); line != lines_.end();) {
       auto next = std::next(line);
-      if (line->second.contains(tag)) {
-        if (sku == nullptr || line->first == *sku) {
-          line->second.erase(tag);
-          if (line->second.empty()) lines_.erase(line);
-        } else {
-          elsewhere = true;
-        }
+      if (line->second.contains(tag) && (sku == nullptr || line->first == *sku)) {
+        line->second.erase(tag);
+        if (line->second.empty()) lines_.erase(line);
       }
       line = next;
     }
-    if (!elsewhere) kill.push_back(tag);
+    // Held here or not: seen from now on, so a copy that still holds it, or
+    // the add itself arriving late, is dropped by Merge. A tag live in
+    // another line is in the context already and stays live.
+    context_.Add(tag);
   }
-  AddTombstones(removed_tags_, std::move(kill));
 }
 
 void CartState::MergeOrSet(std::span<const CartState> siblings, CartState& out) {
   TROLLEY_ASSERT(out.lines_.empty());
-  TROLLEY_ASSERT(out.removed_tags_.empty());
-  for (const CartState& s : siblings) {
-    out.removed_tags_.insert(out.removed_tags_.end(), s.removed_tags_.begin(),
-                             s.removed_tags_.end());
+  // Each sibling's live tags, to ask "holds it" of every sibling.
+  std::vector<std::set<uint64_t>> held(siblings.size());
+  for (size_t i = 0; i < siblings.size(); ++i) {
+    for (const auto& [sku, line] : siblings[i].lines_) {
+      for (const auto& [tag, c] : line) held[i].insert(tag);
+    }
   }
-  std::sort(out.removed_tags_.begin(), out.removed_tags_.end());
-  out.removed_tags_.erase(std::unique(out.removed_tags_.begin(), out.removed_tags_.end()),
-                          out.removed_tags_.end());
-
+  // A contribution survives iff every sibling holds it or has not seen it
+  // (ORSWOT): a sibling that saw it and dropped it removed it.
+  auto survives = [&](uint64_t tag) {
+    for (size_t i = 0; i < siblings.size(); ++i) {
+      if (!held[i].contains(tag) && siblings[i].context_.Covers(tag)) return false;
+    }
+    return true;
+  };
   // Surviving contributions, by tag. Two siblings hold the same tag with
   // different content only if one mutation was applied to two different
   // states (a retry through another replica: inherited attributes or the
@@ -160,7 +134,7 @@ void CartState::MergeOrSet(std::span<const CartState> siblings, CartState& out) 
   for (const CartState& s : siblings) {
     for (const auto& [sku, line] : s.lines_) {
       for (const auto& [tag, c] : line) {
-        if (out.IsTombstone(tag)) continue;
+        if (!survives(tag)) continue;
         auto [it, inserted] = live.try_emplace(tag, Winner{&sku, &c});
         if (!inserted && std::tie(sku, c) > std::tie(*it->second.sku, *it->second.c)) {
           it->second = Winner{&sku, &c};

@@ -34,6 +34,30 @@ uint64_t CartClient::NewId() {
   return id;
 }
 
+uint64_t CartClient::NewMutationId(const std::string& key) {
+  auto it = sessions_.find(key);
+  if (it != sessions_.end() && it->second.ids.exhausted()) {
+    EndSession(key);
+    it = sessions_.end();
+  }
+  if (it == sessions_.end()) {
+    if (sessions_.size() >= kCartSessionsMax)
+      EndSession(std::string(session_order_.begin()->second));
+    const uint64_t number = ++sessions_created_;
+    it =
+        sessions_.emplace(key, Session{CartSession(NewId() >> kMutationCounterBits), number}).first;
+    session_order_.emplace(number, key);
+  }
+  return it->second.ids.Next();
+}
+
+void CartClient::EndSession(const std::string& key) {
+  const auto it = sessions_.find(key);
+  if (it == sessions_.end()) return;
+  session_order_.erase(it->second.created);
+  sessions_.erase(it);
+}
+
 Result<const CartNamespace*> CartClient::Find(const std::string& ns) const {
   auto it = namespaces_.find(ns);
   if (it == namespaces_.end()) {
@@ -149,7 +173,16 @@ void CartClient::Mutate(const std::string& ns_name, const std::string& cart_id, 
                         ViewCallback done, const std::string& context) {
   auto ns = Find(ns_name);
   if (!ns.ok()) return done(ns.status());
-  if (m.id == 0) m.id = NewId();
+  const std::string key = ns_name + "/" + cart_id;
+  if (m.id == 0) {
+    m.id = NewMutationId(key);
+    // A failure ends the session: the caller may never retry this id, and
+    // a gap in a session's ids would keep its later ids in the cloud.
+    done = [this, key, done = std::move(done)](Result<CartView> r) {
+      if (!r.ok()) EndSession(key);
+      done(std::move(r));
+    };
+  }
   if (m.now_ms == 0) m.now_ms = NowMs();
   const CartNamespace& n = **ns;
   if (m.kind == Mutation::Kind::kAdd) return SendUpdate(n, cart_id, m, std::move(done));

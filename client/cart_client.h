@@ -16,16 +16,19 @@
 // clears are a read-modify-write with the read's context (read R, apply,
 // write W), as in Dynamo.
 // Each mutation has an id (generated when the caller passes 0). The id is
-// recorded in the cart, so retrying a mutation with the same id, through
-// any node, never applies it twice, even while the first attempt is still
-// replicating. A read that finds siblings writes the merged cart back
-// (with the joined context), so siblings do not pile up.
+// recorded in the cart's causal context, so retrying a mutation with the
+// same id, through any node, never applies it twice, even while the first
+// attempt is still replicating. Generated ids are numbered per cart by a
+// session (cart/cart_context.h, CartSession): a cart's ids from one client
+// then cost 8 bytes in all. A mutation that fails (the caller may not retry
+// it) ends its cart's session, so no gap is left in the next session's ids. A read that finds
+// siblings writes the merged cart back (with the joined context), so siblings do not pile up.
 //
 // Checkout (OR-Set only) returns the lines of the view a token names and
 // removes exactly those contributions, under a mutation id derived from
 // the order id: lines added meanwhile stay in the cart, and a retry with
 // the same order id and token returns the same lines and removes nothing
-// more. A bought contribution leaves a tombstone, so no replica, hint or
+// more. A bought contribution's tag stays in the cart's causal context, so no replica, hint or
 // repair brings it back.
 //
 // Namespaces: the caller declares each cart namespace's semantics (the same
@@ -56,6 +59,9 @@
 #include "client/client.h"
 
 namespace trolley {
+
+// The carts whose session a CartClient remembers (see NewMutationId).
+inline constexpr size_t kCartSessionsMax = 100'000;
 
 struct CartNamespace {
   std::string name;
@@ -120,6 +126,13 @@ class CartClient {
                   const std::string& user_ns, const std::string& user_id,
                   GuestMergeStrategy strategy, ViewCallback done);
 
+  // A mutation id for cart (ns, cart_id), numbered by this client's session
+  // for that cart: pass it to a mutation and reuse it for every retry of
+  // that mutation. (Passing 0 asks for one per call.)
+  uint64_t NextMutationId(const std::string& ns, const std::string& cart_id) {
+    return NewMutationId(ns + "/" + cart_id);
+  }
+
   Client& client() { return client_; }
 
  private:
@@ -147,10 +160,23 @@ class CartClient {
   // The merge of a write's answer (siblings concurrent with it included).
   Result<Read> ReadOfWrite(const CartNamespace& ns, const WriteResult& w) const;
   uint64_t NewId();
+  // The next mutation id for cart `key` ("ns/cart_id"): its session's next.
+  uint64_t NewMutationId(const std::string& key);
+  // After a failed mutation on `key`: its next id starts a new session.
+  void EndSession(const std::string& key);
 
   Client& client_;
   std::map<std::string, CartNamespace> namespaces_;
   uint64_t id_state_;
+  // Per cart this client mutated, its session. At most kCartSessionsMax:
+  // beyond it the oldest-created goes (its cart's next id starts a new one).
+  struct Session {
+    CartSession ids;
+    uint64_t created;  // its number in session_order_
+  };
+  std::map<std::string, Session> sessions_;
+  std::map<uint64_t, std::string> session_order_;  // creation number -> key
+  uint64_t sessions_created_ = 0;
 };
 
 // The same, waiting for each call; owns its BlockingClient.

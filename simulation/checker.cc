@@ -109,7 +109,7 @@ uint32_t History::Observe(const ObjectKey& key, CartSemantics semantics, const M
   if (!clear) attempt.skus.insert(m.sku);
   if (semantics == CartSemantics::kOrSet && m.observed) observed = *m.observed;  // as sent
   if (semantics == CartSemantics::kUnionMax) {
-    for (const auto& [id, at_ms] : read.applied()) {
+    for (const uint64_t id : read.context().Ids()) {
       auto c = h.mutations.find(id);
       if (c != h.mutations.end() && c->second.IsContribution() &&
           attempt.skus.contains(c->second.sku)) {
@@ -178,12 +178,12 @@ void History::Check(const ObjectKey& key, const CartState& final_cart, CheckResu
   }
 
   // Every mutation the final cart knows was applied to this cart by a
-  // device (a contribution tag or an applied id from elsewhere is a phantom).
-  for (const auto& [id, at_ms] : final_cart.applied()) {
+  // device (a contribution tag or a context id from elsewhere is a phantom).
+  for (const uint64_t id : final_cart.context().Ids()) {
     if (h.mutations.contains(id)) continue;
     ++result.phantoms;
     if (result.failures.size() < 20) {
-      result.failures.push_back("phantom mutation in " + name + ": applied id " +
+      result.failures.push_back("phantom mutation in " + name + ": context id " +
                                 std::to_string(id) + " was never applied to this cart");
     }
   }

@@ -11,9 +11,9 @@
 //   OR-Set     a remove, set or clear kills exactly the contribution tags
 //              (add/set mutation ids) of the line(s) in the state it read;
 //   union+max  a remove, set or clear "observed" an add or set of the same
-//              line iff that mutation's id was in the read state's applied
-//              ids (applied ids are unioned by every merge, so this is the
-//              causal past of the read).
+//              line iff the read state's context covered that mutation's id
+//              (every merge joins contexts, so this is the causal past of
+//              the read).
 // Retried mutations keep their id. Each attempt that applied the mutation
 // to a read state is recorded with what it observed; any written attempt
 // may have landed, so a contribution is excused if any written attempt of a
@@ -34,8 +34,8 @@
 //                      quantity falls short of the acked adds no remove or set
 //                      observed plus the largest such set (Dynamo's collapse of
 //                      concurrent "+1"s).
-//   phantom (fails)   the final cart holds a contribution or an applied
-//                      mutation id that no device ever applied to this cart
+//   phantom (fails)   the final cart holds a contribution or a context id
+//                      that no device ever applied to this cart
 //                      (another key's data, or bytes from nowhere).
 // Power loss under `flush` durability may take acknowledged writes with it
 // (the mode's contract: an OS crash of every replica inside the window loses

@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
   app.add_option(
       "--bug", bug_name,
       "plant a known bug: none, lww, plain-vc, drop-hints, overwrite-repair, reuse-actor, "
-      "stale-remove, aae-overwrite");
+      "stale-remove, aae-overwrite, remove-forgets-context");
   std::string aae = "on";
   app.add_option("--aae", aae, "anti-entropy on every node: on (default) or off")
       ->check(CLI::IsMember({"on", "off"}));

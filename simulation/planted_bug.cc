@@ -17,7 +17,8 @@ constexpr EnumName<PlantedBug> kPlantedBugNames[] = {
     {PlantedBug::kOverwriteRepair, "overwrite-repair"},
     {PlantedBug::kReuseActor, "reuse-actor"},
     {PlantedBug::kStaleRemove, "stale-remove"},
-    {PlantedBug::kAaeOverwrite, "aae-overwrite"}};
+    {PlantedBug::kAaeOverwrite, "aae-overwrite"},
+    {PlantedBug::kRemoveForgetsContext, "remove-forgets-context"}};
 
 }  // namespace
 

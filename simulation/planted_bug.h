@@ -40,6 +40,13 @@
 //                     cart: the coordinator removes what it holds, not what
 //                     the shopper saw. A stale copy leaves seen adds in the
 //                     cart; a newer one removes adds the shopper never saw.
+//   remove-forgets-context  SimEngine wraps every cart update's transform: the
+//                     OR-Set value it computes loses, from its causal context,
+//                     the ids of what it removed (and the ids a removal named
+//                     that the copy had not seen). A sibling or replica that
+//                     still holds a removed contribution then brings it back
+//                     on merge (an observed remove undone), and a late add a
+//                     stale copy was told to remove survives.
 #pragma once
 
 #include <string_view>
@@ -57,7 +64,8 @@ enum class PlantedBug {
   kOverwriteRepair,
   kReuseActor,
   kStaleRemove,
-  kAaeOverwrite
+  kAaeOverwrite,
+  kRemoveForgetsContext
 };
 
 std::string_view PlantedBugName(PlantedBug bug);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "cart/cart_state.h"
 #include "common/assert.h"
 #include "common/key.h"
 
@@ -230,6 +231,14 @@ Result<HintStats> SimEngine::Stats() {
 
 void SimEngine::Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallback decided,
                     StateCallback done) {
+  if (options_.bug == PlantedBug::kRemoveForgetsContext && intent.transform) {
+    intent.transform =
+        [inner = std::move(intent.transform)](const SiblingSet& current) -> Result<std::string> {
+      Result<std::string> value = inner(current);
+      if (!value.ok()) return value;
+      return ForgetRemovedIds(current, std::move(*value));
+    };
+  }
   Submit(Op{EngineOp::Put(std::move(key), std::move(intent), actor, std::move(decided),
                           std::move(done))});
 }
@@ -552,6 +561,29 @@ void SimEngine::Close() {
 }
 
 // ---- planted bugs ----
+
+std::string SimEngine::ForgetRemovedIds(const SiblingSet& current, std::string value) {
+  std::vector<CartState> carts;
+  for (const Sibling& s : current.siblings()) {
+    if (s.tombstone) continue;
+    Result<CartState> cart = CartState::Decode(s.value, CartSemantics::kOrSet);
+    if (!cart.ok()) return value;  // not an OR-Set cart: left alone
+    carts.push_back(std::move(*cart));
+  }
+  Result<CartState> after = CartState::Decode(value, CartSemantics::kOrSet);
+  if (!after.ok()) return value;
+  const CartState before = CartState::Merge(CartSemantics::kOrSet, carts);
+  // What the write removed (live before, not after) and what it newly
+  // covers without holding (the removal's own id and the tags it named that
+  // this copy had not seen): the context forgets them all.
+  std::vector<uint64_t> forget;
+  for (const uint64_t id : after->context().Ids()) {
+    if (after->HasLiveTag(id)) continue;
+    if (!before.context().Covers(id) || before.HasLiveTag(id)) forget.push_back(id);
+  }
+  for (const uint64_t id : forget) after->ForgetContextId(id);
+  return after->Encode();
+}
 
 void SimEngine::KeepNewestSibling(SiblingSet& state) {
   if (state.size() <= 1) return;

@@ -217,6 +217,9 @@ class SimEngine final : public Engine, public HintStore {
   // Planted bugs.
   static void KeepNewestSibling(SiblingSet& state);
   static WriteOutcome PlainVcWrite(SiblingSet& state, WriteIntent intent, ActorId actor);
+  // remove-forgets-context: `value`, computed by a cart update from
+  // `current`, with the ids it removed dropped from its context.
+  static std::string ForgetRemovedIds(const SiblingSet& current, std::string value);
 
   SimDisk& disk_;
   SimEngineOptions options_;

@@ -354,37 +354,30 @@ CartSemantics SemanticsOf(const SeedConfig& config, const std::string& ns) {
   return CartSemantics::kUnionMax;
 }
 
-// Whether `removed` (a cart's sorted removed tags) holds every tag that
-// mutation `id` may have removed; true when `id` removed nothing.
-bool HoldsRemovalsOf(const CartHistory& history, uint64_t id,
-                     const std::vector<uint64_t>& removed) {
+// Whether `cart` holds every removal that mutation `id` may have made (its
+// context covers each tag it observed); true when `id` removed nothing.
+bool HoldsRemovalsOf(const CartHistory& history, uint64_t id, const CartState& cart) {
   const auto m = history.mutations.find(id);
   if (m == history.mutations.end() || !m->second.IsKiller()) return true;
   for (uint64_t tag : m->second.MaybeObserved()) {
-    if (tag != id && !std::binary_search(removed.begin(), removed.end(), tag)) return false;
+    if (tag != id && !cart.context().Covers(tag)) return false;
   }
   return true;
 }
 
-// The mutations a stored state carries: applied ids, live tags and
-// tombstones of every cart sibling (an OR-Set add or set is known by its
-// tag alone, live or removed: cart_state.h). With `history`, a removed tag
-// counts only when the state also holds what that mutation removed (an
-// OR-Set set whose tag a later remove took may be all that is left of it,
-// while its own removals were lost with another disk).
+// The mutations a stored state carries: the context of every cart sibling
+// (every id applied, live, removed or named by a removal: cart_state.h).
+// With `history`, a removal counts only when the state also holds what it
+// removed (an OR-Set set whose tag a later remove took may be all that is
+// left of it, while its own removals were lost with another disk).
 void MutationIds(const SiblingSet& state, CartSemantics semantics, std::set<uint64_t>& out,
                  const CartHistory* history = nullptr) {
   for (const Sibling& s : state.siblings()) {
     if (s.tombstone) continue;
     auto cart = CartState::Decode(s.value, semantics);
     if (!cart.ok()) continue;
-    for (const auto& [id, at_ms] : cart->applied()) out.insert(id);
-    const std::vector<uint64_t>& removed = cart->removed_tags();
-    for (uint64_t tag : removed) {
-      if (history == nullptr || HoldsRemovalsOf(*history, tag, removed)) out.insert(tag);
-    }
-    for (const auto& [sku, line] : cart->lines()) {
-      for (const auto& [tag, c] : line) out.insert(tag);
+    for (const uint64_t id : cart->context().Ids()) {
+      if (history == nullptr || HoldsRemovalsOf(*history, id, *cart)) out.insert(id);
     }
   }
 }

@@ -121,6 +121,18 @@ struct Workload::Device {
                                  clock_offset_ms);
   }
   uint64_t NewId() { return rng.Next() | 1; }
+  // Mutation ids as the Cart API numbers them (CartSession per cart); a
+  // device that gave up on a mutation starts another session for that cart.
+  std::map<std::string, CartSession> cart_sessions;
+  uint64_t NewMutationId() {
+    auto it = cart_sessions.find(ViewKey());
+    if (it == cart_sessions.end() || it->second.exhausted()) {
+      it =
+          cart_sessions.insert_or_assign(ViewKey(), CartSession(rng.Next() >> kMutationCounterBits))
+              .first;
+    }
+    return it->second.Next();
+  }
   const SimNamespace& Ns(int ns) const { return w.config_.namespaces[static_cast<size_t>(ns)]; }
   ObjectKey Key(int ns, const std::string& key) const { return ObjectKey{Ns(ns).name, key}; }
   void Line(const std::string& text) {
@@ -534,6 +546,7 @@ struct Workload::Device {
       return;
     }
     if (IsAdd()) ++w.stats_.adds_gave_up;
+    if (op.kind == OpKind::kMutate) cart_sessions.erase(ViewKey());
     if (Retryable(s.code())) {
       ++w.stats_.ops_failed;
     } else {
@@ -578,7 +591,7 @@ struct Workload::Device {
     }
     ++w.stats_.mutations;
     const std::string sku = "sku-" + std::to_string(rng.Uniform(w.config_.skus) + 1);
-    const uint64_t id = NewId();
+    const uint64_t id = NewMutationId();
     const uint64_t now = NowWallMs();
     if (k < 0.68) {
       op.m = Mutation::Add(id, sku, static_cast<uint32_t>(rng.Range(1, 3)), now);

@@ -6,8 +6,8 @@
 // login, in both namespaces (union+max "carts", OR-Set "or-carts"). The
 // devices of one shopper share the shopper's carts, so they race. A
 // shopper's session ends after 10..80 operations; the next one uses new
-// carts (as real carts are short-lived), which keeps every cart's history
-// well inside the cart's idempotence window.
+// carts (as real carts are short-lived). Mutation ids are numbered per
+// cart by a session, as CartClient numbers them (cart/cart_context.h).
 //
 // Cart semantics are the real ones (cart/), and a mutation is exactly
 // CartClient::Mutate (client/cart_client.cc): an add, and any OR-Set

@@ -17,6 +17,7 @@
 #include "cart/cart.capnp.h"
 #include "cart/cart_internal.h"
 #include "cart/cart_state.h"
+#include "common/hex.h"
 #include "common/random.h"
 #include "tests/cart/cart_test_util.h"
 #include "tests/support/capnp_words.h"
@@ -129,14 +130,14 @@ TEST(CartCodecTest, EmptyCartsRoundTrip) {
     SCOPED_TRACE(Name(sem));
     const CartState empty(sem);
     ExpectRoundTrip(empty);
-    EXPECT_EQ(empty.Encode().size(), 92u);  // header 4, table 8, root 8, struct 72
+    EXPECT_EQ(empty.Encode().size(), 108u);  // header 4, table 8, root 8, struct 88
   }
 }
 
 TEST(CartCodecTest, RandomCartsRoundTripExactlyInOneSegment) {
   size_t bytes_max = 0;
   size_t lines_max = 0;
-  size_t tombstones = 0;
+  size_t context_ids = 0;
   size_t attributes = 0;
   for (uint64_t c = 0; c < 2000; ++c) {
     const uint64_t seed = kSeed + c;
@@ -149,14 +150,14 @@ TEST(CartCodecTest, RandomCartsRoundTripExactlyInOneSegment) {
     if (HasFailure()) return;
     bytes_max = std::max(bytes_max, bytes.size());
     lines_max = std::max(lines_max, s.lines().size());
-    tombstones += s.removed_tags().size();
+    context_ids += s.context().dots().size() + s.context().sessions().size();
     for (const CartLine& line : s.Lines(kLimits)) attributes += line.attributes.size();
   }
   EXPECT_GE(lines_max, 5u);
-  EXPECT_GT(tombstones, 0u);
+  EXPECT_GT(context_ids, 0u);
   EXPECT_GT(attributes, 0u);
-  std::printf("random carts: up to %zu lines, %zu bytes; %zu tombstones in all\n", lines_max,
-              bytes_max, tombstones);
+  std::printf("random carts: up to %zu lines, %zu bytes; %zu context entries in all\n", lines_max,
+              bytes_max, context_ids);
 }
 
 TEST(CartCodecTest, FullCartSize) {
@@ -462,7 +463,8 @@ TEST(CartCodecTest, BrokenInvariantsAreCorruption) {
   EXPECT_EQ(decoded->Lines(kLimits).size(), 2u);
 }
 
-// Format version 2 (CartColumns): the columns must agree with each other.
+// Format versions 2 and 3 (CartColumns): the columns must agree with each
+// other, and (version 3) with the causal context.
 TEST(CartCodecTest, BrokenColumnsAreCorruption) {
   using Root = cart_record::CartColumns::Builder;
   constexpr uint32_t kSet = uint32_t{1} << 31;
@@ -475,6 +477,10 @@ TEST(CartCodecTest, BrokenColumnsAreCorruption) {
     std::vector<uint32_t> quantities = {1, 2, 3};
     std::vector<std::pair<uint32_t, std::vector<std::string>>> attributes = {{1, {"size"}}};
     bool union_max = false;
+    std::vector<uint64_t> context_sessions = {MutationIdOf(0, 3)};  // ids 1..3
+    std::vector<uint64_t> context_dots;
+    std::vector<uint64_t> removed;  // versions 1 and 2 only
+    uint16_t version = kCartFormatVersion;
   };
   auto build = [](const Columns& c, capnp::MallocMessageBuilder& builder) {
     Root root = builder.initRoot<cart_record::CartColumns>();
@@ -498,11 +504,24 @@ TEST(CartCodecTest, BrokenColumnsAreCorruption) {
         if (!keys[k].empty()) list[k].setKey(keys[k]);
       }
     }
+    auto put = [](auto list, const std::vector<uint64_t>& values) {
+      for (unsigned i = 0; i < values.size(); ++i) list.set(i, values[i]);
+    };
+    if (!c.context_sessions.empty()) {
+      put(root.initContextSessions(static_cast<unsigned>(c.context_sessions.size())),
+          c.context_sessions);
+    }
+    if (!c.context_dots.empty()) {
+      put(root.initContextDots(static_cast<unsigned>(c.context_dots.size())), c.context_dots);
+    }
+    if (!c.removed.empty()) {
+      put(root.initRemovedTags(static_cast<unsigned>(c.removed.size())), c.removed);
+    }
   };
   auto decode = [&](const Columns& c) {
     capnp::MallocMessageBuilder builder;
     build(c, builder);
-    return CartState::Decode(FrameBuilder(builder),
+    return CartState::Decode(FrameBuilder(builder, c.version),
                              c.union_max ? CartSemantics::kUnionMax : CartSemantics::kOrSet);
   };
   {
@@ -563,6 +582,26 @@ TEST(CartCodecTest, BrokenColumnsAreCorruption) {
          c.quantities = {kSet | 1, kSet | 2, kSet | 3};
        },
        "exactly one"},
+      {"live tag outside the context",
+       [](Columns& c) { c.context_sessions = {MutationIdOf(0, 2)}; },
+       "live tag 3 is not in the causal context"},
+      {"context id its session covers", [](Columns& c) { c.context_dots = {2}; }, "not canonical"},
+      {"context id that continues its session", [](Columns& c) { c.context_dots = {4}; },
+       "not canonical"},
+      {"context session of counter 0",
+       [](Columns& c) {
+         c.context_sessions = {MutationIdOf(0, 3), MutationIdOf(1, 0)};
+       },
+       "not canonical"},
+      {"context sessions unsorted",
+       [](Columns& c) {
+         c.context_sessions = {MutationIdOf(2, 1), MutationIdOf(0, 3)};
+       },
+       "not canonical"},
+      {"version 3 with tombstones", [](Columns& c) { c.removed = {9}; },
+       "version-3 cart holds removed tags"},
+      {"version 2 with a context", [](Columns& c) { c.version = 2; },
+       "version-2 cart holds a causal context"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -576,30 +615,89 @@ TEST(CartCodecTest, BrokenColumnsAreCorruption) {
   }
 }
 
-// Values written by releases before format version 2 read as the same
-// state, and are rewritten in version 2; version 2 is smaller for any cart
-// of a few lines.
-TEST(CartCodecTest, FormatVersion1StillReads) {
-  size_t bytes_v1 = 0;
-  size_t bytes_v2 = 0;
-  for (uint64_t c = 0; c < 1000; ++c) {
+// Values written in format versions 1 and 2 read as the same state (their
+// tombstones, applied ids and live tags are the context) and are rewritten
+// in version 3.
+TEST(CartCodecTest, FormatVersions1And2StillRead) {
+  size_t bytes_old[3] = {0, 0, 0};
+  size_t bytes_v3 = 0;
+  for (uint64_t c = 0; c < 2000; ++c) {
     const uint64_t seed = kSeed + 100 + c;
     SCOPED_TRACE("seed=" + std::to_string(seed));
     Random rng(seed);
     const CartState s = RandomCart(rng, kBoth[c % 2]);
-    const std::string v1 = cart_internal::EncodeV1(s);
-    ASSERT_EQ(v1[2], 1);
-    Result<CartState> decoded = CartState::Decode(v1, s.semantics());
+    const int version = c < 1000 ? 1 : 2;
+    const std::string old = version == 1 ? cart_internal::EncodeV1(s) : cart_internal::EncodeV2(s);
+    ASSERT_EQ(old[2], version);
+    Result<CartState> decoded = CartState::Decode(old, s.semantics());
     ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
     EXPECT_EQ(*decoded, s);
     EXPECT_EQ(decoded->Encode(), s.Encode());
-    bytes_v1 += v1.size();
-    bytes_v2 += s.Encode().size();
-    if (s.lines().size() >= 3) {
-      EXPECT_LT(s.EncodedBytes(), v1.size()) << s.DebugString();
-    }
+    bytes_old[version] += old.size();
+    if (version == 1) bytes_v3 += s.Encode().size();
   }
-  std::printf("1000 random carts: %zu bytes in version 1, %zu in version 2\n", bytes_v1, bytes_v2);
+  std::printf("1000 random carts: %zu bytes in version 1, %zu in version 3\n", bytes_old[1],
+              bytes_v3);
+}
+
+// Bytes written by the last release of format version 2 (its Encode and
+// EncodeV1, as shipped), for an or-set cart of adds 0x1111 (apple, size L)
+// and 0x2222 (pear), remove 0x3333 (pear), add 0x4444 (apple), clear
+// 0x5555, add 0x6666 (kiwi x3); and a union+max cart of adds 0x7777 (apple
+// x2) and 0x8888 (pear), remove 0x9999 (pear). Every id is in the context:
+// what was removed stays removed, what was applied is not applied again.
+TEST(CartCodecTest, FixturesOfVersions1And2Read) {
+  const std::string or_set_v2 =
+      "544b02000000000017000000000000000100080001000000000000001d000000220000001d000000140000001d"
+      "00000015000000210000000c00000000000000000000001d0000001d0000002500000027000000000000000000"
+      "00006b6977690000000004000000010000006666000000000000ed030000000000000300000000000000111100"
+      "00000000002222000000000000444400000000000008000000020000003333000000000000ea03000000000000"
+      "5555000000000000ec03000000000000";
+  const std::string or_set_v1 =
+      "544b01000000000017000000000000000100040001000000000000000d000000170000002d0000001d00000035"
+      "0000002700000000000000000000000400000000000200050000002a00000005000000270000006b6977690000"
+      "0000040000000300010066660000000000000000000003000000ed030000000000000000000000000000111100"
+      "00000000002222000000000000444400000000000008000000020000003333000000000000ea03000000000000"
+      "5555000000000000ec03000000000000";
+  const std::string union_max_v2 =
+      "544b02000000000016000000000000000100080000000000000000001d0000002a0000001d000000140000001d"
+      "00000015000000210000000c000000000000000000000000000000000000001900000037000000000000000000"
+      "00006170706c6500000005000000010000007777000000000000e80300000000000002000080000000000c0000"
+      "00020000007777000000000000e8030000000000008888000000000000e9030000000000009999000000000000"
+      "ea03000000000000";
+  const std::string union_max_v1 =
+      "544b01000000000016000000000000000100040000000000000000000d00000017000000000000000000000029"
+      "0000003700000000000000000000000400000000000200050000003200000005000000270000006170706c6500"
+      "0000040000000300010077770000000000000100000002000000e80300000000000000000000000000000c0000"
+      "00020000007777000000000000e8030000000000008888000000000000e9030000000000009999000000000000"
+      "ea03000000000000";
+  for (const std::string& hex : {or_set_v2, or_set_v1}) {
+    Result<CartState> cart = CartState::Decode(Unhex(hex).value(), CartSemantics::kOrSet);
+    ASSERT_TRUE(cart.ok()) << cart.status().ToString();
+    EXPECT_EQ(cart->Lines(kLimits), (std::vector<CartLine>{CartLine{"kiwi", 3, {}}}));
+    EXPECT_EQ(cart->context().Ids(),
+              (std::vector<uint64_t>{0x1111, 0x2222, 0x3333, 0x4444, 0x5555, 0x6666}));
+    // A retried add that was removed stays removed; a sibling of the old
+    // format still holding it does not bring it back.
+    CartState retried = *cart;
+    ASSERT_TRUE(retried.Apply(Mutation::Add(0x1111, "apple", 2, 1000), kLimits).ok());
+    EXPECT_EQ(retried, *cart);
+    CartState before_clear(CartSemantics::kOrSet);
+    ASSERT_TRUE(before_clear.Apply(Mutation::Add(0x1111, "apple", 2, 1000), kLimits).ok());
+    EXPECT_EQ(
+        CartState::Merge(CartSemantics::kOrSet, std::vector{before_clear, *cart}).Lines(kLimits),
+        cart->Lines(kLimits));
+    EXPECT_EQ(cart->Encode()[2], 3) << "rewritten in version 3";
+  }
+  for (const std::string& hex : {union_max_v2, union_max_v1}) {
+    Result<CartState> cart = CartState::Decode(Unhex(hex).value(), CartSemantics::kUnionMax);
+    ASSERT_TRUE(cart.ok()) << cart.status().ToString();
+    EXPECT_EQ(cart->Lines(kLimits), (std::vector<CartLine>{CartLine{"apple", 2, {}}}));
+    EXPECT_EQ(cart->context().Ids(), (std::vector<uint64_t>{0x7777, 0x8888, 0x9999}));
+    CartState retried = *cart;
+    ASSERT_TRUE(retried.Apply(Mutation::Add(0x7777, "apple", 2, 1000), kLimits).ok());
+    EXPECT_EQ(retried, *cart) << "an applied add is not applied again";
+  }
 }
 
 // A cart written by another writer in several segments still reads.

@@ -8,17 +8,22 @@
 // Each step is one of: a new mutation at a replica, which first merges what
 // it holds (or, for a stale device, applies to one sibling and adds the
 // result as another sibling); a retry of an earlier mutation (same id) at a
-// random replica; gossip of siblings from one replica to another. After
-// full gossip every replica merges everything, in its own random order.
+// random replica; gossip of siblings from one replica to another. Ids are
+// mostly numbered by one session per device (so contexts compact), some
+// random; OR-Set removals sometimes carry another device's view's tags
+// (Mutation::observed, as a view token does), applied to whatever copy they
+// land on. After full gossip every replica merges everything, in its own
+// random order.
 //
 // Next to every sibling runs a reference model that knows nothing of
-// tombstones or encodings, only causality: the set of contribution tags
+// contexts or encodings, only causality: the set of contribution tags
 // (add/set mutation ids) the sibling has seen, the subset that a remove,
 // set or clear observed ("killed"), and the mutation ids applied. Merge of
-// models is set union; an operation observes exactly the model's live tags.
-// For the OR-Set the live tags per sku, the tombstones and the quantities
-// must equal the model's after every step: no observed remove undone, no
-// unobserved add lost. For union+max every line must come from a known
+// models is set union; an operation observes exactly the model's live tags
+// (or the tags it carries). For the OR-Set the live tags per sku, the
+// context (applied ids and killed tags) and the quantities must equal the
+// model's after every step: no observed remove undone, no unobserved add
+// lost. For union+max every line must come from a known
 // write, every line with an unkilled write must exist, and final lines
 // whose write a remove observed are counted as resurrections.
 //
@@ -98,6 +103,8 @@ class History {
     Random shape(seed ^ 0x5eed);
     replicas_.resize(shape.Range(3, 5));
     for (auto& r : replicas_) r.push_back(Sibling{CartState(semantics), Model{}});
+    // One session per device, numbering its ids (cart/cart_context.h).
+    for (size_t i = 0; i < replicas_.size(); ++i) sessions_.emplace_back(shape.Next() >> 20);
     steps_ = static_cast<int>(shape.Range(5, kStepsMax));
   }
 
@@ -110,7 +117,7 @@ class History {
     const size_t r = rng_.Uniform(replicas_.size());
     bool ok = true;
     if (pick < 50) {
-      ok = Mutate(r, NewMutation(), why, stats);
+      ok = Mutate(r, NewMutation(r), why, stats);
     } else if (pick < 65 && !issued_.empty()) {
       ++stats.retries;
       const Mutation m = issued_[rng_.Uniform(issued_.size())];
@@ -152,8 +159,17 @@ class History {
   }
 
  private:
-  Mutation NewMutation() {
-    const uint64_t id = rng_.Next() | 1;  // random 64-bit ids, as clients make them
+  // The merge of what replica r holds.
+  CartState ViewAt(size_t r) const {
+    std::vector<CartState> states;
+    for (const Sibling& s : replicas_[r]) states.push_back(s.state);
+    return CartState::Merge(semantics_, states);
+  }
+
+  Mutation NewMutation(size_t r) {
+    // Mostly numbered by the device's session; some random 64-bit ids (old
+    // clients, checkout and guest-merge ids).
+    const uint64_t id = rng_.Chance(0.75) ? sessions_[r].Next() : rng_.Next() | 1;
     now_ms_ += rng_.Uniform(1000);
     const uint64_t jitter = rng_.Uniform(500);  // device clocks disagree a little
     const uint64_t now = now_ms_ > jitter ? now_ms_ - jitter : 0;
@@ -171,6 +187,12 @@ class History {
       m = Mutation::Remove(id, sku, now);
     } else {
       m = Mutation::Clear(id, now);
+    }
+    // An OR-Set removal that carries the tags of another device's view (a
+    // view token), applied wherever it lands: a stale copy, a newer one.
+    if (semantics_ == CartSemantics::kOrSet && m.kind != Mutation::Kind::kAdd && rng_.Chance(0.4)) {
+      const CartState view = ViewAt(rng_.Uniform(replicas_.size()));
+      m.observed = view.ObservedTags(m.kind == Mutation::Kind::kClear ? nullptr : &m.sku);
     }
     issued_.push_back(m);
     by_id_[m.id] = m;
@@ -199,7 +221,10 @@ class History {
     Sibling next = base;
     const Status st = next.state.Apply(m, kLimits);
     if (!st.ok()) return Fail(why, "Apply failed: " + st.ToString());
-    if (base.model.applied.contains(m.id)) {
+    // Applied here, or its contribution already named by a removal that saw
+    // it elsewhere (so it was applied there, and its effects merge in from
+    // there): the context covers it either way, and a retry changes nothing.
+    if (base.model.applied.contains(m.id) || base.model.killed.contains(m.id)) {
       ++stats.retries_absorbed;
       if (!(next.state == base.state)) {
         return Fail(why, "retry of #" + std::to_string(m.id) +
@@ -230,14 +255,18 @@ class History {
     const bool removes = m.kind != Mutation::Kind::kAdd;
     const bool creates = m.kind == Mutation::Kind::kAdd ||
                          (m.kind == Mutation::Kind::kSetQuantity && m.quantity > 0);
-    if (removes) {
+    if (removes && m.observed) {
+      // Exactly the observed tags, held here or not (they are of this sku).
+      model.killed.insert(m.observed->begin(), m.observed->end());
+    } else if (removes) {
       for (uint64_t t : model.created) {
         if (model.killed.contains(t)) continue;
         if (m.kind == Mutation::Kind::kClear || by_id_.at(t).sku == m.sku) model.killed.insert(t);
       }
     }
-    // A tag the model already killed stays dead: the mutation was already
-    // applied where it was killed, so it is in `applied` and we never get here.
+    // A tag the model already killed stays dead: the mutation was applied
+    // where it was killed (or named by a removal that saw it), so we never
+    // get here for it.
     if (creates) model.created.insert(m.id);
     model.applied.insert(m.id);
   }
@@ -277,18 +306,14 @@ class History {
   // The implementation agrees with the model.
   bool CheckSibling(const Sibling& s, std::string* why) const {
     s.state.CheckInvariants();
-    // Applied: the window's ids, and (OR-Set) every tag, live or removed.
-    Tags applied;
-    for (const auto& [id, at_ms] : s.state.applied()) applied.insert(id);
-    applied.insert(s.state.removed_tags().begin(), s.state.removed_tags().end());
-    for (const auto& [sku, line] : s.state.lines()) {
-      if (semantics_ == CartSemantics::kOrSet) {
-        for (const auto& [tag, c] : line) applied.insert(tag);
-      }
-    }
-    if (applied != s.model.applied) {
-      return Fail(why,
-                  "applied ids " + Show(applied) + " but the model has " + Show(s.model.applied));
+    // The context: every id applied, and every tag a removal named.
+    const std::vector<uint64_t> ids = s.state.context().Ids();
+    const Tags context(ids.begin(), ids.end());
+    Tags seen = s.model.applied;
+    seen.insert(s.model.killed.begin(), s.model.killed.end());
+    if (context != seen) {
+      return Fail(why, "the context holds " + Show(context) + " but the model has seen " +
+                           Show(seen) + "\n" + s.state.DebugString());
     }
     return semantics_ == CartSemantics::kOrSet ? CheckOrSet(s, why) : CheckUnionMax(s, why);
   }
@@ -327,11 +352,6 @@ class History {
       }
       return Fail(why, "live tags differ from the model (an add lost or a remove undone)\n" +
                            detail + s.state.DebugString());
-    }
-    const Tags tombstones(s.state.removed_tags().begin(), s.state.removed_tags().end());
-    if (tombstones != s.model.killed) {
-      return Fail(
-          why, "tombstones " + Show(tombstones) + " but the model killed " + Show(s.model.killed));
     }
     for (const CartLine& line : s.state.Lines(kLimits)) {
       const uint64_t want = set_max[line.sku] + quantity[line.sku];
@@ -447,6 +467,7 @@ class History {
   std::vector<std::vector<Sibling>> replicas_;
   std::vector<Mutation> issued_;
   std::map<uint64_t, Mutation> by_id_;
+  std::vector<CartSession> sessions_;  // per replica (device)
   uint64_t now_ms_ = 1'700'000'000'000;
   int steps_ = 0;
 };

@@ -66,7 +66,47 @@ TEST(CartUpdateTest, RemovalActsOnTheObservedTagsOnly) {
   ASSERT_TRUE(w.ok());
   const CartState cart = Decoded(w->intent.transform(TwoSiblings()));
   EXPECT_EQ(cart.ObservedTags(nullptr), (std::vector<uint64_t>{2})) << "2 was not seen";
-  EXPECT_EQ(cart.removed_tags(), (std::vector<uint64_t>{1, 7})) << "7 waits for its add";
+  EXPECT_TRUE(cart.context().Covers(1));
+  EXPECT_TRUE(cart.context().Covers(7)) << "7 is in the context before its add arrives";
+  EXPECT_FALSE(cart.HasLiveTag(7));
+}
+
+// A coordinator whose copy missed an add the shopper saw still removes it
+// (its id joins the context, so the add is dropped when it arrives), and an
+// add the shopper did not see survives the merge.
+TEST(CartUpdateTest, StaleCoordinatorRemoveRemovesWhatTheShopperSawOnly) {
+  CartSession phone(0x70), laptop(0x1a);
+  const uint64_t seen_1 = phone.Next(), seen_2 = phone.Next(), unseen = laptop.Next();
+  CartState stale(CartSemantics::kOrSet);  // the coordinator's copy: the first add only
+  ASSERT_TRUE(stale.Apply(Mutation::Add(seen_1, "apple", 1, kNow), CartLimits{}).ok());
+  CartState full = stale;  // another replica: both adds the shopper saw, then a concurrent one
+  ASSERT_TRUE(full.Apply(Mutation::Add(seen_2, "apple", 2, kNow), CartLimits{}).ok());
+  const std::vector<uint64_t> view = full.ObservedTags(nullptr);  // the shopper's token
+  ASSERT_TRUE(full.Apply(Mutation::Add(unseen, "apple", 5, kNow + 1), CartLimits{}).ok());
+
+  const CartUpdate m{.id = RequestId{4},
+                     .ns = "carts",
+                     .cart_id = "c",
+                     .kind = CartMutationKind::kRemove,
+                     .sku = "apple",
+                     .now_ms = kNow + 2,
+                     .mutation_id = phone.Next(),
+                     .observed = view};
+  Result<CoordinatedWrite> w = CartWriteOf(m, OrSet(), kNow);
+  ASSERT_TRUE(w.ok());
+  SiblingSet coordinator;
+  WriteIntent stored;
+  stored.value = stale.Encode();
+  coordinator.ApplyWrite(std::move(stored), 1, 0);
+  const CartState after = Decoded(w->intent.transform(coordinator));
+  EXPECT_TRUE(after.lines().empty());
+  const CartState merged = CartState::Merge(CartSemantics::kOrSet, std::vector{after, full});
+  EXPECT_EQ(merged.ObservedTags(nullptr), (std::vector<uint64_t>{unseen}))
+      << "the seen adds stay removed, the unseen one survives\n"
+      << merged.DebugString();
+  EXPECT_EQ(merged.Lines(CartLimits{})[0].quantity, 5u);
+  // The phone's session ids are contiguous: one context entry for them.
+  EXPECT_EQ(merged.context().sessions().at(0x70), 3u);
 }
 
 TEST(CartUpdateTest, RefusesWhatANamespaceCannotDo) {

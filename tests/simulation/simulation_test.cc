@@ -78,7 +78,8 @@ TEST_P(PlantedBugs, CaughtWithinBoundedSeeds) {
 INSTANTIATE_TEST_SUITE_P(Bugs, PlantedBugs,
                          ::testing::Values(PlantedBug::kLww, PlantedBug::kPlainVc,
                                            PlantedBug::kDropHints, PlantedBug::kOverwriteRepair,
-                                           PlantedBug::kAaeOverwrite, PlantedBug::kStaleRemove),
+                                           PlantedBug::kAaeOverwrite, PlantedBug::kStaleRemove,
+                                           PlantedBug::kRemoveForgetsContext),
                          [](const auto& param_info) {
                            std::string name(PlantedBugName(param_info.param));
                            for (char& c : name) {

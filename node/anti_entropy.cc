@@ -155,10 +155,15 @@ void AntiEntropy::Tick(uint64_t now) {
     }
     return;  // a tick with an exchange running starts none
   }
+  if (start_next_now_) {
+    start_next_now_ = false;
+    return StartNext(now);
+  }
   const uint64_t interval_ns = ctx_.options().aae_interval_ms * kNsPerMs;
   const bool first_tick = next_start_ns_ == 0;
   if (!first_tick && now < next_start_ns_) return;
   next_start_ns_ = now + interval_ns / 2 + ctx_.env().random->Uniform(interval_ns + 1);
+  equal_roots_in_interval_ = 0;
   // The first exchange waits one interval: at start the peers may not
   // listen yet, and a failed dial would hold back the links requests need.
   if (!first_tick) StartNext(now);
@@ -196,7 +201,10 @@ void AntiEntropy::OnAaeHashReply(const Endpoint& from, const AaeHashReply& m) {
   const uint32_t group = GroupSize(range.count);
   switch (x.phase) {
     case Phase::kRoot:
-      if (m.hashes == LocalHashes(x.partition, AaeLevel::kRoot, {})) return Finish(true);
+      if (m.hashes == LocalHashes(x.partition, AaeLevel::kRoot, {})) {
+        start_next_now_ = ++equal_roots_in_interval_ < kAaeEqualRootsPerInterval;
+        return Finish(true);
+      }
       x.phase = Phase::kGroups;
       return SendHashRequest(AaeLevel::kGroups, {});
     case Phase::kGroups: {

@@ -5,11 +5,13 @@
 //
 // The exchange. One at a time per node. Every aae_interval_ms (jittered
 // between half and one and a half times; a tick with an exchange still
-// running starts none) it takes the next (partition, peer) pair in turn,
-// both primaries of the partition (N = the largest namespace N), the peer
-// believed up, and compares the engines' hash trees (storage/aae_tree.h)
-// top down over AaeHashRequest: the partition's root; if they differ, its
-// groups of 64 segments; then the segments of the differing groups. At most
+// running starts none; one that found equal roots is followed on the next
+// tick, up to kAaeEqualRootsPerInterval times) it takes the next
+// (partition, peer) pair in turn, both primaries of the partition (N = the
+// largest namespace N), the peer believed up, and compares the engines'
+// hash trees (storage/aae_tree.h) top down over AaeHashRequest: the
+// partition's root; if they differ, its groups of 64 segments; then the
+// segments of the differing groups. At most
 // aae_segments_per_exchange differing segments are then listed with
 // AaeKeysRequest, kAaeKeysSegmentsPerRequest at a time, and compared with
 // the local listing key by key (live versions, expired siblings left out).
@@ -70,6 +72,12 @@ namespace trolley {
 
 // Segments listed per AaeKeysRequest.
 inline constexpr size_t kAaeKeysSegmentsPerRequest = 64;
+// Exchanges that found equal roots (one small request each) may be followed
+// at once, on the next tick, by the next pair, up to this many per
+// aae_interval_ms: a cycle over every (partition, peer) pair then takes
+// about pairs / kAaeEqualRootsPerInterval intervals while the replicas
+// agree, instead of one interval per pair.
+inline constexpr uint32_t kAaeEqualRootsPerInterval = 16;
 
 class AntiEntropy {
  public:
@@ -149,6 +157,8 @@ class AntiEntropy {
   FailureDetector& detector_;
   std::optional<Exchange> exchange_;
   size_t next_pair_ = 0;
+  uint32_t equal_roots_in_interval_ = 0;  // since the last scheduled start
+  bool start_next_now_ = false;           // the last exchange found equal roots
   uint64_t serial_ = 0;
   uint64_t next_start_ns_ = 0;
   uint64_t last_refill_ns_ = 0;

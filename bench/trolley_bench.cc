@@ -68,6 +68,16 @@ bool WriteFile(const std::string& path, const std::string& text) {
   return true;
 }
 
+// --summarize and --compare: prints the table and returns 0, or the error and 2.
+int PrintTable(const Result<std::string>& table) {
+  if (!table.ok()) {
+    std::fprintf(stderr, "trolley-bench: %s\n", table.status().ToString().c_str());
+    return 2;
+  }
+  std::printf("%s", table->c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -184,23 +194,9 @@ int main(int argc, char** argv) {
       }
       pairs.emplace_back(pair.substr(0, eq), pair.substr(eq + 1));
     }
-    auto table = CompareRuns(pairs);
-    if (!table.ok()) {
-      std::fprintf(stderr, "trolley-bench: %s\n", table.status().ToString().c_str());
-      return 2;
-    }
-    std::printf("%s", table->c_str());
-    return 0;
+    return PrintTable(CompareRuns(pairs));
   }
-  if (!summarize.empty()) {
-    auto table = SummarizeRuns(summarize);
-    if (!table.ok()) {
-      std::fprintf(stderr, "trolley-bench: %s\n", table.status().ToString().c_str());
-      return 2;
-    }
-    std::printf("%s", table->c_str());
-    return 0;
-  }
+  if (!summarize.empty()) return PrintTable(SummarizeRuns(summarize));
   if (target != "trolley" && target != "redis" && target != "postgres") {
     std::fprintf(stderr, "trolley-bench: unknown target '%s' (trolley, redis, postgres)\n",
                  target.c_str());

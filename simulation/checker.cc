@@ -13,20 +13,6 @@ bool Contains(const std::vector<uint64_t>& sorted, uint64_t id) {
   return std::binary_search(sorted.begin(), sorted.end(), id);
 }
 
-std::string KindName(Mutation::Kind kind) {
-  switch (kind) {
-    case Mutation::Kind::kAdd:
-      return "add";
-    case Mutation::Kind::kSetQuantity:
-      return "set";
-    case Mutation::Kind::kRemove:
-      return "remove";
-    case Mutation::Kind::kClear:
-      return "clear";
-  }
-  return "?";
-}
-
 constexpr uint64_t kQuantityMax = 999;  // CartLimits{}.quantity_max
 
 }  // namespace
@@ -205,8 +191,9 @@ void History::Check(const ObjectKey& key, const CartState& final_cart, CheckResu
         or_set ? live.contains(c.id) && live.at(c.id) == c.sku : line_present(c.sku);
     if (present) continue;
     const uint64_t before = result.lost_unsynced;
-    fail(c.id, "acknowledged " + KindName(c.kind) + " lost: " + name + " sku=" + c.sku +
-                   " mutation=" + std::to_string(c.id) + " (no remove, set or clear observed it)");
+    fail(c.id, "acknowledged " + std::string(MutationKindName(c.kind)) + " lost: " + name +
+                   " sku=" + c.sku + " mutation=" + std::to_string(c.id) +
+                   " (no remove, set or clear observed it)");
     if (result.lost_unsynced == before) ++result.lost_adds;
   }
 
@@ -216,7 +203,7 @@ void History::Check(const ObjectKey& key, const CartState& final_cart, CheckResu
       for (uint64_t tag : r.SurelyObserved()) {
         if (!live.contains(tag)) continue;
         const uint64_t before = result.lost_unsynced;
-        fail(r.id, "observed remove undone: " + name + " " + KindName(r.kind) +
+        fail(r.id, "observed remove undone: " + name + " " + std::string(MutationKindName(r.kind)) +
                        " mutation=" + std::to_string(r.id) + " observed tag " +
                        std::to_string(tag) + " of sku=" + live.at(tag) + ", which is live again");
         if (result.lost_unsynced == before) ++result.removes_undone;

@@ -109,22 +109,25 @@ uint32_t History::Observe(const ObjectKey& key, CartSemantics semantics, const M
   return number;
 }
 
-void History::Written(const ObjectKey& key, uint64_t mutation_id, uint32_t attempt) {
+MutationRecord* History::Find(const ObjectKey& key, uint64_t mutation_id) {
   auto it = carts_.find(key);
-  if (it == carts_.end()) return;
+  if (it == carts_.end()) return nullptr;
   auto m = it->second.mutations.find(mutation_id);
-  if (m == it->second.mutations.end()) return;
-  m->second.written = true;
-  if (attempt < m->second.attempts.size()) m->second.attempts[attempt].written = true;
+  return m == it->second.mutations.end() ? nullptr : &m->second;
+}
+
+void History::Written(const ObjectKey& key, uint64_t mutation_id, uint32_t attempt) {
+  MutationRecord* m = Find(key, mutation_id);
+  if (m == nullptr) return;
+  m->written = true;
+  if (attempt < m->attempts.size()) m->attempts[attempt].written = true;
 }
 
 void History::Acked(const ObjectKey& key, uint64_t mutation_id, uint32_t attempt) {
-  auto it = carts_.find(key);
-  if (it == carts_.end()) return;
-  auto m = it->second.mutations.find(mutation_id);
-  if (m == it->second.mutations.end()) return;
-  m->second.acked = true;
-  if (attempt < m->second.attempts.size()) m->second.acked_attempt = static_cast<int>(attempt);
+  MutationRecord* m = Find(key, mutation_id);
+  if (m == nullptr) return;
+  m->acked = true;
+  if (attempt < m->attempts.size()) m->acked_attempt = static_cast<int>(attempt);
 }
 
 void History::Check(const ObjectKey& key, const CartState& final_cart, CheckResult& result) const {

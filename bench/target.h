@@ -77,7 +77,7 @@ using TargetFactory =
 //    cart's lines in one transaction.
 enum class CartLayout : uint8_t { kWholeCart, kPerLine };
 std::string_view CartLayoutName(CartLayout layout);  // "whole-cart", "per-line"
-// "whole-cart" or "per-line"; InvalidArgument otherwise.
+// "whole-cart" or "per-line"; InvalidArgument naming both otherwise.
 Result<CartLayout> ParseCartLayout(std::string_view text);
 
 // What the report says about a target; filled by main from the options.

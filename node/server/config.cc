@@ -11,6 +11,7 @@
 #include <span>
 #include <sstream>
 
+#include "common/enum_names.h"
 #include "ring/node_id.h"
 #include "ring/ring.h"
 #include "wire/frame.h"
@@ -302,17 +303,15 @@ Result<uint64_t> ParseUintText(std::string_view text, std::string_view field) {
   return v;
 }
 
+constexpr EnumName<MergeSemantics> kMergeSemanticsNames[] = {
+    {MergeSemantics::kUnionMax, "union-max"}, {MergeSemantics::kOrSet, "or-set"}};
+
 }  // namespace
 
-std::string_view MergeSemanticsName(MergeSemantics m) {
-  return m == MergeSemantics::kOrSet ? "or-set" : "union-max";
-}
+std::string_view MergeSemanticsName(MergeSemantics m) { return NameOf(kMergeSemanticsNames, m); }
 
 Result<MergeSemantics> ParseMergeSemantics(std::string_view name) {
-  if (name == "union-max") return MergeSemantics::kUnionMax;
-  if (name == "or-set") return MergeSemantics::kOrSet;
-  return Status::InvalidArgument("unknown merge semantics '" + std::string(name) +
-                                 "' (accepted: union-max, or-set)");
+  return ParseName(kMergeSemanticsNames, name, "merge semantics");
 }
 
 bool IsLoopbackHost(std::string_view host) {

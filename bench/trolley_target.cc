@@ -6,13 +6,8 @@ namespace trolley::bench {
 namespace {
 
 OpOutcome OutcomeOf(const Result<CartView>& r) {
-  OpOutcome out;
-  out.ok = r.ok();
-  if (!r.ok()) {
-    out.error_kind = std::string(StatusCodeName(r.status().code()));
-    out.error_message = r.status().message();
-  }
-  return out;
+  if (r.ok()) return OpOutcome::Of("", "");
+  return OpOutcome::Of(std::string(StatusCodeName(r.status().code())), r.status().message());
 }
 
 }  // namespace

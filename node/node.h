@@ -92,6 +92,14 @@ class Node {
   void OnClientPut(const Endpoint& from, ClientPut m);
   void OnClientGet(const Endpoint& from, ClientGet m);
   void OnCartUpdate(const Endpoint& from, CartUpdate m);
+  // Answers client request `id` with a `Reply` carrying `why`.
+  template <typename Reply>
+  void Refuse(const Endpoint& from, RequestId id, const Status& why);
+  // Whether client request `m` went on to a primary of `plan` (this node
+  // is none, `m` was not forwarded already, and a primary is believed up);
+  // if not, this node coordinates it.
+  template <typename Request>
+  bool ForwardedToPrimary(const Endpoint& from, const Request& m, const RequestPlan& plan);
   void OnReplicaWriteReply(const Endpoint& from, const ReplicaWriteReply& m);
   void OnReplicaGetReply(const Endpoint& from, const ReplicaGetReply& m);
   void Dispatch(const Endpoint& from, Message& message);

@@ -24,6 +24,14 @@ void Do(History& h, const ObjectKey& key, CartState& state, const Mutation& m, b
   if (acked) h.Acked(key, m.id, attempt);
 }
 
+// The history of cart `key` whose device `device` added an apple as
+// mutation 11 (acknowledged unless `acked` is false).
+History AppleAdded(const ObjectKey& key, CartState& device, bool acked = true) {
+  History h;
+  Do(h, key, device, Mutation::Add(11, "apple", 1, 1), acked);
+  return h;
+}
+
 // What History::Check finds in `final_cart` of `key`.
 CheckResult CheckOf(const History& h, const ObjectKey& key, const CartState& final_cart) {
   CheckResult result;
@@ -32,9 +40,8 @@ CheckResult CheckOf(const History& h, const ObjectKey& key, const CartState& fin
 }
 
 TEST(CheckerTest, OrSetLostAddFails) {
-  History h;
   CartState device(CartSemantics::kOrSet);
-  Do(h, kCart, device, Mutation::Add(11, "apple", 1, 1));
+  History h = AppleAdded(kCart, device);
   const CheckResult r = CheckOf(h, kCart, CartState(CartSemantics::kOrSet));
   EXPECT_EQ(r.acked_adds, 1u);
   EXPECT_EQ(r.lost_adds, 1u);
@@ -46,9 +53,8 @@ TEST(CheckerTest, OrSetLostAddFails) {
 }
 
 TEST(CheckerTest, OrSetObservedRemoveExcusesTheAddAndMustNotBeUndone) {
-  History h;
   CartState a(CartSemantics::kOrSet);
-  Do(h, kCart, a, Mutation::Add(11, "apple", 1, 1));
+  History h = AppleAdded(kCart, a);
   CartState before_remove = a;
   Do(h, kCart, a, Mutation::Remove(12, "apple", 2));
   const CheckResult r = CheckOf(h, kCart, a);  // apple gone: the remove observed it
@@ -62,9 +68,8 @@ TEST(CheckerTest, OrSetObservedRemoveExcusesTheAddAndMustNotBeUndone) {
 }
 
 TEST(CheckerTest, OrSetConcurrentAddSurvivesARemoveThatDidNotSeeIt) {
-  History h;
   CartState a(CartSemantics::kOrSet), b(CartSemantics::kOrSet);
-  Do(h, kCart, a, Mutation::Add(11, "apple", 1, 1));
+  History h = AppleAdded(kCart, a);
   CartState stale = a;
   Do(h, kCart, a, Mutation::Remove(12, "apple", 2));
   Do(h, kCart, stale, Mutation::Add(13, "apple", 2, 3));  // concurrent with the remove
@@ -77,9 +82,8 @@ TEST(CheckerTest, OrSetConcurrentAddSurvivesARemoveThatDidNotSeeIt) {
 }
 
 TEST(CheckerTest, UnionMaxResurrectionsAndLostIncrementsAreCountedNotFailed) {
-  History h;
   CartState base(CartSemantics::kUnionMax);
-  Do(h, kUmCart, base, Mutation::Add(11, "apple", 1, 1));
+  History h = AppleAdded(kUmCart, base);
   CartState one = base, two = base;
   Do(h, kUmCart, one, Mutation::Add(12, "apple", 1, 2));  // two concurrent "+1"s
   Do(h, kUmCart, two, Mutation::Add(13, "apple", 1, 2));
@@ -104,9 +108,8 @@ TEST(CheckerTest, UnionMaxResurrectionsAndLostIncrementsAreCountedNotFailed) {
 }
 
 TEST(CheckerTest, UnionMaxLostLineFails) {
-  History h;
   CartState a(CartSemantics::kUnionMax);
-  Do(h, kUmCart, a, Mutation::Add(11, "apple", 1, 1));
+  History h = AppleAdded(kUmCart, a);
   const CheckResult r = CheckOf(h, kUmCart, CartState(CartSemantics::kUnionMax));
   EXPECT_EQ(r.lost_adds, 1u);
 }
@@ -114,9 +117,8 @@ TEST(CheckerTest, UnionMaxLostLineFails) {
 TEST(CheckerTest, ARetriedRemoveSurelyDidOnlyWhatItsAcknowledgedAttemptObserved) {
   // Attempt 1 of a clear observed apple and may or may not have landed;
   // attempt 2 read a stale replica (empty), cleared nothing and was acked.
-  History h;
   CartState a(CartSemantics::kOrSet);
-  Do(h, kCart, a, Mutation::Add(11, "apple", 1, 1));
+  History h = AppleAdded(kCart, a);
   CartState first = a;
   const Mutation clear = Mutation::Clear(12, 2);
   const uint32_t one = h.Observe(kCart, CartSemantics::kOrSet, clear, first);
@@ -135,18 +137,16 @@ TEST(CheckerTest, ARetriedRemoveSurelyDidOnlyWhatItsAcknowledgedAttemptObserved)
 }
 
 TEST(CheckerTest, UnacknowledgedMutationsMayBeLost) {
-  History h;
   CartState a(CartSemantics::kOrSet);
-  Do(h, kCart, a, Mutation::Add(11, "apple", 1, 1), /*acked=*/false);
+  History h = AppleAdded(kCart, a, /*acked=*/false);
   const CheckResult r = CheckOf(h, kCart, CartState(CartSemantics::kOrSet));
   EXPECT_TRUE(r.failures.empty());
   EXPECT_EQ(r.acked_adds, 0u);
 }
 
 TEST(CheckerTest, FlushWindowExcuseOnlyForMutationsAPowerLossTookFromTheLastDisk) {
-  History h;
   CartState a(CartSemantics::kOrSet);
-  Do(h, kCart, a, Mutation::Add(11, "apple", 1, 1));
+  History h = AppleAdded(kCart, a);
   Do(h, kCart, a, Mutation::Add(12, "pear", 1, 2));
   h.NoteLostToPowerLoss(kCart, 11);
   const CheckResult r = CheckOf(h, kCart, CartState(CartSemantics::kOrSet));

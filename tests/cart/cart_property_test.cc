@@ -507,7 +507,9 @@ Stats RunCases(CartSemantics semantics) {
       static_cast<unsigned long long>(stats.resurrections),
       static_cast<unsigned long long>(stats.lost_increments));
   // Both semantics absorb retries, given enough cases to reach them.
-  if (kCases >= 1000) EXPECT_GT(stats.retries_absorbed, 0u);
+  if (kCases >= 1000) {
+    EXPECT_GT(stats.retries_absorbed, 0u);
+  }
   return stats;
 }
 

@@ -8,9 +8,9 @@
 #
 #   bash bench/cart_size.sh [--lines "1 100"] [--rounds 2] [--duration-s 15]
 #                           [--concurrency 48] [--carts 1000] [--durability flush]
-#                           [--aae off] [--perf-lines 100 --perf-s 8]
+#                           [--aae off] [--perf-lines "1 100" --perf-s 8]
 #
-# --perf-lines L: after the rounds, one more run at L lines, during which
+# --perf-lines "L ...": after the rounds, one more run at each L, during which
 # `perf record -F 999 -g -p <n1> -- sleep $perf_s` samples node n1 (it starts
 # 3 s into the measured window); perf.data and a report sorted by symbol
 # and by DSO go to $OUT. Not in the ratio.
@@ -88,7 +88,8 @@ for round in $(seq 1 "$rounds"); do
     names+=("lines$lines-r$round")
   done
 done
-[ -n "$perf_lines" ] && run "lines$perf_lines-perf" "$perf_lines" perf
+for lines in $perf_lines; do run "lines$lines-perf" "$lines" perf; done
+[ "${#names[@]}" -gt 0 ] || { echo "(perf runs only; in $OUT)"; exit 0; }
 
 echo
 echo "| run | lines | ok ops/s | p99 ms | node CPU µs/op | storage KB/op | written KB/op | read KB/op | stored cart bytes | load avg before |"

@@ -9,11 +9,14 @@
 #   bash bench/cart_size.sh [--lines "1 100"] [--rounds 2] [--duration-s 15]
 #                           [--concurrency 48] [--carts 1000] [--durability flush]
 #                           [--aae off] [--perf-lines "1 100" --perf-s 8]
+#   bash bench/cart_size.sh --report DIR     # the table and ratio of the runs in DIR again
 #
 # --perf-lines "L ...": after the rounds, one more run at each L, during which
 # `perf record -F 999 -g -p <n1> -- sleep $perf_s` samples node n1 (it starts
 # 3 s into the measured window); perf.data and a report sorted by symbol
-# and by DSO go to $OUT. Not in the ratio.
+# and by DSO go to $OUT, and NAME.loopback the bytes the loopback interface
+# carried meanwhile (divide by ops/s x seconds for bytes per operation).
+# Not in the ratio.
 # Build first: cmake --build build -j2 --target trolleyd trolley trolley-bench
 # Results: $OUT (default build/bench-results/cart-size-<time>/): per run
 # NAME.json and NAME.md.
@@ -21,7 +24,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BENCH="$ROOT/build/bench/trolley-bench"
 lines_list="1 100" rounds=2 duration=15 concurrency=48 carts=1000 durability=flush aae=off
-perf_lines="" perf_s=8
+perf_lines="" perf_s=8 report=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --lines) lines_list="$2"; shift 2 ;;
@@ -33,10 +36,11 @@ while [ $# -gt 0 ]; do
     --aae) aae="$2"; shift 2 ;;
     --perf-lines) perf_lines="$2"; shift 2 ;;
     --perf-s) perf_s="$2"; shift 2 ;;
+    --report) report="$2"; shift 2 ;;
     *) echo "cart_size: unknown option $1" >&2; exit 2 ;;
   esac
 done
-OUT="${OUT:-$ROOT/build/bench-results/cart-size-$(date -u +%Y%m%d-%H%M%S)}"
+OUT="${report:-${OUT:-$ROOT/build/bench-results/cart-size-$(date -u +%Y%m%d-%H%M%S)}}"
 mkdir -p "$OUT"
 work="$(mktemp -d /tmp/trolley-cart-size.XXXXXX)"
 cluster=""
@@ -67,19 +71,59 @@ run() {
       sleep 0.2
     done
     local pid; pid="$(cat "$cluster/n1.pid")"
+    # Loopback bytes over the same seconds: every node's and the client's traffic.
+    local lo0 lo1
+    lo0=$(awk '$1 == "lo:" {print $2}' /proc/net/dev)
     perf record -F 999 -g -o "$OUT/perf-$name.data" -p "$pid" -- sleep "$perf_s" 2>"$OUT/perf-$name.log"
+    lo1=$(awk '$1 == "lo:" {print $2}' /proc/net/dev)
+    echo "loopback_bytes $((lo1 - lo0)) seconds $perf_s" >"$OUT/$name.loopback"
     wait "$bench"
     perf report -i "$OUT/perf-$name.data" --no-children --sort dso --stdio 2>/dev/null \
-      | grep -v '^$' | head -40 >"$OUT/perf-$name.dso.txt"
+      | grep -v '^$' | sed -n '1,40p' >"$OUT/perf-$name.dso.txt"
     perf report -i "$OUT/perf-$name.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null \
-      | grep -v '^$' | head -120 >"$OUT/perf-$name.symbols.txt"
+      | grep -v '^$' | sed -n '1,120p' >"$OUT/perf-$name.symbols.txt"
     perf report -i "$OUT/perf-$name.data" --children --sort symbol --stdio -g none 2>/dev/null \
-      | grep -v '^$' | head -150 >"$OUT/perf-$name.children.txt"
+      | grep -v '^$' | sed -n '1,150p' >"$OUT/perf-$name.children.txt"
   fi
   bash "$ROOT/scripts/local-cluster.sh" stop "$cluster" >/dev/null
   cluster=""
   base=$((base + 10))
 }
+
+# summarize NAME...: the table of the runs NAME (their JSON in $OUT) and the
+# ratio of node CPU per op of the last size to the first.
+summarize() {
+  local names=("$@")
+  echo
+  echo "| run | lines | ok ops/s | p99 ms | node CPU µs/op | pages dirtied KB/op | LMDB pwrite KB/op | stored cart bytes | load avg before |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+  for name in "${names[@]}"; do
+    jq -r --arg n "$name" '
+      (.ops_per_s * .duration_s) as $ops
+      | "| \($n) | \(.fill.cart_lines) | \(.ops_per_s | floor) | \(.overall.latency.p99_ms * 100 | round / 100)"
+        + " | \(.node_cpu_us_per_op * 10 | round / 10)"
+        + " | \(if .node_io then (.node_io.write_bytes / $ops / 1024 * 10 | round / 10) else "n/a" end)"
+        + " | \(if .node_io then (.node_io.wchar / $ops / 1024 * 10 | round / 10) else "n/a" end)"
+        + " | \(.fill.cart_bytes) | \(.loadavg_before) |"' "$OUT/$name.json"
+  done
+  echo
+  local first="${lines_list%% *}" last="${lines_list##* }" us_first us_last
+  mean_us() {
+    jq -s '[.[] | .node_cpu_us_per_op] | add / length' "$@"
+  }
+  us_first=$(mean_us $(for n in "${names[@]}"; do [[ $n == "lines$first-"* ]] && echo "$OUT/$n.json"; done))
+  us_last=$(mean_us $(for n in "${names[@]}"; do [[ $n == "lines$last-"* ]] && echo "$OUT/$n.json"; done))
+  awk -v a="$us_first" -v b="$us_last" -v f="$first" -v l="$last" 'BEGIN {
+    printf "Node CPU per op: %.1f µs at %s line(s), %.1f µs at %s lines (means of the rounds); ratio %s/%s: %.2f\n", a, f, b, l, l, f, b / a }'
+  echo "(3 nodes, N=3 R=2 W=2, $durability, anti-entropy $aae, $concurrency in flight, $carts carts, ${duration} s per run; JSON in $OUT)"
+}
+
+if [ -n "$report" ]; then
+  names=()
+  for f in "$OUT"/lines*-r*.json; do names+=("$(basename "$f" .json)"); done
+  summarize "${names[@]}"
+  exit 0
+fi
 
 names=()
 for round in $(seq 1 "$rounds"); do
@@ -90,27 +134,5 @@ for round in $(seq 1 "$rounds"); do
 done
 for lines in $perf_lines; do run "lines$lines-perf" "$lines" perf; done
 [ "${#names[@]}" -gt 0 ] || { echo "(perf runs only; in $OUT)"; exit 0; }
+summarize "${names[@]}"
 
-echo
-echo "| run | lines | ok ops/s | p99 ms | node CPU µs/op | storage KB/op | written KB/op | read KB/op | stored cart bytes | load avg before |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
-for name in "${names[@]}"; do
-  jq -r --arg n "$name" '
-    (.ops_per_s * .duration_s) as $ops
-    | "| \($n) | \(.fill.cart_lines) | \(.ops_per_s | floor) | \(.overall.latency.p99_ms * 100 | round / 100)"
-      + " | \(.node_cpu_us_per_op * 10 | round / 10)"
-      + " | \(if .node_io then (.node_io.write_bytes / $ops / 1024 * 10 | round / 10) else "n/a" end)"
-      + " | \(if .node_io then (.node_io.wchar / $ops / 1024 * 10 | round / 10) else "n/a" end)"
-      + " | \(if .node_io then (.node_io.rchar / $ops / 1024 * 10 | round / 10) else "n/a" end)"
-      + " | \(.fill.cart_bytes) | \(.loadavg_before) |"' "$OUT/$name.json"
-done
-echo
-first="${lines_list%% *}" last="${lines_list##* }"
-mean_us() {
-  jq -s '[.[] | .node_cpu_us_per_op] | add / length' "$@"
-}
-us_first=$(mean_us $(for n in "${names[@]}"; do [[ $n == "lines$first-"* ]] && echo "$OUT/$n.json"; done))
-us_last=$(mean_us $(for n in "${names[@]}"; do [[ $n == "lines$last-"* ]] && echo "$OUT/$n.json"; done))
-awk -v a="$us_first" -v b="$us_last" -v f="$first" -v l="$last" 'BEGIN {
-  printf "Node CPU per op: %.1f µs at %s line(s), %.1f µs at %s lines (means of the rounds); ratio %s/%s: %.2f\n", a, f, b, l, l, f, b / a }'
-echo "(3 nodes, N=3 R=2 W=2, $durability, anti-entropy $aae, $concurrency in flight, $carts carts, ${duration} s per run; JSON in $OUT)"

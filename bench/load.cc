@@ -589,9 +589,7 @@ class FaultInjector {
   pid_t child_ = 0;
 };
 
-// A process's I/O counters (proc(5), /proc/<pid>/io): bytes it passed to
-// read/write calls of any kind (sockets and files: rchar, wchar) and bytes
-// it caused to be written to storage (write_bytes). nullopt if unreadable.
+// A process's I/O counters (results.h, ProcessIo); nullopt if unreadable.
 std::optional<ProcessIo> ReadProcessIo(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/io");
   if (pid <= 0 || !in) return std::nullopt;

@@ -338,9 +338,10 @@ std::string RunResult::ToMarkdown() const {
   if (node_io && Throughput() > 0) {
     const double ops = Throughput() * duration_s;
     out << " Node I/O per ok op: " << Fmt("%.0f", static_cast<double>(node_io->write_bytes) / ops)
-        << " bytes to storage, " << Fmt("%.0f", static_cast<double>(node_io->wchar) / ops)
-        << " written and " << Fmt("%.0f", static_cast<double>(node_io->rchar) / ops)
-        << " read through write/read calls (sockets and files).";
+        << " bytes of pages newly dirtied (write_bytes), "
+        << Fmt("%.0f", static_cast<double>(node_io->wchar) / ops)
+        << " bytes through write calls (wchar: LMDB's page writes; socket sends are not "
+           "counted).";
   }
   if (fill.lines > 0) {
     out << " Before the run, " << fill.carts << " carts were filled to " << fill.lines

@@ -128,10 +128,14 @@ struct ProcessCpu {
   double percent = -1;  // of one core over the window; -1 unknown (e.g. restarted)
 };
 
-// I/O counters of a process, or their difference over the window.
+// I/O counters of a process (proc(5), /proc/<pid>/io), or their difference
+// over the window. rchar and wchar count read(2)/write(2)-family calls on
+// files (a node's: LMDB's pwrites of whole pages, its log), not the
+// sendmsg/recvmsg its sockets use; write_bytes counts pages newly dirtied
+// for storage (a page written twice before writeback counts once).
 struct ProcessIo {
-  uint64_t rchar = 0, wchar = 0;  // bytes through read/write calls: sockets and files
-  uint64_t write_bytes = 0;       // bytes sent to storage (LMDB's page writes, here)
+  uint64_t rchar = 0, wchar = 0;
+  uint64_t write_bytes = 0;
 };
 
 struct RunResult {

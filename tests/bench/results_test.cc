@@ -141,7 +141,8 @@ TEST(RunResultTest, NodeCpuPerOpAndTheFill) {
   run.node_io = ProcessIo{1000, 2000, 4000};  // over 100 ok ops (50/s for 2 s)
   EXPECT_EQ(run.ToJson()["node_io"]["write_bytes"], 4000);
   EXPECT_NE(
-      run.ToMarkdown().find("Node I/O per ok op: 40 bytes to storage, 20 written and 10 read"),
+      run.ToMarkdown().find("Node I/O per ok op: 40 bytes of pages newly dirtied (write_bytes), "
+                            "20 bytes through write calls"),
       std::string::npos)
       << run.ToMarkdown();
   run.cpu.push_back({"n3", -1});  // restarted: unknown

@@ -4,17 +4,21 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "common/enum_names.h"
+
 namespace trolley::bench {
 
-std::string_view CartLayoutName(CartLayout layout) {
-  return layout == CartLayout::kPerLine ? "per-line" : "whole-cart";
-}
+namespace {
+
+constexpr EnumName<CartLayout> kCartLayoutNames[] = {{CartLayout::kWholeCart, "whole-cart"},
+                                                     {CartLayout::kPerLine, "per-line"}};
+
+}  // namespace
+
+std::string_view CartLayoutName(CartLayout layout) { return NameOf(kCartLayoutNames, layout); }
 
 Result<CartLayout> ParseCartLayout(std::string_view text) {
-  if (text == "whole-cart") return CartLayout::kWholeCart;
-  if (text == "per-line") return CartLayout::kPerLine;
-  return Status::InvalidArgument("--layout: '" + std::string(text) +
-                                 "' is not whole-cart or per-line");
+  return ParseName(kCartLayoutNames, text, "--layout");
 }
 
 Result<PeerCart> PeerCart::Decode(std::string_view json) {

@@ -308,14 +308,8 @@ struct PostgresTarget::Impl : std::enable_shared_from_this<Impl> {
     task->read_only = read_only;
     task->done = std::move(done);
     task->timer.emplace(io, options.timeout);
-    task->timer->async_wait(
-        [w = weak_from_this(), t = std::weak_ptr<Task>(task)](boost::system::error_code ec) {
-          if (ec) return;
-          auto self = w.lock();
-          auto timed_out = t.lock();
-          if (!self || self->closed || !timed_out || timed_out->finished) return;
-          self->OnTaskTimeout(timed_out);
-        });
+    WaitForDeadline(*task->timer, weak_from_this(), std::weak_ptr<Task>(task),
+                    &Impl::OnTaskTimeout);
     queue.push_back(std::move(task));
     Dispatch();
   }
@@ -899,21 +893,14 @@ void PostgresTarget::Connect(std::function<void(Status)> done) {
 void PostgresTarget::Execute(const CartOp& op, std::function<void(OpOutcome)> done) {
   std::shared_ptr<Impl> impl = impl_;
   impl->Submit(op, op.type == CartOp::Type::kGet, [done = std::move(done)](Outcome outcome) {
-    OpOutcome out;
-    out.ok = outcome.kind.empty();
-    out.error_kind = std::move(outcome.kind);
-    out.error_message = outcome.status.message();
-    done(std::move(out));
+    done(OpOutcome::Of(std::move(outcome.kind), outcome.status.message()));
   });
 }
 
 void PostgresTarget::ReadCart(uint64_t cart,
                               std::function<void(Result<std::vector<CartLineView>>)> done) {
   std::shared_ptr<Impl> impl = impl_;
-  CartOp op;
-  op.type = CartOp::Type::kGet;
-  op.cart = cart;
-  impl->Submit(std::move(op), true, [done = std::move(done)](Outcome outcome) {
+  impl->Submit(CartOp::Get(cart), true, [done = std::move(done)](Outcome outcome) {
     if (!outcome.kind.empty()) return done(std::move(outcome.status));
     done(outcome.cart.View());
   });

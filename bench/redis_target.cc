@@ -269,14 +269,7 @@ struct RedisTarget::Impl : std::enable_shared_from_this<RedisTarget::Impl> {
     op->key = options.key_prefix + CartIdOf(cart_op.cart);
     op->done = std::move(done);
     op->timer.expires_after(options.timeout);
-    op->timer.async_wait(
-        [weak = weak_from_this(), weak_op = std::weak_ptr<Op>(op)](boost::system::error_code ec) {
-          if (ec) return;
-          auto self = weak.lock();
-          auto timed_out = weak_op.lock();
-          if (!self || self->closed || !timed_out || timed_out->finished) return;
-          self->OnOpTimeout(timed_out);
-        });
+    WaitForDeadline(op->timer, weak_from_this(), std::weak_ptr<Op>(op), &Impl::OnOpTimeout);
     waiting.push_back(std::move(op));
     Dispatch();
   }
@@ -736,21 +729,14 @@ void RedisTarget::Execute(const CartOp& op, std::function<void(OpOutcome)> done)
     kind = impl->options.layout == CartLayout::kPerLine ? Op::Kind::kLineWrite : Op::Kind::kUpdate;
   }
   impl->Submit(kind, op, [done = std::move(done)](Answer a) {
-    OpOutcome out;
-    out.ok = a.ok();
-    out.error_kind = std::move(a.error_kind);
-    out.error_message = std::move(a.error_message);
-    done(std::move(out));
+    done(OpOutcome::Of(std::move(a.error_kind), std::move(a.error_message)));
   });
 }
 
 void RedisTarget::ReadCart(uint64_t cart,
                            std::function<void(Result<std::vector<CartLineView>>)> done) {
   std::shared_ptr<Impl> impl = impl_;
-  CartOp op;
-  op.type = CartOp::Type::kGet;
-  op.cart = cart;
-  impl->Submit(Op::Kind::kGet, op, [done = std::move(done)](Answer a) {
+  impl->Submit(Op::Kind::kGet, CartOp::Get(cart), [done = std::move(done)](Answer a) {
     if (!a.ok()) return done(StatusOf(a));
     done(a.cart.View());
   });

@@ -27,6 +27,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "bench/workload.h"
@@ -46,6 +47,12 @@ struct OpOutcome {
   // ("Timeout", "Unavailable", ...) or an adapter's own ("Conflict").
   std::string error_kind;
   std::string error_message;
+
+  // Ok when `error_kind` is empty, else the failure it names.
+  static OpOutcome Of(std::string error_kind, std::string error_message) {
+    const bool ok = error_kind.empty();
+    return OpOutcome{ok, std::move(error_kind), std::move(error_message)};
+  }
 };
 
 class Target {
@@ -74,6 +81,24 @@ class Target {
 using TargetFactory =
     std::function<Result<std::unique_ptr<Target>>(asio::io_context& io, size_t worker)>;
 
+// The deadline of one operation of a peer adapter (RedisTarget,
+// PostgresTarget): waits on `timer` (already set to expire) and, if it
+// fires, calls (impl->*on_timeout)(op) unless by then the adapter's Impl or
+// the operation is gone, the Impl is closed or the operation finished.
+// Holds both weakly, so a pending deadline keeps neither alive.
+template <typename Impl, typename Op>
+void WaitForDeadline(asio::steady_timer& timer, std::weak_ptr<Impl> impl, std::weak_ptr<Op> op,
+                     void (Impl::*on_timeout)(const std::shared_ptr<Op>&)) {
+  timer.async_wait(
+      [impl = std::move(impl), op = std::move(op), on_timeout](boost::system::error_code ec) {
+        if (ec) return;
+        auto self = impl.lock();
+        auto timed_out = op.lock();
+        if (!self || self->closed || !timed_out || timed_out->finished) return;
+        ((*self).*on_timeout)(timed_out);
+      });
+}
+
 // How a peer stores a cart (issue 15: the peers as the design documents
 // build them, the whole-cart layout kept as extra rows):
 //  - kWholeCart: one value per cart (a JSON string in Redis, a jsonb row in
@@ -84,7 +109,7 @@ using TargetFactory =
 //    cart's lines in one transaction.
 enum class CartLayout : uint8_t { kWholeCart, kPerLine };
 std::string_view CartLayoutName(CartLayout layout);  // "whole-cart", "per-line"
-// "whole-cart" or "per-line"; InvalidArgument otherwise.
+// "whole-cart" or "per-line"; InvalidArgument naming both otherwise.
 Result<CartLayout> ParseCartLayout(std::string_view text);
 
 // What the report says about a target; filled by main from the options.

@@ -138,6 +138,16 @@ bool ChooseCartWorkload(const CLI::App& app, const std::string& workload,
   return true;
 }
 
+// --summarize and --compare: prints the table and returns 0, or the error and 2.
+int PrintTable(const Result<std::string>& table) {
+  if (!table.ok()) {
+    std::fprintf(stderr, "trolley-bench: %s\n", table.status().ToString().c_str());
+    return 2;
+  }
+  std::printf("%s", table->c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -160,10 +170,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--target", target, "trolley | redis | postgres")->capture_default_str();
   app.add_option("--nodes", nodes, "trolley: comma-separated host:port of the nodes");
-  app.add_option("--tls-ca", to.tls.ca_file,
+  app.add_option("--tls-ca", to.client.tls.ca_file,
                  "trolley: the cluster CA (PEM), for nodes with TLS on");
-  app.add_option("--tls-cert", to.tls.cert_file, "trolley: a client certificate with write rights");
-  app.add_option("--tls-key", to.tls.key_file, "trolley: its private key");
+  app.add_option("--tls-cert", to.client.tls.cert_file,
+                 "trolley: a client certificate with write rights");
+  app.add_option("--tls-key", to.client.tls.key_file, "trolley: its private key");
   app.add_option("--redis", redis.primary, "redis: host:port of the primary")
       ->capture_default_str();
   app.add_option("--redis-wait-replicas", redis.wait_replicas,
@@ -198,9 +209,10 @@ int main(int argc, char** argv) {
   AddCartWorkloadOptions(app, lo, mix_text);
   app.add_option("--timeout-ms", timeout_ms, "client deadline per request, all attempts")
       ->capture_default_str();
-  app.add_option("--attempts", to.attempts_max, "client attempts per request")
+  app.add_option("--attempts", to.client.attempts_max, "client attempts per request")
       ->capture_default_str();
-  app.add_option("--connections-per-node", to.connections_per_node, "client connections per node")
+  app.add_option("--connections-per-node", to.client.connections_per_node,
+                 "client connections per node")
       ->capture_default_str();
   app.add_flag("--verify", lo.verify, "read every cart back at the end; check acknowledged adds");
   app.add_option("--verify-concurrency", lo.verify_concurrency, "reads in flight per thread")
@@ -237,23 +249,9 @@ int main(int argc, char** argv) {
       }
       pairs.emplace_back(pair.substr(0, eq), pair.substr(eq + 1));
     }
-    auto table = CompareRuns(pairs);
-    if (!table.ok()) {
-      std::fprintf(stderr, "trolley-bench: %s\n", table.status().ToString().c_str());
-      return 2;
-    }
-    std::printf("%s", table->c_str());
-    return 0;
+    return PrintTable(CompareRuns(pairs));
   }
-  if (!summarize.empty()) {
-    auto table = SummarizeRuns(summarize);
-    if (!table.ok()) {
-      std::fprintf(stderr, "trolley-bench: %s\n", table.status().ToString().c_str());
-      return 2;
-    }
-    std::printf("%s", table->c_str());
-    return 0;
-  }
+  if (!summarize.empty()) return PrintTable(SummarizeRuns(summarize));
   if (target != "trolley" && target != "redis" && target != "postgres") {
     std::fprintf(stderr, "trolley-bench: unknown target '%s' (trolley, redis, postgres)\n",
                  target.c_str());
@@ -287,7 +285,7 @@ int main(int argc, char** argv) {
     if (app.count("--warmup-s") > 0) kv.warmup_s = warmup_s;
     kv.json_out = json_out;
     kv.label = label;
-    kv.tls = to.tls;
+    kv.tls = to.client.tls;
     return RunKvWorkload(kv);
   }
   if (!ChooseCartWorkload(app, workload, mix_text, lo)) return 2;
@@ -312,10 +310,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "trolley-bench: --progress: auto, tty, plain or off\n");
     return 2;
   }
-  to.nodes = node_list;
+  to.client.seeds = node_list;
   to.ns = ns.empty() ? "carts-orset" : ns;
-  to.timeout = std::chrono::milliseconds(timeout_ms);
-  to.seed = lo.seed;
+  to.client.timeout = std::chrono::milliseconds(timeout_ms);
+  to.client.random_seed = lo.seed;
 
   // A peer's pool: one connection per operation this thread can have in
   // flight (a transaction holds its connection), capped at --pool-max.
@@ -341,7 +339,8 @@ int main(int argc, char** argv) {
   } else {
     factory = [&to](asio::io_context& io, size_t worker) -> Result<std::unique_ptr<Target>> {
       TrolleyTargetOptions options = to;
-      options.seed = to.seed * 1000 + worker + 1;  // the client's jitter, per worker
+      options.client.random_seed =
+          to.client.random_seed * 1000 + worker + 1;  // the client's jitter, per worker
       return std::unique_ptr<Target>(std::make_unique<TrolleyTarget>(io, options));
     };
   }

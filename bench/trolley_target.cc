@@ -7,13 +7,8 @@ namespace trolley::bench {
 namespace {
 
 OpOutcome OutcomeOf(const Result<CartView>& r) {
-  OpOutcome out;
-  out.ok = r.ok();
-  if (!r.ok()) {
-    out.error_kind = std::string(StatusCodeName(r.status().code()));
-    out.error_message = r.status().message();
-  }
-  return out;
+  if (r.ok()) return OpOutcome::Of("", "");
+  return OpOutcome::Of(std::string(StatusCodeName(r.status().code())), r.status().message());
 }
 
 }  // namespace
@@ -24,14 +19,7 @@ TrolleyTarget::TrolleyTarget(asio::io_context& io, TrolleyTargetOptions options)
 TrolleyTarget::~TrolleyTarget() = default;
 
 void TrolleyTarget::Connect(std::function<void(Status)> done) {
-  ClientOptions co;
-  co.seeds = options_.nodes;
-  co.timeout = options_.timeout;
-  co.attempts_max = options_.attempts_max;
-  co.connections_per_node = options_.connections_per_node;
-  co.random_seed = options_.seed;
-  co.tls = options_.tls;
-  auto client = Client::Create(io_, co);
+  auto client = Client::Create(io_, options_.client);
   if (!client.ok()) return done(client.status());
   client_ = std::move(*client);
   client_->Namespaces([this, done = std::move(done)](Result<std::vector<NamespaceInfo>> r) {

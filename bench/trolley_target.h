@@ -21,13 +21,12 @@
 namespace trolley::bench {
 
 struct TrolleyTargetOptions {
-  std::vector<std::string> nodes;  // host:port
   std::string ns = "carts-orset";
-  std::chrono::milliseconds timeout{2000};  // per operation step (read, write), all attempts
-  uint32_t attempts_max = 4;
-  size_t connections_per_node = 2;
-  uint64_t seed = 0;  // the client's backoff jitter
-  TlsFiles tls;       // the cluster CA and a client certificate; empty: plain TCP
+  // The client's: seeds (host:port of the nodes), timeout (per operation
+  // step, read or write, all attempts), attempts_max, connections_per_node,
+  // random_seed (backoff jitter), tls (the cluster CA and a client
+  // certificate; empty: plain TCP).
+  ClientOptions client;
 };
 
 class TrolleyTarget : public Target {

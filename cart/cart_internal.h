@@ -44,7 +44,4 @@ std::string EncodeV2(const CartState& s);
 // `s` as a CartColumns of format version 2 or 3 (Encode).
 std::string EncodeColumns(const CartState& s, uint16_t version);
 
-// "add", "set_quantity", "remove", "clear".
-std::string_view KindName(Mutation::Kind kind);
-
 }  // namespace trolley::cart_internal

@@ -11,7 +11,6 @@
 
 namespace trolley {
 
-using cart_internal::KindName;
 using cart_internal::Quoted;
 
 namespace cart_internal {
@@ -58,21 +57,6 @@ const CartContribution& NewestContribution(const CartContributions& line) {
   return newest->second;
 }
 
-std::string_view KindName(Mutation::Kind kind) {
-  switch (kind) {
-    case Mutation::Kind::kAdd:
-      return "add";
-    case Mutation::Kind::kSetQuantity:
-      return "set_quantity";
-    case Mutation::Kind::kRemove:
-      return "remove";
-    case Mutation::Kind::kClear:
-      return "clear";
-  }
-  TROLLEY_ASSERT_MSG(false, "unknown Mutation::Kind");
-  return "";
-}
-
 }  // namespace cart_internal
 
 namespace {
@@ -84,13 +68,13 @@ Status Invalid(std::string message) {
 
 Status ValidateAttributes(const Mutation& m, const CartLimits& limits) {
   if (m.attributes.size() > limits.attributes_max) {
-    return Limit(std::string(KindName(m.kind)) + " of sku " + Quoted(m.sku) + " has " +
+    return Limit(std::string(MutationKindName(m.kind)) + " of sku " + Quoted(m.sku) + " has " +
                  std::to_string(m.attributes.size()) +
                  " attributes, above attributes_max = " + std::to_string(limits.attributes_max));
   }
   for (const auto& [key, value] : m.attributes) {
     if (key.empty()) {
-      return Invalid(std::string(KindName(m.kind)) + " of sku " + Quoted(m.sku) +
+      return Invalid(std::string(MutationKindName(m.kind)) + " of sku " + Quoted(m.sku) +
                      " has an attribute with an empty key");
     }
     if (key.size() + value.size() > limits.attribute_bytes_max) {
@@ -104,7 +88,7 @@ Status ValidateAttributes(const Mutation& m, const CartLimits& limits) {
 }
 
 Status ValidateSku(const Mutation& m, const CartLimits& limits) {
-  if (m.sku.empty()) return Invalid(std::string(KindName(m.kind)) + " with an empty sku");
+  if (m.sku.empty()) return Invalid(std::string(MutationKindName(m.kind)) + " with an empty sku");
   if (m.sku.size() > limits.sku_bytes_max) {
     return Limit("sku " + Quoted(m.sku) + " is " + std::to_string(m.sku.size()) +
                  " bytes, above sku_bytes_max = " + std::to_string(limits.sku_bytes_max));
@@ -114,7 +98,7 @@ Status ValidateSku(const Mutation& m, const CartLimits& limits) {
 
 Status ValidateObserved(const Mutation& m, const CartLimits& limits, CartSemantics semantics) {
   if (!m.observed) return Status::Ok();
-  const std::string kind(KindName(m.kind));
+  const std::string kind(MutationKindName(m.kind));
   if (m.kind == Mutation::Kind::kAdd) return Invalid("an add takes no observed tags");
   if (semantics != CartSemantics::kOrSet) {
     return Invalid(kind + " with observed tags: only an or-set cart removes by tag");
@@ -132,7 +116,7 @@ Status ValidateObserved(const Mutation& m, const CartLimits& limits, CartSemanti
 }
 
 Status ValidateMutation(const Mutation& m, const CartLimits& limits) {
-  const std::string kind(KindName(m.kind));
+  const std::string kind(MutationKindName(m.kind));
   switch (m.kind) {
     case Mutation::Kind::kAdd:
     case Mutation::Kind::kSetQuantity: {
@@ -165,6 +149,21 @@ Status ValidateMutation(const Mutation& m, const CartLimits& limits) {
 }
 
 }  // namespace
+
+std::string_view MutationKindName(Mutation::Kind kind) {
+  switch (kind) {
+    case Mutation::Kind::kAdd:
+      return "add";
+    case Mutation::Kind::kSetQuantity:
+      return "set_quantity";
+    case Mutation::Kind::kRemove:
+      return "remove";
+    case Mutation::Kind::kClear:
+      return "clear";
+  }
+  TROLLEY_ASSERT_MSG(false, "unknown Mutation::Kind");
+  return "";
+}
 
 std::string_view CartSemanticsName(CartSemantics semantics) {
   switch (semantics) {
@@ -222,11 +221,11 @@ Status CartState::Apply(const Mutation& m, const CartLimits& limits) {
   // a large version-2 history) can still shrink.
   const size_t bytes = next.EncodedBytes();
   if (bytes > limits.encoded_bytes_max && bytes > before) {
-    return Limit(
-        std::string(KindName(m.kind)) + " would make the encoded cart " + std::to_string(bytes) +
-        " bytes, above encoded_bytes_max = " + std::to_string(limits.encoded_bytes_max) + " (" +
-        std::to_string(lines_.size()) + " lines, " + std::to_string(context_.sessions().size()) +
-        " sessions and " + std::to_string(context_.dots().size()) + " other ids in the context)");
+    return Limit(std::string(MutationKindName(m.kind)) + " would make the encoded cart " +
+                 std::to_string(bytes) + " bytes, above encoded_bytes_max = " +
+                 std::to_string(limits.encoded_bytes_max) + " (" + std::to_string(lines_.size()) +
+                 " lines, " + std::to_string(context_.sessions().size()) + " sessions and " +
+                 std::to_string(context_.dots().size()) + " other ids in the context)");
   }
   *this = std::move(next);
   return Status::Ok();
@@ -262,8 +261,8 @@ size_t CartState::GrowthBytesMax(const Mutation& m) const {
 
 Status CartState::CheckNewLine(const Mutation& m, const CartLimits& limits) const {
   if (lines_.contains(m.sku) || lines_.size() < limits.lines_max) return Status::Ok();
-  return Limit(std::string(KindName(m.kind)) + " of new sku " + Quoted(m.sku) + ": the cart has " +
-               std::to_string(lines_.size()) +
+  return Limit(std::string(MutationKindName(m.kind)) + " of new sku " + Quoted(m.sku) +
+               ": the cart has " + std::to_string(lines_.size()) +
                " lines, lines_max = " + std::to_string(limits.lines_max));
 }
 

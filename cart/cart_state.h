@@ -166,6 +166,10 @@ struct Mutation {
   friend bool operator==(const Mutation&, const Mutation&) = default;
 };
 
+// "add", "set_quantity", "remove", "clear": a kind as errors and the
+// simulator's checker name it.
+std::string_view MutationKindName(Mutation::Kind kind);
+
 // Internal structure, exposed read-only for tests, the simulator's checker
 // and debugging. In union+max a line has one contribution (kind kSet) whose
 // tag is the id of the last mutation that wrote the line.

@@ -439,27 +439,37 @@ namespace {
 std::chrono::milliseconds TimeoutOf(const RequestOptions& o, const ClientOptions& c) {
   return o.timeout.count() > 0 ? o.timeout : c.timeout;
 }
+
+// The completion of a write whose reply, a `Reply` (ClientPutReply or
+// CartUpdateReply), carries the state the write made; `what` names the
+// write in the error for a reply of another type.
+template <typename Reply>
+std::function<void(Result<Message>)> WriteDone(Client::WriteCallback done, const char* what) {
+  return [done = std::move(done), what](Result<Message> r) {
+    if (!r.ok()) return done(r.status());
+    const auto* m = std::get_if<Reply>(&*r);
+    if (m == nullptr) return done(Status::Corruption(std::string("unexpected reply to ") + what));
+    if (m->code != StatusCode::kOk) return done(Status(m->code, m->message));
+    return done(WriteResult{ValuesOf(m->state), Context(m->state.context()), ""});
+  };
+}
 }  // namespace
 
 void Client::Get(std::string ns, std::string key, RequestOptions options, ReadCallback done) {
-  auto op = std::make_shared<Impl::Op>();
-  op->request = ClientGet{.ns = ns, .key = key, .r = options.r};
-  op->ns = std::move(ns);
-  op->key = std::move(key);
-  op->deadline = SteadyClock::now() + TimeoutOf(options, impl_->options);
-  op->done = [done = std::move(done)](Result<Message> r) {
-    if (!r.ok()) return done(r.status());
-    const auto* m = std::get_if<ClientGetReply>(&*r);
-    if (m == nullptr) return done(Status::Corruption("unexpected reply to a get"));
-    if (m->code == StatusCode::kNotFound) return done(ReadResult{});
-    if (m->code != StatusCode::kOk) return done(Status(m->code, m->message));
-    ReadResult out;
-    out.siblings = ValuesOf(m->state);
-    out.found = !out.siblings.empty();
-    out.context = Context(m->state.context());
-    return done(std::move(out));
-  };
-  impl_->Start(std::move(op));
+  ClientGet get{.ns = ns, .key = key, .r = options.r};
+  StartRequest(std::move(get), std::move(ns), std::move(key), options,
+               [done = std::move(done)](Result<Message> r) {
+                 if (!r.ok()) return done(r.status());
+                 const auto* m = std::get_if<ClientGetReply>(&*r);
+                 if (m == nullptr) return done(Status::Corruption("unexpected reply to a get"));
+                 if (m->code == StatusCode::kNotFound) return done(ReadResult{});
+                 if (m->code != StatusCode::kOk) return done(Status(m->code, m->message));
+                 ReadResult out;
+                 out.siblings = ValuesOf(m->state);
+                 out.found = !out.siblings.empty();
+                 out.context = Context(m->state.context());
+                 return done(std::move(out));
+               });
 }
 
 void Client::Put(std::string ns, std::string key, std::string value, const Context& context,
@@ -487,36 +497,30 @@ void Client::Delete(std::string ns, std::string key, const Context& context, Req
 }
 
 void Client::Update(CartUpdate update, RequestOptions options, WriteCallback done) {
-  auto op = std::make_shared<Impl::Op>();
-  op->ns = update.ns;
-  op->key = update.cart_id;
   update.w = options.w;
   update.ttl_ms = options.ttl_ms;
-  op->request = std::move(update);
-  op->deadline = SteadyClock::now() + TimeoutOf(options, impl_->options);
-  op->done = [done = std::move(done)](Result<Message> r) {
-    if (!r.ok()) return done(r.status());
-    const auto* m = std::get_if<CartUpdateReply>(&*r);
-    if (m == nullptr) return done(Status::Corruption("unexpected reply to a cart update"));
-    if (m->code != StatusCode::kOk) return done(Status(m->code, m->message));
-    return done(WriteResult{ValuesOf(m->state), Context(m->state.context()), ""});
-  };
-  impl_->Start(std::move(op));
+  std::string ns = update.ns;
+  std::string key = update.cart_id;
+  StartRequest(std::move(update), std::move(ns), std::move(key), options,
+               WriteDone<CartUpdateReply>(std::move(done), "a cart update"));
 }
 
 void Client::StartWrite(ClientPut put, const RequestOptions& options, WriteCallback done) {
+  std::string ns = put.ns;
+  std::string key = put.key;
+  StartRequest(std::move(put), std::move(ns), std::move(key), options,
+               WriteDone<ClientPutReply>(std::move(done), "a write"));
+}
+
+void Client::StartRequest(Message request, std::string ns, std::string key,
+                          const RequestOptions& options,
+                          std::function<void(Result<Message>)> done) {
   auto op = std::make_shared<Impl::Op>();
-  op->ns = put.ns;
-  op->key = put.key;
-  op->request = std::move(put);
+  op->request = std::move(request);
+  op->ns = std::move(ns);
+  op->key = std::move(key);
   op->deadline = SteadyClock::now() + TimeoutOf(options, impl_->options);
-  op->done = [done = std::move(done)](Result<Message> r) {
-    if (!r.ok()) return done(r.status());
-    const auto* m = std::get_if<ClientPutReply>(&*r);
-    if (m == nullptr) return done(Status::Corruption("unexpected reply to a write"));
-    if (m->code != StatusCode::kOk) return done(Status(m->code, m->message));
-    return done(WriteResult{ValuesOf(m->state), Context(m->state.context()), ""});
-  };
+  op->done = std::move(done);
   impl_->Start(std::move(op));
 }
 

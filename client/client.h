@@ -152,7 +152,11 @@ class Client {
  private:
   struct Impl;
   explicit Client(std::unique_ptr<Impl> impl);
-  // A put or a delete, with the client's retries.
+  // Sends `request` for key (ns, key), routed and retried as options and
+  // the client's options say; `done` gets the reply or the last error.
+  void StartRequest(Message request, std::string ns, std::string key, const RequestOptions& options,
+                    std::function<void(Result<Message>)> done);
+  // A put or a delete.
   void StartWrite(ClientPut put, const RequestOptions& options, WriteCallback done);
   std::shared_ptr<Impl> impl_;
 };

@@ -10,11 +10,6 @@
 namespace trolley {
 namespace {
 
-// A group is min(64, C) segments of a partition of C segments.
-uint32_t GroupSize(uint32_t segments) {
-  return std::min<uint32_t>(AaeTree::kSegmentsPerBranch, segments);
-}
-
 // The indices at which two equally long hash lists differ.
 std::vector<uint32_t> Differing(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b) {
   std::vector<uint32_t> out;
@@ -26,92 +21,8 @@ std::vector<uint32_t> Differing(const std::vector<uint64_t>& a, const std::vecto
 
 }  // namespace
 
-AntiEntropy::AntiEntropy(NodeContext& ctx, FailureDetector& detector)
-    : ctx_(ctx), detector_(detector) {}
-
-uint32_t AntiEntropy::Log2Partitions() const {
-  return ctx_.membership().ring().Log2PartitionCount();
-}
-
-// ---- serving a peer ----
-
-std::vector<uint64_t> AntiEntropy::LocalHashes(uint32_t partition, AaeLevel level,
-                                               const std::vector<uint32_t>& groups) const {
-  Engine& engine = *ctx_.env().engine;
-  const SegmentRange range = PartitionSegments(partition, Log2Partitions());
-  const uint32_t group = GroupSize(range.count);
-  if (level == AaeLevel::kRoot || level == AaeLevel::kGroups) {
-    std::vector<uint64_t> hashes;
-    if (group == AaeTree::kSegmentsPerBranch) {
-      hashes = engine.AaeBranches(range.first / group, range.count / group);
-    } else {
-      hashes = engine.AaeSegments(range.first, range.count);  // one group
-      uint64_t h = 0;
-      for (uint64_t s : hashes) h ^= s;
-      hashes = {h};
-    }
-    if (level == AaeLevel::kGroups) return hashes;
-    uint64_t root = 0;
-    for (uint64_t h : hashes) root ^= h;
-    return {root};
-  }
-  std::vector<uint64_t> out;
-  for (uint32_t g : groups) {
-    const std::vector<uint64_t> part = engine.AaeSegments(range.first + g * group, group);
-    out.insert(out.end(), part.begin(), part.end());
-  }
-  return out;
-}
-
-void AntiEntropy::OnAaeHashRequest(const Endpoint& from, const AaeHashRequest& m) {
-  if (m.log2_partitions != Log2Partitions()) {
-    ctx_.Send(from, AaeHashReply{
-                        m.id, StatusCode::kFailedPrecondition, "ring partition counts differ", {}});
-    return;
-  }
-  ctx_.Send(from,
-            AaeHashReply{m.id, StatusCode::kOk, "", LocalHashes(m.partition, m.level, m.groups)});
-}
-
-std::vector<AaeKeyVersion> AntiEntropy::ListAndRehash(uint32_t partition,
-                                                      const std::vector<uint32_t>& segments) {
-  const SegmentRange range = PartitionSegments(partition, Log2Partitions());
-  std::vector<AaeKeyVersion> out;
-  for (uint32_t s : segments) {
-    auto keys = ctx_.env().engine->AaeSegmentKeys(range.first + s);
-    if (!keys.ok()) continue;  // an unreadable segment differs again next time
-    for (AaeKeyVersion& k : *keys) {
-      if (k.version != k.tree_version) {
-        // Drifted (an expired sibling): a merge of nothing rewrites it at
-        // its live version, or removes it.
-        ctx_.metrics().aae_keys_rehashed.Increment();
-        ctx_.env().engine->Merge(k.key, SiblingSet(), [](Result<SiblingSet>) {});
-      }
-      if (k.version != 0) out.push_back(std::move(k));
-    }
-  }
-  return out;
-}
-
-void AntiEntropy::OnAaeKeysRequest(const Endpoint& from, const AaeKeysRequest& m) {
-  if (m.log2_partitions != Log2Partitions()) {
-    ctx_.Send(from, AaeKeysReply{
-                        m.id, StatusCode::kFailedPrecondition, "ring partition counts differ", {}});
-    return;
-  }
-  AaeKeysReply reply{m.id, StatusCode::kOk, "", {}};
-  for (AaeKeyVersion& k : ListAndRehash(m.partition, m.segments)) {
-    if (reply.keys.size() == kAaeKeysPerReplyMax) {
-      reply.code = StatusCode::kLimitExceeded;  // the asker's exchange is then not clean
-      reply.message = "more keys than one reply holds";
-      break;
-    }
-    reply.keys.push_back(AaeKeyEntry{std::move(k.key.ns), std::move(k.key.key), k.version});
-  }
-  ctx_.Send(from, std::move(reply));
-}
-
-// ---- running an exchange ----
+AntiEntropy::AntiEntropy(NodeContext& ctx, FailureDetector& detector, AaeLocalTree& local)
+    : ctx_(ctx), detector_(detector), local_(local) {}
 
 std::vector<std::pair<uint32_t, std::string>> AntiEntropy::Pairs() const {
   uint32_t n_max = 0;
@@ -188,8 +99,9 @@ void AntiEntropy::StartNext(uint64_t now) {
 
 void AntiEntropy::SendHashRequest(AaeLevel level, std::vector<uint32_t> groups) {
   exchange_->id = ctx_.NextId().value;
-  ctx_.SendToNode(exchange_->peer, AaeHashRequest{RequestId{exchange_->id}, exchange_->partition,
-                                                  Log2Partitions(), level, std::move(groups)});
+  ctx_.SendToNode(exchange_->peer,
+                  AaeHashRequest{RequestId{exchange_->id}, exchange_->partition,
+                                 local_.Log2Partitions(), level, std::move(groups)});
 }
 
 void AntiEntropy::OnAaeHashReply(const Endpoint& from, const AaeHashReply& m) {
@@ -197,11 +109,11 @@ void AntiEntropy::OnAaeHashReply(const Endpoint& from, const AaeHashReply& m) {
   exchange_->id = 0;
   if (m.code != StatusCode::kOk) return Finish(false);
   Exchange& x = *exchange_;
-  const SegmentRange range = PartitionSegments(x.partition, Log2Partitions());
-  const uint32_t group = GroupSize(range.count);
+  const SegmentRange range = PartitionSegments(x.partition, local_.Log2Partitions());
+  const uint32_t group = AaeGroupSize(range.count);
   switch (x.phase) {
     case Phase::kRoot:
-      if (m.hashes == LocalHashes(x.partition, AaeLevel::kRoot, {})) {
+      if (m.hashes == local_.Hashes(x.partition, AaeLevel::kRoot, {})) {
         start_next_now_ = ++equal_roots_in_interval_ < kAaeEqualRootsPerInterval;
         return Finish(true);
       }
@@ -209,14 +121,14 @@ void AntiEntropy::OnAaeHashReply(const Endpoint& from, const AaeHashReply& m) {
       return SendHashRequest(AaeLevel::kGroups, {});
     case Phase::kGroups: {
       std::vector<uint32_t> groups =
-          Differing(LocalHashes(x.partition, AaeLevel::kGroups, {}), m.hashes);
+          Differing(local_.Hashes(x.partition, AaeLevel::kGroups, {}), m.hashes);
       if (groups.size() > kAaeGroupsPerRequestMax) groups.resize(kAaeGroupsPerRequestMax);
       x.phase = Phase::kSegments;
       x.listed = groups;  // the groups asked, to map the reply back
       return SendHashRequest(AaeLevel::kSegments, std::move(groups));
     }
     case Phase::kSegments: {
-      const std::vector<uint64_t> local = LocalHashes(x.partition, AaeLevel::kSegments, x.listed);
+      const std::vector<uint64_t> local = local_.Hashes(x.partition, AaeLevel::kSegments, x.listed);
       for (uint32_t i : Differing(local, m.hashes)) {
         x.segments.push_back(x.listed[i / group] * group + i % group);
       }
@@ -246,7 +158,8 @@ void AntiEntropy::SendNextKeysRequest() {
     x.segments.pop_back();
   }
   x.id = ctx_.NextId().value;
-  ctx_.SendToNode(x.peer, AaeKeysRequest{RequestId{x.id}, x.partition, Log2Partitions(), x.listed});
+  ctx_.SendToNode(x.peer,
+                  AaeKeysRequest{RequestId{x.id}, x.partition, local_.Log2Partitions(), x.listed});
 }
 
 bool AntiEntropy::BothReplicate(const ObjectKey& key, const std::string& peer) const {
@@ -271,7 +184,7 @@ void AntiEntropy::OnAaeKeysReply(const Endpoint& from, const AaeKeysReply& m) {
 
 void AntiEntropy::CompareKeys(const std::vector<AaeKeyEntry>& remote) {
   Exchange& x = *exchange_;
-  const std::vector<AaeKeyVersion> local = ListAndRehash(x.partition, x.listed);
+  const std::vector<AaeKeyVersion> local = local_.ListAndRehash(x.partition, x.listed);
   std::map<ObjectKey, std::pair<uint64_t, uint64_t>> versions;  // key -> (here, there)
   for (const AaeKeyVersion& k : local) versions[k.key].first = k.version;
   for (const AaeKeyEntry& k : remote) versions[ObjectKey{k.ns, k.key}].second = k.version;
@@ -405,7 +318,7 @@ void AntiEntropy::Finish(bool clean) {
 // ---- status and purge ----
 
 TombstoneCutoff AntiEntropy::TombstoneCutoffSnapshot() const {
-  const uint32_t bits = Log2Partitions();
+  const uint32_t bits = local_.Log2Partitions();
   std::vector<uint64_t> cutoff(ctx_.membership().ring().PartitionCount(), ~uint64_t{0});
   std::vector<bool> seen(cutoff.size(), false);
   for (const auto& [partition, peer] : Pairs()) {

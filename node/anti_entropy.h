@@ -1,7 +1,11 @@
 // AntiEntropy: active anti-entropy between the replicas of each ring
-// partition (docs/design.md, 'Active anti-entropy'). Level 2 of the node
-// core, beside the request roles: it asks the failure detector IsUp() and
-// calls nothing above it.
+// partition (docs/design.md, 'Active anti-entropy'): the exchanges, their
+// schedule and budgets, repair, and the per-pair status and purge cutoff.
+// Level 2 of the node core, beside the request roles: it asks the failure
+// detector IsUp(), reads this node's side of each comparison from
+// AaeLocalTree (node/aae_local_tree.h: the hash levels, the live listing
+// and the re-hash of drifted keys, and the answers to peers' requests),
+// and calls nothing above it.
 //
 // The exchange. One at a time per node. Every aae_interval_ms (jittered
 // between half and one and a half times; a tick with an exchange still
@@ -14,17 +18,15 @@
 // segments of the differing groups. At most
 // aae_segments_per_exchange differing segments are then listed with
 // AaeKeysRequest, kAaeKeysSegmentsPerRequest at a time, and compared with
-// the local listing key by key (live versions, expired siblings left out).
+// the local listing key by key (live versions, expired siblings left out;
+// listing re-hashes drifted keys on both sides, see AaeLocalTree).
 // Each key that differs is repaired by merge, never overwrite: a key live
 // here goes to the peer as a ReplicaWrite (the replica write path, which
 // merges); a key live there is read with ReplicaGet and merged into the
 // local engine. Keys of a namespace whose N does not make both nodes
-// primaries, or that this node does not serve, are left alone. A key
-// whose tree entry drifted from its live version (an expired sibling) is
-// re-hashed by merging an empty state into it, on both sides (the peer
-// does it when it lists the key), so the trees converge instead of
-// repairing the same keys forever. States sent or merged have their
-// expired siblings dropped first: repair never ships or accepts one.
+// primaries, or that this node does not serve, are left alone. States sent
+// or merged have their expired siblings dropped first: repair never ships
+// or accepts one.
 //
 // Throttling. Repairs and key lists spend two token buckets, refilled on
 // every tick: aae_keys_per_second (keys repaired) and aae_bytes_per_second
@@ -45,9 +47,6 @@
 // read by them, index entries a verify sweep fixed) are copied into the
 // counter registry on every tick, so they show with the other counters.
 //
-// Serving. AaeHashRequest and AaeKeysRequest from peers are answered from
-// the local engine at once (reads only, plus the re-hash of drifted keys).
-//
 // Invariants (CheckInvariants):
 //   1. at most one exchange runs; its requests in flight are the ids in
 //      repair_gets_ / repair_writes_ plus at most one tree or key request;
@@ -64,6 +63,7 @@
 #include <utility>
 #include <vector>
 
+#include "node/aae_local_tree.h"
 #include "node/failure_detector.h"
 #include "node/node_context.h"
 #include "storage/engine.h"
@@ -81,10 +81,8 @@ inline constexpr uint32_t kAaeEqualRootsPerInterval = 16;
 
 class AntiEntropy {
  public:
-  AntiEntropy(NodeContext& ctx, FailureDetector& detector);
+  AntiEntropy(NodeContext& ctx, FailureDetector& detector, AaeLocalTree& local);
 
-  void OnAaeHashRequest(const Endpoint& from, const AaeHashRequest& m);
-  void OnAaeKeysRequest(const Endpoint& from, const AaeKeysRequest& m);
   void OnAaeHashReply(const Endpoint& from, const AaeHashReply& m);
   void OnAaeKeysReply(const Endpoint& from, const AaeKeysReply& m);
   // True if the reply answered one of this module's repairs (consumed).
@@ -134,12 +132,6 @@ class AntiEntropy {
   void StartNext(uint64_t now);
   void SendHashRequest(AaeLevel level, std::vector<uint32_t> groups);
   void SendNextKeysRequest();
-  // The tree hashes of `level` for `partition`, as AaeHashRequest defines them.
-  std::vector<uint64_t> LocalHashes(uint32_t partition, AaeLevel level,
-                                    const std::vector<uint32_t>& groups) const;
-  // The local live listing of `segments` (within `partition`), re-hashing drifted keys.
-  std::vector<AaeKeyVersion> ListAndRehash(uint32_t partition,
-                                           const std::vector<uint32_t>& segments);
   void CompareKeys(const std::vector<AaeKeyEntry>& remote);
   // Whether both this node and the peer replicate `key` (its namespace's N).
   bool BothReplicate(const ObjectKey& key, const std::string& peer) const;
@@ -151,10 +143,10 @@ class AntiEntropy {
   void SendRepair(const Repair& r);
   void RepairDone(bool ok);
   void Finish(bool clean);
-  uint32_t Log2Partitions() const;
 
   NodeContext& ctx_;
   FailureDetector& detector_;
+  AaeLocalTree& local_;
   std::optional<Exchange> exchange_;
   size_t next_pair_ = 0;
   uint32_t equal_roots_in_interval_ = 0;  // since the last scheduled start

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/assert.h"
+#include "node/op_table.h"
 #include "node/request_log.h"
 
 namespace trolley {
@@ -71,11 +72,7 @@ void GetCoordinator::OnReplicaGetReply(const Endpoint& from, const ReplicaGetRep
 }
 
 void GetCoordinator::OnPeerUnreachable(const std::string& node) {
-  std::vector<uint64_t> ids;
-  for (const auto& [id, op] : gets_) ids.push_back(id);
-  for (uint64_t id : ids) {
-    auto it = gets_.find(id);
-    if (it == gets_.end()) continue;
+  ForEachStillPresent(gets_, [&](OpMap::iterator it) {
     bool failed = false;
     for (const std::string& t : it->second.quorum->Unanswered()) {
       if (t != node) continue;
@@ -83,18 +80,14 @@ void GetCoordinator::OnPeerUnreachable(const std::string& node) {
       failed = true;
     }
     if (failed) AnswerAndRetireIfDone(it);
-  }
+  });
 }
 
 void GetCoordinator::Tick(uint64_t now) {
-  std::vector<uint64_t> ids;
-  for (auto& [id, op] : gets_) ids.push_back(id);
-  for (uint64_t id : ids) {
-    auto it = gets_.find(id);
-    if (it == gets_.end()) continue;
+  ForEachStillPresent(gets_, [&](OpMap::iterator it) {
     GetOp& op = it->second;
     const bool silent = now >= op.sent_ns + ctx_.options().replica_timeout_ms * kNsPerMs;
-    if (!silent && now < op.deadline_ns) continue;
+    if (!silent && now < op.deadline_ns) return;
     for (const std::string& t : op.quorum->Unanswered()) {
       detector_.Suspect(t, "replica read timed out");
       op.quorum->AddFailure(t);
@@ -103,7 +96,7 @@ void GetCoordinator::Tick(uint64_t now) {
       Answer(op, StatusCode::kTimeout, "r replicas did not answer in time");
     }
     AnswerAndRetireIfDone(it);
-  }
+  });
 }
 
 void GetCoordinator::AnswerAndRetireIfDone(OpMap::iterator it) {

@@ -67,9 +67,9 @@ void Node::Dispatch(const Endpoint& from, Message& message) {
                  [&](ReplicaWriteReply& m) { OnReplicaWriteReply(from, m); },
                  [&](ReplicaGet& m) { replica_.OnReplicaGet(from, m); },
                  [&](ReplicaGetReply& m) { OnReplicaGetReply(from, m); },
-                 [&](AaeHashRequest& m) { aae_.OnAaeHashRequest(from, m); },
+                 [&](AaeHashRequest& m) { aae_local_.OnAaeHashRequest(from, m); },
                  [&](AaeHashReply& m) { aae_.OnAaeHashReply(from, m); },
-                 [&](AaeKeysRequest& m) { aae_.OnAaeKeysRequest(from, m); },
+                 [&](AaeKeysRequest& m) { aae_local_.OnAaeKeysRequest(from, m); },
                  [&](AaeKeysReply& m) { aae_.OnAaeKeysReply(from, m); },
                  [&](ClientPutReply& m) { forwarder_.OnForwardedReply(from, std::move(m)); },
                  [&](ClientGetReply& m) { forwarder_.OnForwardedReply(from, std::move(m)); },
@@ -93,16 +93,22 @@ void Node::Dispatch(const Endpoint& from, Message& message) {
              message);
 }
 
+template <typename Reply>
+void Node::Refuse(const Endpoint& from, RequestId id, const Status& why) {
+  ctx_.Send(from, Reply{id, why.code(), why.message(), {}});
+}
+
+template <typename Request>
+bool Node::ForwardedToPrimary(const Endpoint& from, const Request& m, const RequestPlan& plan) {
+  // A request forwarded once is coordinated where it lands.
+  return !plan.self_primary && !m.forwarded &&
+         forwarder_.Forward(from, m.id, plan.pref, m, plan.timeout_ms);
+}
+
 void Node::OnClientPut(const Endpoint& from, ClientPut m) {
   Result<RequestPlan> plan = PlanRequest(ctx_, m.ns, m.key, "w", m.w, m.timeout_ms);
-  if (!plan.ok()) {
-    ctx_.Send(from, ClientPutReply{m.id, plan.status().code(), plan.status().message(), {}});
-    return;
-  }
-  if (!plan->self_primary && !m.forwarded &&
-      forwarder_.Forward(from, m.id, plan->pref, m, plan->timeout_ms)) {
-    return;
-  }
+  if (!plan.ok()) return Refuse<ClientPutReply>(from, m.id, plan.status());
+  if (ForwardedToPrimary(from, m, *plan)) return;
   CoordinatedWrite write = PutWriteOf(std::move(m), *plan->ns, ctx_.WallMs());
   puts_.Start(from, std::move(write), std::move(plan).value());
 }
@@ -111,30 +117,18 @@ void Node::OnCartUpdate(const Endpoint& from, CartUpdate m) {
   Result<RequestPlan> plan = PlanRequest(ctx_, m.ns, m.cart_id, "w", m.w, m.timeout_ms);
   Result<CoordinatedWrite> write =
       plan.ok() ? CartWriteOf(m, *plan->ns, ctx_.WallMs()) : plan.status();
-  if (!write.ok()) {
-    ctx_.Send(from, CartUpdateReply{m.id, write.status().code(), write.status().message(), {}});
-    return;
-  }
+  if (!write.ok()) return Refuse<CartUpdateReply>(from, m.id, write.status());
   // Routed as a put: to the first primary believed up, else coordinated
   // here (a fallback coordinator: the update is never refused for want of
   // a primary while W nodes are reachable).
-  if (!plan->self_primary && !m.forwarded &&
-      forwarder_.Forward(from, m.id, plan->pref, m, plan->timeout_ms)) {
-    return;
-  }
+  if (ForwardedToPrimary(from, m, *plan)) return;
   puts_.Start(from, std::move(write).value(), std::move(plan).value());
 }
 
 void Node::OnClientGet(const Endpoint& from, ClientGet m) {
   Result<RequestPlan> plan = PlanRequest(ctx_, m.ns, m.key, "r", m.r, m.timeout_ms);
-  if (!plan.ok()) {
-    ctx_.Send(from, ClientGetReply{m.id, plan.status().code(), plan.status().message(), {}});
-    return;
-  }
-  if (!plan->self_primary && !m.forwarded &&
-      forwarder_.Forward(from, m.id, plan->pref, m, plan->timeout_ms)) {
-    return;
-  }
+  if (!plan.ok()) return Refuse<ClientGetReply>(from, m.id, plan.status());
+  if (ForwardedToPrimary(from, m, *plan)) return;
   gets_.Start(from, m, *plan);
 }
 

@@ -9,6 +9,7 @@
 // Levels (a module calls only modules below it; none calls Node):
 //   0  FailureDetector   which peers are up; raises PeerEvents
 //   1  HintedHandoff     hints kept for peers, and their delivery
+//   1  AaeLocalTree      this node's anti-entropy hashes and listings; serves peers
 //   2  PutCoordinator, GetCoordinator (with read repair), Forwarder,
 //      Replica           the request roles
 //   2  AntiEntropy       exchanges with the other replicas of each partition
@@ -28,6 +29,7 @@
 #include <memory>
 #include <string>
 
+#include "node/aae_local_tree.h"
 #include "node/anti_entropy.h"
 #include "node/env.h"
 #include "node/failure_detector.h"
@@ -90,6 +92,14 @@ class Node {
   void OnClientPut(const Endpoint& from, ClientPut m);
   void OnClientGet(const Endpoint& from, ClientGet m);
   void OnCartUpdate(const Endpoint& from, CartUpdate m);
+  // Answers client request `id` with a `Reply` carrying `why`.
+  template <typename Reply>
+  void Refuse(const Endpoint& from, RequestId id, const Status& why);
+  // Whether client request `m` went on to a primary of `plan` (this node
+  // is none, `m` was not forwarded already, and a primary is believed up);
+  // if not, this node coordinates it.
+  template <typename Request>
+  bool ForwardedToPrimary(const Endpoint& from, const Request& m, const RequestPlan& plan);
   void OnReplicaWriteReply(const Endpoint& from, const ReplicaWriteReply& m);
   void OnReplicaGetReply(const Endpoint& from, const ReplicaGetReply& m);
   void Dispatch(const Endpoint& from, Message& message);
@@ -105,7 +115,8 @@ class Node {
   GetCoordinator gets_{ctx_, detector_};
   Forwarder forwarder_{ctx_, detector_};
   Replica replica_{ctx_, handoff_};
-  AntiEntropy aae_{ctx_, detector_};
+  AaeLocalTree aae_local_{ctx_};
+  AntiEntropy aae_{ctx_, detector_, aae_local_};
   NodeStatus status_{ctx_, detector_};
 };
 

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "common/assert.h"
+#include "node/op_table.h"
 #include "node/request_log.h"
 
 namespace trolley {
@@ -203,22 +204,19 @@ void PutCoordinator::OnPeerUnreachable(const std::string& node) {
   // would after replica_timeout_ms (a refused or reset link is not a slow
   // peer). A write may still have landed, as with a timeout; the hint or
   // the fallback covers it either way.
-  std::vector<uint64_t> ids;
-  for (const auto& [id, op] : puts_) ids.push_back(id);
-  for (uint64_t id : ids) {
-    auto it = puts_.find(id);
-    if (it == puts_.end() || !IsDecided(it->second.phase)) continue;
+  ForEachStillPresent(puts_, [&](OpMap::iterator it) {
+    if (!IsDecided(it->second.phase)) return;
     PutOp& op = it->second;
     // Index loop: ReplaceSilentTarget appends to op.targets.
     for (size_t i = 0; i < op.targets.size(); ++i) {
       if (op.targets[i].answered || op.targets[i].node != node) continue;
       op.targets[i].answered = true;
       const Target silent = op.targets[i];
-      ReplaceSilentTarget(id, op, silent);
+      ReplaceSilentTarget(it->first, op, silent);
     }
     AnswerIfQuorumDecided(op);
     RetireIfDone(it);
-  }
+  });
 }
 
 void PutCoordinator::Tick(uint64_t now) {

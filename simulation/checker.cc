@@ -13,20 +13,6 @@ bool Contains(const std::vector<uint64_t>& sorted, uint64_t id) {
   return std::binary_search(sorted.begin(), sorted.end(), id);
 }
 
-std::string KindName(Mutation::Kind kind) {
-  switch (kind) {
-    case Mutation::Kind::kAdd:
-      return "add";
-    case Mutation::Kind::kSetQuantity:
-      return "set";
-    case Mutation::Kind::kRemove:
-      return "remove";
-    case Mutation::Kind::kClear:
-      return "clear";
-  }
-  return "?";
-}
-
 constexpr uint64_t kQuantityMax = 999;  // CartLimits{}.quantity_max
 
 }  // namespace
@@ -123,22 +109,25 @@ uint32_t History::Observe(const ObjectKey& key, CartSemantics semantics, const M
   return number;
 }
 
-void History::Written(const ObjectKey& key, uint64_t mutation_id, uint32_t attempt) {
+MutationRecord* History::Find(const ObjectKey& key, uint64_t mutation_id) {
   auto it = carts_.find(key);
-  if (it == carts_.end()) return;
+  if (it == carts_.end()) return nullptr;
   auto m = it->second.mutations.find(mutation_id);
-  if (m == it->second.mutations.end()) return;
-  m->second.written = true;
-  if (attempt < m->second.attempts.size()) m->second.attempts[attempt].written = true;
+  return m == it->second.mutations.end() ? nullptr : &m->second;
+}
+
+void History::Written(const ObjectKey& key, uint64_t mutation_id, uint32_t attempt) {
+  MutationRecord* m = Find(key, mutation_id);
+  if (m == nullptr) return;
+  m->written = true;
+  if (attempt < m->attempts.size()) m->attempts[attempt].written = true;
 }
 
 void History::Acked(const ObjectKey& key, uint64_t mutation_id, uint32_t attempt) {
-  auto it = carts_.find(key);
-  if (it == carts_.end()) return;
-  auto m = it->second.mutations.find(mutation_id);
-  if (m == it->second.mutations.end()) return;
-  m->second.acked = true;
-  if (attempt < m->second.attempts.size()) m->second.acked_attempt = static_cast<int>(attempt);
+  MutationRecord* m = Find(key, mutation_id);
+  if (m == nullptr) return;
+  m->acked = true;
+  if (attempt < m->attempts.size()) m->acked_attempt = static_cast<int>(attempt);
 }
 
 void History::Check(const ObjectKey& key, const CartState& final_cart, CheckResult& result) const {
@@ -205,8 +194,9 @@ void History::Check(const ObjectKey& key, const CartState& final_cart, CheckResu
         or_set ? live.contains(c.id) && live.at(c.id) == c.sku : line_present(c.sku);
     if (present) continue;
     const uint64_t before = result.lost_unsynced;
-    fail(c.id, "acknowledged " + KindName(c.kind) + " lost: " + name + " sku=" + c.sku +
-                   " mutation=" + std::to_string(c.id) + " (no remove, set or clear observed it)");
+    fail(c.id, "acknowledged " + std::string(MutationKindName(c.kind)) + " lost: " + name +
+                   " sku=" + c.sku + " mutation=" + std::to_string(c.id) +
+                   " (no remove, set or clear observed it)");
     if (result.lost_unsynced == before) ++result.lost_adds;
   }
 
@@ -216,7 +206,7 @@ void History::Check(const ObjectKey& key, const CartState& final_cart, CheckResu
       for (uint64_t tag : r.SurelyObserved()) {
         if (!live.contains(tag)) continue;
         const uint64_t before = result.lost_unsynced;
-        fail(r.id, "observed remove undone: " + name + " " + KindName(r.kind) +
+        fail(r.id, "observed remove undone: " + name + " " + std::string(MutationKindName(r.kind)) +
                        " mutation=" + std::to_string(r.id) + " observed tag " +
                        std::to_string(tag) + " of sku=" + live.at(tag) + ", which is live again");
         if (result.lost_unsynced == before) ++result.removes_undone;

@@ -140,6 +140,9 @@ class History {
   void Check(const ObjectKey& key, const CartState& final_cart, CheckResult& result) const;
 
  private:
+  // The record of `mutation_id` of `key`, or nullptr if none was observed.
+  MutationRecord* Find(const ObjectKey& key, uint64_t mutation_id);
+
   std::map<ObjectKey, CartHistory> carts_;
   std::set<std::pair<ObjectKey, uint64_t>> lost_to_power_loss_;
 };

@@ -54,16 +54,7 @@ void SweepSummary::Add(const SeedResult& r) {
   resurrections += r.check.resurrections;
   lost_increments += r.check.lost_increments;
   phantoms += r.check.phantoms;
-  write_attempts += w.write_attempts;
-  write_attempts_ok += w.write_attempts_ok;
-  eligible_writes += w.eligible_writes;
-  eligible_writes_ok += w.eligible_writes_ok;
-  partition_writes += w.partition_writes;
-  partition_writes_ok += w.partition_writes_ok;
-  eligible_unavailable += w.eligible_writes_unavailable;
-  eligible_timeout += w.eligible_writes_timeout;
-  eligible_silent += w.eligible_writes_silent;
-  eligible_conn_failed += w.eligible_writes_conn_failed;
+  writes.Add(w.writes);
   for (int i = 0; i < 5; ++i) siblings[i] += w.siblings[i];
   settle_ms.push_back(r.settle_ms);
   keys += r.keys;
@@ -106,15 +97,19 @@ std::string SweepSummary::Table() const {
       std::to_string(lost_unsynced));
   row("union+max resurrections (reported)", std::to_string(resurrections));
   row("union+max lost increments (reported)", std::to_string(lost_increments));
+  const WriteAvailability& w = writes;
   row("write attempts accepted",
-      Percent(write_attempts_ok, write_attempts) + " of " + std::to_string(write_attempts));
+      Percent(w.write_attempts_ok, w.write_attempts) + " of " + std::to_string(w.write_attempts));
   row("write availability (W nodes reachable from the coordinator)",
-      Percent(eligible_writes_ok, eligible_writes) + " of " + std::to_string(eligible_writes));
+      Percent(w.eligible_writes_ok, w.eligible_writes) + " of " +
+          std::to_string(w.eligible_writes));
   row("  ... refused: unavailable / node timeout / no answer / connection",
-      std::to_string(eligible_unavailable) + " / " + std::to_string(eligible_timeout) + " / " +
-          std::to_string(eligible_silent) + " / " + std::to_string(eligible_conn_failed));
-  row("  ... during partitions",
-      Percent(partition_writes_ok, partition_writes) + " of " + std::to_string(partition_writes));
+      std::to_string(w.eligible_writes_unavailable) + " / " +
+          std::to_string(w.eligible_writes_timeout) + " / " +
+          std::to_string(w.eligible_writes_silent) + " / " +
+          std::to_string(w.eligible_writes_conn_failed));
+  row("  ... during partitions", Percent(w.partition_writes_ok, w.partition_writes) + " of " +
+                                     std::to_string(w.partition_writes));
   uint64_t reads = 0;
   for (uint64_t s : siblings) reads += s;
   row("reads finding 1 / 2 / 3 / 4 / 5+ versions",
@@ -194,7 +189,7 @@ std::string SeedLine(const SeedResult& r) {
       static_cast<unsigned long long>(r.check.lost_unsynced),
       static_cast<unsigned long long>(r.check.resurrections),
       static_cast<unsigned long long>(r.check.lost_increments),
-      Percent(w.eligible_writes_ok, w.eligible_writes).c_str(),
+      Percent(w.writes.eligible_writes_ok, w.writes.eligible_writes).c_str(),
       static_cast<unsigned long long>(r.settle_ms),
       static_cast<unsigned long long>(r.keys_needing_read), static_cast<unsigned long long>(r.keys),
       static_cast<unsigned long long>(r.trace_hash));

@@ -17,11 +17,7 @@ struct SweepSummary {
            requests = 0;
   uint64_t acked_adds = 0, lost_adds = 0, lost_unsynced = 0, removes_undone = 0;
   uint64_t resurrections = 0, lost_increments = 0, phantoms = 0;
-  uint64_t write_attempts = 0, write_attempts_ok = 0;
-  uint64_t eligible_writes = 0, eligible_writes_ok = 0;
-  uint64_t partition_writes = 0, partition_writes_ok = 0;
-  uint64_t eligible_unavailable = 0, eligible_timeout = 0, eligible_silent = 0,
-           eligible_conn_failed = 0;
+  WriteAvailability writes;
   uint64_t siblings[5] = {0, 0, 0, 0, 0};
   std::vector<uint64_t> settle_ms;  // per seed
   uint64_t keys = 0, keys_needing_read = 0;

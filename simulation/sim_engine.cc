@@ -82,17 +82,11 @@ uint64_t SimEngine::IndexedVersion(const ObjectKey& key) const {
 }
 
 std::vector<uint64_t> SimEngine::AaeSegments(uint32_t first, uint32_t count) {
-  TROLLEY_ASSERT(first + count <= AaeTree::kSegments);
-  std::vector<uint64_t> out(count);
-  for (uint32_t i = 0; i < count; ++i) out[i] = tree_.segment(first + i);
-  return out;
+  return tree_.Segments(first, count);
 }
 
 std::vector<uint64_t> SimEngine::AaeBranches(uint32_t first, uint32_t count) {
-  TROLLEY_ASSERT(first + count <= AaeTree::kBranches);
-  std::vector<uint64_t> out(count);
-  for (uint32_t i = 0; i < count; ++i) out[i] = tree_.branch(first + i);
-  return out;
+  return tree_.Branches(first, count);
 }
 
 Result<std::vector<AaeKeyVersion>> SimEngine::AaeSegmentKeys(uint32_t segment) {

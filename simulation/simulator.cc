@@ -356,11 +356,22 @@ CartSemantics SemanticsOf(const SeedConfig& config, const std::string& ns) {
 
 // Whether `cart` holds every removal that mutation `id` may have made (its
 // context covers each tag it observed); true when `id` removed nothing.
+// One exception in an OR-Set cart: a set whose own contribution is not
+// live here while a tag it removed is live may be in this context only
+// because a later remove observed (named) its contribution, without the set
+// itself ever being applied here: that copy does not hold its removals.
 bool HoldsRemovalsOf(const CartHistory& history, uint64_t id, const CartState& cart) {
   const auto m = history.mutations.find(id);
   if (m == history.mutations.end() || !m->second.IsKiller()) return true;
+  auto live = [&](uint64_t tag) {
+    return std::any_of(cart.lines().begin(), cart.lines().end(),
+                       [tag](const auto& line) { return line.second.contains(tag); });
+  };
+  const bool only_named =
+      cart.semantics() == CartSemantics::kOrSet && m->second.IsContribution() && !live(id);
   for (uint64_t tag : m->second.MaybeObserved()) {
-    if (tag != id && !cart.context().Covers(tag)) return false;
+    if (tag == id) continue;
+    if (!cart.context().Covers(tag) || (only_named && live(tag))) return false;
   }
   return true;
 }

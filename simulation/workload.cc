@@ -13,6 +13,19 @@
 #include "wire/cart_mutation.h"
 
 namespace trolley::sim {
+
+void WriteAvailability::Add(const WriteAvailability& o) {
+  write_attempts += o.write_attempts;
+  write_attempts_ok += o.write_attempts_ok;
+  eligible_writes += o.eligible_writes;
+  eligible_writes_ok += o.eligible_writes_ok;
+  partition_writes += o.partition_writes;
+  partition_writes_ok += o.partition_writes_ok;
+  eligible_writes_unavailable += o.eligible_writes_unavailable;
+  eligible_writes_timeout += o.eligible_writes_timeout;
+  eligible_writes_silent += o.eligible_writes_silent;
+  eligible_writes_conn_failed += o.eligible_writes_conn_failed;
+}
 namespace {
 
 constexpr uint64_t kClientTimeoutNs = 2000 * kNsPerMs;  // ClientOptions.timeout
@@ -190,12 +203,12 @@ struct Workload::Device {
     SetAttempt(call.request, call.request_id,
                static_cast<uint32_t>(std::max<uint64_t>(1, left_ms * 9 / 10)));
     if (call.is_put) {
-      ++w.stats_.write_attempts;
+      ++w.stats_.writes.write_attempts;
       call.eligible = WriteEligible(call.node, Ns(call.ns).w);
       call.during_partition = w.cluster_.AnyPartition();
       if (call.eligible) {
-        ++w.stats_.eligible_writes;
-        if (call.during_partition) ++w.stats_.partition_writes;
+        ++w.stats_.writes.eligible_writes;
+        if (call.during_partition) ++w.stats_.writes.partition_writes;
       }
     }
     w.cluster_.ClientSend(conn, call.node, call.request);
@@ -225,8 +238,8 @@ struct Workload::Device {
     if (!r.ok()) {
       failure = r.status();
       if (call.is_put && call.eligible) {
-        ++(failure.code() == StatusCode::kTimeout ? w.stats_.eligible_writes_silent
-                                                  : w.stats_.eligible_writes_conn_failed);
+        ++(failure.code() == StatusCode::kTimeout ? w.stats_.writes.eligible_writes_silent
+                                                  : w.stats_.writes.eligible_writes_conn_failed);
       }
       if (failure.code() == StatusCode::kUnavailable) {
         down_until_ns[static_cast<size_t>(call.node)] = w.loop_.now_ns() + kNodeDownForNs;
@@ -235,14 +248,14 @@ struct Workload::Device {
       const Status replied = StatusOf(*r);
       const StatusCode code = replied.code();
       if (call.is_put && call.eligible && code == StatusCode::kUnavailable)
-        ++w.stats_.eligible_writes_unavailable;
+        ++w.stats_.writes.eligible_writes_unavailable;
       if (call.is_put && call.eligible && code == StatusCode::kTimeout)
-        ++w.stats_.eligible_writes_timeout;
+        ++w.stats_.writes.eligible_writes_timeout;
       if (call.is_put && code == StatusCode::kOk) {
-        ++w.stats_.write_attempts_ok;
+        ++w.stats_.writes.write_attempts_ok;
         if (call.eligible) {
-          ++w.stats_.eligible_writes_ok;
-          if (call.during_partition) ++w.stats_.partition_writes_ok;
+          ++w.stats_.writes.eligible_writes_ok;
+          if (call.during_partition) ++w.stats_.writes.partition_writes_ok;
         }
       }
       if (Retryable(code))

@@ -47,23 +47,29 @@
 
 namespace trolley::sim {
 
+// Write attempts (a ClientPut sent to a node), and those sent while the
+// node was up and could reach W nodes (itself included) over unblocked
+// links (eligible), overall and while some partition was in place; and
+// how eligible attempts failed: kUnavailable or kTimeout from the node, no
+// answer before the client's deadline (lost messages, pauses), or a
+// refused or reset connection. One seed's (WorkloadStats) or a sweep's
+// (SweepSummary).
+struct WriteAvailability {
+  uint64_t write_attempts = 0, write_attempts_ok = 0;
+  uint64_t eligible_writes = 0, eligible_writes_ok = 0;
+  uint64_t partition_writes = 0, partition_writes_ok = 0;
+  uint64_t eligible_writes_unavailable = 0, eligible_writes_timeout = 0, eligible_writes_silent = 0,
+           eligible_writes_conn_failed = 0;
+  void Add(const WriteAvailability& other);
+};
+
 struct WorkloadStats {
   uint64_t ops_started = 0, ops_acked = 0, ops_failed = 0, ops_refused = 0;
   uint64_t mutations = 0, gets = 0, merges = 0, device_retries = 0;
   uint64_t requests = 0, attempts = 0;
   // Cart adds as the shopper issued them (retries are the same add).
   uint64_t adds_acked = 0, adds_gave_up = 0;
-  // Write attempts (a ClientPut sent to a node), and those sent while the
-  // node was up and could reach W nodes (itself included) over unblocked
-  // links, overall and while some partition was in place.
-  uint64_t write_attempts = 0, write_attempts_ok = 0;
-  uint64_t eligible_writes = 0, eligible_writes_ok = 0;
-  uint64_t partition_writes = 0, partition_writes_ok = 0;
-  // How eligible write attempts failed: kUnavailable or kTimeout from the
-  // node, no answer before the client's deadline (lost messages, pauses),
-  // or a refused or reset connection.
-  uint64_t eligible_writes_unavailable = 0, eligible_writes_timeout = 0, eligible_writes_silent = 0,
-           eligible_writes_conn_failed = 0;
+  WriteAvailability writes;
   // Successful reads that found 1, 2, 3, 4, 5+ versions.
   uint64_t siblings[5] = {0, 0, 0, 0, 0};
   std::vector<std::string> failures;  // e.g. a stored value that is not a cart

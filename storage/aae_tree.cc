@@ -67,6 +67,24 @@ void AaeTree::Clear() {
   std::fill(branches_.begin(), branches_.end(), 0);
 }
 
+namespace {
+
+std::vector<uint64_t> Slice(const std::vector<uint64_t>& level, uint32_t first, uint32_t count) {
+  TROLLEY_ASSERT(first <= level.size());
+  TROLLEY_ASSERT(count <= level.size() - first);
+  return std::vector<uint64_t>(level.begin() + first, level.begin() + first + count);
+}
+
+}  // namespace
+
+std::vector<uint64_t> AaeTree::Segments(uint32_t first, uint32_t count) const {
+  return Slice(segments_, first, count);
+}
+
+std::vector<uint64_t> AaeTree::Branches(uint32_t first, uint32_t count) const {
+  return Slice(branches_, first, count);
+}
+
 uint64_t AaeTree::RangeHash(uint32_t first_segment, uint32_t count) const {
   TROLLEY_ASSERT(first_segment + count <= kSegments);
   uint64_t h = 0;

@@ -66,6 +66,11 @@ class AaeTree {
 
   uint64_t segment(uint32_t s) const { return segments_[s]; }
   uint64_t branch(uint32_t b) const { return branches_[b]; }
+  // Copies of segments [first, first + count) and branches [first, first +
+  // count): what Engine::AaeSegments and AaeBranches return. Assert the
+  // range is within the tree.
+  std::vector<uint64_t> Segments(uint32_t first, uint32_t count) const;
+  std::vector<uint64_t> Branches(uint32_t first, uint32_t count) const;
   const std::vector<uint64_t>& segments() const { return segments_; }
   // The XOR of segments [first, first + count): a partition's root.
   uint64_t RangeHash(uint32_t first_segment, uint32_t count) const;

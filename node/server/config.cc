@@ -11,6 +11,7 @@
 #include <span>
 #include <sstream>
 
+#include "common/enum_names.h"
 #include "ring/node_id.h"
 #include "ring/ring.h"
 #include "wire/frame.h"
@@ -157,14 +158,21 @@ std::vector<std::string_view> Keys(std::span<const UintSetting> settings) {
   return keys;
 }
 
+// The table `name` of the file ([name]): nullptr if there is none, an
+// error if `name` is not a table.
+Result<const toml::table*> OptionalTable(const toml::table& root, std::string_view name) {
+  const toml::node* node = root.get(name);
+  if (node == nullptr) return static_cast<const toml::table*>(nullptr);
+  const toml::table* t = node->as_table();
+  if (t == nullptr) return Invalid(name, "must be a table ([" + std::string(name) + "])");
+  return t;
+}
+
 // Reads a [limits] or [storage] table.
 Status ReadUintTable(const toml::table& root, const UintTable& table, ServerConfig& c) {
-  const toml::node* node = root.get(table.name);
-  if (node == nullptr) return Status::Ok();
-  const toml::table* t = node->as_table();
-  if (t == nullptr) {
-    return Invalid(table.name, "must be a table ([" + std::string(table.name) + "])");
-  }
+  Result<const toml::table*> found = OptionalTable(root, table.name);
+  if (!found.ok() || *found == nullptr) return found.status();
+  const toml::table* t = *found;
   TROLLEY_RETURN_IF_ERROR(CheckKnownKeys(*t, table.name, Keys(table.settings)));
   for (const UintSetting& s : table.settings) {
     TROLLEY_RETURN_IF_ERROR(ReadUint(*t, table.name, s.key, c.*s.field));
@@ -182,10 +190,9 @@ Status ReadBool(const toml::table& table, std::string_view key, bool& out) {
 }
 
 Status ReadTlsTable(const toml::table& root, ServerConfig& c) {
-  const toml::node* node = root.get("tls");
-  if (node == nullptr) return Status::Ok();
-  const toml::table* t = node->as_table();
-  if (t == nullptr) return Invalid("tls", "must be a table ([tls])");
+  Result<const toml::table*> found = OptionalTable(root, "tls");
+  if (!found.ok() || *found == nullptr) return found.status();
+  const toml::table* t = *found;
   std::vector<std::string_view> keys;
   for (const TlsSetting& s : kTlsSettings) keys.push_back(s.key);
   TROLLEY_RETURN_IF_ERROR(CheckKnownKeys(*t, "tls", keys));
@@ -245,10 +252,9 @@ Status ReadMember(const toml::table& t, const std::string& where, ServerConfig& 
 
 // Reads [admin]: the HTTP port for metrics, health checks and backups.
 Status ReadAdmin(const toml::table& root, ServerConfig& c) {
-  const toml::node* node = root.get("admin");
-  if (node == nullptr) return Status::Ok();
-  const toml::table* t = node->as_table();
-  if (t == nullptr) return Invalid("admin", "must be a table ([admin])");
+  Result<const toml::table*> found = OptionalTable(root, "admin");
+  if (!found.ok() || *found == nullptr) return found.status();
+  const toml::table* t = *found;
   TROLLEY_RETURN_IF_ERROR(CheckKnownKeys(*t, "admin", Keys(kAdminKeys)));
   TROLLEY_RETURN_IF_ERROR(ReadString(*t, "admin", "host", c.admin_host));
   return ReadUint(*t, "admin", "port", c.admin_port);
@@ -297,17 +303,15 @@ Result<uint64_t> ParseUintText(std::string_view text, std::string_view field) {
   return v;
 }
 
+constexpr EnumName<MergeSemantics> kMergeSemanticsNames[] = {
+    {MergeSemantics::kUnionMax, "union-max"}, {MergeSemantics::kOrSet, "or-set"}};
+
 }  // namespace
 
-std::string_view MergeSemanticsName(MergeSemantics m) {
-  return m == MergeSemantics::kOrSet ? "or-set" : "union-max";
-}
+std::string_view MergeSemanticsName(MergeSemantics m) { return NameOf(kMergeSemanticsNames, m); }
 
 Result<MergeSemantics> ParseMergeSemantics(std::string_view name) {
-  if (name == "union-max") return MergeSemantics::kUnionMax;
-  if (name == "or-set") return MergeSemantics::kOrSet;
-  return Status::InvalidArgument("unknown merge semantics '" + std::string(name) +
-                                 "' (accepted: union-max, or-set)");
+  return ParseName(kMergeSemanticsNames, name, "merge semantics");
 }
 
 bool IsLoopbackHost(std::string_view host) {

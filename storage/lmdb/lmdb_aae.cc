@@ -121,19 +121,13 @@ void LmdbEngine::Impl::ApplyTreeDeltas() {
 }
 
 std::vector<uint64_t> LmdbEngine::Impl::AaeSegments(uint32_t first, uint32_t count) {
-  TROLLEY_ASSERT(first + count <= AaeTree::kSegments);
-  std::vector<uint64_t> out(count);
   std::lock_guard lk(tree_mu_);
-  for (uint32_t i = 0; i < count; ++i) out[i] = tree_.segment(first + i);
-  return out;
+  return tree_.Segments(first, count);
 }
 
 std::vector<uint64_t> LmdbEngine::Impl::AaeBranches(uint32_t first, uint32_t count) {
-  TROLLEY_ASSERT(first + count <= AaeTree::kBranches);
-  std::vector<uint64_t> out(count);
   std::lock_guard lk(tree_mu_);
-  for (uint32_t i = 0; i < count; ++i) out[i] = tree_.branch(first + i);
-  return out;
+  return tree_.Branches(first, count);
 }
 
 Result<std::vector<AaeKeyVersion>> LmdbEngine::Impl::AaeSegmentKeys(uint32_t segment) {

@@ -81,5 +81,15 @@ TEST(PeerCartTest, MalformedInputIsRefusedWithAReason) {
   }
 }
 
+TEST(PeerCartTest, LayoutNamesParseBackAndOthersAreRefused) {
+  for (CartLayout layout : {CartLayout::kWholeCart, CartLayout::kPerLine}) {
+    EXPECT_EQ(ParseCartLayout(CartLayoutName(layout)).value(), layout);
+  }
+  EXPECT_EQ(CartLayoutName(CartLayout::kPerLine), "per-line");
+  const Result<CartLayout> bad = ParseCartLayout("rows");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "unknown --layout 'rows': use whole-cart or per-line");
+}
+
 }  // namespace
 }  // namespace trolley::bench

@@ -268,6 +268,36 @@ class RedisTargetTest : public ::testing::Test {
     ExpectAllOk(target, std::vector<CartOp>(5, Op(CartOp::Type::kAdd, cart, sku, 1)));
   }
 
+  // kConcurrentAdds adds of 1 over 20 carts, issued at once in cart order
+  // (ten to a cart, skus cycling over three), and `gets` gets of cart 0
+  // with them: every one is answered ok, and each cart then reads exactly
+  // what was added to it.
+  static constexpr uint64_t kConcurrentAdds = 200;
+  void ExpectConcurrentAddsAllCount(RedisTarget& target, int gets) {
+    constexpr uint64_t kCarts = 20;
+    std::map<uint64_t, std::map<std::string, uint32_t>> expected;
+    uint64_t answered = 0;
+    int failed = 0, gets_ok = 0;
+    std::string first_error;
+    for (uint64_t i = 0; i < kConcurrentAdds; ++i) {
+      const uint64_t cart = i / (kConcurrentAdds / kCarts);
+      const std::string sku = "sku-" + std::to_string(i % 3);
+      ++expected[cart][sku];
+      target.Execute(Op(CartOp::Type::kAdd, cart, sku, 1), [&](OpOutcome out) {
+        ++answered;
+        if (!out.ok && failed++ == 0) first_error = out.error_kind + ": " + out.error_message;
+      });
+    }
+    for (int i = 0; i < gets; ++i) {
+      target.Execute(Op(CartOp::Type::kGet, 0), [&](OpOutcome out) { gets_ok += out.ok; });
+    }
+    ASSERT_TRUE(RunUntil(io_, [&] { return answered == kConcurrentAdds && gets_ok == gets; }));
+    EXPECT_EQ(failed, 0) << first_error;
+    for (const auto& [cart, lines] : expected) {
+      EXPECT_EQ(ReadSync(io_, target, cart), lines) << "cart " << cart;
+    }
+  }
+
   // INFO commandstats' count of calls of `command` since the last CONFIG
   // RESETSTAT.
   uint64_t Calls(const std::string& command) {
@@ -333,34 +363,13 @@ TEST_F(RedisTargetTest, ConcurrentAddsToTheSameCartsAllCount) {
   RedisTarget target(io_, options_);
   ASSERT_TRUE(ConnectSync(io_, target).ok());
   ASSERT_EQ(Cli("config resetstat"), "OK\n");
-  constexpr int kOps = 200, kCarts = 20;
-  std::map<uint64_t, std::map<std::string, uint32_t>> expected;
-  int answered = 0, failed = 0;
-  std::string first_error;
-  for (int i = 0; i < kOps; ++i) {
-    const uint64_t cart = static_cast<uint64_t>(i / (kOps / kCarts));
-    const std::string sku = "sku-" + std::to_string(i % 3);
-    ++expected[cart][sku];
-    target.Execute(Op(CartOp::Type::kAdd, cart, sku, 1), [&](OpOutcome out) {
-      ++answered;
-      if (!out.ok && failed++ == 0) first_error = out.error_kind + ": " + out.error_message;
-    });
-  }
-  // Gets in flight too, on a cart being written.
-  int gets_ok = 0;
-  for (int i = 0; i < 5; ++i) {
-    target.Execute(Op(CartOp::Type::kGet, 0), [&](OpOutcome out) { gets_ok += out.ok; });
-  }
-  ASSERT_TRUE(RunUntil(io_, [&] { return answered == kOps && gets_ok == 5; }));
-  EXPECT_EQ(failed, 0) << first_error;
-  for (const auto& [cart, lines] : expected) {
-    EXPECT_EQ(ReadSync(io_, target, cart), lines) << "cart " << cart;
-  }
+  ExpectConcurrentAddsAllCount(target, /*gets=*/5);  // gets in flight too, on a cart being written
   const uint64_t execs = Calls("exec");
-  EXPECT_GT(execs, static_cast<uint64_t>(kOps)) << "no EXEC aborted: the test raced nothing";
-  std::printf("redis_target_test: %d adds took %llu EXECs (%llu retries)\n", kOps,
+  EXPECT_GT(execs, kConcurrentAdds) << "no EXEC aborted: the test raced nothing";
+  std::printf("redis_target_test: %llu adds took %llu EXECs (%llu retries)\n",
+              static_cast<unsigned long long>(kConcurrentAdds),
               static_cast<unsigned long long>(execs),
-              static_cast<unsigned long long>(execs - kOps));
+              static_cast<unsigned long long>(execs - kConcurrentAdds));
 }
 
 TEST_F(RedisTargetTest, WaitForReplicas) {
@@ -442,24 +451,8 @@ TEST_F(RedisTargetTest, PerLineConcurrentAddsAllCountWithoutRetries) {
   RedisTarget target(io_, options_);
   ASSERT_TRUE(ConnectSync(io_, target).ok());
   ASSERT_EQ(Cli("config resetstat"), "OK\n");
-  constexpr int kOps = 200, kCarts = 20;
-  std::map<uint64_t, std::map<std::string, uint32_t>> expected;
-  int answered = 0, failed = 0;
-  for (int i = 0; i < kOps; ++i) {
-    const uint64_t cart = static_cast<uint64_t>(i / (kOps / kCarts));
-    const std::string sku = "sku-" + std::to_string(i % 3);
-    ++expected[cart][sku];
-    target.Execute(Op(CartOp::Type::kAdd, cart, sku, 1), [&](OpOutcome out) {
-      ++answered;
-      failed += !out.ok;
-    });
-  }
-  ASSERT_TRUE(RunUntil(io_, [&] { return answered == kOps; }));
-  EXPECT_EQ(failed, 0);
-  for (const auto& [cart, lines] : expected) {
-    EXPECT_EQ(ReadSync(io_, target, cart), lines) << "cart " << cart;
-  }
-  EXPECT_EQ(Calls("hincrby"), static_cast<uint64_t>(kOps));
+  ExpectConcurrentAddsAllCount(target, /*gets=*/0);
+  EXPECT_EQ(Calls("hincrby"), kConcurrentAdds);
 }
 
 TEST_F(RedisTargetTest, PerLineWritesWaitForReplicas) {

@@ -20,7 +20,9 @@
 #include "common/hex.h"
 #include "common/random.h"
 #include "tests/cart/cart_test_util.h"
+#include "tests/support/bad_bytes.h"
 #include "tests/support/capnp_words.h"
+#include "tests/support/seeded_cases.h"
 
 namespace trolley {
 namespace {
@@ -139,20 +141,17 @@ TEST(CartCodecTest, RandomCartsRoundTripExactlyInOneSegment) {
   size_t lines_max = 0;
   size_t context_ids = 0;
   size_t attributes = 0;
-  for (uint64_t c = 0; c < 2000; ++c) {
-    const uint64_t seed = kSeed + c;
-    SCOPED_TRACE("seed=" + std::to_string(seed));
-    Random rng(seed);
+  test_support::RunSeededCases(kSeed, 2000, [&](Random& rng, uint64_t c) {
     const CartState s = RandomCart(rng, kBoth[c % 2]);
     ExpectRoundTrip(s);
     const std::string bytes = s.Encode();
     ASSERT_EQ(ReadLittleEndian32(bytes, 4), 0u) << "more than one segment";
-    if (HasFailure()) return;
     bytes_max = std::max(bytes_max, bytes.size());
     lines_max = std::max(lines_max, s.lines().size());
     context_ids += s.context().dots().size() + s.context().sessions().size();
     for (const CartLine& line : s.Lines(kLimits)) attributes += line.attributes.size();
-  }
+  });
+  if (HasFailure()) return;
   EXPECT_GE(lines_max, 5u);
   EXPECT_GT(context_ids, 0u);
   EXPECT_GT(attributes, 0u);
@@ -193,17 +192,15 @@ TEST(CartCodecTest, DecodesAtEveryAlignment) {
 
 TEST(CartCodecTest, EveryTruncationIsCorruption) {
   for (CartSemantics sem : kBoth) {
+    SCOPED_TRACE(Name(sem));
     Random rng(kSeed + 1);
     CartState s(sem);
     while (s.lines().size() < 3) s = RandomCart(rng, sem);
-    const std::string bytes = s.Encode();
-    for (size_t len = 0; len < bytes.size(); ++len) {
-      Result<CartState> decoded = CartState::Decode(std::string_view(bytes).substr(0, len), sem);
-      ASSERT_FALSE(decoded.ok()) << "len=" << len;
-      EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption) << "len=" << len;
-      EXPECT_EQ(decoded.status().message().rfind("cart value: ", 0), 0u)
-          << decoded.status().message();
-    }
+    test_support::ExpectEveryTruncationIsCorruption(s.Encode(), [sem](std::string_view prefix) {
+      const Status st = CartState::Decode(prefix, sem).status();
+      EXPECT_EQ(st.message().rfind("cart value: ", 0), 0u) << st.message();
+      return st;
+    });
   }
   EXPECT_NE(CartState::Decode("", CartSemantics::kOrSet).status().message().find("truncated"),
             std::string::npos);
@@ -213,10 +210,7 @@ TEST(CartCodecTest, TrailingBytesAreCorruption) {
   const std::string bytes = CartState(CartSemantics::kOrSet).Encode();
   Result<CartState> decoded =
       CartState::Decode(bytes + std::string(8, '\0'), CartSemantics::kOrSet);
-  ASSERT_FALSE(decoded.ok());
-  EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(decoded.status().message().find("trailing"), std::string::npos)
-      << decoded.status().message();
+  test_support::ExpectCorruption(decoded.status(), "trailing");
   EXPECT_EQ(CartState::Decode(bytes + "x", CartSemantics::kOrSet).status().code(),
             StatusCode::kCorruption);
 }
@@ -229,38 +223,26 @@ TEST(CartCodecTest, RandomByteFlipsNeverCrash) {
     while (s.lines().empty()) s = RandomCart(sample_rng, kBoth[i % 2]);
     samples.push_back(s.Encode());
   }
-  int ok = 0;
-  int failed = 0;
-  for (uint64_t c = 0; c < 20'000; ++c) {
-    const uint64_t seed = kSeed + c;
-    Random rng(seed);
-    std::string bytes = samples[rng.Uniform(samples.size())];
-    for (uint64_t f = 1 + rng.Uniform(4); f > 0; --f) {
-      bytes[rng.Uniform(bytes.size())] ^= static_cast<char>(1 + rng.Uniform(255));
-    }
-    for (CartSemantics sem : kBoth) {
-      Result<CartState> s = CartState::Decode(bytes, sem);
-      if (s.ok()) {
-        s->CheckInvariants();
-        EXPECT_EQ(CartState::Decode(s->Encode(), sem).value(), *s);
-        s->Lines(kLimits);
-        CartState copy = *s;
-        (void)copy.Apply(Mutation::Add(rng.Next() | 1, "apple", 1, 0), kLimits);
-        CartState::Merge(sem, std::vector<CartState>{*s, copy});
-        ++ok;
-      } else {
-        const StatusCode code = s.status().code();
-        EXPECT_TRUE(code == StatusCode::kCorruption || code == StatusCode::kFailedPrecondition)
-            << "seed=" << seed << " " << s.status().ToString();
-        EXPECT_FALSE(s.status().message().empty());
-        ++failed;
-      }
-    }
-    if (HasFailure()) return;
-  }
-  EXPECT_GT(ok, 0);
-  EXPECT_GT(failed, 0);
-  std::printf("byte flips: %d decoded, %d rejected\n", ok, failed);
+  test_support::RunByteFlips(
+      samples, kSeed, 20'000,
+      [](const std::string& bytes, Random& rng, uint64_t seed, test_support::FlipCounts& counts) {
+        for (CartSemantics sem : kBoth) {
+          Result<CartState> s = CartState::Decode(bytes, sem);
+          if (s.ok()) {
+            s->CheckInvariants();
+            EXPECT_EQ(CartState::Decode(s->Encode(), sem).value(), *s);
+            s->Lines(kLimits);
+            CartState copy = *s;
+            (void)copy.Apply(Mutation::Add(rng.Next() | 1, "apple", 1, 0), kLimits);
+            CartState::Merge(sem, std::vector<CartState>{*s, copy});
+            ++counts.decoded;
+          } else {
+            test_support::ExpectRefused(
+                s.status(), {StatusCode::kCorruption, StatusCode::kFailedPrecondition}, seed);
+            ++counts.refused;
+          }
+        }
+      });
 }
 
 TEST(CartCodecTest, HeaderErrors) {
@@ -285,9 +267,7 @@ TEST(CartCodecTest, HeaderErrors) {
   std::string magic = bytes;
   magic[1] = 'S';  // a sibling-set record's magic
   decoded = CartState::Decode(magic, CartSemantics::kOrSet);
-  EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(decoded.status().message().find("bad magic 0x5453"), std::string::npos)
-      << decoded.status().message();
+  test_support::ExpectCorruption(decoded.status(), "bad magic 0x5453");
   // What to do about it: a raw value in a cart namespace (docs/client.md).
   EXPECT_NE(decoded.status().message().find("raw values and carts must not share a namespace"),
             std::string::npos)
@@ -447,10 +427,7 @@ TEST(CartCodecTest, BrokenInvariantsAreCorruption) {
                                                            : cart_record::Semantics::UNION_MAX);
     c.build(root);
     Result<CartState> decoded = CartState::Decode(FrameBuilder(builder, 1), c.semantics);
-    ASSERT_FALSE(decoded.ok());
-    EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
-    EXPECT_NE(decoded.status().message().find(c.message), std::string::npos)
-        << decoded.status().message();
+    test_support::ExpectCorruption(decoded.status(), c.message);
   }
   // Control: the builder helpers make a valid cart when nothing is broken.
   capnp::MallocMessageBuilder builder;
@@ -608,10 +585,7 @@ TEST(CartCodecTest, BrokenColumnsAreCorruption) {
     Columns columns;
     c.change(columns);
     Result<CartState> decoded = decode(columns);
-    ASSERT_FALSE(decoded.ok());
-    EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
-    EXPECT_NE(decoded.status().message().find(c.message), std::string::npos)
-        << decoded.status().message();
+    test_support::ExpectCorruption(decoded.status(), c.message);
   }
 }
 
@@ -732,10 +706,7 @@ TEST(CartCodecTest, HugeListClaimHitsTraversalLimit) {
       StructPointer(1 << 22, 0, 0),  // tag: 4M elements of 0 words
   };
   Result<CartState> decoded = CartState::Decode(FrameRaw(words, 1), CartSemantics::kOrSet);
-  ASSERT_FALSE(decoded.ok());
-  EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(decoded.status().message().find("traversal limit"), std::string::npos)
-      << decoded.status().message();
+  test_support::ExpectCorruption(decoded.status(), "traversal limit");
 }
 
 // n lines, each with one contribution whose attribute list is shared: a
@@ -791,10 +762,7 @@ TEST(CartCodecTest, OverlappingPointersHitTraversalLimit) {
 
   Result<CartState> amplified =
       CartState::Decode(SharedAttributeRecord(256, 512), CartSemantics::kOrSet);
-  ASSERT_FALSE(amplified.ok());
-  EXPECT_EQ(amplified.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(amplified.status().message().find("traversal limit"), std::string::npos)
-      << amplified.status().message();
+  test_support::ExpectCorruption(amplified.status(), "traversal limit");
 }
 
 }  // namespace

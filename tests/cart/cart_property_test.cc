@@ -506,6 +506,10 @@ Stats RunCases(CartSemantics semantics) {
       static_cast<unsigned long long>(stats.siblings_max),
       static_cast<unsigned long long>(stats.resurrections),
       static_cast<unsigned long long>(stats.lost_increments));
+  // Both semantics absorb retries, given enough cases to reach them.
+  if (kCases >= 1000) {
+    EXPECT_GT(stats.retries_absorbed, 0u);
+  }
   return stats;
 }
 
@@ -513,7 +517,6 @@ TEST(CartPropertyTest, OrSetConvergesNeverUndoesAnObservedRemoveNeverLosesAnAdd)
   const Stats stats = RunCases(CartSemantics::kOrSet);
   if (HasFailure() || kCases < 1000) return;
   // The generator reaches the interesting shapes.
-  EXPECT_GT(stats.retries_absorbed, 0u);
   EXPECT_GT(stats.stale_writes, 0u);
   EXPECT_GE(stats.siblings_max, 3u);
 }
@@ -521,7 +524,6 @@ TEST(CartPropertyTest, OrSetConvergesNeverUndoesAnObservedRemoveNeverLosesAnAdd)
 TEST(CartPropertyTest, UnionMaxConvergesAndCountsResurrections) {
   const Stats stats = RunCases(CartSemantics::kUnionMax);
   if (HasFailure() || kCases < 1000) return;
-  EXPECT_GT(stats.retries_absorbed, 0u);
   // Dynamo's anomalies are real here, and the counters see them.
   EXPECT_GT(stats.resurrections, 0u);
   EXPECT_GT(stats.lost_increments, 0u);

@@ -333,6 +333,13 @@ TEST_P(CartStateTest, MergedIntoMark) {
   MustApply(s, Mutation::Add(2, "pear", 1, kT0));  // still writable
 }
 
+TEST(MutationKindNameTest, EveryKindHasItsName) {
+  EXPECT_EQ(MutationKindName(Mutation::Kind::kAdd), "add");
+  EXPECT_EQ(MutationKindName(Mutation::Kind::kSetQuantity), "set_quantity");
+  EXPECT_EQ(MutationKindName(Mutation::Kind::kRemove), "remove");
+  EXPECT_EQ(MutationKindName(Mutation::Kind::kClear), "clear");
+}
+
 // ---- union+max: Dynamo's anomalies, shown
 
 TEST(UnionMaxTest, MergeTakesTheUnionWithTheLargestQuantity) {

@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "node/membership.h"
 #include "node/node_context.h"
 #include "ring/ring.h"
+#include "storage/aae_tree.h"
 #include "storage/engine.h"
 
 namespace trolley::testing {
@@ -105,7 +107,8 @@ class ScriptedEngine final : public Engine {
            StateCallback done) override {
     puts.push_back(PendingPut{std::move(key), std::move(decided), std::move(done)});
   }
-  void Merge(ObjectKey, SiblingSet remote, StateCallback done) override {
+  void Merge(ObjectKey key, SiblingSet remote, StateCallback done) override {
+    merged.push_back(std::move(key));
     done(Result<SiblingSet>(std::move(remote)));
   }
   Result<ScanPage> Scan(uint64_t, uint64_t, const ObjectKey*, size_t) override {
@@ -113,15 +116,18 @@ class ScriptedEngine final : public Engine {
   }
   using Engine::Sweep;
   void Sweep(uint64_t, TombstoneCutoff, SweepCallback done) override { done(SweepReport{}); }
-  // No key is ever stored: an empty tree.
-  std::vector<uint64_t> AaeSegments(uint32_t, uint32_t count) override {
-    return std::vector<uint64_t>(count, 0);
+  // The anti-entropy tree and listings are what the test puts in `tree`
+  // and `segment_keys` (empty unless it does); `unreadable_segments` fail.
+  std::vector<uint64_t> AaeSegments(uint32_t first, uint32_t count) override {
+    return tree.Segments(first, count);
   }
-  std::vector<uint64_t> AaeBranches(uint32_t, uint32_t count) override {
-    return std::vector<uint64_t>(count, 0);
+  std::vector<uint64_t> AaeBranches(uint32_t first, uint32_t count) override {
+    return tree.Branches(first, count);
   }
-  Result<std::vector<AaeKeyVersion>> AaeSegmentKeys(uint32_t) override {
-    return std::vector<AaeKeyVersion>{};
+  Result<std::vector<AaeKeyVersion>> AaeSegmentKeys(uint32_t segment) override {
+    if (unreadable_segments.contains(segment)) return Status::IOError("segment unreadable");
+    auto it = segment_keys.find(segment);
+    return it == segment_keys.end() ? std::vector<AaeKeyVersion>{} : it->second;
   }
   AaeTreeStats AaeStats() override { return {}; }
   HintStore& hints() override { return hint_store; }
@@ -141,6 +147,10 @@ class ScriptedEngine final : public Engine {
   }
 
   std::vector<PendingPut> puts;
+  std::vector<ObjectKey> merged;  // the keys of every Merge, in order
+  AaeTree tree;
+  std::map<uint32_t, std::vector<AaeKeyVersion>> segment_keys;
+  std::set<uint32_t> unreadable_segments;
   FakeHintStore hint_store;
 };
 
@@ -153,17 +163,18 @@ class CapturingLogger final : public Logger {
   std::vector<std::pair<LogLevel, std::string>> lines;
 };
 
-// A NodeContext over the fakes, for node `self` of a ring of `members`.
+// A NodeContext over the fakes, for node `self` of a ring of `members`
+// with `partitions` partitions.
 struct FakeNode {
   explicit FakeNode(const std::vector<std::string>& members, const std::string& self,
-                    NodeOptions options = {}) {
+                    NodeOptions options = {}, uint32_t partitions = 64) {
     std::vector<NodeId> ids;
     for (const std::string& m : members) ids.push_back(NodeId{m});
     options.node_id = self;
     if (options.namespaces.empty()) options.namespaces = {NamespaceOptions{"carts", 3, 2, 2}};
     ctx = std::make_unique<NodeContext>(
         options, NodeEnv{&transport, &clock, &engine, &random, &log},
-        Membership::Create(Ring::Build(ids, 64).value(), {}).value(), ActorId{7});
+        Membership::Create(Ring::Build(ids, partitions).value(), {}).value(), ActorId{7});
   }
   RecordingTransport transport;
   ManualClock clock;

@@ -74,6 +74,15 @@ TEST(ServerConfigTest, ErrorsNameTheField) {
   EXPECT_NE(ErrorWith("n = 3", "n = -1").find("out of range"), std::string::npos);
 }
 
+TEST(ServerConfigTest, MergeSemanticsNamesParseBack) {
+  for (MergeSemantics m : {MergeSemantics::kUnionMax, MergeSemantics::kOrSet}) {
+    EXPECT_EQ(ParseMergeSemantics(MergeSemanticsName(m)).value(), m);
+  }
+  EXPECT_EQ(MergeSemanticsName(MergeSemantics::kOrSet), "or-set");
+  EXPECT_EQ(ParseMergeSemantics("lww").status().message(),
+            "unknown merge semantics 'lww': use union-max or or-set");
+}
+
 TEST(ServerConfigTest, SyntaxErrorsGiveFileAndLine) {
   auto c = ParseServerConfig("node_id = \"n1\"\ndata_dir = \n", "bad.toml");
   ASSERT_FALSE(c.ok());

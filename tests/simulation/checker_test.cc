@@ -24,67 +24,72 @@ void Do(History& h, const ObjectKey& key, CartState& state, const Mutation& m, b
   if (acked) h.Acked(key, m.id, attempt);
 }
 
-TEST(CheckerTest, OrSetLostAddFails) {
+// The history of cart `key` whose device `device` added an apple as
+// mutation 11 (acknowledged unless `acked` is false).
+History AppleAdded(const ObjectKey& key, CartState& device, bool acked = true) {
   History h;
+  Do(h, key, device, Mutation::Add(11, "apple", 1, 1), acked);
+  return h;
+}
+
+// What History::Check finds in `final_cart` of `key`.
+CheckResult CheckOf(const History& h, const ObjectKey& key, const CartState& final_cart) {
+  CheckResult result;
+  h.Check(key, final_cart, result);
+  return result;
+}
+
+TEST(CheckerTest, OrSetLostAddFails) {
   CartState device(CartSemantics::kOrSet);
-  Do(h, kCart, device, Mutation::Add(11, "apple", 1, 1));
-  CheckResult r;
-  h.Check(kCart, CartState(CartSemantics::kOrSet), r);
+  History h = AppleAdded(kCart, device);
+  const CheckResult r = CheckOf(h, kCart, CartState(CartSemantics::kOrSet));
   EXPECT_EQ(r.acked_adds, 1u);
   EXPECT_EQ(r.lost_adds, 1u);
   ASSERT_EQ(r.failures.size(), 1u);
   EXPECT_NE(r.failures[0].find("lost"), std::string::npos);
 
-  CheckResult kept;
-  h.Check(kCart, device, kept);
+  const CheckResult kept = CheckOf(h, kCart, device);
   EXPECT_TRUE(kept.failures.empty());
 }
 
 TEST(CheckerTest, OrSetObservedRemoveExcusesTheAddAndMustNotBeUndone) {
-  History h;
   CartState a(CartSemantics::kOrSet);
-  Do(h, kCart, a, Mutation::Add(11, "apple", 1, 1));
+  History h = AppleAdded(kCart, a);
   CartState before_remove = a;
   Do(h, kCart, a, Mutation::Remove(12, "apple", 2));
-  CheckResult r;
-  h.Check(kCart, a, r);  // apple gone: the remove observed it
+  const CheckResult r = CheckOf(h, kCart, a);  // apple gone: the remove observed it
   EXPECT_TRUE(r.failures.empty());
   EXPECT_EQ(r.lost_adds, 0u);
 
-  CheckResult undone;
-  h.Check(kCart, before_remove, undone);  // apple's tag live again
+  const CheckResult undone = CheckOf(h, kCart, before_remove);  // apple's tag live again
   EXPECT_EQ(undone.removes_undone, 1u);
   ASSERT_FALSE(undone.failures.empty());
   EXPECT_NE(undone.failures[0].find("undone"), std::string::npos);
 }
 
 TEST(CheckerTest, OrSetConcurrentAddSurvivesARemoveThatDidNotSeeIt) {
-  History h;
   CartState a(CartSemantics::kOrSet), b(CartSemantics::kOrSet);
-  Do(h, kCart, a, Mutation::Add(11, "apple", 1, 1));
+  History h = AppleAdded(kCart, a);
   CartState stale = a;
   Do(h, kCart, a, Mutation::Remove(12, "apple", 2));
   Do(h, kCart, stale, Mutation::Add(13, "apple", 2, 3));  // concurrent with the remove
   const CartState siblings[] = {a, stale};
   const CartState merged = CartState::Merge(CartSemantics::kOrSet, siblings);
-  CheckResult r;
-  h.Check(kCart, merged, r);
+  const CheckResult r = CheckOf(h, kCart, merged);
   EXPECT_TRUE(r.failures.empty()) << r.failures.front();
-  CheckResult lost;
-  h.Check(kCart, a, lost);  // add 13 missing, and no remove observed it
+  const CheckResult lost = CheckOf(h, kCart, a);  // add 13 missing, and no remove observed it
   EXPECT_EQ(lost.lost_adds, 1u);
 }
 
 TEST(CheckerTest, UnionMaxResurrectionsAndLostIncrementsAreCountedNotFailed) {
-  History h;
   CartState base(CartSemantics::kUnionMax);
-  Do(h, kUmCart, base, Mutation::Add(11, "apple", 1, 1));
+  History h = AppleAdded(kUmCart, base);
   CartState one = base, two = base;
   Do(h, kUmCart, one, Mutation::Add(12, "apple", 1, 2));  // two concurrent "+1"s
   Do(h, kUmCart, two, Mutation::Add(13, "apple", 1, 2));
   const CartState both[] = {one, two};
-  CheckResult collapse;
-  h.Check(kUmCart, CartState::Merge(CartSemantics::kUnionMax, both), collapse);
+  const CheckResult collapse =
+      CheckOf(h, kUmCart, CartState::Merge(CartSemantics::kUnionMax, both));
   EXPECT_TRUE(collapse.failures.empty());
   EXPECT_EQ(collapse.lost_increments, 1u) << "3 acked, 2 kept";
 
@@ -96,27 +101,24 @@ TEST(CheckerTest, UnionMaxResurrectionsAndLostIncrementsAreCountedNotFailed) {
   CartState old = x;
   Do(r, kUmCart, x, Mutation::Remove(22, "pear", 2));
   const CartState siblings[] = {x, old};
-  CheckResult back;
-  r.Check(kUmCart, CartState::Merge(CartSemantics::kUnionMax, siblings), back);
+  const CheckResult back =
+      CheckOf(r, kUmCart, CartState::Merge(CartSemantics::kUnionMax, siblings));
   EXPECT_TRUE(back.failures.empty());
   EXPECT_EQ(back.resurrections, 1u);
 }
 
 TEST(CheckerTest, UnionMaxLostLineFails) {
-  History h;
   CartState a(CartSemantics::kUnionMax);
-  Do(h, kUmCart, a, Mutation::Add(11, "apple", 1, 1));
-  CheckResult r;
-  h.Check(kUmCart, CartState(CartSemantics::kUnionMax), r);
+  History h = AppleAdded(kUmCart, a);
+  const CheckResult r = CheckOf(h, kUmCart, CartState(CartSemantics::kUnionMax));
   EXPECT_EQ(r.lost_adds, 1u);
 }
 
 TEST(CheckerTest, ARetriedRemoveSurelyDidOnlyWhatItsAcknowledgedAttemptObserved) {
   // Attempt 1 of a clear observed apple and may or may not have landed;
   // attempt 2 read a stale replica (empty), cleared nothing and was acked.
-  History h;
   CartState a(CartSemantics::kOrSet);
-  Do(h, kCart, a, Mutation::Add(11, "apple", 1, 1));
+  History h = AppleAdded(kCart, a);
   CartState first = a;
   const Mutation clear = Mutation::Clear(12, 2);
   const uint32_t one = h.Observe(kCart, CartSemantics::kOrSet, clear, first);
@@ -127,33 +129,27 @@ TEST(CheckerTest, ARetriedRemoveSurelyDidOnlyWhatItsAcknowledgedAttemptObserved)
   h.Written(kCart, 12, two);
   h.Acked(kCart, 12, two);
   const CartState both[] = {a, stale};
-  CheckResult r;
-  h.Check(kCart, CartState::Merge(CartSemantics::kOrSet, both), r);
+  const CheckResult r = CheckOf(h, kCart, CartState::Merge(CartSemantics::kOrSet, both));
   EXPECT_TRUE(r.failures.empty()) << "apple surviving is OR-Set semantics: " << r.failures.front();
-  CheckResult gone;
   ASSERT_TRUE(first.Apply(clear, kLimits).ok());
-  h.Check(kCart, first, gone);  // attempt 1 landed after all: apple may go
+  const CheckResult gone = CheckOf(h, kCart, first);  // attempt 1 landed after all: apple may go
   EXPECT_TRUE(gone.failures.empty());
 }
 
 TEST(CheckerTest, UnacknowledgedMutationsMayBeLost) {
-  History h;
   CartState a(CartSemantics::kOrSet);
-  Do(h, kCart, a, Mutation::Add(11, "apple", 1, 1), /*acked=*/false);
-  CheckResult r;
-  h.Check(kCart, CartState(CartSemantics::kOrSet), r);
+  History h = AppleAdded(kCart, a, /*acked=*/false);
+  const CheckResult r = CheckOf(h, kCart, CartState(CartSemantics::kOrSet));
   EXPECT_TRUE(r.failures.empty());
   EXPECT_EQ(r.acked_adds, 0u);
 }
 
 TEST(CheckerTest, FlushWindowExcuseOnlyForMutationsAPowerLossTookFromTheLastDisk) {
-  History h;
   CartState a(CartSemantics::kOrSet);
-  Do(h, kCart, a, Mutation::Add(11, "apple", 1, 1));
+  History h = AppleAdded(kCart, a);
   Do(h, kCart, a, Mutation::Add(12, "pear", 1, 2));
   h.NoteLostToPowerLoss(kCart, 11);
-  CheckResult r;
-  h.Check(kCart, CartState(CartSemantics::kOrSet), r);
+  const CheckResult r = CheckOf(h, kCart, CartState(CartSemantics::kOrSet));
   EXPECT_EQ(r.lost_unsynced, 1u);
   EXPECT_EQ(r.notes.size(), 1u);
   EXPECT_EQ(r.lost_adds, 1u) << "pear was on some disk after every power loss";

@@ -101,5 +101,21 @@ TEST(AaeTreeTest, PartitionsAreContiguousSegmentRunsAndRangeHashIsTheirXor) {
   EXPECT_EQ(AaeTree::SegmentLastHash(0) + 1, AaeTree::SegmentFirstHash(1));
 }
 
+TEST(AaeTreeTest, SegmentsAndBranchesCopyARangeOfTheirLevel) {
+  Random random(4);
+  AaeTree tree;
+  for (int i = 0; i < 2000; ++i) tree.Apply(random.Next(), random.Next());
+  const std::vector<uint64_t> segments = tree.Segments(100, 70);
+  ASSERT_EQ(segments.size(), 70u);
+  for (uint32_t i = 0; i < 70; ++i) EXPECT_EQ(segments[i], tree.segment(100 + i)) << i;
+  const std::vector<uint64_t> branches = tree.Branches(AaeTree::kBranches - 3, 3);
+  ASSERT_EQ(branches.size(), 3u);
+  for (uint32_t i = 0; i < 3; ++i) EXPECT_EQ(branches[i], tree.branch(AaeTree::kBranches - 3 + i));
+  EXPECT_EQ(tree.Segments(0, AaeTree::kSegments), tree.segments());
+  EXPECT_TRUE(tree.Branches(AaeTree::kBranches, 0).empty());
+  EXPECT_DEATH((void)tree.Segments(AaeTree::kSegments - 1, 2), "assertion failed");
+  EXPECT_DEATH((void)tree.Branches(AaeTree::kBranches + 1, 0), "assertion failed");
+}
+
 }  // namespace
 }  // namespace trolley

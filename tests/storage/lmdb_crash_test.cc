@@ -52,6 +52,7 @@
 #include "storage/engine.h"
 #include "storage/lmdb/lmdb_engine.h"
 #include "storage/sibling_set.h"
+#include "tests/storage/lmdb_child.h"
 #include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -119,12 +120,8 @@ int CrashChildMain(const std::string& dir, const std::string& mode, uint64_t see
   options.durability = *durability;
   options.flush_interval_ms = 50;
   options.clock = &clock;
-  auto opened = LmdbEngine::Open(options);
-  if (!opened.ok()) {
-    WriteReportLine(ack_fd, "ERROR open: " + opened.status().ToString());
-    return 82;
-  }
-  std::unique_ptr<LmdbEngine> engine = std::move(opened).value();
+  std::unique_ptr<LmdbEngine> engine = test_support::OpenOrReport(options, ack_fd);
+  if (engine == nullptr) return 82;
 
   struct KeyWriter {
     VersionVector context;  // of the newest acknowledged write

@@ -31,6 +31,7 @@
 #include "storage/key_layout.h"
 #include "storage/lmdb/lmdb_engine.h"
 #include "storage/sibling_set.h"
+#include "tests/storage/lmdb_child.h"
 #include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -231,12 +232,8 @@ int DiskFullChildMain(const std::string& dir, uint64_t limit_bytes) {
   LmdbEngineOptions options;
   options.path = dir;
   options.clock = &clock;
-  auto opened = LmdbEngine::Open(options);
-  if (!opened.ok()) {
-    WriteReportLine(report, "ERROR open: " + opened.status().ToString());
-    return 1;
-  }
-  std::unique_ptr<LmdbEngine> engine = std::move(opened).value();
+  std::unique_ptr<LmdbEngine> engine = test_support::OpenOrReport(options, report);
+  if (engine == nullptr) return 1;
   auto line = [](const char* what, const Status& s) {
     return std::string(what) + " " + std::to_string(static_cast<int>(s.code())) + " " + s.message();
   };

@@ -18,8 +18,10 @@
 #include "common/random.h"
 #include "storage/record.capnp.h"
 #include "storage/sibling_set.h"
+#include "tests/support/bad_bytes.h"
 #include "tests/support/capnp_words.h"
 #include "tests/support/random_state.h"
+#include "tests/support/seeded_cases.h"
 
 namespace trolley {
 namespace {
@@ -114,20 +116,17 @@ TEST(RecordCodecTest, RandomStatesRoundTripInOneSegment) {
   size_t siblings_max = 0;
   size_t tombstones = 0;
   size_t bytes_max = 0;
-  for (uint64_t c = 0; c < 1000; ++c) {
-    const uint64_t seed = kSeed + c;
-    SCOPED_TRACE("seed=" + std::to_string(seed));
-    Random rng(seed);
+  test_support::RunSeededCases(kSeed, 1000, [&](Random& rng, uint64_t) {
     const SiblingSet set = RandomState(rng);
     ExpectRoundTrip(set);
     const std::string bytes = EncodeSiblingSet(set);
     ASSERT_EQ(ReadLittleEndian32(bytes, 4), 0u) << "more than one segment";
     EXPECT_EQ(size_t{ReadLittleEndian32(bytes, 8)} * 8 + 12, bytes.size());
-    if (HasFailure()) return;
     siblings_max = std::max(siblings_max, set.size());
     bytes_max = std::max(bytes_max, bytes.size());
     for (const Sibling& s : set.siblings()) tombstones += s.tombstone ? 1 : 0;
-  }
+  });
+  if (HasFailure()) return;
   // The generator reaches the interesting shapes.
   EXPECT_GE(siblings_max, 8u);
   EXPECT_GT(tombstones, 0u);
@@ -229,28 +228,19 @@ TEST(RecordCodecTest, EveryTruncationIsCorruption) {
   Random rng(kSeed + 1);
   SiblingSet set;
   while (set.size() < 3) set = RandomState(rng);
-  const std::string bytes = EncodeSiblingSet(set);
-  for (size_t len = 0; len < bytes.size(); ++len) {
-    Result<SiblingSet> decoded = DecodeSiblingSet(std::string_view(bytes).substr(0, len));
-    ASSERT_FALSE(decoded.ok()) << "len=" << len;
-    EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption) << "len=" << len;
-  }
-  const std::string token = EncodeContext(set.context());
-  for (size_t len = 0; len < token.size(); ++len) {
-    Result<VersionVector> decoded = DecodeContext(std::string_view(token).substr(0, len));
-    ASSERT_FALSE(decoded.ok()) << "len=" << len;
-    EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption) << "len=" << len;
-  }
+  test_support::ExpectEveryTruncationIsCorruption(
+      EncodeSiblingSet(set),
+      [](std::string_view prefix) { return DecodeSiblingSet(prefix).status(); });
+  test_support::ExpectEveryTruncationIsCorruption(
+      EncodeContext(set.context()),
+      [](std::string_view prefix) { return DecodeContext(prefix).status(); });
   EXPECT_NE(DecodeSiblingSet("").status().message().find("truncated"), std::string::npos);
 }
 
 TEST(RecordCodecTest, TrailingBytesAreCorruption) {
   const std::string bytes = EncodeSiblingSet(SiblingSet());
   Result<SiblingSet> decoded = DecodeSiblingSet(bytes + std::string(8, '\0'));
-  ASSERT_FALSE(decoded.ok());
-  EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(decoded.status().message().find("trailing"), std::string::npos)
-      << decoded.status().message();
+  test_support::ExpectCorruption(decoded.status(), "trailing");
   EXPECT_FALSE(DecodeSiblingSet(bytes + "x").ok());
 }
 
@@ -259,41 +249,24 @@ TEST(RecordCodecTest, RandomByteFlipsNeverCrash) {
   std::vector<std::string> samples;
   for (int i = 0; i < 8; ++i) samples.push_back(EncodeSiblingSet(RandomState(sample_rng)));
   for (int i = 0; i < 4; ++i) samples.push_back(EncodeContext(RandomState(sample_rng).context()));
-  int ok = 0;
-  int failed = 0;
-  for (uint64_t c = 0; c < 10'000; ++c) {
-    const uint64_t seed = kSeed + c;
-    Random rng(seed);
-    std::string bytes = samples[rng.Uniform(samples.size())];
-    const uint64_t flips = 1 + rng.Uniform(4);
-    for (uint64_t f = 0; f < flips; ++f) {
-      bytes[rng.Uniform(bytes.size())] ^= static_cast<char>(1 + rng.Uniform(255));
-    }
-    // Decode both ways: a flipped magic must not confuse one for the other.
-    Result<SiblingSet> set = DecodeSiblingSet(bytes);
-    Result<VersionVector> vv = DecodeContext(bytes);
-    if (set.ok()) {
-      set->CheckInvariants();
-      EncodeSiblingSet(*set);  // asserts the invariants again
-      ++ok;
-    } else {
-      const StatusCode code = set.status().code();
-      EXPECT_TRUE(code == StatusCode::kCorruption || code == StatusCode::kFailedPrecondition)
-          << "seed=" << seed << " " << set.status().ToString();
-      EXPECT_FALSE(set.status().message().empty());
-      ++failed;
-    }
-    if (!vv.ok()) {
-      const StatusCode code = vv.status().code();
-      EXPECT_TRUE(code == StatusCode::kCorruption || code == StatusCode::kFailedPrecondition)
-          << "seed=" << seed << " " << vv.status().ToString();
-    }
-    if (HasFailure()) return;
-  }
-  // Both outcomes happen: flips in values decode; flips in structure do not.
-  EXPECT_GT(ok, 0);
-  EXPECT_GT(failed, 0);
-  std::printf("byte flips: %d decoded, %d rejected\n", ok, failed);
+  const std::vector<StatusCode> refusals = {StatusCode::kCorruption,
+                                            StatusCode::kFailedPrecondition};
+  test_support::RunByteFlips(
+      samples, kSeed, 10'000,
+      [&](const std::string& bytes, Random&, uint64_t seed, test_support::FlipCounts& counts) {
+        // Decode both ways: a flipped magic must not confuse one for the other.
+        Result<SiblingSet> set = DecodeSiblingSet(bytes);
+        Result<VersionVector> vv = DecodeContext(bytes);
+        if (set.ok()) {
+          set->CheckInvariants();
+          EncodeSiblingSet(*set);  // asserts the invariants again
+          ++counts.decoded;
+        } else {
+          test_support::ExpectRefused(set.status(), refusals, seed);
+          ++counts.refused;
+        }
+        if (!vv.ok()) test_support::ExpectRefused(vv.status(), refusals, seed);
+      });
 }
 
 TEST(RecordCodecTest, NewerFormatVersionIsFailedPrecondition) {
@@ -323,15 +296,11 @@ TEST(RecordCodecTest, BadHeaderIsCorruption) {
 
   std::string magic = bytes;
   magic[0] = 'X';
-  EXPECT_EQ(DecodeSiblingSet(magic).status().code(), StatusCode::kCorruption);
-  EXPECT_NE(DecodeSiblingSet(magic).status().message().find("bad magic"), std::string::npos);
+  test_support::ExpectCorruption(DecodeSiblingSet(magic).status(), "bad magic");
 
   // A context token is not a record, and the message says which it is.
   Result<SiblingSet> swapped = DecodeSiblingSet(EncodeContext(VersionVector()));
-  ASSERT_FALSE(swapped.ok());
-  EXPECT_EQ(swapped.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(swapped.status().message().find("causal context token"), std::string::npos)
-      << swapped.status().message();
+  test_support::ExpectCorruption(swapped.status(), "causal context token");
   EXPECT_EQ(DecodeContext(bytes).status().code(), StatusCode::kCorruption);
 }
 
@@ -394,10 +363,7 @@ TEST(RecordCodecTest, OverlappingPointersHitTraversalLimit) {
   EXPECT_EQ(small->siblings()[1].value.size(), 8192u);
 
   Result<SiblingSet> amplified = DecodeSiblingSet(SharedBlobRecord(256, 1024));
-  ASSERT_FALSE(amplified.ok());
-  EXPECT_EQ(amplified.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(amplified.status().message().find("traversal limit"), std::string::npos)
-      << amplified.status().message();
+  test_support::ExpectCorruption(amplified.status(), "traversal limit");
 }
 
 // A 40-byte message claiming four million zero-sized siblings: without a
@@ -410,10 +376,7 @@ TEST(RecordCodecTest, HugeListClaimHitsTraversalLimit) {
       StructPointer(1 << 22, 0, 0),  // tag: 4M elements of 0 words each
   };
   Result<SiblingSet> decoded = DecodeSiblingSet(FrameRaw(kSiblingSetMagic, 1, words));
-  ASSERT_FALSE(decoded.ok());
-  EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(decoded.status().message().find("traversal limit"), std::string::npos)
-      << decoded.status().message();
+  test_support::ExpectCorruption(decoded.status(), "traversal limit");
 
   // A list that claims more words than the message holds.
   const std::vector<uint64_t> beyond = {StructPointer(0, 0, 2), 0, ListPointer(0, 7, 7000),

@@ -141,6 +141,7 @@ class Worker {
   // The thread's body: connect, report, wait for the start, run, drain, check.
   void Main(std::promise<Status> connected, std::shared_future<Clock::time_point> start) {
     Status s = Connect();
+    if (s.ok() && o_.workload.cart_lines > 0) s = FillCarts();
     const bool ok = s.ok();
     connected.set_value(std::move(s));
     const Clock::time_point t0 = start.get();
@@ -165,6 +166,7 @@ class Worker {
   uint64_t abandoned() const { return abandoned_; }
   uint64_t in_flight_max_seen() const { return in_flight_max_seen_; }
   const std::map<std::string, std::string>& first_errors() const { return first_errors_; }
+  const FillReport& fill() const { return fill_; }
 
  private:
   Status Connect() {
@@ -178,6 +180,77 @@ class Worker {
     if (!result)
       return Status::Timeout("worker " + std::to_string(index_) + ": connect took over 15 s");
     return *result;
+  }
+
+  // The cart-size workload's fill (workload.h), before the common start
+  // and so unmeasured: this worker's carts, slots_ of them at a time, each
+  // a chain of cart_lines adds with one in flight, then a read back that
+  // must find exactly cart_lines lines, then (the first cart only) its
+  // stored size. An add is tried kFillAttempts times (the client retries
+  // inside each); then the fill fails, and so does the run.
+  Status FillCarts() {
+    const auto started = Clock::now();
+    for (uint64_t cart = index_; cart < o_.workload.carts; cart += o_.threads) {
+      fill_queue_.push_back(cart);
+    }
+    if (io_.stopped()) io_.restart();
+    auto guard = asio::make_work_guard(io_);
+    for (size_t i = 0; i < std::max<size_t>(slots_, 1); ++i) FillNextCart();
+    const auto deadline = started + 900s;
+    while (fill_chains_ > 0 && Clock::now() < deadline) io_.run_one_for(200ms);
+    if (fill_chains_ > 0 && fill_status_.ok()) {
+      fill_status_ = Status::Timeout("the fill took over 900 s");
+    }
+    fill_.seconds = SecondsBetween(started, Clock::now());
+    return fill_status_;
+  }
+
+  void FillNextCart() {
+    if (!fill_status_.ok() || fill_next_ >= fill_queue_.size()) return;
+    ++fill_chains_;
+    FillLine(fill_queue_[fill_next_++], 0, 1);
+  }
+
+  void FillChainDone(Status s) {
+    if (!s.ok() && fill_status_.ok()) fill_status_ = std::move(s);
+    --fill_chains_;
+    FillNextCart();
+  }
+
+  void FillLine(uint64_t cart, uint32_t line, int attempt) {
+    constexpr int kFillAttempts = 3;
+    if (!fill_status_.ok()) return FillChainDone(Status::Ok());
+    if (line == o_.workload.cart_lines) return CheckFilled(cart);
+    target_->Execute(CartFillOp(cart, line), [this, cart, line, attempt](OpOutcome outcome) {
+      asio::post(io_, [this, cart, line, attempt, outcome = std::move(outcome)] {
+        if (outcome.ok) return FillLine(cart, line + 1, 1);
+        if (attempt < kFillAttempts) return FillLine(cart, line, attempt + 1);
+        FillChainDone(Status::Unavailable("fill: " + CartIdOf(cart) + " line " +
+                                          std::to_string(line + 1) + ": " + outcome.error_kind +
+                                          " " + outcome.error_message));
+      });
+    });
+  }
+
+  void CheckFilled(uint64_t cart) {
+    target_->ReadCart(cart, [this, cart](Result<std::vector<CartLineView>> r) {
+      asio::post(io_, [this, cart, r = std::move(r)] {
+        if (!r.ok()) return FillChainDone(r.status());
+        if (r->size() != o_.workload.cart_lines) {
+          return FillChainDone(Status::Corruption("fill: " + CartIdOf(cart) + " holds " +
+                                                  std::to_string(r->size()) + " lines, not " +
+                                                  std::to_string(o_.workload.cart_lines)));
+        }
+        ++fill_.carts;
+        if (cart != fill_queue_.front()) return FillChainDone(Status::Ok());
+        target_->StoredCartBytes(cart, [this](Result<size_t> bytes) {
+          asio::post(io_, [this, bytes = std::move(bytes)] {
+            if (bytes.ok()) fill_.cart_bytes = *bytes;
+            FillChainDone(Status::Ok());
+          });
+        });
+      });
+    });
   }
 
   void RunLoad() {
@@ -431,6 +504,11 @@ class Worker {
   uint64_t in_flight_max_seen_ = 0, not_issued_ = 0, abandoned_ = 0;
   std::map<std::string, std::string> first_errors_;
 
+  FillReport fill_;
+  std::vector<uint64_t> fill_queue_;  // this worker's carts, in fill order
+  size_t fill_next_ = 0, fill_chains_ = 0;
+  Status fill_status_;
+
   VerifyReport verify_;
   std::vector<uint64_t> carts_to_check_;
   size_t next_check_ = 0, checks_in_flight_ = 0;
@@ -511,10 +589,28 @@ class FaultInjector {
   pid_t child_ = 0;
 };
 
+// A process's I/O counters (results.h, ProcessIo); nullopt if unreadable.
+std::optional<ProcessIo> ReadProcessIo(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/io");
+  if (pid <= 0 || !in) return std::nullopt;
+  ProcessIo io;
+  int found = 0;
+  for (std::string name; in >> name;) {
+    uint64_t value = 0;
+    if (!(in >> value)) break;
+    if (name == "rchar:") io.rchar = value, ++found;
+    if (name == "wchar:") io.wchar = value, ++found;
+    if (name == "write_bytes:") io.write_bytes = value, ++found;
+  }
+  if (found != 3) return std::nullopt;
+  return io;
+}
+
 struct CpuSample {
   double self_s = 0;
   std::vector<int> pids;
   std::vector<std::optional<double>> process_s;
+  std::vector<std::optional<ProcessIo>> process_io;
 };
 
 CpuSample SampleCpu(const std::vector<std::string>& pid_files) {
@@ -524,8 +620,39 @@ CpuSample SampleCpu(const std::vector<std::string>& pid_files) {
     const int pid = ReadPid(f);
     s.pids.push_back(pid);
     s.process_s.push_back(ProcessCpuSeconds(pid));
+    s.process_io.push_back(ReadProcessIo(pid));
   }
   return s;
+}
+
+// CPU over the window, % of one core, of the load generator and of each
+// process of pid_files; and the processes' I/O summed (unknown if one was
+// restarted or unreadable).
+void ReportProcesses(const LoadOptions& o, const CpuSample& cpu0, const CpuSample& cpu1,
+                     RunResult& result) {
+  const double window = o.duration_s;
+  result.cpu.push_back({"trolley-bench", 100 * (cpu1.self_s - cpu0.self_s) / window});
+  std::optional<ProcessIo> io_sum =
+      o.cpu_pid_files.empty() ? std::nullopt : std::optional<ProcessIo>(ProcessIo{});
+  for (size_t i = 0; i < o.cpu_pid_files.size(); ++i) {
+    std::string name = o.cpu_pid_files[i];
+    name = name.substr(name.find_last_of('/') + 1);
+    if (name.size() > 4 && name.ends_with(".pid")) name.resize(name.size() - 4);
+    ProcessCpu c{name, -1};
+    const bool same = cpu0.pids[i] != 0 && cpu0.pids[i] == cpu1.pids[i];
+    if (same && cpu0.process_s[i] && cpu1.process_s[i]) {
+      c.percent = 100 * (*cpu1.process_s[i] - *cpu0.process_s[i]) / window;
+    }
+    result.cpu.push_back(c);
+    if (!same || !cpu0.process_io[i] || !cpu1.process_io[i]) {
+      io_sum.reset();
+    } else if (io_sum) {
+      io_sum->rchar += cpu1.process_io[i]->rchar - cpu0.process_io[i]->rchar;
+      io_sum->wchar += cpu1.process_io[i]->wchar - cpu0.process_io[i]->wchar;
+      io_sum->write_bytes += cpu1.process_io[i]->write_bytes - cpu0.process_io[i]->write_bytes;
+    }
+  }
+  result.node_io = io_sum;
 }
 
 std::string Bar(double fraction, int width) {
@@ -693,7 +820,11 @@ Result<RunResult> RunLoad(const LoadOptions& o, const TargetFactory& factory) {
   for (auto& t : threads) t.join();
   result.loadavg_after = LoadAverage();
 
+  result.fill.lines = o.workload.cart_lines;
   for (auto& w : workers) {
+    result.fill.carts += w->fill().carts;
+    result.fill.seconds = std::max(result.fill.seconds, w->fill().seconds);
+    if (result.fill.cart_bytes == 0) result.fill.cart_bytes = w->fill().cart_bytes;
     result.recorder.Merge(w->recorder());
     result.not_issued += w->not_issued();
     result.abandoned += w->abandoned();
@@ -715,20 +846,7 @@ Result<RunResult> RunLoad(const LoadOptions& o, const TargetFactory& factory) {
         result.verify.first_read_error = v.first_read_error;
     }
   }
-  // CPU over the window, % of one core.
-  const double window = o.duration_s;
-  result.cpu.push_back({"trolley-bench", 100 * (cpu1->self_s - cpu0->self_s) / window});
-  for (size_t i = 0; i < o.cpu_pid_files.size(); ++i) {
-    std::string name = o.cpu_pid_files[i];
-    name = name.substr(name.find_last_of('/') + 1);
-    if (name.size() > 4 && name.ends_with(".pid")) name.resize(name.size() - 4);
-    ProcessCpu c{name, -1};
-    if (cpu0->pids[i] != 0 && cpu0->pids[i] == cpu1->pids[i] && cpu0->process_s[i] &&
-        cpu1->process_s[i]) {
-      c.percent = 100 * (*cpu1->process_s[i] - *cpu0->process_s[i]) / window;
-    }
-    result.cpu.push_back(c);
-  }
+  ReportProcesses(o, *cpu0, *cpu1, result);
   return result;
 }
 

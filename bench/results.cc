@@ -160,6 +160,20 @@ double RunResult::KindThroughput(OpKind kind) const {
   return duration_s > 0 ? static_cast<double>(ok) / duration_s : 0;
 }
 
+double RunResult::NodeCpuUsPerOp() const {
+  double percent = 0;
+  bool any = false;
+  for (const ProcessCpu& c : cpu) {
+    if (c.name == "trolley-bench") continue;
+    if (c.percent < 0) return -1;
+    percent += c.percent;
+    any = true;
+  }
+  const double ops_per_s = Throughput();
+  if (!any || ops_per_s <= 0) return -1;
+  return percent / 100 * 1e6 / ops_per_s;  // CPU-seconds per second over ops per second
+}
+
 nlohmann::json RunResult::ToJson() const {
   nlohmann::json j;
   j["label"] = label;
@@ -185,6 +199,18 @@ nlohmann::json RunResult::ToJson() const {
   j["loadavg_before"] = loadavg_before;
   j["loadavg_after"] = loadavg_after;
   for (const ProcessCpu& c : cpu) j["cpu_percent"][c.name] = c.percent;
+  j["node_cpu_us_per_op"] = NodeCpuUsPerOp();
+  if (node_io) {
+    j["node_io"] = {{"rchar", node_io->rchar},
+                    {"wchar", node_io->wchar},
+                    {"write_bytes", node_io->write_bytes}};
+  }
+  if (fill.lines > 0) {
+    j["fill"] = {{"cart_lines", fill.lines},
+                 {"carts", fill.carts},
+                 {"seconds", fill.seconds},
+                 {"cart_bytes", fill.cart_bytes}};
+  }
   j["offered_per_s"] = mode == "open" ? rate_per_s : 0.0;
   auto kind_json = [&](const KindStats& k, double ops_per_s) {
     nlohmann::json o;
@@ -306,6 +332,23 @@ std::string RunResult::ToMarkdown() const {
     out << " " << c.name << " " << (c.percent < 0 ? std::string("n/a") : Fmt("%.0f", c.percent));
   }
   out << ". Load average before: " << loadavg_before << "; after: " << loadavg_after << ".";
+  if (const double us = NodeCpuUsPerOp(); us >= 0) {
+    out << " Node CPU per ok op: " << Fmt("%.1f", us) << " µs.";
+  }
+  if (node_io && Throughput() > 0) {
+    const double ops = Throughput() * duration_s;
+    out << " Node I/O per ok op: " << Fmt("%.0f", static_cast<double>(node_io->write_bytes) / ops)
+        << " bytes of pages newly dirtied (write_bytes), "
+        << Fmt("%.0f", static_cast<double>(node_io->wchar) / ops)
+        << " bytes through write calls (wchar: LMDB's page writes; socket sends are not "
+           "counted).";
+  }
+  if (fill.lines > 0) {
+    out << " Before the run, " << fill.carts << " carts were filled to " << fill.lines
+        << " lines in " << Fmt("%.1f", fill.seconds) << " s (one stored cart: "
+        << (fill.cart_bytes > 0 ? std::to_string(fill.cart_bytes) + " bytes" : "size unknown")
+        << ").";
+  }
   if (not_issued > 0) {
     out << " **" << not_issued
         << " scheduled operations were never started** (the backlog left at the drain limit; "

@@ -115,9 +115,27 @@ struct VerifyReport {
   bool passed() const { return read_errors == 0 && shortfalls.empty(); }
 };
 
+// The cart-size workload's fill (workload.h), before the measured run.
+struct FillReport {
+  uint32_t lines = 0;     // the lines every cart was filled to; 0: not the cart-size workload
+  uint64_t carts = 0;     // carts filled and read back with exactly `lines` lines
+  double seconds = 0;     // how long the fill took (the slowest worker)
+  size_t cart_bytes = 0;  // one filled cart as stored (its encoded value); 0: unknown
+};
+
 struct ProcessCpu {
   std::string name;     // "trolley-bench", or a pid file's name without ".pid" (n1)
   double percent = -1;  // of one core over the window; -1 unknown (e.g. restarted)
+};
+
+// I/O counters of a process (proc(5), /proc/<pid>/io), or their difference
+// over the window. rchar and wchar count read(2)/write(2)-family calls on
+// files (a node's: LMDB's pwrites of whole pages, its log), not the
+// sendmsg/recvmsg its sockets use; write_bytes counts pages newly dirtied
+// for storage (a page written twice before writeback counts once).
+struct ProcessIo {
+  uint64_t rchar = 0, wchar = 0;
+  uint64_t write_bytes = 0;
 };
 
 struct RunResult {
@@ -135,14 +153,20 @@ struct RunResult {
   uint64_t abandoned = 0;   // started, never answered (still in flight at the drain limit)
   uint64_t in_flight_max_seen = 0;
   std::vector<ProcessCpu> cpu;                // the load generator first
+  std::optional<ProcessIo> node_io;           // of --cpu-pid-files, summed over the window
   std::string loadavg_before, loadavg_after;  // /proc/loadavg
   FaultReport fault;
   VerifyReport verify;
+  FillReport fill;
   std::map<std::string, std::string> first_error_message;  // by error kind
 
   uint64_t OkOps() const;     // measured ok operations (intended start in the window)
   double Throughput() const;  // ok operations completed in the window, per second
   double KindThroughput(OpKind kind) const;
+  // CPU of the processes of --cpu-pid-files (the nodes) over the window,
+  // in µs per ok operation completed in it; -1 if unknown (none given, or
+  // one was restarted) or no operation completed.
+  double NodeCpuUsPerOp() const;
   nlohmann::json ToJson() const;
   std::string ToMarkdown() const;
   // Columns: second, ok ops/s by kind and total, errors, p50/p99 ms of

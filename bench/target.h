@@ -67,6 +67,13 @@ class Target {
   // Reads a cart for the end-of-run check (found == false: no lines).
   virtual void ReadCart(uint64_t cart,
                         std::function<void(Result<std::vector<CartLineView>>)> done) = 0;
+  // The size of a cart as the store holds it (its largest sibling's
+  // bytes), for the cart-size workload's report. FailedPrecondition where
+  // the target does not know it (the peers: their size is not a value's).
+  virtual void StoredCartBytes(uint64_t cart, std::function<void(Result<size_t>)> done) {
+    (void)cart;
+    done(Status::FailedPrecondition("this target does not report a cart's stored size"));
+  }
 };
 
 // Makes worker `worker`'s Target on its io_context. Called on the worker

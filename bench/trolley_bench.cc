@@ -14,6 +14,11 @@
 //               checking out (2.5 per 70 modifications), product
 //               popularity Zipf-skewed (workload.h, load.h).
 //   browse      the same shoppers, read-heavy (90% get).
+//   cart-size   what a cart's size costs: every cart filled to --cart-lines
+//               lines first (unmeasured), then each operation sets the
+//               quantity of one of its lines from the last view, so the
+//               cart stays at that size (workload.h); reports node CPU
+//               per operation and a cart's stored bytes.
 // Closed loop (--concurrency in flight) or open loop (--rate ops/s, latency
 // from the scheduled start). --verify reads every cart back at the end and
 // checks the acknowledged adds; --kill-node-at/--restart-node-at kill and
@@ -68,6 +73,71 @@ bool WriteFile(const std::string& path, const std::string& text) {
   return true;
 }
 
+// The flags of the cart workloads (flash-sale, browse, cart-size).
+void AddCartWorkloadOptions(CLI::App& app, LoadOptions& lo, std::string& mix_text) {
+  app.add_option("--carts", lo.workload.carts, "shoppers, one cart each")->capture_default_str();
+  app.add_option("--products", lo.workload.products, "products (Zipf ranks)")
+      ->capture_default_str();
+  app.add_option("--zipf", lo.workload.zipf_exponent, "Zipf exponent of product popularity")
+      ->capture_default_str();
+  app.add_option("--mix", mix_text,
+                 "operation shares, e.g. add=60,get=30,set_remove=10 (default by workload)");
+  app.add_option("--rate", lo.rate_per_s, "open loop: operations per second (0: closed loop)")
+      ->capture_default_str();
+  app.add_option("--in-flight-max", lo.in_flight_max, "open loop: cap on operations in flight")
+      ->capture_default_str();
+  app.add_option(
+         "--drain-max-s", lo.drain_max_s,
+         "open loop: how long after the window the backlog may still start (then what is in "
+         "flight gets 15 s more)")
+      ->capture_default_str();
+  app.add_option("--threads", lo.threads, "load generator threads (one client each)")
+      ->capture_default_str();
+  app.add_option("--seed", lo.seed, "workload seed")->capture_default_str();
+  app.add_option("--cart-lines", lo.workload.cart_lines,
+                 "cart-size: lines every cart is filled to before the run and held at");
+}
+
+// Sets the workload from --workload, --mix and --cart-lines (cart-size:
+// --carts defaults to 1000, since each cart is filled first); false after
+// printing why not.
+bool ChooseCartWorkload(const CLI::App& app, const std::string& workload,
+                        const std::string& mix_text, LoadOptions& lo) {
+  const bool cart_size = workload == "cart-size";
+  if (cart_size != (lo.workload.cart_lines > 0)) {
+    std::fprintf(stderr,
+                 "trolley-bench: --workload cart-size needs --cart-lines >= 1, and "
+                 "--cart-lines needs --workload cart-size\n");
+    return false;
+  }
+  if (workload == "flash-sale") {
+    lo.workload.mix = OpMix::FlashSale();
+  } else if (workload == "browse") {
+    lo.workload.mix = OpMix::Browse();
+  } else if (cart_size) {
+    lo.workload.mix = OpMix{0, 0, 100, 0};  // for the report: every operation is a set
+    if (app.count("--carts") == 0) lo.workload.carts = 1000;
+  } else {
+    std::fprintf(stderr,
+                 "trolley-bench: unknown workload '%s' (kv, flash-sale, browse, cart-size)\n",
+                 workload.c_str());
+    return false;
+  }
+  if (!mix_text.empty() && cart_size) {
+    std::fprintf(stderr, "trolley-bench: --mix: cart-size's operations are all sets\n");
+    return false;
+  }
+  if (!mix_text.empty()) {
+    auto mix = OpMix::Parse(mix_text);
+    if (!mix.ok()) {
+      std::fprintf(stderr, "trolley-bench: %s\n", mix.status().ToString().c_str());
+      return false;
+    }
+    lo.workload.mix = *mix;
+  }
+  return true;
+}
+
 // --summarize and --compare: prints the table and returns 0, or the error and 2.
 int PrintTable(const Result<std::string>& table) {
   if (!table.ok()) {
@@ -96,7 +166,8 @@ int main(int argc, char** argv) {
   PostgresTargetOptions postgres;
   size_t pool_max = 64;
 
-  app.add_option("--workload", workload, "kv | flash-sale | browse")->capture_default_str();
+  app.add_option("--workload", workload, "kv | flash-sale | browse | cart-size")
+      ->capture_default_str();
   app.add_option("--target", target, "trolley | redis | postgres")->capture_default_str();
   app.add_option("--nodes", nodes, "trolley: comma-separated host:port of the nodes");
   app.add_option("--tls-ca", to.client.tls.ca_file,
@@ -135,25 +206,7 @@ int main(int argc, char** argv) {
   app.add_option("--value-bytes", kv.value_bytes, "kv: value size")->capture_default_str();
   app.add_option("--phases", kv.phases, "kv: comma-separated: put, get")->capture_default_str();
   // Cart workloads.
-  app.add_option("--carts", lo.workload.carts, "shoppers, one cart each")->capture_default_str();
-  app.add_option("--products", lo.workload.products, "products (Zipf ranks)")
-      ->capture_default_str();
-  app.add_option("--zipf", lo.workload.zipf_exponent, "Zipf exponent of product popularity")
-      ->capture_default_str();
-  app.add_option("--mix", mix_text,
-                 "operation shares, e.g. add=60,get=30,set_remove=10 (default by workload)");
-  app.add_option("--rate", lo.rate_per_s, "open loop: operations per second (0: closed loop)")
-      ->capture_default_str();
-  app.add_option("--in-flight-max", lo.in_flight_max, "open loop: cap on operations in flight")
-      ->capture_default_str();
-  app.add_option(
-         "--drain-max-s", lo.drain_max_s,
-         "open loop: how long after the window the backlog may still start (then what is in "
-         "flight gets 15 s more)")
-      ->capture_default_str();
-  app.add_option("--threads", lo.threads, "load generator threads (one client each)")
-      ->capture_default_str();
-  app.add_option("--seed", lo.seed, "workload seed")->capture_default_str();
+  AddCartWorkloadOptions(app, lo, mix_text);
   app.add_option("--timeout-ms", timeout_ms, "client deadline per request, all attempts")
       ->capture_default_str();
   app.add_option("--attempts", to.client.attempts_max, "client attempts per request")
@@ -235,23 +288,7 @@ int main(int argc, char** argv) {
     kv.tls = to.client.tls;
     return RunKvWorkload(kv);
   }
-  if (workload == "flash-sale") {
-    lo.workload.mix = OpMix::FlashSale();
-  } else if (workload == "browse") {
-    lo.workload.mix = OpMix::Browse();
-  } else {
-    std::fprintf(stderr, "trolley-bench: unknown workload '%s' (kv, flash-sale, browse)\n",
-                 workload.c_str());
-    return 2;
-  }
-  if (!mix_text.empty()) {
-    auto mix = OpMix::Parse(mix_text);
-    if (!mix.ok()) {
-      std::fprintf(stderr, "trolley-bench: %s\n", mix.status().ToString().c_str());
-      return 2;
-    }
-    lo.workload.mix = *mix;
-  }
+  if (!ChooseCartWorkload(app, workload, mix_text, lo)) return 2;
   lo.workload_name = workload;
   lo.concurrency = concurrency;
   lo.open_loop = lo.rate_per_s > 0;

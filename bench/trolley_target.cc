@@ -1,5 +1,6 @@
 #include "bench/trolley_target.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace trolley::bench {
@@ -87,6 +88,17 @@ void TrolleyTarget::ReadCart(uint64_t cart,
     for (const CartLine& line : r->lines) lines.push_back({line.sku, line.quantity});
     done(std::move(lines));
   });
+}
+
+void TrolleyTarget::StoredCartBytes(uint64_t cart, std::function<void(Result<size_t>)> done) {
+  TROLLEY_ASSERT(client_ != nullptr);
+  client_->Get(options_.ns, CartIdOf(cart), RequestOptions{},
+               [done = std::move(done)](Result<ReadResult> r) {
+                 if (!r.ok()) return done(r.status());
+                 size_t bytes = 0;
+                 for (const Value& v : r->siblings) bytes = std::max(bytes, v.bytes.size());
+                 done(bytes);
+               });
 }
 
 }  // namespace trolley::bench

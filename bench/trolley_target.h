@@ -38,6 +38,8 @@ class TrolleyTarget : public Target {
   void Execute(const CartOp& op, std::function<void(OpOutcome)> done) override;
   void ReadCart(uint64_t cart,
                 std::function<void(Result<std::vector<CartLineView>>)> done) override;
+  // A raw read of the cart's key: the encoded cart (cart/, format v3) as stored.
+  void StoredCartBytes(uint64_t cart, std::function<void(Result<size_t>)> done) override;
 
  private:
   asio::io_context& io_;

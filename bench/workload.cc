@@ -185,7 +185,19 @@ uint32_t Workload::DrawCheckoutGap() {
   return static_cast<uint32_t>(random_.Range(lo, hi));
 }
 
+CartOp CartFillOp(uint64_t cart, uint32_t line) { return CartOp::Add(cart, SkuOf(line + 1), 1); }
+
+CartOp Workload::NextHoldingSize(uint64_t cart) {
+  const uint64_t lines = options_.cart_lines;
+  TROLLEY_ASSERT(lines > 0);
+  const uint64_t n = sets_issued_[cart]++;
+  // Line n % L + 1 holds 1 after the fill, then 2, 3, 2, ...: every set changes it.
+  return CartOp::SetQuantity(cart, SkuOf(n % lines + 1),
+                             static_cast<uint32_t>(2 + (n / lines) % 2));
+}
+
 CartOp Workload::Next(uint64_t cart, const Ledger& ledger) {
+  if (options_.cart_lines > 0) return NextHoldingSize(cart);
   CartOp op = NextDrawn(cart, ledger);
   if (modifications_per_checkout_ <= 0 || op.type == CartOp::Type::kGet) return op;
   CheckoutClock& clock = checkout_clocks_[cart];

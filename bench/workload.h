@@ -43,6 +43,19 @@
 // not a guarantee (concurrent versions merge by max, by design). A
 // checkout counts as a set/remove of every line of its cart: when it
 // starts, every line's bound drops to 0 (it buys what it observed).
+//
+// The cart-size workload (WorkloadOptions::cart_lines = L > 0) measures
+// what a cart's size costs (docs/benchmarks.md, 'What a cart's size
+// costs'). Before the measured run the driver fills every cart to L
+// distinct lines, "sku-1" .. "sku-L", one unit each (CartFillOp). Then
+// every operation is a SetQuantity of one of those lines, made from the
+// view the cart's previous operation returned: the cart's n-th operation
+// sets line n % L + 1 to 2 + (n / L) % 2 (2, then 3, then 2 again), so
+// every operation changes the cart, none adds or removes a line, and the
+// cart stays at L lines. A set, rather than an add and a remove of a new
+// SKU alternating, because each operation then has the same shape (one
+// contribution replaced by one) and the cart never passes through L + 1
+// lines. The mix and the products play no part in it.
 #pragma once
 
 #include <cstdint>
@@ -109,7 +122,12 @@ struct WorkloadOptions {
   OpMix mix;
   uint32_t set_quantity_max = 5;
   uint32_t quantity_max = 999;  // the cart's own cap (CartLimits::quantity_max)
+  uint32_t cart_lines = 0;      // > 0: the cart-size workload, every cart held at this many lines
 };
+
+// The cart-size workload's fill: the add that creates line `line` (0-based,
+// below the workload's cart_lines) of `cart`.
+CartOp CartFillOp(uint64_t cart, uint32_t line);
 
 // The lower bound of one line, as described in the file comment.
 struct LineBound {
@@ -172,6 +190,7 @@ class Workload {
   Random random_;
   ZipfSampler zipf_;
   CartOp NextDrawn(uint64_t cart, const Ledger& ledger);  // add, get, set or remove
+  CartOp NextHoldingSize(uint64_t cart);                  // the cart-size workload's set
 
   // Modifications a shopper makes before its next checkout, and since its last.
   struct CheckoutClock {
@@ -182,6 +201,7 @@ class Workload {
   double add_share_, get_share_;           // cumulative thresholds in [0, 1], checkouts aside
   double modifications_per_checkout_ = 0;  // M above; 0: no checkouts
   std::unordered_map<uint64_t, CheckoutClock> checkout_clocks_;
+  std::unordered_map<uint64_t, uint64_t> sets_issued_;  // cart-size workload, per cart
 };
 
 }  // namespace trolley::bench

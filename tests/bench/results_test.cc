@@ -123,6 +123,32 @@ TEST(RunResultTest, CheckoutsAreTheirOwnRowAndColumn) {
   EXPECT_NE(run.SeriesTsv().find("\t1\n"), std::string::npos) << run.SeriesTsv();
 }
 
+TEST(RunResultTest, NodeCpuPerOpAndTheFill) {
+  RunResult run = SampleRun();  // 50 ok ops/s
+  EXPECT_EQ(run.NodeCpuUsPerOp(), -1) << "no node measured";
+  run.cpu.push_back({"n1", 40});
+  run.cpu.push_back({"n2", 60});
+  // A whole core of node CPU (100%) over 50 ops/s: 20,000 µs per op.
+  EXPECT_DOUBLE_EQ(run.NodeCpuUsPerOp(), 20000);
+  EXPECT_DOUBLE_EQ(run.ToJson()["node_cpu_us_per_op"].get<double>(), 20000);
+  EXPECT_FALSE(run.ToJson().contains("fill"));
+  run.fill = FillReport{100, 1000, 12.5, 3456};
+  EXPECT_EQ(run.ToJson()["fill"]["cart_bytes"], 3456);
+  const std::string md = run.ToMarkdown();
+  EXPECT_NE(md.find("Node CPU per ok op: 20000.0 µs"), std::string::npos) << md;
+  EXPECT_NE(md.find("1000 carts were filled to 100 lines"), std::string::npos) << md;
+  EXPECT_NE(md.find("3456 bytes"), std::string::npos) << md;
+  run.node_io = ProcessIo{1000, 2000, 4000};  // over 100 ok ops (50/s for 2 s)
+  EXPECT_EQ(run.ToJson()["node_io"]["write_bytes"], 4000);
+  EXPECT_NE(
+      run.ToMarkdown().find("Node I/O per ok op: 40 bytes of pages newly dirtied (write_bytes), "
+                            "20 bytes through write calls"),
+      std::string::npos)
+      << run.ToMarkdown();
+  run.cpu.push_back({"n3", -1});  // restarted: unknown
+  EXPECT_EQ(run.NodeCpuUsPerOp(), -1);
+}
+
 // A run whose throughput falls from 100/s to 70/s after 30 s.
 RunResult SlowingRun(double duration_s) {
   RunResult run;

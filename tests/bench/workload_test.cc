@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 namespace trolley::bench {
@@ -227,6 +228,81 @@ TEST(WorkloadTest, CheckoutsKeepCartsNearTenLines) {
   }
   EXPECT_GT(lines_sum / n, 7);
   EXPECT_LT(lines_sum / n, 13);
+}
+
+// A store that applies the cart-size workload's operations: sku -> quantity per cart.
+using CartModel = std::map<uint64_t, std::map<std::string, uint32_t>>;
+void Apply(CartModel& carts, const CartOp& op) {
+  std::map<std::string, uint32_t>& lines = carts[op.cart];
+  switch (op.type) {
+    case CartOp::Type::kAdd:
+      lines[op.sku] += op.quantity;
+      break;
+    case CartOp::Type::kSetQuantity:
+      lines[op.sku] = op.quantity;
+      break;
+    case CartOp::Type::kRemove:
+      lines.erase(op.sku);
+      break;
+    case CartOp::Type::kCheckout:
+      lines.clear();
+      break;
+    case CartOp::Type::kGet:
+      break;
+  }
+}
+
+TEST(CartSizeWorkloadTest, TheFillMakesExactlyLDistinctLines) {
+  for (uint32_t lines : {1u, 7u, 100u}) {
+    CartModel carts;
+    for (uint64_t cart : {0u, 3u}) {
+      for (uint32_t line = 0; line < lines; ++line) {
+        const CartOp op = CartFillOp(cart, line);
+        EXPECT_EQ(op.type, CartOp::Type::kAdd);
+        EXPECT_EQ(op.cart, cart);
+        Apply(carts, op);
+      }
+      EXPECT_EQ(carts[cart].size(), lines);
+      for (const auto& [sku, quantity] : carts[cart]) EXPECT_EQ(quantity, 1u) << sku;
+    }
+  }
+}
+
+TEST(CartSizeWorkloadTest, EveryOperationKeepsTheCartAtLLinesAndChangesIt) {
+  for (uint32_t lines : {1u, 5u, 100u}) {
+    WorkloadOptions options;
+    options.carts = 10;
+    options.cart_lines = lines;
+    options.mix = OpMix{0, 0, 100, 0};
+    Workload workload(options, 11);
+    Ledger ledger;
+    CartModel carts;
+    for (uint64_t cart = 0; cart < options.carts; ++cart) {
+      for (uint32_t line = 0; line < lines; ++line) Apply(carts, CartFillOp(cart, line));
+    }
+    const CartModel filled = carts;
+    std::map<uint64_t, uint64_t> ops_per_cart;
+    for (int i = 0; i < 5000; ++i) {
+      const uint64_t cart = workload.PickCart(1, 0);
+      const CartOp op = workload.Next(cart, ledger);
+      ASSERT_EQ(op.type, CartOp::Type::kSetQuantity);
+      ASSERT_EQ(op.cart, cart);
+      ASSERT_TRUE(filled.at(cart).count(op.sku)) << op.sku << " is not a line of the fill";
+      ASSERT_NE(carts[cart][op.sku], op.quantity) << "a set that changes nothing";
+      Do(ledger, op, true);
+      Apply(carts, op);
+      ASSERT_EQ(carts[cart].size(), lines);
+      ++ops_per_cart[cart];
+    }
+    // Round robin over the lines: after whole rounds every line was set as often.
+    for (const auto& [cart, n] : ops_per_cart) {
+      if (n < 2 * lines) continue;
+      std::set<uint32_t> quantities;
+      for (const auto& [sku, quantity] : carts[cart]) quantities.insert(quantity);
+      EXPECT_LE(quantities.size(), 2u);
+      EXPECT_FALSE(quantities.count(1)) << "cart " << cart << " has a line never set";
+    }
+  }
 }
 
 TEST(LedgerTest, BoundIsCappedAtTheCartsQuantityMax) {

@@ -19,6 +19,27 @@ std::vector<uint32_t> Differing(const std::vector<uint64_t>& a, const std::vecto
   return out;
 }
 
+// At most `limit` of the ascending `segments`, starting at the first one at
+// or after `cursor` and wrapping around, so that segments past the first
+// `limit` differing ones are listed too (a run of segments that differs
+// for good, such as the keys of a namespace with a smaller N, would
+// otherwise hide every segment after it). `next_cursor` is where the next
+// window starts: just after the last segment taken.
+struct SegmentWindow {
+  std::vector<uint32_t> segments;  // ascending
+  uint32_t next_cursor = 0;
+};
+SegmentWindow WindowFrom(const std::vector<uint32_t>& segments, uint32_t cursor, size_t limit) {
+  TROLLEY_ASSERT(limit > 0 && segments.size() > limit);
+  const size_t start = static_cast<size_t>(
+      std::lower_bound(segments.begin(), segments.end(), cursor) - segments.begin());
+  SegmentWindow w;
+  for (size_t i = 0; i < limit; ++i) w.segments.push_back(segments[(start + i) % segments.size()]);
+  w.next_cursor = w.segments.back() + 1;
+  std::sort(w.segments.begin(), w.segments.end());
+  return w;
+}
+
 }  // namespace
 
 AntiEntropy::AntiEntropy(NodeContext& ctx, FailureDetector& detector, AaeLocalTree& local)
@@ -135,8 +156,13 @@ void AntiEntropy::OnAaeHashReply(const Endpoint& from, const AaeHashReply& m) {
       x.listed.clear();
       x.differing_segments = x.segments.size();
       ctx_.metrics().aae_segments_differing.Add(x.segments.size());
-      if (x.segments.size() > ctx_.options().aae_segments_per_exchange) {
-        x.segments.resize(ctx_.options().aae_segments_per_exchange);
+      const size_t limit = ctx_.options().aae_segments_per_exchange;
+      if (x.segments.size() > limit) {
+        // The next exchange of this pair goes on after the last one listed.
+        uint32_t& cursor = segment_cursor_[{x.partition, x.peer}];
+        SegmentWindow window = WindowFrom(x.segments, cursor, limit);
+        cursor = window.next_cursor;
+        x.segments = std::move(window.segments);
         x.truncated = true;
       }
       std::reverse(x.segments.begin(), x.segments.end());  // listed from the back

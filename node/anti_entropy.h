@@ -17,7 +17,8 @@
 // partition's root; if they differ, its groups of 64 segments; then the
 // segments of the differing groups. At most
 // aae_segments_per_exchange differing segments are then listed with
-// AaeKeysRequest, kAaeKeysSegmentsPerRequest at a time, and compared with
+// AaeKeysRequest, kAaeKeysSegmentsPerRequest at a time (when more differ,
+// each exchange of the pair takes the next ones, wrapping around), and compared with
 // the local listing key by key (live versions, expired siblings left out;
 // listing re-hashes drifted keys on both sides, see AaeLocalTree).
 // Each key that differs is repaired by merge, never overwrite: a key live
@@ -157,6 +158,8 @@ class AntiEntropy {
   double key_tokens_ = 0;
   double byte_tokens_ = 0;
   std::map<std::pair<uint32_t, std::string>, AaePairStatus> status_;
+  // Per (partition, peer): where the next truncated segment list starts.
+  std::map<std::pair<uint32_t, std::string>, uint32_t> segment_cursor_;
   AaeTreeStats tree_stats_seen_;
 };
 

@@ -20,6 +20,7 @@
 
 #include "cart/cart_state.h"
 #include "common/key.h"
+#include "ring/preference_list.h"
 #include "storage/aae_tree.h"
 #include "storage/lmdb/lmdb_engine.h"
 #include "tests/support/temp_dir.h"
@@ -1203,6 +1204,54 @@ TEST(NodeAaeTest, AReplicaThatMissedWritesIsRepairedWithoutAnyRead) {
   }
   EXPECT_GE(repaired, keys.size());
   EXPECT_GT(m.Value(metric::kAaeExchangesClean), 0u);
+}
+
+// Goal: when more segments differ than aae_segments_per_exchange, later
+// exchanges of a pair list the segments after the ones listed before, so a
+// segment that differs for good (a key of a namespace with N = 1, which no
+// exchange repairs) cannot hide a repairable one after it.
+// Method: one segment per exchange; n3 holds an N = 1 key, and missed a
+// write to a key in a later segment of the same partition.
+TEST(NodeAaeTest, SegmentsPastThePerExchangeLimitAreListedByLaterExchanges) {
+  TestCluster c(3, 3, 2, 2, "union-max", [](NodeOptions& o) {
+    EnableAae(o);
+    o.aae_segments_per_exchange = 1;
+    o.namespaces.push_back(NamespaceOptions{"solo", 1, 1, 1, 0, "union-max"});
+  });
+  const uint32_t bits = c.ring().Log2PartitionCount();
+  const uint32_t per_partition = AaeTree::kSegments >> bits;
+  std::string solo;
+  uint64_t solo_hash = 0;
+  for (int i = 0; solo.empty(); ++i) {
+    const std::string k = "s" + std::to_string(i);
+    const uint64_t h = KeyHash("solo", k);
+    if (PreferenceListForKey(c.ring(), "solo", k, 1).primaries[0].name == "n3" &&
+        AaeTree::SegmentOfHash(h) % per_partition < per_partition / 2) {
+      solo = k;
+      solo_hash = h;
+    }
+  }
+  std::string cart;
+  for (int i = 0; cart.empty(); ++i) {
+    const std::string k = "c" + std::to_string(i);
+    const uint64_t h = KeyHash("carts", k);
+    if (PartitionOfHash(h, bits) == PartitionOfHash(solo_hash, bits) &&
+        AaeTree::SegmentOfHash(h) > AaeTree::SegmentOfHash(solo_hash)) {
+      cart = k;
+    }
+  }
+  ClientPut put;
+  put.id = RequestId{900};
+  put.ns = "solo";
+  put.key = solo;
+  put.value = "only-on-n3";
+  ASSERT_EQ(c.Call<ClientPutReply>("n3", put, put.id).code, StatusCode::kOk);
+  c.Kill("n3");
+  ASSERT_EQ(c.Put("n1", cart, "missed-by-n3").code, StatusCode::kOk);
+  c.Restart("n3");
+  c.Advance(20'000, 20);
+  EXPECT_EQ(TestCluster::Values(c.Local("n3", cart)), std::vector<std::string>{"missed-by-n3"});
+  EXPECT_TRUE(c.engine("n3").Get(ObjectKey{"solo", solo}).ok());  // never repaired away
 }
 
 TEST(NodeAaeTest, RepairMergesSiblingsEachSideHeldAndNeverOverwrites) {

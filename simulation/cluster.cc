@@ -717,7 +717,10 @@ void Cluster::DeliverToNode(int from, uint32_t from_life, int to, uint32_t to_li
 
 void Cluster::ObserveOwnCopy(SimNode& n, Message& m) {
   auto* update = std::get_if<CartUpdate>(&m);
-  if (update == nullptr || update->kind == CartMutationKind::kAdd) return;
+  if (update == nullptr || update->kind == CartMutationKind::kAdd ||
+      update->kind > CartMutationKind::kClear) {
+    return;  // an add, or a guest merge's step: nothing observed
+  }
   const SimNamespace* ns = nullptr;
   for (const SimNamespace& candidate : config_.namespaces) {
     if (candidate.name == update->ns) ns = &candidate;

@@ -60,8 +60,12 @@ Result<std::vector<Mutation>> GuestMergeMutations(const CartState& guest, const 
         }
         break;
       case GuestMergeStrategy::kMax:
+        // An add of the difference, not a SetQuantity: a set removes the
+        // contributions of the copy it is applied to, and a merge applied
+        // on the node (a stale coordinator, a late retry) must never remove
+        // an add made after it was computed (docs/design.md, 'Guest carts').
         if (g.quantity > u->second) {
-          out.push_back(Mutation::SetQuantity(id, g.sku, g.quantity, now_ms));
+          out.push_back(Mutation::Add(id, g.sku, g.quantity - u->second, now_ms));
         }
         break;
       case GuestMergeStrategy::kKeepUser:

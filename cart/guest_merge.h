@@ -2,9 +2,11 @@
 // guest move into their user cart (docs/design.md,
 // 'The Cart API', 'Guest carts').
 //
-// The merge is expressed as ordinary Mutations on the user cart, so it goes
-// through the same Apply, the same idempotence and the same sibling merge
-// as a shopper's clicks (the simulator models it as such). Each mutation's
+// The merge is expressed as ordinary Mutations on the user cart, adds
+// only, so it goes through the same Apply, the same idempotence and the
+// same sibling merge as a shopper's clicks (the simulator models it as
+// such). The coordinating node computes and applies them to its own copy of
+// the user cart (node/cart_update.h, CartMutationKind::kMergeGuest). Each mutation's
 // id is derived from (merge_id, sku) (GuestMergeMutationId), so doing the
 // same merge again, on the same user cart or on any sibling or merge of
 // siblings that saw it, changes nothing: the ids are already applied
@@ -15,7 +17,10 @@
 // Strategies, per guest line (quantities as Lines() shows them):
 //   kSum       user + guest, capped at quantity_max (an Add; capping is not
 //              an error);
-//   kMax       the larger of the two (a SetQuantity when the guest's is larger);
+//   kMax       the larger of the two: when the guest's is larger, an Add of
+//              the difference (never a SetQuantity, so a merge removes
+//              nothing: applied to any copy, late or twice, it cannot undo
+//              an add; a concurrent add still counts on top);
 //   kKeepUser  the user's lines stay as they are; guest lines the user does
 //              not have are added.
 // A guest line the user does not have is an Add with the guest's attributes,

@@ -70,8 +70,10 @@ Result<const CartNamespace*> CartClient::Find(const std::string& ns) const {
   return &it->second;
 }
 
-void CartClient::ReadCart(const CartNamespace& ns, const std::string& cart_id, ReadCallback done) {
+void CartClient::ReadCart(const CartNamespace& ns, const std::string& cart_id, ReadCallback done,
+                          uint32_t read_quorum) {
   RequestOptions options;
+  options.r = read_quorum;
   client_.Get(ns.name, cart_id, options,
               [semantics = ns.semantics, ns_name = ns.name, cart_id,
                done = std::move(done)](Result<ReadResult> r) {
@@ -302,50 +304,89 @@ void CartClient::MergeGuest(const std::string& guest_ns, const std::string& gues
                             GuestMergeStrategy strategy, ViewCallback done) {
   auto g = Find(guest_ns);
   if (!g.ok()) return done(g.status());
+  const CartNamespace& gn = **g;
+  // One replica's copy of the guest cart is enough (r = 1): the merge is
+  // of the lines the shopper filled as a guest, and a line that copy
+  // missed stays in the guest cart. Only no replica answering refuses it.
+  ReadCart(
+      gn, guest_id,
+      [this, &gn, guest_id, user_ns, user_id, strategy, done = std::move(done)](Result<Read> r) {
+        if (!r.ok()) return done(r.status());
+        const bool mark = r->found && r->state.merged_into() != user_ns + "/" + user_id;
+        MergeGuestState(gn, guest_id, r->state, mark, user_ns, user_id, strategy, std::move(done));
+      },
+      /*r=*/1);
+}
+
+void CartClient::MergeGuest(const CartView& guest, const std::string& user_ns,
+                            const std::string& user_id, GuestMergeStrategy strategy,
+                            ViewCallback done) {
+  auto g = Find(guest.ns);
+  if (!g.ok()) return done(g.status());
+  if (guest.context.empty()) {
+    return done(Status::InvalidArgument(
+        "guest merge: the view of " + guest.ns + "/" + guest.cart_id +
+        " has no context token; pass a view the Cart API returned, or merge by the guest cart's "
+        "id"));
+  }
+  Result<CartState> state = ParseCartViewToken(guest.context, (*g)->semantics);
+  if (!state.ok()) return done(state.status());
+  const bool mark = guest.found && guest.merged_into != user_ns + "/" + user_id;
+  MergeGuestState(**g, guest.cart_id, *state, mark, user_ns, user_id, strategy, std::move(done));
+}
+
+void CartClient::MergeGuestState(const CartNamespace& gn, const std::string& guest_id,
+                                 const CartState& guest, bool mark, const std::string& user_ns,
+                                 const std::string& user_id, GuestMergeStrategy strategy,
+                                 ViewCallback done) {
   auto u = Find(user_ns);
   if (!u.ok()) return done(u.status());
-  const CartNamespace& gn = **g;
   const CartNamespace& un = **u;
   if (gn.semantics != un.semantics) {
-    return done(Status::InvalidArgument("guest namespace '" + guest_ns + "' and user namespace '" +
+    return done(Status::InvalidArgument("guest namespace '" + gn.name + "' and user namespace '" +
                                         user_ns + "' use different merge semantics"));
   }
   // One merge id per (guest cart, user cart): a repeated login merge is a no-op.
   const uint64_t merge_id =
-      KeyHash("guest-merge/" + guest_ns + "/" + guest_id, user_ns + "/" + user_id) | 1;
-  const std::string user_key = user_ns + "/" + user_id;
-  ReadCart(gn, guest_id,
-           [this, &gn, &un, guest_id, user_id, user_key, strategy, merge_id,
-            done = std::move(done)](Result<Read> guest) mutable {
-             if (!guest.ok()) return done(guest.status());
-             ReadCart(
-                 un, user_id,
-                 [this, &gn, &un, guest_id, user_id, user_key, strategy, merge_id,
-                  guest = std::move(*guest), done = std::move(done)](Result<Read> user) mutable {
-                   if (!user.ok()) return done(user.status());
-                   auto merged = MergeGuestCart(guest.state, user->state, strategy, un.limits,
-                                                merge_id, NowMs());
-                   if (!merged.ok()) return done(merged.status());
-                   WriteCart(un, user_id, *merged, user->context, NewId(),
-                             [this, &gn, guest_id, user_key, guest = std::move(guest),
-                              done = std::move(done)](Result<CartView> user_view) mutable {
-                               if (!user_view.ok()) return done(user_view.status());
-                               if (!guest.found || guest.state.merged_into() == user_key) {
-                                 return done(std::move(user_view));
-                               }
-                               // Mark the guest cart (not delete it): devices holding it
-                               // can tell where its lines went.
-                               if (Status s = guest.state.MarkMergedInto(user_key); !s.ok())
-                                 return done(s);
-                               WriteCart(gn, guest_id, guest.state, guest.context, NewId(),
-                                         [user_view = std::move(*user_view),
-                                          done = std::move(done)](Result<CartView> marked) mutable {
-                                           if (!marked.ok()) return done(marked.status());
-                                           done(std::move(user_view));
-                                         });
-                             });
+      KeyHash("guest-merge/" + gn.name + "/" + guest_id, user_ns + "/" + user_id) | 1;
+  const uint64_t now_ms = NowMs();
+  CartUpdate update = GuestMergeUpdateOf(user_ns, user_id, guest, strategy, merge_id, now_ms);
+  if (update.guest.size() > kCartGuestBytesMax) {
+    return done(Status::LimitExceeded("guest merge: the guest cart " + gn.name + "/" + guest_id +
+                                      " is " + std::to_string(update.guest.size()) +
+                                      " bytes, above the " + std::to_string(kCartGuestBytesMax) +
+                                      " a merge carries; remove lines from it first"));
+  }
+  RequestOptions options;
+  options.ttl_ms = un.ttl_ms;
+  // The merge, applied by the user cart's coordinator to its own copy
+  // (node/cart_update.h): no read of the user cart.
+  client_.Update(std::move(update), options,
+                 [this, &gn, &un, guest_id, user_id, mark, merge_id, now_ms,
+                  done = std::move(done)](Result<WriteResult> w) mutable {
+                   if (!w.ok()) return done(w.status());
+                   Result<Read> after = ReadOfWrite(un, *w);
+                   if (!after.ok()) return done(after.status());
+                   CartView user_view = ViewOf(un, user_id, *after);
+                   if (!mark) return done(std::move(user_view));
+                   MarkGuestMerged(gn, guest_id, un.name + "/" + user_id, merge_id, now_ms,
+                                   std::move(user_view), std::move(done));
                  });
-           });
+}
+
+void CartClient::MarkGuestMerged(const CartNamespace& gn, const std::string& guest_id,
+                                 const std::string& user_key, uint64_t merge_id, uint64_t now_ms,
+                                 CartView user_view, ViewCallback done) {
+  // Marked, not deleted: devices holding the guest cart can tell where its
+  // lines went. Also coordinated on the node, without a read.
+  RequestOptions options;
+  options.ttl_ms = gn.ttl_ms;
+  client_.Update(MarkMergedUpdateOf(gn.name, guest_id, user_key, merge_id, now_ms), options,
+                 [user_view = std::move(user_view),
+                  done = std::move(done)](Result<WriteResult> marked) mutable {
+                   if (!marked.ok()) return done(marked.status());
+                   done(std::move(user_view));
+                 });
 }
 
 std::vector<CartNamespace> CartNamespacesOf(const std::vector<NamespaceInfo>& namespaces) {
@@ -431,6 +472,12 @@ Result<CheckoutResult> BlockingCartClient::Checkout(const std::string& ns,
                                                     const std::string& context) {
   return Wait<CheckoutResult>(
       [&](auto done) { carts_->Checkout(ns, cart_id, order_id, context, done); });
+}
+Result<CartView> BlockingCartClient::MergeGuest(const CartView& guest, const std::string& user_ns,
+                                                const std::string& user_id,
+                                                GuestMergeStrategy strategy) {
+  return Wait<CartView>(
+      [&](auto done) { carts_->MergeGuest(guest, user_ns, user_id, strategy, done); });
 }
 Result<CartView> BlockingCartClient::MergeGuest(const std::string& guest_ns,
                                                 const std::string& guest_id,

@@ -38,8 +38,17 @@
 //
 // Guest carts: MergeGuest() moves a guest cart's lines into a user cart at
 // login (strategies sum, max, keep-user; cart/guest_merge.h), then marks the
-// guest cart as merged into the user cart instead of deleting it. Doing the
-// same merge again changes nothing.
+// guest cart as merged into the user cart instead of deleting it. Both steps
+// are CartUpdates coordinated on the node (the merge is computed by the user
+// cart's coordinator against its own copy), so the user cart is never read:
+// like an add, a merge is refused only when fewer than W nodes are
+// reachable (or the merge would pass lines_max, or the guest cart is over
+// the limits: kLimitExceeded naming the limit). The guest cart is read
+// from one replica (r = 1); pass the guest cart's view instead and nothing
+// is read at all. Doing the same merge again, through any node, changes
+// nothing (its mutation ids derive from the two carts' keys). If the mark
+// fails after the merge landed, the error is returned: calling MergeGuest
+// again is safe.
 //
 // Errors: what Client returns (kUnavailable, kTimeout after its retries),
 // kLimitExceeded / kInvalidArgument from the cart rules (lines per cart,
@@ -125,6 +134,11 @@ class CartClient {
   void MergeGuest(const std::string& guest_ns, const std::string& guest_id,
                   const std::string& user_ns, const std::string& user_id,
                   GuestMergeStrategy strategy, ViewCallback done);
+  // The same from the guest cart's view the caller holds (its token names
+  // the lines that move): no read. InvalidArgument for a view without a
+  // token or whose token does not parse.
+  void MergeGuest(const CartView& guest, const std::string& user_ns, const std::string& user_id,
+                  GuestMergeStrategy strategy, ViewCallback done);
 
   // A mutation id for cart (ns, cart_id), numbered by this client's session
   // for that cart: pass it to a mutation and reuse it for every retry of
@@ -146,7 +160,9 @@ class CartClient {
   using ReadCallback = std::function<void(Result<Read>)>;
 
   Result<const CartNamespace*> Find(const std::string& ns) const;
-  void ReadCart(const CartNamespace& ns, const std::string& cart_id, ReadCallback done);
+  // read_quorum 0: the namespace's R.
+  void ReadCart(const CartNamespace& ns, const std::string& cart_id, ReadCallback done,
+                uint32_t read_quorum = 0);
   void WriteCart(const CartNamespace& ns, const std::string& cart_id, const CartState& state,
                  const Context& context, uint64_t write_id, ViewCallback done);
   // The mutation as one CartUpdate; `m` is complete (OR-Set removals carry
@@ -156,6 +172,14 @@ class CartClient {
   // union+max removals: read, apply, write back with the read's context.
   void ReadModifyWrite(const CartNamespace& ns, const std::string& cart_id, Mutation m,
                        ViewCallback done);
+  // The guest merge's CartUpdate to the user cart; then, when `mark`, the
+  // guest cart's mark (MarkGuestMerged); answers with the user cart.
+  void MergeGuestState(const CartNamespace& gn, const std::string& guest_id, const CartState& guest,
+                       bool mark, const std::string& user_ns, const std::string& user_id,
+                       GuestMergeStrategy strategy, ViewCallback done);
+  void MarkGuestMerged(const CartNamespace& gn, const std::string& guest_id,
+                       const std::string& user_key, uint64_t merge_id, uint64_t now_ms,
+                       CartView user_view, ViewCallback done);
   CartView ViewOf(const CartNamespace& ns, const std::string& cart_id, const Read& read) const;
   // The merge of a write's answer (siblings concurrent with it included).
   Result<Read> ReadOfWrite(const CartNamespace& ns, const WriteResult& w) const;
@@ -204,6 +228,8 @@ class BlockingCartClient {
   Result<CartView> MergeGuest(const std::string& guest_ns, const std::string& guest_id,
                               const std::string& user_ns, const std::string& user_id,
                               GuestMergeStrategy strategy);
+  Result<CartView> MergeGuest(const CartView& guest, const std::string& user_ns,
+                              const std::string& user_id, GuestMergeStrategy strategy);
   CartClient& async() { return *carts_; }
   BlockingClient& client() { return *client_; }
 

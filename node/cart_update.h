@@ -18,6 +18,16 @@
 // its removes, sets and clears are refused here (FailedPrecondition): the
 // Cart API does them as a read-modify-write with the read's context.
 //
+// A guest-cart merge at login is two updates (wire/cart_mutation.h,
+// GuestMergeUpdateOf): kMergeGuest carries the guest cart's state, decoded
+// here as untrusted input and held to the namespace's CartLimits before
+// anything is written; the transform merges it into the coordinator's copy
+// of the user cart with GuestMergeMutations (adds only, ids derived from
+// the merge id, so a retry through any coordinator changes nothing), in
+// both semantics. kMarkMerged marks the coordinator's copy of the guest
+// cart merged_into the user cart and records no mutation. Neither reads a
+// quorum (docs/design.md, 'Cart updates on the node').
+//
 // Pure: the transform runs on any thread (LmdbEngine's writer) and may run
 // more than once for one write.
 #pragma once
@@ -48,7 +58,12 @@ struct CoordinatedWrite {
 CoordinatedWrite PutWriteOf(ClientPut m, const NamespaceOptions& ns, uint64_t wall_ms);
 
 // The computed write of `m` in namespace `ns` at `wall_ms`: FailedPrecondition
-// for a namespace that holds no carts, or a union+max remove, set or clear.
+// for a namespace that holds no carts, or a union+max remove, set or clear;
+// for kMergeGuest, InvalidArgument for a guest state that is not a cart of
+// the namespace's semantics and LimitExceeded for one over the namespace's
+// limits (lines_max, encoded_bytes_max); for kMarkMerged, InvalidArgument
+// for an empty or over-long merged_into. The transform's own errors (a
+// stored value that is not a cart, a merge past lines_max) are the reply's.
 Result<CoordinatedWrite> CartWriteOf(const CartUpdate& m, const NamespaceOptions& ns,
                                      uint64_t wall_ms);
 

@@ -60,11 +60,11 @@
 
 namespace trolley::sim {
 
-// One mutation id. Usually every attempt of it is the same mutation, but a
-// guest merge retried after a re-read may compute another kind under the
-// same id (an Add when the user cart lacked the line, a SetQuantity once it
-// has it: cart/guest_merge.h derives ids from (merge, sku)), so what an id
-// did is the union over its attempts.
+// One mutation id. Usually every attempt of it is the same mutation, but
+// the coordinators of a guest merge compute its adds (cart/guest_merge.h
+// derives their ids from (merge, sku)) against their own copies, so their
+// quantities differ and are recorded as 0; what an id did is the union
+// over its attempts.
 struct MutationRecord {
   struct Attempt {
     bool killer = false;             // a remove, set or clear

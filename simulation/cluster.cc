@@ -709,15 +709,27 @@ void Cluster::DeliverToNode(int from, uint32_t from_life, int to, uint32_t to_li
     const bool repair_merges = (bug_ == PlantedBug::kOverwriteRepair && (repair || get_reply)) ||
                                (bug_ == PlantedBug::kAaeOverwrite && repair);
     if (repair_merges) n.engine->set_repair_merges(true);
+    const bool max_merge = bug_ == PlantedBug::kMergeSets && IsMaxMerge(m);
+    if (max_merge) n.engine->set_max_merges(true);
     n.node->OnMessage(Endpoint{name(from), 0}, std::move(m));
     if (repair_merges && n.engine) n.engine->set_repair_merges(false);
+    if (max_merge && n.engine) n.engine->set_max_merges(false);
     n.activity = Activity::kOther;
   });
 }
 
+bool Cluster::IsMaxMerge(const Message& m) {
+  const auto* update = std::get_if<CartUpdate>(&m);
+  return update != nullptr && update->kind == CartMutationKind::kMergeGuest &&
+         update->strategy == CartMergeStrategy::kMax;
+}
+
 void Cluster::ObserveOwnCopy(SimNode& n, Message& m) {
   auto* update = std::get_if<CartUpdate>(&m);
-  if (update == nullptr || update->kind == CartMutationKind::kAdd) return;
+  if (update == nullptr || update->kind == CartMutationKind::kAdd ||
+      update->kind > CartMutationKind::kClear) {
+    return;  // an add, or a guest merge's step: nothing observed
+  }
   const SimNamespace* ns = nullptr;
   for (const SimNamespace& candidate : config_.namespaces) {
     if (candidate.name == update->ns) ns = &candidate;
@@ -763,7 +775,10 @@ void Cluster::ClientSend(uint64_t conn, int target, Message m) {
                    MessageIdOf(msg));
       n.activity = Activity::kOther;
       if (bug_ == PlantedBug::kStaleRemove) ObserveOwnCopy(n, msg);
+      const bool max_merge = bug_ == PlantedBug::kMergeSets && IsMaxMerge(msg);
+      if (max_merge) n.engine->set_max_merges(true);
       n.node->OnMessage(Endpoint{"", conn}, std::move(msg));
+      if (max_merge && n.engine) n.engine->set_max_merges(false);
     });
   };
   if (net_rng_.Chance(config_.dup_p)) {

@@ -192,6 +192,8 @@ class Cluster {
   // Planted bug stale-remove: an OR-Set CartUpdate removal's observed tags
   // become those of node `n`'s own copy of the cart.
   void ObserveOwnCopy(SimNode& n, Message& m);
+  // Planted bug merge-sets: `m` is a guest merge with the max strategy.
+  static bool IsMaxMerge(const Message& m);
   // Runs `fn` on node `i` if it is still in life `life`; waits while paused.
   template <class Fn>
   void RunOnNode(int i, uint32_t life, Fn&& fn);

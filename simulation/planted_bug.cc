@@ -18,7 +18,8 @@ constexpr EnumName<PlantedBug> kPlantedBugNames[] = {
     {PlantedBug::kReuseActor, "reuse-actor"},
     {PlantedBug::kStaleRemove, "stale-remove"},
     {PlantedBug::kAaeOverwrite, "aae-overwrite"},
-    {PlantedBug::kRemoveForgetsContext, "remove-forgets-context"}};
+    {PlantedBug::kRemoveForgetsContext, "remove-forgets-context"},
+    {PlantedBug::kMergeSets, "merge-sets"}};
 
 }  // namespace
 

@@ -47,6 +47,13 @@
 //                     still holds a removed contribution then brings it back
 //                     on merge (an observed remove undone), and a late add a
 //                     stale copy was told to remove survives.
+//   merge-sets        SimEngine rewrites the computed write of a guest merge
+//                     with the max strategy (the simulator marks its delivery)
+//                     as the merge was before it moved to the node: a line the
+//                     user cart has gets a SetQuantity, which removes every
+//                     contribution of the line in the coordinator's copy, not
+//                     an add of the difference. Adds no device's merge saw
+//                     (the device never reads the user cart) are lost.
 #pragma once
 
 #include <string_view>
@@ -65,7 +72,8 @@ enum class PlantedBug {
   kReuseActor,
   kStaleRemove,
   kAaeOverwrite,
-  kRemoveForgetsContext
+  kRemoveForgetsContext,
+  kMergeSets
 };
 
 std::string_view PlantedBugName(PlantedBug bug);

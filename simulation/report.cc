@@ -45,6 +45,9 @@ void SweepSummary::Add(const SeedResult& r) {
   ops_failed += w.ops_failed;
   adds_acked += w.adds_acked;
   adds_gave_up += w.adds_gave_up;
+  merges_acked += w.merges_acked;
+  merges_gave_up += w.merges_gave_up;
+  merge_adds_acked += w.merge_adds_acked;
   mutations += w.mutations;
   requests += w.requests;
   acked_adds += r.check.acked_adds;
@@ -90,6 +93,10 @@ std::string SweepSummary::Table() const {
   row("cart adds acknowledged, of those issued (the device retries included)",
       Percent(adds_acked, adds_acked + adds_gave_up) + " of " +
           std::to_string(adds_acked + adds_gave_up));
+  row("guest merges acknowledged, of those issued (their adds acknowledged)",
+      Percent(merges_acked, merges_acked + merges_gave_up) + " of " +
+          std::to_string(merges_acked + merges_gave_up) + " (" + std::to_string(merge_adds_acked) +
+          ")");
   row("lost acknowledged adds / sets (failures)", std::to_string(lost_adds));
   row("OR-Set observed removes undone (failures)", std::to_string(removes_undone));
   row("phantom mutations in final carts (failures)", std::to_string(phantoms));

@@ -233,6 +233,14 @@ void SimEngine::Put(ObjectKey key, WriteIntent intent, ActorId actor, StateCallb
       return ForgetRemovedIds(current, std::move(*value));
     };
   }
+  if (options_.bug == PlantedBug::kMergeSets && max_merges_ && intent.transform) {
+    intent.transform =
+        [inner = std::move(intent.transform)](const SiblingSet& current) -> Result<std::string> {
+      Result<std::string> value = inner(current);
+      if (!value.ok()) return value;
+      return MergeAsSets(current, std::move(*value));
+    };
+  }
   Submit(Op{EngineOp::Put(std::move(key), std::move(intent), actor, std::move(decided),
                           std::move(done))});
 }
@@ -556,27 +564,58 @@ void SimEngine::Close() {
 
 // ---- planted bugs ----
 
-std::string SimEngine::ForgetRemovedIds(const SiblingSet& current, std::string value) {
+namespace {
+
+// The OR-Set cart `current` holds (its siblings merged), or nothing when a
+// sibling is not an OR-Set cart (the planted bugs leave those alone).
+std::optional<CartState> OrSetCartOf(const SiblingSet& current) {
   std::vector<CartState> carts;
   for (const Sibling& s : current.siblings()) {
     if (s.tombstone) continue;
     Result<CartState> cart = CartState::Decode(s.value, CartSemantics::kOrSet);
-    if (!cart.ok()) return value;  // not an OR-Set cart: left alone
+    if (!cart.ok()) return std::nullopt;
     carts.push_back(std::move(*cart));
   }
+  return CartState::Merge(CartSemantics::kOrSet, carts);
+}
+
+}  // namespace
+
+std::string SimEngine::ForgetRemovedIds(const SiblingSet& current, std::string value) {
+  const std::optional<CartState> before = OrSetCartOf(current);
   Result<CartState> after = CartState::Decode(value, CartSemantics::kOrSet);
-  if (!after.ok()) return value;
-  const CartState before = CartState::Merge(CartSemantics::kOrSet, carts);
+  if (!before || !after.ok()) return value;
   // What the write removed (live before, not after) and what it newly
   // covers without holding (the removal's own id and the tags it named that
   // this copy had not seen): the context forgets them all.
   std::vector<uint64_t> forget;
   for (const uint64_t id : after->context().Ids()) {
     if (after->HasLiveTag(id)) continue;
-    if (!before.context().Covers(id) || before.HasLiveTag(id)) forget.push_back(id);
+    if (!before->context().Covers(id) || before->HasLiveTag(id)) forget.push_back(id);
   }
   for (const uint64_t id : forget) after->ForgetContextId(id);
   return after->Encode();
+}
+
+std::string SimEngine::MergeAsSets(const SiblingSet& current, std::string value) {
+  std::optional<CartState> before = OrSetCartOf(current);
+  Result<CartState> after = CartState::Decode(value, CartSemantics::kOrSet);
+  if (!before || !after.ok()) return value;
+  const CartLimits limits{};
+  CartState& out = *before;
+  const std::vector<CartLine> lines = after->Lines(limits);
+  for (const CartLine& line : lines) {
+    for (const auto& [tag, c] : after->lines().at(line.sku)) {
+      if (out.Applied(tag)) continue;  // not the merge's
+      // The merge's add: a SetQuantity of the line's new quantity where the
+      // copy held the line (it removes the copy's contributions), else an add.
+      const Mutation m = out.lines().contains(line.sku)
+                             ? Mutation::SetQuantity(tag, line.sku, line.quantity, c.at_ms)
+                             : Mutation::Add(tag, line.sku, c.quantity, c.at_ms, c.attributes);
+      if (!out.Apply(m, limits).ok()) return value;
+    }
+  }
+  return out.Encode();
 }
 
 void SimEngine::KeepNewestSibling(SiblingSet& state) {

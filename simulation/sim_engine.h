@@ -184,6 +184,8 @@ class SimEngine final : public Engine, public HintStore {
 
   // Merges submitted while set are repairs (planted bugs overwrite-repair, aae-overwrite).
   void set_repair_merges(bool on) { repair_merges_ = on; }
+  // Cart updates submitted while set are max guest merges (planted merge-sets).
+  void set_max_merges(bool on) { max_merges_ = on; }
   // Commits do not complete before this time (a stalled disk).
   void set_stall_until_ns(uint64_t t) { stall_until_ns_ = t; }
 
@@ -220,6 +222,9 @@ class SimEngine final : public Engine, public HintStore {
   // remove-forgets-context: `value`, computed by a cart update from
   // `current`, with the ids it removed dropped from its context.
   static std::string ForgetRemovedIds(const SiblingSet& current, std::string value);
+  // merge-sets: `value`, a guest merge computed from `current`, redone with
+  // a SetQuantity for every line the copy held that the merge added to.
+  static std::string MergeAsSets(const SiblingSet& current, std::string value);
 
   SimDisk& disk_;
   SimEngineOptions options_;
@@ -233,6 +238,7 @@ class SimEngine final : public Engine, public HintStore {
   std::vector<DoneCallback> durable_waiters_;
   bool fsync_pending_ = false;
   bool repair_merges_ = false;
+  bool max_merges_ = false;
   uint64_t stall_until_ns_ = 0;
   // The anti-entropy index (key -> version) and tree of the committed
   // objects; rebuilt from them at every open (see the constructor).

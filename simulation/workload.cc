@@ -295,9 +295,11 @@ struct Workload::Device {
 
   // ---- the Cart API (client/cart_client.cc) ----
 
-  void ReadCart(int ns, const std::string& key, std::function<void(Result<Read>)> done) {
+  // read_quorum 0: the namespace's R.
+  void ReadCart(int ns, const std::string& key, std::function<void(Result<Read>)> done,
+                uint32_t read_quorum = 0) {
     const CartSemantics semantics = Ns(ns).semantics;
-    StartCall(ClientGet{.ns = Ns(ns).name, .key = key}, ns, key, false,
+    StartCall(ClientGet{.ns = Ns(ns).name, .key = key, .r = read_quorum}, ns, key, false,
               [this, ns, key, semantics, done = std::move(done)](Result<Message> r) {
                 if (!r.ok()) return done(r.status());
                 const auto* m = std::get_if<ClientGetReply>(&*r);
@@ -346,36 +348,43 @@ struct Workload::Device {
     });
   }
 
+  // One CartUpdate to `ns`/`update.cart_id`: the cart's state at the
+  // coordinator after the write, or the failure.
+  void Update(int ns, CartUpdate update, std::function<void(Result<SiblingSet>)> done) {
+    const std::string key = update.cart_id;
+    StartCall(std::move(update), ns, key, true, [done = std::move(done)](Result<Message> r) {
+      if (!r.ok()) return done(r.status());
+      auto* reply = std::get_if<CartUpdateReply>(&*r);
+      if (reply == nullptr) return done(Status::Corruption("unexpected reply to an update"));
+      if (reply->code != StatusCode::kOk) return done(Status(reply->code, reply->message));
+      done(std::move(reply->state));
+    });
+  }
+
   // One CartUpdate (CartClient::SendUpdate): the node applies `m` to its
   // copy; the reply's state becomes this device's view of the cart.
   void SendUpdate(const Mutation& m, std::function<void(Status)> done) {
-    CartUpdate update = CartUpdateOf(Ns(op.ns).name, op.key, m);
-    StartCall(std::move(update), op.ns, op.key, true,
-              [this, done = std::move(done)](Result<Message> r) {
-                if (!r.ok()) return done(r.status());
-                const auto* reply = std::get_if<CartUpdateReply>(&*r);
-                if (reply == nullptr) {
-                  return done(Status::Corruption("unexpected reply to an update"));
-                }
-                if (reply->code != StatusCode::kOk) {
-                  return done(Status(reply->code, reply->message));
-                }
-                RecordView(reply->state);
-                done(Status::Ok());
-              });
+    Update(op.ns, CartUpdateOf(Ns(op.ns).name, op.key, m),
+           [this, done = std::move(done)](Result<SiblingSet> state) {
+             if (!state.ok()) return done(state.status());
+             RecordView(*state);
+             done(Status::Ok());
+           });
   }
 
-  void RecordView(const SiblingSet& state) {
+  // The device's view of the cart from `state` (a reply's): null when a
+  // sibling is not a cart (the next read reports it).
+  const CartState* RecordView(const SiblingSet& state) {
     const CartSemantics semantics = Ns(op.ns).semantics;
     std::vector<CartState> siblings;
     const uint64_t now = NowWallMs();
     for (const Sibling& s : state.siblings()) {
       if (s.ExpiredAt(now) || s.tombstone) continue;
       auto cart = CartState::Decode(s.value, semantics);
-      if (!cart.ok()) return;  // the next read reports it
+      if (!cart.ok()) return nullptr;
       siblings.push_back(std::move(*cart));
     }
-    views.insert_or_assign(ViewKey(), CartState::Merge(semantics, siblings));
+    return &views.insert_or_assign(ViewKey(), CartState::Merge(semantics, siblings)).first->second;
   }
 
   // A mutation as the Cart API sends it (CartClient::Mutate): adds and
@@ -448,49 +457,71 @@ struct Workload::Device {
     });
   }
 
+  // A guest merge as CartClient::MergeGuest: the guest cart's lines (this
+  // device's view of that cart, or else a read of one replica, r = 1) in
+  // one CartUpdate that the user cart's coordinator merges into its own
+  // copy (node/cart_update.h, the real code), then the guest cart marked
+  // merged_into, also on the node. The user cart is never read.
   void RunMergeGuest() {
-    ReadCart(op.ns, op.guest_key, [this](Result<Read> guest) {
-      if (!guest.ok()) return OpFailed(guest.status());
-      ReadCart(op.ns, op.key, [this, guest = std::move(*guest)](Result<Read> user) mutable {
-        if (!user.ok()) return OpFailed(user.status());
-        const std::string user_key = Ns(op.ns).name + "/" + op.key;
-        const uint64_t merge_id = MergeId();
-        const uint64_t now = NowWallMs();
-        auto muts =
-            GuestMergeMutations(guest.state, user->state, op.strategy, kLimits, merge_id, now);
-        if (!muts.ok()) return OpFailed(muts.status());
-        auto merged = MergeGuestCart(guest.state, user->state, op.strategy, kLimits, merge_id, now);
-        if (!merged.ok()) return OpFailed(merged.status());
-        const ObjectKey key = Key(op.ns, op.key);
-        merge_ids.clear();
-        CartState observed = user->state;
-        for (const Mutation& m : *muts) {
-          const uint32_t attempt = observed.Applied(m.id)
-                                       ? kNoAttempt
-                                       : w.history_.Observe(key, Ns(op.ns).semantics, m, observed);
-          (void)observed.Apply(m, kLimits);
-          w.history_.Written(key, m.id, attempt);
-          merge_ids.emplace_back(m.id, attempt);
-        }
-        WriteCart(op.ns, op.key, *merged, user->context, NewId(),
-                  [this, guest = std::move(guest), user_key](Status s) mutable {
-                    if (!s.ok()) return OpFailed(s);
-                    for (const auto& [id, attempt] : merge_ids)
-                      w.history_.Acked(Key(op.ns, op.key), id, attempt);
-                    if (!guest.found || guest.state.merged_into() == user_key)
-                      return OpAcked(kNoAttempt);
-                    if (Status m = guest.state.MarkMergedInto(user_key); !m.ok())
-                      return OpFailed(m);
-                    WriteCart(op.ns, op.guest_key, guest.state, guest.context, NewId(),
-                              [this](Status st) {
-                                if (!st.ok()) return OpFailed(st);
-                                OpAcked(kNoAttempt);
-                              });
-                  });
-      });
-    });
+    const auto view = views.find(Ns(op.ns).name + "/" + op.guest_key);
+    if (view != views.end() && rng.Chance(0.5)) return SendMergeGuest(view->second, true);
+    ReadCart(
+        op.ns, op.guest_key,
+        [this](Result<Read> guest) {
+          if (!guest.ok()) return OpFailed(guest.status());
+          SendMergeGuest(guest->state, guest->found);
+        },
+        /*r=*/1);
   }
-  std::vector<std::pair<uint64_t, uint32_t>> merge_ids;  // (mutation id, attempt)
+
+  // The history learns the merge's mutations from the ids alone
+  // (GuestMergeMutationId): the coordinator computes at most one add per
+  // guest line (cart/guest_merge.h; its quantity depends on that copy of
+  // the user cart, so it is recorded as 0 and union+max lost increments do
+  // not count it). Each is written (it may land: never a phantom); it is
+  // acked when the reply's state, the coordinator's copy after the merge,
+  // holds it (the merge may compute nothing for a line, e.g. keep-user).
+  void SendMergeGuest(const CartState& guest, bool guest_found) {
+    const ObjectKey key = Key(op.ns, op.key);
+    const uint64_t merge_id = MergeId(), now = NowWallMs();
+    merge_ids.clear();
+    for (const CartLine& line : guest.Lines(kLimits)) {
+      const uint64_t id = GuestMergeMutationId(merge_id, line.sku);
+      const uint32_t attempt =
+          w.history_.Observe(key, Ns(op.ns).semantics, Mutation::Add(id, line.sku, 0, now), guest);
+      w.history_.Written(key, id, attempt);
+      merge_ids.push_back(MergeMutation{id, line.sku, attempt});
+    }
+    const std::string user_key = Ns(op.ns).name + "/" + op.key;
+    const bool mark = guest_found && guest.merged_into() != user_key;
+    Update(op.ns, GuestMergeUpdateOf(Ns(op.ns).name, op.key, guest, op.strategy, merge_id, now),
+           [this, mark, user_key, merge_id, now](Result<SiblingSet> state) {
+             if (!state.ok()) return OpFailed(state.status());
+             const CartState* user = RecordView(*state);
+             for (const MergeMutation& m : merge_ids) {
+               if (user == nullptr) break;
+               const bool applied = Ns(op.ns).semantics == CartSemantics::kOrSet
+                                        ? user->HasLiveTag(m.id)
+                                        : user->Applied(m.id) && user->lines().contains(m.sku);
+               if (!applied) continue;
+               w.history_.Acked(Key(op.ns, op.key), m.id, m.attempt);
+               ++w.stats_.merge_adds_acked;
+             }
+             if (!mark) return OpAcked(kNoAttempt);
+             Update(op.ns,
+                    MarkMergedUpdateOf(Ns(op.ns).name, op.guest_key, user_key, merge_id, now),
+                    [this](Result<SiblingSet> marked) {
+                      if (!marked.ok()) return OpFailed(marked.status());
+                      OpAcked(kNoAttempt);
+                    });
+           });
+  }
+  struct MergeMutation {
+    uint64_t id;
+    std::string sku;
+    uint32_t attempt;
+  };
+  std::vector<MergeMutation> merge_ids;
   uint64_t MergeId() const {
     return KeyHash("guest-merge/" + Ns(op.ns).name + "/" + op.guest_key,
                    Ns(op.ns).name + "/" + op.key) |
@@ -541,6 +572,7 @@ struct Workload::Device {
     busy = false;
     ++w.stats_.ops_acked;
     if (IsAdd()) ++w.stats_.adds_acked;
+    if (op.kind == OpKind::kMergeGuest) ++w.stats_.merges_acked;
     if (op.kind == OpKind::kMutate) w.history_.Acked(Key(op.ns, op.key), op.m.id, attempt);
     w.trace_.Event(kTraceClientOp, conn, 100, op.m.id);
     if (w.trace_.lines()) Line("acked " + Describe());
@@ -559,6 +591,7 @@ struct Workload::Device {
       return;
     }
     if (IsAdd()) ++w.stats_.adds_gave_up;
+    if (op.kind == OpKind::kMergeGuest) ++w.stats_.merges_gave_up;
     if (op.kind == OpKind::kMutate) cart_sessions.erase(ViewKey());
     if (Retryable(s.code())) {
       ++w.stats_.ops_failed;

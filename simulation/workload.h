@@ -18,8 +18,10 @@
 // merge every sibling, Apply, write the result back with the read's
 // context and a fresh write id. A read that finds
 // siblings writes their merge back (CartClient::Get); a guest merge is
-// CartClient::MergeGuest (GuestMergeMutations / MergeGuestCart, then the
-// guest cart marked merged_into). The Asio client itself cannot run here,
+// CartClient::MergeGuest: the guest cart's lines (the device's view, or a
+// read of one replica) in one CartUpdate that the user cart's coordinator
+// merges into its copy (node/cart_update.h), then the guest cart marked
+// merged_into by another; the user cart is not read. The Asio client itself cannot run here,
 // so its request logic is modelled on client/client.cc: each request goes
 // to the key's coordinator (walk order of the ring; with probability
 // any_node_p first to a random node, which forwards), and a kTimeout,
@@ -69,6 +71,9 @@ struct WorkloadStats {
   uint64_t requests = 0, attempts = 0;
   // Cart adds as the shopper issued them (retries are the same add).
   uint64_t adds_acked = 0, adds_gave_up = 0;
+  // Guest merges as the shopper issued them, and the merge adds (one per
+  // guest line the coordinator merged) the history holds as acknowledged.
+  uint64_t merges_acked = 0, merges_gave_up = 0, merge_adds_acked = 0;
   WriteAvailability writes;
   // Successful reads that found 1, 2, 3, 4, 5+ versions.
   uint64_t siblings[5] = {0, 0, 0, 0, 0};

@@ -2,11 +2,15 @@
 
 #include <vector>
 
+#include "common/assert.h"
+
 namespace trolley {
 
 static_assert(static_cast<int>(CartMutationKind::kAdd) == static_cast<int>(Mutation::Kind::kAdd));
 static_assert(static_cast<int>(CartMutationKind::kClear) ==
               static_cast<int>(Mutation::Kind::kClear));
+static_assert(static_cast<int>(CartMergeStrategy::kKeepUser) ==
+              static_cast<int>(GuestMergeStrategy::kKeepUser));
 
 CartUpdate CartUpdateOf(const std::string& ns, const std::string& cart_id, const Mutation& m) {
   return CartUpdate{.ns = ns,
@@ -21,6 +25,7 @@ CartUpdate CartUpdateOf(const std::string& ns, const std::string& cart_id, const
 }
 
 Mutation CartMutationOf(const CartUpdate& m, CartSemantics semantics) {
+  TROLLEY_ASSERT(m.kind <= CartMutationKind::kClear);
   Mutation out;
   out.id = m.mutation_id;
   out.kind = static_cast<Mutation::Kind>(m.kind);
@@ -32,6 +37,34 @@ Mutation CartMutationOf(const CartUpdate& m, CartSemantics semantics) {
     out.observed = m.observed;
   }
   return out;
+}
+
+CartUpdate GuestMergeUpdateOf(const std::string& user_ns, const std::string& user_id,
+                              const CartState& guest, GuestMergeStrategy strategy,
+                              uint64_t merge_id, uint64_t now_ms) {
+  return CartUpdate{.ns = user_ns,
+                    .cart_id = user_id,
+                    .kind = CartMutationKind::kMergeGuest,
+                    .now_ms = now_ms,
+                    .mutation_id = merge_id,
+                    // The lines and their tags; the guest's causal context
+                    // and mark are no part of the merge.
+                    .guest = guest.LinesOnly().Encode(),
+                    .strategy = static_cast<CartMergeStrategy>(strategy)};
+}
+
+CartUpdate MarkMergedUpdateOf(const std::string& guest_ns, const std::string& guest_id,
+                              const std::string& merged_into, uint64_t merge_id, uint64_t now_ms) {
+  return CartUpdate{.ns = guest_ns,
+                    .cart_id = guest_id,
+                    .kind = CartMutationKind::kMarkMerged,
+                    .now_ms = now_ms,
+                    .mutation_id = merge_id,
+                    .merged_into = merged_into};
+}
+
+GuestMergeStrategy GuestMergeStrategyOf(CartMergeStrategy strategy) {
+  return static_cast<GuestMergeStrategy>(strategy);
 }
 
 }  // namespace trolley

@@ -56,6 +56,10 @@ static_assert(static_cast<int>(wire::AaeLevel::SEGMENTS) == static_cast<int>(Aae
 static_assert(static_cast<size_t>(wire::Envelope::CART_UPDATE) == Message(CartUpdate{}).index());
 static_assert(static_cast<int>(wire::CartMutationKind::CLEAR) ==
               static_cast<int>(CartMutationKind::kClear));
+static_assert(static_cast<int>(wire::CartMutationKind::MARK_MERGED) ==
+              static_cast<int>(CartMutationKind::kMarkMerged));
+static_assert(static_cast<int>(wire::CartMergeStrategy::KEEP_USER) ==
+              static_cast<int>(CartMergeStrategy::kKeepUser));
 static_assert(static_cast<size_t>(wire::Envelope::CLIENT_PUT) == Message(ClientPut{}).index());
 static_assert(static_cast<size_t>(wire::Envelope::STATUS_REQUEST) ==
               Message(StatusRequest{}).index());
@@ -178,6 +182,9 @@ struct Writer {
     b.setTimeoutMs(m.timeout_ms);
     b.setForwarded(m.forwarded);
     b.setTtlMs(m.ttl_ms);
+    if (!m.guest.empty()) b.setGuest(AsData(m.guest));
+    b.setStrategy(static_cast<wire::CartMergeStrategy>(m.strategy));
+    if (!m.merged_into.empty()) b.setMergedInto(AsData(m.merged_into));
   }
   void operator()(const CartUpdateReply& m) const {
     auto b = env.initCartUpdateReply();
@@ -341,7 +348,8 @@ struct Estimator {
   }
   size_t operator()(const ClientPutReply& m) const { return Words(m.message) + Words(m.state); }
   size_t operator()(const CartUpdate& m) const {
-    size_t words = Words(m.ns) + Words(m.cart_id) + Words(m.sku) + 1 + m.observed.size();
+    size_t words = Words(m.ns) + Words(m.cart_id) + Words(m.sku) + 1 + m.observed.size() +
+                   Words(m.guest) + Words(m.merged_into);
     for (const auto& [key, value] : m.attributes) words += 2 + Words(key) + Words(value);
     return words;
   }
@@ -487,8 +495,17 @@ Result<ClientPutReply> Read(wire::ClientPutReply::Reader in) {
 }
 Result<CartUpdate> Read(wire::CartUpdate::Reader in) {
   const auto raw_kind = static_cast<uint16_t>(in.getKind());
-  if (raw_kind > static_cast<uint16_t>(CartMutationKind::kClear)) {
+  if (raw_kind > static_cast<uint16_t>(CartMutationKind::kMarkMerged)) {
     return Status::InvalidArgument("unknown mutation kind " + std::to_string(raw_kind));
+  }
+  const auto raw_strategy = static_cast<uint16_t>(in.getStrategy());
+  if (raw_strategy > static_cast<uint16_t>(CartMergeStrategy::kKeepUser)) {
+    return Status::InvalidArgument("unknown guest merge strategy " + std::to_string(raw_strategy));
+  }
+  // Bounded before copying; ValidateMessage gives the same error.
+  if (in.getGuest().size() > kCartGuestBytesMax) {
+    return Status::InvalidArgument("the guest cart is " + std::to_string(in.getGuest().size()) +
+                                   " bytes; the limit is " + std::to_string(kCartGuestBytesMax));
   }
   const auto attributes = in.getAttributes();
   // Bounded before allocating; ValidateMessage gives the detailed error.
@@ -522,6 +539,9 @@ Result<CartUpdate> Read(wire::CartUpdate::Reader in) {
   out.timeout_ms = in.getTimeoutMs();
   out.forwarded = in.getForwarded();
   out.ttl_ms = in.getTtlMs();
+  out.guest = Str(in.getGuest());
+  out.strategy = static_cast<CartMergeStrategy>(raw_strategy);
+  out.merged_into = Str(in.getMergedInto());
   return out;
 }
 Result<CartUpdateReply> Read(wire::CartUpdateReply::Reader in) {

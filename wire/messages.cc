@@ -146,9 +146,22 @@ Status CheckStatusReply(const StatusReply& m) {
 }
 
 Status CheckCartUpdate(const CartUpdate& m) {
-  if (m.kind > CartMutationKind::kClear) {
+  if (m.kind > CartMutationKind::kMarkMerged) {
     return Status::InvalidArgument("unknown mutation kind " +
                                    std::to_string(static_cast<int>(m.kind)));
+  }
+  if (m.strategy > CartMergeStrategy::kKeepUser) {
+    return Status::InvalidArgument("unknown guest merge strategy " +
+                                   std::to_string(static_cast<int>(m.strategy)));
+  }
+  if (m.guest.size() > kCartGuestBytesMax) {
+    return Status::InvalidArgument("the guest cart is " + std::to_string(m.guest.size()) +
+                                   " bytes; the limit is " + std::to_string(kCartGuestBytesMax));
+  }
+  if (m.merged_into.size() > kCartMergedIntoBytesMax) {
+    return Status::InvalidArgument("merged_into is " + std::to_string(m.merged_into.size()) +
+                                   " bytes; the limit is " +
+                                   std::to_string(kCartMergedIntoBytesMax));
   }
   if (m.mutation_id == 0) return Status::InvalidArgument("mutation_id must be nonzero");
   if (m.sku.size() > kCartSkuBytesMax) {

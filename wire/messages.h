@@ -60,9 +60,11 @@
 //      bytes of [a-z0-9_]; at most kStatusAaePairsMax aae_pairs, no more
 //      than aae_pairs_total, each with a valid peer id and a partition
 //      below partitions (when partitions is set).
-//   7. CartUpdate: a valid kind, a nonzero mutation_id, a sku of at most
-//      kCartSkuBytesMax bytes, at most kCartAttributesMax attributes, keys
-//      sorted and unique, each key + value at most kCartAttributeBytesMax.
+//   7. CartUpdate: a valid kind and strategy, a nonzero mutation_id, a sku
+//      of at most kCartSkuBytesMax bytes, at most kCartAttributesMax
+//      attributes, keys sorted and unique, each key + value at most
+//      kCartAttributeBytesMax; guest at most kCartGuestBytesMax and
+//      merged_into at most kCartMergedIntoBytesMax bytes.
 //   8. Aae*: log2_partitions <= kAaeLog2PartitionsMax, partition below
 //      2^log2_partitions, at most kAaeGroupsPerRequestMax groups and
 //      kAaeSegmentsPerRequestMax segments, each within the partition; at
@@ -172,11 +174,31 @@ struct ClientPutReply {
 // coordinator applies it to its local state of the cart inside its engine
 // write (docs/design.md, 'The Cart API'). The fields mirror cart/'s
 // Mutation; wire/ does not depend on cart/, the node converts.
-enum class CartMutationKind : uint8_t { kAdd, kSetQuantity, kRemove, kClear };
+// kMergeGuest and kMarkMerged are the two steps of a guest-cart merge at
+// login (docs/design.md, 'Cart updates on the node'): the first merges the
+// guest cart's lines (`guest`, with `strategy`, under merge id
+// `mutation_id`) into the cart `cart_id`; the second marks the guest cart
+// `cart_id` as merged into `merged_into` ("ns/cart_id").
+enum class CartMutationKind : uint8_t {
+  kAdd,
+  kSetQuantity,
+  kRemove,
+  kClear,
+  kMergeGuest,
+  kMarkMerged
+};
+// cart/guest_merge.h's GuestMergeStrategy, on the wire.
+enum class CartMergeStrategy : uint8_t { kSum, kMax, kKeepUser };
 inline constexpr size_t kCartSkuBytesMax = 1024;        // cart/ applies its own, smaller limit
 inline constexpr size_t kCartAttributesMax = 64;        // per mutation
 inline constexpr size_t kCartAttributeBytesMax = 4096;  // key + value of one attribute
 inline constexpr size_t kCartObservedTagsMax = 8192;    // CartLimits::observed_tags_max
+// kMergeGuest: the guest cart's encoded state (CartLimits::encoded_bytes_max
+// by default; the node applies the namespace's limits on top).
+inline constexpr size_t kCartGuestBytesMax = 256 * 1024;
+// kMarkMerged: the user cart's "ns/cart_id" (cart/ applies its own, smaller
+// limit, kCartKeyBytesMax).
+inline constexpr size_t kCartMergedIntoBytesMax = 1024;
 
 struct CartUpdate {
   RequestId id{};
@@ -192,6 +214,13 @@ struct CartUpdate {
   // shopper acted on (cart/cart_state.h, Mutation::observed); at most
   // kCartObservedTagsMax.
   std::vector<uint64_t> observed{};
+  // kMergeGuest: the guest cart's state (cart/ format, untrusted), at most
+  // kCartGuestBytesMax, and how its lines merge.
+  std::string guest{};
+  CartMergeStrategy strategy = CartMergeStrategy::kSum;
+  // kMarkMerged: the cart the guest cart was merged into, "ns/cart_id", at
+  // most kCartMergedIntoBytesMax.
+  std::string merged_into{};
   uint32_t w = 0;           // 0 = the namespace default
   uint32_t timeout_ms = 0;  // 0 = the node's default
   bool forwarded = false;

@@ -96,6 +96,14 @@ enum CartMutationKind {
   setQuantity @1;
   remove @2;
   clear @3;
+  mergeGuest @4;   # merge `guest` into this cart (a guest-cart merge at login)
+  markMerged @5;   # mark this (guest) cart merged into `mergedInto`
+}
+
+enum CartMergeStrategy {
+  sum @0;
+  max @1;
+  keepUser @2;
 }
 
 struct CartAttribute {
@@ -118,6 +126,9 @@ struct CartUpdate {
   timeoutMs @11 :UInt32;  # 0 = the node's default
   forwarded @12 :Bool;
   ttlMs @13 :UInt64;      # 0 = the namespace default; every update refreshes it
+  guest @14 :Data;        # mergeGuest: the guest cart's state (cart format, untrusted)
+  strategy @15 :CartMergeStrategy;  # mergeGuest
+  mergedInto @16 :Data;   # markMerged: the user cart, "ns/cart_id"
 }
 
 struct CartUpdateReply {

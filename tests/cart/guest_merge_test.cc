@@ -69,6 +69,27 @@ TEST_P(GuestMergeTest, MaxTakesTheLarger) {
   EXPECT_EQ(m.Lines(kLimits)[0].attributes.at("size"), "M");
 }
 
+// A merge only adds, whatever the strategy: applied to a copy that missed
+// a concurrent add (a stale coordinator, a late retry), it removes nothing.
+TEST_P(GuestMergeTest, MaxAddsTheDifferenceAndRemovesNothing) {
+  for (GuestMergeStrategy strategy :
+       {GuestMergeStrategy::kSum, GuestMergeStrategy::kMax, GuestMergeStrategy::kKeepUser}) {
+    Result<std::vector<Mutation>> ms =
+        GuestMergeMutations(guest_, user_, strategy, kLimits, kMergeId, kT0);
+    ASSERT_TRUE(ms.ok());
+    for (const Mutation& m : *ms) EXPECT_EQ(m.kind, Mutation::Kind::kAdd) << m.sku;
+  }
+  if (GetParam() != CartSemantics::kOrSet) return;
+  // kiwi: guest 998 over user 4 is an add of 994. A concurrent add of kiwi
+  // that the merge's copy did not hold counts on top.
+  CartState other = user_;
+  ASSERT_TRUE(other.Apply(Mutation::Add(0xadd, "kiwi", 1, kT0), kLimits).ok());
+  const CartState merged = Merged(GuestMergeStrategy::kMax, user_);
+  EXPECT_EQ(Quantity(merged, "kiwi"), 998u);
+  const CartState both = CartState::Merge(GetParam(), std::vector{merged, other});
+  EXPECT_EQ(Quantity(both, "kiwi"), 999u) << both.DebugString();
+}
+
 TEST_P(GuestMergeTest, KeepUserOnlyAddsMissingLines) {
   const CartState m = Merged(GuestMergeStrategy::kKeepUser, user_);
   EXPECT_EQ(FruitQuantities(m), (std::vector<uint32_t>{5, 2, 4, 1}));

@@ -167,6 +167,41 @@ TEST_F(CartClientTest, GuestCartsExpireAndMergeIntoTheUserCartOnce) {
   EXPECT_TRUE(g.lines.empty());
 }
 
+// A merge never reads the user cart: from the guest cart's id it is one
+// read of the guest (r = 1) and two updates; from a view the caller holds,
+// the two updates alone. A view without a usable token is refused.
+TEST_F(CartClientTest, GuestMergeReadsOnlyTheGuestCartOrNothing) {
+  auto dev = Device(cluster_, 4);
+  ASSERT_VIEW(dev->Add("guest", "g-v", "sku-1", 7));
+  CartView g = ASSERT_VIEW(dev->Add("guest", "g-v", "sku-2", 1));
+  ASSERT_VIEW(dev->Add("orcarts", "u-v", "sku-1", 5));
+  const Client::Stats& stats = dev->client().async().stats();
+
+  uint64_t before = stats.requests;
+  CartView u = ASSERT_VIEW(dev->MergeGuest(g, "orcarts", "u-v", GuestMergeStrategy::kMax));
+  EXPECT_EQ(stats.requests - before, 2u) << "the merge and the mark; no read";
+  EXPECT_EQ(Quantities(u), (std::map<std::string, uint32_t>{{"sku-1", 7}, {"sku-2", 1}}));
+  EXPECT_EQ(ASSERT_VIEW(dev->Get("guest", "g-v")).merged_into, "orcarts/u-v");
+
+  ASSERT_VIEW(dev->Add("guest", "g-w", "sku-3", 2));
+  before = stats.requests;
+  u = ASSERT_VIEW(dev->MergeGuest("guest", "g-w", "orcarts", "u-v", GuestMergeStrategy::kSum));
+  EXPECT_EQ(stats.requests - before, 3u) << "one read of the guest cart, the merge, the mark";
+  EXPECT_EQ(Quantities(u),
+            (std::map<std::string, uint32_t>{{"sku-1", 7}, {"sku-2", 1}, {"sku-3", 2}}));
+
+  CartView no_token = g;
+  no_token.context.clear();
+  auto refused = dev->MergeGuest(no_token, "orcarts", "u-v", GuestMergeStrategy::kSum);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("no context token"), std::string::npos)
+      << refused.status().message();
+  no_token.context = "not hex";
+  EXPECT_EQ(dev->MergeGuest(no_token, "orcarts", "u-v", GuestMergeStrategy::kSum).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST_F(CartClientTest, TwoDevicesKeepEveryAcknowledgedAddWhileANodeRestarts) {
   for (const char* ns : {"carts", "orcarts"}) {
     SCOPED_TRACE(ns);

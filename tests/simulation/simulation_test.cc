@@ -80,7 +80,8 @@ INSTANTIATE_TEST_SUITE_P(Bugs, PlantedBugs,
                          ::testing::Values(PlantedBug::kLww, PlantedBug::kPlainVc,
                                            PlantedBug::kDropHints, PlantedBug::kOverwriteRepair,
                                            PlantedBug::kAaeOverwrite, PlantedBug::kStaleRemove,
-                                           PlantedBug::kRemoveForgetsContext),
+                                           PlantedBug::kRemoveForgetsContext,
+                                           PlantedBug::kMergeSets),
                          [](const auto& param_info) {
                            std::string name(PlantedBugName(param_info.param));
                            for (char& c : name) {

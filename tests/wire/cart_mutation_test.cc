@@ -54,5 +54,32 @@ TEST(CartMutationTest, OnlyOrSetRemovalsCarryObservedTags) {
   EXPECT_TRUE(m.observed->empty());
 }
 
+// A guest merge's updates: the guest's lines (not its context or mark) and
+// the strategy under the merge id; the mark names the user cart.
+TEST(CartMutationTest, GuestMergeUpdatesCarryTheGuestLinesAndTheMark) {
+  CartState guest(CartSemantics::kOrSet);
+  ASSERT_TRUE(guest.Apply(Mutation::Add(3, "apple", 2, 1), CartLimits{}).ok());
+  ASSERT_TRUE(guest.Apply(Mutation::Remove(4, "apple", 2), CartLimits{}).ok());
+  ASSERT_TRUE(guest.Apply(Mutation::Add(5, "pear", 1, 3), CartLimits{}).ok());
+  ASSERT_TRUE(guest.MarkMergedInto("carts/old").ok());
+  const CartUpdate merge =
+      GuestMergeUpdateOf("carts", "u", guest, GuestMergeStrategy::kMax, 0x5eed, 9);
+  EXPECT_EQ(merge.kind, CartMutationKind::kMergeGuest);
+  EXPECT_EQ(merge.cart_id, "u");
+  EXPECT_EQ(merge.mutation_id, 0x5eedu);
+  EXPECT_EQ(merge.now_ms, 9u);
+  EXPECT_EQ(GuestMergeStrategyOf(merge.strategy), GuestMergeStrategy::kMax);
+  const CartState sent = CartState::Decode(merge.guest, CartSemantics::kOrSet).value();
+  EXPECT_EQ(sent.Lines(CartLimits{}), guest.Lines(CartLimits{}));
+  EXPECT_FALSE(sent.merged_into().has_value());
+  EXPECT_FALSE(sent.Applied(4)) << "only the lines' tags travel";
+
+  const CartUpdate mark = MarkMergedUpdateOf("guest", "g", "carts/u", 0x5eed, 9);
+  EXPECT_EQ(mark.kind, CartMutationKind::kMarkMerged);
+  EXPECT_EQ(mark.ns, "guest");
+  EXPECT_EQ(mark.merged_into, "carts/u");
+  EXPECT_TRUE(mark.guest.empty());
+}
+
 }  // namespace
 }  // namespace trolley

@@ -107,6 +107,20 @@ TEST(MessageCodecTest, CartUpdateRoundTripsEveryField) {
                              .timeout_ms = 500,
                              .forwarded = true,
                              .ttl_ms = 86'400'000});
+  ExpectRoundTrip(CartUpdate{.id = RequestId{8},
+                             .ns = "carts",
+                             .cart_id = "user-1",
+                             .kind = CartMutationKind::kMergeGuest,
+                             .now_ms = 1'700'000'000'000,
+                             .mutation_id = 0x5eed,
+                             .guest = std::string("TK\x03\x00 any bytes", 15),
+                             .strategy = CartMergeStrategy::kKeepUser});
+  ExpectRoundTrip(CartUpdate{.id = RequestId{9},
+                             .ns = "guest",
+                             .cart_id = "g-1",
+                             .kind = CartMutationKind::kMarkMerged,
+                             .mutation_id = 0x5eed,
+                             .merged_into = "carts/user-1"});
 }
 
 // The untrusted-input limits of a CartUpdate, each on an otherwise valid one.
@@ -164,6 +178,19 @@ TEST(MessageCodecTest, InvalidCartUpdateIsRefused) {
   with(
       "many observed tags", [](CartUpdate& m) { m.observed.assign(kCartObservedTagsMax + 1, 7); },
       "observed tags");
+  with(
+      "big guest cart", [](CartUpdate& m) { m.guest.assign(kCartGuestBytesMax + 1, 'g'); },
+      "the guest cart is");
+  with(
+      "unknown strategy", [](CartUpdate& m) { m.strategy = static_cast<CartMergeStrategy>(3); },
+      "unknown guest merge strategy 3");
+  with(
+      "long merged_into",
+      [](CartUpdate& m) {
+        m.kind = CartMutationKind::kMarkMerged;
+        m.merged_into.assign(kCartMergedIntoBytesMax + 1, 'k');
+      },
+      "merged_into is");
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
     EXPECT_FALSE(ValidateMessage(c.m).ok());
@@ -183,13 +210,13 @@ TEST(MessageCodecTest, UnknownCartMutationKindIsInvalidArgument) {
   update.setNs(capnp::Data::Reader(reinterpret_cast<const kj::byte*>("carts"), 5));
   update.setCartId(capnp::Data::Reader(reinterpret_cast<const kj::byte*>("c"), 1));
   update.setMutationId(3);
-  update.setKind(static_cast<wire::CartMutationKind>(4));
+  update.setKind(static_cast<wire::CartMutationKind>(6));
   const kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
   const std::string bytes(reinterpret_cast<const char*>(words.begin()), words.size() * 8);
   const Result<Message> decoded = DecodeMessage(bytes);
   ASSERT_FALSE(decoded.ok());
   EXPECT_EQ(decoded.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(decoded.status().message(), "CartUpdate: unknown mutation kind 4");
+  EXPECT_EQ(decoded.status().message(), "CartUpdate: unknown mutation kind 6");
   update.setKind(wire::CartMutationKind::CLEAR);
   const kj::Array<capnp::word> ok_words = capnp::messageToFlatArray(builder);
   EXPECT_TRUE(DecodeMessage(

@@ -91,7 +91,7 @@ CartUpdate RandomCartUpdate(Random& rng) {
   CartUpdate m{.id = RandomId(rng),
                .ns = RandomNs(rng),
                .cart_id = RandomKey(rng),
-               .kind = static_cast<CartMutationKind>(rng.Uniform(4)),
+               .kind = static_cast<CartMutationKind>(rng.Uniform(6)),
                .sku = RandomBytes(rng, 0, 64),
                .quantity = static_cast<uint32_t>(rng.Next()),
                .now_ms = rng.Next(),
@@ -106,6 +106,10 @@ CartUpdate RandomCartUpdate(Random& rng) {
   m.attributes.assign(attributes.begin(), attributes.end());
   const size_t tags = rng.Uniform(6);
   for (size_t i = 0; i < tags; ++i) m.observed.push_back(rng.Next() | 1);
+  // Any bytes: the node decodes the guest cart as untrusted input.
+  if (m.kind == CartMutationKind::kMergeGuest) m.guest = RandomBytes(rng, 0, 200);
+  m.strategy = static_cast<CartMergeStrategy>(rng.Uniform(3));
+  if (m.kind == CartMutationKind::kMarkMerged) m.merged_into = RandomBytes(rng, 0, 64);
   return m;
 }
 

@@ -19,38 +19,13 @@
 #include "cart/cart_state.h"
 #include "client/cart_client.h"
 #include "tests/integration/cluster_harness.h"
+#include "tests/integration/replica_cart.h"
 
 namespace trolley::integration {
 namespace {
 
 constexpr int kCycles = TROLLEY_CART_CYCLES;
 constexpr size_t kEmptyCartBytesMax = 1024;
-
-struct ReplicaCart {
-  size_t siblings = 0;
-  size_t value_bytes_max = 0;
-  CartState cart{CartSemantics::kOrSet};
-};
-
-Result<ReplicaCart> ReadCartAt(Cluster& cluster, int node, const std::string& key) {
-  auto conn = cluster.Connect(node);
-  if (!conn.ok()) return conn.status();
-  auto reply = ReadReplica(**conn, key);
-  if (!reply.ok()) return reply.status();
-  if (!reply->found) return Status::NotFound(key + " not on " + cluster.node_id(node));
-  ReplicaCart out;
-  std::vector<CartState> carts;
-  for (const Sibling& s : reply->state.siblings()) {
-    if (s.tombstone) continue;
-    ++out.siblings;
-    out.value_bytes_max = std::max(out.value_bytes_max, s.value.size());
-    auto cart = CartState::Decode(s.value, CartSemantics::kOrSet);
-    if (!cart.ok()) return cart.status();
-    carts.push_back(std::move(*cart));
-  }
-  out.cart = CartState::Merge(CartSemantics::kOrSet, carts);
-  return out;
-}
 
 TEST(CartHistoryTest, AddRemoveCyclesLeaveASmallEmptyCartOnEveryReplica) {
   ClusterOptions options;

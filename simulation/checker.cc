@@ -130,6 +130,28 @@ void History::Acked(const ObjectKey& key, uint64_t mutation_id, uint32_t attempt
   if (attempt < m->attempts.size()) m->acked_attempt = static_cast<int>(attempt);
 }
 
+void History::MarkCheckout(const ObjectKey& key, uint64_t mutation_id) {
+  MutationRecord* m = Find(key, mutation_id);
+  if (m != nullptr) m->checkout = true;
+}
+
+void History::CheckoutAcked(const ObjectKey& key, uint64_t mutation_id, uint64_t now_ns) {
+  checkout_acks_[key].emplace_back(now_ns, mutation_id);
+}
+
+uint64_t History::NoteRead(const ObjectKey& key, const CartState& read, uint64_t started_ns) {
+  const auto acks = checkout_acks_.find(key);
+  if (acks == checkout_acks_.end()) return 0;
+  uint64_t seen = 0;
+  for (const auto& [acked_ns, id] : acks->second) {
+    const MutationRecord* m = Find(key, id);
+    if (acked_ns >= started_ns || m == nullptr) continue;
+    for (uint64_t tag : m->SurelyObserved()) seen += read.HasLiveTag(tag) ? 1 : 0;
+  }
+  bought_read_again_ += seen;
+  return seen;
+}
+
 void History::Check(const ObjectKey& key, const CartState& final_cart, CheckResult& result) const {
   auto hit = carts_.find(key);
   if (hit == carts_.end()) return;
@@ -203,13 +225,17 @@ void History::Check(const ObjectKey& key, const CartState& final_cart, CheckResu
   if (or_set) {
     for (const auto& [id, r] : h.mutations) {
       if (!r.acked || !r.IsKiller()) continue;
+      if (r.checkout) ++result.checkouts_acked;
+      const std::string what = r.checkout ? "checked-out contribution back: " + name + " checkout"
+                                          : "observed remove undone: " + name + " " +
+                                                std::string(MutationKindName(r.kind));
       for (uint64_t tag : r.SurelyObserved()) {
         if (!live.contains(tag)) continue;
         const uint64_t before = result.lost_unsynced;
-        fail(r.id, "observed remove undone: " + name + " " + std::string(MutationKindName(r.kind)) +
-                       " mutation=" + std::to_string(r.id) + " observed tag " +
+        fail(r.id, what + " mutation=" + std::to_string(r.id) + " observed tag " +
                        std::to_string(tag) + " of sku=" + live.at(tag) + ", which is live again");
-        if (result.lost_unsynced == before) ++result.removes_undone;
+        if (result.lost_unsynced == before)
+          ++(r.checkout ? result.checkouts_back : result.removes_undone);
       }
     }
     return;

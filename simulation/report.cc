@@ -48,6 +48,12 @@ void SweepSummary::Add(const SeedResult& r) {
   merges_acked += w.merges_acked;
   merges_gave_up += w.merges_gave_up;
   merge_adds_acked += w.merge_adds_acked;
+  checkouts_acked += w.checkouts_acked;
+  checkouts_gave_up += w.checkouts_gave_up;
+  checkout_lines_bought += w.checkout_lines_bought;
+  checked_checkouts += r.check.checkouts_acked;
+  checkouts_back += r.check.checkouts_back;
+  bought_read_again += r.check.bought_read_again;
   mutations += w.mutations;
   requests += w.requests;
   acked_adds += r.check.acked_adds;
@@ -97,8 +103,15 @@ std::string SweepSummary::Table() const {
       Percent(merges_acked, merges_acked + merges_gave_up) + " of " +
           std::to_string(merges_acked + merges_gave_up) + " (" + std::to_string(merge_adds_acked) +
           ")");
+  row("OR-Set checkouts acknowledged, of those issued (lines bought; acked in the history)",
+      Percent(checkouts_acked, checkouts_acked + checkouts_gave_up) + " of " +
+          std::to_string(checkouts_acked + checkouts_gave_up) + " (" +
+          std::to_string(checkout_lines_bought) + "; " + std::to_string(checked_checkouts) + ")");
   row("lost acknowledged adds / sets (failures)", std::to_string(lost_adds));
   row("OR-Set observed removes undone (failures)", std::to_string(removes_undone));
+  row("OR-Set checked-out contributions back (failures)", std::to_string(checkouts_back));
+  row("OR-Set bought contributions a later read still showed (reported: a stale read)",
+      std::to_string(bought_read_again));
   row("phantom mutations in final carts (failures)", std::to_string(phantoms));
   row("lost with the last disk holding them: flush power loss, disk lost or restored (reported)",
       std::to_string(lost_unsynced));
@@ -185,7 +198,8 @@ std::string SeedLine(const SeedResult& r) {
   char buf[512];
   std::snprintf(
       buf, sizeof(buf),
-      "seed=%llu %s ops=%llu acked_adds=%llu lost=%llu undone=%llu unsynced=%llu "
+      "seed=%llu %s ops=%llu acked_adds=%llu lost=%llu undone=%llu checkouts=%llu back=%llu "
+      "unsynced=%llu "
       "resurrections=%llu lost_increments=%llu avail=%s settle=%llums needed_read=%llu/%llu "
       "trace_hash=%016llx",
       static_cast<unsigned long long>(r.seed), r.ok() ? "ok" : "FAIL",
@@ -193,6 +207,8 @@ std::string SeedLine(const SeedResult& r) {
       static_cast<unsigned long long>(r.check.acked_adds),
       static_cast<unsigned long long>(r.check.lost_adds),
       static_cast<unsigned long long>(r.check.removes_undone),
+      static_cast<unsigned long long>(r.check.checkouts_acked),
+      static_cast<unsigned long long>(r.check.checkouts_back),
       static_cast<unsigned long long>(r.check.lost_unsynced),
       static_cast<unsigned long long>(r.check.resurrections),
       static_cast<unsigned long long>(r.check.lost_increments),

@@ -76,13 +76,20 @@ Mutation CheckoutOf(uint64_t id, const CartState& view) {
   return m;
 }
 
-TEST(CheckerTest, OrSetCheckoutFailsWhenABoughtTagIsLiveAgain) {
-  CartState a(CartSemantics::kOrSet);
-  History h = AppleAdded(kCart, a);
-  Do(h, kCart, a, Mutation::Add(13, "pear", 2, 2));
-  const CartState before_checkout = a;
-  Do(h, kCart, a, CheckoutOf(15, a));
+// The history of a device that added an apple (11) and a pear (13), then
+// checked both out (15, acknowledged); `before_checkout` is its view then.
+History AppleAndPearCheckedOut(CartState& device, CartState& before_checkout) {
+  History h = AppleAdded(kCart, device);
+  Do(h, kCart, device, Mutation::Add(13, "pear", 2, 2));
+  before_checkout = device;
+  Do(h, kCart, device, CheckoutOf(15, device));
   h.MarkCheckout(kCart, 15);
+  return h;
+}
+
+TEST(CheckerTest, OrSetCheckoutFailsWhenABoughtTagIsLiveAgain) {
+  CartState a(CartSemantics::kOrSet), before_checkout(CartSemantics::kOrSet);
+  const History h = AppleAndPearCheckedOut(a, before_checkout);
 
   const CheckResult bought = CheckOf(h, kCart, a);  // both lines gone
   EXPECT_TRUE(bought.failures.empty()) << bought.failures.front();
@@ -136,12 +143,8 @@ TEST(CheckerTest, OrSetUnacknowledgedCheckoutIsNoCheckoutBack) {
 // A read started after the checkout's ack that still shows a bought tag is
 // counted (a stale read, reported); one started before it is not.
 TEST(CheckerTest, OrSetReadsStartedAfterTheCheckoutAckCountBoughtTags) {
-  CartState a(CartSemantics::kOrSet);
-  History h = AppleAdded(kCart, a);
-  Do(h, kCart, a, Mutation::Add(13, "pear", 2, 2));
-  const CartState before_checkout = a;
-  Do(h, kCart, a, CheckoutOf(15, a));
-  h.MarkCheckout(kCart, 15);
+  CartState a(CartSemantics::kOrSet), before_checkout(CartSemantics::kOrSet);
+  History h = AppleAndPearCheckedOut(a, before_checkout);
   h.CheckoutAcked(kCart, 15, /*now_ns=*/1000);
   EXPECT_EQ(h.NoteRead(kCart, before_checkout, /*started_ns=*/999), 0u) << "began before the ack";
   EXPECT_EQ(h.NoteRead(kCart, a, 2000), 0u);

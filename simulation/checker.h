@@ -165,6 +165,9 @@ class History {
  private:
   // The record of `mutation_id` of `key`, or nullptr if none was observed.
   MutationRecord* Find(const ObjectKey& key, uint64_t mutation_id);
+  bool Fail(const ObjectKey& key, uint64_t id, std::string what, CheckResult& result) const;
+  void CheckOrSetKills(const ObjectKey& key, const CartHistory& h,
+                       const std::map<uint64_t, std::string>& live, CheckResult& result) const;
 
   std::map<ObjectKey, CartHistory> carts_;
   std::set<std::pair<ObjectKey, uint64_t>> lost_to_power_loss_;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "simulation/simulator.h"
@@ -37,6 +38,9 @@ struct SweepSummary {
   void Add(const SeedResult& r);
   // A two-column table (Markdown), one metric per row.
   std::string Table() const;
+  // The rows on availability, versions, convergence, faults, node counters
+  // and latencies (Table's middle).
+  void AddClusterRows(std::vector<std::pair<std::string, std::string>>& rows) const;
 };
 
 // One seed's figures on one line (--verbose, --seed).

@@ -253,8 +253,7 @@ void CartClient::Checkout(const std::string& ns_name, const std::string& cart_id
         "sibling would bring them back)"));
   }
   if (order_id.empty()) return done(Status::InvalidArgument("checkout: the order id is empty"));
-  // One mutation id per (cart, order): a retried checkout removes nothing more.
-  const uint64_t id = KeyHash("checkout/" + ns_name + "/" + cart_id, order_id) | 1;
+  const uint64_t id = CheckoutMutationId(ns_name, cart_id, order_id);
   auto buy = [this, &n, cart_id, id, done](const CartState& view) {
     Mutation m = Mutation::Clear(id, NowMs());
     m.observed = view.ObservedTags(nullptr);

@@ -27,6 +27,14 @@
 //                      live; union+max: its line is absent.
 //   removes undone (OR-Set; fails)   a tag an acked remove, set or clear
 //                      observed is live again.
+//   checkouts back (OR-Set; fails)   the same for a checkout (a clear of the
+//                      tags of the view it bought, MarkCheckout): a bought
+//                      contribution is live again. Counted apart from removes.
+//   bought, read again (OR-Set; counted)   a read started after a checkout
+//                      was acknowledged still shows a tag it bought
+//                      (NoteRead). Not a failure: under sloppy quorums a read
+//                      may miss every replica that took the checkout, as it may
+//                      miss any acknowledged write; a final cart may not.
 //   resurrection (union+max; counted)   an acked remove, set 0 or clear of a
 //                      line that observed every add and set of that line
 //                      ever written, yet the line is in the final cart.
@@ -82,6 +90,7 @@ struct MutationRecord {
   bool contribution = false;  // some attempt adds a contribution (add, set > 0)
   bool killer = false;        // some attempt removes what it observed (remove, set, clear)
   bool removes_line = false;  // some attempt removes its line(s) (remove, set 0, clear)
+  bool checkout = false;      // a checkout: what it observed was bought (MarkCheckout)
   std::vector<Attempt> attempts;
 
   bool IsContribution() const { return contribution; }
@@ -102,13 +111,16 @@ struct CartHistory {
 };
 
 struct CheckResult {
-  uint64_t acked_adds = 0;       // acked Add mutations
-  uint64_t lost_adds = 0;        // failures
-  uint64_t lost_unsynced = 0;    // lost to a power loss inside the flush window
-  uint64_t removes_undone = 0;   // OR-Set failures
-  uint64_t resurrections = 0;    // union+max, reported
-  uint64_t lost_increments = 0;  // union+max, reported
-  uint64_t phantoms = 0;         // failures
+  uint64_t acked_adds = 0;         // acked Add mutations
+  uint64_t lost_adds = 0;          // failures
+  uint64_t lost_unsynced = 0;      // lost to a power loss inside the flush window
+  uint64_t removes_undone = 0;     // OR-Set failures
+  uint64_t checkouts_acked = 0;    // OR-Set checkouts the shopper was told succeeded
+  uint64_t checkouts_back = 0;     // OR-Set failures: a bought contribution live again
+  uint64_t bought_read_again = 0;  // OR-Set, reported: NoteRead's count
+  uint64_t resurrections = 0;      // union+max, reported
+  uint64_t lost_increments = 0;    // union+max, reported
+  uint64_t phantoms = 0;           // failures
   std::vector<std::string> failures;
   std::vector<std::string> notes;  // what was excused as lost_unsynced
 };
@@ -127,6 +139,17 @@ class History {
   // The shopper was told it succeeded, after the write of `attempt` was
   // acknowledged (kNoAttempt: a read found it applied).
   void Acked(const ObjectKey& key, uint64_t mutation_id, uint32_t attempt);
+  // Mutation `mutation_id` of `key` (observed already) is a checkout: the
+  // tags it observed are bought, and one live again is a checkout back.
+  void MarkCheckout(const ObjectKey& key, uint64_t mutation_id);
+  // The shopper was told checkout `mutation_id` of `key` succeeded at
+  // virtual time `now_ns` (after Acked).
+  void CheckoutAcked(const ObjectKey& key, uint64_t mutation_id, uint64_t now_ns);
+  // A read of `key` started at `started_ns` returned `read`: counts the tags
+  // of checkouts acknowledged before then that it shows live (returned, and
+  // added to bought_read_again()).
+  uint64_t NoteRead(const ObjectKey& key, const CartState& read, uint64_t started_ns);
+  uint64_t bought_read_again() const { return bought_read_again_; }
 
   // A power loss took `mutation_id` of `key` from the last disk (object or
   // hint) that held it.
@@ -142,9 +165,14 @@ class History {
  private:
   // The record of `mutation_id` of `key`, or nullptr if none was observed.
   MutationRecord* Find(const ObjectKey& key, uint64_t mutation_id);
+  bool Fail(const ObjectKey& key, uint64_t id, std::string what, CheckResult& result) const;
+  void CheckOrSetKills(const ObjectKey& key, const CartHistory& h,
+                       const std::map<uint64_t, std::string>& live, CheckResult& result) const;
 
   std::map<ObjectKey, CartHistory> carts_;
   std::set<std::pair<ObjectKey, uint64_t>> lost_to_power_loss_;
+  std::map<ObjectKey, std::vector<std::pair<uint64_t, uint64_t>>> checkout_acks_;  // (ns, id)
+  uint64_t bought_read_again_ = 0;
 };
 
 }  // namespace trolley::sim

@@ -48,6 +48,12 @@ void SweepSummary::Add(const SeedResult& r) {
   merges_acked += w.merges_acked;
   merges_gave_up += w.merges_gave_up;
   merge_adds_acked += w.merge_adds_acked;
+  checkouts_acked += w.checkouts_acked;
+  checkouts_gave_up += w.checkouts_gave_up;
+  checkout_lines_bought += w.checkout_lines_bought;
+  checked_checkouts += r.check.checkouts_acked;
+  checkouts_back += r.check.checkouts_back;
+  bought_read_again += r.check.bought_read_again;
   mutations += w.mutations;
   requests += w.requests;
   acked_adds += r.check.acked_adds;
@@ -81,29 +87,8 @@ void SweepSummary::Add(const SeedResult& r) {
   messages += r.net.sent;
 }
 
-std::string SweepSummary::Table() const {
-  std::vector<std::pair<std::string, std::string>> rows;
+void SweepSummary::AddClusterRows(std::vector<std::pair<std::string, std::string>>& rows) const {
   auto row = [&](std::string k, std::string v) { rows.emplace_back(std::move(k), std::move(v)); };
-  row("seeds (failed)", std::to_string(seeds) + " (" + std::to_string(failed) + ")");
-  row("simulated cart operations (acked / gave up)", std::to_string(ops) + " (" +
-                                                         std::to_string(ops_acked) + " / " +
-                                                         std::to_string(ops_failed) + ")");
-  row("client requests (get/put, before retries)", std::to_string(requests));
-  row("acknowledged adds", std::to_string(acked_adds));
-  row("cart adds acknowledged, of those issued (the device retries included)",
-      Percent(adds_acked, adds_acked + adds_gave_up) + " of " +
-          std::to_string(adds_acked + adds_gave_up));
-  row("guest merges acknowledged, of those issued (their adds acknowledged)",
-      Percent(merges_acked, merges_acked + merges_gave_up) + " of " +
-          std::to_string(merges_acked + merges_gave_up) + " (" + std::to_string(merge_adds_acked) +
-          ")");
-  row("lost acknowledged adds / sets (failures)", std::to_string(lost_adds));
-  row("OR-Set observed removes undone (failures)", std::to_string(removes_undone));
-  row("phantom mutations in final carts (failures)", std::to_string(phantoms));
-  row("lost with the last disk holding them: flush power loss, disk lost or restored (reported)",
-      std::to_string(lost_unsynced));
-  row("union+max resurrections (reported)", std::to_string(resurrections));
-  row("union+max lost increments (reported)", std::to_string(lost_increments));
   const WriteAvailability& w = writes;
   row("write attempts accepted",
       Percent(w.write_attempts_ok, w.write_attempts) + " of " + std::to_string(w.write_attempts));
@@ -160,6 +145,39 @@ std::string SweepSummary::Table() const {
       counters({metric::kHintsStored, metric::kHintsDelivered, metric::kHintsDropped}));
   row("probe: replies reaching a restarted requester (matching a live request id)",
       std::to_string(stale_replies) + " (" + std::to_string(stale_reply_hazards) + ")");
+}
+
+std::string SweepSummary::Table() const {
+  std::vector<std::pair<std::string, std::string>> rows;
+  auto row = [&](std::string k, std::string v) { rows.emplace_back(std::move(k), std::move(v)); };
+  row("seeds (failed)", std::to_string(seeds) + " (" + std::to_string(failed) + ")");
+  row("simulated cart operations (acked / gave up)", std::to_string(ops) + " (" +
+                                                         std::to_string(ops_acked) + " / " +
+                                                         std::to_string(ops_failed) + ")");
+  row("client requests (get/put, before retries)", std::to_string(requests));
+  row("acknowledged adds", std::to_string(acked_adds));
+  row("cart adds acknowledged, of those issued (the device retries included)",
+      Percent(adds_acked, adds_acked + adds_gave_up) + " of " +
+          std::to_string(adds_acked + adds_gave_up));
+  row("guest merges acknowledged, of those issued (their adds acknowledged)",
+      Percent(merges_acked, merges_acked + merges_gave_up) + " of " +
+          std::to_string(merges_acked + merges_gave_up) + " (" + std::to_string(merge_adds_acked) +
+          ")");
+  row("OR-Set checkouts acknowledged, of those issued (lines bought; acked in the history)",
+      Percent(checkouts_acked, checkouts_acked + checkouts_gave_up) + " of " +
+          std::to_string(checkouts_acked + checkouts_gave_up) + " (" +
+          std::to_string(checkout_lines_bought) + "; " + std::to_string(checked_checkouts) + ")");
+  row("lost acknowledged adds / sets (failures)", std::to_string(lost_adds));
+  row("OR-Set observed removes undone (failures)", std::to_string(removes_undone));
+  row("OR-Set checked-out contributions back (failures)", std::to_string(checkouts_back));
+  row("OR-Set bought contributions a later read still showed (reported: a stale read)",
+      std::to_string(bought_read_again));
+  row("phantom mutations in final carts (failures)", std::to_string(phantoms));
+  row("lost with the last disk holding them: flush power loss, disk lost or restored (reported)",
+      std::to_string(lost_unsynced));
+  row("union+max resurrections (reported)", std::to_string(resurrections));
+  row("union+max lost increments (reported)", std::to_string(lost_increments));
+  AddClusterRows(rows);
   char hash[24];
   std::snprintf(hash, sizeof(hash), "%016llx", static_cast<unsigned long long>(sweep_hash));
   row("trace hash of the sweep", hash);
@@ -185,7 +203,8 @@ std::string SeedLine(const SeedResult& r) {
   char buf[512];
   std::snprintf(
       buf, sizeof(buf),
-      "seed=%llu %s ops=%llu acked_adds=%llu lost=%llu undone=%llu unsynced=%llu "
+      "seed=%llu %s ops=%llu acked_adds=%llu lost=%llu undone=%llu checkouts=%llu back=%llu "
+      "unsynced=%llu "
       "resurrections=%llu lost_increments=%llu avail=%s settle=%llums needed_read=%llu/%llu "
       "trace_hash=%016llx",
       static_cast<unsigned long long>(r.seed), r.ok() ? "ok" : "FAIL",
@@ -193,6 +212,8 @@ std::string SeedLine(const SeedResult& r) {
       static_cast<unsigned long long>(r.check.acked_adds),
       static_cast<unsigned long long>(r.check.lost_adds),
       static_cast<unsigned long long>(r.check.removes_undone),
+      static_cast<unsigned long long>(r.check.checkouts_acked),
+      static_cast<unsigned long long>(r.check.checkouts_back),
       static_cast<unsigned long long>(r.check.lost_unsynced),
       static_cast<unsigned long long>(r.check.resurrections),
       static_cast<unsigned long long>(r.check.lost_increments),

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "simulation/simulator.h"
@@ -16,6 +17,8 @@ struct SweepSummary {
   uint64_t ops = 0, ops_acked = 0, ops_failed = 0, adds_acked = 0, adds_gave_up = 0, mutations = 0,
            requests = 0;
   uint64_t merges_acked = 0, merges_gave_up = 0, merge_adds_acked = 0;
+  uint64_t checkouts_acked = 0, checkouts_gave_up = 0, checkout_lines_bought = 0;
+  uint64_t checked_checkouts = 0, checkouts_back = 0, bought_read_again = 0;  // the checker's
   uint64_t acked_adds = 0, lost_adds = 0, lost_unsynced = 0, removes_undone = 0;
   uint64_t resurrections = 0, lost_increments = 0, phantoms = 0;
   WriteAvailability writes;
@@ -35,6 +38,9 @@ struct SweepSummary {
   void Add(const SeedResult& r);
   // A two-column table (Markdown), one metric per row.
   std::string Table() const;
+  // The rows on availability, versions, convergence, faults, node counters
+  // and latencies (Table's middle).
+  void AddClusterRows(std::vector<std::pair<std::string, std::string>>& rows) const;
 };
 
 // One seed's figures on one line (--verbose, --seed).

@@ -563,6 +563,7 @@ SeedResult RunSeed(uint64_t seed, const SimOptions& options) {
   for (const std::string& f : workload.stats().failures) result.failures.push_back(f);
   for (const ObjectKey& key : keys)
     CheckFinalKey(cluster, config, history, trace, loop, key, result);
+  result.check.bought_read_again = history.bought_read_again();
   for (std::string& f : result.check.failures) result.failures.push_back(std::move(f));
 
   result.workload = workload.stats();

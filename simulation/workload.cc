@@ -102,6 +102,9 @@ struct Workload::Device {
     Mutation m;             // its `observed` is set by the first attempt; a retry sends it again
     GuestMergeStrategy strategy = GuestMergeStrategy::kSum;
     uint32_t retries = 0;
+    std::string order_id;  // a checkout (m is its clear); empty otherwise
+    size_t lines_bought = 0;
+    bool IsCheckout() const { return !order_id.empty(); }
   };
   struct Read {
     CartState state{CartSemantics::kUnionMax};
@@ -134,6 +137,7 @@ struct Workload::Device {
                                  clock_offset_ms);
   }
   uint64_t NewId() { return rng.Next() | 1; }
+  uint64_t orders = 0;  // checkouts this device started
   // Mutation ids as the Cart API numbers them (CartSession per cart); a
   // device that gave up on a mutation starts another session for that cart.
   std::map<std::string, CartSession> cart_sessions;
@@ -299,8 +303,9 @@ struct Workload::Device {
   void ReadCart(int ns, const std::string& key, std::function<void(Result<Read>)> done,
                 uint32_t read_quorum = 0) {
     const CartSemantics semantics = Ns(ns).semantics;
+    const uint64_t started_ns = w.loop_.now_ns();
     StartCall(ClientGet{.ns = Ns(ns).name, .key = key, .r = read_quorum}, ns, key, false,
-              [this, ns, key, semantics, done = std::move(done)](Result<Message> r) {
+              [this, ns, key, semantics, started_ns, done = std::move(done)](Result<Message> r) {
                 if (!r.ok()) return done(r.status());
                 const auto* m = std::get_if<ClientGetReply>(&*r);
                 if (m == nullptr) return done(Status::Corruption("unexpected reply to a get"));
@@ -327,6 +332,7 @@ struct Workload::Device {
                 read.found = read.siblings > 0;
                 if (read.siblings > 0) ++w.stats_.siblings[std::min<size_t>(read.siblings, 5) - 1];
                 read.state = CartState::Merge(semantics, siblings);
+                w.history_.NoteRead(Key(ns, key), read.state, started_ns);
                 views.insert_or_assign(Ns(ns).name + "/" + key, read.state);
                 done(std::move(read));
               });
@@ -419,6 +425,12 @@ struct Workload::Device {
     const Mutation m = op.m;
     const uint32_t attempt =
         view.Applied(m.id) ? kNoAttempt : w.history_.Observe(key, Ns(op.ns).semantics, m, view);
+    if (op.IsCheckout()) {
+      w.history_.MarkCheckout(key, m.id);
+      // The lines returned to the shopper: those of the view the first
+      // attempt's tags came from (a retry sends the same tags).
+      if (op.retries == 0) op.lines_bought = view.Lines(kLimits).size();
+    }
     w.history_.Written(key, m.id, attempt);
     SendUpdate(m, [this, attempt](Status s) {
       if (!s.ok()) return OpFailed(s);
@@ -556,7 +568,9 @@ struct Workload::Device {
         break;
     }
     static const char* kNames[] = {"add", "set", "remove", "clear"};
-    out = std::string(kNames[static_cast<int>(op.m.kind)]) + " " + out;
+    out = (op.IsCheckout() ? "checkout order=" + op.order_id
+                           : std::string(kNames[static_cast<int>(op.m.kind)])) +
+          " " + out;
     if (!op.m.sku.empty()) out += " sku=" + op.m.sku;
     if (op.m.kind == Mutation::Kind::kAdd || op.m.kind == Mutation::Kind::kSetQuantity) {
       out += " q=" + std::to_string(op.m.quantity);
@@ -573,6 +587,11 @@ struct Workload::Device {
     ++w.stats_.ops_acked;
     if (IsAdd()) ++w.stats_.adds_acked;
     if (op.kind == OpKind::kMergeGuest) ++w.stats_.merges_acked;
+    if (op.IsCheckout()) {
+      w.history_.CheckoutAcked(Key(op.ns, op.key), op.m.id, w.loop_.now_ns());
+      ++w.stats_.checkouts_acked;
+      w.stats_.checkout_lines_bought += op.lines_bought;
+    }
     if (op.kind == OpKind::kMutate) w.history_.Acked(Key(op.ns, op.key), op.m.id, attempt);
     w.trace_.Event(kTraceClientOp, conn, 100, op.m.id);
     if (w.trace_.lines()) Line("acked " + Describe());
@@ -592,6 +611,7 @@ struct Workload::Device {
     }
     if (IsAdd()) ++w.stats_.adds_gave_up;
     if (op.kind == OpKind::kMergeGuest) ++w.stats_.merges_gave_up;
+    if (op.IsCheckout()) ++w.stats_.checkouts_gave_up;
     if (op.kind == OpKind::kMutate) cart_sessions.erase(ViewKey());
     if (Retryable(s.code())) {
       ++w.stats_.ops_failed;
@@ -643,8 +663,14 @@ struct Workload::Device {
       op.m = Mutation::Add(id, sku, static_cast<uint32_t>(rng.Range(1, 3)), now);
     } else if (k < 0.80) {
       op.m = Mutation::SetQuantity(id, sku, static_cast<uint32_t>(rng.Range(0, 4)), now);
-    } else if (k < 0.97) {
+    } else if (k < 0.94 || (k < 0.97 && Ns(op.ns).semantics != CartSemantics::kOrSet)) {
       op.m = Mutation::Remove(id, sku, now);
+    } else if (k < 0.97) {
+      // A checkout (CartClient::Checkout): the clear of this device's view
+      // under the order's id, not a session's.
+      op.order_id = Name() + "/order-" + std::to_string(++orders);
+      op.m = Mutation::Clear(CheckoutMutationId(Ns(op.ns).name, op.key, op.order_id), now);
+      ++w.stats_.checkouts;
     } else {
       op.m = Mutation::Clear(id, now);
     }

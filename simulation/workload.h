@@ -1,7 +1,8 @@
 // Workload: shoppers, each with several devices, using their carts.
 //
 // Every device runs one cart operation at a time, with a think time
-// between operations: add, set quantity, remove, clear, get, and (when the
+// between operations: add, set quantity, remove, clear, get, an OR-Set
+// checkout (3% of OR-Set operations), and (when the
 // seed has guests) adds to a guest cart and one guest-to-user merge at
 // login, in both namespaces (union+max "carts", OR-Set "or-carts"). The
 // devices of one shopper share the shopper's carts, so they race. A
@@ -16,7 +17,10 @@
 // device's last view of the cart (read first when it has none); a
 // union+max removal is a read-modify-write: read the key, decode and
 // merge every sibling, Apply, write the result back with the read's
-// context and a fresh write id. A read that finds
+// context and a fresh write id. A checkout is CartClient::Checkout: the
+// clear of the device's last view (its tags) under the order's mutation
+// id (CheckoutMutationId, wire/cart_mutation.h; the order is the device's
+// and its count), retried with that id. A read that finds
 // siblings writes their merge back (CartClient::Get); a guest merge is
 // CartClient::MergeGuest: the guest cart's lines (the device's view, or a
 // read of one replica) in one CartUpdate that the user cart's coordinator
@@ -74,6 +78,9 @@ struct WorkloadStats {
   // Guest merges as the shopper issued them, and the merge adds (one per
   // guest line the coordinator merged) the history holds as acknowledged.
   uint64_t merges_acked = 0, merges_gave_up = 0, merge_adds_acked = 0;
+  // OR-Set checkouts as the shopper issued them (retries are the same
+  // order), and the lines the acknowledged ones returned as bought.
+  uint64_t checkouts = 0, checkouts_acked = 0, checkouts_gave_up = 0, checkout_lines_bought = 0;
   WriteAvailability writes;
   // Successful reads that found 1, 2, 3, 4, 5+ versions.
   uint64_t siblings[5] = {0, 0, 0, 0, 0};

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "common/assert.h"
+#include "common/key.h"
 
 namespace trolley {
 
@@ -65,6 +66,11 @@ CartUpdate MarkMergedUpdateOf(const std::string& guest_ns, const std::string& gu
 
 GuestMergeStrategy GuestMergeStrategyOf(CartMergeStrategy strategy) {
   return static_cast<GuestMergeStrategy>(strategy);
+}
+
+uint64_t CheckoutMutationId(const std::string& ns, const std::string& cart_id,
+                            const std::string& order_id) {
+  return KeyHash("checkout/" + ns + "/" + cart_id, order_id) | 1;
 }
 
 }  // namespace trolley

@@ -36,4 +36,10 @@ CartUpdate MarkMergedUpdateOf(const std::string& guest_ns, const std::string& gu
                               const std::string& merged_into, uint64_t merge_id, uint64_t now_ms);
 GuestMergeStrategy GuestMergeStrategyOf(CartMergeStrategy strategy);
 
+// The mutation id of checkout `order_id` of cart `cart_id` in namespace `ns`
+// (CartClient::Checkout, the simulator's devices): one id per (cart, order),
+// never a session's, so a retried checkout removes nothing more. Odd.
+uint64_t CheckoutMutationId(const std::string& ns, const std::string& cart_id,
+                            const std::string& order_id);
+
 }  // namespace trolley

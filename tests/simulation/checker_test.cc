@@ -1,5 +1,6 @@
 // Goal: the History checkers (simulation/checker.h) flag exactly what they
-// claim: a lost acknowledged add, an OR-Set remove undone; union+max
+// claim: a lost acknowledged add, an OR-Set remove undone, a checked-out
+// contribution back (and bought tags a later read shows, counted); union+max
 // resurrections and lost increments are counted, not failed; removes that
 // observed an add excuse its absence; a flush-window loss is excused only
 // while the mutation was never durable anywhere.
@@ -65,6 +66,91 @@ TEST(CheckerTest, OrSetObservedRemoveExcusesTheAddAndMustNotBeUndone) {
   EXPECT_EQ(undone.removes_undone, 1u);
   ASSERT_FALSE(undone.failures.empty());
   EXPECT_NE(undone.failures[0].find("undone"), std::string::npos);
+}
+
+// A checkout as the simulator's devices send it: a clear carrying the tags
+// of the device's view, marked as a checkout.
+Mutation CheckoutOf(uint64_t id, const CartState& view) {
+  Mutation m = Mutation::Clear(id, 5);
+  m.observed = view.ObservedTags(nullptr);
+  return m;
+}
+
+// The history of a device that added an apple (11) and a pear (13), then
+// checked both out (15, acknowledged); `before_checkout` is its view then.
+History AppleAndPearCheckedOut(CartState& device, CartState& before_checkout) {
+  History h = AppleAdded(kCart, device);
+  Do(h, kCart, device, Mutation::Add(13, "pear", 2, 2));
+  before_checkout = device;
+  Do(h, kCart, device, CheckoutOf(15, device));
+  h.MarkCheckout(kCart, 15);
+  return h;
+}
+
+TEST(CheckerTest, OrSetCheckoutFailsWhenABoughtTagIsLiveAgain) {
+  CartState a(CartSemantics::kOrSet), before_checkout(CartSemantics::kOrSet);
+  const History h = AppleAndPearCheckedOut(a, before_checkout);
+
+  const CheckResult bought = CheckOf(h, kCart, a);  // both lines gone
+  EXPECT_TRUE(bought.failures.empty()) << bought.failures.front();
+  EXPECT_EQ(bought.checkouts_acked, 1u);
+  EXPECT_EQ(bought.checkouts_back, 0u);
+  EXPECT_EQ(bought.lost_adds, 0u);
+
+  const CheckResult back = CheckOf(h, kCart, before_checkout);  // apple and pear live again
+  EXPECT_EQ(back.checkouts_back, 2u);
+  EXPECT_EQ(back.removes_undone, 0u) << "a checkout is counted apart from removes";
+  ASSERT_EQ(back.failures.size(), 2u);
+  EXPECT_NE(back.failures[0].find("checked-out contribution back"), std::string::npos);
+}
+
+TEST(CheckerTest, OrSetAddTheCheckoutDidNotSeeStaysAndIsNoCheckoutBack) {
+  CartState a(CartSemantics::kOrSet);
+  History h = AppleAdded(kCart, a);
+  CartState other = a;
+  Do(h, kCart, a, CheckoutOf(15, a));
+  h.MarkCheckout(kCart, 15);
+  Do(h, kCart, other, Mutation::Add(17, "apple", 1, 6));  // concurrent with the checkout
+  const CartState siblings[] = {a, other};
+  const CartState merged = CartState::Merge(CartSemantics::kOrSet, siblings);
+  ASSERT_TRUE(merged.HasLiveTag(17));
+  ASSERT_FALSE(merged.HasLiveTag(11));
+  const CheckResult r = CheckOf(h, kCart, merged);
+  EXPECT_TRUE(r.failures.empty()) << r.failures.front();
+  EXPECT_EQ(r.checkouts_back, 0u);
+
+  const CheckResult lost = CheckOf(h, kCart, a);  // the later add is not bought: it must stay
+  EXPECT_EQ(lost.lost_adds, 1u);
+  EXPECT_EQ(lost.checkouts_back, 0u);
+}
+
+// A checkout the shopper was never told succeeded bought nothing for sure:
+// its tags live again are no failure (it may not have landed), but its
+// write excuses the adds it observed.
+TEST(CheckerTest, OrSetUnacknowledgedCheckoutIsNoCheckoutBack) {
+  CartState a(CartSemantics::kOrSet);
+  History h = AppleAdded(kCart, a);
+  const CartState before_checkout = a;
+  Do(h, kCart, a, CheckoutOf(15, a), /*acked=*/false);
+  h.MarkCheckout(kCart, 15);
+  const CheckResult kept = CheckOf(h, kCart, before_checkout);
+  EXPECT_TRUE(kept.failures.empty()) << kept.failures.front();
+  EXPECT_EQ(kept.checkouts_acked, 0u);
+  const CheckResult gone = CheckOf(h, kCart, a);
+  EXPECT_TRUE(gone.failures.empty()) << gone.failures.front();
+}
+
+// A read started after the checkout's ack that still shows a bought tag is
+// counted (a stale read, reported); one started before it is not.
+TEST(CheckerTest, OrSetReadsStartedAfterTheCheckoutAckCountBoughtTags) {
+  CartState a(CartSemantics::kOrSet), before_checkout(CartSemantics::kOrSet);
+  History h = AppleAndPearCheckedOut(a, before_checkout);
+  h.CheckoutAcked(kCart, 15, /*now_ns=*/1000);
+  EXPECT_EQ(h.NoteRead(kCart, before_checkout, /*started_ns=*/999), 0u) << "began before the ack";
+  EXPECT_EQ(h.NoteRead(kCart, a, 2000), 0u);
+  EXPECT_EQ(h.NoteRead(kCart, before_checkout, 2000), 2u);
+  EXPECT_EQ(h.NoteRead(kUmCart, before_checkout, 2000), 0u) << "another cart";
+  EXPECT_EQ(h.bought_read_again(), 2u);
 }
 
 TEST(CheckerTest, OrSetConcurrentAddSurvivesARemoveThatDidNotSeeIt) {

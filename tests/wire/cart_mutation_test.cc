@@ -81,5 +81,19 @@ TEST(CartMutationTest, GuestMergeUpdatesCarryTheGuestLinesAndTheMark) {
   EXPECT_TRUE(mark.guest.empty());
 }
 
+// A checkout's id names (namespace, cart, order) and nothing else: a retry
+// of the same order, from any client, is the same mutation; another order,
+// cart or namespace is another. Odd like every mutation id.
+TEST(CartMutationTest, CheckoutIdsNameTheCartAndTheOrder) {
+  const uint64_t id = CheckoutMutationId("carts", "u1", "order-7");
+  EXPECT_EQ(id, CheckoutMutationId("carts", "u1", "order-7"));
+  EXPECT_EQ(id & 1, 1u);
+  EXPECT_NE(id, CheckoutMutationId("carts", "u1", "order-8"));
+  EXPECT_NE(id, CheckoutMutationId("carts", "u2", "order-7"));
+  EXPECT_NE(id, CheckoutMutationId("other", "u1", "order-7"));
+  // "carts/u1" + "x/o" must not meet "carts/u1x" + "o".
+  EXPECT_NE(CheckoutMutationId("carts", "u1", "x/o"), CheckoutMutationId("carts", "u1x", "o"));
+}
+
 }  // namespace
 }  // namespace trolley

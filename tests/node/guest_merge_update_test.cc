@@ -20,7 +20,7 @@
 namespace trolley {
 namespace {
 
-constexpr uint64_t kNow = 1'700'000'000'000;
+constexpr uint64_t kMergeNow = 1'700'000'000'000;
 constexpr uint64_t kMergeId = 0x5eed;
 const CartLimits kLimits{};
 
@@ -43,8 +43,8 @@ SiblingSet SiblingsOf(const std::vector<CartState>& carts) {
 // The user cart after the node's merge of `guest` into `copy`.
 Result<CartState> NodeMerge(const CartState& guest, const SiblingSet& copy,
                             GuestMergeStrategy strategy, CartSemantics semantics) {
-  CartUpdate m = GuestMergeUpdateOf("carts", "u", guest, strategy, kMergeId, kNow);
-  Result<CoordinatedWrite> w = CartWriteOf(m, Namespace(semantics), kNow + 7);
+  CartUpdate m = GuestMergeUpdateOf("carts", "u", guest, strategy, kMergeId, kMergeNow);
+  Result<CoordinatedWrite> w = CartWriteOf(m, Namespace(semantics), kMergeNow + 7);
   if (!w.ok()) return w.status();
   Result<std::string> bytes = w->intent.transform(copy);
   if (!bytes.ok()) return bytes.status();
@@ -58,8 +58,8 @@ CartState RandomCart(Random& rng, CartSemantics semantics, uint64_t session) {
   for (uint64_t i = 0; i < mutations; ++i) {
     const std::string sku = "sku-" + std::to_string(rng.Uniform(5));
     const auto q = static_cast<uint32_t>(rng.Range(1, 4));
-    const Mutation m = rng.Chance(0.8) ? Mutation::Add(ids.Next(), sku, q, kNow)
-                                       : Mutation::Remove(ids.Next(), sku, kNow);
+    const Mutation m = rng.Chance(0.8) ? Mutation::Add(ids.Next(), sku, q, kMergeNow)
+                                       : Mutation::Remove(ids.Next(), sku, kMergeNow);
     EXPECT_TRUE(cart.Apply(m, kLimits).ok());
   }
   return cart;
@@ -90,7 +90,7 @@ TEST_P(GuestMergeUpdateTest, SameResultAsTheClientSideMerge) {
     const auto strategy = static_cast<GuestMergeStrategy>(rng.Uniform(3));
     // The client-side path read the merged user cart and applied the merge
     // with its own clock; the node uses the update's (the client's) clock.
-    Result<CartState> client = MergeGuestCart(guest, user, strategy, kLimits, kMergeId, kNow);
+    Result<CartState> client = MergeGuestCart(guest, user, strategy, kLimits, kMergeId, kMergeNow);
     Result<CartState> node = NodeMerge(guest, SiblingsOf(user_siblings), strategy, semantics);
     ASSERT_TRUE(client.ok()) << client.status().ToString();
     ASSERT_TRUE(node.ok()) << node.status().ToString();
@@ -105,12 +105,12 @@ TEST_P(GuestMergeUpdateTest, SameResultAsTheClientSideMerge) {
 TEST_P(GuestMergeUpdateTest, StaleCoordinatorRemovesNothing) {
   const CartSemantics semantics = GetParam();
   CartState guest(semantics);
-  ASSERT_TRUE(guest.Apply(Mutation::Add(1, "apple", 5, kNow), kLimits).ok());
-  ASSERT_TRUE(guest.Apply(Mutation::Add(2, "pear", 1, kNow), kLimits).ok());
+  ASSERT_TRUE(guest.Apply(Mutation::Add(1, "apple", 5, kMergeNow), kLimits).ok());
+  ASSERT_TRUE(guest.Apply(Mutation::Add(2, "pear", 1, kMergeNow), kLimits).ok());
   CartState stale(semantics);  // the coordinator's copy of the user cart
-  ASSERT_TRUE(stale.Apply(Mutation::Add(11, "apple", 2, kNow), kLimits).ok());
+  ASSERT_TRUE(stale.Apply(Mutation::Add(11, "apple", 2, kMergeNow), kLimits).ok());
   CartState fresh = stale;  // another replica: an add the coordinator missed
-  ASSERT_TRUE(fresh.Apply(Mutation::Add(12, "apple", 1, kNow + 1), kLimits).ok());
+  ASSERT_TRUE(fresh.Apply(Mutation::Add(12, "apple", 1, kMergeNow + 1), kLimits).ok());
 
   Result<CartState> merged =
       NodeMerge(guest, SiblingsOf({stale}), GuestMergeStrategy::kMax, semantics);
@@ -132,10 +132,10 @@ TEST_P(GuestMergeUpdateTest, StaleCoordinatorRemovesNothing) {
 TEST_P(GuestMergeUpdateTest, RetryChangesNothing) {
   const CartSemantics semantics = GetParam();
   CartState guest(semantics);
-  ASSERT_TRUE(guest.Apply(Mutation::Add(1, "apple", 3, kNow), kLimits).ok());
-  ASSERT_TRUE(guest.Apply(Mutation::Add(2, "kiwi", 2, kNow), kLimits).ok());
+  ASSERT_TRUE(guest.Apply(Mutation::Add(1, "apple", 3, kMergeNow), kLimits).ok());
+  ASSERT_TRUE(guest.Apply(Mutation::Add(2, "kiwi", 2, kMergeNow), kLimits).ok());
   CartState user(semantics);
-  ASSERT_TRUE(user.Apply(Mutation::Add(11, "apple", 1, kNow), kLimits).ok());
+  ASSERT_TRUE(user.Apply(Mutation::Add(11, "apple", 1, kMergeNow), kLimits).ok());
   for (GuestMergeStrategy strategy :
        {GuestMergeStrategy::kSum, GuestMergeStrategy::kMax, GuestMergeStrategy::kKeepUser}) {
     SCOPED_TRACE(std::string(GuestMergeStrategyName(strategy)));
@@ -153,30 +153,30 @@ TEST_P(GuestMergeUpdateTest, RetryChangesNothing) {
 }
 
 TEST_P(GuestMergeUpdateTest, UnionMaxAndOrSetAreBothCoordinatedOnTheNode) {
-  CartUpdate m =
-      GuestMergeUpdateOf("carts", "u", CartState(GetParam()), GuestMergeStrategy::kSum, 9, kNow);
-  EXPECT_TRUE(CartWriteOf(m, Namespace(GetParam()), kNow).ok());
-  m = MarkMergedUpdateOf("carts", "g", "carts/u", 9, kNow);
-  EXPECT_TRUE(CartWriteOf(m, Namespace(GetParam()), kNow).ok());
+  CartUpdate m = GuestMergeUpdateOf("carts", "u", CartState(GetParam()), GuestMergeStrategy::kSum,
+                                    9, kMergeNow);
+  EXPECT_TRUE(CartWriteOf(m, Namespace(GetParam()), kMergeNow).ok());
+  m = MarkMergedUpdateOf("carts", "g", "carts/u", 9, kMergeNow);
+  EXPECT_TRUE(CartWriteOf(m, Namespace(GetParam()), kMergeNow).ok());
 }
 
 TEST(GuestMergeUpdateRefusals, MalformedOrOversizedGuestIsRefusedSayingWhy) {
   const NamespaceOptions ns = Namespace(CartSemantics::kOrSet);
   CartUpdate m = GuestMergeUpdateOf("carts", "u", CartState(CartSemantics::kOrSet),
-                                    GuestMergeStrategy::kSum, kMergeId, kNow);
+                                    GuestMergeStrategy::kSum, kMergeId, kMergeNow);
   struct Case {
     std::string what, guest;
     StatusCode code;
     std::string message_has;
   };
   CartState union_max(CartSemantics::kUnionMax);
-  ASSERT_TRUE(union_max.Apply(Mutation::Add(1, "apple", 1, kNow), kLimits).ok());
+  ASSERT_TRUE(union_max.Apply(Mutation::Add(1, "apple", 1, kMergeNow), kLimits).ok());
   CartState many(CartSemantics::kOrSet);
   for (uint64_t i = 1; i <= kLimits.lines_max + 1; ++i) {
     // Built past lines_max under looser limits, as a guest cart never is.
     CartLimits loose = kLimits;
     loose.lines_max = 1000;
-    ASSERT_TRUE(many.Apply(Mutation::Add(i, "sku-" + std::to_string(i), 1, kNow), loose).ok());
+    ASSERT_TRUE(many.Apply(Mutation::Add(i, "sku-" + std::to_string(i), 1, kMergeNow), loose).ok());
   }
   const std::vector<Case> cases = {
       {"not a cart", "not a cart", StatusCode::kInvalidArgument,
@@ -189,7 +189,7 @@ TEST(GuestMergeUpdateRefusals, MalformedOrOversizedGuestIsRefusedSayingWhy) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
     m.guest = c.guest;
-    const Status s = CartWriteOf(m, ns, kNow).status();
+    const Status s = CartWriteOf(m, ns, kMergeNow).status();
     EXPECT_EQ(s.code(), c.code) << s.ToString();
     EXPECT_NE(s.message().find(c.message_has), std::string::npos) << s.message();
     EXPECT_NE(s.message().find("guest merge into carts/u"), std::string::npos) << s.message();
@@ -199,9 +199,9 @@ TEST(GuestMergeUpdateRefusals, MalformedOrOversizedGuestIsRefusedSayingWhy) {
 TEST(GuestMergeUpdateRefusals, MergePastLinesMaxIsRefusedByTheTransform) {
   CartState user(CartSemantics::kOrSet), guest(CartSemantics::kOrSet);
   for (uint64_t i = 1; i <= kLimits.lines_max; ++i) {
-    ASSERT_TRUE(user.Apply(Mutation::Add(i, "u-" + std::to_string(i), 1, kNow), kLimits).ok());
+    ASSERT_TRUE(user.Apply(Mutation::Add(i, "u-" + std::to_string(i), 1, kMergeNow), kLimits).ok());
   }
-  ASSERT_TRUE(guest.Apply(Mutation::Add(1, "g-1", 1, kNow), kLimits).ok());
+  ASSERT_TRUE(guest.Apply(Mutation::Add(1, "g-1", 1, kMergeNow), kLimits).ok());
   Result<CartState> r =
       NodeMerge(guest, SiblingsOf({user}), GuestMergeStrategy::kSum, CartSemantics::kOrSet);
   ASSERT_FALSE(r.ok());
@@ -212,9 +212,9 @@ TEST(GuestMergeUpdateRefusals, MergePastLinesMaxIsRefusedByTheTransform) {
 
 TEST(GuestMergeUpdateMark, MarksTheCopyAndRecordsNoMutation) {
   CartState guest(CartSemantics::kOrSet);
-  ASSERT_TRUE(guest.Apply(Mutation::Add(1, "apple", 3, kNow), kLimits).ok());
-  CartUpdate m = MarkMergedUpdateOf("carts", "g", "carts/u", kMergeId, kNow);
-  Result<CoordinatedWrite> w = CartWriteOf(m, Namespace(CartSemantics::kOrSet), kNow);
+  ASSERT_TRUE(guest.Apply(Mutation::Add(1, "apple", 3, kMergeNow), kLimits).ok());
+  CartUpdate m = MarkMergedUpdateOf("carts", "g", "carts/u", kMergeId, kMergeNow);
+  Result<CoordinatedWrite> w = CartWriteOf(m, Namespace(CartSemantics::kOrSet), kMergeNow);
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   Result<std::string> bytes = w->intent.transform(SiblingsOf({guest}));
   ASSERT_TRUE(bytes.ok());
@@ -225,7 +225,7 @@ TEST(GuestMergeUpdateMark, MarksTheCopyAndRecordsNoMutation) {
 
   for (const std::string& target : {std::string(), std::string(kCartKeyBytesMax + 1, 'k')}) {
     m.merged_into = target;
-    const Status s = CartWriteOf(m, Namespace(CartSemantics::kOrSet), kNow).status();
+    const Status s = CartWriteOf(m, Namespace(CartSemantics::kOrSet), kMergeNow).status();
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
     EXPECT_NE(s.message().find("merged_into must name the user cart"), std::string::npos)
         << s.message();

@@ -23,6 +23,13 @@ std::string_view GuestMergeStrategyName(GuestMergeStrategy strategy) {
   return NameOf(kGuestMergeStrategyNames, strategy);
 }
 
+uint64_t GuestMergeId(std::string_view guest_ns, std::string_view guest_id,
+                      std::string_view user_ns, std::string_view user_id) {
+  return KeyHash("guest-merge/" + std::string(guest_ns) + "/" + std::string(guest_id),
+                 std::string(user_ns) + "/" + std::string(user_id)) |
+         1;
+}
+
 uint64_t GuestMergeMutationId(uint64_t merge_id, std::string_view sku) {
   // The merge id goes into the hash's length-prefixed namespace part, so
   // (merge_id, sku) pairs cannot collide by shifting bytes between them.

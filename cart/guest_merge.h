@@ -49,6 +49,12 @@ std::string_view GuestMergeStrategyName(GuestMergeStrategy strategy);
 // sku (common/key.h KeyHash, stable across releases and machines), never 0.
 uint64_t GuestMergeMutationId(uint64_t merge_id, std::string_view sku);
 
+// The merge id of one login: guest cart (guest_ns, guest_id) into user cart
+// (user_ns, user_id), the same for every retry, never 0. The Cart API and
+// the simulator's devices both use it.
+uint64_t GuestMergeId(std::string_view guest_ns, std::string_view guest_id,
+                      std::string_view user_ns, std::string_view user_id);
+
 // The mutations that merge `guest` into `user`, in sku order, all stamped
 // now_ms. Empty when there is nothing to do (e.g. the merge was already
 // applied). Errors: InvalidArgument for merge_id 0; LimitExceeded naming

@@ -346,8 +346,7 @@ void CartClient::MergeGuestState(const CartNamespace& gn, const std::string& gue
                                         user_ns + "' use different merge semantics"));
   }
   // One merge id per (guest cart, user cart): a repeated login merge is a no-op.
-  const uint64_t merge_id =
-      KeyHash("guest-merge/" + gn.name + "/" + guest_id, user_ns + "/" + user_id) | 1;
+  const uint64_t merge_id = GuestMergeId(gn.name, guest_id, user_ns, user_id);
   const uint64_t now_ms = NowMs();
   CartUpdate update = GuestMergeUpdateOf(user_ns, user_id, guest, strategy, merge_id, now_ms);
   if (update.guest.size() > kCartGuestBytesMax) {

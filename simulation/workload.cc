@@ -535,9 +535,7 @@ struct Workload::Device {
   };
   std::vector<MergeMutation> merge_ids;
   uint64_t MergeId() const {
-    return KeyHash("guest-merge/" + Ns(op.ns).name + "/" + op.guest_key,
-                   Ns(op.ns).name + "/" + op.key) |
-           1;
+    return GuestMergeId(Ns(op.ns).name, op.guest_key, Ns(op.ns).name, op.key);
   }
 
   // ---- operations ----

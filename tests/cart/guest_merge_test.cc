@@ -217,5 +217,14 @@ TEST(GuestMergeIdTest, DependsOnBothPartsAndIsStable) {
   EXPECT_EQ(GuestMergeMutationId(7, "apple"), 5188068599904008591u);
 }
 
+TEST(GuestMergeLoginIdTest, OnePerLoginStableAndNeverZero) {
+  const uint64_t id = GuestMergeId("guest", "g1", "carts", "u1");
+  EXPECT_NE(id, 0u);
+  EXPECT_EQ(GuestMergeId("guest", "g1", "carts", "u1"), id);  // every retry
+  EXPECT_NE(GuestMergeId("guest", "g2", "carts", "u1"), id);
+  EXPECT_NE(GuestMergeId("guest", "g1", "carts", "u2"), id);
+  EXPECT_NE(GuestMergeId("guest", "g1", "carts-b", "u1"), id);
+}
+
 }  // namespace
 }  // namespace trolley::cart_test

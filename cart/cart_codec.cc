@@ -42,6 +42,7 @@ namespace trolley {
 namespace {
 
 namespace rec = cart_record;
+using cart_internal::CartTail;
 
 // As storage/record_codec.cc: a well-formed cart reads each word once; the
 // slack covers readers that read a list twice. Overlapping pointers or a
@@ -427,8 +428,8 @@ Result<CartParts> ReadColumns(rec::CartColumns::Reader root, CartSemantics expec
 }
 
 // Version 3: the context and the mark.
-void WriteTail(const CartState& s, rec::CartColumns::Builder root) {
-  const CartContext& context = s.context();
+void WriteTail(const CartTail& tail, rec::CartColumns::Builder root) {
+  const CartContext& context = tail.context;
   if (!context.sessions().empty()) {
     auto sessions = root.initContextSessions(static_cast<unsigned>(context.sessions().size()));
     unsigned i = 0;
@@ -441,7 +442,7 @@ void WriteTail(const CartState& s, rec::CartColumns::Builder root) {
     unsigned i = 0;
     for (const uint64_t id : context.dots()) dots.set(i++, id);
   }
-  if (s.merged_into()) root.setMergedInto(TextOf(*s.merged_into()));
+  if (tail.merged_into) root.setMergedInto(TextOf(*tail.merged_into));
 }
 
 // The ids versions 1 and 2 stored as tombstones (OR-Set) or applied ids
@@ -491,9 +492,9 @@ size_t AttributesWords(const CartAttributes& attributes) {
 }
 
 // Words of the context and the mark (a List(UInt64) has no tag word).
-size_t TailWords(const CartState& s) {
-  size_t words = s.context().sessions().size() + s.context().dots().size();
-  if (s.merged_into()) words += TextWords(s.merged_into()->size());
+size_t TailWords(const CartTail& tail) {
+  size_t words = tail.context.sessions().size() + tail.context.dots().size();
+  if (tail.merged_into) words += TextWords(tail.merged_into->size());
   return words;
 }
 
@@ -589,20 +590,36 @@ CartState CartState::FromParts(CartParts parts) {
   return out;
 }
 
-size_t CartState::EncodedBytes() const { return ColumnsBytes(SizesOf(lines_), TailWords(*this)); }
+size_t CartState::EncodedBytes() const {
+  return ColumnsBytes(SizesOf(lines_), TailWords(cart_internal::CartTail{context_, merged_into_}));
+}
 
 std::string CartState::Encode() const {
   return cart_internal::EncodeColumns(*this, kCartFormatVersion);
 }
 
+std::string CartState::EncodeLinesOnly() const {
+  static const std::optional<std::string> kNoMark;
+  CartContext tags;
+  for (const auto& [sku, line] : lines_) {
+    for (const auto& [tag, c] : line) tags.Add(tag);
+  }
+  return cart_internal::EncodeColumns(*this, kCartFormatVersion, cart_internal::CartTail{tags, kNoMark});
+}
+
 namespace cart_internal {
 
 std::string EncodeColumns(const CartState& s, uint16_t version) {
+  return EncodeColumns(s, version, CartTail{s.context(), s.merged_into()});
+}
+
+std::string EncodeColumns(const CartState& s, uint16_t version, const CartTail& tail) {
   TROLLEY_ASSERT(version == 2 || version == 3);
+  TROLLEY_ASSERT(version == 3 || &tail.context == &s.context());
   s.CheckInvariants();
   const ColumnSizes sizes = SizesOf(s.lines());
   const size_t expected_bytes =
-      ColumnsBytes(sizes, version == 3 ? TailWords(s) : LegacyTailWords(s));
+      ColumnsBytes(sizes, version == 3 ? TailWords(tail) : LegacyTailWords(s));
   capnp::MallocMessageBuilder builder(SegmentWords(expected_bytes),
                                       capnp::AllocationStrategy::FIXED_SIZE);
   rec::CartColumns::Builder root = builder.initRoot<rec::CartColumns>();
@@ -642,7 +659,7 @@ std::string EncodeColumns(const CartState& s, uint16_t version) {
     }
   }
   if (version == 3) {
-    WriteTail(s, root);
+    WriteTail(tail, root);
   } else {
     WriteLegacyTail(s, root);
   }

@@ -41,7 +41,17 @@ const CartContribution& NewestContribution(const CartContributions& line);
 // live are written as removed tags (OR-Set) or applied ids (union+max).
 std::string EncodeV1(const CartState& s);
 std::string EncodeV2(const CartState& s);
-// `s` as a CartColumns of format version 2 or 3 (Encode).
+// What a version 3 encoding writes after the lines: a cart's causal context
+// and its merge mark, or others (EncodeLinesOnly: exactly the live tags,
+// no mark). The context must cover every live tag of the state encoded.
+struct CartTail {
+  const CartContext& context;
+  const std::optional<std::string>& merged_into;
+};
+
+// `s` as a CartColumns of format version 2 or 3 (Encode), with `s`'s own
+// tail or, in version 3, `tail`.
 std::string EncodeColumns(const CartState& s, uint16_t version);
+std::string EncodeColumns(const CartState& s, uint16_t version, const CartTail& tail);
 
 }  // namespace trolley::cart_internal

@@ -228,6 +228,8 @@ class CartState {
   // This state's lines, with a context of exactly their tags (no other
   // ids, no merge mark): what a view token carries (cart/view_token.h).
   CartState LinesOnly() const;
+  // LinesOnly().Encode(), without copying the lines.
+  std::string EncodeLinesOnly() const;
 
   // Guest carts: after a guest cart is merged into a user's cart at login
   // (cart/guest_merge.h), the guest cart is marked rather than deleted, so

@@ -4,7 +4,7 @@
 
 namespace trolley {
 
-std::string CartViewToken(const CartState& view) { return Hex(view.LinesOnly().Encode()); }
+std::string CartViewToken(const CartState& view) { return Hex(view.EncodeLinesOnly()); }
 
 Result<CartState> ParseCartViewToken(std::string_view token, CartSemantics semantics) {
   if (token.size() > kViewTokenBytesMax) {

@@ -159,6 +159,17 @@ TEST(CartCodecTest, RandomCartsRoundTripExactlyInOneSegment) {
               bytes_max, context_ids);
 }
 
+TEST(CartCodecTest, EncodeLinesOnlyIsTheEncodingOfLinesOnly) {
+  size_t differing = 0;
+  test_support::RunSeededCases(kSeed, 2000, [&](Random& rng, uint64_t c) {
+    const CartState s = RandomCart(rng, kBoth[c % 2]);
+    const std::string lines_only = s.EncodeLinesOnly();
+    ASSERT_EQ(lines_only, s.LinesOnly().Encode()) << s.DebugString();
+    if (lines_only != s.Encode()) ++differing;  // the context or the mark left out
+  });
+  EXPECT_GT(differing, 0u);
+}
+
 TEST(CartCodecTest, FullCartSize) {
   // 200 lines of one contribution each with a 20-byte sku and one attribute.
   CartState s(CartSemantics::kOrSet);

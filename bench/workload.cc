@@ -96,25 +96,39 @@ uint64_t LineBound::Bound(uint32_t quantity_max) const {
 }
 
 void Ledger::OnStart(const CartOp& op) {
-  if (op.type == CartOp::Type::kCheckout) {
-    // It buys (removes) whatever it observes: every line may be gone.
-    for (auto& [sku, line] : carts_[op.cart]) {
+  switch (op.type) {
+    case CartOp::Type::kCheckout:
+      // It buys (removes) whatever it observes: every line may be gone, and
+      // the shopper's later sets and removes pick from what it adds next.
+      carts_[op.cart].clear();
+      return;
+    case CartOp::Type::kRemove:
+      // From here on, the line may be gone (if this lands, acked or not).
+      carts_[op.cart].erase(op.sku);
+      return;
+    case CartOp::Type::kSetQuantity: {
+      // From here on, what the line held may be gone.
+      LineBound& line = carts_[op.cart][op.sku];
       line.base = 0;
       line.acked_adds = 0;
+      return;
     }
-    return;
+    case CartOp::Type::kAdd:
+    case CartOp::Type::kGet:
+      return;
   }
-  if (op.type != CartOp::Type::kSetQuantity && op.type != CartOp::Type::kRemove) return;
-  // From here on, what the line held may be gone (if this lands, acked or not).
-  LineBound& line = carts_[op.cart][op.sku];
-  line.base = 0;
-  line.acked_adds = 0;
 }
 
 void Ledger::OnDone(const CartOp& op, bool acked) {
-  if (op.type == CartOp::Type::kGet || op.type == CartOp::Type::kCheckout) {
-    carts_.try_emplace(op.cart);  // read back at the end too
-    return;
+  switch (op.type) {
+    case CartOp::Type::kGet:
+    case CartOp::Type::kCheckout:
+    case CartOp::Type::kRemove:
+      carts_.try_emplace(op.cart);  // read back at the end too
+      return;
+    case CartOp::Type::kAdd:
+    case CartOp::Type::kSetQuantity:
+      break;
   }
   LineBound& line = carts_[op.cart][op.sku];
   if (!acked) return;
@@ -122,7 +136,7 @@ void Ledger::OnDone(const CartOp& op, bool acked) {
     line.acked_adds += op.quantity;
     ++line.acked_add_ops;
     ++acked_add_ops_;
-  } else if (op.type == CartOp::Type::kSetQuantity) {
+  } else {
     line.base = op.quantity;
   }
 }

@@ -11,7 +11,7 @@
 // Operations. The mix picks the kind: add (1 unit of a product drawn from
 // the Zipf popularity, rank 1 hottest, sku "sku-<rank>"), get (read the
 // cart), set/remove (half each: set the quantity of a line to 1..5, or
-// remove it; the line is one the shopper touched before, else a Zipf draw),
+// remove it; the line is one the shopper has, else a Zipf draw),
 // or checkout (buy what the cart holds: it reads the lines and empties the
 // cart). Checkouts are not drawn like the others: a shopper checks out
 // after its K-th modification (add, set, remove) since its last checkout,
@@ -41,8 +41,10 @@
 // lost only if the store lost it. The bound is derived for OR-Set and for
 // stores that serialise; for Trolley's union-max "carts" namespace it is
 // not a guarantee (concurrent versions merge by max, by design). A
-// checkout counts as a set/remove of every line of its cart: when it
-// starts, every line's bound drops to 0 (it buys what it observed).
+// checkout counts as a remove of every line of its cart: when it starts,
+// every line's bound drops to 0 (it buys what it observed). The ledger
+// then forgets those lines, as a remove forgets its line: a shopper sets
+// and removes lines it has, not lines it bought or removed before.
 //
 // The cart-size workload (WorkloadOptions::cart_lines = L > 0) measures
 // what a cart's size costs (docs/benchmarks.md, 'What a cart's size
@@ -133,7 +135,7 @@ CartOp CartFillOp(uint64_t cart, uint32_t line);
 struct LineBound {
   uint32_t base = 0;           // an acked SetQuantity(q) since the last set/remove issued
   uint64_t acked_adds = 0;     // units of acked adds since then
-  uint64_t acked_add_ops = 0;  // acked add operations ever (for the report)
+  uint64_t acked_add_ops = 0;  // acked add operations since the line was last removed
   uint64_t Bound(uint32_t quantity_max) const;
 };
 
@@ -152,7 +154,9 @@ class Ledger {
   void OnStart(const CartOp& op);
   void OnDone(const CartOp& op, bool acked);
 
-  // The lines of `cart` the ledger knows (every sku ever touched).
+  // The lines of `cart` the ledger knows: those added or set since the
+  // cart's last checkout and the line's last remove (what the shopper's
+  // sets and removes pick from).
   const std::map<std::string, LineBound>& LinesOf(uint64_t cart) const;
   // The carts touched, ascending.
   std::vector<uint64_t> Carts() const;

@@ -604,7 +604,8 @@ std::string CartState::EncodeLinesOnly() const {
   for (const auto& [sku, line] : lines_) {
     for (const auto& [tag, c] : line) tags.Add(tag);
   }
-  return cart_internal::EncodeColumns(*this, kCartFormatVersion, cart_internal::CartTail{tags, kNoMark});
+  return cart_internal::EncodeColumns(*this, kCartFormatVersion,
+                                      cart_internal::CartTail{tags, kNoMark});
 }
 
 namespace cart_internal {

@@ -193,15 +193,36 @@ Mutation Mutation::Clear(uint64_t id, uint64_t now_ms) {
   return Mutation{id, Kind::kClear, "", 0, {}, now_ms};
 }
 
-Status CartState::Apply(const Mutation& m, const CartLimits& limits) {
+Status CartState::Admit(const Mutation& m, const CartLimits& limits, bool& retry) const {
+  retry = false;
   if (m.id == 0) return Invalid("mutation id 0 is reserved; ids are nonzero");
-  if (Applied(m.id)) return Status::Ok();  // a retry
+  if (Applied(m.id)) {
+    retry = true;
+    return Status::Ok();
+  }
   if (limits.quantity_max > kCartQuantityLimit) {
     return Invalid("quantity_max = " + std::to_string(limits.quantity_max) +
                    " is above what a cart stores (" + std::to_string(kCartQuantityLimit) + ")");
   }
   if (Status s = ValidateMutation(m, limits); !s.ok()) return s;
-  if (Status s = ValidateObserved(m, limits, semantics_); !s.ok()) return s;
+  return ValidateObserved(m, limits, semantics_);
+}
+
+Status CartState::CheckGrowth(const Mutation& m, const CartLimits& limits, size_t bytes,
+                              size_t before) const {
+  // Refuse only growth past the limit, so a cart over it (limits lowered,
+  // a large version-2 history) can still shrink.
+  if (bytes <= limits.encoded_bytes_max || bytes <= before) return Status::Ok();
+  return Limit(std::string(MutationKindName(m.kind)) + " would make the encoded cart " +
+               std::to_string(bytes) + " bytes, above encoded_bytes_max = " +
+               std::to_string(limits.encoded_bytes_max) + " (" + std::to_string(lines_.size()) +
+               " lines, " + std::to_string(context_.sessions().size()) + " sessions and " +
+               std::to_string(context_.dots().size()) + " other ids in the context)");
+}
+
+Status CartState::Apply(const Mutation& m, const CartLimits& limits) {
+  bool retry = false;
+  if (Status s = Admit(m, limits, retry); !s.ok() || retry) return s;
 
   // Only the size limit can refuse a mutation once it changed the state
   // (ApplyOrSet / ApplyUnionMax refuse before changing anything). So when
@@ -217,16 +238,7 @@ Status CartState::Apply(const Mutation& m, const CartLimits& limits) {
   }
   CartState next = *this;
   if (Status s = next.ApplyChecked(m, limits); !s.ok()) return s;
-  // Refuse only growth past the limit, so a cart over it (limits lowered,
-  // a large version-2 history) can still shrink.
-  const size_t bytes = next.EncodedBytes();
-  if (bytes > limits.encoded_bytes_max && bytes > before) {
-    return Limit(std::string(MutationKindName(m.kind)) + " would make the encoded cart " +
-                 std::to_string(bytes) + " bytes, above encoded_bytes_max = " +
-                 std::to_string(limits.encoded_bytes_max) + " (" + std::to_string(lines_.size()) +
-                 " lines, " + std::to_string(context_.sessions().size()) + " sessions and " +
-                 std::to_string(context_.dots().size()) + " other ids in the context)");
-  }
+  if (Status s = CheckGrowth(m, limits, next.EncodedBytes(), before); !s.ok()) return s;
   *this = std::move(next);
   return Status::Ok();
 }

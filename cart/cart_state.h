@@ -201,6 +201,24 @@ class CartState {
   // value (see the file comment for which are capped).
   [[nodiscard]] Status Apply(const Mutation& m, const CartLimits& limits);
 
+  // The delta of `m` on this state (delta-state CRDTs: Almeida, Shoker,
+  // Baquero, "Delta state replicated data types", 2018), OR-Set only: the
+  // state holding just what Apply(m) adds, so that a replica can join the
+  // change instead of the whole cart (docs/design.md, 'Size-independent
+  // writes'). Its lines are the contribution m makes (add, set), its
+  // context m's id and the tags m removes (a tag live in another line than
+  // a remove's or set's sku is left out, as Apply leaves it live). So:
+  //   1. Merge({*this, delta}) == this state after Apply(m, limits), and
+  //      Apply's errors are DeltaOf's, for the same state and mutation;
+  //   2. for any T that has merged this state, Merge({T, delta}) ==
+  //      Merge({T, this state after m}) (1 and the join laws);
+  //   3. its size depends on m, not on the cart: one contribution, m's id
+  //      and the tags m names (a remove or set without observed tags names
+  //      its line's, a clear without them every live tag).
+  // A retry (Applied(m.id)) gives an empty delta. FailedPrecondition for a
+  // union+max cart (it has no per-contribution removal to ship).
+  Result<CartState> DeltaOf(const Mutation& m, const CartLimits& limits) const;
+
   // The merge of a key's siblings: a join (commutative, associative,
   // idempotent), so the same siblings in any order, grouped any way, give
   // equal states and byte-identical encodings. Every sibling must have
@@ -267,6 +285,18 @@ class CartState {
  private:
   // From checked parts (Decode); asserts the invariants.
   static CartState FromParts(CartParts parts);
+  // Apply's checks before anything changes: ok with retry = true when m.id
+  // is applied already (Apply changes nothing), else ok or the refusal.
+  Status Admit(const Mutation& m, const CartLimits& limits, bool& retry) const;
+  // Ok, or the LimitExceeded of a mutation that grows this cart from
+  // `before` to `bytes` encoded bytes, past limits.encoded_bytes_max.
+  Status CheckGrowth(const Mutation& m, const CartLimits& limits, size_t bytes,
+                     size_t before) const;
+  // DeltaOf once admitted and not a retry: what ApplyOrSet(m) would change,
+  // as a state of its own (cart_delta.cc).
+  Status OrSetDelta(const Mutation& m, const CartLimits& limits, CartState& delta) const;
+  // True if `tag` is live in a line other than `sku`.
+  bool LiveOutside(uint64_t tag, const std::string& sku) const;
   // Apply after validation: the semantics, then the id into the context.
   // Changes nothing on error.
   Status ApplyChecked(const Mutation& m, const CartLimits& limits);

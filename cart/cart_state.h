@@ -116,8 +116,10 @@ inline constexpr char kCartMagic[2] = {'T', 'K'};
 // The largest quantity a cart stores (the format's bound): a larger
 // CartLimits::quantity_max is refused by Apply.
 inline constexpr uint32_t kCartQuantityLimit = 0x7fffffff;
-// MarkMergedInto's key: the store's own key limit (storage/engine.h).
-inline constexpr size_t kCartKeyBytesMax = 400;
+// MarkMergedInto's key, "ns/cart_id": the store's namespace and key limits
+// (storage/engine.h: 64 and 400 bytes) and the slash; node/cart_update.cc
+// asserts the sum.
+inline constexpr size_t kCartKeyBytesMax = 64 + 1 + 400;
 
 using CartAttributes = std::map<std::string, std::string>;
 

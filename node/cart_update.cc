@@ -10,6 +10,11 @@
 namespace trolley {
 namespace {
 
+// A user cart's "ns/cart_id" at the store's largest namespace and key is a
+// mark cart/ takes and the wire carries.
+static_assert(kCartKeyBytesMax == kNamespaceBytesMax + 1 + kKeyBytesMax);
+static_assert(kCartKeyBytesMax <= kCartMergedIntoBytesMax);
+
 // The cart limits of every namespace: the node does not configure its own
 // (NamespaceOptions), so it applies CartLimits' defaults, as CartClient
 // does unless told otherwise.

@@ -223,6 +223,16 @@ TEST(GuestMergeUpdateMark, MarksTheCopyAndRecordsNoMutation) {
   EXPECT_EQ(marked.Lines(kLimits), guest.Lines(kLimits));
   EXPECT_FALSE(marked.Applied(kMergeId)) << "the mark is not a mutation of the guest cart";
 
+  // The longest user cart name: a namespace and a key at the store's limits.
+  const std::string longest =
+      std::string(kNamespaceBytesMax, 'n') + "/" + std::string(kKeyBytesMax, 'k');
+  m.merged_into = longest;
+  Result<CoordinatedWrite> long_mark = CartWriteOf(m, Namespace(CartSemantics::kOrSet), kMergeNow);
+  ASSERT_TRUE(long_mark.ok()) << long_mark.status().ToString();
+  Result<std::string> long_bytes = long_mark->intent.transform(SiblingsOf({guest}));
+  ASSERT_TRUE(long_bytes.ok()) << long_bytes.status().ToString();
+  EXPECT_EQ(CartState::Decode(*long_bytes, CartSemantics::kOrSet).value().merged_into(), longest);
+
   for (const std::string& target : {std::string(), std::string(kCartKeyBytesMax + 1, 'k')}) {
     m.merged_into = target;
     const Status s = CartWriteOf(m, Namespace(CartSemantics::kOrSet), kMergeNow).status();

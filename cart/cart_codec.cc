@@ -513,34 +513,15 @@ size_t LegacyTailWords(const CartState& s) {
 
 size_t BytesWords(size_t bytes) { return (bytes + kWordBytes - 1) / kWordBytes; }
 
-// The sizes of a CartColumns' lists, read off the lines once: both the
-// encoded size and the encoder's list allocations come from them.
-struct ColumnSizes {
-  size_t lines = 0;
-  size_t sku_bytes = 0;
-  size_t contributions = 0;
-  size_t with_attributes = 0;   // contributions that have attributes
-  size_t attributes_words = 0;  // their attribute lists, with texts
-};
-
-ColumnSizes SizesOf(const std::map<std::string, CartContributions>& lines) {
-  ColumnSizes out;
-  out.lines = lines.size();
-  for (const auto& [sku, line] : lines) {
-    out.sku_bytes += sku.size();
-    out.contributions += line.size();
-    for (const auto& [tag, c] : line) {
-      if (c.attributes.empty()) continue;
-      ++out.with_attributes;
-      out.attributes_words += AttributesWords(c.attributes);
-    }
-  }
+CartLineSizes SizesOf(const std::map<std::string, CartContributions>& lines) {
+  CartLineSizes out;
+  for (const auto& [sku, line] : lines) out += cart_internal::SizesOfLine(sku, line);
   return out;
 }
 
 // Encode().size() of a cart whose lines have `sizes` and whose tail (the
 // context and the mark) takes `tail_words`.
-size_t ColumnsBytes(const ColumnSizes& sizes, size_t tail_words) {
+size_t ColumnsBytes(const CartLineSizes& sizes, size_t tail_words) {
   size_t words = 1 + 1 + StructWords<rec::CartColumns>();  // segment table, root pointer
   if (sizes.lines != 0) {
     words += BytesWords(sizes.sku_bytes);
@@ -590,6 +571,28 @@ CartState CartState::FromParts(CartParts parts) {
   return out;
 }
 
+namespace cart_internal {
+
+CartLineSizes SizesOfLine(const std::string& sku, const CartContributions& line) {
+  CartLineSizes out;
+  out.lines = 1;
+  out.sku_bytes = sku.size();
+  out.contributions = line.size();
+  for (const auto& [tag, c] : line) {
+    if (c.attributes.empty()) continue;
+    ++out.with_attributes;
+    out.attributes_words += AttributesWords(c.attributes);
+  }
+  return out;
+}
+
+size_t EncodedBytesOf(const CartLineSizes& sizes, const CartContext& context,
+                      const std::optional<std::string>& merged_into) {
+  return ColumnsBytes(sizes, TailWords(CartTail{context, merged_into}));
+}
+
+}  // namespace cart_internal
+
 size_t CartState::EncodedBytes() const {
   return ColumnsBytes(SizesOf(lines_), TailWords(cart_internal::CartTail{context_, merged_into_}));
 }
@@ -618,7 +621,7 @@ std::string EncodeColumns(const CartState& s, uint16_t version, const CartTail& 
   TROLLEY_ASSERT(version == 2 || version == 3);
   TROLLEY_ASSERT(version == 3 || &tail.context == &s.context());
   s.CheckInvariants();
-  const ColumnSizes sizes = SizesOf(s.lines());
+  const CartLineSizes sizes = SizesOf(s.lines());
   const size_t expected_bytes =
       ColumnsBytes(sizes, version == 3 ? TailWords(tail) : LegacyTailWords(s));
   capnp::MallocMessageBuilder builder(SegmentWords(expected_bytes),

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cart/cart_lines.h"
 #include "cart/cart_state.h"
 
 namespace trolley {
@@ -48,6 +49,13 @@ struct CartTail {
   const CartContext& context;
   const std::optional<std::string>& merged_into;
 };
+
+// What line `sku` adds to a cart's encoding (CartLineSizes).
+CartLineSizes SizesOfLine(const std::string& sku, const CartContributions& line);
+// The encoded size of a cart whose lines have `sizes` and whose tail is
+// `context` and `merged_into`.
+size_t EncodedBytesOf(const CartLineSizes& sizes, const CartContext& context,
+                      const std::optional<std::string>& merged_into);
 
 // `s` as a CartColumns of format version 2 or 3 (Encode), with `s`'s own
 // tail or, in version 3, `tail`.

@@ -187,6 +187,7 @@ struct CartContribution {
 using CartContributions = std::map<uint64_t, CartContribution>;  // by tag
 
 struct CartParts;  // cart_internal.h
+struct CartSplit;  // cart_lines.h
 
 class CartState {
  public:
@@ -283,6 +284,8 @@ class CartState {
   const CartContext& context() const { return context_; }
 
   friend bool operator==(const CartState&, const CartState&) = default;
+  // A cart from a head and lines (cart_lines.h), through FromParts.
+  friend CartState AssembleCart(const CartSplit& split);
 
  private:
   // From checked parts (Decode); asserts the invariants.

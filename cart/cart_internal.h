@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -49,6 +50,38 @@ struct CartTail {
   const CartContext& context;
   const std::optional<std::string>& merged_into;
 };
+
+// Apply's checks, for a cart of `semantics` whose context is `context`, in
+// Apply's order: ok with retry = true when the context covers m.id, else
+// ok or the refusal.
+Status AdmitMutation(const CartContext& context, CartSemantics semantics, const Mutation& m,
+                     const CartLimits& limits, bool& retry);
+// Ok, or the LimitExceeded of growing a cart of `lines` lines and `context`
+// from `before` to `bytes` encoded bytes past limits.encoded_bytes_max.
+Status CheckGrowth(const Mutation& m, const CartLimits& limits, size_t bytes, size_t before,
+                   size_t lines, const CartContext& context);
+// An upper bound on how much applying `m` can grow a cart's encoding;
+// `line` is the cart's line m.sku (null: none).
+size_t GrowthBytesMax(const Mutation& m, const CartContributions* line);
+// Ok, or the LimitExceeded of m making a new line in a full cart.
+Status CheckNewLine(const Mutation& m, const CartLimits& limits, bool has_line, size_t lines);
+
+// What a delta is computed from: a cart however it is held (a CartState,
+// or a head and lines read one at a time).
+struct CartDeltaSource {
+  const CartContext& context;
+  CartLineSizes sizes;  // of all its lines
+  const std::optional<std::string>& merged_into;
+  const CartContributions* line;  // line m.sku, or null
+  // True if `tag` is live in a line other than `sku`.
+  std::function<bool(uint64_t tag, const std::string& sku)> live_outside;
+  // Every line's sku (what a clear acts on), and any line.
+  std::function<std::vector<std::string>()> skus;
+  CartLineReader read;
+};
+// CartState::DeltaOf of an OR-Set cart given as `source` (cart_delta.cc).
+Result<CartState> OrSetDeltaOf(const CartDeltaSource& source, const Mutation& m,
+                               const CartLimits& limits);
 
 // What line `sku` adds to a cart's encoding (CartLineSizes).
 CartLineSizes SizesOfLine(const std::string& sku, const CartContributions& line);

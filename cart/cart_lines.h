@@ -28,6 +28,7 @@
 
 #include "cart/cart_context.h"
 #include "cart/cart_state.h"
+#include "common/status.h"
 
 namespace trolley {
 
@@ -75,6 +76,17 @@ struct CartLineWrite {
   std::optional<CartContributions> line;
   friend bool operator==(const CartLineWrite&, const CartLineWrite&) = default;
 };
+
+// CartState::DeltaOf of the cart held as `head` and lines, reading line
+// m.sku through `read`, and every line `skus` lists only for a clear
+// without observed tags (or for the size limit when a mutation nears it);
+// `live_outside(tag, sku)`: `tag` is live in a line other than `sku` (the
+// removal's observed tags that are another line's stay live). The same
+// delta and errors as DeltaOf of the assembled cart.
+Result<CartState> DeltaOfLines(
+    const CartHead& head, const Mutation& m, const CartLimits& limits, const CartLineReader& read,
+    const std::function<std::vector<std::string>()>& skus,
+    const std::function<bool(uint64_t, const std::string&)>& live_outside);
 
 // Joins `delta` (an OR-Set state; usually a DeltaOf) into the cart whose
 // head is `head` and whose lines `read` returns, reading only the delta's

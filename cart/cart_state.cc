@@ -193,10 +193,13 @@ Mutation Mutation::Clear(uint64_t id, uint64_t now_ms) {
   return Mutation{id, Kind::kClear, "", 0, {}, now_ms};
 }
 
-Status CartState::Admit(const Mutation& m, const CartLimits& limits, bool& retry) const {
+namespace cart_internal {
+
+Status AdmitMutation(const CartContext& context, CartSemantics semantics, const Mutation& m,
+                     const CartLimits& limits, bool& retry) {
   retry = false;
   if (m.id == 0) return Invalid("mutation id 0 is reserved; ids are nonzero");
-  if (Applied(m.id)) {
+  if (context.Covers(m.id)) {
     retry = true;
     return Status::Ok();
   }
@@ -205,19 +208,51 @@ Status CartState::Admit(const Mutation& m, const CartLimits& limits, bool& retry
                    " is above what a cart stores (" + std::to_string(kCartQuantityLimit) + ")");
   }
   if (Status s = ValidateMutation(m, limits); !s.ok()) return s;
-  return ValidateObserved(m, limits, semantics_);
+  return ValidateObserved(m, limits, semantics);
 }
 
-Status CartState::CheckGrowth(const Mutation& m, const CartLimits& limits, size_t bytes,
-                              size_t before) const {
+Status CheckGrowth(const Mutation& m, const CartLimits& limits, size_t bytes, size_t before,
+                   size_t lines, const CartContext& context) {
   // Refuse only growth past the limit, so a cart over it (limits lowered,
   // a large version-2 history) can still shrink.
   if (bytes <= limits.encoded_bytes_max || bytes <= before) return Status::Ok();
   return Limit(std::string(MutationKindName(m.kind)) + " would make the encoded cart " +
                std::to_string(bytes) + " bytes, above encoded_bytes_max = " +
-               std::to_string(limits.encoded_bytes_max) + " (" + std::to_string(lines_.size()) +
-               " lines, " + std::to_string(context_.sessions().size()) + " sessions and " +
-               std::to_string(context_.dots().size()) + " other ids in the context)");
+               std::to_string(limits.encoded_bytes_max) + " (" + std::to_string(lines) +
+               " lines, " + std::to_string(context.sessions().size()) + " sessions and " +
+               std::to_string(context.dots().size()) + " other ids in the context)");
+}
+
+size_t GrowthBytesMax(const Mutation& m, const CartContributions* line) {
+  // Generous on purpose (Apply asserts it holds): a new line (its sku, its
+  // entry in the line list), one contribution, the id in the context, each
+  // with word rounding, and the contribution's attributes, given or
+  // inherited from the line.
+  const CartAttributes* attributes = &m.attributes;
+  if (attributes->empty() && line != nullptr) attributes = &NewestContribution(*line).attributes;
+  size_t bytes = 128 + 2 * m.sku.size();
+  for (const auto& [key, value] : *attributes) bytes += 64 + 2 * (key.size() + value.size());
+  // Observed tags this state lacks join the context, 8 bytes each at most.
+  if (m.observed) bytes += 16 + 8 * m.observed->size();
+  return bytes;
+}
+
+Status CheckNewLine(const Mutation& m, const CartLimits& limits, bool has_line, size_t lines) {
+  if (has_line || lines < limits.lines_max) return Status::Ok();
+  return Limit(std::string(MutationKindName(m.kind)) + " of new sku " + Quoted(m.sku) +
+               ": the cart has " + std::to_string(lines) +
+               " lines, lines_max = " + std::to_string(limits.lines_max));
+}
+
+}  // namespace cart_internal
+
+Status CartState::Admit(const Mutation& m, const CartLimits& limits, bool& retry) const {
+  return cart_internal::AdmitMutation(context_, semantics_, m, limits, retry);
+}
+
+Status CartState::CheckGrowth(const Mutation& m, const CartLimits& limits, size_t bytes,
+                              size_t before) const {
+  return cart_internal::CheckGrowth(m, limits, bytes, before, lines_.size(), context_);
 }
 
 Status CartState::Apply(const Mutation& m, const CartLimits& limits) {
@@ -254,28 +289,12 @@ Status CartState::ApplyChecked(const Mutation& m, const CartLimits& limits) {
 }
 
 size_t CartState::GrowthBytesMax(const Mutation& m) const {
-  // Generous on purpose (Apply asserts it holds): a new line (its sku, its
-  // entry in the line list), one contribution, the id in the context, each
-  // with word rounding, and the contribution's attributes, given or
-  // inherited from the line.
-  const CartAttributes* attributes = &m.attributes;
-  if (attributes->empty()) {
-    if (auto it = lines_.find(m.sku); it != lines_.end()) {
-      attributes = &cart_internal::NewestContribution(it->second).attributes;
-    }
-  }
-  size_t bytes = 128 + 2 * m.sku.size();
-  for (const auto& [key, value] : *attributes) bytes += 64 + 2 * (key.size() + value.size());
-  // Observed tags this state lacks join the context, 8 bytes each at most.
-  if (m.observed) bytes += 16 + 8 * m.observed->size();
-  return bytes;
+  const auto it = lines_.find(m.sku);
+  return cart_internal::GrowthBytesMax(m, it == lines_.end() ? nullptr : &it->second);
 }
 
 Status CartState::CheckNewLine(const Mutation& m, const CartLimits& limits) const {
-  if (lines_.contains(m.sku) || lines_.size() < limits.lines_max) return Status::Ok();
-  return Limit(std::string(MutationKindName(m.kind)) + " of new sku " + Quoted(m.sku) +
-               ": the cart has " + std::to_string(lines_.size()) +
-               " lines, lines_max = " + std::to_string(limits.lines_max));
+  return cart_internal::CheckNewLine(m, limits, lines_.contains(m.sku), lines_.size());
 }
 
 bool CartState::HasLiveTag(uint64_t tag) const {

@@ -297,11 +297,6 @@ class CartState {
   // `before` to `bytes` encoded bytes, past limits.encoded_bytes_max.
   Status CheckGrowth(const Mutation& m, const CartLimits& limits, size_t bytes,
                      size_t before) const;
-  // DeltaOf once admitted and not a retry: what ApplyOrSet(m) would change,
-  // as a state of its own (cart_delta.cc).
-  Status OrSetDelta(const Mutation& m, const CartLimits& limits, CartState& delta) const;
-  // True if `tag` is live in a line other than `sku`.
-  bool LiveOutside(uint64_t tag, const std::string& sku) const;
   // Apply after validation: the semantics, then the id into the context.
   // Changes nothing on error.
   Status ApplyChecked(const Mutation& m, const CartLimits& limits);

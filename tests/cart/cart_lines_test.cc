@@ -115,6 +115,62 @@ TEST(CartLinesTest, JoiningADeltaLineByLineIsMergingTheWholeCart) {
               static_cast<unsigned long long>(writes), static_cast<unsigned long long>(cart_lines));
 }
 
+TEST(CartLinesTest, DeltaOfLinesIsDeltaOfTheAssembledCart) {
+  uint64_t cases = 0, ok = 0, full_scans = 0;
+  test_support::RunSeededCases(
+      test_support::PropertyBaseSeed(), test_support::PropertyCases(), [&](Random& rng, uint64_t) {
+        cart_test::RandomHistory history;
+        const std::vector<CartState> devices = cart_test::RandomDevices(rng, history);
+        const CartState& s = devices[rng.Uniform(devices.size())];
+        const Mutation m = cart_test::RandomMutation(rng, devices, history);
+        const CartLimits limits = cart_test::RandomLimits(rng);
+        const CartSplit split = SplitCart(s);
+        std::set<std::string> read;
+        bool scanned = false;
+        const Result<CartState> lines_delta = DeltaOfLines(
+            split.head, m, limits,
+            [&](const std::string& sku) -> std::optional<CartContributions> {
+              read.insert(sku);
+              auto it = split.lines.find(sku);
+              if (it == split.lines.end()) return std::nullopt;
+              return it->second;
+            },
+            [&] {
+              scanned = true;
+              std::vector<std::string> out;
+              for (const auto& [sku, line] : split.lines) out.push_back(sku);
+              return out;
+            },
+            [&](uint64_t tag, const std::string& sku) {
+              for (const auto& [line_sku, line] : split.lines) {
+                if (line_sku != sku && line.contains(tag)) return true;
+              }
+              return false;
+            });
+        const Result<CartState> delta = s.DeltaOf(m, limits);
+        ASSERT_EQ(lines_delta.ok(), delta.ok()) << delta.status().ToString();
+        if (!delta.ok()) {
+          EXPECT_EQ(lines_delta.status(), delta.status())
+              << lines_delta.status().ToString() << " / " << delta.status().ToString();
+        } else {
+          EXPECT_EQ(*lines_delta, *delta);
+          ++ok;
+        }
+        // Far from the size limit, an add, set or remove reads its line only.
+        const bool near_limit = s.EncodedBytes() + 4096 > limits.encoded_bytes_max;
+        if (m.kind != Mutation::Kind::kClear && !near_limit) {
+          EXPECT_FALSE(scanned);
+          EXPECT_LE(read.size(), 1u);
+        }
+        full_scans += scanned ? 1 : 0;
+        ++cases;
+      });
+  if (HasFailure()) return;
+  EXPECT_GT(ok, 0u);
+  EXPECT_GT(full_scans, 0u);  // clears
+  EXPECT_LT(full_scans, cases / 2);
+}
+
 TEST(CartLinesTest, AnAddToALargeCartReadsAndWritesOneLine) {
   CartState cart(CartSemantics::kOrSet);
   for (uint64_t i = 1; i <= 150; ++i) {

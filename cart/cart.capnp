@@ -96,3 +96,22 @@ struct ContributionAttributes {
   contribution @0 :UInt32;         # its index (0-based, in listed order); ascending, unique
   attributes @1 :List(Attribute);  # non-empty, sorted by key, unique
 }
+
+# An OR-Set cart stored as a head and one record per line (cart/cart_lines.h;
+# docs/design.md, 'Size-independent writes'). Each record is framed like a
+# cart value, with magic "TH" (a head) or "TL" (a line) and its own format
+# version (1). A line's sku is its key, not in the record.
+struct CartHeadRecord {
+  contextSessions @0 :List(UInt64);  # as CartColumns
+  contextDots @1 :List(UInt64);      # as CartColumns
+  mergedInto @2 :Text;               # null unless the cart was merged at login
+  lineSizes @3 :List(UInt64);        # exactly 5, CartLineSizes: lines, sku bytes,
+                                     # contributions, contributions with attributes,
+                                     # their attributes' words
+}
+
+struct CartLineRecord {
+  contributions @0 :List(UInt64);  # two per contribution, ascending by tag: tag, atMs
+  quantities @1 :List(UInt32);     # one per contribution, as CartColumns
+  attributes @2 :List(ContributionAttributes);  # as CartColumns, indexes into this line
+}

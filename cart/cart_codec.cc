@@ -119,6 +119,21 @@ Result<Framed> Unframe(std::string_view bytes) {
   return Framed{version, message};
 }
 
+// An aligned copy of a message's bytes (a whole number of words).
+kj::Array<capnp::word> WordsOf(std::string_view message) {
+  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(message.size() / kWordBytes);
+  std::memcpy(words.begin(), message.data(), message.size());
+  return words;
+}
+
+// Reader limits for untrusted input of `words` words (see the constants).
+capnp::ReaderOptions BoundedReading(size_t words) {
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = kTraversalWordsMin + kTraversalWordsPerInputWord * words;
+  options.nestingLimit = kNestingLimit;
+  return options;
+}
+
 // The semantics of `s`, or nullopt for a value this build does not know.
 std::optional<CartSemantics> SemanticsOf(rec::Semantics s) {
   switch (s) {
@@ -259,12 +274,9 @@ Status ReadLegacyTail(Root root, const std::set<uint64_t>& live_tags, CartParts&
   return ReadMergedInto(root, parts);
 }
 
-// Version 3: the context, which covers every live tag.
-Status ReadContext(rec::CartColumns::Reader root, const std::set<uint64_t>& live_tags,
-                   CartParts& parts) {
-  if (root.getRemovedTags().size() != 0 || root.getApplied().size() != 0) {
-    return Corrupt("a version-3 cart holds removed tags or applied ids");
-  }
+// The causal context of a CartColumns or a head record.
+template <typename Root>
+Result<CartContext> ReadCausalContext(Root root) {
   std::vector<uint64_t> sessions;
   std::vector<uint64_t> dots;
   for (const uint64_t id : root.getContextSessions()) sessions.push_back(id);
@@ -275,6 +287,17 @@ Status ReadContext(rec::CartColumns::Reader root, const std::set<uint64_t>& live
         "the causal context is not canonical (sessions or ids out of order, a zero "
         "counter, or an id its session already covers)");
   }
+  return std::move(*context);
+}
+
+// Version 3: the context, which covers every live tag.
+Status ReadContext(rec::CartColumns::Reader root, const std::set<uint64_t>& live_tags,
+                   CartParts& parts) {
+  if (root.getRemovedTags().size() != 0 || root.getApplied().size() != 0) {
+    return Corrupt("a version-3 cart holds removed tags or applied ids");
+  }
+  Result<CartContext> context = ReadCausalContext(root);
+  if (!context.ok()) return context.status();
   for (const uint64_t tag : live_tags) {
     if (!context->Covers(tag)) {
       return Corrupt("live tag " + std::to_string(tag) + " is not in the causal context");
@@ -330,28 +353,12 @@ Result<CartParts> ReadRecord(rec::CartRecord::Reader root, CartSemantics expecte
   return parts;
 }
 
-// Format versions 2 and 3.
-Result<CartParts> ReadColumns(rec::CartColumns::Reader root, CartSemantics expected,
-                              uint16_t version) {
-  Result<CartSemantics> semantics = ReadSemantics(root.getSemantics(), expected);
-  if (!semantics.ok()) return semantics.status();
-  CartParts parts{*semantics, {}, {}, {}};
-  const capnp::Data::Reader skus = root.getSkus();
-  const capnp::List<uint32_t>::Reader line_columns = root.getLines();
-  const capnp::List<uint64_t>::Reader contribution_columns = root.getContributions();
-  const capnp::List<uint32_t>::Reader quantities = root.getQuantities();
-  const auto attributes = root.getAttributes();
-  if (line_columns.size() % 2 != 0) {
-    return Corrupt("the line list has an odd length " + std::to_string(line_columns.size()));
-  }
-  if (contribution_columns.size() != 2 * size_t{quantities.size()}) {
-    return Corrupt(std::to_string(contribution_columns.size()) + " contribution words for " +
-                   std::to_string(quantities.size()) + " quantities; expected two each");
-  }
-  const size_t contributions = quantities.size();
-  // Attributes first, by contribution index.
+// The attribute entries of `contributions` contributions (CartColumns,
+// CartLineRecord), by contribution index.
+Result<std::map<uint32_t, CartAttributes>> ReadAttributeEntries(
+    capnp::List<rec::ContributionAttributes>::Reader entries, size_t contributions) {
   std::map<uint32_t, CartAttributes> attributes_of;
-  for (rec::ContributionAttributes::Reader a : attributes) {
+  for (rec::ContributionAttributes::Reader a : entries) {
     const uint32_t index = a.getContribution();
     if (index >= contributions) {
       return Corrupt("attributes of contribution " + std::to_string(index) + ", but there are " +
@@ -372,6 +379,42 @@ Result<CartParts> ReadColumns(rec::CartColumns::Reader root, CartSemantics expec
     }
     attributes_of.emplace_hint(attributes_of.end(), index, std::move(read).value());
   }
+  return attributes_of;
+}
+
+// A contribution as its quantity word (kind bit and quantity) and time.
+CartContribution ContributionOf(uint32_t quantity, uint64_t at_ms) {
+  CartContribution c;
+  c.kind = quantity & kSetBit ? CartContribution::Kind::kSet : CartContribution::Kind::kAdd;
+  c.quantity = quantity & ~kSetBit;
+  c.at_ms = at_ms;
+  return c;
+}
+
+// Format versions 2 and 3.
+Result<CartParts> ReadColumns(rec::CartColumns::Reader root, CartSemantics expected,
+                              uint16_t version) {
+  Result<CartSemantics> semantics = ReadSemantics(root.getSemantics(), expected);
+  if (!semantics.ok()) return semantics.status();
+  CartParts parts{*semantics, {}, {}, {}};
+  const capnp::Data::Reader skus = root.getSkus();
+  const capnp::List<uint32_t>::Reader line_columns = root.getLines();
+  const capnp::List<uint64_t>::Reader contribution_columns = root.getContributions();
+  const capnp::List<uint32_t>::Reader quantities = root.getQuantities();
+  const auto attributes = root.getAttributes();
+  if (line_columns.size() % 2 != 0) {
+    return Corrupt("the line list has an odd length " + std::to_string(line_columns.size()));
+  }
+  if (contribution_columns.size() != 2 * size_t{quantities.size()}) {
+    return Corrupt(std::to_string(contribution_columns.size()) + " contribution words for " +
+                   std::to_string(quantities.size()) + " quantities; expected two each");
+  }
+  const size_t contributions = quantities.size();
+  // Attributes first, by contribution index.
+  Result<std::map<uint32_t, CartAttributes>> attributes_read =
+      ReadAttributeEntries(attributes, contributions);
+  if (!attributes_read.ok()) return attributes_read.status();
+  std::map<uint32_t, CartAttributes>& attributes_of = *attributes_read;
   std::set<uint64_t> live_tags;
   size_t sku_at = 0;
   size_t next = 0;  // the next contribution
@@ -392,11 +435,7 @@ Result<CartParts> ReadColumns(rec::CartColumns::Reader root, CartSemantics expec
     CartContributions line;
     for (const size_t end = next + count; next < end; ++next) {
       const auto index = static_cast<unsigned>(next);
-      CartContribution c;
-      const uint32_t quantity = quantities[index];
-      c.kind = quantity & kSetBit ? CartContribution::Kind::kSet : CartContribution::Kind::kAdd;
-      c.quantity = quantity & ~kSetBit;
-      c.at_ms = contribution_columns[2 * index + 1];
+      CartContribution c = ContributionOf(quantities[index], contribution_columns[2 * index + 1]);
       if (auto a = attributes_of.find(static_cast<uint32_t>(next)); a != attributes_of.end()) {
         c.attributes = std::move(a->second);
       }
@@ -427,8 +466,9 @@ Result<CartParts> ReadColumns(rec::CartColumns::Reader root, CartSemantics expec
   return parts;
 }
 
-// Version 3: the context and the mark.
-void WriteTail(const CartTail& tail, rec::CartColumns::Builder root) {
+// Version 3 (and a head record): the context and the mark.
+template <typename Root>
+void WriteTail(const CartTail& tail, Root root) {
   const CartContext& context = tail.context;
   if (!context.sessions().empty()) {
     auto sessions = root.initContextSessions(static_cast<unsigned>(context.sessions().size()));
@@ -480,6 +520,22 @@ void WriteAttributes(const CartAttributes& from, capnp::List<rec::Attribute>::Bu
     a.setKey(TextOf(key));
     if (!value.empty()) a.setValue(TextOf(value));
   }
+}
+
+// Contribution `c` tagged `tag` as entry `j` of the columns (CartColumns,
+// CartLineRecord); its attributes, if any, as the next attribute entry `a`.
+void WriteContribution(uint64_t tag, const CartContribution& c, unsigned j,
+                       capnp::List<uint64_t>::Builder columns,
+                       capnp::List<uint32_t>::Builder quantities,
+                       capnp::List<rec::ContributionAttributes>::Builder attributes, unsigned& a) {
+  TROLLEY_ASSERT(c.quantity <= kCartQuantityLimit);
+  columns.set(2 * j, tag);
+  columns.set(2 * j + 1, c.at_ms);
+  quantities.set(j, c.quantity | (c.kind == CartContribution::Kind::kSet ? kSetBit : 0));
+  if (c.attributes.empty()) return;
+  rec::ContributionAttributes::Builder entry = attributes[a++];
+  entry.setContribution(j);
+  WriteAttributes(c.attributes, entry.initAttributes(static_cast<unsigned>(c.attributes.size())));
 }
 
 size_t AttributesWords(const CartAttributes& attributes) {
@@ -536,18 +592,26 @@ size_t ColumnsBytes(const CartLineSizes& sizes, size_t tail_words) {
   return kCartHeaderBytes + (words + tail_words) * kWordBytes;
 }
 
-// The header, then the single segment of `builder`; `expected_bytes` is
-// asserted.
-std::string Frame(capnp::MallocMessageBuilder& builder, uint16_t version, size_t expected_bytes) {
+// A 4-byte header (`magic`, `version` little-endian), then the message of
+// `builder`: cart values and the records of a cart stored apart.
+std::string FrameAs(capnp::MallocMessageBuilder& builder, const char (&magic)[2],
+                    uint16_t version) {
   const kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
   const kj::ArrayPtr<const kj::byte> bytes = words.asBytes();
   std::string out;
   out.reserve(kCartHeaderBytes + bytes.size());
-  out.push_back(kCartMagic[0]);
-  out.push_back(kCartMagic[1]);
+  out.push_back(magic[0]);
+  out.push_back(magic[1]);
   out.push_back(static_cast<char>(version & 0xff));
   out.push_back(static_cast<char>(version >> 8));
   out.append(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+  return out;
+}
+
+// A cart value: the header, then the single segment of `builder`;
+// `expected_bytes` is asserted.
+std::string Frame(capnp::MallocMessageBuilder& builder, uint16_t version, size_t expected_bytes) {
+  std::string out = FrameAs(builder, kCartMagic, version);
   // One segment, and the size computed beforehand was exact.
   TROLLEY_ASSERT(builder.getSegmentsForOutput().size() == 1);
   TROLLEY_ASSERT(out.size() == expected_bytes);
@@ -648,17 +712,7 @@ std::string EncodeColumns(const CartState& s, uint16_t version, const CartTail& 
       line_columns.set(i++, static_cast<uint32_t>(sku.size()));
       line_columns.set(i++, static_cast<uint32_t>(line.size()));
       for (const auto& [tag, c] : line) {
-        TROLLEY_ASSERT(c.quantity <= kCartQuantityLimit);
-        contribution_columns.set(2 * j, tag);
-        contribution_columns.set(2 * j + 1, c.at_ms);
-        quantities.set(j, c.quantity | (c.kind == CartContribution::Kind::kSet ? kSetBit : 0));
-        if (!c.attributes.empty()) {
-          rec::ContributionAttributes::Builder entry = attributes[a++];
-          entry.setContribution(j);
-          WriteAttributes(c.attributes,
-                          entry.initAttributes(static_cast<unsigned>(c.attributes.size())));
-        }
-        ++j;
+        WriteContribution(tag, c, j++, contribution_columns, quantities, attributes, a);
       }
     }
   }
@@ -720,11 +774,8 @@ Result<CartState> CartState::Decode(std::string_view bytes, CartSemantics expect
   Result<Framed> framed = Unframe(bytes);
   if (!framed.ok()) return framed.status();
   const std::string_view message = framed->message;
-  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(message.size() / kWordBytes);
-  std::memcpy(words.begin(), message.data(), message.size());
-  capnp::ReaderOptions options;
-  options.traversalLimitInWords = kTraversalWordsMin + kTraversalWordsPerInputWord * words.size();
-  options.nestingLimit = kNestingLimit;
+  const kj::Array<capnp::word> words = WordsOf(message);
+  const capnp::ReaderOptions options = BoundedReading(words.size());
   try {
     capnp::FlatArrayMessageReader reader(words, options);
     if (reader.getEnd() != words.end()) {
@@ -740,6 +791,168 @@ Result<CartState> CartState::Decode(std::string_view bytes, CartSemantics expect
   } catch (const kj::Exception& e) {
     return Corrupt(std::string("malformed Cap'n Proto message: ") + e.getDescription().cStr());
   }
+}
+
+// ---- a cart as a head and lines (cart_lines.h) ----
+
+namespace {
+
+constexpr char kHeadMagic[2] = {'T', 'H'};
+constexpr char kLineMagic[2] = {'T', 'L'};
+constexpr uint16_t kSplitFormatVersion = 1;
+constexpr size_t kLineSizesFields = 5;
+
+// Reads a head or line record: its header, then read(root), as untrusted
+// input (bounded like CartState::Decode); errors start with `what`.
+template <typename Root, typename T, typename Fn>
+Result<T> ReadSplit(std::string_view bytes, const char (&magic)[2], const std::string& what,
+                    Fn read) {
+  auto bad = [&](const std::string& why) { return Status::Corruption(what + why); };
+  if (bytes.size() < kCartHeaderBytes) {
+    return bad("truncated: " + std::to_string(bytes.size()) + " bytes, shorter than the header");
+  }
+  if (bytes[0] != magic[0] || bytes[1] != magic[1]) {
+    return bad(std::string("bad magic, expected '") + magic[0] + magic[1] + "'");
+  }
+  const auto version =
+      static_cast<uint16_t>(static_cast<uint8_t>(bytes[2]) | (static_cast<uint8_t>(bytes[3]) << 8));
+  if (version == 0) return bad("format version 0 is not a valid version");
+  if (version > kSplitFormatVersion) {
+    return Status::FailedPrecondition(what + "format version " + std::to_string(version) +
+                                      " is newer than this build supports (" +
+                                      std::to_string(kSplitFormatVersion) + ")");
+  }
+  const std::string_view message = bytes.substr(kCartHeaderBytes);
+  if (message.size() < kMessageBytesMin || message.size() % kWordBytes != 0) {
+    return bad("truncated: the Cap'n Proto message is not a whole number of words");
+  }
+  const kj::Array<capnp::word> words = WordsOf(message);
+  const capnp::ReaderOptions options = BoundedReading(words.size());
+  try {
+    capnp::FlatArrayMessageReader reader(words, options);
+    if (reader.getEnd() != words.end()) return bad("trailing bytes after the message");
+    Result<T> out = read(reader.getRoot<Root>());
+    if (out.ok()) return out;
+    // The shared readers speak of a cart value; this is a record of one.
+    std::string_view why = out.status().message();
+    if (why.starts_with(kWhat)) why.remove_prefix(kWhat.size());
+    return Status(out.status().code(), what + std::string(why));
+  } catch (const kj::Exception& e) {
+    return bad(std::string("malformed Cap'n Proto message: ") + e.getDescription().cStr());
+  }
+}
+
+}  // namespace
+
+std::string EncodeCartHead(const CartHead& head) {
+  capnp::MallocMessageBuilder builder;
+  rec::CartHeadRecord::Builder root = builder.initRoot<rec::CartHeadRecord>();
+  WriteTail(CartTail{head.context, head.merged_into}, root);
+  auto sizes = root.initLineSizes(kLineSizesFields);
+  sizes.set(0, head.sizes.lines);
+  sizes.set(1, head.sizes.sku_bytes);
+  sizes.set(2, head.sizes.contributions);
+  sizes.set(3, head.sizes.with_attributes);
+  sizes.set(4, head.sizes.attributes_words);
+  return FrameAs(builder, kHeadMagic, kSplitFormatVersion);
+}
+
+Result<CartHead> DecodeCartHead(std::string_view bytes) {
+  return ReadSplit<rec::CartHeadRecord, CartHead>(
+      bytes, kHeadMagic,
+      "cart head record: ", [](rec::CartHeadRecord::Reader root) -> Result<CartHead> {
+        Result<CartContext> context = ReadCausalContext(root);
+        if (!context.ok()) return context.status();
+        CartHead head;
+        head.context = std::move(context).value();
+        if (root.hasMergedInto()) {
+          const capnp::Text::Reader text = root.getMergedInto();
+          if (text.size() == 0) return Status::Corruption("merged-into key is present but empty");
+          head.merged_into.emplace(text.begin(), text.size());
+        }
+        const auto sizes = root.getLineSizes();
+        if (sizes.size() != kLineSizesFields) {
+          return Status::Corruption(std::to_string(sizes.size()) + " line sizes, expected " +
+                                    std::to_string(kLineSizesFields));
+        }
+        head.sizes = CartLineSizes{sizes[0], sizes[1], sizes[2], sizes[3], sizes[4]};
+        return head;
+      });
+}
+
+std::string EncodeCartLine(const CartContributions& line) {
+  capnp::MallocMessageBuilder builder;
+  rec::CartLineRecord::Builder root = builder.initRoot<rec::CartLineRecord>();
+  const auto count = static_cast<unsigned>(line.size());
+  auto columns = root.initContributions(2 * count);
+  auto quantities = root.initQuantities(count);
+  unsigned with_attributes = 0;
+  for (const auto& [tag, c] : line) with_attributes += c.attributes.empty() ? 0 : 1;
+  capnp::List<rec::ContributionAttributes>::Builder attributes;
+  if (with_attributes != 0) attributes = root.initAttributes(with_attributes);
+  unsigned j = 0, a = 0;
+  for (const auto& [tag, c] : line)
+    WriteContribution(tag, c, j++, columns, quantities, attributes, a);
+  return FrameAs(builder, kLineMagic, kSplitFormatVersion);
+}
+
+Result<CartContributions> DecodeCartLine(std::string_view bytes, const std::string& sku) {
+  return ReadSplit<rec::CartLineRecord, CartContributions>(
+      bytes, kLineMagic, "cart line record of " + cart_internal::Quoted(sku) + ": ",
+      [&sku](rec::CartLineRecord::Reader root) -> Result<CartContributions> {
+        const auto columns = root.getContributions();
+        const auto quantities = root.getQuantities();
+        if (columns.size() != 2 * size_t{quantities.size()}) {
+          return Status::Corruption(std::to_string(columns.size()) + " contribution words for " +
+                                    std::to_string(quantities.size()) + " quantities");
+        }
+        Result<std::map<uint32_t, CartAttributes>> attributes_of =
+            ReadAttributeEntries(root.getAttributes(), quantities.size());
+        if (!attributes_of.ok()) return attributes_of.status();
+        CartContributions line;
+        for (unsigned i = 0; i < quantities.size(); ++i) {
+          CartContribution c = ContributionOf(quantities[i], columns[2 * i + 1]);
+          if (auto it = attributes_of->find(i); it != attributes_of->end()) {
+            c.attributes = std::move(it->second);
+          }
+          if (Status s =
+                  AddContribution(sku, CartSemantics::kOrSet, columns[2 * i], std::move(c), line);
+              !s.ok()) {
+            return s;
+          }
+        }
+        if (line.empty()) return Status::Corruption("no contributions");
+        return line;
+      });
+}
+
+Result<CartState> AssembleStoredCart(const CartSplit& split) {
+  std::set<uint64_t> live_tags;
+  CartLineSizes sizes;
+  std::map<std::string, CartContributions> checked;
+  for (const auto& [sku, line] : split.lines) {
+    for (const auto& [tag, c] : line) {
+      if (tag == 0 || c.quantity == 0)
+        return Corrupt("stored cart: line " + cart_internal::Quoted(sku) +
+                       " has a zero tag or quantity");
+    }
+    sizes += cart_internal::SizesOfLine(sku, line);
+    if (Status s = AddLine(sku, line, CartSemantics::kOrSet, live_tags, checked); !s.ok()) {
+      return Status::Corruption("stored cart: " + s.message());
+    }
+  }
+  for (const uint64_t tag : live_tags) {
+    if (!split.head.context.Covers(tag)) {
+      return Corrupt("stored cart: live tag " + std::to_string(tag) +
+                     " is not in the head's causal context");
+    }
+  }
+  if (!(sizes == split.head.sizes)) {
+    return Corrupt("stored cart: the head's line sizes are not its lines' (" +
+                   std::to_string(split.head.sizes.lines) + " lines in the head, " +
+                   std::to_string(sizes.lines) + " stored)");
+  }
+  return AssembleCart(split);
 }
 
 }  // namespace trolley

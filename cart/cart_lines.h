@@ -24,6 +24,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cart/cart_context.h"
@@ -67,6 +68,20 @@ CartSplit SplitCart(const CartState& cart);
 CartState AssembleCart(const CartSplit& split);
 // The encoded size of the cart a head describes (CartState::EncodedBytes).
 size_t EncodedBytes(const CartHead& head);
+
+// The records an engine stores (cart/cart.capnp: CartHeadRecord,
+// CartLineRecord), framed like a cart value with magic "TH" / "TL".
+// Decoding is untrusted input (disk): Corruption saying what is wrong,
+// FailedPrecondition for a newer format, never a crash; a line's sku (its
+// key) only names it in errors.
+std::string EncodeCartHead(const CartHead& head);
+Result<CartHead> DecodeCartHead(std::string_view bytes);
+std::string EncodeCartLine(const CartContributions& line);
+Result<CartContributions> DecodeCartLine(std::string_view bytes, const std::string& sku);
+// AssembleCart of records read from disk: Corruption instead of an
+// assertion when the lines and the head disagree (a tag in two lines, a
+// live tag the context does not cover, sizes that are not the lines').
+Result<CartState> AssembleStoredCart(const CartSplit& split);
 
 // A line as stored: nullopt when the cart has no such line.
 using CartLineReader = std::function<std::optional<CartContributions>(const std::string& sku)>;

@@ -63,6 +63,9 @@ Status CheckGrowth(const Mutation& m, const CartLimits& limits, size_t bytes, si
 // An upper bound on how much applying `m` can grow a cart's encoding;
 // `line` is the cart's line m.sku (null: none).
 size_t GrowthBytesMax(const Mutation& m, const CartContributions* line);
+// The merge mark of a join: the greatest of the two (a total order, so
+// Merge stays a join when siblings disagree).
+void JoinMergedInto(std::optional<std::string>& into, const std::optional<std::string>& other);
 // Ok, or the LimitExceeded of m making a new line in a full cart.
 Status CheckNewLine(const Mutation& m, const CartLimits& limits, bool has_line, size_t lines);
 

@@ -4,9 +4,7 @@
 // line or has not seen it (its context does not cover the tag).
 #include "cart/cart_lines.h"
 
-#include <algorithm>
 #include <set>
-#include <tuple>
 #include <utility>
 
 #include "cart/cart_internal.h"
@@ -106,9 +104,7 @@ std::vector<CartLineWrite> JoinDeltaIntoLines(CartHead& head, const CartState& d
     writes.push_back(CartLineWrite{sku, std::move(joined)});
   }
   head.context.Join(delta.context());
-  if (delta.merged_into() && (!head.merged_into || *head.merged_into < *delta.merged_into())) {
-    head.merged_into = delta.merged_into();
-  }
+  cart_internal::JoinMergedInto(head.merged_into, delta.merged_into());
   return writes;
 }
 

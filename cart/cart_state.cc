@@ -237,6 +237,10 @@ size_t GrowthBytesMax(const Mutation& m, const CartContributions* line) {
   return bytes;
 }
 
+void JoinMergedInto(std::optional<std::string>& into, const std::optional<std::string>& other) {
+  if (other && (!into || *into < *other)) into = other;
+}
+
 Status CheckNewLine(const Mutation& m, const CartLimits& limits, bool has_line, size_t lines) {
   if (has_line || lines < limits.lines_max) return Status::Ok();
   return Limit(std::string(MutationKindName(m.kind)) + " of new sku " + Quoted(m.sku) +
@@ -336,9 +340,7 @@ CartState CartState::Merge(CartSemantics semantics, std::span<const CartState> s
   for (const CartState& s : siblings) {
     TROLLEY_ASSERT_MSG(s.semantics_ == semantics, "merging carts of different semantics");
     s.CheckInvariants();
-    if (s.merged_into_ && (!out.merged_into_ || *out.merged_into_ < *s.merged_into_)) {
-      out.merged_into_ = s.merged_into_;
-    }
+    cart_internal::JoinMergedInto(out.merged_into_, s.merged_into_);
   }
   if (semantics == CartSemantics::kOrSet) {
     MergeOrSet(siblings, out);
